@@ -1,0 +1,140 @@
+"""Where each stage's artifact lives under a build's `--out`, and the Arrow schema it has.
+
+These schemas are the contracts between stages: a stage validates its table against the schema
+before writing, and the next stage relies on nothing else. Times in the manifest are seconds
+from the start of the recording; times inside the dataset are seconds from the session start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+WORD = pa.struct([("text", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
+TURN = pa.struct(
+    [("speaker_id", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string())]
+)
+
+#: manifest/sessions.parquet: one row per candidate session, whatever its fate.
+SESSIONS_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("corpus", pa.string()),  # iemocap | mosei
+        ("source_id", pa.string()),  # recording: IEMOCAP dialog or MOSEI video id
+        ("speaker_id", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("duration_s", pa.float64()),
+        ("utterance_ids", pa.list_(pa.string())),  # the session speaker's units, in time order
+        ("audio_path", pa.string()),  # absolute
+        ("video_path", pa.string()),  # absolute
+        ("video_region", pa.string()),  # left | right | full
+        ("text", pa.string()),  # the session speaker's words, tags removed
+        ("words", pa.list_(WORD)),  # the session speaker's words, recording time
+        ("turns", pa.list_(TURN)),  # every turn inside the window, both speakers (annotator view)
+        ("source_category", pa.string()),  # most frequent IEMOCAP consensus code, null for MOSEI
+        ("source_vad", pa.list_(pa.float64())),  # mean V/A/D, IEMOCAP
+        ("source_mosei", pa.list_(pa.float64())),  # mean of the 7 MOSEI columns
+        ("status", pa.string()),  # kept | gap | error
+        ("reason", pa.string()),  # readable, empty when kept
+        ("gap_audio_s", pa.float64()),
+        ("gap_audio_start_s", pa.float64()),
+        ("gap_video_s", pa.float64()),
+        ("gap_video_start_s", pa.float64()),
+        ("gap_transcript_s", pa.float64()),
+        ("gap_transcript_start_s", pa.float64()),
+    ]
+)
+
+#: annotation/annotations.parquet: one row per valid pulled annotation.
+ANNOTATIONS_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("task_id", pa.int64()),
+        ("annotator", pa.string()),  # stable pseudonym, never an email
+        ("label", pa.string()),  # one of CLASSES or "Cannot tell"
+        ("lead_time", pa.float64()),
+        ("created_at", pa.string()),
+        ("updated_at", pa.string()),
+        ("annotation_id", pa.int64()),
+    ]
+)
+
+#: annotation/labels.parquet: the final label per session.
+LABELS_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("label", pa.string()),  # one of CLASSES
+        ("method", pa.string()),  # majority | adjudicated | dawid_skene
+        ("votes", pa.list_(pa.string())),
+        ("agreement", pa.float64()),  # share of valid votes equal to the label
+    ]
+)
+
+#: splits/assignment.parquet: every labelled session's fate in balancing and splitting.
+ASSIGNMENT_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("speaker_id", pa.string()),
+        ("label", pa.string()),
+        ("split", pa.string()),  # train | validation | test | excluded
+        ("reason", pa.string()),  # "" or "balance"
+        ("fold", pa.int32()),  # cross-validation fold of the speaker, null without folds
+    ]
+)
+
+
+class BuildPaths:
+    """The layout of a build's output folder; the only place that spells these paths."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+
+    @property
+    def sessions(self) -> Path:
+        return self.out / "manifest" / "sessions.parquet"
+
+    @property
+    def manifest_report(self) -> Path:
+        return self.out / "manifest" / "report.md"
+
+    @property
+    def problems(self) -> Path:
+        return self.out / "manifest" / "problems.csv"
+
+    @property
+    def annotation_dir(self) -> Path:
+        return self.out / "annotation"
+
+    @property
+    def annotations(self) -> Path:
+        return self.annotation_dir / "annotations.parquet"
+
+    @property
+    def labels(self) -> Path:
+        return self.annotation_dir / "labels.parquet"
+
+    @property
+    def agreement_dir(self) -> Path:
+        return self.annotation_dir / "agreement"
+
+    @property
+    def assignment(self) -> Path:
+        return self.out / "splits" / "assignment.parquet"
+
+    @property
+    def split_report(self) -> Path:
+        return self.out / "splits" / "report.md"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.out / "features"
+
+    @property
+    def dataset(self) -> Path:
+        return self.out / "dataset"
+
+    @property
+    def build_state(self) -> Path:
+        return self.out / "build_state.json"

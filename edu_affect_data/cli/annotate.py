@@ -1,0 +1,5 @@
+"""CLI commands of the annotate area (registered on the shared typer app)."""
+
+from __future__ import annotations
+
+from edu_affect_data.cli import app  # noqa: F401

@@ -1,0 +1,1 @@
+"""Corpus readers: one module per corpus, one signature, typed records out."""
