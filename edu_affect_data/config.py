@@ -150,8 +150,8 @@ class DatasetConfig(StrictModel):
 
 
 class PipelineConfig(StrictModel):
-    name: str = "edu-affect"
-    seed: int = 0
+    name: str = Field("edu-affect", description="Name of the build, used in the dataset card.")
+    seed: int = Field(0, description="Seed of every random choice (balance, split, simulation, bootstrap).")
     corpora: CorporaConfig = CorporaConfig()
     sessions: SessionsConfig = SessionsConfig()
     gaps: GapsConfig = GapsConfig()

@@ -26,5 +26,13 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command("config-reference")
+def config_reference() -> None:
+    """Print the Markdown reference of every pipeline configuration key (as in the README)."""
+    from edu_affect_data.config_doc import config_reference_markdown
+
+    typer.echo(config_reference_markdown())
+
+
 for _area in ("synth", "build", "annotate", "dataset", "train"):
     importlib.import_module(f"{__name__}.{_area}")
