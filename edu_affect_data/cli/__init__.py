@@ -34,5 +34,5 @@ def config_reference() -> None:
     typer.echo(config_reference_markdown())
 
 
-for _area in ("synth", "build", "annotate", "dataset", "train"):
+for _area in ("synth", "build", "annotate", "dataset", "train", "agreement"):
     importlib.import_module(f"{__name__}.{_area}")

@@ -1,0 +1,320 @@
+"""The inter-annotator agreement report: its data, its JSON and Markdown forms, and its figures.
+
+Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas directly, so writing a
+report never touches pyplot's global figure registry or the user's backend.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an undefined statistic is written as null."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def format_number(value: float | None, digits: int = 3) -> str:
+    """Three decimals, or n/a for an undefined statistic."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its 95% percentile-bootstrap interval over sessions."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+
+    def to_json(self) -> dict[str, float | None]:
+        return {
+            "estimate": _number(self.estimate),
+            "ci_low": _number(self.ci_low),
+            "ci_high": _number(self.ci_high),
+        }
+
+    def __str__(self) -> str:
+        return f"{format_number(self.estimate)} [{format_number(self.ci_low)}, {format_number(self.ci_high)}]"
+
+
+@dataclass(frozen=True)
+class PairKappa:
+    """Cohen's kappa of two annotators on the ``n`` sessions both labelled."""
+
+    a: str
+    b: str
+    kappa: float
+    n: int
+    ci_low: float
+    ci_high: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "kappa": _number(self.kappa),
+            "n": self.n,
+            "ci_low": _number(self.ci_low),
+            "ci_high": _number(self.ci_high),
+        }
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    """Inter-annotator agreement of one annotation round.
+
+    ``confusion[annotator]`` is a K x K count matrix, rows = consensus (strict-majority) label, columns
+    = that annotator's label, in ``classes`` order, over the sessions with a consensus. "Cannot tell"
+    votes are not ratings here (``cannot_tell`` counts them per annotator). Fleiss' kappa needs the same
+    number of raters per session: it uses the ``fleiss_n_sessions`` sessions with the modal number of
+    ratings (``fleiss_raters``); Cohen's kappa and Krippendorff's alpha use every session.
+    """
+
+    classes: list[str]
+    annotators: list[str]
+    n_sessions: int
+    n_ratings: int
+    cohen_kappa_mean: Estimate
+    cohen_kappa_pairwise: list[PairKappa]
+    per_class_kappa: dict[str, Estimate]
+    fleiss_kappa: Estimate
+    fleiss_n_sessions: int
+    fleiss_raters: int
+    krippendorff_alpha: Estimate
+    observed_agreement: Estimate
+    confusion: dict[str, list[list[int]]]
+    ratings_per_annotator: dict[str, int]
+    cannot_tell: dict[str, int]
+    n_boot: int
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_annotators(self) -> int:
+        return len(self.annotators)
+
+    def kappa_matrix(self) -> np.ndarray:
+        """Symmetric annotators x annotators pairwise kappa, 1 on the diagonal, NaN without overlap."""
+        index = {name: i for i, name in enumerate(self.annotators)}
+        matrix = np.full((self.n_annotators, self.n_annotators), np.nan)
+        np.fill_diagonal(matrix, 1.0)
+        for pair in self.cohen_kappa_pairwise:
+            matrix[index[pair.a], index[pair.b]] = matrix[index[pair.b], index[pair.a]] = pair.kappa
+        return matrix
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (NaN written as null)."""
+        return {
+            "n_sessions": self.n_sessions,
+            "n_annotators": self.n_annotators,
+            "n_ratings": self.n_ratings,
+            "classes": self.classes,
+            "annotators": self.annotators,
+            "cohen_kappa_mean": self.cohen_kappa_mean.to_json(),
+            "cohen_kappa_pairwise": [pair.to_json() for pair in self.cohen_kappa_pairwise],
+            "per_class_kappa": {
+                label: value.to_json() for label, value in self.per_class_kappa.items()
+            },
+            "fleiss_kappa": {
+                **self.fleiss_kappa.to_json(),
+                "n_sessions": self.fleiss_n_sessions,
+                "raters_per_session": self.fleiss_raters,
+            },
+            "krippendorff_alpha": self.krippendorff_alpha.to_json(),
+            "observed_agreement": self.observed_agreement.to_json(),
+            "confusion": {
+                name: {
+                    "labels": self.classes,
+                    "rows": "consensus",
+                    "columns": "annotator",
+                    "matrix": matrix,
+                }
+                for name, matrix in self.confusion.items()
+            },
+            "ratings_per_annotator": self.ratings_per_annotator,
+            "cannot_tell": self.cannot_tell,
+            "bootstrap": {
+                "n_boot": self.n_boot,
+                "seed": self.seed,
+                "level": 0.95,
+                "unit": "session",
+            },
+            "notes": self.notes,
+        }
+
+    def summary_rows(self) -> list[tuple[str, Estimate]]:
+        """(statistic name, estimate) in display order, shared by the Markdown and terminal views."""
+        return [
+            ("Cohen's kappa (mean over pairs)", self.cohen_kappa_mean),
+            (
+                f"Fleiss' kappa ({self.fleiss_n_sessions} sessions x {self.fleiss_raters} raters)",
+                self.fleiss_kappa,
+            ),
+            ("Krippendorff's alpha (nominal)", self.krippendorff_alpha),
+            ("Observed agreement (mean pairwise)", self.observed_agreement),
+        ]
+
+    def to_markdown(self) -> str:
+        """The report as Markdown tables."""
+        lines = [
+            "# Inter-annotator agreement",
+            "",
+            f"{self.n_sessions} sessions, {self.n_annotators} annotators, {self.n_ratings} ratings. "
+            f"95% intervals: percentile bootstrap over sessions, {self.n_boot} resamples, seed {self.seed}.",
+            "",
+            "| statistic | estimate | 95% CI |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {format_number(e.estimate)} | [{format_number(e.ci_low)}, {format_number(e.ci_high)}] |"
+            for name, e in self.summary_rows()
+        ]
+        lines += [
+            "",
+            "## Cohen's kappa per annotator pair",
+            "",
+            "| a | b | n | kappa | 95% CI |",
+            "|---|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {p.a} | {p.b} | {p.n} | {format_number(p.kappa)} | [{format_number(p.ci_low)}, {format_number(p.ci_high)}] |"
+            for p in self.cohen_kappa_pairwise
+        ]
+        lines += [
+            "",
+            "## Per-class kappa (one vs rest, mean over pairs)",
+            "",
+            "| class | kappa | 95% CI |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {label} | {format_number(e.estimate)} | [{format_number(e.ci_low)}, {format_number(e.ci_high)}] |"
+            for label, e in self.per_class_kappa.items()
+        ]
+        lines += [
+            "",
+            "## Annotators",
+            "",
+            "| annotator | ratings | Cannot tell |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {self.ratings_per_annotator[name]} | {self.cannot_tell[name]} |"
+            for name in self.annotators
+        ]
+        lines += ["", "## Confusion against the consensus (rows: consensus, columns: annotator)"]
+        for name, matrix in self.confusion.items():
+            lines += [
+                "",
+                f"### {name}",
+                "",
+                "| consensus \\ annotator | " + " | ".join(self.classes) + " |",
+                "|---|" + "---:|" * len(self.classes),
+            ]
+            lines += [
+                f"| {label} | " + " | ".join(str(v) for v in row) + " |"
+                for label, row in zip(self.classes, matrix, strict=True)
+            ]
+        if self.notes:
+            lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def _heatmap(
+    axes: Any, matrix: np.ndarray, labels_x: list[str], labels_y: list[str], fmt: str, **style: Any
+) -> Any:
+    image = axes.imshow(np.ma.masked_invalid(matrix), **style)
+    axes.set_xticks(range(len(labels_x)), labels_x, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels_y)), labels_y)
+    for (row, col), value in np.ndenumerate(matrix):
+        red, green, blue, _ = image.cmap(image.norm(value)) if np.isfinite(value) else (1, 1, 1, 1)
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # white text on dark cells
+        axes.text(
+            col,
+            row,
+            "n/a" if not np.isfinite(value) else format(value, fmt),
+            color="white" if dark else "black",
+            ha="center",
+            va="center",
+            fontsize=8,
+        )
+    return image
+
+
+def _save(figure: Any, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def plot_kappa_heatmap(report: AgreementReport, path: Path) -> Path:
+    """Pairwise Cohen's kappa of every annotator pair as an annotated heatmap."""
+    from matplotlib.figure import Figure
+
+    size = 1.2 + 0.7 * report.n_annotators
+    figure = Figure(figsize=(size + 1.5, size))
+    axes = figure.add_subplot()
+    image = _heatmap(
+        axes,
+        report.kappa_matrix(),
+        report.annotators,
+        report.annotators,
+        ".2f",
+        vmin=-1,
+        vmax=1,
+        cmap="RdBu",
+    )
+    figure.colorbar(image, ax=axes, label="Cohen's kappa")
+    axes.set_title("Pairwise Cohen's kappa")
+    return _save(figure, path)
+
+
+def plot_confusions(report: AgreementReport, path: Path) -> Path:
+    """One confusion heatmap per annotator (rows consensus, columns annotator), side by side."""
+    from matplotlib.figure import Figure
+
+    n = max(1, report.n_annotators)
+    columns = min(n, 4)
+    rows = math.ceil(n / columns)
+    figure = Figure(figsize=(4.2 * columns, 3.8 * rows), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for axes, name in zip(grid.flat, report.annotators, strict=False):
+        _heatmap(
+            axes,
+            np.asarray(report.confusion[name], dtype=float),
+            report.classes,
+            report.classes,
+            ".0f",
+            cmap="Blues",
+        )
+        axes.set_title(name)
+        axes.set_xlabel("annotator")
+        axes.set_ylabel("consensus")
+    for axes in list(grid.flat)[report.n_annotators :]:
+        axes.set_visible(False)
+    return _save(figure, path)
+
+
+def write_agreement_report(report: AgreementReport, out_dir: Path) -> list[Path]:
+    """Write ``agreement.json``, ``agreement.md``, ``kappa_heatmap.png`` and ``confusion.png``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "agreement.json"
+    json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    markdown_path = out_dir / "agreement.md"
+    markdown_path.write_text(report.to_markdown(), encoding="utf-8")
+    return [
+        json_path,
+        markdown_path,
+        plot_kappa_heatmap(report, out_dir / "kappa_heatmap.png"),
+        plot_confusions(report, out_dir / "confusion.png"),
+    ]
