@@ -167,10 +167,30 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node = tree
     *parents, leaf = dotted.split(".")
     for key in parents:
-        node = node.setdefault(key, {})
+        if node.get(key) is None:  # absent, or `simulate: null` in the YAML: open the section
+            node[key] = {}
+        node = node[key]
         if not isinstance(node, dict):
             raise ConfigError(f"--set {dotted}: {key} is not a section")
     node[leaf] = value
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`["sessions.min_s=8", "corpora.mosei=null"]` -> dotted overrides, values read as YAML scalars.
+
+    YAML scalars so that a flag means what the same text means in a pipeline file
+    (`null`, `true`, `8`, `0.5`, a path); validation happens later, in `load_config`.
+    """
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. sessions.min_s=8")
+        try:
+            overrides[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not a YAML scalar: {exc}") from exc
+    return overrides
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> PipelineConfig:

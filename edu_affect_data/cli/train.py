@@ -1,5 +1,118 @@
-"""CLI commands of the train area (registered on the shared typer app)."""
+"""CLI commands of the train area: train, experiments, evaluate, report, predict.
+
+Each body parses, calls one `edu_emotionnet` function and prints. torch and friends are imported
+inside the commands so `edu-data --help` stays fast.
+"""
 
 from __future__ import annotations
 
-from edu_affect_data.cli import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from edu_affect_data.cli import app
+
+SET_HELP = "Override a config value, dotted key=YAML value (repeatable): --set data=out/dataset --set train.epochs=3"
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"--seeds {text!r}: expected integers like 0,1,2") from exc
+
+
+def _overrides(pairs: list[str] | None) -> dict:
+    from edu_emotionnet.config import TrainConfigError, parse_overrides
+
+    try:
+        return parse_overrides(pairs or [])
+    except TrainConfigError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _summary(name: str, results: list[dict]) -> None:
+    for r in results:
+        if r:
+            test = r["test"]
+            typer.echo(f"{name} seed {r['seed']}: test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f} (best epoch {r['best_epoch']})")
+
+
+@app.command("train")
+def train_command(
+    config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training config (model/configs/*.yaml)."),
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/<name>)."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds: one run per seed under RUN/seed<k>/."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from RUN/ckpt.pt when it exists."),
+) -> None:
+    """Train Edu-EmotionNet or a baseline; best checkpoint on validation macro-F1, test scored once."""
+    from edu_emotionnet.config import load_train_config
+    from edu_emotionnet.train import train_seeds
+
+    cfg = load_train_config(config, _overrides(set_))
+    run = out or Path("runs") / cfg.name
+    _summary(cfg.name, train_seeds(cfg, run, _seeds(seeds), resume=resume))
+    typer.echo(f"run folder: {run}")
+
+
+@app.command("experiments")
+def experiments_command(
+    suite: Path = typer.Argument(..., exists=True, dir_okay=False, help="Suite (model/configs/suite_demo.yaml)."),
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP + " (applied to every run)"),
+    out: Path = typer.Option(..., "--out", help="Folder receiving one run folder per model."),
+    seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds."),
+) -> None:
+    """Train every model of a suite for every seed, one after the other."""
+    from edu_emotionnet.experiments import run_suite
+
+    folders = run_suite(suite, out, _seeds(seeds), _overrides(set_))
+    typer.echo(f"{len(folders)} models trained under {out}: {', '.join(f.name for f in folders)}")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: Path = typer.Argument(..., exists=True, file_okay=False, help="A finished run folder (holds best.pt)."),
+) -> None:
+    """Accuracy, macro-F1, per-class F1, confusion matrix and missing-modality robustness into RUN/results.json."""
+    from edu_emotionnet.evaluate import evaluate_run
+
+    results = evaluate_run(run)
+    test = results["test"]
+    typer.echo(f"test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f}")
+    for kind, rows in results["robustness"].items():
+        typer.echo(f"  {kind}s dropped: " + ", ".join(f"{100 * r['rate']:.0f}%: {r['accuracy']:.3f}" for r in rows))
+
+
+@app.command("report")
+def report_command(
+    runs: list[Path] = typer.Argument(..., exists=True, help="Run folders (searched for results.json)."),
+    out: Path = typer.Option(..., "--out", help="Report folder (report.md and PNG figures)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Baseline of the per-class F1 figure (default: the best)."),
+) -> None:
+    """Markdown tables (mean ± std over seeds) and the paper's figures."""
+    from edu_emotionnet.report import write_report
+
+    typer.echo(f"report: {write_report(runs, out, baseline)}")
+
+
+@app.command("predict")
+def predict_command(
+    run: Path = typer.Argument(..., exists=True, file_okay=False, help="A finished run folder."),
+    session: str = typer.Argument(..., help="A session id of the dataset, or split:row (e.g. test:3)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder (default: the run's)."),
+) -> None:
+    """Stream one session through the causal model step by step: y^_t, modality weights, latency."""
+    from edu_emotionnet.config import CLASSES
+    from edu_emotionnet.streaming import stream_session
+
+    item, steps = stream_session(run, session, data)
+    typer.echo(f"session {item['session_id']}: true label {CLASSES[item['label']]}")
+    header = "step  " + " ".join(f"{c[:10]:>10}" for c in CLASSES) + "  prediction  weights  latency"
+    typer.echo(header)
+    for s in steps:
+        probs = " ".join(f"{s.probs[c]:10.3f}" for c in CLASSES)
+        weights = " ".join(f"{m[0]}={w:.2f}" for m, w in s.weights.items()) if s.weights else "-"
+        typer.echo(f"{s.step + 1:>4}  {probs}  {s.label:<10}  {weights}  {s.latency_ms:.1f} ms")

@@ -1,1 +1,96 @@
-"""synth"""
+"""Synthetic IEMOCAP and CMU-MOSEI corpora in their exact on-disk formats, with known truth.
+
+The real corpora are licensed and never on our machines; this package writes stand-ins that
+exercise every reader quirk, every fault the gap filter must find, and a latent learner emotion
+that a model can learn. `synthesize` plans everything in this process (seeded), renders the
+recordings in parallel over an executor, then writes the corpus-wide files and the truth.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from edu_affect_data.synth.design import design_corpora
+from edu_affect_data.synth.plan import RecordingPlan
+from edu_affect_data.synth.profiles import PROFILES, get_profile
+from edu_affect_data.synth.truth import TRUTH_FILE, write_truth
+from edu_affect_data.synth.write_iemocap import ROOT as IEMOCAP_ROOT
+from edu_affect_data.synth.write_iemocap import write_dialog
+from edu_affect_data.synth.write_mosei import ROOT as MOSEI_ROOT
+from edu_affect_data.synth.write_mosei import write_csds, write_video
+
+__all__ = ["PROFILES", "SynthSummary", "summarize", "synthesize"]
+
+README = """\
+IEMOCAP full release -- SYNTHETIC STAND-IN written by edu-affect-data (`edu-data synth`).
+
+Same layout and file syntax as the real release; no real speech, faces or text.
+Dialog video: both actors side by side, the F actor in the left half and the M actor in the
+right half (in the real corpus this is a heuristic, not documented).
+Audio: 16 kHz mono 16-bit PCM. Video: MPEG-4 part 2 (DX50) in AVI, 30000/1001 fps.
+Ground truth of this synthetic corpus: ../synth_truth.json
+"""
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    recordings: int
+    units: int
+    faults: int
+    broken_files: int
+
+
+def _render(plan: RecordingPlan, out: Path, seed: int) -> str:
+    if plan.corpus == "iemocap":
+        write_dialog(plan, out, seed)
+    else:
+        write_video(plan, out, seed)
+    return plan.recording_id
+
+
+def synthesize(
+    out: Path, profile: str, seed: int, *, executor: cf.Executor | None = None, overwrite: bool = False
+) -> Path:
+    """Write `OUT/IEMOCAP_full_release/`, `OUT/CMU_MOSEI/` and `OUT/synth_truth.json`; return `out`.
+
+    Byte-identical for the same profile and seed whatever the executor. Refuses to write over an
+    earlier corpus unless `overwrite` (stale files of another seed would silently stay otherwise).
+    """
+    out = Path(out)
+    shape = get_profile(profile)
+    targets = [out / IEMOCAP_ROOT, out / MOSEI_ROOT, out / TRUTH_FILE]
+    existing = [p for p in targets if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it")
+    for path in existing:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    corpus = design_corpora(shape, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / IEMOCAP_ROOT / "Documentation").mkdir(parents=True)
+    (out / IEMOCAP_ROOT / "Documentation" / "README.txt").write_text(README)
+    # Longest first, so two workers finish together.
+    plans = sorted(corpus.recordings, key=lambda p: -p.duration_s * p.fps * p.frame_size[0] * p.frame_size[1])
+    own = executor is None
+    pool = executor if executor is not None else cf.ProcessPoolExecutor(max_workers=2)
+    try:
+        futures = [pool.submit(_render, plan, out, seed) for plan in plans]
+        for future in cf.as_completed(futures):
+            future.result()
+    finally:
+        if own:
+            pool.shutdown(cancel_futures=True)
+    write_csds(corpus.mosei, out, seed)
+    write_truth(corpus, out)
+    return out
+
+
+def summarize(out: Path) -> SynthSummary:
+    """Counts from `OUT/synth_truth.json`, for the CLI and logs."""
+    truth = json.loads((Path(out) / TRUTH_FILE).read_text())
+    recordings = {(u["corpus"], u["recording"]) for u in truth["units"]}
+    recordings |= {(e["corpus"], e["recording"]) for e in truth["expression"]}
+    return SynthSummary(len(recordings), len(truth["units"]), len(truth["faults"]), len(truth["broken_files"]))
