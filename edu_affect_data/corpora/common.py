@@ -1,0 +1,109 @@
+"""Pieces both corpus readers share: fan-out over an executor, line errors, fallback word timing.
+
+Kept apart from the readers so IEMOCAP and MOSEI make the same choices in the same code: the same
+fallback timing for unaligned text, the same way of running per-recording work serially or in
+parallel (results always come back in job order, so the output does not depend on scheduling).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from edu_affect_data.corpora.records import Problem, Recording, Utterance, Word
+
+JobT = TypeVar("JobT")
+ResultT = TypeVar("ResultT")
+
+#: Bracketed non-speech tags in IEMOCAP transcriptions: `[LAUGHTER]`, `[BREATHING]`, `[GARBAGE]`.
+_TAG = re.compile(r"\[[A-Za-z_ ]+\]")
+
+
+class CorpusLayoutError(ValueError):
+    """The folder given as a corpus root does not hold that corpus at all (nothing to report on)."""
+
+
+class LineError(ValueError):
+    """One line of a source file that does not parse; the caller turns it into a `Problem`."""
+
+    def __init__(self, line: int | None, reason: str) -> None:
+        super().__init__(reason if line is None else f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass
+class RecordingResult:
+    """What reading one recording (dialog or video) gives; merged in job order by the reader."""
+
+    recording: Recording
+    utterances: list[Utterance] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def map_jobs(
+    fn: Callable[[JobT], ResultT], jobs: Sequence[JobT], executor: Executor | None
+) -> list[ResultT]:
+    """Run `fn` over `jobs`, on the executor when given; results in job order either way.
+
+    `fn` and the jobs must be picklable (module-level function, plain dataclasses) so a process
+    pool or a Dask `Client.get_executor()` can take them.
+    """
+    if executor is None:
+        return [fn(job) for job in jobs]
+    return list(executor.map(fn, jobs))
+
+
+def strip_tags(text: str) -> str:
+    """Transcript text without bracketed non-speech tags, whitespace collapsed."""
+    return " ".join(_TAG.sub(" ", text).split())
+
+
+def spread_words(text: str, start_s: float, end_s: float) -> tuple[Word, ...]:
+    """Words of unaligned text laid evenly and contiguously over the utterance span.
+
+    The fallback when no alignment exists (`word_timing="utterance"`): every word gets an equal
+    share of the span, so their union is exactly the span (a transcript-coverage check sees the
+    utterance as speech throughout) and token times stay monotonic. Positions inside the span are
+    a guess; consumers must not treat them as aligned.
+    """
+    tokens = text.split()
+    if not tokens:
+        return ()
+    step = (end_s - start_s) / len(tokens)
+    return tuple(
+        Word(
+            token,
+            round(start_s + i * step, 6),
+            end_s if i == len(tokens) - 1 else round(start_s + (i + 1) * step, 6),
+        )
+        for i, token in enumerate(tokens)
+    )
+
+
+def is_hidden(path: Path) -> bool:
+    """Dot-files such as macOS `._Ses01F_impro01.txt` resource forks shipped in some copies."""
+    return path.name.startswith(".")
+
+
+def merge_results(
+    results: Iterable[RecordingResult],
+) -> tuple[dict[str, Recording], list[Utterance], list[Problem], dict[str, int]]:
+    """Recordings by id, utterances sorted by (recording, start, id), problems, skipped counts."""
+    recordings: dict[str, Recording] = {}
+    utterances: list[Utterance] = []
+    problems: list[Problem] = []
+    skipped: Counter[str] = Counter()
+    for result in results:
+        recordings[result.recording.recording_id] = result.recording
+        utterances.extend(result.utterances)
+        problems.extend(result.problems)
+        skipped.update(result.skipped)
+    utterances.sort(key=lambda u: (u.recording_id, u.start_s, u.utterance_id))
+    return recordings, utterances, problems, {k: n for k, n in sorted(skipped.items()) if n}

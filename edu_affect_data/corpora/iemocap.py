@@ -1,0 +1,308 @@
+"""IEMOCAP reader: `IEMOCAP_full_release/` on disk -> `CorpusManifest` (see docs/FORMATS.md).
+
+One recording per dialog (`Session*/dialog/wav/<dialog>.wav` + the side-by-side DivX AVI). Its
+utterances come from `transcriptions/<dialog>.txt` (chronological, both actors), their labels from
+`EmoEvaluation/<dialog>.txt`, their word times from `sentences/ForcedAlignment/<dialog>/<utt>.wdseg`.
+
+Decisions a user of this reader must know:
+
+* **Speaker** = session + the letter of the *last* id token: `Ses02M_script03_2_F017` is spoken by
+  `Ses02_F`. The letter after `Ses02` names the actor wearing motion-capture markers, not the
+  speaker (grouping on it leaks speakers across splits).
+* **Video region**: the female actor is taken to be in the left half and the male in the right.
+  The corpus does not document this; it is a heuristic from looking at the recordings.
+* **`X` fragments** (`..._MXX3`): unlabelled speech. They are kept with `annotated=False` (their
+  audio is speech for gap detection), speaker from the letter before the `X` when it is F/M,
+  otherwise `<session>_unknown` (region `full`).
+* **Words**: from the `.wdseg` alignment (`word_timing="aligned"`). Without one, the cleaned text
+  is spread evenly over the utterance span (`word_timing="utterance"`, see `common.spread_words`).
+* **Missing transcription**: utterances (ids, times, labels) are recovered from EmoEvaluation with
+  empty text, and a recording-level Problem names the missing file. Utterances labelled in
+  EmoEvaluation but absent from an existing transcription are left out (that is how a transcript
+  hole looks) and counted in `skipped`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+from edu_affect_data.corpora.common import (
+    CorpusLayoutError,
+    LineError,
+    RecordingResult,
+    is_hidden,
+    map_jobs,
+    merge_results,
+    spread_words,
+    strip_tags,
+)
+from edu_affect_data.corpora.emoeval import EmoBlock, EmoEvaluation, parse_emo_evaluation
+from edu_affect_data.corpora.records import (
+    CorpusManifest,
+    Problem,
+    Recording,
+    SourceLabels,
+    Utterance,
+    VideoRegion,
+    Word,
+    WordTiming,
+)
+from edu_affect_data.corpora.wdseg import read_wdseg
+
+_DIALOG = re.compile(r"^(Ses\d+)[FM]_\w+$")
+_SESSION_DIR = re.compile(r"^Session\d+$")
+_TIMED_LINE = re.compile(r"^(\S+)\s+\[\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*\]:\s?(.*)$")
+_HAS_TIMES = re.compile(r"\[\s*[\d.]+\s*-\s*[\d.]+\s*\]")
+_REGION: dict[str, VideoRegion] = {"F": "left", "M": "right"}
+
+
+@dataclass(frozen=True)
+class DialogJob:
+    """Where one dialog's files live; picklable so dialogs can be read in worker processes."""
+
+    dialog: str
+    session: str  # `Ses02`, from the dialog name
+    dialog_dir: Path  # Session2/dialog
+    sentences_dir: Path  # Session2/sentences
+
+
+@dataclass(frozen=True)
+class Speaker:
+    speaker_id: str
+    region: VideoRegion
+    annotated: bool
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    utterance_id: str
+    start_s: float
+    end_s: float
+    text: str  # tags removed
+    path: Path  # the file the line came from (EmoEvaluation when the transcription is missing)
+    line: int
+
+
+def read_iemocap(root: Path, *, executor: Executor | None = None) -> CorpusManifest:
+    """Read every dialog under `root` (IEMOCAP_full_release/), one job per dialog on `executor`."""
+    root = Path(root)
+    jobs, problems, skipped = discover_dialogs(root)
+    results = map_jobs(read_dialog, jobs, executor)
+    recordings, utterances, dialog_problems, dialog_skipped = merge_results(results)
+    for reason, count in dialog_skipped.items():
+        skipped[reason] += count
+    return CorpusManifest(
+        corpus="iemocap",
+        root=root,
+        recordings=recordings,
+        utterances=utterances,
+        problems=problems + dialog_problems,
+        skipped={reason: n for reason, n in sorted(skipped.items()) if n},
+    )
+
+
+def discover_dialogs(root: Path) -> tuple[list[DialogJob], list[Problem], Counter[str]]:
+    """Dialogs named by any of their files (wav, avi, transcription, EmoEvaluation), sorted.
+
+    A dialog is found from whichever of its files exists, so a missing file is reported for the
+    dialog instead of the dialog vanishing.
+    """
+    sessions = sorted(
+        p for p in root.glob("Session*") if _SESSION_DIR.match(p.name) and (p / "dialog").is_dir()
+    )
+    if not sessions:
+        raise CorpusLayoutError(
+            f"{root}: no Session*/dialog/ folders: not an IEMOCAP_full_release folder"
+        )
+    jobs: list[DialogJob] = []
+    problems: list[Problem] = []
+    skipped: Counter[str] = Counter()
+    for session_dir in sessions:
+        dialog_dir = session_dir / "dialog"
+        sessions_of: dict[str, str] = {}  # dialog -> `Ses02`
+        for folder, suffix in (
+            ("wav", ".wav"),
+            ("avi/DivX", ".avi"),
+            ("transcriptions", ".txt"),
+            ("EmoEvaluation", ".txt"),
+        ):
+            for path in sorted((dialog_dir / folder).glob(f"*{suffix}")):
+                if is_hidden(path):
+                    skipped["iemocap_hidden_files"] += 1
+                elif match := _DIALOG.match(path.stem):
+                    sessions_of[path.stem] = match.group(1)
+                else:
+                    problems.append(
+                        Problem(str(path), None, f"{path.stem!r} is not an IEMOCAP dialog name")
+                    )
+        for dialog, session in sorted(sessions_of.items()):
+            jobs.append(DialogJob(dialog, session, dialog_dir, session_dir / "sentences"))
+    return jobs, problems, skipped
+
+
+def read_dialog(job: DialogJob) -> RecordingResult:
+    """One dialog's recording, utterances and problems (runs in a worker)."""
+    d = job.dialog_dir
+    wav = d / "wav" / f"{job.dialog}.wav"
+    avi = d / "avi" / "DivX" / f"{job.dialog}.avi"
+    transcript = d / "transcriptions" / f"{job.dialog}.txt"
+    emo_path = d / "EmoEvaluation" / f"{job.dialog}.txt"
+    recording = Recording(
+        corpus="iemocap",
+        recording_id=job.dialog,
+        audio_path=wav if wav.is_file() else None,
+        video_path=avi if avi.is_file() else None,
+        video_layout="side_by_side",
+        transcript_path=transcript if transcript.is_file() else None,
+        label_paths=(emo_path,) if emo_path.is_file() else (),
+    )
+    result = RecordingResult(recording)
+    for path, what in (
+        (wav, "dialog wav"),
+        (avi, "dialog video"),
+        (emo_path, "EmoEvaluation file"),
+    ):
+        if not path.is_file():
+            result.problems.append(Problem(str(path), None, f"missing {what}", job.dialog))
+    emo = parse_emo_evaluation(emo_path, job.dialog) if emo_path.is_file() else EmoEvaluation()
+    result.problems.extend(emo.problems)
+    result.skipped.update(emo.skipped)
+
+    if transcript.is_file():
+        lines = parse_transcription(transcript, job.dialog, result)
+        transcribed = {line.utterance_id for line in lines}
+        result.skipped["iemocap_labelled_utterances_not_in_transcript"] += sum(
+            1 for uid in emo.blocks if uid not in transcribed
+        )
+    else:
+        result.problems.append(
+            Problem(
+                str(transcript),
+                None,
+                "missing transcription: utterances recovered from EmoEvaluation without text",
+                job.dialog,
+            )
+        )
+        lines = [
+            TranscriptLine(b.utterance_id, b.start_s, b.end_s, "", emo_path, b.line)
+            for b in emo.blocks.values()
+        ]
+
+    for line in lines:
+        utterance = _utterance(job, line, emo.blocks.get(line.utterance_id), result)
+        if utterance is not None:
+            result.utterances.append(utterance)
+    return result
+
+
+def parse_transcription(path: Path, dialog: str, result: RecordingResult) -> list[TranscriptLine]:
+    """Timed lines of `transcriptions/<dialog>.txt`.
+
+    A line with neither bracketed times nor an utterance id of this dialog is not an utterance
+    (counted in `skipped`); a line with either that does not parse is a Problem, so damaged times
+    are never mistaken for a non-utterance line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        result.problems.append(
+            Problem(str(path), None, f"cannot read transcription: {exc}", dialog)
+        )
+        return []
+    lines: list[TranscriptLine] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not _HAS_TIMES.search(line) and not line.startswith(f"{dialog}_"):
+            result.skipped["iemocap_transcript_lines_without_times"] += 1
+            continue
+        match = _TIMED_LINE.match(line)
+        reason = None
+        if match is None:
+            reason = f"malformed utterance line (want 'id [start-end]: text'): {line!r}"
+        else:
+            uid, start, end, words = (
+                match.group(1),
+                float(match.group(2)),
+                float(match.group(3)),
+                match.group(4),
+            )
+            if not uid.startswith(f"{dialog}_"):
+                reason = f"utterance {uid} does not belong to dialog {dialog}"
+            elif end <= start:
+                reason = f"end {end} is not after start {start}"
+            elif uid in seen:
+                reason = f"utterance {uid} listed twice (first at line {seen[uid]})"
+        if reason is not None:
+            uid_or_none = match.group(1) if match else None
+            result.problems.append(Problem(str(path), number, reason, dialog, uid_or_none))
+            continue
+        seen[uid] = number
+        lines.append(TranscriptLine(uid, start, end, strip_tags(words), path, number))
+    return lines
+
+
+def speaker_of(utterance_id: str, dialog: str, session: str) -> Speaker | None:
+    """Speaker from the last id token (`F017` -> F; `MXX3` -> M, unannotated); None if unreadable."""
+    token = utterance_id[len(dialog) + 1 :]
+    if re.fullmatch(r"[FM]\d+", token):
+        return Speaker(f"{session}_{token[0]}", _REGION[token[0]], annotated=True)
+    if "X" in token:
+        letter = token[0]
+        if letter in _REGION:
+            return Speaker(f"{session}_{letter}", _REGION[letter], annotated=False)
+        return Speaker(f"{session}_unknown", "full", annotated=False)
+    return None
+
+
+def _utterance(
+    job: DialogJob, line: TranscriptLine, block: EmoBlock | None, result: RecordingResult
+) -> Utterance | None:
+    speaker = speaker_of(line.utterance_id, job.dialog, job.session)
+    if speaker is None:
+        result.problems.append(
+            Problem(
+                str(line.path),
+                line.line,
+                f"cannot tell the speaker of {line.utterance_id} (last token is not F/M + digits or an X fragment)",
+                job.dialog,
+                line.utterance_id,
+            )
+        )
+        return None
+    words, timing = _words(job, line, result)
+    labels: SourceLabels | None = block.labels if block is not None else None
+    return Utterance(
+        corpus="iemocap",
+        utterance_id=line.utterance_id,
+        recording_id=job.dialog,
+        speaker_id=speaker.speaker_id,
+        start_s=line.start_s,
+        end_s=line.end_s,
+        text=line.text,
+        words=words,
+        word_timing=timing,
+        video_region=speaker.region,
+        labels=labels,
+        annotated=speaker.annotated,
+    )
+
+
+def _words(
+    job: DialogJob, line: TranscriptLine, result: RecordingResult
+) -> tuple[tuple[Word, ...], WordTiming]:
+    path = job.sentences_dir / "ForcedAlignment" / job.dialog / f"{line.utterance_id}.wdseg"
+    if path.is_file():
+        try:
+            return read_wdseg(path, line.start_s), "aligned"
+        except LineError as exc:
+            result.problems.append(
+                Problem(str(path), exc.line, exc.reason, job.dialog, line.utterance_id)
+            )
+    return spread_words(line.text, line.start_s, line.end_s), "utterance"

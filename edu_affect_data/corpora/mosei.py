@@ -1,0 +1,398 @@
+"""CMU-MOSEI reader: the raw release plus the labels/words `.csd` files -> `CorpusManifest`.
+
+One recording per video (`Raw/Audio/Full/WAV_16000/<vid>.wav`, `Raw/Videos/Full/Combined/<vid>.mp4`);
+one utterance per segment of `Raw/Transcript/Segmented/Combined/<vid>.txt`
+(`<vid>___<seg>___<start>___<end>___<text>`), labelled from `CMU_MOSEI_Labels.csd` and timed from
+`CMU_MOSEI_TimestampedWords.csd` (see `mosei_align` for how rows are matched to segments).
+
+Decisions a user of this reader must know:
+
+* **Layout**: `root` may hold `Raw/` (or `CMU_MOSEI/Raw/`, or be the raw folder itself); the .csd
+  files are looked for in `root`, then one folder down (`CMU_MOSEI/`, `Labels/`, ...).
+* **Video ids** are taken whole from file names and CSD keys, never split on `_` or `-` (YouTube ids
+  contain both and may start with `-`); transcript lines are parsed by stripping the known
+  `<vid>___` prefix, so ids ending in `_` and text containing `___` both survive.
+* **Speaker** = `mosei_<vid>` (MOSEI publishes no speaker ids; one speaker per video is the
+  documented assumption) unless a `video_id,speaker_id` CSV maps videos of one person together.
+* **Words**: from the words CSD when it has the video (`word_timing="aligned"`, `sp` dropped),
+  else the text spread evenly over the segment (`"utterance"`).
+* **Missing segmented transcript** while the labels CSD has the video: segments are rebuilt from
+  the label intervals with empty text and a recording-level Problem names the missing file.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from concurrent.futures import Executor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from edu_affect_data.corpora.common import (
+    CorpusLayoutError,
+    RecordingResult,
+    is_hidden,
+    map_jobs,
+    merge_results,
+    spread_words,
+)
+from edu_affect_data.corpora.csd import CsdEntry, CsdError, CsdReader, keys_by_video, read_metadata
+from edu_affect_data.corpora.mosei_align import (
+    LABEL_COLUMNS,
+    LabelRow,
+    Segment,
+    assign_words,
+    label_rows,
+    match_labels,
+    segments_from_labels,
+)
+from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance, Word
+
+LABELS_CSD = "CMU_MOSEI_Labels.csd"
+WORDS_CSD = "CMU_MOSEI_TimestampedWords.csd"
+_AUDIO = Path("Audio/Full/WAV_16000")
+_VIDEO = Path("Videos/Full/Combined")
+_TRANSCRIPT = Path("Transcript/Segmented/Combined")
+#: Videos per executor job (one open of each .csd per batch).
+BATCH_VIDEOS = 32
+#: A .csd opened for a batch: the reader, why it could not be opened, or None when not needed.
+OpenCsd = CsdReader | str | None
+
+
+class SpeakerMapError(ValueError):
+    """A speaker-map CSV line that cannot be used; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class MoseiLayout:
+    raw: Path  # the folder holding Audio/, Videos/, Transcript/
+    labels_csd: Path | None
+    words_csd: Path | None
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """Everything one video's read needs; picklable so videos can be read in worker processes."""
+
+    video_id: str
+    speaker_id: str
+    layout: MoseiLayout
+    label_keys: tuple[str, ...]
+    word_keys: tuple[str, ...]
+
+
+def read_mosei(
+    root: Path, *, speaker_map: Path | None = None, executor: Executor | None = None
+) -> CorpusManifest:
+    """Read every video under `root`, one job per video on `executor`."""
+    root = Path(root)
+    layout = resolve_layout(root)
+    speakers = read_speaker_map(speaker_map) if speaker_map is not None else {}
+    problems: list[Problem] = []
+    skipped: Counter[str] = Counter()
+    label_keys = _csd_keys(layout.labels_csd, problems)
+    problems.extend(_check_label_columns(layout.labels_csd))
+    word_keys = _csd_keys(layout.words_csd, problems)
+    if layout.labels_csd is None:
+        problems.append(
+            Problem(
+                str(root / LABELS_CSD),
+                None,
+                "labels CSD not found (looked in the root and one folder down): segments carry no labels",
+            )
+        )
+    video_ids = _discover_videos(layout.raw, label_keys, skipped)
+    known = set(video_ids)
+    skipped["mosei_speaker_map_rows_for_unknown_videos"] += sum(
+        1 for vid in speakers if vid not in known
+    )
+    jobs = [
+        VideoJob(
+            vid,
+            speakers.get(vid, f"mosei_{vid}"),
+            layout,
+            tuple(label_keys.get(vid, ())),
+            tuple(word_keys.get(vid, ())),
+        )
+        for vid in video_ids
+    ]
+    batches = [tuple(jobs[i : i + BATCH_VIDEOS]) for i in range(0, len(jobs), BATCH_VIDEOS)]
+    results = [r for batch in map_jobs(read_video_batch, batches, executor) for r in batch]
+    recordings, utterances, video_problems, video_skipped = merge_results(results)
+    skipped.update(video_skipped)
+    return CorpusManifest(
+        corpus="mosei",
+        root=root,
+        recordings=recordings,
+        utterances=utterances,
+        problems=problems + video_problems,
+        skipped={k: v for k, v in sorted(skipped.items()) if v},
+    )
+
+
+def resolve_layout(root: Path) -> MoseiLayout:
+    """Find the raw folder and the two .csd files under a user-given root."""
+    candidates = [root / "Raw", root / "CMU_MOSEI" / "Raw", root / "CMU_MOSEI", root]
+    raw = next(
+        (
+            c
+            for c in candidates
+            if any((c / part).is_dir() for part in ("Audio", "Videos", "Transcript"))
+        ),
+        None,
+    )
+    if raw is None:
+        raise CorpusLayoutError(
+            f"{root}: no Raw/ (or CMU_MOSEI/) folder with Audio/, Videos/ or Transcript/: not a CMU-MOSEI folder"
+        )
+    return MoseiLayout(raw, find_csd(root, LABELS_CSD), find_csd(root, WORDS_CSD))
+
+
+def find_csd(root: Path, name: str) -> Path | None:
+    """`root/name`, else the one `root/*/name`; two copies one level down are ambiguous (error)."""
+    if (root / name).is_file():
+        return root / name
+    found = sorted(p for p in root.glob(f"*/{name}") if p.is_file())
+    if len(found) > 1:
+        raise CorpusLayoutError(
+            f"{root}: several copies of {name}: {[str(p) for p in found]}; keep one"
+        )
+    return found[0] if found else None
+
+
+def read_speaker_map(path: Path) -> dict[str, str]:
+    """`video_id,speaker_id` rows (an optional header with those names); errors name file:line."""
+    mapping: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise SpeakerMapError(f"{path}: cannot read speaker map: {exc}") from exc
+    with handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            cells = [cell.strip() for cell in row]
+            if not any(cells):
+                continue
+            if number == 1 and cells == ["video_id", "speaker_id"]:
+                continue
+            if len(cells) != 2 or not all(cells):
+                raise SpeakerMapError(
+                    f"{path}:{number}: want 'video_id,speaker_id', got {','.join(row)!r}"
+                )
+            video_id, speaker_id = cells
+            if video_id in mapping and mapping[video_id] != speaker_id:
+                raise SpeakerMapError(
+                    f"{path}:{number}: video {video_id} mapped to {speaker_id!r}, but to {mapping[video_id]!r} at line {first_line[video_id]}"
+                )
+            mapping[video_id] = speaker_id
+            first_line.setdefault(video_id, number)
+    return mapping
+
+
+def read_video_batch(jobs: tuple[VideoJob, ...]) -> list[RecordingResult]:
+    """Several videos, each .csd opened once for all of them (runs in a worker).
+
+    Opening an HDF5 file costs about a millisecond and the real words CSD is large, so videos
+    travel in batches of `BATCH_VIDEOS` instead of one open per video.
+    """
+    layout = jobs[0].layout
+    with ExitStack() as stack:
+        labels = _open_csd(layout.labels_csd, any(j.label_keys for j in jobs), stack)
+        words = _open_csd(layout.words_csd, any(j.word_keys for j in jobs), stack)
+        return [read_video(job, labels, words) for job in jobs]
+
+
+def read_video(job: VideoJob, labels_csd: OpenCsd, words_csd: OpenCsd) -> RecordingResult:
+    """One video's recording and segments with labels and words."""
+    vid, raw = job.video_id, job.layout.raw
+    audio = raw / _AUDIO / f"{vid}.wav"
+    video = raw / _VIDEO / f"{vid}.mp4"
+    transcript = raw / _TRANSCRIPT / f"{vid}.txt"
+    label_paths = tuple(p for p in (job.layout.labels_csd, job.layout.words_csd) if p is not None)
+    recording = Recording(
+        corpus="mosei",
+        recording_id=vid,
+        audio_path=audio if audio.is_file() else None,
+        video_path=video if video.is_file() else None,
+        video_layout="single",
+        transcript_path=transcript if transcript.is_file() else None,
+        label_paths=label_paths,
+    )
+    result = RecordingResult(recording)
+    for path, what in ((audio, "full-video wav"), (video, "full video")):
+        if not path.is_file():
+            result.problems.append(Problem(str(path), None, f"missing {what}", vid))
+
+    rows = _label_rows(job, labels_csd, result)
+    if transcript.is_file():
+        segments = parse_segments(transcript, vid, result)
+    elif rows:
+        result.problems.append(
+            Problem(
+                str(transcript),
+                None,
+                "missing segmented transcript: segments rebuilt from the labels CSD without text",
+                vid,
+            )
+        )
+        segments = segments_from_labels(vid, rows)
+    else:
+        result.problems.append(
+            Problem(
+                str(transcript),
+                None,
+                "missing segmented transcript and no labels: no segments",
+                vid,
+            )
+        )
+        segments = []
+
+    labels = match_labels(segments, rows, result.skipped)
+    words = _aligned_words(job, words_csd, segments, result)
+    for seg in segments:
+        aligned = words.get(seg.utterance_id)
+        result.utterances.append(
+            Utterance(
+                corpus="mosei",
+                utterance_id=seg.utterance_id,
+                recording_id=vid,
+                speaker_id=job.speaker_id,
+                start_s=seg.start_s,
+                end_s=seg.end_s,
+                text=seg.text,
+                words=tuple(aligned) if aligned else spread_words(seg.text, seg.start_s, seg.end_s),
+                word_timing="aligned" if aligned else "utterance",
+                video_region="full",
+                labels=labels.get(seg.utterance_id),
+            )
+        )
+    return result
+
+
+def parse_segments(path: Path, video_id: str, result: RecordingResult) -> list[Segment]:
+    """Segments of one transcript, time-sorted; each unreadable line is a Problem."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        result.problems.append(
+            Problem(str(path), None, f"cannot read segmented transcript: {exc}", video_id)
+        )
+        return []
+    prefix = f"{video_id}___"
+    segments: list[Segment] = []
+    seen: dict[int, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        segment, reason = _parse_segment_line(line.rstrip("\r\n"), prefix, video_id, number)
+        if segment is not None and segment.index in seen:
+            reason = f"segment {segment.index} listed twice (first at line {seen[segment.index]})"
+            segment = None
+        if segment is None:
+            result.problems.append(
+                Problem(str(path), number, f"{reason}: {line.strip()[:120]!r}", video_id)
+            )
+            continue
+        seen[segment.index] = number
+        segments.append(segment)
+    return sorted(segments, key=lambda s: (s.start_s, s.index))
+
+
+def _parse_segment_line(
+    line: str, prefix: str, video_id: str, number: int
+) -> tuple[Segment | None, str]:
+    if not line.startswith(prefix):
+        return None, f"line does not start with '{prefix}'"
+    parts = line[len(prefix) :].split("___", 3)
+    if len(parts) != 4:
+        return None, "want '<vid>___<seg>___<start>___<end>___<text>'"
+    index_text, start_text, end_text, text = parts
+    try:
+        index, start, end = int(index_text), float(start_text), float(end_text)
+    except ValueError:
+        return None, "segment index, start or end is not a number"
+    if index < 0 or end <= start or start < 0:
+        return None, f"segment {index} has bad index or times {start}-{end}"
+    return Segment(f"{video_id}_{index}", index, start, end, " ".join(text.split()), number), ""
+
+
+def _open_csd(path: Path | None, needed: bool, stack: ExitStack) -> OpenCsd:
+    if path is None or not needed:
+        return None
+    try:
+        return stack.enter_context(CsdReader(path))
+    except CsdError as exc:
+        return str(exc)
+
+
+def _csd_entries(
+    job: VideoJob, csd: OpenCsd, path: Path | None, keys: tuple[str, ...], result: RecordingResult
+) -> list[CsdEntry]:
+    """The video's entries of one CSD; an unreadable file or key is a recording Problem."""
+    if csd is None or not keys:
+        return []
+    try:
+        if isinstance(csd, str):
+            raise CsdError(csd)
+        return csd.entries(keys)
+    except CsdError as exc:
+        result.problems.append(Problem(str(path), None, str(exc), job.video_id))
+        return []
+
+
+def _label_rows(job: VideoJob, csd: OpenCsd, result: RecordingResult) -> list[LabelRow]:
+    path = job.layout.labels_csd
+    rows, errors = label_rows(_csd_entries(job, csd, path, job.label_keys, result))
+    result.problems.extend(Problem(str(path), None, reason, job.video_id) for reason in errors)
+    return rows
+
+
+def _aligned_words(
+    job: VideoJob, csd: OpenCsd, segments: list[Segment], result: RecordingResult
+) -> dict[str, list[Word]]:
+    entries = _csd_entries(job, csd, job.layout.words_csd, job.word_keys, result)
+    return assign_words(segments, entries, result.skipped) if entries else {}
+
+
+def _check_label_columns(path: Path | None) -> list[Problem]:
+    """A labels CSD whose `dimension names` metadata disagrees with the 7 documented columns."""
+    if path is None:
+        return []
+    try:
+        names = read_metadata(path).get("dimension names")
+    except CsdError:
+        return []  # reported by `_csd_keys`
+    if names is None:
+        return []
+    if isinstance(names, list) and [str(n).lower() for n in names] == list(LABEL_COLUMNS):
+        return []
+    return [
+        Problem(
+            str(path), None, f"metadata 'dimension names' is {names}, want {list(LABEL_COLUMNS)}"
+        )
+    ]
+
+
+def _csd_keys(path: Path | None, problems: list[Problem]) -> dict[str, list[str]]:
+    if path is None:
+        return {}
+    try:
+        return keys_by_video(path)
+    except CsdError as exc:
+        problems.append(Problem(str(path), None, str(exc)))
+        return {}
+
+
+def _discover_videos(
+    raw: Path, label_keys: dict[str, list[str]], skipped: Counter[str]
+) -> list[str]:
+    """Video ids named by any media/transcript file or by the labels CSD, sorted."""
+    ids: set[str] = set(label_keys)
+    for folder, suffix in ((_AUDIO, ".wav"), (_VIDEO, ".mp4"), (_TRANSCRIPT, ".txt")):
+        for path in (raw / folder).glob(f"*{suffix}"):
+            if is_hidden(path):
+                skipped["mosei_hidden_files"] += 1
+            else:
+                ids.add(path.stem)
+    return sorted(ids)
