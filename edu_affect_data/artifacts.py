@@ -36,7 +36,7 @@ SESSIONS_SCHEMA = pa.schema(
         ("source_category", pa.string()),  # most frequent IEMOCAP consensus code, null for MOSEI
         ("source_vad", pa.list_(pa.float64())),  # mean V/A/D, IEMOCAP
         ("source_mosei", pa.list_(pa.float64())),  # mean of the 7 MOSEI columns
-        ("status", pa.string()),  # kept | gap | error
+        ("status", pa.string()),  # kept | gap | short | error (precedence error > gap > short)
         ("reason", pa.string()),  # readable, empty when kept
         ("gap_audio_s", pa.float64()),
         ("gap_audio_start_s", pa.float64()),

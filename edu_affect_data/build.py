@@ -1,0 +1,330 @@
+"""`edu-data build`: run the stages in order, skipping those whose inputs did not change.
+
+Stages are data (`STAGES`): a name, the `module:function` that runs it, the config keys and
+upstream stages it reads. A stage module is imported only when the build reaches it, so a
+pipeline can run up to a stage while later ones are still being written or lack optional
+dependencies.
+
+`build_state.json` (under `--out`) records per stage the hash of its inputs, the outputs it
+reported and whether it completed. A stage is skipped when it completed before with the same
+input hash and all its outputs still exist. The input hash covers
+
+* the package version and the stage's config keys (as validated, so formatting and comments
+  do not matter; a code change within one version needs `--force STAGE`),
+* for ingest, the corpora as a listing of every file's relative path, size and mtime (not their
+  content: hashing IEMOCAP's ~13 GB on every build would cost minutes),
+* the fingerprint of each upstream stage's outputs: SHA-256 of file content for files, the
+  listing (path, size, mtime) for folders such as per-session feature shards.
+
+A stage that returns `complete=False` (people still annotating) stops the build with its message;
+it is never skipped on the next run, which resumes there. Exit statuses of the CLI: 0 done,
+1 a stage failed, 2 bad configuration or flags, 3 waiting for people (see `BuildResult`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from edu_affect_data import __version__
+from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.config import PipelineConfig
+from edu_affect_data.stage import StageOutcome
+
+STATE_VERSION = 1
+#: Exit status of `edu-data build` when a stage waits for people (annotation, adjudication).
+EXIT_WAITING = 3
+
+StageFunction = Callable[..., StageOutcome]
+
+
+class BuildError(RuntimeError):
+    """The build cannot go on as asked (unknown stage, missing upstream artifacts, bad target)."""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    #: "package.module:function" with the signature `(config, paths, *, executor=None) -> StageOutcome`.
+    target: str
+    #: Dotted config keys whose values are inputs of the stage.
+    config_keys: tuple[str, ...]
+    #: Stages whose outputs this stage reads.
+    upstream: tuple[str, ...] = ()
+    #: Whether the source corpora themselves are inputs.
+    reads_corpora: bool = False
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec("ingest", "edu_affect_data.manifest:run_ingest", ("corpora", "sessions", "gaps"), reads_corpora=True),
+    StageSpec("annotate", "edu_affect_data.annotation.stage:run_annotate", ("seed", "annotation"), ("ingest",)),
+    StageSpec(
+        "aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "annotation", "aggregation"), ("annotate",)
+    ),
+    StageSpec("split", "edu_affect_data.splits:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
+    StageSpec(
+        "features",
+        "edu_affect_data.features.run:run_features",
+        ("features.audio", "features.video", "features.text", "gaps"),
+        ("ingest", "split"),
+    ),
+    StageSpec(
+        "publish",
+        "edu_affect_data.dataset:run_publish",
+        ("name", "dataset", "features.audio", "features.video", "features.text"),
+        ("ingest", "aggregate", "split", "features"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    #: False when a stage is waiting for people; the CLI then exits with `EXIT_WAITING`.
+    complete: bool
+    message: str
+    ran: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    waiting_stage: str | None = None
+    outcomes: dict[str, StageOutcome] = field(default_factory=dict)
+
+
+def run_build(
+    config: PipelineConfig,
+    out: Path,
+    *,
+    until: str | None = None,
+    start_from: str | None = None,
+    force: str | None = None,
+    executor: Executor | None = None,
+    dask_scheduler: str | None = None,
+    stages: Sequence[StageSpec] | None = None,
+    console: Console | None = None,
+) -> BuildResult:
+    """Run `stages[start_from..until]` under `out`, skipping unchanged ones; `force` reruns from there.
+
+    `stages` defaults to `STAGES` (looked up at call time, so tests can register fake stages).
+    """
+    stages = STAGES if stages is None else tuple(stages)
+    console = console or Console(stderr=True)
+    paths = BuildPaths(Path(out))
+    names = [s.name for s in stages]
+    for flag, value in (("--until", until), ("--from", start_from), ("--force", force)):
+        if value is not None and value not in names:
+            raise BuildError(f"{flag} {value}: unknown stage (stages: {', '.join(names)})")
+    first = names.index(start_from) if start_from else 0
+    last = names.index(until) if until else len(names) - 1
+    if first > last:
+        raise BuildError(f"--from {start_from} comes after --until {until}")
+    forced_from = names.index(force) if force else len(names)
+    state = load_state(paths.build_state)
+    selected = list(stages[first : last + 1])
+    _require_upstream(selected, names[:first], state, paths)
+
+    paths.out.mkdir(parents=True, exist_ok=True)
+    ran: list[str] = []
+    skipped: list[str] = []
+    outcomes: dict[str, StageOutcome] = {}
+    with _build_executor(config, executor, dask_scheduler) as pool:
+        for spec in selected:
+            digest = input_hash(spec, config, paths, state)
+            record = state["stages"].get(spec.name)
+            if names.index(spec.name) < forced_from and _up_to_date(record, digest, paths):
+                console.print(f"[bold]{spec.name:>9}[/] skipped: inputs unchanged, outputs present")
+                skipped.append(spec.name)
+                continue
+            console.print(f"[bold]{spec.name:>9}[/] running {spec.target}")
+            started = time.perf_counter()
+            outcome = resolve_stage(spec.target)(config, paths, executor=pool)
+            seconds = time.perf_counter() - started
+            outcomes[spec.name] = outcome
+            ran.append(spec.name)
+            state["stages"][spec.name] = _record(digest, outcome, seconds, paths)
+            save_state(paths.build_state, state)
+            colour = "green" if outcome.complete else "yellow"
+            console.print(f"[bold]{spec.name:>9}[/] [{colour}]{'done' if outcome.complete else 'waiting'}[/] "
+                          f"in {seconds:.1f} s: {outcome.message}")
+            if not outcome.complete:
+                return BuildResult(False, outcome.message, tuple(ran), tuple(skipped), spec.name, outcomes)
+    return BuildResult(True, f"build complete up to {selected[-1].name}", tuple(ran), tuple(skipped), None, outcomes)
+
+
+def resolve_stage(target: str) -> StageFunction:
+    """Import `module:function` now (lazily: only stages the build reaches are imported)."""
+    module_name, _, function_name = target.partition(":")
+    if not function_name:
+        raise BuildError(f"stage target {target!r} is not 'module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BuildError(f"stage target {target!r}: cannot import {module_name}: {exc}") from exc
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise BuildError(f"stage target {target!r}: {module_name} has no function {function_name}")
+    return function  # type: ignore[no-any-return]
+
+
+def _require_upstream(selected: list[StageSpec], before: list[str], state: dict[str, Any], paths: BuildPaths) -> None:
+    """With --from, the stages not run must have left complete outputs for the ones that are."""
+    for spec in selected:
+        for name in spec.upstream:
+            if name not in before:
+                continue
+            record = state["stages"].get(name)
+            if record is None or not record["complete"] or not _outputs_exist(record, paths):
+                raise BuildError(
+                    f"--from {selected[0].name}: stage {spec.name} needs the outputs of {name}, "
+                    f"which {paths.build_state} does not show complete and present; build up to {name} first"
+                )
+
+
+def _up_to_date(record: dict[str, Any] | None, digest: str, paths: BuildPaths) -> bool:
+    return (
+        record is not None
+        and record["complete"]
+        and record["input_hash"] == digest
+        and _outputs_exist(record, paths)
+    )
+
+
+def _outputs_exist(record: dict[str, Any], paths: BuildPaths) -> bool:
+    return all((paths.out / rel).exists() for rel in record["outputs"])
+
+
+def _record(digest: str, outcome: StageOutcome, seconds: float, paths: BuildPaths) -> dict[str, Any]:
+    return {
+        "input_hash": digest,
+        "complete": outcome.complete,
+        "outputs": [_relative(p, paths) for p in outcome.outputs],
+        "message": outcome.message,
+        "stats": outcome.stats,
+        "seconds": round(seconds, 3),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _relative(path: Path, paths: BuildPaths) -> str:
+    """Outputs are recorded relative to `--out` when inside it, so a build folder can move."""
+    try:
+        return str(Path(path).resolve().relative_to(paths.out.resolve()))
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+# ------------------------------------------------------------------------------------ hashing
+def input_hash(spec: StageSpec, config: PipelineConfig, paths: BuildPaths, state: dict[str, Any]) -> str:
+    """SHA-256 over the stage's config values, corpora listing and upstream output fingerprints."""
+    dumped = config.model_dump(mode="json")
+    inputs: dict[str, Any] = {
+        "stage": spec.name,
+        "version": __version__,
+        "config": {k: _lookup(dumped, k) for k in spec.config_keys},
+    }
+    if spec.reads_corpora:
+        corpora = config.corpora
+        inputs["corpora"] = {
+            key: tree_fingerprint(Path(p)) if p is not None else None
+            for key, p in (("iemocap", corpora.iemocap), ("mosei", corpora.mosei), ("mosei_speaker_map", corpora.mosei_speaker_map))
+        }
+    upstream: dict[str, Any] = {}
+    for name in spec.upstream:
+        record = state["stages"].get(name)
+        outputs = record["outputs"] if record else []
+        upstream[name] = {rel: tree_fingerprint(paths.out / rel, content=True) for rel in outputs}
+    inputs["upstream"] = upstream
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _lookup(tree: dict[str, Any], dotted: str) -> Any:
+    node: Any = tree
+    for key in dotted.split("."):
+        node = node[key]
+    return node
+
+
+def tree_fingerprint(path: Path, *, content: bool = False) -> str:
+    """Fingerprint of a file or folder: content hash of a file when `content`, else a listing.
+
+    A listing is every file's path relative to `path`, size and mtime, in sorted order; a
+    missing path fingerprints as "missing" (so it differs from any present one).
+    """
+    if path.is_file():
+        if content:
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            return digest.hexdigest()
+        stat = path.stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    if not path.is_dir():
+        return "missing"
+    digest = hashlib.sha256()
+    for rel, size, mtime in sorted(_listing(path)):
+        digest.update(f"{rel}\0{size}\0{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def _listing(root: Path) -> Iterator[tuple[str, int, int]]:
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(folder, name)
+            stat = os.stat(full)
+            yield os.path.relpath(full, root), stat.st_size, stat.st_mtime_ns
+
+
+# -------------------------------------------------------------------------------------- state
+def load_state(path: Path) -> dict[str, Any]:
+    """The recorded build state, or an empty one; a state from another format version is ignored."""
+    if not path.is_file():
+        return {"version": STATE_VERSION, "stages": {}}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BuildError(f"{path}: not valid JSON ({exc}); delete it to rebuild everything") from exc
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION or not isinstance(state.get("stages"), dict):
+        return {"version": STATE_VERSION, "stages": {}}
+    return state
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Write the state atomically (a crash mid-write must not lose what earlier stages did)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------- executor
+@contextmanager
+def _build_executor(
+    config: PipelineConfig, executor: Executor | None, dask_scheduler: str | None
+) -> Iterator[Executor]:
+    """One executor for the whole build: the caller's, a Dask cluster's, or a process pool.
+
+    A Dask `Client` is not an Executor; its `get_executor()` is (shared/NOTES.md section 6).
+    """
+    if executor is not None:
+        yield executor
+        return
+    if dask_scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError as exc:  # optional dependency group `dask`
+            raise BuildError("--dask-scheduler needs `pip install edu-affect-data[dask]`") from exc
+        with Client(dask_scheduler) as client:
+            yield client.get_executor()
+        return
+    with ProcessPoolExecutor(max_workers=config.features.workers or os.cpu_count() or 1) as pool:
+        yield pool

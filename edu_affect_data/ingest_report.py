@@ -1,0 +1,100 @@
+"""`manifest/report.md`: the ingest funnel, so a reader can see where every session went.
+
+Per corpus: recordings, units, candidates and their statuses; per speaker the same; which gap
+kinds removed sessions; what the readers skipped on purpose; the first reader problems.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edu_affect_data.config import PipelineConfig
+from edu_affect_data.corpora.records import CorpusManifest
+
+_STATUS_COLUMNS = ("kept", "gap", "short", "error")
+_PROBLEMS_LISTED = 20
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _status_cells(rows: Sequence[dict[str, Any]]) -> list[Any]:
+    counts = Counter(r["status"] for r in rows)
+    kept_min = sum(r["duration_s"] for r in rows if r["status"] == "kept") / 60.0
+    return [len(rows), *(counts.get(s, 0) for s in _STATUS_COLUMNS), f"{kept_min:.1f}"]
+
+
+def _removal_causes(rows: Sequence[dict[str, Any]], causes: Sequence[Sequence[str]]) -> list[tuple[str, str, int]]:
+    """(status, cause, sessions) over every removed session; a session counts once per cause."""
+    counted: Counter[tuple[str, str]] = Counter()
+    for row, row_causes in zip(rows, causes, strict=True):
+        for cause in dict.fromkeys(row_causes):
+            counted[(row["status"], cause)] += 1
+    return [(s, c, n) for (s, c), n in sorted(counted.items())]
+
+
+def write_report(
+    manifests: Sequence[CorpusManifest],
+    rows: Sequence[dict[str, Any]],
+    causes: Sequence[Sequence[str]],
+    config: PipelineConfig,
+    path: Path,
+) -> None:
+    """Write the Markdown funnel report to `path`; `causes[i]` are the short causes of `rows[i]`.
+
+    Nothing run-dependent (no timings, no dates) goes in, so unchanged inputs give an identical
+    file and the build does not rerun later stages for nothing.
+    """
+    s, g = config.sessions, config.gaps
+    lines = [
+        "# Ingest report",
+        "",
+        f"Sessions of about {s.target_s:g} s (min {s.min_s:g}, max {s.max_s:g}) of one speaker in one "
+        f"recording; `gap` when audio, video or transcript has no usable signal for more than "
+        f"{g.threshold_s:g} s inside the window (audio under {g.audio_silence_dbfs:g} dBFS; video black "
+        f"under luma {g.video_black_luma:g}, frozen under MAD {g.video_frozen_mad:g}, missing frames"
+        f"{', no face' if g.face_check else ''}).",
+        "",
+        "## Funnel per corpus",
+        "",
+    ]
+    by_corpus: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_corpus[row["corpus"]].append(row)
+    funnel = []
+    for m in manifests:
+        annotated = sum(1 for u in m.utterances if u.annotated)
+        funnel.append(
+            [m.corpus, len(m.recordings), len(m.utterances), annotated,
+             len({u.speaker_id for u in m.utterances if u.annotated}), *_status_cells(by_corpus[m.corpus])]
+        )
+    funnel.append(["**all**", sum(len(m.recordings) for m in manifests), sum(len(m.utterances) for m in manifests),
+                   sum(1 for m in manifests for u in m.utterances if u.annotated), "", *_status_cells(rows)])
+    lines += _table(
+        ["corpus", "recordings", "units", "annotated units", "speakers", "candidates", *_STATUS_COLUMNS, "kept minutes"],
+        funnel,
+    )
+    lines += ["Every annotated unit is in exactly one candidate; unannotated units (IEMOCAP `X` fragments) "
+              "count as speech but start no session.", "", "## Why sessions were removed", ""]
+    lines += _table(["status", "cause", "sessions"], _removal_causes(rows, causes))
+    lines += ["## Per speaker", ""]
+    by_speaker: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_speaker[(row["corpus"], row["speaker_id"])].append(row)
+    lines += _table(
+        ["corpus", "speaker", "candidates", *_STATUS_COLUMNS, "kept minutes"],
+        [[c, spk, *_status_cells(rs)] for (c, spk), rs in sorted(by_speaker.items())],
+    )
+    lines += ["## Skipped on purpose by the readers", ""]
+    lines += _table(["corpus", "what", "count"], [[m.corpus, k, v] for m in manifests for k, v in sorted(m.skipped.items())])
+    problems = [(m.corpus, p) for m in manifests for p in m.problems]
+    lines += ["## Reader problems", "", f"{len(problems)} problems (all in `problems.csv`)."
+              + (f" First {_PROBLEMS_LISTED}:" if len(problems) > _PROBLEMS_LISTED else ""), ""]
+    lines += [f"- {corpus}: {p}" for corpus, p in problems[:_PROBLEMS_LISTED]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,192 @@
+"""The ingest stage: corpora -> candidate sessions -> gap filter -> `manifest/sessions.parquet`.
+
+Every candidate session becomes a row whatever its fate (`kept`, `gap`, `short`, `error`), so the
+funnel in `report.md` can be audited down to the session; every reader `Problem` goes to
+`problems.csv`. Tables are validated against `SESSIONS_SCHEMA` before anything is written, and
+files are replaced atomically (temp file + rename), so a crash never leaves half a manifest.
+Skipping an unchanged rerun is the build's job (`edu_affect_data.build`), not this module's.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from edu_affect_data.artifacts import SESSIONS_SCHEMA, BuildPaths
+from edu_affect_data.config import ConfigError, CorporaConfig, PipelineConfig
+from edu_affect_data.corpora.records import CorpusManifest
+from edu_affect_data.gaps import MODALITIES, STATUSES, SessionVerdict, assess_sessions
+from edu_affect_data.ingest_report import write_report
+from edu_affect_data.sessions import CandidateSession, build_sessions
+from edu_affect_data.stage import StageOutcome
+
+PROBLEM_COLUMNS = ("corpus", "path", "line", "recording_id", "utterance_id", "reason")
+
+
+def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
+    """Read both configured corpora and write sessions.parquet, problems.csv and report.md."""
+    started = time.perf_counter()
+    with _executor_or_pool(executor) as pool:
+        manifests = read_corpora(config.corpora, executor=pool)
+        rows: list[dict[str, Any]] = []
+        causes: list[tuple[str, ...]] = []
+        for manifest in manifests:
+            sessions = build_sessions(manifest, config.sessions)
+            _check_every_unit_placed(manifest, sessions)
+            verdicts = assess_sessions(
+                sessions, manifest, config.gaps, min_s=config.sessions.min_s, executor=pool
+            )
+            rows.extend(session_row(s, v) for s, v in zip(sessions, verdicts, strict=True))
+            causes.extend(v.causes for v in verdicts)
+    table = sessions_table(rows)
+    paths.sessions.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(paths.sessions, lambda tmp: pq.write_table(table, tmp))
+    _atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
+    _atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config, tmp))
+    elapsed = time.perf_counter() - started
+    counts = {status: sum(1 for r in rows if r["status"] == status) for status in STATUSES}
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("kept", "gap", "short", "error"))
+    return StageOutcome(
+        complete=True,
+        message=f"{len(rows)} candidate sessions: {summary}",
+        outputs=(paths.sessions, paths.problems, paths.manifest_report),
+        stats={"candidates": len(rows), **counts, "problems": sum(len(m.problems) for m in manifests), "seconds": round(elapsed, 2)},
+    )
+
+
+def read_corpora(corpora: CorporaConfig, *, executor: Executor | None = None) -> list[CorpusManifest]:
+    """The configured corpora, read by their readers (imported here: they are heavy-ish)."""
+    manifests: list[CorpusManifest] = []
+    if corpora.iemocap is not None:
+        from edu_affect_data.corpora.iemocap import read_iemocap
+
+        manifests.append(read_iemocap(_existing_dir(corpora.iemocap, "corpora.iemocap"), executor=executor))
+    if corpora.mosei is not None:
+        from edu_affect_data.corpora.mosei import read_mosei
+
+        manifests.append(
+            read_mosei(
+                _existing_dir(corpora.mosei, "corpora.mosei"),
+                speaker_map=corpora.mosei_speaker_map,
+                executor=executor,
+            )
+        )
+    if not manifests:
+        raise ConfigError("no corpus configured: set corpora.iemocap and/or corpora.mosei (or --iemocap/--mosei)")
+    return manifests
+
+
+def _existing_dir(path: Path, key: str) -> Path:
+    if not Path(path).is_dir():
+        raise ConfigError(f"{key}: {path} is not a folder")
+    return Path(path)
+
+
+@contextmanager
+def _executor_or_pool(executor: Executor | None) -> Iterator[Executor]:
+    """The caller's executor, or a process pool owned by this stage for its duration."""
+    if executor is not None:
+        yield executor
+        return
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        yield pool
+
+
+def _check_every_unit_placed(manifest: CorpusManifest, sessions: Sequence[CandidateSession]) -> None:
+    """Guard the funnel: each annotated unit is in exactly one candidate, none vanishes."""
+    placed = [uid for s in sessions for uid in s.utterance_ids]
+    wanted = sorted(u.utterance_id for u in manifest.utterances if u.annotated)
+    if sorted(placed) != wanted:
+        lost = sorted(set(wanted) - set(placed))[:5]
+        twice = sorted(u for u, n in Counter(placed).items() if n > 1)[:5]
+        raise RuntimeError(f"{manifest.corpus}: session building lost units {lost} or repeated {twice}")
+
+
+def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str, Any]:
+    """One `SESSIONS_SCHEMA` row; media paths absolute, times in recording seconds."""
+    row: dict[str, Any] = {
+        "session_id": session.session_id,
+        "corpus": session.corpus,
+        "source_id": session.source_id,
+        "speaker_id": session.speaker_id,
+        "start_s": session.start_s,
+        "end_s": session.end_s,
+        "duration_s": session.duration_s,
+        "utterance_ids": list(session.utterance_ids),
+        "audio_path": str(session.audio_path.resolve()) if session.audio_path else None,
+        "video_path": str(session.video_path.resolve()) if session.video_path else None,
+        "video_region": session.video_region,
+        "text": session.text,
+        "words": [{"text": w.text, "start_s": w.start_s, "end_s": w.end_s} for w in session.words],
+        "turns": [
+            {"speaker_id": t.speaker_id, "start_s": t.start_s, "end_s": t.end_s, "text": t.text}
+            for t in session.turns
+        ],
+        "source_category": session.source_category,
+        "source_vad": list(session.source_vad) if session.source_vad else None,
+        "source_mosei": list(session.source_mosei) if session.source_mosei else None,
+        "status": verdict.status,
+        "reason": verdict.reason,
+    }
+    for modality in MODALITIES:
+        gap = verdict.gaps.get(modality)
+        row[f"gap_{modality}_s"] = gap.duration_s if gap is not None else 0.0
+        row[f"gap_{modality}_start_s"] = gap.start_s if gap is not None else None
+    return row
+
+
+_REQUIRED = ("session_id", "corpus", "source_id", "speaker_id", "start_s", "end_s", "status", "reason")
+
+
+def sessions_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Rows as an Arrow table of exactly `SESSIONS_SCHEMA`, checked before anyone writes it."""
+    table = pa.Table.from_pylist(list(rows), schema=SESSIONS_SCHEMA)
+    table.validate(full=True)
+    problems: list[str] = []
+    for column in _REQUIRED:
+        if table.column(column).null_count:
+            problems.append(f"{table.column(column).null_count} rows have no {column}")
+    ids = table.column("session_id").to_pylist()
+    if len(set(ids)) != len(ids):
+        problems.append(f"{len(ids) - len(set(ids))} duplicate session ids")
+    for row in rows:
+        if row["status"] not in STATUSES:
+            problems.append(f"{row['session_id']}: unknown status {row['status']!r}")
+        if not row["end_s"] > row["start_s"]:
+            problems.append(f"{row['session_id']}: end {row['end_s']} is not after start {row['start_s']}")
+        if (row["status"] == "kept") == bool(row["reason"]):
+            problems.append(f"{row['session_id']}: status {row['status']} with reason {row['reason']!r}")
+    if problems:
+        raise ValueError("sessions table fails its contract: " + "; ".join(problems[:10]))
+    return table
+
+
+def write_problems(manifests: Sequence[CorpusManifest], path: Path) -> None:
+    """Every reader problem, one CSV row each (file, line, recording, unit, what is wrong)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(PROBLEM_COLUMNS)
+        for manifest in manifests:
+            for p in manifest.problems:
+                writer.writerow([manifest.corpus, p.path, p.line or "", p.recording_id or "", p.utterance_id or "", p.reason])
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temp file in the same folder, then rename over `path` (never half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
