@@ -53,7 +53,12 @@ def _render(plan: RecordingPlan, out: Path, seed: int) -> str:
 
 
 def synthesize(
-    out: Path, profile: str, seed: int, *, executor: cf.Executor | None = None, overwrite: bool = False
+    out: Path,
+    profile: str,
+    seed: int,
+    *,
+    executor: cf.Executor | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write `OUT/IEMOCAP_full_release/`, `OUT/CMU_MOSEI/` and `OUT/synth_truth.json`; return `out`.
 
@@ -65,7 +70,9 @@ def synthesize(
     targets = [out / IEMOCAP_ROOT, out / MOSEI_ROOT, out / TRUTH_FILE]
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
-        raise FileExistsError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(
+            f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it"
+        )
     for path in existing:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     corpus = design_corpora(shape, seed)
@@ -73,7 +80,9 @@ def synthesize(
     (out / IEMOCAP_ROOT / "Documentation").mkdir(parents=True)
     (out / IEMOCAP_ROOT / "Documentation" / "README.txt").write_text(README)
     # Longest first, so two workers finish together.
-    plans = sorted(corpus.recordings, key=lambda p: -p.duration_s * p.fps * p.frame_size[0] * p.frame_size[1])
+    plans = sorted(
+        corpus.recordings, key=lambda p: -p.duration_s * p.fps * p.frame_size[0] * p.frame_size[1]
+    )
     own = executor is None
     pool = executor if executor is not None else cf.ProcessPoolExecutor(max_workers=2)
     try:
@@ -93,4 +102,6 @@ def summarize(out: Path) -> SynthSummary:
     truth = json.loads((Path(out) / TRUTH_FILE).read_text())
     recordings = {(u["corpus"], u["recording"]) for u in truth["units"]}
     recordings |= {(e["corpus"], e["recording"]) for e in truth["expression"]}
-    return SynthSummary(len(recordings), len(truth["units"]), len(truth["faults"]), len(truth["broken_files"]))
+    return SynthSummary(
+        len(recordings), len(truth["units"]), len(truth["faults"]), len(truth["broken_files"])
+    )

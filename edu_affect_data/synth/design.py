@@ -1,0 +1,216 @@
+"""Decide a whole synthetic corpus from a profile and a seed: names, people, emotions, turns, faults.
+
+The order of decisions is fixed (names -> latent emotions -> expression -> broken files -> fault
+jobs -> turns -> fault intervals -> odd units), each drawing from its own seeded generator, so a
+change in one recording's turns never shifts another recording's randomness.
+"""
+
+from __future__ import annotations
+
+import string
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from edu_affect_data.synth.faults import (
+    FILE_LEVEL,
+    IEMOCAP_BROKEN,
+    IEMOCAP_CATALOGUE,
+    MOSEI_BROKEN,
+    MOSEI_CATALOGUE,
+    FaultJob,
+    assign_broken,
+    assign_jobs,
+    pick_unit,
+    place_faults,
+)
+from edu_affect_data.synth.plan import (
+    RecordingPlan,
+    SpeakerPlan,
+    UnitPlan,
+    plan_dialog_turns,
+    plan_video_segments,
+    recording_rng,
+)
+from edu_affect_data.synth.profiles import CLASSES, MODALITIES, Profile
+from edu_affect_data.synth.source_labels import iemocap_labels, mosei_labels
+
+IEMOCAP_FPS = 30000 / 1001
+_ID_CHARS = string.ascii_letters + string.digits + "-_"
+#: Broken kinds kept (from the front of each corpus's list) when it has fewer than 8 recordings.
+_MINIMAL_BROKEN = {"iemocap": 3, "mosei": 2}
+
+
+@dataclass
+class CorpusPlan:
+    profile: str
+    seed: int
+    iemocap: list[RecordingPlan]
+    mosei: list[RecordingPlan]
+
+    @property
+    def recordings(self) -> list[RecordingPlan]:
+        return self.iemocap + self.mosei
+
+
+def _rng(seed: int, *names: str) -> np.random.Generator:
+    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
+
+
+def mosei_video_ids(n: int, rng: np.random.Generator) -> list[str]:
+    """YouTube-like ids (11 chars, some starting with `-`, some holding `_`) and plain numbers."""
+    ids: list[str] = []
+    while len(ids) < n:
+        kind = len(ids) % 4
+        if kind == 1:
+            vid = str(int(rng.integers(100000, 999999)))
+        else:
+            vid = "".join(rng.choice(list(_ID_CHARS), 11))
+            if kind == 0:
+                vid = "-" + vid[1:]
+            elif kind == 2:
+                vid = vid[:5] + "_" + vid[6:]
+            elif vid[0] == "-":
+                vid = "a" + vid[1:]
+        if vid not in ids:
+            ids.append(vid)
+    return ids
+
+
+def _speaker_voice(seed: int, speaker_id: str, female: bool) -> tuple[float, float]:
+    rng = _rng(seed, "voice", speaker_id)
+    f0 = float(rng.uniform(190, 230) if female else rng.uniform(100, 130))
+    return f0, float(rng.uniform(1.05, 1.15) if female else rng.uniform(0.9, 1.0))
+
+
+class _LatentPicker:
+    """Balanced classes over the corpus, and different classes for one speaker's recordings."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.counts = dict.fromkeys(CLASSES, 0)
+        self.used: dict[str, set[str]] = {}
+
+    def __call__(self, speaker_id: str) -> str:
+        used = self.used.setdefault(speaker_id, set())
+        if len(used) == len(CLASSES):
+            used.clear()
+        ties = self.rng.random(len(CLASSES))
+        pick = min(
+            range(len(CLASSES)),
+            key=lambda i: (CLASSES[i] in used, self.counts[CLASSES[i]], ties[i]),
+        )
+        self.counts[CLASSES[pick]] += 1
+        used.add(CLASSES[pick])
+        return CLASSES[pick]
+
+
+def _expression(latent: str, p: float, rng: np.random.Generator) -> dict[str, str]:
+    others = [c for c in CLASSES if c != latent]
+    return {m: latent if rng.random() < p else str(rng.choice(others)) for m in MODALITIES}
+
+
+def _jobs(catalogue: tuple[FaultJob, ...], rounds: int) -> list[FaultJob]:
+    return [job for _ in range(rounds) for job in catalogue]
+
+
+def _finish_recording(plan: RecordingPlan, jobs: list[FaultJob], seed: int) -> None:
+    """Trim the end to the last turn, place faults, choose the odd units, draw source labels."""
+    rng = recording_rng(seed, plan.recording_id, 2)
+    plan.duration_s = round(plan.units[-1].end_s + float(rng.uniform(0.3, 0.6)), 2)
+    place_faults(plan, jobs, rng)
+    if "malformed_emo_line" in plan.broken:
+        plan.malformed_unit = pick_unit(plan, rng).unit_id
+    for i, unit in enumerate(plan.units):
+        latent = plan.speaker(unit.speaker_id).latent
+        if plan.corpus == "iemocap" and unit.annotated:
+            unit.iemocap_labels = iemocap_labels(latent, unit.letter, rng)
+        if plan.corpus == "mosei":
+            unit.mosei_labels = mosei_labels(latent, rng, out_of_range=i == 2)
+
+
+def _people(profile: Profile, seed: int) -> tuple[list[RecordingPlan], list[RecordingPlan]]:
+    """Recordings with their speakers, latent emotions and expressed classes (no turns yet)."""
+    picker = _LatentPicker(_rng(seed, "latent"))
+    expr_rng = _rng(seed, "expression")
+
+    def speaker(sid: str, letter: str, region: str, female: bool) -> SpeakerPlan:
+        latent = picker(sid)
+        expression = _expression(latent, profile.expression_p, expr_rng)
+        f0, formant = _speaker_voice(seed, sid, female)
+        return SpeakerPlan(sid, letter, region, latent, expression, f0, formant)
+
+    iemocap = []
+    for dialog in profile.iemocap.dialogs:
+        session = int(dialog[3:5])
+        # Heuristic of the readers (FORMATS.md): the F actor fills the left half, the M actor the right.
+        actors = [
+            speaker(f"Ses{session:02d}_F", "F", "left", True),
+            speaker(f"Ses{session:02d}_M", "M", "right", False),
+        ]
+        shape = profile.iemocap
+        iemocap.append(
+            RecordingPlan(
+                "iemocap", dialog, session, shape.dialog_s, shape.frame_size, IEMOCAP_FPS, actors
+            )
+        )
+    mosei = []
+    for vid in mosei_video_ids(profile.mosei.videos, _rng(seed, "mosei-ids")):
+        female = bool(_rng(seed, "sex", vid).random() < 0.5)
+        person = speaker(f"mosei_{vid}", "", "full", female)
+        shape_m = profile.mosei
+        mosei.append(
+            RecordingPlan(
+                "mosei", vid, None, shape_m.video_s, shape_m.frame_size, shape_m.fps, [person]
+            )
+        )
+    return iemocap, mosei
+
+
+def _plan_turns(plan: RecordingPlan, jobs: list[FaultJob], seed: int) -> None:
+    rng = recording_rng(seed, plan.recording_id, 0)
+    if plan.corpus == "iemocap":
+        wants_short_hole = any(j.kind == "hole" and not j.long for j in jobs)
+        short_at = 0.6 * plan.duration_s if wants_short_hole else None
+        actors = {s.letter: s for s in plan.speakers}
+        plan.units = plan_dialog_turns(
+            plan.recording_id, plan.duration_s, actors, rng, short_turn_at=short_at
+        )
+    else:
+        plan.units = plan_video_segments(plan.recording_id, plan.duration_s, plan.speakers[0], rng)
+
+
+def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
+    """The full plan of both corpora; pure function of (profile, seed)."""
+    iemocap, mosei = _people(profile, seed)
+    corpora = ((iemocap, IEMOCAP_BROKEN, IEMOCAP_CATALOGUE), (mosei, MOSEI_BROKEN, MOSEI_CATALOGUE))
+    for recordings, kinds, catalogue in corpora:
+        corpus = recordings[0].corpus
+        ids = [r.recording_id for r in recordings]
+        # Small corpora get the essential kinds only, so enough recordings stay usable for faults.
+        usable_kinds = kinds if len(ids) >= 8 else kinds[: _MINIMAL_BROKEN[corpus]]
+        sessions = [r.session for r in recordings]
+        broken = assign_broken(ids, sessions, usable_kinds, _rng(seed, "broken", corpus))
+        for rec in recordings:
+            rec.broken = broken.get(rec.recording_id, [])
+        eligible = [r.recording_id for r in recordings if not FILE_LEVEL & set(r.broken)]
+        jobs = assign_jobs(
+            eligible, _jobs(catalogue, profile.fault_rounds), _rng(seed, "jobs", corpus)
+        )
+        for rec in recordings:
+            _plan_turns(rec, jobs.get(rec.recording_id, []), seed)
+            _finish_recording(rec, jobs.get(rec.recording_id, []), seed)
+    plan = CorpusPlan(profile.name, seed, iemocap, mosei)
+    _drop_alignments(plan, seed)
+    return plan
+
+
+def _drop_alignments(corpus: CorpusPlan, seed: int) -> None:
+    """Leave one IEMOCAP utterance per five dialogs (at least one) without its .wdseg."""
+    rng = _rng(seed, "no-wdseg")
+    clean = [r for r in corpus.iemocap if not r.broken]
+    count = max(1, len(corpus.iemocap) // 5)
+    for i in rng.permutation(len(clean))[:count]:
+        unit: UnitPlan = pick_unit(clean[int(i)], rng)
+        unit.aligned = False

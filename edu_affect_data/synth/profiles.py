@@ -1,0 +1,133 @@
+"""Sizes of the synthetic corpora, one frozen dataclass instance per profile.
+
+The numbers live here and nowhere else so a profile can be read in one place: `tiny` exists for
+tests (every quirk and every fault kind, seconds to build), `demo` for the 20-minute end-to-end
+demo (about 250 candidate 12-s sessions over 20 speakers, small video), and `paper-shape` for
+benchmarks at the paper's proportions (10 IEMOCAP speakers, 40 MOSEI speakers, about 6,200
+candidate 30-s sessions; slow, never run in tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The four learner emotions, in the order the dataset's ClassLabel uses.
+CLASSES: tuple[str, ...] = ("Confused", "Curious", "Bored", "Frustrated")
+#: The modalities a latent emotion is expressed in, each independently.
+MODALITIES: tuple[str, ...] = ("audio", "video", "text")
+
+
+@dataclass(frozen=True)
+class IemocapShape:
+    #: Dialog names, e.g. `Ses03M_impro05a`; their session numbers decide the actors.
+    dialogs: tuple[str, ...]
+    #: Length of every dialog, seconds.
+    dialog_s: float
+    #: Side-by-side frame (width, height); each actor gets one half. The real corpus is 720x480.
+    frame_size: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class MoseiShape:
+    #: Number of full videos (one speaker each).
+    videos: int
+    #: Length of every video, seconds.
+    video_s: float
+    frame_size: tuple[int, int]
+    fps: float
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    iemocap: IemocapShape
+    mosei: MoseiShape
+    #: How many times the catalogue of faults (faults.py) is placed over the corpora.
+    fault_rounds: int
+    #: Probability that a modality expresses the latent class rather than its distractor.
+    expression_p: float = 0.6
+
+
+def _real_dialog_names() -> tuple[str, ...]:
+    """All 151 dialog names of the real release's pattern (impro01-08 with a/b splits, scripts)."""
+    names: list[str] = []
+    scripts = ("01_1", "01_2", "01_3", "02_1", "02_2", "03_1", "03_2")
+    for session in range(1, 6):
+        for prefix in "FM":
+            stem = f"Ses0{session}{prefix}"
+            for k in range(1, 9):
+                if session == 3 and prefix == "M" and k in (5, 8):
+                    names += [f"{stem}_impro0{k}a", f"{stem}_impro0{k}b"]
+                elif k < 8 or session in (1, 2, 4) or (session, prefix) == (5, "F"):
+                    names.append(f"{stem}_impro0{k}")
+            names += [f"{stem}_script{s}" for s in scripts]
+            if session == 5 and prefix == "M":
+                names.append(f"{stem}_script01_1b")
+    return tuple(names)
+
+
+TINY = Profile(
+    name="tiny",
+    iemocap=IemocapShape(
+        dialogs=(
+            "Ses03F_impro02",
+            "Ses03M_impro05a",
+            "Ses03M_impro05b",
+            "Ses05F_script02_1",
+            "Ses05M_script01_1b",
+            "Ses05F_impro03",
+        ),
+        dialog_s=45.0,
+        frame_size=(192, 72),
+    ),
+    mosei=MoseiShape(videos=5, video_s=40.0, frame_size=(96, 72), fps=15.0),
+    fault_rounds=1,
+)
+
+DEMO = Profile(
+    name="demo",
+    iemocap=IemocapShape(
+        dialogs=(
+            "Ses01F_impro01",
+            "Ses01M_impro03",
+            "Ses01F_script01_1",
+            "Ses01M_script02_2",
+            "Ses02F_impro02",
+            "Ses02M_impro06",
+            "Ses02F_script03_1",
+            "Ses02M_script01_3",
+            "Ses03F_impro04",
+            "Ses03M_impro05a",
+            "Ses03M_impro05b",
+            "Ses03F_script02_1",
+            "Ses04F_impro07",
+            "Ses04M_impro08",
+            "Ses04F_script01_2",
+            "Ses04M_script03_2",
+            "Ses05F_impro02",
+            "Ses05M_impro05",
+            "Ses05M_script01_1b",
+            "Ses05F_script02_2",
+        ),
+        dialog_s=80.0,
+        frame_size=(320, 120),
+    ),
+    mosei=MoseiShape(videos=10, video_s=72.0, frame_size=(160, 120), fps=15.0),
+    fault_rounds=2,
+)
+
+PAPER_SHAPE = Profile(
+    name="paper-shape",
+    iemocap=IemocapShape(dialogs=_real_dialog_names(), dialog_s=360.0, frame_size=(720, 480)),
+    mosei=MoseiShape(videos=40, video_s=2400.0, frame_size=(640, 360), fps=30.0),
+    fault_rounds=8,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, DEMO, PAPER_SHAPE)}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None

@@ -1,0 +1,95 @@
+"""`synth_truth.json`: what the synthetic corpora really hold (schema in docs/contracts.md).
+
+Readers, the gap filter, the simulated annotators and the analyses check themselves against it.
+Beyond the contract's keys it records, per unit, whether it is `annotated` (X fragments are not),
+per transcript hole the `units` it swallowed, and per (recording, speaker, modality) the class
+that modality `expression` shows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edu_affect_data.synth import write_iemocap, write_mosei
+from edu_affect_data.synth.design import CorpusPlan
+from edu_affect_data.synth.plan import RecordingPlan
+from edu_affect_data.synth.profiles import MODALITIES
+
+TRUTH_FILE = "synth_truth.json"
+
+
+def _broken_files(plan: RecordingPlan) -> list[dict[str, Any]]:
+    if plan.corpus == "iemocap":
+        paths, names = write_iemocap.dialog_paths(plan.recording_id), write_iemocap.BROKEN_FILE
+    else:
+        paths, names = write_mosei.video_paths(plan.recording_id), write_mosei.BROKEN_FILE
+    return [
+        {
+            "path": paths[names[kind]],
+            "kind": kind,
+            "corpus": plan.corpus,
+            "recording": plan.recording_id,
+            "unit": plan.malformed_unit if kind == "malformed_emo_line" else None,
+        }
+        for kind in plan.broken
+    ]
+
+
+def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
+    faults, broken, units, expression = [], [], [], []
+    for plan in corpus.recordings:
+        for f in plan.faults:
+            entry: dict[str, Any] = {
+                "corpus": plan.corpus,
+                "recording": plan.recording_id,
+                "modality": f.modality,
+                "start_s": round(f.start_s, 6),
+                "end_s": round(f.end_s, 6),
+                "region": f.region,
+                "kind": f.kind,
+            }
+            if f.units:
+                entry["units"] = list(f.units)
+            faults.append(entry)
+        broken += _broken_files(plan)
+        for u in plan.transcribed_units():
+            units.append(
+                {
+                    "corpus": plan.corpus,
+                    "id": u.unit_id,
+                    "recording": plan.recording_id,
+                    "speaker": u.speaker_id,
+                    "emotion": plan.speaker(u.speaker_id).latent,
+                    "start_s": u.start_s,
+                    "end_s": u.end_s,
+                    "annotated": u.annotated,
+                }
+            )
+        for s in plan.speakers:
+            for modality in MODALITIES:
+                expression.append(
+                    {
+                        "corpus": plan.corpus,
+                        "recording": plan.recording_id,
+                        "speaker": s.speaker_id,
+                        "modality": modality,
+                        "latent": s.latent,
+                        "expressed": s.expression[modality],
+                    }
+                )
+    return {
+        "profile": corpus.profile,
+        "seed": corpus.seed,
+        "faults": faults,
+        "broken_files": broken,
+        "units": units,
+        "expression": expression,
+    }
+
+
+def write_truth(corpus: CorpusPlan, out: Path) -> Path:
+    path = out / TRUTH_FILE
+    path.write_text(json.dumps(truth_document(corpus), indent=1) + "\n")
+    return path
