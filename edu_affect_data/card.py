@@ -1,0 +1,245 @@
+"""The dataset card (`dataset/README.md`): loading YAML for `datasets`, statistics, provenance.
+
+The YAML front matter is produced by `datasets`' own `MetadataConfigs`/`DatasetInfosDict` so the
+`configs` and `dataset_info` keys are exactly what the Hub and `load_dataset` expect. The figures
+`validate` checks (class counts per split) also live in the YAML under `edu_affect`, machine
+readable, and the tables in the body are rendered from the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.parquet as pq
+
+from edu_affect_data import CLASSES, __version__
+from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.config import PipelineConfig
+
+if TYPE_CHECKING:
+    import datasets
+
+SPLITS = ("train", "validation", "test")
+#: Packages whose versions decide the bytes of the dataset.
+PROVENANCE_PACKAGES = (
+    "edu-affect-data",
+    "numpy",
+    "pyarrow",
+    "datasets",
+    "librosa",
+    "soundfile",
+    "opencv-python-headless",
+    "torch",
+    "transformers",
+    "scikit-learn",
+)
+
+CITATION = """\
+@inproceedings{edu_emotionnet_icmla2025,
+  title     = {Edu-EmotionNet: multimodal recognition of learner emotions},
+  booktitle = {Proceedings of the IEEE International Conference on Machine Learning and Applications (ICMLA)},
+  year      = {2025},
+  note      = {Author list and pages: see the published paper}
+}
+
+@article{busso2008iemocap,
+  title   = {{IEMOCAP}: Interactive emotional dyadic motion capture database},
+  author  = {Busso, Carlos and Bulut, Murtaza and Lee, Chi-Chun and Kazemzadeh, Abe and Mower, Emily
+             and Kim, Samuel and Chang, Jeannette N. and Lee, Sungbok and Narayanan, Shrikanth S.},
+  journal = {Language Resources and Evaluation},
+  volume  = {42},
+  number  = {4},
+  pages   = {335--359},
+  year    = {2008}
+}
+
+@inproceedings{zadeh2018mosei,
+  title     = {Multimodal Language Analysis in the Wild: {CMU-MOSEI} Dataset and Interpretable Dynamic Fusion Graph},
+  author    = {Zadeh, AmirAli Bagher and Liang, Paul Pu and Poria, Soujanya and Cambria, Erik and Morency, Louis-Philippe},
+  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics (ACL)},
+  pages     = {2236--2246},
+  year      = {2018}
+}
+"""
+
+LICENCE = """\
+This dataset is **derived from licensed corpora**. IEMOCAP is distributed by USC SAIL under its own
+release agreement and CMU-MOSEI under its terms of use; the audio features, video frames and
+transcript tokens here are derived from their media and text. Share it only with people who hold
+the same licences, and do not upload it to a public hub. The toolkit that built it never uploads
+anything: it reads local corpora and writes local files.
+"""
+
+
+@dataclass(frozen=True)
+class SplitStats:
+    sessions: int
+    hours: float
+    speakers: int
+    class_counts: dict[str, int]
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def funnel(paths: BuildPaths) -> list[tuple[str, int]]:
+    """Candidates -> kept -> labelled -> balanced, read from the build's artifacts."""
+    statuses = pq.read_table(paths.sessions, columns=["status"]).column("status").to_pylist()
+    labelled = pq.read_metadata(paths.labels).num_rows
+    assignment = pq.read_table(paths.assignment, columns=["split"]).column("split").to_pylist()
+    removed = Counter(s for s in statuses if s != "kept")
+    return [
+        ("candidate sessions", len(statuses)),
+        *((f"removed: {status}", count) for status, count in sorted(removed.items())),
+        ("kept", statuses.count("kept")),
+        ("labelled", labelled),
+        ("balanced (in the dataset)", sum(1 for s in assignment if s != "excluded")),
+    ]
+
+
+def agreement_summary(paths: BuildPaths) -> dict[str, Any] | None:
+    """Kappa/alpha point estimates and intervals from annotation/agreement/agreement.json, if present."""
+    source = paths.agreement_dir / "agreement.json"
+    if not source.exists():
+        return None
+    report = json.loads(source.read_text())
+    keys = ("fleiss_kappa", "cohen_kappa_mean", "krippendorff_alpha", "observed_agreement")
+    return {k: report[k] for k in keys if isinstance(report.get(k), dict)}
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def render_card(
+    config: PipelineConfig,
+    paths: BuildPaths,
+    features: datasets.Features,
+    stats: dict[str, SplitStats],
+    shard_bytes: dict[str, int],
+) -> str:
+    """The whole README.md: YAML front matter, then the human-readable description."""
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    card_data = DatasetCardData(
+        license="other",
+        pretty_name="Learner emotions from IEMOCAP and CMU-MOSEI (edu-affect-data)",
+        task_categories=["audio-classification", "video-classification", "text-classification"],
+        edu_affect={
+            "classes": list(CLASSES),
+            "class_counts": {s: stats[s].class_counts for s in SPLITS},
+            "sessions": {s: stats[s].sessions for s in SPLITS},
+            "speakers": {s: stats[s].speakers for s in SPLITS},
+        },
+    )
+    data_files = [{"split": s, "path": f"data/{s}-*"} for s in SPLITS]
+    MetadataConfigs({"default": {"data_files": data_files}}).to_dataset_card_data(card_data)
+    splits = SplitDict()
+    for s in SPLITS:
+        splits.add(SplitInfo(name=s, num_examples=stats[s].sessions, num_bytes=shard_bytes[s]))
+    DatasetInfosDict(
+        {"default": DatasetInfo(features=features, splits=splits)}
+    ).to_dataset_card_data(card_data)
+
+    lines = [
+        "---",
+        card_data.to_yaml(),
+        "---",
+        "",
+        "# Learner emotions: Confused, Curious, Bored, Frustrated",
+        "",
+        "Sessions of about 30 s of one speaker from IEMOCAP and CMU-MOSEI, labelled by annotators with one of "
+        "four learner emotions, with audio (MFCC), video (224x224 frames) and text (token embeddings with "
+        "word times). Splits are speaker-independent: no speaker appears in two splits.",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "from edu_affect_data.features.video import imagenet_transform",
+        "",
+        f'ds = load_dataset("{paths.dataset}")',
+        'train = ds["train"].with_format("torch")          # mfcc (T, 40), frames (n, 3, 224, 224) uint8, ...',
+        'frames = ds["train"].with_transform(imagenet_transform)  # ImageNet-normalised float frames',
+        "```",
+        "",
+        "## Statistics",
+        "",
+        "| split | sessions | hours | speakers | " + " | ".join(CLASSES) + " |",
+        "|---|---|---|---|" + "---|" * len(CLASSES),
+    ]
+    for s in SPLITS:
+        st = stats[s]
+        lines.append(
+            f"| {s} | {st.sessions} | {st.hours:.2f} | {st.speakers} | "
+            + " | ".join(str(st.class_counts[c]) for c in CLASSES)
+            + " |"
+        )
+    lines += ["", "### From candidates to the dataset", "", "| step | sessions |", "|---|---|"]
+    lines += [f"| {step} | {count} |" for step, count in funnel(paths)]
+    agreement = agreement_summary(paths)
+    lines += ["", "### Annotator agreement", ""]
+    if agreement is None:
+        lines.append("No agreement report was found (annotation/agreement/agreement.json).")
+    else:
+        lines += ["| measure | estimate | 95% CI |", "|---|---|---|"]
+        for name, value in agreement.items():
+            lines.append(
+                f"| {name.replace('_', ' ')} | {_fmt(value.get('estimate'))} | [{_fmt(value.get('ci_low'))}, {_fmt(value.get('ci_high'))}] |"
+            )
+    lines += ["", "## Features", "", "| column | feature |", "|---|---|"]
+    lines += [f"| {name} | `{feature!r}` |" for name, feature in features.items()]
+    lines += [
+        "",
+        "Times: `start_s`/`end_s` are seconds in the source recording; `frame_times`, `token_start_s`, "
+        "`token_end_s` are seconds from the session start (-1 for special and padding tokens). "
+        "`frame_available` is False where the frame was missing, black or frozen (a black frame is stored).",
+        "",
+        "## How it was built",
+        "",
+        f"edu-affect-data {__version__}: ingest -> annotation in Label Studio -> aggregation -> balance and "
+        "speaker-independent split -> feature extraction -> this publish step. Configuration:",
+        "",
+        "```json",
+        json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True),
+        "```",
+        "",
+        "Package versions: " + ", ".join(f"{k} {v}" for k, v in _versions().items()) + ".",
+        "",
+        "## Licence",
+        "",
+        LICENCE,
+        "## Citation",
+        "",
+        "```bibtex",
+        CITATION.rstrip(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def stats_from_card(readme: str) -> dict[str, Any]:
+    """The machine-readable `edu_affect` block of a card's YAML front matter."""
+    import yaml
+
+    if not readme.startswith("---"):
+        raise ValueError("README.md has no YAML front matter")
+    front = readme.split("---", 2)[1]
+    data = yaml.safe_load(front) or {}
+    block = data.get("edu_affect")
+    if not isinstance(block, dict):
+        raise ValueError("README.md front matter has no edu_affect block")
+    return block

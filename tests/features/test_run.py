@@ -1,0 +1,132 @@
+"""run_features: resumable after a crash or kill -9 with identical content; Dask executor path."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.features.run import FeatureError, run_features
+from tests.features.fake_build import published_build, small_config
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> BuildPaths:
+    """An uninterrupted build (shared with the dataset tests)."""
+    return published_build(tmp_path_factory.getbasetemp())
+
+
+def fresh_copy(reference: BuildPaths, target: Path) -> BuildPaths:
+    """The reference's manifest, labels and assignment, without features."""
+    for folder in ("manifest", "annotation", "splits"):
+        shutil.copytree(reference.out / folder, target / folder)
+    return BuildPaths(target)
+
+
+def part_contents(paths: BuildPaths) -> dict[str, Any]:
+    return {
+        f"{p.parent.name}/{p.name}": pq.read_table(p).to_pylist()
+        for p in sorted(paths.features_dir.rglob("*.parquet"))
+    }
+
+
+class CrashingExecutor(cf.ThreadPoolExecutor):
+    """A thread pool whose task for one session raises, as a crashing worker would."""
+
+    def __init__(self, victim: str) -> None:
+        super().__init__(max_workers=2)
+        self.victim = victim
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if args and args[0].session["session_id"] == self.victim:
+
+            def crash() -> None:
+                raise RuntimeError("simulated worker crash")
+
+            return super().submit(crash)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_resume_after_a_crash_recomputes_nothing_finished_and_matches(
+    reference: BuildPaths, tmp_path: Path
+) -> None:
+    paths = fresh_copy(reference, tmp_path)
+    config = small_config()
+    victim = "Ses02F_impro01_F001"
+    with (
+        CrashingExecutor(victim) as crashing,
+        pytest.raises(FeatureError, match=f"session {victim}: RuntimeError"),
+    ):
+        run_features(config, paths, executor=crashing)
+    total = len(list((reference.features_dir / "media").glob("*.parquet")))
+    finished = {p: p.stat().st_mtime_ns for p in (paths.features_dir / "media").glob("*.parquet")}
+    assert 0 < len(finished) < total
+    assert not list(paths.features_dir.rglob("*.tmp"))
+
+    outcome = run_features(config, paths)
+    assert outcome.stats["media_reused"] == len(finished)
+    assert outcome.stats["media_computed"] == total - len(finished)
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in finished.items())
+    assert part_contents(paths) == part_contents(reference)
+
+
+def test_resume_after_kill_9_matches_an_uninterrupted_run(
+    reference: BuildPaths, tmp_path: Path
+) -> None:
+    paths = fresh_copy(reference, tmp_path)
+    script = (
+        "from tests.features.fake_build import small_config\n"
+        "from edu_affect_data.artifacts import BuildPaths\n"
+        "from edu_affect_data.features.run import run_features\n"
+        f"run_features(small_config(**{{'features.workers': 1}}), BuildPaths({str(paths.out)!r}))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parents[2],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    media = paths.features_dir / "media"
+    deadline = time.monotonic() + 120
+    while (
+        len(list(media.glob("*.parquet"))) < 3
+        and time.monotonic() < deadline
+        and process.poll() is None
+    ):
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    survived = len(list(media.glob("*.parquet")))
+    assert 3 <= survived < len(list((reference.features_dir / "media").glob("*.parquet")))
+
+    outcome = run_features(small_config(), paths)
+    assert outcome.stats["media_reused"] >= survived
+    assert part_contents(paths) == part_contents(reference)
+
+
+def test_dask_executor_gives_the_same_parts(reference: BuildPaths, tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    paths = fresh_copy(reference, tmp_path)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        outcome = run_features(small_config(), paths, executor=client.get_executor())
+    assert outcome.stats["media_computed"] == len(
+        list((reference.features_dir / "media").glob("*.parquet"))
+    )
+    assert part_contents(paths) == part_contents(reference)

@@ -1,0 +1,106 @@
+"""Publish: load_dataset round trip with the exact features, torch format, shard limits, the card."""
+
+from __future__ import annotations
+
+import datasets
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from edu_affect_data import CLASSES
+from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.features.schema import dataset_features
+from tests.features.fake_build import published_build, small_config
+
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> BuildPaths:
+    return published_build(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def loaded(build: BuildPaths) -> datasets.DatasetDict:
+    return datasets.load_dataset(str(build.dataset))
+
+
+def test_load_dataset_gives_three_splits_with_the_declared_features(
+    build: BuildPaths, loaded: datasets.DatasetDict
+) -> None:
+    assert set(loaded) == {"train", "validation", "test"}
+    expected = dataset_features(small_config().features, hidden_size=384)
+    assignment = pq.read_table(build.assignment).to_pandas()
+    for split, rows in loaded.items():
+        assert rows.features == expected
+        wanted = sorted(assignment.loc[assignment["split"] == split, "session_id"])
+        assert rows["session_id"] == wanted
+
+
+def test_rows_hold_the_extracted_values(build: BuildPaths, loaded: datasets.DatasetDict) -> None:
+    row = loaded["train"].with_format("numpy")[0]
+    part = next((build.features_dir / "media").glob(f"{row['session_id']}--*.parquet"))
+    media = datasets.Dataset.from_parquet(str(part)).with_format("numpy")[0]
+    np.testing.assert_array_equal(row["mfcc"], media["mfcc"])
+    np.testing.assert_array_equal(row["frame_times"], media["frame_times"])
+    labels = pq.read_table(build.labels).to_pandas().set_index("session_id")
+    assert CLASSES[int(row["label"])] == labels.loc[row["session_id"], "label"]
+    assert list(row["votes"]) == list(labels.loc[row["session_id"], "votes"])
+
+
+def test_torch_format_yields_tensors(loaded: datasets.DatasetDict) -> None:
+    import torch
+
+    row = loaded["test"].with_format("torch")[0]
+    assert (
+        row["mfcc"].ndim == 2 and row["mfcc"].shape[1] == 40 and row["mfcc"].dtype == torch.float32
+    )
+    assert tuple(row["frames"].shape[1:]) == (3, 224, 224) and row["frames"].dtype == torch.uint8
+    assert (
+        row["frames"].shape[0]
+        == row["frame_times"].shape[0]
+        == row["frame_available"].shape[0]
+        == 10
+    )
+    assert tuple(row["token_embeddings"].shape) == (128, 384)
+    assert row["input_ids"].shape == row["token_start_s"].shape == (128,)
+
+
+def test_shards_and_row_groups_respect_the_limits(build: BuildPaths) -> None:
+    shards = sorted((build.dataset / "data").glob("*.parquet"))
+    names = {p.name.split("-")[0] for p in shards}
+    assert names == {"train", "validation", "test"}
+    train = [p for p in shards if p.name.startswith("train-")]
+    assert len(train) > 1 and train[-1].name.endswith(f"-of-{len(train):05d}.parquet")
+    for shard in shards:
+        assert shard.stat().st_size <= 1 * MB
+        meta = pq.read_metadata(shard)
+        for group in range(meta.num_row_groups):
+            # a group may exceed the cap only when it is a single row
+            assert (
+                meta.row_group(group).total_byte_size <= 1 * MB
+                or meta.row_group(group).num_rows == 1
+            )
+
+
+def test_card_reports_statistics_funnel_provenance_licence_citation(
+    build: BuildPaths, loaded: datasets.DatasetDict
+) -> None:
+    card = (build.dataset / "README.md").read_text()
+    train = loaded["train"]
+    counts = [sum(1 for label in train["label"] if label == i) for i in range(4)]
+    assert f"| train | {len(train)} |" in card
+    assert " | ".join(str(c) for c in counts) + " |" in card
+    assert "| candidate sessions | " in card and "| removed: gap | 3 |" in card
+    for needle in (
+        "config_name: default",
+        "dataset_info:",
+        '"max_shard_mb": 1',
+        "datasets ",
+        "derived from licensed corpora",
+        "ICMLA",
+        "busso2008iemocap",
+        "zadeh2018mosei",
+        "never uploads",
+    ):
+        assert needle in card, needle
