@@ -83,7 +83,7 @@ def evaluate_command(
     test = results["test"]
     typer.echo(f"test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f}")
     for kind, rows in results["robustness"].items():
-        typer.echo(f"  {kind}s dropped: " + ", ".join(f"{100 * r['rate']:.0f}%: {r['accuracy']:.3f}" for r in rows))
+        typer.echo(f"  {kind} drop: " + ", ".join(f"{100 * r['rate']:.0f}%: {r['accuracy']:.3f}" for r in rows))
 
 
 @app.command("report")

@@ -1,0 +1,138 @@
+"""The paper's baselines, all causal on the same step grid so every model streams and is compared fairly.
+
+- Unimodal (audio-only, visual-only, text-only): one modality's encoder, a causal step Transformer.
+- Early fusion: un-contextualised input projections pooled onto the grid and concatenated, then
+  one causal Transformer over the fused steps (fusion before any temporal modelling).
+- Late fusion: one full unimodal model per modality; step distributions averaged over the
+  modalities seen so far.
+- MulT (Tsai et al., 2019), compact: for each target modality, crossmodal Transformer blocks from
+  each other modality (causal, masked, with a null key), a self-attention layer over their
+  concatenation, and a classifier over the three targets together.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edu_emotionnet.batch import Batch
+from edu_emotionnet.cmaa import CausalCrossAttention
+from edu_emotionnet.config import CLASSES, ModelConfig
+from edu_emotionnet.encoders import CausalTransformer, GridEncoder, sinusoidal_positions
+from edu_emotionnet.outputs import AffectModel, ModelOutput
+
+_ARCH_MODALITY = {"audio_only": "audio", "visual_only": "video", "text_only": "text"}
+
+
+class StepClassifier(nn.Module):
+    """Grid features -> causal Transformer over steps (keys: steps with data) -> log y^_t."""
+
+    def __init__(self, in_dim: int, config: ModelConfig, layers: int = 1) -> None:
+        super().__init__()
+        self.project = nn.Linear(in_dim, config.d_model)
+        self.context = CausalTransformer(config.d_model, layers, config.heads, config.ff_mult, config.dropout)
+        self.classify = nn.Sequential(nn.Linear(config.d_model, config.d_model), nn.GELU(), nn.Linear(config.d_model, len(CLASSES)))
+
+    def forward(self, x: torch.Tensor, key_valid: torch.Tensor) -> torch.Tensor:
+        x = self.project(x) + sinusoidal_positions(x.shape[1], self.project.out_features, x.device)
+        return F.log_softmax(self.classify(self.context(x, key_valid)).float(), dim=-1)
+
+
+class Unimodal(AffectModel):
+    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+        super().__init__()
+        self.modality = _ARCH_MODALITY[config.arch]
+        self.modalities = (self.modality,)
+        self.session_prediction = config.session_prediction
+        self.encoder = GridEncoder(config, self.modalities, text_dim)
+        self.head = StepClassifier(config.d_model, config)
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        h, avail = self.encoder(batch)
+        return self._output(self.head(h[self.modality], avail[self.modality]), batch.step_valid())
+
+
+class EarlyFusion(AffectModel):
+    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+        super().__init__()
+        self.modalities = config.modalities
+        self.session_prediction = config.session_prediction
+        self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
+        width = len(self.modalities) * (config.d_model + 1)
+        self.head = StepClassifier(width, config, layers=config.layers)
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        h, avail = self.encoder(batch)
+        fused = torch.cat([h[m] for m in self.modalities] + [avail[m][..., None].to(h[m].dtype) for m in self.modalities], dim=-1)
+        any_avail = torch.stack([avail[m] for m in self.modalities]).any(0)
+        return self._output(self.head(fused, any_avail), batch.step_valid())
+
+
+class LateFusion(AffectModel):
+    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+        super().__init__()
+        self.modalities = config.modalities
+        self.session_prediction = config.session_prediction
+        self.encoder = GridEncoder(config, self.modalities, text_dim)
+        self.heads = nn.ModuleDict({m: StepClassifier(config.d_model, config) for m in self.modalities})
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        h, avail = self.encoder(batch)
+        per_modality = torch.stack([self.heads[m](h[m], avail[m]) for m in self.modalities], dim=-2)  # (B,T,M,C)
+        seen = torch.stack([avail[m] for m in self.modalities], dim=-1).long().cummax(dim=1).values.bool()
+        seen = seen | ~seen.any(-1, keepdim=True)  # nothing seen yet: average all heads (their priors)
+        weights = seen.float() / seen.float().sum(-1, keepdim=True)
+        mixture = (per_modality.exp() * weights[..., None]).sum(-2).clamp_min(1e-12).log()
+        return self._output(mixture, batch.step_valid(), weights)
+
+
+class CrossmodalBlock(nn.Module):
+    """Pre-norm crossmodal Transformer block: target attends the source's causal prefix, then FFN."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        d = config.d_model
+        self.norm_target, self.norm_source, self.norm_ff = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attend = CausalCrossAttention(d, config.heads, config.dropout)
+        self.ff = nn.Sequential(nn.Linear(d, d * config.ff_mult), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(d * config.ff_mult, d))
+
+    def forward(self, target: torch.Tensor, source: torch.Tensor, source_valid: torch.Tensor) -> torch.Tensor:
+        target = target + self.attend(self.norm_target(target), self.norm_source(source), source_valid)
+        return target + self.ff(self.norm_ff(target))
+
+
+class MulT(AffectModel):
+    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+        super().__init__()
+        self.modalities = config.modalities
+        self.session_prediction = config.session_prediction
+        self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
+        d = config.d_model
+        self.pairs = [(i, j) for i in self.modalities for j in self.modalities if i != j]
+        self.crossmodal = nn.ModuleDict(
+            {f"{i}<-{j}": nn.ModuleList(CrossmodalBlock(config) for _ in range(config.mult_layers)) for i, j in self.pairs}
+        )
+        others = len(self.modalities) - 1
+        self.merge = nn.ModuleDict({m: nn.Linear(others * d, d) for m in self.modalities})
+        self.self_attention = nn.ModuleDict(
+            {m: CausalTransformer(d, 1, config.heads, config.ff_mult, config.dropout) for m in self.modalities}
+        )
+        self.classify = nn.Sequential(nn.Linear(len(self.modalities) * d, d), nn.GELU(), nn.Linear(d, len(CLASSES)))
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        h, avail = self.encoder(batch)
+        step_valid = batch.step_valid()
+        targets = []
+        for i in self.modalities:
+            streams = []
+            for j in self.modalities:
+                if j == i:
+                    continue
+                x = h[i]
+                for block in self.crossmodal[f"{i}<-{j}"]:  # type: ignore[attr-defined]
+                    x = block(x, h[j], avail[j])
+                streams.append(x)
+            targets.append(self.self_attention[i](self.merge[i](torch.cat(streams, dim=-1)), step_valid))
+        log_probs = F.log_softmax(self.classify(torch.cat(targets, dim=-1)).float(), dim=-1)
+        return self._output(log_probs, step_valid)

@@ -1,0 +1,82 @@
+"""The padded, masked batch every model consumes, and the common time grid it is pooled onto.
+
+All times are seconds from the session start. A mask is True where the element is real and
+usable; padding, missing frames and special tokens are False. The grid has `n_steps` steps of
+`step_s` seconds per session; an element belongs to the step its time falls in (audio positions
+carry the start time of the newest 10 ms frame they have seen, frames their timestamp, tokens
+their end time: a word is known once it has been spoken), so pooling into step t never uses
+anything later than the end of step t.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import torch
+
+MFCC_HOP_S = 0.010
+
+
+@dataclass(frozen=True)
+class Batch:
+    labels: torch.Tensor  # (B,) long
+    n_steps: torch.Tensor  # (B,) long, >= 1
+    mfcc: torch.Tensor | None = None  # (B, Ta, 40) float
+    mfcc_mask: torch.Tensor | None = None  # (B, Ta) bool
+    frames: torch.Tensor | None = None  # (B, F, 3, S, S) uint8
+    frame_times: torch.Tensor | None = None  # (B, F) float
+    frame_mask: torch.Tensor | None = None  # (B, F) bool: real and available
+    tokens: torch.Tensor | None = None  # (B, L, H) float
+    token_end_s: torch.Tensor | None = None  # (B, L) float
+    token_mask: torch.Tensor | None = None  # (B, L) bool: real word pieces with a time
+    session_ids: tuple[str, ...] = ()
+
+    def to(self, device: torch.device) -> Batch:
+        moved: dict[str, Any] = {
+            f.name: (value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value)
+            for f in fields(self)
+            for value in (getattr(self, f.name),)
+        }
+        return replace(self, **moved)
+
+    def masked(
+        self,
+        mfcc_mask: torch.Tensor | None = None,
+        frame_mask: torch.Tensor | None = None,
+        token_mask: torch.Tensor | None = None,
+    ) -> Batch:
+        """The same batch with some inputs marked missing (robustness evaluation, streaming)."""
+        return replace(
+            self,
+            mfcc_mask=self.mfcc_mask if mfcc_mask is None else mfcc_mask,
+            frame_mask=self.frame_mask if frame_mask is None else frame_mask,
+            token_mask=self.token_mask if token_mask is None else token_mask,
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.labels.shape[0])
+
+    def step_valid(self) -> torch.Tensor:
+        """(B, T) True for the steps inside each session, T = the longest session's steps."""
+        horizon = int(self.n_steps.max())
+        return torch.arange(horizon, device=self.n_steps.device)[None, :] < self.n_steps[:, None]
+
+
+def step_of(times: torch.Tensor, step_s: float, n_steps: int) -> torch.Tensor:
+    """Step index of each time; times past the grid fall into its last step."""
+    index = torch.floor(times.clamp_min(0) / step_s).long()
+    return index.clamp(0, n_steps - 1)
+
+
+def pool_to_grid(
+    features: torch.Tensor, times: torch.Tensor, valid: torch.Tensor, step_s: float, n_steps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of the valid features in each step: (B, L, d) -> (B, T, d) and availability (B, T)."""
+    steps = step_of(times, step_s, n_steps)
+    one_hot = (steps[..., None] == torch.arange(n_steps, device=steps.device)) & valid[..., None]
+    weights = one_hot.to(features.dtype)  # (B, L, T)
+    counts = weights.sum(dim=1)  # (B, T)
+    pooled = torch.einsum("blt,bld->btd", weights, features) / counts.clamp_min(1.0)[..., None]
+    return pooled, counts > 0

@@ -1,0 +1,209 @@
+"""The strict training configuration of Edu-EmotionNet and its baselines (`model/configs/*.yaml`).
+
+A variant config stays tiny by naming a `base:` file (relative to itself) and stating only what it
+changes; mappings merge recursively, anything else replaces. `--set key=value` overrides are
+applied after merging and before validation, so a command-line value is checked exactly like a
+YAML one, and a misspelled key anywhere is an error that names its dotted path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CLASSES: tuple[str, ...] = ("Confused", "Curious", "Bored", "Frustrated")
+MODALITIES: tuple[str, ...] = ("audio", "video", "text")
+
+Arch = Literal["edu_emotionnet", "audio_only", "visual_only", "text_only", "early_fusion", "late_fusion", "mult"]
+#: Which dataset modalities each architecture reads (the others are never loaded or encoded).
+ARCH_MODALITIES: dict[str, tuple[str, ...]] = {
+    "edu_emotionnet": MODALITIES,
+    "audio_only": ("audio",),
+    "visual_only": ("video",),
+    "text_only": ("text",),
+    "early_fusion": MODALITIES,
+    "late_fusion": MODALITIES,
+    "mult": MODALITIES,
+}
+
+
+class TrainConfigError(ValueError):
+    """A training or suite configuration that does not load; the message names file and key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AudioEncoderConfig(Strict):
+    conv_channels: int = Field(64, ge=1, description="Channels of the strided down-sampling convolutions.")
+    strides: list[int] = Field([2, 2], description="Stride of each causal conv layer; their product is the down-sampling factor over 10 ms MFCC frames.")
+    kernel: int = Field(5, ge=1, description="Kernel of each causal conv layer (left-padded so no output sees the future).")
+
+
+class VideoEncoderConfig(Strict):
+    backbone: Literal["resnet", "small_cnn"] = Field("resnet", description="`resnet`: transformers.ResNetModel; `small_cnn`: a 3-layer CNN for CPU configs.")
+    pretrained: Path | None = Field(None, description="Local folder of a pretrained ResNet checkpoint (AutoModel layout); null = ResNetConfig from scratch.")
+    resnet_depths: list[int] = Field([3, 4, 6, 3], description="Blocks per stage when built from scratch (ResNet-50).")
+    resnet_hidden_sizes: list[int] = Field([256, 512, 1024, 2048], description="Channels per stage when built from scratch.")
+    frame_size: int = Field(224, ge=8, description="Side of the square frames fed to the CNN; below 224 the frames are pre-decoded and down-scaled once into a cache.")
+    cnn_channels: int = Field(32, ge=1, description="Width of the small CNN.")
+    frame_chunk: int = Field(512, ge=1, description="Frames per CNN call (bounds activation memory).")
+
+
+class ModelConfig(Strict):
+    arch: Arch = "edu_emotionnet"
+    d_model: int = Field(256, ge=8)
+    layers: int = Field(4, ge=1, description="Causal Transformer layers per modality encoder.")
+    heads: int = Field(4, ge=1)
+    ff_mult: int = Field(4, ge=1, description="Feed-forward width as a multiple of d_model.")
+    dropout: float = Field(0.2, ge=0, lt=1)
+    step_s: float = Field(1.0, gt=0, description="Width of one step of the common time grid, seconds.")
+    cmaa: bool = Field(True, description="Cross-modal attention alignment; false = ablation -CMAA (g = h).")
+    mie: bool = Field(True, description="Modality importance estimation; false = ablation -MIE (equal weights over available modalities).")
+    tfl: bool = Field(True, description="Temporal feedback loop; false = ablation -TFL (no feedback and lambda 0).")
+    kl_weight: float = Field(0.1, ge=0, description="lambda of the temporal-consistency term KL(y_{t-1} || y_t).")
+    session_prediction: Literal["last", "mean"] = Field("last", description="Session label from the last valid step, or the mean over valid steps.")
+    mult_layers: int = Field(1, ge=1, description="Crossmodal layers per modality pair in the MulT baseline.")
+    audio: AudioEncoderConfig = AudioEncoderConfig()
+    video: VideoEncoderConfig = VideoEncoderConfig()
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelConfig:
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        return self
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return ARCH_MODALITIES[self.arch]
+
+
+class TrainLoopConfig(Strict):
+    epochs: int = Field(50, ge=1, description="Maximum epochs.")
+    batch_size: int = Field(128, ge=1, description="Sessions per optimizer step (over all DDP ranks together).")
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(1e-5, ge=0)
+    warmup_epochs: int = Field(5, ge=0, description="Linear warm-up of the learning rate, epochs.")
+    decay_epochs: list[int] = Field([30, 40], description="Epochs at which the learning rate is multiplied by decay_factor.")
+    decay_factor: float = Field(0.1, gt=0, le=1)
+    patience: int = Field(5, ge=1, description="Epochs without a better validation macro-F1 before stopping.")
+    grad_clip: float | None = Field(1.0, gt=0, description="Max gradient norm; null = no clipping.")
+    num_workers: int = Field(2, ge=0, description="DataLoader worker processes.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads during the run; null = torch's default. 1 for tiny models on shared CPUs, where two spinning threads run several times slower than one.")
+    bf16: bool = Field(True, description="bf16 autocast on CUDA (never on CPU).")
+    compile: bool = Field(False, description="torch.compile the model.")
+    deterministic: bool = Field(True, description="torch.use_deterministic_algorithms (bit-exact resume on CPU).")
+    progress: bool = Field(True, description="Show a progress bar (rank 0 only).")
+
+
+class EvalConfig(Strict):
+    missing_rates: list[float] = Field([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], description="Rates of the missing-modality robustness evaluation.")
+    robustness_seed: int = Field(0, description="Seed of the drop masks (the same masks for every model and training seed).")
+
+
+class TrainConfig(Strict):
+    name: str = Field("edu_emotionnet", description="Model name in reports.")
+    data: Path | None = Field(None, description="Dataset folder that datasets.load_dataset reads (train/validation/test).")
+    cache_dir: Path | None = Field(None, description="Frame cache folder; null = <data>/../.cache/edu_emotionnet.")
+    seed: int = 0
+    model: ModelConfig = ModelConfig()
+    train: TrainLoopConfig = TrainLoopConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+# ------------------------------------------------------------------------------------- loading
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise TrainConfigError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise TrainConfigError(f"{path}: top level must be a mapping")
+    return raw
+
+
+def resolve_tree(path: Path, rebase: Path | None = None, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The merged raw tree of `path` and its `base:` chain (no validation yet).
+
+    `rebase` replaces the file's own `base:`: a suite runs each variant's delta on top of a
+    small CPU config instead of the paper config the variant names. The root file (no `base:`,
+    the paper config every variant derives from) has no delta: rebased, it is the rebase target
+    itself under its own name.
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        raise TrainConfigError(f"{path}: `base:` cycle through {[str(p) for p in _seen]}")
+    raw = _read_yaml(path)
+    base = raw.pop("base", None)
+    if rebase is not None:
+        if base is None:
+            return _merge(resolve_tree(Path(rebase)), {k: raw[k] for k in ("name",) if k in raw})
+        base = str(Path(rebase).resolve())
+    if base is None:
+        return raw
+    base_path = (path.parent / str(base)).resolve()
+    if base_path == path:
+        return raw
+    return _merge(resolve_tree(base_path, None, (*_seen, path)), raw)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key.sub=value` strings to a mapping; values are parsed as YAML (`3`, `false`, `[1,2]`)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise TrainConfigError(f"--set {pair!r}: expected key=value")
+        overrides[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return overrides
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise TrainConfigError(f"--set {dotted}: {key} is not a section")
+    node[leaf] = value
+
+
+def validate_tree(tree: dict[str, Any], source: str) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(tree)
+    except ValidationError as exc:
+        lines = [f"{source}: invalid training configuration"]
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {loc}: {err['msg']}")
+        raise TrainConfigError("\n".join(lines)) from exc
+
+
+def load_train_config(
+    path: Path, overrides: dict[str, Any] | None = None, *, rebase: Path | None = None
+) -> TrainConfig:
+    """Read a config with its `base:` chain, apply dotted overrides, validate strictly."""
+    tree = resolve_tree(Path(path), rebase)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(tree, dotted, value)
+    return validate_tree(tree, str(path))
+
+
+def config_from_dict(tree: dict[str, Any]) -> TrainConfig:
+    """Rebuild a config stored in a run folder (results.json / ckpt.pt)."""
+    return validate_tree(tree, "<stored config>")

@@ -1,0 +1,153 @@
+"""The published dataset as padded, masked batches (docs/contracts.md, "Dataset features").
+
+Rows come from `datasets.load_dataset(folder).with_format("torch")`, reading only the columns
+the model's modalities need. Frames come either decoded by `datasets` (full-size configs, in
+DataLoader workers) or from the down-scaled frame cache (CPU configs).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+from edu_emotionnet.batch import Batch
+from edu_emotionnet.config import CLASSES
+from edu_emotionnet.frame_cache import FrameCache, build_frame_cache, cache_folder
+
+SPLITS = ("train", "validation", "test")
+BASE_COLUMNS = ("session_id", "label", "start_s", "end_s")
+MODALITY_COLUMNS = {
+    "audio": ("mfcc",),
+    "video": ("frame_times", "frame_available"),
+    "text": ("token_embeddings", "attention_mask", "token_start_s", "token_end_s"),
+}
+
+
+class DatasetFormatError(ValueError):
+    """The dataset folder does not hold what docs/contracts.md promises."""
+
+
+def load_splits(data_dir: Path) -> Any:
+    """`datasets.load_dataset(folder)` with the three splits and the features checked."""
+    from datasets import load_dataset
+
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DatasetFormatError(f"{data_dir}: no such dataset folder")
+    splits = load_dataset(str(data_dir))
+    missing = [s for s in SPLITS if s not in splits]
+    if missing:
+        raise DatasetFormatError(f"{data_dir}: missing split(s) {missing}; found {list(splits)}")
+    features = splits["train"].features
+    needed = set(BASE_COLUMNS).union(*MODALITY_COLUMNS.values(), {"frames"})
+    absent = sorted(needed - set(features))
+    if absent:
+        raise DatasetFormatError(f"{data_dir}: missing column(s) {absent}")
+    names = list(getattr(features["label"], "names", []))
+    if names != list(CLASSES):
+        raise DatasetFormatError(f"{data_dir}: label must be ClassLabel{list(CLASSES)}, got {features['label']}")
+    return splits
+
+
+def text_width(splits: Any) -> int:
+    """H of the stored token embeddings (384 MiniLM, 768 bert-base)."""
+    return int(splits["train"].features["token_embeddings"].shape[1])
+
+
+def n_steps_of(duration_s: float, step_s: float) -> int:
+    return max(1, math.ceil(duration_s / step_s - 1e-6))
+
+
+class SessionDataset(TorchDataset):
+    """One split as tensors; frames from `frame_cache` when given, else decoded by `datasets`."""
+
+    def __init__(self, split: Any, modalities: tuple[str, ...], step_s: float, frame_cache: FrameCache | None) -> None:
+        columns = list(BASE_COLUMNS) + [c for m in modalities for c in MODALITY_COLUMNS[m]]
+        if "video" in modalities and frame_cache is None:
+            columns.append("frames")
+        self.rows = split.select_columns(columns).with_format(
+            "torch", columns=[c for c in columns if c != "session_id"], output_all_columns=True
+        )
+        self.modalities = modalities
+        self.step_s = step_s
+        self.frame_cache = frame_cache
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.rows[int(index)]
+        item: dict[str, Any] = {
+            "session_id": row["session_id"],
+            "label": int(row["label"]),
+            "n_steps": n_steps_of(float(row["end_s"] - row["start_s"]), self.step_s),
+        }
+        if "audio" in self.modalities:
+            item["mfcc"] = row["mfcc"].float().reshape(-1, 40)
+        if "video" in self.modalities:
+            frames = self.frame_cache.frames(int(index)) if self.frame_cache is not None else row["frames"]
+            if not isinstance(frames, torch.Tensor):  # a session with no frames decodes to an empty list
+                frames = torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
+            item["frames"] = frames
+            item["frame_times"] = row["frame_times"].float().reshape(-1)
+            item["frame_available"] = row["frame_available"].bool().reshape(-1)
+        if "text" in self.modalities:
+            item["tokens"] = row["token_embeddings"]
+            item["token_end_s"] = row["token_end_s"].float()
+            item["token_mask"] = (row["attention_mask"] > 0) & (row["token_start_s"] >= 0) & (row["token_end_s"] >= 0)
+        return item
+
+
+def _pad(seqs: list[torch.Tensor], fill: float | bool = 0) -> torch.Tensor:
+    longest = max(1, *(s.shape[0] for s in seqs))
+    out = torch.full((len(seqs), longest, *seqs[0].shape[1:]), fill, dtype=seqs[0].dtype)
+    for i, s in enumerate(seqs):
+        out[i, : s.shape[0]] = s
+    return out
+
+
+def collate(items: list[dict[str, Any]]) -> Batch:
+    """Pad every sequence to the batch's longest; masks are False on padding."""
+    first = items[0]
+    fields: dict[str, Any] = {
+        "labels": torch.tensor([it["label"] for it in items], dtype=torch.long),
+        "n_steps": torch.tensor([it["n_steps"] for it in items], dtype=torch.long),
+        "session_ids": tuple(it["session_id"] for it in items),
+    }
+    if "mfcc" in first:
+        mfcc = [it["mfcc"] for it in items]
+        fields["mfcc"] = _pad(mfcc)
+        fields["mfcc_mask"] = _pad([torch.ones(m.shape[0], dtype=torch.bool) for m in mfcc], False)
+    if "frames" in first:
+        sizes = {tuple(it["frames"].shape[1:]) for it in items if it["frames"].shape[0]}
+        if len(sizes) > 1:
+            raise DatasetFormatError(f"frames of different sizes in one batch: {sorted(sizes)}")
+        shape = sizes.pop() if sizes else (3, 1, 1)
+        frames = [it["frames"] if it["frames"].shape[0] else torch.zeros(0, *shape, dtype=torch.uint8) for it in items]
+        fields["frames"] = _pad(frames)
+        fields["frame_times"] = _pad([it["frame_times"] for it in items])
+        fields["frame_mask"] = _pad([it["frame_available"] for it in items], False)
+    if "tokens" in first:
+        fields["tokens"] = torch.stack([it["tokens"] for it in items])
+        fields["token_end_s"] = torch.stack([it["token_end_s"] for it in items])
+        fields["token_mask"] = torch.stack([it["token_mask"] for it in items])
+    return Batch(**fields)
+
+
+def session_datasets(
+    data_dir: Path, modalities: tuple[str, ...], step_s: float, frame_size: int, cache_root: Path | None
+) -> tuple[dict[str, SessionDataset], int]:
+    """The three splits and the text width; frames below 224 px come from the frame cache."""
+    splits = load_splits(data_dir)
+    out: dict[str, SessionDataset] = {}
+    for name in SPLITS:
+        cache = None
+        if "video" in modalities and frame_size != 224:
+            root = cache_root if cache_root is not None else Path(data_dir).resolve().parent / ".cache" / "edu_emotionnet"
+            cache = build_frame_cache(splits[name], cache_folder(root, Path(data_dir), frame_size), name, frame_size)
+        out[name] = SessionDataset(splits[name], modalities, step_s, cache)
+    return out, text_width(splits)

@@ -1,0 +1,127 @@
+"""`edu-data report RUNS... --out REPORT`: the paper's tables (mean +- std over seeds) and figures.
+
+Runs are found by their results.json anywhere under the given folders and grouped by config
+name; seeds of one name are its repetitions. Table I compares every model, Table II unimodal
+with fusion models, Table III the ablations of the full model. Figures (Fig. 3-6 of the paper)
+are drawn by `edu_emotionnet.figures`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edu_emotionnet.evaluate import RESULTS
+
+UNIMODAL = ("audio_only", "visual_only", "text_only")
+FUSION = ("early_fusion", "late_fusion", "mult")
+
+
+@dataclass
+class ModelRuns:
+    """All seeds of one configuration."""
+
+    name: str
+    arch: str
+    flags: dict[str, bool]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    run_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def is_full_model(self) -> bool:
+        return self.arch == "edu_emotionnet" and all(self.flags.values())
+
+    @property
+    def is_ablation(self) -> bool:
+        return self.arch == "edu_emotionnet" and not all(self.flags.values())
+
+    def values(self, key: str) -> np.ndarray:
+        return np.array([r["test"][key] for r in self.results], dtype=float)
+
+    def summary(self, key: str) -> tuple[float, float]:
+        values = self.values(key)
+        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def collect_runs(paths: list[Path]) -> list[ModelRuns]:
+    """Group every results.json under `paths` by config name (order: full model first, then as found)."""
+    groups: dict[str, ModelRuns] = {}
+    for root in paths:
+        root = Path(root)
+        if not root.exists():
+            raise FileNotFoundError(f"{root}: no such run folder")
+        found = sorted(root.rglob(RESULTS)) if root.is_dir() else []
+        if not found:
+            raise FileNotFoundError(f"{root}: no {RESULTS} under it (train first)")
+        for path in found:
+            result = json.loads(path.read_text())
+            model = result["config"]["model"]
+            flags = {k: bool(model[k]) for k in ("cmaa", "mie", "tfl")}
+            group = groups.setdefault(result["name"], ModelRuns(result["name"], result["arch"], flags))
+            group.results.append(result)
+            group.run_dirs.append(path.parent)
+    return sorted(groups.values(), key=lambda g: not g.is_full_model)
+
+
+def _pm(runs: ModelRuns, key: str) -> str:
+    mean, std = runs.summary(key)
+    return f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def _table(rows: list[ModelRuns], extra: dict[str, str] | None = None) -> str:
+    head = "| model | seeds | accuracy (%) | macro-F1 (%) |" + (" Δ macro-F1 vs full |" if extra else "")
+    rule = "|---|---|---|---|" + ("---|" if extra else "")
+    lines = [head, rule]
+    for runs in rows:
+        cells = f"| {runs.name} | {len(runs.results)} | {_pm(runs, 'accuracy')} | {_pm(runs, 'macro_f1')} |"
+        lines.append(cells + (f" {extra.get(runs.name, '')} |" if extra else ""))
+    return "\n".join(lines)
+
+
+def build_tables(groups: list[ModelRuns]) -> dict[str, str]:
+    """Markdown of Tables I, II and III (a table is left out when its models are absent)."""
+    full = next((g for g in groups if g.is_full_model), None)
+    tables = {"I": _table(groups)}
+    unimodal = [g for g in groups if g.arch in UNIMODAL]
+    fusion = [g for g in groups if g.arch in FUSION] + ([full] if full else [])
+    if unimodal or len(fusion) > 1:
+        tables["II"] = _table(unimodal + fusion)
+    ablations = [g for g in groups if g.is_ablation]
+    if full and ablations:
+        base = full.summary("macro_f1")[0]
+        deltas = {g.name: f"{100 * (g.summary('macro_f1')[0] - base):+.1f}" for g in ablations}
+        tables["III"] = _table([full, *ablations], {full.name: "", **deltas})
+    return tables
+
+
+_TITLES = {
+    "I": "Table I: Edu-EmotionNet against the baselines (test split, mean ± std over seeds)",
+    "II": "Table II: unimodal against fusion models",
+    "III": "Table III: ablations (each removes one component of the full model)",
+}
+
+
+def write_report(paths: list[Path], out: Path, baseline: str | None = None) -> Path:
+    """Write REPORT/report.md and its PNG figures; returns the report path."""
+    from edu_emotionnet import figures
+
+    groups = collect_runs(paths)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = build_tables(groups)
+    drawn = figures.draw_all(groups, out, baseline)
+    lines = ["# Edu-EmotionNet: results", ""]
+    lines.append(f"Runs: {', '.join(f'{g.name} ({len(g.results)} seeds)' for g in groups)}. ")
+    lines.append("Checkpoints chosen on validation macro-F1; the test split was scored once per run.\n")
+    for key, table in tables.items():
+        lines += [f"## {_TITLES[key]}", "", table, ""]
+    if drawn:
+        lines += ["## Figures", ""]
+        lines += [f"![{caption}]({name})\n\n*{caption}*\n" for name, caption in drawn]
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return report

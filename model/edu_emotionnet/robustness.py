@@ -1,0 +1,64 @@
+"""Missing-modality masks for the robustness evaluation, fixed by seed.
+
+Masks depend only on (seed, kind, rate, session id), never on the model, the batch or the
+training seed, so every model is tested on exactly the same holes.
+- `modality`: each of audio/video/text is dropped for the whole session with probability
+  `rate`; when all three would go, the one with the highest draw is kept (at least one stays).
+- `timestep`: each (modality, grid step) is dropped independently with probability `rate`.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import torch
+
+from edu_emotionnet.batch import MFCC_HOP_S, Batch, step_of
+
+KINDS = ("modality", "timestep")
+_ORDER = ("audio", "video", "text")
+
+
+def _draws(seed: int, kind: str, rate: float, session_id: str, n_steps: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, KINDS.index(kind), round(rate * 1000), zlib.crc32(session_id.encode())])
+    return rng.random((len(_ORDER), 1 if kind == "modality" else n_steps))
+
+
+def kept_steps(seed: int, kind: str, rate: float, session_id: str, n_steps: int) -> np.ndarray:
+    """(3, n_steps) bool: which steps of audio, video, text stay."""
+    draws = _draws(seed, kind, rate, session_id, n_steps)
+    keep = draws >= rate
+    if kind == "modality":
+        if not keep.any():
+            keep[int(draws[:, 0].argmax())] = True
+        keep = np.repeat(keep, n_steps, axis=1)
+    return keep
+
+
+def apply_drop(batch: Batch, kind: str, rate: float, seed: int, step_s: float) -> Batch:
+    """The batch with the dropped inputs masked out (rate 0 returns it unchanged)."""
+    if rate <= 0:
+        return batch
+    horizon = int(batch.n_steps.max())
+    keep = np.zeros((batch.size, len(_ORDER), horizon), dtype=bool)
+    for b, session in enumerate(batch.session_ids):
+        n = int(batch.n_steps[b])
+        keep[b, :, :n] = kept_steps(seed, kind, rate, session, n)
+    keep_t = torch.from_numpy(keep).to(batch.n_steps.device)
+
+    def masked(mask: torch.Tensor | None, times: torch.Tensor | None, modality: int) -> torch.Tensor | None:
+        if mask is None or times is None:
+            return mask
+        steps = step_of(times, step_s, horizon)
+        return mask & keep_t[:, modality].gather(1, steps)
+
+    audio_times = None
+    if batch.mfcc_mask is not None:
+        frames = torch.arange(batch.mfcc_mask.shape[1], device=batch.mfcc_mask.device, dtype=torch.float32)
+        audio_times = (frames * MFCC_HOP_S)[None].expand(batch.size, -1)
+    return batch.masked(
+        mfcc_mask=masked(batch.mfcc_mask, audio_times, 0),
+        frame_mask=masked(batch.frame_mask, batch.frame_times, 1),
+        token_mask=masked(batch.token_mask, batch.token_end_s, 2),
+    )

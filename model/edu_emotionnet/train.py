@@ -1,0 +1,227 @@
+"""Train one model: setup, data, model, optimizer, loop, evaluate, checkpoint (read top to bottom).
+
+The best checkpoint is chosen on validation macro-F1 only; the test split is scored once, at the
+end, with that checkpoint. `RUN/ckpt.pt` is written after every epoch with everything a resumed
+run needs (weights, optimizer, scheduler, loop counters, every RNG state including the
+DataLoader generator), so an interrupted run resumed ends with the metrics of an uninterrupted
+one. Under torchrun the same code runs DDP: a DistributedSampler shards training, every rank
+scores the whole validation split (identical weights give identical early-stopping decisions
+without communication), and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from edu_emotionnet.checkpoint import LAST, LoopState, load_last, restore_rng, save_best, save_last
+from edu_emotionnet.config import TrainConfig
+from edu_emotionnet.data import collate, session_datasets
+from edu_emotionnet.distributed import setup_distributed, teardown_distributed
+from edu_emotionnet.evaluate import RESULTS, classification_metrics, evaluate_model, predict
+from edu_emotionnet.model import build_model
+
+METRICS = "metrics.jsonl"
+
+
+def lr_factor(epoch: int, warmup_epochs: int, decay_epochs: list[int], decay_factor: float) -> float:
+    """Linear warm-up over the first epochs, then a step decay at each milestone."""
+    if epoch < warmup_epochs:
+        return (epoch + 1) / warmup_epochs
+    return float(decay_factor ** sum(epoch >= m for m in decay_epochs))
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def train(
+    config: TrainConfig, run_dir: Path, *, resume: bool = True, on_epoch_end: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Train, select on validation, test once; returns results.json's content (rank 0; {} elsewhere)."""
+    threads = torch.get_num_threads()
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+    try:
+        return _train(config, Path(run_dir), resume, on_epoch_end)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    config: TrainConfig, run_dir: Path, resume: bool, on_epoch_end: Callable[[int], None] | None
+) -> dict[str, Any]:
+    # ---------------------------------------------------------------- setup
+    if config.data is None:
+        raise ValueError("no dataset: set `data:` in the config or pass --set data=PATH")
+    ctx = setup_distributed(config.train.device)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2))
+    seed_everything(config.seed, config.train.deterministic)
+    use_bf16 = config.train.bf16 and ctx.device.type == "cuda"
+    loop = config.train
+
+    # ---------------------------------------------------------------- data
+    # Rank 0 builds the frame cache first; the others then only load it.
+    modalities, step_s = config.model.modalities, config.model.step_s
+    if ctx.is_main:
+        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir)
+    ctx.barrier()
+    if not ctx.is_main:
+        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir)
+    loader_generator = torch.Generator().manual_seed(config.seed)
+    per_rank_batch = max(1, loop.batch_size // ctx.world_size)
+    sampler: DistributedSampler | RandomSampler = (
+        DistributedSampler(datasets["train"], ctx.world_size, ctx.rank, shuffle=True, seed=config.seed)
+        if ctx.enabled
+        else RandomSampler(datasets["train"], generator=loader_generator)
+    )
+    persistent = loop.num_workers > 0
+    train_loader = DataLoader(
+        datasets["train"], batch_size=per_rank_batch, sampler=sampler, collate_fn=collate, generator=loader_generator,
+        pin_memory=ctx.device.type == "cuda", num_workers=loop.num_workers, persistent_workers=persistent,
+    )
+    val_loader = DataLoader(
+        datasets["validation"], batch_size=per_rank_batch, collate_fn=collate,
+        num_workers=loop.num_workers, persistent_workers=persistent,
+    )
+
+    # ---------------------------------------------------------------- model
+    model = build_model(config.model, text_dim).to(ctx.device)
+    n_params = sum(p.numel() for p in model.parameters())
+    forward_model: torch.nn.Module = model
+    if loop.compile:
+        forward_model = torch.compile(model)  # type: ignore[assignment]
+    if ctx.enabled:
+        forward_model = torch.nn.parallel.DistributedDataParallel(
+            forward_model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
+        )
+
+    # ---------------------------------------------------------------- optimizer
+    optimizer = torch.optim.AdamW(model.parameters(), lr=loop.lr, weight_decay=loop.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda e: lr_factor(e, loop.warmup_epochs, loop.decay_epochs, loop.decay_factor)
+    )
+    state = LoopState()
+    if resume and (run_dir / LAST).exists():
+        saved = load_last(run_dir)
+        finished = saved["loop"]["stopped_early"] or saved["loop"]["next_epoch"] >= loop.epochs
+        if finished and (run_dir / RESULTS).exists():  # done before: never score the test split twice
+            teardown_distributed(ctx)
+            return json.loads((run_dir / RESULTS).read_text()) if ctx.is_main else {}
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = LoopState(**saved["loop"])
+        restore_rng(saved["rng"], loader_generator)
+        if ctx.is_main:
+            _truncate_metrics(run_dir / METRICS, state.next_epoch)
+
+    # ---------------------------------------------------------------- loop
+    epochs = range(state.next_epoch, loop.epochs) if not state.stopped_early else range(0)
+    bar = _progress(epochs, config.name, enabled=loop.progress and ctx.is_main)
+    for epoch in bar:
+        started = time.perf_counter()
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        forward_model.train()
+        loss_sum, sessions = 0.0, 0
+        for batch in train_loader:
+            batch = batch.to(ctx.device)
+            with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss = model.loss(forward_model(batch), batch.labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if loop.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), loop.grad_clip)
+            optimizer.step()
+            loss_sum += float(loss.detach()) * batch.size
+            sessions += batch.size
+        loss_sum, sessions_f = ctx.sum([loss_sum, float(sessions)])
+        train_seconds = time.perf_counter() - started
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+
+        # ------------------------------------------------------------ evaluate (validation)
+        val = predict(model, val_loader, ctx.device, autocast=use_bf16)
+        val_metrics = classification_metrics(val.labels, val.predicted)
+        improved = val_metrics["macro_f1"] > state.best_macro_f1
+        if improved:
+            state.best_macro_f1, state.best_epoch, state.bad_epochs = val_metrics["macro_f1"], epoch, 0
+        else:
+            state.bad_epochs += 1
+        state.next_epoch = epoch + 1
+        state.stopped_early = state.bad_epochs >= loop.patience
+
+        # ------------------------------------------------------------ checkpoint
+        if ctx.is_main:
+            if improved:
+                save_best(run_dir, model=model, config=config, text_dim=text_dim, epoch=epoch)
+            record = {
+                "epoch": epoch, "train_loss": loss_sum / max(sessions_f, 1.0), "val_loss": val.loss,
+                "val_accuracy": val_metrics["accuracy"], "val_macro_f1": val_metrics["macro_f1"], "lr": lr,
+                "seconds": time.perf_counter() - started, "sessions_per_s": sessions_f / train_seconds,
+            }
+            with (run_dir / METRICS).open("a") as log:
+                log.write(json.dumps(record) + "\n")
+            save_last(run_dir, model=model, optimizer=optimizer, scheduler=scheduler, state=state,
+                      loader_generator=loader_generator, config=config, text_dim=text_dim)
+            bar.set_postfix(loss=f"{record['train_loss']:.3f}", val_f1=f"{val_metrics['macro_f1']:.3f}")
+        ctx.barrier()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+        if state.stopped_early:
+            break
+
+    # ---------------------------------------------------------------- test, once, best checkpoint
+    results: dict[str, Any] = {}
+    if ctx.is_main:
+        best = torch.load(run_dir / "best.pt", map_location=ctx.device, weights_only=False)
+        model.load_state_dict(best["model"])
+        test_batches = list(DataLoader(datasets["test"], batch_size=per_rank_batch, collate_fn=collate))
+        results = {
+            "name": config.name, "arch": config.model.arch, "seed": config.seed, "best_epoch": state.best_epoch,
+            "best_val_macro_f1": state.best_macro_f1, "epochs_run": state.next_epoch,
+            "stopped_early": state.stopped_early, "parameters": n_params, "world_size": ctx.world_size,
+            "config": config.model_dump(mode="json"),
+            **evaluate_model(model, test_batches, config, ctx.device, run_dir),
+        }
+        (run_dir / RESULTS).write_text(json.dumps(results, indent=2))
+    ctx.barrier()
+    teardown_distributed(ctx)
+    return results
+
+
+def train_seeds(config: TrainConfig, out: Path, seeds: list[int] | None, *, resume: bool = True) -> list[dict[str, Any]]:
+    """One run per seed under `out/seed<k>/`; without seeds, one run in `out` with config.seed."""
+    if not seeds:
+        return [train(config, out, resume=resume)]
+    return [train(config.model_copy(update={"seed": s}), Path(out) / f"seed{s}", resume=resume) for s in seeds]
+
+
+def _truncate_metrics(path: Path, next_epoch: int) -> None:
+    """Drop log lines of epochs after the checkpoint (written before an interruption)."""
+    if path.exists():
+        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["epoch"] < next_epoch]
+        path.write_text("".join(f"{line}\n" for line in lines))
+
+
+def _progress(epochs: range, name: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(epochs, desc=name, unit="epoch", disable=not enabled, leave=False)

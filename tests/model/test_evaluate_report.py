@@ -1,0 +1,76 @@
+"""Evaluation metrics, robustness masks, the report's tables and figures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from edu_emotionnet.batch import Batch
+from edu_emotionnet.evaluate import classification_metrics
+from edu_emotionnet.report import build_tables, collect_runs
+from edu_emotionnet.robustness import apply_drop, kept_steps
+from typer.testing import CliRunner
+
+from edu_affect_data.cli import app
+
+
+def test_metrics_on_a_known_confusion() -> None:
+    metrics = classification_metrics(np.array([0, 0, 1, 2, 3, 3]), np.array([0, 1, 1, 2, 3, 0]))
+    assert metrics["accuracy"] == 4 / 6
+    assert metrics["confusion_matrix"][0] == [1, 1, 0, 0]
+    assert metrics["per_class_f1"]["Bored"] == 1.0
+    assert abs(metrics["macro_f1"] - np.mean(list(metrics["per_class_f1"].values()))) < 1e-12
+
+
+def test_drop_masks_are_fixed_by_seed_and_keep_one_modality() -> None:
+    for i in range(200):
+        keep = kept_steps(0, "modality", 0.6, f"s{i}", 7)
+        assert keep.any(axis=0).all() and (keep == keep[:, :1]).all()
+        assert np.array_equal(keep, kept_steps(0, "modality", 0.6, f"s{i}", 7))
+    rate = 1 - np.mean([kept_steps(3, "timestep", 0.4, f"s{i}", 10).mean() for i in range(300)])
+    assert 0.35 < rate < 0.45
+
+
+def test_timestep_drop_masks_inputs_of_dropped_steps_only() -> None:
+    batch = Batch(labels=torch.zeros(1, dtype=torch.long), n_steps=torch.tensor([3]),
+                  mfcc=torch.zeros(1, 300, 40), mfcc_mask=torch.ones(1, 300, dtype=torch.bool), session_ids=("x",))
+    dropped = apply_drop(batch, "timestep", 0.5, 1, 1.0)
+    keep = kept_steps(1, "timestep", 0.5, "x", 3)[0]
+    for step in range(3):
+        assert bool(dropped.mfcc_mask[0, step * 100 : (step + 1) * 100].all()) == keep[step]
+        assert bool(dropped.mfcc_mask[0, step * 100 : (step + 1) * 100].any()) == keep[step]
+    assert apply_drop(batch, "timestep", 0.0, 1, 1.0) is batch
+
+
+def test_evaluate_command_rewrites_results(trained_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run, run)
+    before = json.loads((run / "results.json").read_text())
+    result = CliRunner().invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 0, result.output
+    after = json.loads((run / "results.json").read_text())
+    assert after["test"] == before["test"]  # same best checkpoint, same masks: same numbers
+    assert "modality drop" in result.output
+
+
+def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Path) -> None:
+    from edu_emotionnet.train import train_seeds
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run, runs / "edu_emotionnet" / "seed0")
+    train_seeds(make_config("baseline_audio.yaml", train__epochs=1), runs / "audio_only", [0, 1])
+    train_seeds(make_config("ablation_no_mie.yaml", train__epochs=1), runs / "no_mie", [0])
+    groups = collect_runs([runs])
+    assert groups[0].name == "edu_emotionnet"
+    tables = build_tables(groups)
+    assert set(tables) == {"I", "II", "III"}
+    assert "| audio_only | 2 |" in tables["II"] and "no_mie" in tables["III"]
+    result = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "report" / "report.md").read_text()
+    for figure in ("fig3_modality_weights.png", "fig4_per_class_f1.png", "fig5_missing_rate.png", "fig6_loss_curves.png"):
+        assert f"({figure})" in report
+        assert (tmp_path / "report" / figure).read_bytes()[:4] == b"\x89PNG"

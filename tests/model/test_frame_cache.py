@@ -1,0 +1,35 @@
+"""The frame cache: decoded once, equal to a direct decode, keyed by the dataset's files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from datasets import load_dataset
+from edu_emotionnet.frame_cache import build_frame_cache, cache_folder, dataset_fingerprint
+
+
+def test_cache_matches_direct_decoding_and_is_reused(planted_dir: Path, tmp_path: Path) -> None:
+    split = load_dataset(str(planted_dir))["validation"]
+    folder = cache_folder(tmp_path, planted_dir, 32)
+    cache = build_frame_cache(split, folder, "validation", 32)
+    row = 3
+    frames = cache.frames(row)
+    assert frames.shape == (len(split[row]["frame_times"]), 3, 32, 32)
+    direct = np.asarray(split[row]["frames"][2].convert("RGB"))
+    direct = cv2.resize(direct, (32, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(frames[2].permute(1, 2, 0).numpy().astype(int) - direct.astype(int)).mean() < 12
+    stamp = (folder / "validation.pixels.npy").stat().st_mtime_ns
+    build_frame_cache(split, folder, "validation", 32)
+    assert (folder / "validation.pixels.npy").stat().st_mtime_ns == stamp
+
+
+def test_fingerprint_follows_the_data_files(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    shard = tmp_path / "data" / "train-00000-of-00001.parquet"
+    shard.write_bytes(b"one")
+    first = dataset_fingerprint(tmp_path)
+    os.utime(shard, ns=(1, 1))
+    assert dataset_fingerprint(tmp_path) != first

@@ -1,0 +1,136 @@
+"""Shapes, masks, causality and the ablation switches of every architecture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from edu_emotionnet.batch import Batch, pool_to_grid
+from edu_emotionnet.config import ARCH_MODALITIES, TrainConfig
+from edu_emotionnet.data import collate, session_datasets
+from edu_emotionnet.model import EduEmotionNet, build_model
+
+ARCHS = list(ARCH_MODALITIES)
+
+
+@pytest.fixture(scope="module")
+def batch(make_config: Callable[..., TrainConfig]) -> Batch:
+    config = make_config()
+    datasets, _ = session_datasets(config.data, ("audio", "video", "text"), 1.0, 32, config.cache_dir)
+    return collate([datasets["train"][i] for i in range(4)])
+
+
+def _model(make_config: Callable[..., TrainConfig], **model_overrides: object) -> EduEmotionNet:
+    torch.manual_seed(0)
+    config = make_config(**{f"model__{k}": v for k, v in model_overrides.items()})
+    return build_model(config.model, 32).eval()  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_outputs_have_grid_shape_and_are_distributions(arch: str, make_config, batch: Batch) -> None:
+    model = _model(make_config, arch=arch)
+    out = model(batch)
+    steps = int(batch.n_steps.max())
+    assert out.step_log_probs.shape == (4, steps, 4)
+    assert torch.allclose(out.session_log_probs.exp().sum(-1), torch.ones(4), atol=1e-5)
+    assert torch.isfinite(out.step_log_probs).all()
+    assert torch.isfinite(model.loss(out, batch.labels))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_missing_and_fully_masked_sessions_stay_finite(arch: str, make_config, batch: Batch) -> None:
+    model = _model(make_config, arch=arch)
+    no_video_text = batch.masked(frame_mask=torch.zeros_like(batch.frame_mask), token_mask=torch.zeros_like(batch.token_mask))
+    nothing = no_video_text.masked(mfcc_mask=torch.zeros_like(batch.mfcc_mask))
+    for masked in (no_video_text, nothing):
+        out = model(masked)
+        assert torch.isfinite(out.step_log_probs).all()
+        loss = model.loss(out, batch.labels)
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+        model.zero_grad()
+
+
+def test_missing_modality_gets_weight_zero(make_config, batch: Batch) -> None:
+    model = _model(make_config)
+    out = model(batch.masked(frame_mask=torch.zeros_like(batch.frame_mask)))
+    weights, valid = out.weights, batch.step_valid()
+    assert weights is not None
+    assert (weights[..., 1] == 0).all()  # video
+    sums = weights.sum(-1)[valid]
+    has_any = sums > 0
+    assert torch.allclose(sums[has_any], torch.ones_like(sums[has_any]), atol=1e-5)
+
+
+def _change_after(batch: Batch, cut_s: float) -> Batch:
+    """The same batch with every input later than `cut_s` replaced by different values."""
+    gen = torch.Generator().manual_seed(1)
+    mfcc = batch.mfcc.clone()
+    mfcc[:, int(cut_s * 100) :] = torch.randn(mfcc[:, int(cut_s * 100) :].shape, generator=gen) * 3
+    frames = batch.frames.clone()
+    late = batch.frame_times >= cut_s
+    frames[late] = torch.randint(0, 255, frames[late].shape, generator=gen, dtype=torch.uint8)
+    tokens = batch.tokens.clone()
+    late_tokens = batch.token_end_s >= cut_s
+    tokens[late_tokens] = torch.randn(tokens[late_tokens].shape, generator=gen) * 3
+    return Batch(**{**batch.__dict__, "mfcc": mfcc, "frames": frames, "tokens": tokens})
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_outputs_at_step_t_ignore_later_inputs(arch: str, make_config, batch: Batch) -> None:
+    model = _model(make_config, arch=arch)
+    cut = 2.0  # steps 0 and 1 end at 2.0 s
+    before, after = model(batch), model(_change_after(batch, cut))
+    assert torch.allclose(before.step_log_probs[:, :2], after.step_log_probs[:, :2], atol=1e-5)
+    assert not torch.allclose(before.step_log_probs[:, 2:], after.step_log_probs[:, 2:], atol=1e-3)  # the test can fail
+
+
+def test_no_cmaa_feeds_h_as_g(make_config, batch: Batch) -> None:
+    full, ablated = _model(make_config), _model(make_config, cmaa=False)
+    assert full.align is not None and ablated.align is None
+    seen = {}
+    ablated.importance.register_forward_hook(lambda mod, args, out: seen.update(h=args[0], g=args[1]))
+    ablated(batch)
+    assert all(torch.equal(seen["h"][m], seen["g"][m]) for m in ablated.modalities)
+
+
+def test_no_mie_weights_are_equal_over_available(make_config, batch: Batch) -> None:
+    model = _model(make_config, mie=False)
+    assert model.importance.gates is None
+    out = model(batch.masked(frame_mask=torch.zeros_like(batch.frame_mask)))
+    avail = out.weights[batch.step_valid()]
+    both = (avail[:, 0] > 0) & (avail[:, 2] > 0)
+    assert torch.allclose(avail[both][:, [0, 2]], torch.full_like(avail[both][:, [0, 2]], 0.5))
+
+
+def test_no_tfl_removes_feedback_and_kl(make_config, batch: Batch) -> None:
+    full, ablated = _model(make_config), _model(make_config, tfl=False)
+    assert full.kl_weight > 0 and ablated.kl_weight == 0
+    z = torch.randn(2, 5, 32)
+    changed = z.clone()
+    changed[:, 1] += 5.0  # only step 1's fused feature changes
+    for tfl, depends in ((full.feedback, True), (ablated.feedback, False)):
+        y, y_changed = tfl(z), tfl(changed)
+        assert torch.allclose(y[:, 0], y_changed[:, 0])
+        assert not torch.allclose(y[:, 1], y_changed[:, 1])
+        assert torch.allclose(y[:, 2:], y_changed[:, 2:]) is not depends  # feedback carries step 1 forward
+
+
+def test_pool_to_grid_averages_into_the_step_of_each_time() -> None:
+    features = torch.tensor([[[1.0], [3.0], [10.0], [7.0]]])
+    times = torch.tensor([[0.1, 0.9, 1.5, 9.0]])  # 9.0 s lies past a 3-step grid: last step
+    valid = torch.tensor([[True, True, False, True]])
+    pooled, avail = pool_to_grid(features, times, valid, 1.0, 3)
+    assert pooled[0, :, 0].tolist() == [2.0, 0.0, 7.0]
+    assert avail[0].tolist() == [True, False, True]
+
+
+def test_resnet_backbone_reads_full_size_frames_decoded_by_datasets(make_config) -> None:
+    config = make_config(model__video={"backbone": "resnet", "frame_size": 224, "resnet_depths": [1], "resnet_hidden_sizes": [8]})
+    datasets, width = session_datasets(config.data, ("audio", "video", "text"), 1.0, 224, None)
+    assert datasets["test"].frame_cache is None  # 224 px: no cache, frames decoded from the JPEGs
+    batch = collate([datasets["test"][i] for i in range(2)])
+    assert batch.frames.shape[-2:] == (224, 224)
+    model = build_model(config.model, width).eval()
+    assert torch.isfinite(model(batch).step_log_probs).all()
