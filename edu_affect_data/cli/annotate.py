@@ -1,5 +1,146 @@
-"""CLI commands of the annotate area (registered on the shared typer app)."""
+"""`edu-data annotate push|pull|status|adjudicate`: the annotation campaign in Label Studio.
+
+The server comes from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY or `.labelstudio/env`
+(`bash scripts/labelstudio.sh start`). Exit statuses: 0 done, 1 Label Studio or media error,
+2 bad configuration, 3 still waiting for people (annotate status / adjudicate).
+"""
 
 from __future__ import annotations
 
-from edu_affect_data.cli import app  # noqa: F401
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from edu_affect_data.cli import app
+
+if TYPE_CHECKING:
+    from edu_affect_data.annotation.campaign import Campaign
+
+annotate = typer.Typer(help="Annotation in Label Studio: push tasks, pull votes, status, adjudication.", no_args_is_help=True)
+app.add_typer(annotate, name="annotate")
+
+ConfigArg = Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.", exists=True, dir_okay=False)]
+OutOpt = Annotated[Path, typer.Option(help="Build folder (holds manifest/sessions.parquet).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: --set annotation.maximum_annotations=2.")]
+EXIT_WAITING = 3
+
+
+def _open(config: Path, out: Path, set_: list[str] | None) -> Campaign:
+    from edu_affect_data.annotation.campaign import CampaignError, open_campaign
+    from edu_affect_data.annotation.client import LabelStudioError
+    from edu_affect_data.artifacts import BuildPaths
+    from edu_affect_data.config import ConfigError, load_config, parse_overrides
+
+    try:
+        pipeline = load_config(config, parse_overrides(set_ or []))
+        return open_campaign(pipeline, BuildPaths(out))
+    except (ConfigError, CampaignError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except LabelStudioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+_FAILURES: tuple[type[Exception], ...] = (RuntimeError, ValueError, OSError)
+
+
+@annotate.command("push")
+def push(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = None) -> None:
+    """Cut the clips and create/update the project; add only sessions not yet in it."""
+    from edu_affect_data.annotation.campaign import push as push_campaign
+
+    campaign = _open(config, out, set_)
+    try:
+        result = push_campaign(campaign)
+    except _FAILURES as exc:
+        raise _fail(exc) from exc
+    typer.echo(
+        f"project {campaign.title!r} (id {result.project_id}) at {campaign.settings.url}: "
+        f"{result.created} tasks added, {result.already_there} already there"
+    )
+
+
+@annotate.command("pull")
+def pull(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = None) -> None:
+    """Export everything into a new snapshot; write annotations.parquet and excluded.csv."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from edu_affect_data.annotation.campaign import pull as pull_campaign
+
+    campaign = _open(config, out, set_)
+    try:
+        result = pull_campaign(campaign)
+    except _FAILURES as exc:
+        raise _fail(exc) from exc
+    console = Console()
+    if len(result.excluded):
+        table = Table(title=f"{len(result.excluded)} annotations excluded (also in {campaign.layout.excluded})")
+        for column in ("session_id", "task_id", "annotation_id", "annotator", "reason"):
+            table.add_column(column)
+        for row in result.excluded.itertuples():
+            table.add_row(str(row.session_id), str(row.task_id), str(row.annotation_id), str(row.annotator), str(row.reason))
+        console.print(table)
+    console.print(
+        f"snapshot {result.snapshot}\n{len(result.annotations)} valid annotations -> {campaign.paths.annotations}"
+    )
+
+
+@annotate.command("status")
+def status(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = None) -> None:
+    """Sessions complete / total, votes per annotator, the reviewer's queue (exit 3 while not done)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from edu_affect_data.annotation.status import campaign_status
+
+    campaign = _open(config, out, set_)
+    try:
+        state = campaign_status(campaign)
+    except _FAILURES as exc:
+        raise _fail(exc) from exc
+    console = Console()
+    summary = Table(title=f"{state.project_title!r} (project {state.project_id}) at {state.url}")
+    summary.add_column("")
+    summary.add_column("count", justify="right")
+    summary.add_row("sessions complete / total", f"{state.complete} / {state.sessions}")
+    summary.add_row("annotations excluded", str(state.excluded))
+    summary.add_row("adjudication: decided / queued", f"{state.adjudicated} / {state.adjudication_queue}")
+    console.print(summary)
+    people = Table(title="Valid votes per annotator")
+    people.add_column("annotator")
+    people.add_column("votes", justify="right")
+    for name, count in state.votes_per_annotator.items():
+        people.add_row(name, str(count))
+    console.print(people)
+    if state.complete < state.sessions or state.adjudicated < state.adjudication_queue:
+        raise typer.Exit(EXIT_WAITING)
+
+
+@annotate.command("adjudicate")
+def adjudicate(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = None) -> None:
+    """Pull; once annotators are done, send undecided sessions to the reviewer and pull decisions (exit 3 while open)."""
+    from edu_affect_data.annotation import campaign as campaigns
+
+    campaign = _open(config, out, set_)
+    try:
+        round_ = campaigns.review_round(campaign)
+    except _FAILURES as exc:
+        raise _fail(exc) from exc
+    review = round_.adjudication
+    if review is None:
+        typer.echo(f"waiting for annotations: {len(round_.done)}/{round_.total} sessions complete; nothing sent to the reviewer yet")
+        raise typer.Exit(EXIT_WAITING)
+    typer.echo(
+        f"adjudication project {campaign.review_title!r}: {review.decided}/{len(review.queue)} sessions decided"
+        f" -> {campaign.layout.adjudications}"
+    )
+    if review.decided < len(review.queue):
+        raise typer.Exit(EXIT_WAITING)

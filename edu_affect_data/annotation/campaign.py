@@ -1,0 +1,311 @@
+"""One annotation campaign of a build: the operations behind ``edu-data annotate`` and the stages.
+
+A campaign ties a build's kept sessions (``manifest/sessions.parquet``) to its Label Studio
+projects (the annotators' one, found by ``annotation.project_title``, and the reviewer's one).
+Each operation is restartable: push adds only missing tasks, the simulation only missing votes,
+pull rebuilds its tables from a fresh snapshot. Only this build's kept sessions are looked at, so a
+project shared by several builds (same title) is safe.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from edu_affect_data.annotation import export, review, simulate
+from edu_affect_data.annotation.aggregate import VOTE_LABELS, needs_adjudication
+from edu_affect_data.annotation.client import (
+    LabelStudioSettings,
+    connect,
+    find_project,
+    load_settings,
+)
+from edu_affect_data.annotation.clips import clips_dir, make_clips, session_transcript
+from edu_affect_data.annotation.labeling import (
+    annotator_config,
+    guidelines_path,
+    reviewer_config,
+)
+from edu_affect_data.annotation.layout import AnnotationPaths
+from edu_affect_data.annotation.pseudonyms import Pseudonyms
+from edu_affect_data.annotation.tasks import (
+    PushResult,
+    ensure_local_storage,
+    ensure_project,
+    import_missing,
+    instructions_html,
+    preannotation_label,
+    session_task,
+)
+from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.config import PipelineConfig
+
+if TYPE_CHECKING:
+    from label_studio_sdk import LabelStudio
+
+
+#: Label Studio refuses longer project titles.
+MAX_TITLE = 50
+
+
+class CampaignError(RuntimeError):
+    """The campaign cannot proceed (no sessions table, no project yet, ...)."""
+
+
+@dataclass
+class Campaign:
+    config: PipelineConfig
+    paths: BuildPaths
+    layout: AnnotationPaths
+    settings: LabelStudioSettings
+    ls: LabelStudio
+
+    @property
+    def title(self) -> str:
+        return self.config.annotation.project_title
+
+    @property
+    def review_title(self) -> str:
+        return review.adjudication_title(self.title)
+
+    def pseudonyms(self) -> Pseudonyms:
+        return Pseudonyms(self.layout.annotators)
+
+    def project_id(self) -> int:
+        project_id = find_project(self.ls, self.title, self.settings)
+        if project_id is None:
+            raise CampaignError(
+                f"no Label Studio project titled {self.title!r} at {self.settings.url}: run `edu-data annotate push` first"
+            )
+        return project_id
+
+    def review_project_id(self) -> int | None:
+        return find_project(self.ls, self.review_title, self.settings)
+
+
+def open_campaign(
+    config: PipelineConfig, paths: BuildPaths, settings: LabelStudioSettings | None = None
+) -> Campaign:
+    limit = MAX_TITLE - len(review.adjudication_title(""))
+    if len(config.annotation.project_title) > limit:
+        raise CampaignError(
+            f"annotation.project_title {config.annotation.project_title!r} is too long: Label Studio titles "
+            f"hold {MAX_TITLE} characters and the adjudication project adds {review.adjudication_title('')!r}, "
+            f"so at most {limit}"
+        )
+    settings = settings or load_settings()
+    return Campaign(config, paths, AnnotationPaths.of(paths, config.annotation), settings, connect(settings))
+
+
+def kept_sessions(paths: BuildPaths) -> dict[str, dict[str, Any]]:
+    """session_id -> SESSIONS_SCHEMA row, for sessions with status ``kept``."""
+    if not paths.sessions.exists():
+        raise CampaignError(f"{paths.sessions} does not exist: run the ingest stage first")
+    rows = pq.read_table(paths.sessions).to_pylist()
+    return {str(row["session_id"]): row for row in rows if row["status"] == "kept"}
+
+
+def push(campaign: Campaign, *, executor: Executor | None = None) -> PushResult:
+    """Clips for every kept session, then the project, its storage and the missing tasks."""
+    annotation = campaign.config.annotation
+    sessions = kept_sessions(campaign.paths)
+    media_root = campaign.layout.media_root
+    clips = make_clips(list(sessions.values()), media_root, annotation.clip, executor=executor)
+    project_id = ensure_project(
+        campaign.ls,
+        campaign.settings,
+        title=campaign.title,
+        label_config=annotator_config(annotation.labeling_config, annotation.clip.fps),
+        maximum_annotations=annotation.maximum_annotations,
+        instructions=instructions_html(guidelines_path(annotation.labeling_config)),
+    )
+    ensure_local_storage(campaign.ls, campaign.settings, project_id, clips_dir(media_root))
+    tasks = [
+        session_task(
+            sessions[clip.session_id],
+            clip=clip.path,
+            transcript=session_transcript(sessions[clip.session_id]),
+            document_root=campaign.settings.document_root,
+            preannotation=(
+                preannotation_label(sessions[clip.session_id], annotation.preannotation_map)
+                if annotation.preannotate
+                else None
+            ),
+        )
+        for clip in clips
+    ]
+    return import_missing(
+        campaign.ls, campaign.settings, project_id, tasks, batch_size=annotation.batch_size
+    )
+
+
+def _session_truths(campaign: Campaign, session_ids: set[str]) -> dict[str, str]:
+    sessions = kept_sessions(campaign.paths)
+    units = simulate.load_unit_emotions(simulate.truth_path(campaign.config))
+    return simulate.session_emotions([sessions[s] for s in sorted(session_ids & set(sessions))], units)
+
+
+def _task_states(campaign: Campaign, project_id: int) -> list[simulate.TaskState]:
+    raw = export.download_export(campaign.ls, campaign.settings, project_id)
+    return simulate.task_states(export.parse_export(raw, f"export of project {project_id}"))
+
+
+def simulate_annotation(campaign: Campaign) -> int:
+    """The simulated annotators vote on this build's sessions they have not labelled yet."""
+    simulated = campaign.config.annotation.simulate
+    if simulated is None:
+        raise CampaignError("annotation.simulate is not set")
+    states = _task_states(campaign, campaign.project_id())
+    truths = _session_truths(campaign, {state.session_id for state in states})
+    return simulate.simulate_annotators(
+        campaign.settings,
+        simulated,
+        states,
+        truths,
+        per_task=campaign.config.annotation.maximum_annotations,
+        seed=campaign.config.seed,
+    )
+
+
+@dataclass(frozen=True)
+class Pull:
+    snapshot: Path
+    #: This build's valid votes (ANNOTATIONS_SCHEMA columns).
+    annotations: pd.DataFrame
+    excluded: pd.DataFrame
+    tasks: list[export.TaskProgress]
+
+
+def pull(campaign: Campaign) -> Pull:
+    """Snapshot the annotators' project; write annotations.parquet and excluded.csv for this build."""
+    sessions = kept_sessions(campaign.paths)
+    pulled = export.pull_project(
+        campaign.ls,
+        campaign.settings,
+        campaign.project_id(),
+        snapshots=campaign.layout.snapshots,
+        kind="annotation",
+        pseudonyms=campaign.pseudonyms(),
+        labels=VOTE_LABELS,
+    )
+    votes = pulled.votes
+    mine = votes.valid[votes.valid["session_id"].isin(sessions)].reset_index(drop=True)
+    excluded = votes.excluded[votes.excluded["session_id"].isin(sessions)].reset_index(drop=True)
+    export.write_table(export.annotations_table(mine), campaign.paths.annotations)
+    export.write_excluded(excluded, campaign.layout.excluded, "annotation")
+    tasks = [t for t in votes.tasks if t.session_id in sessions]
+    return Pull(pulled.snapshot, mine, excluded, tasks)
+
+
+def complete_sessions(tasks: list[export.TaskProgress], maximum_annotations: int) -> set[str]:
+    """Sessions the annotators are done with.
+
+    Done means ``maximum_annotations`` valid votes, or as many submitted (non-skipped) annotations
+    when some were invalid: Label Studio then hands the task to nobody else, and the shortfall of
+    valid votes sends the session to the reviewer instead of waiting forever.
+    """
+    return {
+        t.session_id
+        for t in tasks
+        if t.valid_votes >= maximum_annotations or t.submitted >= maximum_annotations
+    }
+
+
+def progress(campaign: Campaign) -> tuple[set[str], int]:
+    """(sessions of this build the annotators are done with, number of kept sessions); no files written."""
+    sessions = kept_sessions(campaign.paths)
+    project_id = campaign.project_id()
+    raw = export.download_export(campaign.ls, campaign.settings, project_id)
+    votes = export.read_votes(
+        export.parse_export(raw, f"export of project {project_id}"),
+        emails={},
+        pseudonyms=Pseudonyms(None),
+        labels=VOTE_LABELS,
+        project="annotation",
+    )
+    mine = [t for t in votes.tasks if t.session_id in sessions]
+    return complete_sessions(mine, campaign.config.annotation.maximum_annotations), len(sessions)
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    queue: list[str]
+    #: session_id, label of the reviewer's decisions on queued sessions.
+    decisions: pd.DataFrame
+    snapshot: Path | None
+
+    @property
+    def decided(self) -> int:
+        return len(self.decisions)
+
+
+def adjudicate(campaign: Campaign, annotations: pd.DataFrame) -> Adjudication:
+    """Queue undecided sessions for the reviewer (simulated if configured) and pull the decisions."""
+    config = campaign.config
+    queue = needs_adjudication(annotations, config.aggregation.min_votes) if len(annotations) else []
+    existing = campaign.review_project_id()
+    if not queue and existing is None:
+        return Adjudication([], pd.DataFrame(columns=["session_id", "label"]), None)
+    if queue:
+        review.push_queue(
+            campaign.ls,
+            campaign.settings,
+            title=campaign.review_title,
+            label_config=reviewer_config(config.annotation.labeling_config, config.annotation.clip.fps),
+            guidelines=guidelines_path(config.annotation.labeling_config),
+            media_root=campaign.layout.media_root,
+            sessions=kept_sessions(campaign.paths),
+            annotations=annotations,
+            queue=queue,
+            batch_size=config.annotation.batch_size,
+        )
+    project_id = campaign.review_project_id()
+    assert project_id is not None
+    if config.annotation.simulate is not None and queue:
+        states = [s for s in _task_states(campaign, project_id) if s.session_id in set(queue)]
+        truths = _session_truths(campaign, set(queue))
+        simulate.simulate_reviewer(campaign.settings, config.annotation.simulate, states, truths, seed=config.seed)
+    decisions = review.pull_decisions(
+        campaign.ls,
+        campaign.settings,
+        project_id,
+        snapshots=campaign.layout.snapshots,
+        pseudonyms=campaign.pseudonyms(),
+    )
+    mine = decisions.decisions[decisions.decisions["session_id"].isin(queue)].reset_index(drop=True)
+    export.write_table(review.Adjudications(decisions.pull, mine, decisions.excluded).table(), campaign.layout.adjudications)
+    excluded = decisions.excluded[decisions.excluded["session_id"].isin(queue)]
+    export.write_excluded(excluded, campaign.layout.excluded, review.KIND)
+    return Adjudication(queue, mine[["session_id", "label"]], decisions.pull.snapshot)
+
+
+@dataclass(frozen=True)
+class ReviewRound:
+    """A pull followed, once the annotators are done, by the reviewer's round."""
+
+    pull: Pull
+    done: set[str]
+    total: int
+    #: None while annotators are still at work (nothing is sent to the reviewer yet).
+    adjudication: Adjudication | None
+
+    @property
+    def annotations(self) -> pd.DataFrame:
+        """Valid votes of the sessions the annotators are done with."""
+        return self.pull.annotations[self.pull.annotations["session_id"].isin(self.done)]
+
+
+def review_round(campaign: Campaign) -> ReviewRound:
+    """Pull; when every kept session is done, queue the undecided ones and pull the decisions."""
+    pulled = pull(campaign)
+    done = complete_sessions(pulled.tasks, campaign.config.annotation.maximum_annotations)
+    total = len(kept_sessions(campaign.paths))
+    if len(done) < total:
+        return ReviewRound(pulled, done, total, None)
+    annotations = pulled.annotations[pulled.annotations["session_id"].isin(done)]
+    return ReviewRound(pulled, done, total, adjudicate(campaign, annotations))

@@ -1,0 +1,260 @@
+"""Browser-playable clips and transcripts of the kept sessions, for the annotators.
+
+Browsers play neither IEMOCAP's DivX AVI nor a bare WAV beside a video, so each session becomes
+one H.264/AAC MP4 (``yuv420p``, ``+faststart`` so it starts playing before it has downloaded),
+at ``annotation.clip`` height/fps/crf, with the session's audio muxed in. Label Studio's
+``<Video>`` and ``<Audio>`` both point at that one file.
+
+Crop: an IEMOCAP dialog video shows both actors side by side; the clip keeps only the session
+speaker's half (``video_region``), so the annotator judges the person the label belongs to, not
+the partner. The transcript still shows both speakers' turns (the partner's words are context)
+and marks the session speaker with ``*``. MOSEI videos are used full frame.
+
+A clip that already exists is probed (ffmpeg's header: H.264 + AAC, the configured height and
+fps, the session's duration) and kept when valid, so a rerun redoes only missing, broken or
+outdated clips. New clips are written to a temporary name and renamed, so an interrupted run never
+leaves a half-written clip that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edu_affect_data.config import ClipConfig
+
+CLIPS_DIRNAME = "clips"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_VIDEO = re.compile(r"Stream #\S+.*Video: (\w+).*?, (\d+)x(\d+)[ ,].*?([\d.]+) fps")
+_AUDIO = re.compile(r"Stream #\S+.*Audio: (\w+)")
+
+
+class ClipError(RuntimeError):
+    """A clip could not be made or does not come out right; the message names the session."""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Everything needed to cut one session's clip (picklable, for process executors)."""
+
+    session_id: str
+    video_path: str
+    audio_path: str
+    region: str
+    start_s: float
+    end_s: float
+    out_path: str
+    height: int
+    fps: float
+    crf: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    session_id: str
+    path: Path
+    made: bool
+
+
+@dataclass(frozen=True)
+class ClipProbe:
+    duration_s: float
+    video_codec: str
+    width: int
+    height: int
+    fps: float
+    audio_codec: str | None
+
+
+def clips_dir(media_root: Path) -> Path:
+    """The folder Label Studio's local-files storage points at (a subfolder of the media root)."""
+    return Path(media_root) / CLIPS_DIRNAME
+
+
+def check_session_id(session_id: str) -> str:
+    """Session ids become file names and URL parts: refuse anything that is not plain."""
+    if not _SAFE_ID.match(session_id):
+        raise ClipError(
+            f"session {session_id!r}: id is not usable as a file name (letters, digits, _ . : - only)"
+        )
+    return session_id
+
+
+def probe_clip(path: Path) -> ClipProbe | None:
+    """What ffmpeg reads from the clip's header; None when it does not open as a media file."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    run = subprocess.run(
+        [get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    text = run.stderr
+    duration, video = _DURATION.search(text), _VIDEO.search(text)
+    if duration is None or video is None:
+        return None
+    hours, minutes, seconds = duration.groups()
+    audio = _AUDIO.search(text)
+    return ClipProbe(
+        duration_s=int(hours) * 3600 + int(minutes) * 60 + float(seconds),
+        video_codec=video.group(1),
+        width=int(video.group(2)),
+        height=int(video.group(3)),
+        fps=float(video.group(4)),
+        audio_codec=audio.group(1) if audio else None,
+    )
+
+
+def clip_problem(spec: ClipSpec, probe: ClipProbe | None) -> str | None:
+    """Why an existing clip does not fit ``spec`` (None: it fits and is kept)."""
+    if probe is None:
+        return "does not open as a media file"
+    if probe.video_codec != "h264" or probe.audio_codec != "aac":
+        return f"codecs {probe.video_codec}/{probe.audio_codec}, expected h264/aac"
+    if probe.height != spec.height:
+        return f"height {probe.height}, expected {spec.height}"
+    if abs(probe.fps - spec.fps) > 0.01:
+        return f"{probe.fps:g} fps, expected {spec.fps:g}"
+    tolerance = max(0.1, 1.5 / spec.fps)
+    if abs(probe.duration_s - spec.duration_s) > tolerance:
+        return f"duration {probe.duration_s:.2f} s, expected {spec.duration_s:.2f} s"
+    return None
+
+
+def _crop_filter(region: str) -> str:
+    if region == "left":
+        return "crop=trunc(iw/4)*2:ih:0:0,"
+    if region == "right":
+        return "crop=trunc(iw/4)*2:ih:iw-trunc(iw/4)*2:0,"
+    if region == "full":
+        return ""
+    raise ValueError(f"unknown video region {region!r} (left | right | full)")
+
+
+def ffmpeg_command(spec: ClipSpec, out: Path) -> list[str]:
+    """The transcode: seek both inputs, crop the speaker, scale, resample, H.264/AAC, faststart."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    window = ["-ss", f"{spec.start_s:.3f}", "-t", f"{spec.duration_s:.3f}"]
+    same_file = spec.audio_path == spec.video_path
+    command = [get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    command += [*window, "-i", spec.video_path]
+    if not same_file:
+        command += [*window, "-i", spec.audio_path]
+    video_filter = (
+        f"{_crop_filter(spec.region)}scale=-2:{spec.height},fps={spec.fps:g},format=yuv420p"
+    )
+    command += ["-map", "0:v:0", "-map", "0:a:0" if same_file else "1:a:0"]
+    command += ["-vf", video_filter, "-c:v", "libx264", "-preset", "veryfast"]
+    command += ["-crf", str(spec.crf), "-pix_fmt", "yuv420p"]
+    command += ["-c:a", "aac", "-b:a", "96k", "-t", f"{spec.duration_s:.3f}"]
+    command += ["-movflags", "+faststart", "-f", "mp4", str(out)]
+    return command
+
+
+def make_clip(spec: ClipSpec) -> ClipResult:
+    """Cut one session's clip unless a valid one is already there."""
+    out = Path(spec.out_path)
+    if out.exists() and clip_problem(spec, probe_clip(out)) is None:
+        return ClipResult(spec.session_id, out, made=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    run = subprocess.run(ffmpeg_command(spec, partial), capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise ClipError(
+            f"session {spec.session_id}: ffmpeg failed on {spec.video_path} / {spec.audio_path}: "
+            f"{run.stderr.strip()[-500:]}"
+        )
+    problem = clip_problem(spec, probe_clip(partial))
+    if problem is not None:
+        partial.unlink(missing_ok=True)
+        raise ClipError(
+            f"session {spec.session_id}: the clip cut from {spec.video_path} "
+            f"[{spec.start_s:.2f}, {spec.end_s:.2f}] s {problem}"
+        )
+    os.replace(partial, out)
+    return ClipResult(spec.session_id, out, made=True)
+
+
+def clip_spec(session: dict[str, Any], media_root: Path, clip: ClipConfig) -> ClipSpec:
+    """The clip of one SESSIONS_SCHEMA row."""
+    session_id = check_session_id(str(session["session_id"]))
+    for column in ("video_path", "audio_path"):
+        if not session.get(column):
+            raise ClipError(f"session {session_id}: no {column} in the sessions table")
+    return ClipSpec(
+        session_id=session_id,
+        video_path=str(session["video_path"]),
+        audio_path=str(session["audio_path"]),
+        region=str(session.get("video_region") or "full"),
+        start_s=float(session["start_s"]),
+        end_s=float(session["end_s"]),
+        out_path=str(clips_dir(media_root) / f"{session_id}.mp4"),
+        height=clip.height,
+        fps=clip.fps,
+        crf=clip.crf,
+    )
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
+
+
+def format_transcript(
+    turns: Iterable[dict[str, Any]], *, start_s: float, speaker_id: str
+) -> str:
+    """Speaker turns as ``[mm:ss.s] * speaker: words`` lines, times from the clip start."""
+    lines = []
+    for turn in sorted(turns, key=lambda t: float(t["start_s"])):
+        mark = "*" if turn["speaker_id"] == speaker_id else " "
+        text = " ".join(str(turn["text"]).split())
+        lines.append(f"[{_clock(float(turn['start_s']) - start_s)}] {mark} {turn['speaker_id']}: {text}")
+    return "\n".join(lines) if lines else "(no transcribed speech in this clip)"
+
+
+def session_transcript(session: dict[str, Any]) -> str:
+    return format_transcript(
+        session.get("turns") or [],
+        start_s=float(session["start_s"]),
+        speaker_id=str(session["speaker_id"]),
+    )
+
+
+def write_transcript(session: dict[str, Any], media_root: Path) -> Path:
+    """``clips/<session>.txt`` beside the clip (rewritten only when its text changed)."""
+    path = clips_dir(media_root) / f"{check_session_id(str(session['session_id']))}.txt"
+    text = session_transcript(session) + "\n"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_clips(
+    sessions: Sequence[dict[str, Any]],
+    media_root: Path,
+    clip: ClipConfig,
+    *,
+    executor: Executor | None = None,
+) -> list[ClipResult]:
+    """Clips and transcripts of ``sessions`` (SESSIONS_SCHEMA rows), in parallel over ``executor``."""
+    specs = [clip_spec(session, media_root, clip) for session in sessions]
+    for session in sessions:
+        write_transcript(session, media_root)
+    if executor is None:
+        return [make_clip(spec) for spec in specs]
+    return list(executor.map(make_clip, specs))

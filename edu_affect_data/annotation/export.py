@@ -1,0 +1,250 @@
+"""Pull: a project's full export, kept as received, turned into validated, pseudonymous votes.
+
+Every pull downloads the whole project (``JSON``, all tasks) and first writes the bytes, unchanged,
+to a new timestamped file under ``annotation/snapshots/`` (opened exclusively and made read-only,
+so no snapshot is ever overwritten). Tables are derived from that snapshot only, which makes a pull
+a pure function of what the server held: rerunning it after an interruption loses and duplicates
+nothing. While the server is down the calls wait with backoff (``client.call_with_retries``).
+
+Label Studio accepts anything through its API (labels not in the interface; ``required`` is
+enforced only in the browser), so each annotation is checked and left out, with its reason in
+``excluded.csv``, when it is cancelled (skipped), has no affect choice, more than one, a label the
+interface does not offer, or repeats a vote of the same annotator on the task (the first vote, by
+annotation id, counts).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from edu_affect_data.annotation.client import LabelStudioSettings, call_with_retries, user_emails
+from edu_affect_data.annotation.labeling import AFFECT_CONTROL
+from edu_affect_data.annotation.pseudonyms import Pseudonyms
+from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA
+
+if TYPE_CHECKING:
+    from label_studio_sdk import LabelStudio
+
+LOG = logging.getLogger(__name__)
+EXCLUDED_COLUMNS = ["project", "session_id", "task_id", "annotation_id", "annotator", "reason"]
+
+
+class ExportFormatError(ValueError):
+    """An export that is not the JSON task list Label Studio writes; names the snapshot."""
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """How far one task is: its valid voters, and how many non-skipped annotations it holds."""
+
+    session_id: str
+    task_id: int
+    valid_votes: int
+    submitted: int
+
+
+@dataclass(frozen=True)
+class Votes:
+    """One project's pulled annotations: valid ones (ANNOTATIONS_SCHEMA columns) and excluded ones."""
+
+    valid: pd.DataFrame
+    excluded: pd.DataFrame
+    tasks: list[TaskProgress]
+
+
+def download_export(ls: LabelStudio, settings: LabelStudioSettings, project_id: int) -> bytes:
+    """The project's full JSON export, as bytes (the whole download is retried on failure)."""
+    return call_with_retries(
+        lambda: b"".join(
+            ls.projects.exports.download_sync(
+                id=project_id, export_type="JSON", download_all_tasks=True
+            )
+        ),
+        what=f"export of project {project_id}",
+        settings=settings,
+    )
+
+
+def write_snapshot(raw: bytes, folder: Path, kind: str, project_id: int) -> Path:
+    """Store ``raw`` under a new UTC-timestamped name, read-only; never replaces a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    path = folder / f"{stamp}-{kind}-project{project_id}.json"
+    with path.open("xb") as handle:
+        handle.write(raw)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, 0o444)
+    return path
+
+
+def parse_export(raw: bytes, source: str) -> list[dict[str, Any]]:
+    """The task list of a JSON export; ``source`` (the snapshot) names it in errors."""
+    try:
+        tasks = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportFormatError(f"{source}: not JSON: {exc}") from exc
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) and "id" in t for t in tasks):
+        raise ExportFormatError(f"{source}: expected a JSON list of tasks with ids")
+    return sorted(tasks, key=lambda task: int(task["id"]))
+
+
+def _affect_choices(result: Iterable[dict[str, Any]]) -> list[str]:
+    choices: list[str] = []
+    for region in result or []:
+        if region.get("from_name") == AFFECT_CONTROL and region.get("type") == "choices":
+            choices.extend(str(c) for c in (region.get("value") or {}).get("choices") or [])
+    return choices
+
+
+def _problem(annotation: dict[str, Any], labels: Sequence[str]) -> tuple[str | None, str | None]:
+    """(label, None) for a usable annotation, else (None, reason)."""
+    if annotation.get("was_cancelled"):
+        return None, "cancelled (skipped by the annotator)"
+    choices = _affect_choices(annotation.get("result") or [])
+    if not choices:
+        return None, f"empty result: no '{AFFECT_CONTROL}' choice"
+    if len(choices) > 1:
+        return None, f"more than one '{AFFECT_CONTROL}' choice: {choices}"
+    if choices[0] not in labels:
+        return None, f"unknown label {choices[0]!r}; expected one of {list(labels)}"
+    return choices[0], None
+
+
+def identity(user_id: Any, emails: dict[int, str]) -> str:
+    """The e-mail behind ``completed_by``; ``user-id:<n>`` for an account the admin cannot see."""
+    if isinstance(user_id, dict):  # some exports inline the user object
+        user_id = user_id.get("id")
+    if user_id is None:
+        return "user-id:unknown"
+    return emails.get(int(user_id), f"user-id:{int(user_id)}")
+
+
+def read_votes(
+    tasks: Sequence[dict[str, Any]],
+    *,
+    emails: dict[int, str],
+    pseudonyms: Pseudonyms,
+    labels: Sequence[str],
+    project: str,
+) -> Votes:
+    """Check every annotation of ``tasks`` (export order), naming annotators by pseudonym."""
+    valid: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    progress: list[TaskProgress] = []
+    for task in tasks:
+        session = (task.get("data") or {}).get("session_id")
+        annotations = sorted(task.get("annotations") or [], key=lambda a: int(a["id"]))
+        names = pseudonyms.assign(identity(a.get("completed_by"), emails) for a in annotations)
+        voted: dict[str, int] = {}
+        submitted = 0
+        for annotation in annotations:
+            annotator = names[identity(annotation.get("completed_by"), emails)]
+            submitted += not annotation.get("was_cancelled")
+            label, reason = _problem(annotation, labels)
+            if session is None:
+                label, reason = None, "task has no session_id in its data"
+            elif label is not None and annotator in voted:
+                label = None
+                reason = f"duplicate: {annotator} already voted on this task (annotation {voted[annotator]})"
+            row = {
+                "project": project,
+                "session_id": None if session is None else str(session),
+                "task_id": int(task["id"]),
+                "annotation_id": int(annotation["id"]),
+                "annotator": annotator,
+            }
+            if label is None:
+                excluded.append({**row, "reason": reason})
+                continue
+            voted[annotator] = int(annotation["id"])
+            valid.append(
+                {
+                    "session_id": row["session_id"],
+                    "task_id": row["task_id"],
+                    "annotator": annotator,
+                    "label": label,
+                    "lead_time": annotation.get("lead_time"),
+                    "created_at": annotation.get("created_at"),
+                    "updated_at": annotation.get("updated_at"),
+                    "annotation_id": row["annotation_id"],
+                }
+            )
+        if session is not None:
+            progress.append(TaskProgress(str(session), int(task["id"]), len(voted), submitted))
+    return Votes(
+        valid=pd.DataFrame(valid, columns=ANNOTATIONS_SCHEMA.names),
+        excluded=pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS),
+        tasks=progress,
+    )
+
+
+def annotations_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as an Arrow table validated against ANNOTATIONS_SCHEMA."""
+    columns = {name: frame[name].tolist() for name in ANNOTATIONS_SCHEMA.names}
+    columns["lead_time"] = [None if pd.isna(v) else float(v) for v in columns["lead_time"]]
+    return pa.Table.from_pydict(columns, schema=ANNOTATIONS_SCHEMA)
+
+
+def write_table(table: pa.Table, path: Path) -> Path:
+    """Write Parquet atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, partial)
+    os.replace(partial, path)
+    return path
+
+
+def write_excluded(excluded: pd.DataFrame, path: Path, project: str) -> Path:
+    """Replace ``project``'s rows of ``excluded.csv`` (the other project's rows stay)."""
+    kept = pd.DataFrame(columns=EXCLUDED_COLUMNS)
+    if path.exists():
+        kept = pd.read_csv(path, dtype=str, keep_default_na=False)
+        kept = kept[kept["project"] != project]
+    rows = pd.concat([kept, excluded.astype(str)], ignore_index=True) if len(kept) else excluded
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(path, index=False, columns=EXCLUDED_COLUMNS)
+    for row in excluded.itertuples():
+        LOG.warning(
+            "excluded annotation %s (task %s, session %s, %s): %s",
+            row.annotation_id, row.task_id, row.session_id, row.annotator, row.reason,
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class ProjectPull:
+    project_id: int
+    snapshot: Path
+    votes: Votes
+
+
+def pull_project(
+    ls: LabelStudio,
+    settings: LabelStudioSettings,
+    project_id: int,
+    *,
+    snapshots: Path,
+    kind: str,
+    pseudonyms: Pseudonyms,
+    labels: Sequence[str],
+) -> ProjectPull:
+    """Export ``project_id``, snapshot it, then read the votes from the snapshot's bytes."""
+    raw = download_export(ls, settings, project_id)
+    snapshot = write_snapshot(raw, snapshots, kind, project_id)
+    tasks = parse_export(snapshot.read_bytes(), str(snapshot))
+    emails = user_emails(ls, settings)
+    votes = read_votes(tasks, emails=emails, pseudonyms=pseudonyms, labels=labels, project=kind)
+    pseudonyms.save()
+    return ProjectPull(project_id, snapshot, votes)

@@ -1,0 +1,74 @@
+"""Where a campaign stands: sessions done, votes per annotator, the reviewer's queue.
+
+Read-only towards the build: it exports both projects into memory and writes no snapshot or table
+(only new annotators get their pseudonym recorded, so the names shown stay the names used later).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from edu_affect_data import CLASSES
+from edu_affect_data.annotation import campaign as campaigns
+from edu_affect_data.annotation import export
+from edu_affect_data.annotation.aggregate import VOTE_LABELS, needs_adjudication
+from edu_affect_data.annotation.client import user_emails
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    url: str
+    project_title: str
+    project_id: int
+    sessions: int
+    complete: int
+    #: pseudonym -> valid votes on this build's sessions.
+    votes_per_annotator: dict[str, int]
+    excluded: int
+    #: Sessions whose votes decide nothing (among the complete ones), and how many the reviewer decided.
+    adjudication_queue: int
+    adjudicated: int
+
+
+def _votes(campaign: campaigns.Campaign, project_id: int, labels: tuple[str, ...], kind: str) -> export.Votes:
+    raw = export.download_export(campaign.ls, campaign.settings, project_id)
+    pseudonyms = campaign.pseudonyms()
+    votes = export.read_votes(
+        export.parse_export(raw, f"export of project {project_id}"),
+        emails=user_emails(campaign.ls, campaign.settings),
+        pseudonyms=pseudonyms,
+        labels=labels,
+        project=kind,
+    )
+    pseudonyms.save()
+    return votes
+
+
+def campaign_status(campaign: campaigns.Campaign) -> CampaignStatus:
+    sessions = campaigns.kept_sessions(campaign.paths)
+    project_id = campaign.project_id()
+    votes = _votes(campaign, project_id, VOTE_LABELS, "annotation")
+    valid = votes.valid[votes.valid["session_id"].isin(sessions)]
+    done = campaigns.complete_sessions(
+        [t for t in votes.tasks if t.session_id in sessions],
+        campaign.config.annotation.maximum_annotations,
+    )
+    finished = valid[valid["session_id"].isin(done)]
+    queue = set(needs_adjudication(finished, campaign.config.aggregation.min_votes)) if len(finished) else set()
+    decided = 0
+    review_id = campaign.review_project_id()
+    if review_id is not None and queue:
+        decisions = _votes(campaign, review_id, CLASSES, "adjudication").valid
+        decided = int(decisions.loc[decisions["session_id"].isin(queue), "session_id"].nunique())
+    return CampaignStatus(
+        url=campaign.settings.url,
+        project_title=campaign.title,
+        project_id=project_id,
+        sessions=len(sessions),
+        complete=len(done),
+        votes_per_annotator=dict(sorted(Counter(valid["annotator"]).items())),
+        excluded=int(votes.excluded["session_id"].isin(sessions).sum()),
+        adjudication_queue=len(queue),
+        adjudicated=decided,
+    )

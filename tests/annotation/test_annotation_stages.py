@@ -1,0 +1,67 @@
+"""The two build stages end to end on the synthetic `tiny` corpora: ingest -> annotate -> aggregate."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from edu_affect_data.annotation.client import LabelStudioSettings, connect, find_project
+from edu_affect_data.annotation.review import adjudication_title
+from edu_affect_data.annotation.simulate import load_unit_emotions, session_emotions, truth_path
+from edu_affect_data.annotation.stage import run_aggregate, run_annotate
+from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA, LABELS_SCHEMA, BuildPaths
+from edu_affect_data.config import PipelineConfig, load_config
+from edu_affect_data.manifest import run_ingest
+from tests.annotation.small_corpus import REPO
+
+pytestmark = pytest.mark.labelstudio
+
+
+@pytest.fixture()
+def tiny_build(tiny_corpora: Path, tmp_path: Path, ls_settings: LabelStudioSettings,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PipelineConfig, BuildPaths]]:
+    title = f"t{uuid.uuid4().hex[:6]} tiny stages"
+    config = load_config(REPO / "pipelines" / "demo.yaml", {
+        "corpora.iemocap": str(tiny_corpora / "IEMOCAP_full_release"),
+        "corpora.mosei": str(tiny_corpora / "CMU_MOSEI"),
+        "annotation.project_title": title,
+        "annotation.clip.height": 96,
+    })
+    monkeypatch.setenv("LABEL_STUDIO_URL", ls_settings.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_settings.api_key)
+    yield config, BuildPaths(tmp_path / "out")
+    ls = connect(ls_settings)
+    for name in (title, adjudication_title(title)):
+        project_id = find_project(ls, name, ls_settings)
+        if project_id is not None:
+            ls.projects.delete(id=project_id)
+
+
+def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[PipelineConfig, BuildPaths]) -> None:
+    config, paths = tiny_build
+    assert run_ingest(config, paths).complete
+    kept = {r["session_id"] for r in pq.read_table(paths.sessions).to_pylist() if r["status"] == "kept"}
+    assert kept
+    with ProcessPoolExecutor(2) as executor:
+        annotated = run_annotate(config, paths, executor=executor)
+    assert annotated.complete and annotated.message == f"{len(kept)}/{len(kept)} sessions annotated"
+    assert annotated.stats["simulated_votes"] == 3 * len(kept)
+
+    aggregated = run_aggregate(config, paths)
+    assert aggregated.complete, aggregated.message
+    annotations = pq.read_table(paths.annotations)
+    assert annotations.schema.equals(ANNOTATIONS_SCHEMA) and annotations.num_rows == 3 * len(kept)
+    labels = pq.read_table(paths.labels)
+    assert labels.schema.equals(LABELS_SCHEMA)
+    assert set(labels.column("session_id").to_pylist()) == kept
+    assert (paths.agreement_dir / "agreement.md").exists()
+    assert aggregated.stats["adjudicated"] == aggregated.stats["adjudication_queue"]
+    sessions = [r for r in pq.read_table(paths.sessions).to_pylist() if r["session_id"] in kept]
+    truth = session_emotions(sessions, load_unit_emotions(truth_path(config)))
+    right = sum(r["label"] == truth[r["session_id"]] for r in labels.to_pylist())
+    assert right / len(kept) >= 0.75  # three 80-90 % annotators and a 95 % reviewer

@@ -1,0 +1,82 @@
+"""Simulated annotators: truth by majority of units, seeded votes with the configured noise."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from edu_affect_data import CLASSES
+from edu_affect_data.annotation.aggregate import CANNOT_TELL
+from edu_affect_data.annotation.simulate import (
+    TruthError,
+    annotator_vote,
+    assigned_annotators,
+    load_unit_emotions,
+    reviewer_vote,
+    session_emotions,
+    truth_path,
+)
+from edu_affect_data.config import SimulatedAnnotator, load_config
+
+SESSIONS = [f"Ses01F_impro01_M_{k:03d}" for k in range(4000)]
+
+
+def test_session_truth_is_the_majority_of_its_units(tmp_path: Path) -> None:
+    units = [
+        {"corpus": "iemocap", "id": "u1", "emotion": "Bored"},
+        {"corpus": "iemocap", "id": "u2", "emotion": "Curious"},
+        {"corpus": "iemocap", "id": "u3", "emotion": "Curious"},
+        {"corpus": "mosei", "id": "u1", "emotion": "Frustrated"},
+    ]
+    path = tmp_path / "synth_truth.json"
+    path.write_text(json.dumps({"units": units}))
+    emotions = load_unit_emotions(path)
+    sessions = [
+        {"session_id": "a", "corpus": "iemocap", "utterance_ids": ["u1", "u2", "u3"]},
+        {"session_id": "tie", "corpus": "iemocap", "utterance_ids": ["u1", "u2"]},
+        {"session_id": "m", "corpus": "mosei", "utterance_ids": ["u1"]},
+    ]
+    assert session_emotions(sessions, emotions) == {"a": "Curious", "tie": "Bored", "m": "Frustrated"}
+    with pytest.raises(TruthError, match="session b: unit"):
+        session_emotions([{"session_id": "b", "corpus": "iemocap", "utterance_ids": ["u9"]}], emotions)
+
+
+def test_truth_defaults_to_the_file_next_to_the_corpora(tmp_path: Path) -> None:
+    config = load_config(None, {"corpora.iemocap": str(tmp_path / "IEMOCAP_full_release"), "annotation.simulate": {}})
+    assert truth_path(config) == tmp_path / "synth_truth.json"
+    (tmp_path / "synth_truth.json").write_text(json.dumps({"units": [{"corpus": "iemocap", "id": "u", "emotion": "Happy"}]}))
+    with pytest.raises(TruthError, match=r"units\[0\] \(u\)"):
+        load_unit_emotions(tmp_path / "synth_truth.json")
+
+
+def test_votes_follow_accuracy_abstention_and_bias() -> None:
+    annotator = SimulatedAnnotator(name="a", accuracy=0.8, cannot_tell=0.1, bias="Bored")
+    votes = Counter(annotator_vote(annotator, 0, "Curious", seed=3, session_id=s) for s in SESSIONS)
+    n = len(SESSIONS)
+    assert votes[CANNOT_TELL] / n == pytest.approx(0.1, abs=0.02)
+    assert votes["Curious"] / n == pytest.approx(0.9 * 0.8, abs=0.03)
+    wrong = n * 0.9 * 0.2
+    assert votes["Bored"] / wrong == pytest.approx(0.5 + 0.5 / 3, abs=0.06)
+    assert votes["Confused"] / wrong == pytest.approx(0.5 / 3, abs=0.05)
+
+
+def test_votes_are_seeded_per_session_not_per_order() -> None:
+    annotator = SimulatedAnnotator(name="a", accuracy=0.5)
+    forward = [annotator_vote(annotator, 1, "Bored", seed=0, session_id=s) for s in SESSIONS[:50]]
+    backward = [annotator_vote(annotator, 1, "Bored", seed=0, session_id=s) for s in reversed(SESSIONS[:50])]
+    assert forward == backward[::-1]
+    other_seed = [annotator_vote(annotator, 1, "Bored", seed=1, session_id=s) for s in SESSIONS[:50]]
+    assert forward != other_seed
+    assert {reviewer_vote(0.0, "Bored", seed=0, session_id=s) for s in SESSIONS[:50]} <= set(CLASSES) - {"Bored"}
+
+
+def test_assignment_draws_distinct_annotators_and_refuses_too_few() -> None:
+    chosen = [assigned_annotators(5, 3, seed=0, session_id=s) for s in SESSIONS[:300]]
+    assert all(len(set(c)) == 3 for c in chosen)
+    assert Counter(i for c in chosen for i in c).keys() == {0, 1, 2, 3, 4}
+    assert assigned_annotators(3, 3, seed=0, session_id="x") == [0, 1, 2]
+    with pytest.raises(ValueError, match="2 annotator"):
+        assigned_annotators(2, 3, seed=0, session_id="x")
