@@ -109,10 +109,10 @@ DEMO = Profile(
             "Ses05M_script01_1b",
             "Ses05F_script02_2",
         ),
-        dialog_s=80.0,
+        dialog_s=96.0,
         frame_size=(320, 120),
     ),
-    mosei=MoseiShape(videos=10, video_s=72.0, frame_size=(160, 120), fps=15.0),
+    mosei=MoseiShape(videos=20, video_s=72.0, frame_size=(160, 120), fps=15.0),
     fault_rounds=2,
 )
 
