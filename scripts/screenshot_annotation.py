@@ -67,8 +67,8 @@ def main() -> int:
         page.click("button[type=submit]")
         page.wait_for_load_state("networkidle")
         page.goto(f"{url}/projects/{project_id}/data?tab=0&task={task.id}")
-        page.wait_for_selector("video", timeout=60_000)
-        page.wait_for_timeout(4_000)  # let the video show its first frame and the waveform render
+        page.wait_for_selector("video", state="attached", timeout=60_000)
+        page.wait_for_timeout(6_000)  # let the video show its first frame and the waveform render
         page.screenshot(path=str(args.out))
         browser.close()
     print(f"saved {args.out} (project {project_id}, task {task.id})")
