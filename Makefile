@@ -22,8 +22,11 @@ lint: env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# The whole suite, Label Studio integration tests included: starts a local server and stops it after.
+# Lint, then the whole suite, Label Studio integration tests included: starts a local server and
+# stops it after.
 test: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	bash scripts/labelstudio.sh start
 	set -o pipefail; status=0; \
 	  $(VENV)/bin/python -m pytest -q tests || status=$$?; \
