@@ -101,7 +101,7 @@ def summarize(out: Path) -> SynthSummary:
     """Counts from `OUT/synth_truth.json`, for the CLI and logs."""
     truth = json.loads((Path(out) / TRUTH_FILE).read_text())
     recordings = {(u["corpus"], u["recording"]) for u in truth["units"]}
-    recordings |= {(e["corpus"], e["recording"]) for e in truth["expression"]}
+    recordings |= {(e["corpus"], e["recording"]) for e in truth["faults"] + truth["broken_files"]}
     return SynthSummary(
         len(recordings), len(truth["units"]), len(truth["faults"]), len(truth["broken_files"])
     )

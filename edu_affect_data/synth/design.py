@@ -1,7 +1,7 @@
 """Decide a whole synthetic corpus from a profile and a seed: names, people, emotions, turns, faults.
 
-The order of decisions is fixed (names -> latent emotions -> expression -> broken files -> fault
-jobs -> turns -> fault intervals -> odd units), each drawing from its own seeded generator, so a
+The order of decisions is fixed (names -> latent emotions -> broken files -> fault jobs -> turns
+with each unit's expressed classes -> fault intervals -> odd units), each drawing from its own seeded generator, so a
 change in one recording's turns never shifts another recording's randomness.
 """
 
@@ -29,11 +29,12 @@ from edu_affect_data.synth.plan import (
     RecordingPlan,
     SpeakerPlan,
     UnitPlan,
+    draw_expression,
     plan_dialog_turns,
     plan_video_segments,
     recording_rng,
 )
-from edu_affect_data.synth.profiles import CLASSES, MODALITIES, Profile
+from edu_affect_data.synth.profiles import CLASSES, Profile
 from edu_affect_data.synth.source_labels import iemocap_labels, mosei_labels
 
 IEMOCAP_FPS = 30000 / 1001
@@ -106,11 +107,6 @@ class _LatentPicker:
         return CLASSES[pick]
 
 
-def _expression(latent: str, p: float, rng: np.random.Generator) -> dict[str, str]:
-    others = [c for c in CLASSES if c != latent]
-    return {m: latent if rng.random() < p else str(rng.choice(others)) for m in MODALITIES}
-
-
 def _jobs(catalogue: tuple[FaultJob, ...], rounds: int) -> list[FaultJob]:
     return [job for _ in range(rounds) for job in catalogue]
 
@@ -131,15 +127,13 @@ def _finish_recording(plan: RecordingPlan, jobs: list[FaultJob], seed: int) -> N
 
 
 def _people(profile: Profile, seed: int) -> tuple[list[RecordingPlan], list[RecordingPlan]]:
-    """Recordings with their speakers, latent emotions and expressed classes (no turns yet)."""
+    """Recordings with their speakers and latent emotions (no turns yet)."""
     picker = _LatentPicker(_rng(seed, "latent"))
-    expr_rng = _rng(seed, "expression")
 
     def speaker(sid: str, letter: str, region: str, female: bool) -> SpeakerPlan:
         latent = picker(sid)
-        expression = _expression(latent, profile.expression_p, expr_rng)
         f0, formant = _speaker_voice(seed, sid, female)
-        return SpeakerPlan(sid, letter, region, latent, expression, f0, formant)
+        return SpeakerPlan(sid, letter, region, latent, f0, formant)
 
     iemocap = []
     for dialog in profile.iemocap.dialogs:
@@ -168,17 +162,25 @@ def _people(profile: Profile, seed: int) -> tuple[list[RecordingPlan], list[Reco
     return iemocap, mosei
 
 
-def _plan_turns(plan: RecordingPlan, jobs: list[FaultJob], seed: int) -> None:
+def _plan_turns(plan: RecordingPlan, jobs: list[FaultJob], seed: int, expression_p: float) -> None:
     rng = recording_rng(seed, plan.recording_id, 0)
+    # Expressions draw from their own stream: they never shift the turn generator's draws.
+    expression_rng = recording_rng(seed, plan.recording_id, 7)
+
+    def express(latent: str) -> dict[str, str]:
+        return draw_expression(latent, expression_p, expression_rng)
+
     if plan.corpus == "iemocap":
         wants_short_hole = any(j.kind == "hole" and not j.long for j in jobs)
         short_at = 0.6 * plan.duration_s if wants_short_hole else None
         actors = {s.letter: s for s in plan.speakers}
         plan.units = plan_dialog_turns(
-            plan.recording_id, plan.duration_s, actors, rng, short_turn_at=short_at
+            plan.recording_id, plan.duration_s, actors, rng, express, short_turn_at=short_at
         )
     else:
-        plan.units = plan_video_segments(plan.recording_id, plan.duration_s, plan.speakers[0], rng)
+        plan.units = plan_video_segments(
+            plan.recording_id, plan.duration_s, plan.speakers[0], rng, express
+        )
 
 
 def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
@@ -199,7 +201,7 @@ def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
             eligible, _jobs(catalogue, profile.fault_rounds), _rng(seed, "jobs", corpus)
         )
         for rec in recordings:
-            _plan_turns(rec, jobs.get(rec.recording_id, []), seed)
+            _plan_turns(rec, jobs.get(rec.recording_id, []), seed, profile.expression_p)
             _finish_recording(rec, jobs.get(rec.recording_id, []), seed)
     plan = CorpusPlan(profile.name, seed, iemocap, mosei)
     _drop_alignments(plan, seed)

@@ -1,6 +1,8 @@
-"""A drawn face whose brows, eyes, mouth and head motion carry the expressed emotion.
+"""A drawn face whose brows, eyes, mouth, head pose and head motion carry the expressed emotion.
 
-OpenCV primitives are enough for a model to learn from and cheap enough for tens of thousands of
+The cues are large on purpose (head height, size and roll, mouth opening and curve, thick angled
+brows) so they survive downscaling the speaker's region to 32x32 px and averaging frames over
+seconds. OpenCV primitives are enough for a model to learn from and cheap enough for tens of thousands of
 frames. The backdrop is a drifting stripe pattern and every frame gets sensor noise, so a frame
 never repeats its predecessor: only injected faults are frozen or black.
 """
@@ -32,13 +34,24 @@ class FaceStyle:
     #: Head motion amplitude (fraction of the region) and rate (Hz).
     head_amp: float
     head_hz: float
+    #: Head pose: vertical offset (fraction of the region height, + down), size factor (leaning
+    #: in > 1) and static roll (degrees, the tilt of the quizzical head).
+    head_dy: float
+    head_scale: float
+    head_roll: float
 
 
 FACES: dict[str, FaceStyle] = {
-    "Confused": FaceStyle(0.02, 0.0, 0.10, -0.03, 0.02, (0.3, -0.5), 0.1, 0.05, 0.4),
-    "Curious": FaceStyle(0.10, -0.05, 0.0, 0.08, 0.07, (0.0, 0.0), 0.0, 0.06, 0.8),
-    "Bored": FaceStyle(-0.04, 0.0, 0.0, 0.0, 0.0, (0.0, 0.6), 0.6, 0.02, 0.15),
-    "Frustrated": FaceStyle(-0.05, 0.09, 0.0, -0.10, 0.03, (0.6, 0.1), 0.25, 0.07, 1.6),
+    "Confused": FaceStyle(
+        0.04, 0.0, 0.16, -0.06, 0.06, (0.5, -0.6), 0.1, 0.02, 0.4, 0.0, 1.0, 20.0
+    ),
+    "Curious": FaceStyle(
+        0.18, -0.08, 0.0, 0.18, 0.22, (0.0, -0.2), 0.0, 0.03, 0.8, -0.08, 1.15, 0.0
+    ),
+    "Bored": FaceStyle(-0.05, 0.0, 0.0, 0.0, 0.0, (0.0, 0.9), 0.7, 0.01, 0.15, 0.14, 0.88, -6.0),
+    "Frustrated": FaceStyle(
+        -0.08, 0.22, 0.0, -0.22, 0.08, (0.6, 0.1), 0.3, 0.05, 1.6, 0.0, 1.0, 0.0
+    ),
 }
 
 #: Stripe period of the backdrop (px) and its drift per frame (px).
@@ -96,11 +109,11 @@ def draw_face(
 ) -> None:
     """Draw one person into `region` (a view of the frame) at time `t`; `speaking` 0..1 opens the mouth."""
     h, w = region.shape[:2]
-    size = 0.38 * min(w, h * 1.2)
+    size = 0.36 * min(w, h * 1.2) * style.head_scale
     swing = 2 * np.pi * style.head_hz * t + look.phase
     cx = w / 2 + style.head_amp * w * np.sin(swing)
-    cy = h / 2 + 0.5 * style.head_amp * h * np.cos(1.3 * swing)
-    tilt = 12 * style.head_amp / 0.07 * np.sin(0.7 * swing)
+    cy = h / 2 + style.head_dy * h + 0.5 * style.head_amp * h * np.cos(1.3 * swing)
+    tilt = style.head_roll + 12 * style.head_amp / 0.07 * np.sin(0.7 * swing)
 
     def pt(dx: float, dy: float) -> tuple[int, int]:
         a = np.deg2rad(tilt)
@@ -122,13 +135,13 @@ def draw_face(
         raise_ = style.brow_raise + side * style.brow_asym
         outer = pt(0.55 * side, -0.45 - raise_)
         inner = pt(0.15 * side, -0.45 - raise_ + style.brow_tilt)
-        cv2.line(region, outer, inner, (40, 30, 30), max(1, int(size * 0.07)))
+        cv2.line(region, outer, inner, (40, 30, 30), max(1, int(size * 0.11)))
     opening = style.mouth_open + 0.12 * speaking
-    xs = np.linspace(-0.3, 0.3, 9)
-    spread = (xs / 0.3) ** 2
+    xs = np.linspace(-0.38, 0.38, 9)
+    spread = (xs / 0.38) ** 2
     centre = 0.5 - style.mouth_curve * spread  # a smile lifts the corners
-    half = 0.5 * opening * (1 - spread) + 0.015
+    half = 0.5 * opening * (1 - spread) + 0.03
     top = [pt(x, c - o) for x, c, o in zip(xs, centre, half, strict=True)]
     bottom = [pt(x, c + o) for x, c, o in zip(xs, centre, half, strict=True)]
     lips = np.array(top + bottom[::-1], dtype=np.int32)
-    cv2.fillPoly(region, [lips], (60, 40, 150))
+    cv2.fillPoly(region, [lips], (50, 30, 130))

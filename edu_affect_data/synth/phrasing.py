@@ -1,8 +1,10 @@
-"""What the synthetic learners say: class-coloured phrases mixed with neutral filler.
+"""What the synthetic learners say: class-coloured phrases, sometimes with neutral filler.
 
-The text modality carries the expressed class only partly: an utterance holds a phrase of that
-class with probability `CUE_P` and filler otherwise, so one utterance is weak evidence and a
-whole session is good evidence, as in real speech.
+Every utterance says a phrase of the class its text expresses, and a second one with probability
+`SECOND_PHRASE_P` (neutral filler otherwise), so class words are most of what is said and a small
+text encoder can pick them up. One utterance is still weak evidence of the learner's latent
+emotion because each unit's expressed class is itself a noisy draw (design.py); a session of a
+few units is good evidence, as in real speech.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import re
 
 import numpy as np
 
-#: Probability that an utterance carries a phrase of the class its text expresses.
-CUE_P = 0.6
+#: Probability that an utterance carries a second phrase of its expressed class instead of filler.
+SECOND_PHRASE_P = 0.6
 
 PHRASES: dict[str, tuple[str, ...]] = {
     "Confused": (
@@ -86,10 +88,12 @@ _EDGE_PUNCT = re.compile(r"^[^\w']+|[^\w']+$")
 
 def utterance_text(expressed: str, rng: np.random.Generator) -> str:
     """One turn of a learner whose text modality expresses `expressed`."""
-    parts: list[str] = []
-    if rng.random() < CUE_P:
-        parts.append(str(rng.choice(PHRASES[expressed])))
-    parts.append(str(rng.choice(FILLER)))
+    phrases = PHRASES[expressed]
+    if rng.random() < SECOND_PHRASE_P:
+        first, second = rng.choice(len(phrases), 2, replace=False)
+        parts = [phrases[int(first)], phrases[int(second)]]
+    else:
+        parts = [str(rng.choice(phrases)), str(rng.choice(FILLER))]
     if rng.random() < 0.5:
         parts.reverse()
     text = ". ".join(p[0].upper() + p[1:] for p in parts) + rng.choice(

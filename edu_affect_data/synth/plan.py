@@ -10,12 +10,17 @@ of the utterance, every frame belonging to one row (`<s>`, a word, `<sil>`, `</s
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from edu_affect_data.synth.phrasing import fragment_text, spoken_tokens, utterance_text
+from edu_affect_data.synth.profiles import CLASSES, MODALITIES
 from edu_affect_data.synth.source_labels import IemocapLabels
+
+#: Draws one unit's expressed class per modality from its speaker's latent emotion.
+Expresser = Callable[[str], dict[str, str]]
 
 FRAME_S = 0.01
 NON_WORDS = frozenset({"<s>", "</s>", "<sil>"})
@@ -32,7 +37,7 @@ UNDERSCORE_SENTENCE = "I saved it as draft___final."
 
 
 def recording_rng(seed: int, recording_id: str, purpose: int) -> np.random.Generator:
-    """A generator owned by one recording and one purpose (0 plan, 1 render)."""
+    """A generator owned by one recording and one purpose (0 plan, 1 render, 7 expression, ...)."""
     return np.random.default_rng([seed, zlib.crc32(recording_id.encode()), purpose])
 
 
@@ -56,6 +61,8 @@ class UnitPlan:
     #: Transcript text, tags included.
     text: str
     rows: tuple[Row, ...]
+    #: modality -> the class this unit shows in it (voice style, face while talking, phrases).
+    expressed: dict[str, str]
     annotated: bool = True
     #: False for the units of a transcript hole: spoken (audio, video) but written nowhere.
     transcribed: bool = True
@@ -86,9 +93,8 @@ class SpeakerPlan:
     speaker_id: str
     letter: str
     region: str  # left | right | full
+    #: The learner emotion of this speaker in this recording (the label); units express it noisily.
     latent: str
-    #: modality -> the class that modality shows for this speaker in this recording.
-    expression: dict[str, str]
     f0: float
     formant_scale: float
 
@@ -134,6 +140,14 @@ class RecordingPlan:
         return [u for u in self.units if u.transcribed]
 
 
+def draw_expression(latent: str, p: float, rng: np.random.Generator) -> dict[str, str]:
+    """modality -> expressed class, each modality on its own: the latent with probability `p`,
+    else one of the other three classes, uniformly (no per-speaker distractor, so a cue means
+    the same class for everyone and only its frequency carries the latent)."""
+    others = [c for c in CLASSES if c != latent]
+    return {m: latent if rng.random() < p else str(rng.choice(others)) for m in MODALITIES}
+
+
 def layout_rows(
     tokens: list[str], rng: np.random.Generator, *, edge: tuple[int, int] = EDGE_FRAMES
 ) -> tuple[Row, ...]:
@@ -170,10 +184,11 @@ def plan_dialog_turns(
     duration_s: float,
     speakers: dict[str, SpeakerPlan],
     rng: np.random.Generator,
+    express: Expresser,
     *,
     short_turn_at: float | None,
 ) -> list[UnitPlan]:
-    """Alternating turns of the two actors.
+    """Alternating turns of the two actors, each turn expressing its own draw of `express`.
 
     `short_turn_at` asks for one brief turn ("Okay.") with brief pauses around it after that time:
     the place for a short transcript hole, whose realised length must stay under 1.5 s.
@@ -189,6 +204,7 @@ def plan_dialog_turns(
         letter = letters[len(units) % 2]
         speaker = speakers[letter]
         short = short_next
+        expressed = express(speaker.latent)
         if short:
             text, annotated = "Okay.", True
             rows: tuple[Row, ...] = (Row(0, 3, "<s>"), Row(4, 25, "OKAY"), Row(26, 29, "</s>"))
@@ -196,7 +212,7 @@ def plan_dialog_turns(
             text, annotated = fragment_text(rng), False
             rows = layout_rows(iemocap_tokens(text, rng), rng)
         else:
-            text, annotated = utterance_text(speaker.expression["text"], rng), True
+            text, annotated = utterance_text(expressed["text"], rng), True
             rows = layout_rows(iemocap_tokens(text, rng), rng)
         end = round(t + (rows[-1].end_frame + 1) * FRAME_S, 4)
         if end > duration_s - 0.4:
@@ -216,6 +232,7 @@ def plan_dialog_turns(
                 end,
                 text,
                 rows,
+                expressed,
                 annotated=annotated,
                 hole_slot=short,
             )
@@ -229,14 +246,19 @@ def plan_dialog_turns(
 
 
 def plan_video_segments(
-    video_id: str, duration_s: float, speaker: SpeakerPlan, rng: np.random.Generator
+    video_id: str,
+    duration_s: float,
+    speaker: SpeakerPlan,
+    rng: np.random.Generator,
+    express: Expresser,
 ) -> list[UnitPlan]:
-    """Near-contiguous MOSEI segments of one speaker, 1-3 utterances each."""
+    """Near-contiguous MOSEI segments of one speaker, 1-2 utterances each, one expression each."""
     units: list[UnitPlan] = []
     t = round(float(rng.uniform(0.2, 0.6)), 3)
     while True:
+        expressed = express(speaker.latent)
         text = " ".join(
-            utterance_text(speaker.expression["text"], rng) for _ in range(int(rng.integers(1, 3)))
+            utterance_text(expressed["text"], rng) for _ in range(int(rng.integers(1, 3)))
         )
         if len(units) == 1:
             text += " " + UNDERSCORE_SENTENCE  # segment texts may hold the field separator
@@ -246,7 +268,17 @@ def plan_video_segments(
             break
         seg = len(units)
         units.append(
-            UnitPlan(f"{video_id}_{seg}", speaker.speaker_id, "", t, end, text, rows, segment=seg)
+            UnitPlan(
+                f"{video_id}_{seg}",
+                speaker.speaker_id,
+                "",
+                t,
+                end,
+                text,
+                rows,
+                expressed,
+                segment=seg,
+            )
         )
         t = round(end + float(rng.uniform(*SEGMENT_PAUSE_S)), 3)
     return units

@@ -44,8 +44,9 @@ class Profile:
     mosei: MoseiShape
     #: How many times the catalogue of faults (faults.py) is placed over the corpora.
     fault_rounds: int
-    #: Probability that a modality expresses the latent class rather than its distractor.
-    expression_p: float = 0.6
+    #: Probability that one unit expresses the latent class in one modality (else another class).
+    #: 0.75 measured on the demo: each modality alone well above chance, fusion clearly better.
+    expression_p: float = 0.75
 
 
 def _real_dialog_names() -> tuple[str, ...]:

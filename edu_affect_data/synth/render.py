@@ -3,7 +3,8 @@
 Audio: room noise everywhere, every planned unit voiced (transcript holes too: the speech
 happened, it just was not written down), then dropouts zeroed. Video: one region per speaker
 (left/right halves side by side, or the full frame), drawn face over a drifting backdrop plus
-sensor noise, then black and frozen stretches; missing stretches are frames never produced.
+sensor noise, the face showing the video expression of the speaker's current or last turn, then
+black and frozen stretches; missing stretches are frames never produced.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from edu_affect_data.synth.face import (
     FACES,
     STRIPE_DRIFT,
     STRIPE_PERIOD,
+    FaceStyle,
     appearance,
     backdrop_strip,
     draw_face,
@@ -33,7 +35,7 @@ def render_audio(plan: RecordingPlan, seed: int) -> np.ndarray:
     for unit in plan.units:
         speaker = plan.speaker(unit.speaker_id)
         words = [(w0, w1) for _, w0, w1 in unit.words()]
-        style = VOICES[speaker.expression["audio"]]
+        style = VOICES[unit.expressed["audio"]]
         add_utterance(
             audio, words, (unit.start_s, unit.end_s), style, speaker.f0, speaker.formant_scale, rng
         )
@@ -64,6 +66,20 @@ def _speech_times(plan: RecordingPlan, speaker: SpeakerPlan) -> tuple[np.ndarray
     return np.array([s for s, _ in spans] or [np.inf]), np.array([e for _, e in spans] or [np.inf])
 
 
+def _face_turns(plan: RecordingPlan, speaker: SpeakerPlan) -> tuple[np.ndarray, list[FaceStyle]]:
+    """Start times of the speaker's turns and the face each turn shows.
+
+    The face follows the turn being spoken and is held after it (listening to the other actor,
+    pauses) until the speaker's next turn; before the first turn it already shows the first.
+    """
+    turns = sorted(
+        (u.start_s, u.expressed["video"]) for u in plan.units if u.speaker_id == speaker.speaker_id
+    )
+    if not turns:
+        raise ValueError(f"{plan.recording_id}: speaker {speaker.speaker_id} has no turns")
+    return np.array([start for start, _ in turns]), [FACES[style] for _, style in turns]
+
+
 def frame_times(plan: RecordingPlan) -> list[int]:
     """Indices of the frames the video stream holds (30000/1001 or the MOSEI rate)."""
     n = plan.n_frames
@@ -86,7 +102,8 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
         region = regions[speaker.region]
         look = appearance(recording_rng(seed, speaker.speaker_id, 4))
         strip = backdrop_strip(region.stop - region.start, height, look)
-        people.append((speaker, region, look, strip, _speech_times(plan, speaker)))
+        faces = _face_turns(plan, speaker)
+        people.append((region, look, strip, _speech_times(plan, speaker), faces))
     noise = noise_bank(height, width, rng)
     picks = rng.integers(0, len(noise), (plan.n_frames, 2))
     video_faults = [
@@ -97,14 +114,15 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
     frame = np.empty((height, width, 3), dtype=np.uint8)
     for index in frame_times(plan):
         t = index / plan.fps
-        for speaker, region, look, strip, (starts, ends) in people:
+        for region, look, strip, (starts, ends), (turn_starts, turn_faces) in people:
             offset = (index * STRIPE_DRIFT) % STRIPE_PERIOD
             view = frame[:, region]
             view[:] = strip[:, offset : offset + view.shape[1]]
             k = int(np.searchsorted(starts, t, side="right")) - 1
             talking = k >= 0 and t < ends[k]
             speaking = 0.5 + 0.5 * np.sin(2 * np.pi * 5.0 * t) if talking else 0.0
-            draw_face(view, FACES[speaker.expression["video"]], look, t, float(speaking))
+            turn = max(0, int(np.searchsorted(turn_starts, t, side="right")) - 1)
+            draw_face(view, turn_faces[turn], look, t, float(speaking))
         cv2_add_noise(frame, noise[picks[index, 0]], noise[picks[index, 1]])
         for number, fault in enumerate(video_faults):
             if not fault.start_s - 1e-6 <= t < fault.end_s - 1e-6:

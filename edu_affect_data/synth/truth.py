@@ -1,9 +1,9 @@
 """`synth_truth.json`: what the synthetic corpora really hold (schema in docs/contracts.md).
 
 Readers, the gap filter, the simulated annotators and the analyses check themselves against it.
-Beyond the contract's keys it records, per unit, whether it is `annotated` (X fragments are not),
-per transcript hole the `units` it swallowed, and per (recording, speaker, modality) the class
-that modality `expression` shows.
+Beyond the contract's keys it records, per unit, whether it is `annotated` (X fragments are not)
+and the class each modality `expressed` in it (`emotion` is the speaker's latent class in that
+recording); per transcript hole the `units` it swallowed and their `expressed` classes.
 """
 
 from __future__ import annotations
@@ -37,9 +37,14 @@ def _broken_files(plan: RecordingPlan) -> list[dict[str, Any]]:
     ]
 
 
+def _expressed(expressed: dict[str, str]) -> dict[str, str]:
+    return {modality: expressed[modality] for modality in MODALITIES}
+
+
 def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
-    faults, broken, units, expression = [], [], [], []
+    faults, broken, units = [], [], []
     for plan in corpus.recordings:
+        by_id = {u.unit_id: u for u in plan.units}
         for f in plan.faults:
             entry: dict[str, Any] = {
                 "corpus": plan.corpus,
@@ -52,6 +57,7 @@ def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
             }
             if f.units:
                 entry["units"] = list(f.units)
+                entry["expressed"] = {uid: _expressed(by_id[uid].expressed) for uid in f.units}
             faults.append(entry)
         broken += _broken_files(plan)
         for u in plan.transcribed_units():
@@ -65,27 +71,15 @@ def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
                     "start_s": u.start_s,
                     "end_s": u.end_s,
                     "annotated": u.annotated,
+                    "expressed": _expressed(u.expressed),
                 }
             )
-        for s in plan.speakers:
-            for modality in MODALITIES:
-                expression.append(
-                    {
-                        "corpus": plan.corpus,
-                        "recording": plan.recording_id,
-                        "speaker": s.speaker_id,
-                        "modality": modality,
-                        "latent": s.latent,
-                        "expressed": s.expression[modality],
-                    }
-                )
     return {
         "profile": corpus.profile,
         "seed": corpus.seed,
         "faults": faults,
         "broken_files": broken,
         "units": units,
-        "expression": expression,
     }
 
 

@@ -64,13 +64,30 @@ def test_latent_classes_are_balanced_and_varied_per_speaker(demo: CorpusPlan) ->
     assert all(len(v) >= 3 for k, v in per_speaker.items() if k.startswith("Ses"))
 
 
-def test_modalities_express_the_latent_about_sixty_percent(demo: CorpusPlan) -> None:
-    speakers = [s for r in demo.recordings for s in r.speakers]
+def test_each_unit_expresses_the_latent_at_the_profiles_rate(demo: CorpusPlan) -> None:
+    units = [(u, r.speaker(u.speaker_id).latent) for r in demo.recordings for u in r.units]
+    assert all(set(u.expressed) == {"audio", "video", "text"} for u, _ in units)
     for modality in ("audio", "video", "text"):
-        share = sum(s.expression[modality] == s.latent for s in speakers) / len(speakers)
-        assert 0.45 <= share <= 0.8, (modality, share)
-    all_agree = sum(len({*s.expression.values()}) == 1 for s in speakers) / len(speakers)
-    assert all_agree < 0.5, "modalities are drawn independently"
+        share = sum(u.expressed[modality] == latent for u, latent in units) / len(units)
+        assert abs(share - DEMO.expression_p) < 0.08, (modality, share)
+        wrong = collections.Counter(
+            u.expressed[modality] for u, latent in units if u.expressed[modality] != latent
+        )
+        assert set(wrong) == set(CLASSES)
+    all_agree = sum(len({*u.expressed.values()}) == 1 for u, _ in units) / len(units)
+    p = DEMO.expression_p
+    independent = p**3 + (1 - p) ** 3 / 9  # all three latent, or all three the same other class
+    assert abs(all_agree - independent) < 0.05, "modalities are drawn independently"
+
+
+def test_expression_is_drawn_per_unit_not_per_speaker(demo: CorpusPlan) -> None:
+    """Many independent draws per (recording, speaker): the expressed class changes between turns."""
+    varied = []
+    for plan in demo.recordings:
+        for speaker in plan.speakers:
+            mine = [u for u in plan.units if u.speaker_id == speaker.speaker_id]
+            varied.append(len({u.expressed["audio"] for u in mine}) > 1)
+    assert sum(varied) / len(varied) > 0.9
 
 
 @pytest.mark.parametrize("profile", [TINY, DEMO], ids=lambda p: p.name)
