@@ -84,7 +84,7 @@ def bench_profile(
 
     corpora = out / profile / "corpora"
     if not (corpora / "synth_truth.json").exists():
-        synthesize(corpora, profile, 0)
+        synthesize(corpora, profile, 0, overwrite=True)  # a half-written corpus from a killed run
     config = load_config(
         None,
         {
