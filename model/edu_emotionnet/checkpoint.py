@@ -1,5 +1,6 @@
 """Checkpoints: `ckpt.pt` holds everything a resumed run needs to continue bit-for-bit; `best.pt` the
-weights chosen on validation macro-F1 (what evaluate, report and predict load)."""
+weights chosen on validation macro-F1, ties broken by validation loss (what evaluate, report and
+predict load)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ BEST = "best.pt"
 class LoopState:
     next_epoch: int = 0
     best_macro_f1: float = -1.0
+    best_val_loss: float = float("inf")
     best_epoch: int = -1
     bad_epochs: int = 0
     stopped_early: bool = False

@@ -52,6 +52,7 @@ class VideoEncoderConfig(Strict):
     frame_size: int = Field(224, ge=8, description="Side of the square frames fed to the CNN; below 224 the frames are pre-decoded and down-scaled once into a cache.")
     cnn_channels: int = Field(32, ge=1, description="Width of the small CNN.")
     frame_chunk: int = Field(512, ge=1, description="Frames per CNN call (bounds activation memory).")
+    frame_stride: int = Field(1, ge=1, description="Encode every k-th stored frame (5 fps -> 2.5 fps at 2); on CPU the frame CNN is most of a fused model's time.")
 
 
 class ModelConfig(Strict):
@@ -61,6 +62,7 @@ class ModelConfig(Strict):
     heads: int = Field(4, ge=1)
     ff_mult: int = Field(4, ge=1, description="Feed-forward width as a multiple of d_model.")
     dropout: float = Field(0.2, ge=0, lt=1)
+    input_norm: bool = Field(True, description="LayerNorm on each modality's features before the input projection (every model, baselines included).")
     step_s: float = Field(1.0, gt=0, description="Width of one step of the common time grid, seconds.")
     cmaa: bool = Field(True, description="Cross-modal attention alignment; false = ablation -CMAA (g = h).")
     mie: bool = Field(True, description="Modality importance estimation; false = ablation -MIE (equal weights over available modalities).")
@@ -90,9 +92,10 @@ class TrainLoopConfig(Strict):
     warmup_epochs: int = Field(5, ge=0, description="Linear warm-up of the learning rate, epochs.")
     decay_epochs: list[int] = Field([30, 40], description="Epochs at which the learning rate is multiplied by decay_factor.")
     decay_factor: float = Field(0.1, gt=0, le=1)
-    patience: int = Field(5, ge=1, description="Epochs without a better validation macro-F1 before stopping.")
+    patience: int = Field(5, ge=1, description="Epochs without a better validation choice (higher macro-F1, ties broken by lower loss) before stopping.")
     grad_clip: float | None = Field(1.0, gt=0, description="Max gradient norm; null = no clipping.")
     num_workers: int = Field(2, ge=0, description="DataLoader worker processes.")
+    in_memory: bool = Field(False, description="Keep decoded sessions in memory after their first read (small datasets, many short epochs).")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1, description="torch intra-op threads during the run; null = torch's default. 1 for tiny models on shared CPUs, where two spinning threads run several times slower than one.")
     bf16: bool = Field(True, description="bf16 autocast on CUDA (never on CPU).")

@@ -65,7 +65,9 @@ def n_steps_of(duration_s: float, step_s: float) -> int:
 class SessionDataset(TorchDataset):
     """One split as tensors; frames from `frame_cache` when given, else decoded by `datasets`."""
 
-    def __init__(self, split: Any, modalities: tuple[str, ...], step_s: float, frame_cache: FrameCache | None) -> None:
+    def __init__(
+        self, split: Any, modalities: tuple[str, ...], step_s: float, frame_cache: FrameCache | None, in_memory: bool = False
+    ) -> None:
         columns = list(BASE_COLUMNS) + [c for m in modalities for c in MODALITY_COLUMNS[m]]
         if "video" in modalities and frame_cache is None:
             columns.append("frames")
@@ -75,12 +77,21 @@ class SessionDataset(TorchDataset):
         self.modalities = modalities
         self.step_s = step_s
         self.frame_cache = frame_cache
+        # Items are only read, never changed in place (collate copies them into padded batches).
+        self.memory: dict[int, dict[str, Any]] | None = {} if in_memory else None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        row = self.rows[int(index)]
+        if self.memory is None:
+            return self._read(int(index))
+        if int(index) not in self.memory:
+            self.memory[int(index)] = self._read(int(index))
+        return self.memory[int(index)]
+
+    def _read(self, index: int) -> dict[str, Any]:
+        row = self.rows[index]
         item: dict[str, Any] = {
             "session_id": row["session_id"],
             "label": int(row["label"]),
@@ -89,7 +100,7 @@ class SessionDataset(TorchDataset):
         if "audio" in self.modalities:
             item["mfcc"] = row["mfcc"].float().reshape(-1, 40)
         if "video" in self.modalities:
-            frames = self.frame_cache.frames(int(index)) if self.frame_cache is not None else row["frames"]
+            frames = self.frame_cache.frames(index) if self.frame_cache is not None else row["frames"]
             if not isinstance(frames, torch.Tensor):  # a session with no frames decodes to an empty list
                 frames = torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
             item["frames"] = frames
@@ -139,9 +150,18 @@ def collate(items: list[dict[str, Any]]) -> Batch:
 
 
 def session_datasets(
-    data_dir: Path, modalities: tuple[str, ...], step_s: float, frame_size: int, cache_root: Path | None
+    data_dir: Path,
+    modalities: tuple[str, ...],
+    step_s: float,
+    frame_size: int,
+    cache_root: Path | None,
+    in_memory: bool = False,
 ) -> tuple[dict[str, SessionDataset], int]:
-    """The three splits and the text width; frames below 224 px come from the frame cache."""
+    """The three splits and the text width; frames below 224 px come from the frame cache.
+
+    `in_memory` keeps every decoded session after its first read: on a small dataset trained for
+    many short epochs, decoding the Parquet rows again each epoch costs as much as the model.
+    """
     splits = load_splits(data_dir)
     out: dict[str, SessionDataset] = {}
     for name in SPLITS:
@@ -149,5 +169,5 @@ def session_datasets(
         if "video" in modalities and frame_size != 224:
             root = cache_root if cache_root is not None else Path(data_dir).resolve().parent / ".cache" / "edu_emotionnet"
             cache = build_frame_cache(splits[name], cache_folder(root, Path(data_dir), frame_size), name, frame_size)
-        out[name] = SessionDataset(splits[name], modalities, step_s, cache)
+        out[name] = SessionDataset(splits[name], modalities, step_s, cache, in_memory)
     return out, text_width(splits)

@@ -70,6 +70,9 @@ class SequenceEncoder(nn.Module):
 
     def __init__(self, in_dim: int, config: ModelConfig, contextual: bool) -> None:
         super().__init__()
+        # Raw widths and scales differ wildly (MiniLM pieces have norm ~7 over 384 dims, CNN and
+        # conv features drift during training); a LayerNorm puts every modality on one footing.
+        self.input_norm: nn.Module = nn.LayerNorm(in_dim) if config.input_norm else nn.Identity()
         self.project = nn.Linear(in_dim, config.d_model)
         self.dropout = nn.Dropout(config.dropout)
         self.context = (
@@ -79,7 +82,7 @@ class SequenceEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        x = self.project(x) + sinusoidal_positions(x.shape[1], self.project.out_features, x.device)
+        x = self.project(self.input_norm(x)) + sinusoidal_positions(x.shape[1], self.project.out_features, x.device)
         x = self.dropout(x)
         return self.context(x, valid) if self.context is not None else x
 
@@ -160,6 +163,7 @@ class VideoEncoder(nn.Module):
     def __init__(self, config: ModelConfig, contextual: bool = True) -> None:
         super().__init__()
         self.chunk = config.video.frame_chunk
+        self.stride = config.video.frame_stride
         self.cnn: nn.Module = (
             SmallFrameCNN(config.video.cnn_channels) if config.video.backbone == "small_cnn" else ResNetFrameCNN(config)
         )
@@ -172,6 +176,8 @@ class VideoEncoder(nn.Module):
         self.sequence = SequenceEncoder(out_dim, config, contextual)
 
     def forward(self, frames: torch.Tensor, times: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # Counted from each session's first frame, so a streamed prefix keeps the same frames.
+        frames, times, mask = frames[:, :: self.stride], times[:, :: self.stride], mask[:, :: self.stride]
         batch, n_frames = frames.shape[:2]
         picked = frames[mask]  # only real, available frames go through the CNN
         embedded = torch.zeros(batch, n_frames, self.out_dim, device=frames.device)

@@ -116,7 +116,7 @@ def write_report(paths: list[Path], out: Path, baseline: str | None = None) -> P
     drawn = figures.draw_all(groups, out, baseline)
     lines = ["# Edu-EmotionNet: results", ""]
     lines.append(f"Runs: {', '.join(f'{g.name} ({len(g.results)} seeds)' for g in groups)}. ")
-    lines.append("Checkpoints chosen on validation macro-F1; the test split was scored once per run.\n")
+    lines.append("Checkpoints chosen on validation macro-F1 (ties: lower validation loss); the test split was scored once per run.\n")
     for key, table in tables.items():
         lines += [f"## {_TITLES[key]}", "", table, ""]
     if drawn:

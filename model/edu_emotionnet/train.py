@@ -1,7 +1,9 @@
 """Train one model: setup, data, model, optimizer, loop, evaluate, checkpoint (read top to bottom).
 
-The best checkpoint is chosen on validation macro-F1 only; the test split is scored once, at the
-end, with that checkpoint. `RUN/ckpt.pt` is written after every epoch with everything a resumed
+The best checkpoint is chosen on the validation split only (macro-F1, ties broken by the lower
+validation loss); the test split is scored once, at the end, with that checkpoint. Each epoch's
+log line carries train loss and accuracy next to the validation figures, so a run that does not
+learn (flat train loss) is told apart from one that overfits (train accuracy up, validation down). `RUN/ckpt.pt` is written after every epoch with everything a resumed
 run needs (weights, optimizer, scheduler, loop counters, every RNG state including the
 DataLoader generator), so an interrupted run resumed ends with the metrics of an uninterrupted
 one. Under torchrun the same code runs DDP: a DistributedSampler shards training, every rank
@@ -38,6 +40,18 @@ def lr_factor(epoch: int, warmup_epochs: int, decay_epochs: list[int], decay_fac
     if epoch < warmup_epochs:
         return (epoch + 1) / warmup_epochs
     return float(decay_factor ** sum(epoch >= m for m in decay_epochs))
+
+
+def is_better(macro_f1: float, loss: float, state: LoopState) -> bool:
+    """Higher validation macro-F1 wins; an equal one wins on lower validation loss.
+
+    A validation split of a dozen sessions takes only a few distinct macro-F1 values, so ties are
+    common, and keeping the first of them would freeze the choice on an early, barely trained
+    epoch; the loss separates them.
+    """
+    if macro_f1 != state.best_macro_f1:
+        return macro_f1 > state.best_macro_f1
+    return loss < state.best_val_loss
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -80,10 +94,14 @@ def _train(
     # Rank 0 builds the frame cache first; the others then only load it.
     modalities, step_s = config.model.modalities, config.model.step_s
     if ctx.is_main:
-        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir)
+        datasets, text_dim = session_datasets(
+            config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir, loop.in_memory
+        )
     ctx.barrier()
     if not ctx.is_main:
-        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir)
+        datasets, text_dim = session_datasets(
+            config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir, loop.in_memory
+        )
     loader_generator = torch.Generator().manual_seed(config.seed)
     per_rank_batch = max(1, loop.batch_size // ctx.world_size)
     sampler: DistributedSampler | RandomSampler = (
@@ -140,11 +158,12 @@ def _train(
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(epoch)
         forward_model.train()
-        loss_sum, sessions = 0.0, 0
+        loss_sum, sessions, correct = 0.0, 0, 0
         for batch in train_loader:
             batch = batch.to(ctx.device)
             with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = model.loss(forward_model(batch), batch.labels)
+                output = forward_model(batch)
+                loss = model.loss(output, batch.labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if loop.grad_clip is not None:
@@ -152,7 +171,8 @@ def _train(
             optimizer.step()
             loss_sum += float(loss.detach()) * batch.size
             sessions += batch.size
-        loss_sum, sessions_f = ctx.sum([loss_sum, float(sessions)])
+            correct += int((output.session_log_probs.argmax(-1) == batch.labels).sum())
+        loss_sum, sessions_f, correct_f = ctx.sum([loss_sum, float(sessions), float(correct)])
         train_seconds = time.perf_counter() - started
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
@@ -160,9 +180,10 @@ def _train(
         # ------------------------------------------------------------ evaluate (validation)
         val = predict(model, val_loader, ctx.device, autocast=use_bf16)
         val_metrics = classification_metrics(val.labels, val.predicted)
-        improved = val_metrics["macro_f1"] > state.best_macro_f1
+        improved = is_better(val_metrics["macro_f1"], val.loss, state)
         if improved:
-            state.best_macro_f1, state.best_epoch, state.bad_epochs = val_metrics["macro_f1"], epoch, 0
+            state.best_macro_f1, state.best_val_loss = val_metrics["macro_f1"], val.loss
+            state.best_epoch, state.bad_epochs = epoch, 0
         else:
             state.bad_epochs += 1
         state.next_epoch = epoch + 1
@@ -173,7 +194,8 @@ def _train(
             if improved:
                 save_best(run_dir, model=model, config=config, text_dim=text_dim, epoch=epoch)
             record = {
-                "epoch": epoch, "train_loss": loss_sum / max(sessions_f, 1.0), "val_loss": val.loss,
+                "epoch": epoch, "train_loss": loss_sum / max(sessions_f, 1.0),
+                "train_accuracy": correct_f / max(sessions_f, 1.0), "val_loss": val.loss,
                 "val_accuracy": val_metrics["accuracy"], "val_macro_f1": val_metrics["macro_f1"], "lr": lr,
                 "seconds": time.perf_counter() - started, "sessions_per_s": sessions_f / train_seconds,
             }

@@ -39,5 +39,5 @@ def trained_run(make_config: Callable[..., TrainConfig], tmp_path_factory: pytes
     from edu_emotionnet.train import train
 
     run = tmp_path_factory.mktemp("runs") / "edu_emotionnet"
-    train(make_config(train__epochs=3), run)
+    train(make_config(train__epochs=12), run)
     return run

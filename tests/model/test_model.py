@@ -134,3 +134,17 @@ def test_resnet_backbone_reads_full_size_frames_decoded_by_datasets(make_config)
     assert batch.frames.shape[-2:] == (224, 224)
     model = build_model(config.model, width).eval()
     assert torch.isfinite(model(batch).step_log_probs).all()
+
+
+def test_frame_stride_encodes_every_kth_frame_from_the_first(make_config, batch: Batch) -> None:
+    model = _model(make_config, arch="visual_only", video={"backbone": "small_cnn", "frame_size": 32, "cnn_channels": 4, "frame_stride": 2})
+    gen = torch.Generator().manual_seed(2)
+
+    def scrambled(parity: int) -> Batch:
+        frames = batch.frames.clone()
+        frames[:, parity::2] = torch.randint(0, 255, frames[:, parity::2].shape, generator=gen, dtype=torch.uint8)
+        return Batch(**{**batch.__dict__, "frames": frames})
+
+    before = model(batch).step_log_probs
+    assert torch.allclose(before, model(scrambled(1)).step_log_probs)  # odd frames are skipped
+    assert not torch.allclose(before, model(scrambled(0)).step_log_probs, atol=1e-3)
