@@ -21,30 +21,12 @@ TINTS = np.array([[60, -30, -30], [-30, 60, -30], [-30, -30, 60], [40, 40, -60]]
 
 
 def dataset_features(text_dim: int):  # type: ignore[no-untyped-def]
-    from datasets import Array2D, ClassLabel, Features, Image, Sequence, Value
+    """The published schema itself (edu_affect_data.features.schema), so planted data obeys the contract."""
+    from edu_affect_data.config import FeaturesConfig, TextFeaturesConfig
+    from edu_affect_data.features.schema import dataset_features as published_features
 
-    return Features(
-        {
-            "session_id": Value("string"),
-            "corpus": Value("string"),
-            "speaker_id": Value("string"),
-            "source_id": Value("string"),
-            "label_method": Value("string"),
-            "start_s": Value("float64"),
-            "end_s": Value("float64"),
-            "label": ClassLabel(names=list(CLASSES)),
-            "votes": Sequence(Value("string")),
-            "mfcc": Array2D(shape=(None, 40), dtype="float32"),
-            "frames": Sequence(Image()),
-            "frame_times": Sequence(Value("float32")),
-            "frame_available": Sequence(Value("bool")),
-            "input_ids": Sequence(Value("int32"), length=N_TOKENS),
-            "attention_mask": Sequence(Value("int8"), length=N_TOKENS),
-            "token_embeddings": Array2D(shape=(N_TOKENS, text_dim), dtype="float16"),
-            "token_start_s": Sequence(Value("float32"), length=N_TOKENS),
-            "token_end_s": Sequence(Value("float32"), length=N_TOKENS),
-        }
-    )
+    config = FeaturesConfig(text=TextFeaturesConfig(max_tokens=N_TOKENS, dtype="float16"))
+    return published_features(config, hidden_size=text_dim)
 
 
 def _session(
