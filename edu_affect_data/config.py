@@ -163,6 +163,15 @@ class PipelineConfig(StrictModel):
     dataset: DatasetConfig = DatasetConfig()
 
 
+def describe_validation_error(exc: ValidationError, header: str) -> str:
+    """One line per problem, each naming the dotted key path (shared by every strict config)."""
+    lines = [header]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node = tree
     *parents, leaf = dotted.split(".")
@@ -208,8 +217,4 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> P
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{path or '<defaults>'}: invalid configuration"]
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {loc}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from exc
+        raise ConfigError(describe_validation_error(exc, f"{path or '<defaults>'}: invalid configuration")) from exc

@@ -187,14 +187,12 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def validate_tree(tree: dict[str, Any], source: str) -> TrainConfig:
+    from edu_affect_data.config import describe_validation_error
+
     try:
         return TrainConfig.model_validate(tree)
     except ValidationError as exc:
-        lines = [f"{source}: invalid training configuration"]
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {loc}: {err['msg']}")
-        raise TrainConfigError("\n".join(lines)) from exc
+        raise TrainConfigError(describe_validation_error(exc, f"{source}: invalid training configuration")) from exc
 
 
 def load_train_config(
