@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from edu_affect_data.corpora.records import Problem, Recording, Utterance, Word
+from edu_affect_data.corpora.records import (
+    Corpus,
+    CorpusManifest,
+    Problem,
+    Recording,
+    Utterance,
+    Word,
+)
 
 JobT = TypeVar("JobT")
 ResultT = TypeVar("ResultT")
@@ -107,3 +114,23 @@ def merge_results(
         skipped.update(result.skipped)
     utterances.sort(key=lambda u: (u.recording_id, u.start_s, u.utterance_id))
     return recordings, utterances, problems, {k: n for k, n in sorted(skipped.items()) if n}
+
+
+def assemble_manifest(
+    corpus: Corpus,
+    root: Path,
+    results: Iterable[RecordingResult],
+    problems: list[Problem],
+    skipped: Counter[str],
+) -> CorpusManifest:
+    """The reader's answer: per-recording results merged with the corpus-level problems and counts."""
+    recordings, utterances, recording_problems, recording_skipped = merge_results(results)
+    skipped = skipped + Counter(recording_skipped)
+    return CorpusManifest(
+        corpus=corpus,
+        root=root,
+        recordings=recordings,
+        utterances=utterances,
+        problems=problems + recording_problems,
+        skipped={reason: n for reason, n in sorted(skipped.items()) if n},
+    )

@@ -34,9 +34,9 @@ from edu_affect_data.corpora.common import (
     CorpusLayoutError,
     LineError,
     RecordingResult,
+    assemble_manifest,
     is_hidden,
     map_jobs,
-    merge_results,
     spread_words,
     strip_tags,
 )
@@ -92,17 +92,7 @@ def read_iemocap(root: Path, *, executor: Executor | None = None) -> CorpusManif
     root = Path(root)
     jobs, problems, skipped = discover_dialogs(root)
     results = map_jobs(read_dialog, jobs, executor)
-    recordings, utterances, dialog_problems, dialog_skipped = merge_results(results)
-    for reason, count in dialog_skipped.items():
-        skipped[reason] += count
-    return CorpusManifest(
-        corpus="iemocap",
-        root=root,
-        recordings=recordings,
-        utterances=utterances,
-        problems=problems + dialog_problems,
-        skipped={reason: n for reason, n in sorted(skipped.items()) if n},
-    )
+    return assemble_manifest("iemocap", root, results, problems, skipped)
 
 
 def discover_dialogs(root: Path) -> tuple[list[DialogJob], list[Problem], Counter[str]]:

@@ -32,9 +32,9 @@ from pathlib import Path
 from edu_affect_data.corpora.common import (
     CorpusLayoutError,
     RecordingResult,
+    assemble_manifest,
     is_hidden,
     map_jobs,
-    merge_results,
     spread_words,
 )
 from edu_affect_data.corpora.csd import CsdEntry, CsdError, CsdReader, keys_by_video, read_metadata
@@ -119,16 +119,7 @@ def read_mosei(
     ]
     batches = [tuple(jobs[i : i + BATCH_VIDEOS]) for i in range(0, len(jobs), BATCH_VIDEOS)]
     results = [r for batch in map_jobs(read_video_batch, batches, executor) for r in batch]
-    recordings, utterances, video_problems, video_skipped = merge_results(results)
-    skipped.update(video_skipped)
-    return CorpusManifest(
-        corpus="mosei",
-        root=root,
-        recordings=recordings,
-        utterances=utterances,
-        problems=problems + video_problems,
-        skipped={k: v for k, v in sorted(skipped.items()) if v},
-    )
+    return assemble_manifest("mosei", root, results, problems, skipped)
 
 
 def resolve_layout(root: Path) -> MoseiLayout:
