@@ -2,5 +2,6 @@
 
 __version__ = "0.1.0"
 
-#: The four learner emotions, in the order used for integer labels everywhere.
-CLASSES: tuple[str, ...] = ("Confused", "Curious", "Bored", "Frustrated")
+from edu_affect_data.vocabulary import CLASSES
+
+__all__ = ["CLASSES", "__version__"]

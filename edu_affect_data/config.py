@@ -10,16 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
+from edu_affect_data.strict_config import (
+    ConfigError,
+    StrictModel,
+    describe_validation_error,
+    load_strict,
+    parse_overrides,
+)
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ConfigError(ValueError):
-    """A configuration file that does not validate; the message names file and key paths."""
+__all__ = ["ConfigError", "PipelineConfig", "StrictModel", "describe_validation_error", "load_config", "parse_overrides"]
 
 
 # --------------------------------------------------------------------------------------- ingest
@@ -163,58 +164,6 @@ class PipelineConfig(StrictModel):
     dataset: DatasetConfig = DatasetConfig()
 
 
-def describe_validation_error(exc: ValidationError, header: str) -> str:
-    """One line per problem, each naming the dotted key path (shared by every strict config)."""
-    lines = [header]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        lines.append(f"  {loc}: {err['msg']}")
-    return "\n".join(lines)
-
-
-def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    node = tree
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        if node.get(key) is None:  # absent, or `simulate: null` in the YAML: open the section
-            node[key] = {}
-        node = node[key]
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {dotted}: {key} is not a section")
-    node[leaf] = value
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """`["sessions.min_s=8", "corpora.mosei=null"]` -> dotted overrides, values read as YAML scalars.
-
-    YAML scalars so that a flag means what the same text means in a pipeline file
-    (`null`, `true`, `8`, `0.5`, a path); validation happens later, in `load_config`.
-    """
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. sessions.min_s=8")
-        try:
-            overrides[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: the value is not a YAML scalar: {exc}") from exc
-    return overrides
-
-
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> PipelineConfig:
     """Read YAML (or defaults when `path` is None), apply dotted overrides, validate strictly."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: top level must be a mapping")
-    for dotted, value in (overrides or {}).items():
-        _set_path(raw, dotted, value)
-    try:
-        return PipelineConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, f"{path or '<defaults>'}: invalid configuration")) from exc
+    return load_strict(PipelineConfig, path, overrides)

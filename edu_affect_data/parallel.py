@@ -1,0 +1,141 @@
+"""One way to run work in parallel: a bounded submit loop over any `concurrent.futures.Executor`.
+
+Every parallel stage (corpus readers, the gap scan, features, synthetic corpora) takes an optional
+executor: the build's process pool, a Dask `Client.get_executor()`, or a `ThreadPoolExecutor` in a
+test. Without one, `executor_or_pool` owns a local process pool for the duration of the work.
+`parallel_map` keeps at most a few tasks in flight per worker, so memory stays flat however many
+items there are, and names the item whose worker died instead of a bare `BrokenProcessPool`.
+
+Local pools start workers from a fork server (a parent that holds torch threads must not fork)
+and pin BLAS/OpenMP to one thread per worker: N workers x N BLAS threads on N cores run several
+times slower than N single-threaded workers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Tasks kept in flight per worker: enough to hide scheduling latency, few enough for flat memory.
+IN_FLIGHT_PER_WORKER = 2
+#: Environment variables that cap native thread pools (numpy's BLAS, OpenMP, numba).
+THREAD_LIMIT_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+class WorkerLost(RuntimeError):
+    """A worker process died (killed, out of memory) while running the named item."""
+
+
+def default_workers(requested: int | None = None) -> int:
+    """`requested`, else every core this process may use."""
+    if requested:
+        return requested
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def pin_worker_threads() -> None:
+    """Pool initializer: one native thread per worker (set before numpy/librosa are imported)."""
+    for name in THREAD_LIMIT_VARIABLES:
+        os.environ[name] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on threadpoolctl
+        return
+    threadpool_limits(1)
+
+
+def local_pool(workers: int | None = None) -> cf.ProcessPoolExecutor:
+    """A process pool from a fork server with single-threaded native libraries in each worker."""
+    return cf.ProcessPoolExecutor(
+        max_workers=default_workers(workers),
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=pin_worker_threads,
+    )
+
+
+@contextmanager
+def executor_or_pool(executor: cf.Executor | None, workers: int | None = None) -> Iterator[cf.Executor]:
+    """The caller's executor (left running), or a local pool owned for the `with` block."""
+    if executor is not None:
+        yield executor
+        return
+    with local_pool(workers) as pool:
+        yield pool
+
+
+def executor_workers(executor: cf.Executor) -> int:
+    """How many tasks the executor runs at once, as far as it says (Dask's executor does not)."""
+    workers = getattr(executor, "_max_workers", None)
+    return workers if isinstance(workers, int) and workers > 0 else default_workers()
+
+
+def parallel_map(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    executor: cf.Executor | None = None,
+    workers: int | None = None,
+    ordered: bool = True,
+    describe: Callable[[T], str] = str,
+) -> Iterator[R]:
+    """`fn(item)` for every item on `executor` (or a local pool), at most a few in flight.
+
+    Results come in input order when `ordered`, else as they finish. An exception raised by `fn`
+    propagates unchanged (after cancelling what has not started); a dead worker becomes
+    `WorkerLost` naming the item with `describe`.
+    """
+    with executor_or_pool(executor, workers) as pool:
+        limit = max(1, executor_workers(pool) * IN_FLIGHT_PER_WORKER)
+        pending = iter(items)
+        running: deque[tuple[cf.Future[R], T]] = deque()
+
+        def fill() -> None:
+            while len(running) < limit:
+                item = next(pending, _END)
+                if item is _END:
+                    return
+                running.append((pool.submit(fn, item), item))  # type: ignore[arg-type]
+
+        def result(future: cf.Future[R], item: T) -> R:
+            try:
+                return future.result()
+            except BrokenProcessPool as exc:
+                raise WorkerLost(f"{describe(item)}: a worker process died ({exc})") from exc
+            except BaseException:
+                for other, _ in running:
+                    other.cancel()
+                raise
+
+        fill()
+        while running:
+            if ordered:
+                future, item = running.popleft()
+            else:
+                done, _ = cf.wait([f for f, _ in running], return_when=cf.FIRST_COMPLETED)
+                index = next(i for i, (f, _) in enumerate(running) if f in done)
+                future, item = running[index]
+                del running[index]
+            value = result(future, item)
+            fill()
+            yield value
+
+
+_END = object()
