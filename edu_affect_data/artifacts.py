@@ -20,8 +20,8 @@ TURN = pa.struct(
 SESSIONS_SCHEMA = pa.schema(
     [
         ("session_id", pa.string()),
-        ("corpus", pa.string()),  # iemocap | mosei
-        ("source_id", pa.string()),  # recording: IEMOCAP dialog or MOSEI video id
+        ("corpus", pa.string()),  # registered corpus name: iemocap | mosei | a plugin's
+        ("source_id", pa.string()),  # recording id: IEMOCAP dialog, MOSEI video, ...
         ("speaker_id", pa.string()),
         ("start_s", pa.float64()),
         ("end_s", pa.float64()),
@@ -33,17 +33,17 @@ SESSIONS_SCHEMA = pa.schema(
         ("text", pa.string()),  # the session speaker's words, tags removed
         ("words", pa.list_(WORD)),  # the session speaker's words, recording time
         ("turns", pa.list_(TURN)),  # every turn inside the window, both speakers (annotator view)
-        ("source_category", pa.string()),  # most frequent IEMOCAP consensus code, null for MOSEI
-        ("source_vad", pa.list_(pa.float64())),  # mean V/A/D, IEMOCAP
-        ("source_mosei", pa.list_(pa.float64())),  # mean of the 7 MOSEI columns
+        # JSON {"category", "scores", "custom"}: the corpus's labels summarised by its plugin; null: none
+        ("source_labels", pa.string()),
+        ("custom", pa.string()),  # JSON object: corpus-specific fields from the plugin ("{}": none)
         ("status", pa.string()),  # kept | gap | short | error (precedence error > gap > short)
         ("reason", pa.string()),  # readable, empty when kept
         ("gap_audio_s", pa.float64()),
         ("gap_audio_start_s", pa.float64()),
         ("gap_video_s", pa.float64()),
         ("gap_video_start_s", pa.float64()),
-        ("gap_transcript_s", pa.float64()),
-        ("gap_transcript_start_s", pa.float64()),
+        ("gap_text_s", pa.float64()),
+        ("gap_text_start_s", pa.float64()),
     ]
 )
 
@@ -55,6 +55,20 @@ ANNOTATIONS_SCHEMA = pa.schema(
         ("annotator", pa.string()),  # stable pseudonym, never an email
         ("label", pa.string()),  # one of CLASSES or "Cannot tell"
         ("lead_time", pa.float64()),
+        ("created_at", pa.string()),
+        ("updated_at", pa.string()),
+        ("annotation_id", pa.int64()),
+    ]
+)
+
+#: annotation/adjudications.parquet: the senior reviewer's decision per session of the queue
+#: (the sessions the majority rule leaves undecided), latest decision per session.
+ADJUDICATIONS_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("task_id", pa.int64()),  # task of the adjudication project
+        ("reviewer", pa.string()),  # stable pseudonym, never an email
+        ("label", pa.string()),  # one of CLASSES (the reviewer cannot abstain)
         ("created_at", pa.string()),
         ("updated_at", pa.string()),
         ("annotation_id", pa.int64()),
@@ -85,6 +99,26 @@ ASSIGNMENT_SCHEMA = pa.schema(
 )
 
 
+#: One part file of the features stage holding a session's columns of one extractor.
+FEATURE_PART = pa.struct(
+    [
+        ("extractor", pa.string()),  # registry name (features.extractors)
+        ("path", pa.string()),  # relative to features/
+        ("row", pa.int32()),  # the session's row in that part
+        ("input_hash", pa.string()),  # hash of the part's inputs (also in its name)
+    ]
+)
+
+#: features/index.parquet: one row per assigned session, in dataset order (split, then session id);
+#: the schema metadata `features` holds the extractor columns' `datasets` types as JSON.
+FEATURES_INDEX_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("split", pa.string()),  # train | validation | test
+        ("parts", pa.list_(FEATURE_PART)),  # one per extractor, in features.extractors order
+    ]
+)
+
 class BuildPaths:
     """The layout of a build's output folder; the only place that spells these paths."""
 
@@ -112,6 +146,10 @@ class BuildPaths:
         return self.annotation_dir / "annotations.parquet"
 
     @property
+    def adjudications(self) -> Path:
+        return self.annotation_dir / "adjudications.parquet"
+
+    @property
     def labels(self) -> Path:
         return self.annotation_dir / "labels.parquet"
 
@@ -130,6 +168,10 @@ class BuildPaths:
     @property
     def features_dir(self) -> Path:
         return self.out / "features"
+
+    @property
+    def features_index(self) -> Path:
+        return self.features_dir / "index.parquet"
 
     @property
     def dataset(self) -> Path:

@@ -16,6 +16,10 @@ input hash and all its outputs still exist. The input hash covers
 * the fingerprint of each upstream stage's outputs: SHA-256 of file content for files, the
   listing (path, size, mtime) for folders such as per-session feature shards.
 
+Each stage function receives a `ConfigSlice` of the configuration holding only its declared
+`config_keys` (the keys its input hash covers); reading any other key fails, naming the stage
+and the key, instead of silently skipping the stage on a changed input.
+
 A stage that returns `complete=False` (people still annotating) stops the build with its message;
 it is never skipped on the next run, which resumes there. Exit statuses of the CLI: 0 done,
 1 a stage failed, 2 bad configuration or flags, 3 waiting for people (see `BuildResult`).
@@ -29,19 +33,21 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 
 from edu_affect_data import __version__
 from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.atomic import atomic_write_text
 from edu_affect_data.config import PipelineConfig
-from edu_affect_data.stage import StageOutcome
+from edu_affect_data.parallel import executor_or_pool
+from edu_affect_data.stage import ConfigSlice, StageOutcome, UnknownConfigKey
 
 STATE_VERSION = 1
 #: Exit status of `edu-data build` when a stage waits for people (annotation, adjudication).
@@ -59,7 +65,7 @@ class StageSpec:
     name: str
     #: "package.module:function" with the signature `(config, paths, *, executor=None) -> StageOutcome`.
     target: str
-    #: Dotted config keys whose values are inputs of the stage.
+    #: Dotted config keys whose values are inputs of the stage: hashed, and all the stage may read.
     config_keys: tuple[str, ...]
     #: Stages whose outputs this stage reads.
     upstream: tuple[str, ...] = ()
@@ -71,19 +77,23 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("ingest", "edu_affect_data.manifest:run_ingest", ("corpora", "sessions", "gaps"), reads_corpora=True),
     StageSpec("annotate", "edu_affect_data.annotation.stage:run_annotate", ("seed", "annotation"), ("ingest",)),
     StageSpec(
-        "aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "annotation", "aggregation"), ("annotate",)
+        "pull",
+        "edu_affect_data.annotation.stage:run_pull",
+        ("seed", "annotation", "aggregation.min_votes"),
+        ("ingest", "annotate"),
     ),
+    StageSpec("aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "aggregation"), ("pull",)),
     StageSpec("split", "edu_affect_data.splits:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
     StageSpec(
         "features",
         "edu_affect_data.features.run:run_features",
-        ("features.audio", "features.video", "features.text", "gaps"),
+        ("features", "gaps"),
         ("ingest", "split"),
     ),
     StageSpec(
         "publish",
         "edu_affect_data.dataset:run_publish",
-        ("name", "dataset", "features.audio", "features.video", "features.text"),
+        ("name", "dataset", "features", "gaps"),
         ("ingest", "aggregate", "split", "features"),
     ),
 )
@@ -131,6 +141,7 @@ def run_build(
     state = load_state(paths.build_state)
     selected = list(stages[first : last + 1])
     _require_upstream(selected, names[:first], state, paths)
+    views = {spec.name: stage_config(spec, config) for spec in selected}
 
     paths.out.mkdir(parents=True, exist_ok=True)
     ran: list[str] = []
@@ -146,7 +157,7 @@ def run_build(
                 continue
             console.print(f"[bold]{spec.name:>9}[/] running {spec.target}")
             started = time.perf_counter()
-            outcome = resolve_stage(spec.target)(config, paths, executor=pool)
+            outcome = resolve_stage(spec.target)(views[spec.name], paths, executor=pool)
             seconds = time.perf_counter() - started
             outcomes[spec.name] = outcome
             ran.append(spec.name)
@@ -158,6 +169,18 @@ def run_build(
             if not outcome.complete:
                 return BuildResult(False, outcome.message, tuple(ran), tuple(skipped), spec.name, outcomes)
     return BuildResult(True, f"build complete up to {selected[-1].name}", tuple(ran), tuple(skipped), None, outcomes)
+
+
+def stage_config(spec: StageSpec, config: PipelineConfig) -> PipelineConfig:
+    """The view of `config` that `spec`'s function receives: only its declared `config_keys`.
+
+    Typed as `PipelineConfig` so stage code keeps its annotations; at run time it is a
+    `ConfigSlice`, which raises `UndeclaredConfigKey` on any other key.
+    """
+    try:
+        return cast(PipelineConfig, ConfigSlice(config, spec.name, spec.config_keys))
+    except UnknownConfigKey as exc:
+        raise BuildError(f"stage {spec.name}: {exc}") from exc
 
 
 def resolve_stage(target: str) -> StageFunction:
@@ -232,10 +255,15 @@ def input_hash(spec: StageSpec, config: PipelineConfig, paths: BuildPaths, state
         "config": {k: _lookup(dumped, k) for k in spec.config_keys},
     }
     if spec.reads_corpora:
-        corpora = config.corpora
+        # Every configured corpus's root and every path-valued reader option (e.g. a speaker map).
         inputs["corpora"] = {
-            key: tree_fingerprint(Path(p)) if p is not None else None
-            for key, p in (("iemocap", corpora.iemocap), ("mosei", corpora.mosei), ("mosei_speaker_map", corpora.mosei_speaker_map))
+            name: {
+                key: tree_fingerprint(Path(value))
+                for key, value in {"root": entry.root, **entry.options}.items()
+                if isinstance(value, Path)
+            }
+            for name, entry in sorted(config.corpora.items())
+            if entry.root is not None
         }
     upstream: dict[str, Any] = {}
     for name in spec.upstream:
@@ -300,10 +328,7 @@ def load_state(path: Path) -> dict[str, Any]:
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Write the state atomically (a crash mid-write must not lose what earlier stages did)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(state, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # ----------------------------------------------------------------------------------- executor
@@ -311,14 +336,13 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 def _build_executor(
     config: PipelineConfig, executor: Executor | None, dask_scheduler: str | None
 ) -> Iterator[Executor]:
-    """One executor for the whole build: the caller's, a Dask cluster's, or a process pool.
+    """One executor for the whole build: the caller's, a Dask cluster's, or a local process pool.
 
-    A Dask `Client` is not an Executor; its `get_executor()` is (shared/NOTES.md section 6).
+    A Dask `Client` is not an Executor; its `get_executor()` is (shared/NOTES.md section 6). The
+    local pool is `parallel.local_pool` with `features.workers` processes (all cores when null);
+    its workers start only when a stage submits work, so serial stages cost nothing.
     """
-    if executor is not None:
-        yield executor
-        return
-    if dask_scheduler is not None:
+    if executor is None and dask_scheduler is not None:
         try:
             from distributed import Client
         except ImportError as exc:  # optional dependency group `dask`
@@ -326,5 +350,5 @@ def _build_executor(
         with Client(dask_scheduler) as client:
             yield client.get_executor()
         return
-    with ProcessPoolExecutor(max_workers=config.features.workers or os.cpu_count() or 1) as pool:
+    with executor_or_pool(executor, config.features.workers) as pool:
         yield pool

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ import pyarrow.parquet as pq
 from edu_affect_data import CLASSES, __version__
 from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import PipelineConfig
+from edu_affect_data.corpora.plugin import CorpusPlugin
+from edu_affect_data.corpora.registry import get_corpus
 
 if TYPE_CHECKING:
     import datasets
@@ -45,33 +48,13 @@ CITATION = """\
   year      = {2025},
   note      = {Author list and pages: see the published paper}
 }
-
-@article{busso2008iemocap,
-  title   = {{IEMOCAP}: Interactive emotional dyadic motion capture database},
-  author  = {Busso, Carlos and Bulut, Murtaza and Lee, Chi-Chun and Kazemzadeh, Abe and Mower, Emily
-             and Kim, Samuel and Chang, Jeannette N. and Lee, Sungbok and Narayanan, Shrikanth S.},
-  journal = {Language Resources and Evaluation},
-  volume  = {42},
-  number  = {4},
-  pages   = {335--359},
-  year    = {2008}
-}
-
-@inproceedings{zadeh2018mosei,
-  title     = {Multimodal Language Analysis in the Wild: {CMU-MOSEI} Dataset and Interpretable Dynamic Fusion Graph},
-  author    = {Zadeh, AmirAli Bagher and Liang, Paul Pu and Poria, Soujanya and Cambria, Erik and Morency, Louis-Philippe},
-  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics (ACL)},
-  pages     = {2236--2246},
-  year      = {2018}
-}
 """
 
 LICENCE = """\
-This dataset is **derived from licensed corpora**. IEMOCAP is distributed by USC SAIL under its own
-release agreement and CMU-MOSEI under its terms of use; the audio features, video frames and
-transcript tokens here are derived from their media and text. Share it only with people who hold
-the same licences, and do not upload it to a public hub. The toolkit that built it never uploads
-anything: it reads local corpora and writes local files.
+This dataset is **derived from licensed corpora** (their terms below); the audio features, video
+frames and transcript tokens here are derived from their media and text. Share it only with people
+who hold the same licences, and do not upload it to a public hub.
+The toolkit that built it never uploads anything: it reads local corpora and writes local files.
 """
 
 
@@ -118,6 +101,37 @@ def agreement_summary(paths: BuildPaths) -> dict[str, Any] | None:
     return {k: report[k] for k in keys if isinstance(report.get(k), dict)}
 
 
+def source_corpora(paths: BuildPaths) -> list[CorpusPlugin]:
+    """The plugins of the corpora the manifest's sessions come from, by name.
+
+    The card's corpus title, description, source-label notes, terms and citations are theirs.
+    """
+    names = set(pq.read_table(paths.sessions, columns=["corpus"]).column("corpus").to_pylist())
+    return [get_corpus(str(name)) for name in sorted(names)]
+
+
+def _titles(corpora: list[CorpusPlugin]) -> str:
+    titles = [c.title for c in corpora]
+    return " and ".join(titles) if len(titles) < 3 else ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+def _corpus_lines(corpora: list[CorpusPlugin]) -> list[str]:
+    """The card's "Source corpora" table: what each corpus is and what its source labels hold."""
+    lines = [
+        "## Source corpora",
+        "",
+        "Each session comes from one recording of one of these corpora; the build's manifest keeps "
+        "the corpus's own labels (`source_labels`, JSON) next to the annotators' label.",
+        "",
+        "| corpus | what it is | source labels |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {c.title} (`{c.name}`) | {c.description} | {c.source_labels.replace('|', '/')} |" for c in corpora
+    ]
+    return [*lines, ""]
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -128,16 +142,22 @@ def render_card(
     features: datasets.Features,
     stats: dict[str, SplitStats],
     shard_bytes: dict[str, int],
+    *,
+    column_notes: Sequence[str] = (),
 ) -> str:
-    """The whole README.md: YAML front matter, then the human-readable description."""
+    """The whole README.md: YAML front matter, then the human-readable description.
+
+    `column_notes`: one sentence per feature extractor (its `description`), under the features table.
+    """
     from datasets.info import DatasetInfo, DatasetInfosDict
     from datasets.splits import SplitDict, SplitInfo
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
+    corpora = source_corpora(paths)
     card_data = DatasetCardData(
         license="other",
-        pretty_name="Learner emotions from IEMOCAP and CMU-MOSEI (edu-affect-data)",
+        pretty_name=f"Learner emotions from {_titles(corpora)} (edu-affect-data)",
         task_categories=["audio-classification", "video-classification", "text-classification"],
         edu_affect={
             "classes": list(CLASSES),
@@ -162,7 +182,7 @@ def render_card(
         "",
         "# Learner emotions: Confused, Curious, Bored, Frustrated",
         "",
-        "Sessions of about 30 s of one speaker from IEMOCAP and CMU-MOSEI, labelled by annotators with one of "
+        f"Sessions of about 30 s of one speaker from {_titles(corpora)}, labelled by annotators with one of "
         "four learner emotions, with audio (MFCC), video (224x224 frames) and text (token embeddings with "
         "word times). Splits are speaker-independent: no speaker appears in two splits.",
         "",
@@ -199,13 +219,15 @@ def render_card(
             lines.append(
                 f"| {name.replace('_', ' ')} | {_fmt(value.get('estimate'))} | [{_fmt(value.get('ci_low'))}, {_fmt(value.get('ci_high'))}] |"
             )
-    lines += ["", "## Features", "", "| column | feature |", "|---|---|"]
+    lines += ["", *_corpus_lines(corpora)]
+    lines += ["## Features", "", "| column | feature |", "|---|---|"]
     lines += [f"| {name} | `{feature!r}` |" for name, feature in features.items()]
     lines += [
         "",
-        "Times: `start_s`/`end_s` are seconds in the source recording; `frame_times`, `token_start_s`, "
-        "`token_end_s` are seconds from the session start (-1 for special and padding tokens). "
-        "`frame_available` is False where the frame was missing, black or frozen (a black frame is stored).",
+        "Times: `start_s`/`end_s` are seconds in the source recording; times inside the feature columns "
+        "are seconds from the session start.",
+        "",
+        *(f"- {note}" for note in column_notes),
         "",
         "## How it was built",
         "",
@@ -221,10 +243,12 @@ def render_card(
         "## Licence",
         "",
         LICENCE,
+        *(f"- {c.licence}" for c in corpora if c.licence),
+        "",
         "## Citation",
         "",
         "```bibtex",
-        CITATION.rstrip(),
+        "\n".join([CITATION, *(c.citation for c in corpora if c.citation)]).rstrip(),
         "```",
         "",
     ]

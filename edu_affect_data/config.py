@@ -7,11 +7,13 @@ before validation so a command-line flag is checked exactly like a YAML value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edu_affect_data.corpora.registry import CorpusRegistryError, get_corpus
 from edu_affect_data.strict_config import (
     ConfigError,
     StrictModel,
@@ -24,12 +26,71 @@ __all__ = ["ConfigError", "PipelineConfig", "StrictModel", "describe_validation_
 
 
 # --------------------------------------------------------------------------------------- ingest
-class CorporaConfig(StrictModel):
-    iemocap: Path | None = Field(None, description="Path to IEMOCAP_full_release/ (or null to skip).")
-    mosei: Path | None = Field(None, description="Path to the CMU-MOSEI folder holding Raw/ and the .csd files.")
-    mosei_speaker_map: Path | None = Field(
-        None, description="CSV `video_id,speaker_id` merging MOSEI videos of one person; default: one speaker per video."
-    )
+#: Keys of the old flat `corpora:` section that are still read: `mosei_speaker_map: PATH` means
+#: `mosei: {speaker_map: PATH}` (and `NAME: PATH` means `NAME: {root: PATH}`).
+LEGACY_CORPUS_OPTIONS: dict[str, tuple[str, str]] = {"mosei_speaker_map": ("mosei", "speaker_map")}
+
+
+class CorpusConfig(BaseModel):
+    """One corpus to read: its folder and its reader's options, checked by the corpus's plugin.
+
+    Extra keys are allowed here only because each corpus has its own options; `PipelineConfig`
+    validates them against the plugin's strict options model, so a misspelled option is an error.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    root: Path | None = Field(..., description="The corpus folder; null skips the corpus.")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The reader options (validated and completed with their defaults)."""
+        return dict(self.model_extra or {})
+
+
+def normalise_corpora(raw: Any) -> Any:
+    """The `corpora:` mapping with the old shorthands spelled out as `NAME: {root: ..., ...}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        return raw  # pydantic reports the type
+    entries: dict[str, Any] = {}
+    legacy: list[tuple[str, Any]] = []
+    for key, value in raw.items():
+        if key in LEGACY_CORPUS_OPTIONS:
+            if value is not None:
+                legacy.append((key, value))
+        elif value is None or isinstance(value, (str, Path)):
+            entries[key] = {"root": value}
+        else:
+            entries[key] = value
+    for key, value in legacy:
+        name, option = LEGACY_CORPUS_OPTIONS[key]
+        entry = entries.setdefault(name, {"root": None})
+        if isinstance(entry, Mapping):
+            if option in entry:
+                raise ValueError(f"corpora.{key} and corpora.{name}.{option} are both set; keep one")
+            entries[name] = {**entry, option: value}
+    return entries
+
+
+def check_corpora(corpora: dict[str, CorpusConfig]) -> dict[str, CorpusConfig]:
+    """Each entry names a registered corpus and carries valid reader options (defaults filled in)."""
+    checked: dict[str, CorpusConfig] = {}
+    for name, entry in corpora.items():
+        try:
+            plugin = get_corpus(name)
+        except CorpusRegistryError as exc:
+            raise ValueError(f"corpora.{name}: {exc}") from None
+        options = plugin.parse_options(entry.options, f"corpora.{name}")
+        values = {key: getattr(options, key) for key in type(options).model_fields}
+        checked[name] = CorpusConfig(root=entry.root, **values)
+    return checked
+
+
+def corpus_roots(corpora: Mapping[str, CorpusConfig]) -> dict[str, Path]:
+    """The corpora to read (root set), by name in sorted order: the order ingest reads them in."""
+    return {name: Path(entry.root) for name, entry in sorted(corpora.items()) if entry.root is not None}
 
 
 class SessionsConfig(StrictModel):
@@ -88,8 +149,20 @@ class AnnotationConfig(StrictModel):
 
 
 class AggregationConfig(StrictModel):
-    method: Literal["majority", "dawid_skene"] = Field("majority", description="Label estimator; the reviewer's choice always overrides.")
+    method: str = Field(
+        "majority",
+        description="Label estimator (`annotation.methods`: majority, dawid_skene, or a registered one); the reviewer's choice always overrides.",
+    )
     min_votes: int = Field(2, ge=1, description="Valid votes needed before a strict majority can decide.")
+
+    @field_validator("method")
+    @classmethod
+    def _registered_method(cls, value: str) -> str:
+        from edu_affect_data.annotation.methods import method_names
+
+        if value not in method_names():
+            raise ValueError(f"unknown aggregation method {value!r}; known: {', '.join(method_names())}")
+        return value
 
 
 # ------------------------------------------------------------------------------ splits, dataset
@@ -139,10 +212,49 @@ class TextFeaturesConfig(StrictModel):
 
 
 class FeaturesConfig(StrictModel):
+    extractors: tuple[str, ...] = Field(
+        ("mfcc", "frames", "text"),
+        description="Feature extractors to run, in dataset column order: built-ins `mfcc`, `frames`, `text`, "
+        "or plugins (entry-point group `edu_affect_data.features`).",
+    )
     audio: AudioFeaturesConfig = AudioFeaturesConfig()
     video: VideoFeaturesConfig = VideoFeaturesConfig()
     text: TextFeaturesConfig = TextFeaturesConfig()
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Options of plugin extractors by name, each checked by the plugin's own model."
+    )
     workers: int | None = Field(None, ge=1, description="Processes for extraction; null = all cores.")
+
+    @model_validator(mode="after")
+    def _known_extractors(self) -> FeaturesConfig:
+        """Unknown or repeated extractor names and options nobody reads are errors, like unknown keys."""
+        # Imported here: the registry names built-ins lazily, so this runs while config.py loads.
+        from edu_affect_data.features import registry
+
+        known = registry.known_names()
+        for name in self.extractors:
+            if name not in known:
+                raise ValueError(f"unknown feature extractor {name!r} (known: {', '.join(known)})")
+        if len(set(self.extractors)) != len(self.extractors):
+            raise ValueError(f"features.extractors lists an extractor twice: {list(self.extractors)}")
+        for name in self.plugins:
+            if registry.is_builtin(name):
+                raise ValueError(f"plugins.{name}: built-in extractors take their options from features.audio/video/text")
+            if name not in self.extractors:
+                raise ValueError(f"plugins.{name}: options for an extractor that features.extractors does not run")
+        from pydantic import ValidationError
+
+        for name in self.extractors:
+            if registry.is_builtin(name):
+                continue
+            try:
+                registry.get_extractor(name).options.model_validate(self.plugins.get(name, {}))
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"plugins.{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+                )
+                raise ValueError(problems) from exc
+        return self
 
 
 class DatasetConfig(StrictModel):
@@ -153,7 +265,12 @@ class DatasetConfig(StrictModel):
 class PipelineConfig(StrictModel):
     name: str = Field("edu-affect", description="Name of the build, used in the dataset card.")
     seed: int = Field(0, description="Seed of every random choice (balance, split, simulation, bootstrap).")
-    corpora: CorporaConfig = CorporaConfig()
+    corpora: dict[str, CorpusConfig] = Field(
+        default_factory=dict,
+        description="Corpora to read, by registered name (entry points `edu_affect_data.corpora`: iemocap, "
+        "mosei, plugins): `NAME: {root: PATH or null, ...reader options}`, e.g. `mosei: {root: /data/CMU_MOSEI, "
+        "speaker_map: speakers.csv}`. Shorthands: `NAME: PATH`, `mosei_speaker_map: PATH`.",
+    )
     sessions: SessionsConfig = SessionsConfig()
     gaps: GapsConfig = GapsConfig()
     annotation: AnnotationConfig = AnnotationConfig()
@@ -162,6 +279,16 @@ class PipelineConfig(StrictModel):
     split: SplitConfig = SplitConfig()
     features: FeaturesConfig = FeaturesConfig()
     dataset: DatasetConfig = DatasetConfig()
+
+    @field_validator("corpora", mode="before")
+    @classmethod
+    def _corpora_shorthands(cls, value: Any) -> Any:
+        return normalise_corpora(value)
+
+    @field_validator("corpora")
+    @classmethod
+    def _corpora_registered(cls, value: dict[str, CorpusConfig]) -> dict[str, CorpusConfig]:
+        return check_corpora(value)
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> PipelineConfig:

@@ -1,6 +1,8 @@
 """Stage `publish`: the feature parts become Parquet shards that `datasets.load_dataset` reads.
 
-Rows are streamed one session at a time from the parts into size-capped row groups and shards
+What to publish comes from artifacts only: `features/index.parquet` (every session's part files
+per extractor, and the columns' types) and the assignment, manifest and labels for the session
+metadata; publish never re-plans the features stage. Rows are streamed one session at a time from the parts into size-capped row groups and shards
 (`dataset.max_row_group_mb`, `dataset.max_shard_mb`, measured uncompressed like `datasets`
 does), so publishing a corpus needs the memory of one row group, not of the dataset. The table
 schema is `Features.arrow_schema`: real `Array2D` extension types plus the `huggingface`
@@ -14,19 +16,24 @@ import shutil
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
-from edu_affect_data import CLASSES
 from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.card import SplitStats, render_card
-from edu_affect_data.config import PipelineConfig
-from edu_affect_data.features.run import TextChunk, feature_dirs, load_plan, media_jobs, text_chunks
-from edu_affect_data.features.schema import DATASET_COLUMNS, dataset_features
-from edu_affect_data.splits import SPLITS
-from edu_affect_data.stage import StageOutcome
+from edu_affect_data.features.index import FeaturesIndex, PartRef, read_index
+from edu_affect_data.features.plan import load_plan, metadata_row
+from edu_affect_data.features.registry import get_extractor, known_names
+from edu_affect_data.features.schema import metadata_features, rows_to_table
+from edu_affect_data.stage import ConfigSlice, StageOutcome
+from edu_affect_data.vocabulary import CLASSES, SPLITS
+
+if TYPE_CHECKING:
+    import datasets
 
 MB = 1024 * 1024
 
@@ -95,26 +102,45 @@ class ShardWriter:
         return final
 
 
+class _PartReader:
+    """Reads the part files the index names, keeping the last one per extractor (chunks hold many rows)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.open: dict[str, tuple[str, pa.Table]] = {}
+
+    def columns(self, ref: PartRef, session_id: str, names: tuple[str, ...]) -> list[pa.Array]:
+        """The session's values of `names` from the part `ref` points at, checked to be its row."""
+        cached = self.open.get(ref.extractor)
+        if cached is None or cached[0] != ref.path:
+            path = self.folder / ref.path
+            if not path.exists():
+                raise PublishError(f"{path}: feature part missing; run the features stage again")
+            cached = (ref.path, pq.read_table(path))
+            self.open[ref.extractor] = cached
+        table = cached[1]
+        if ref.row >= table.num_rows or table["session_id"][ref.row].as_py() != session_id:
+            raise PublishError(f"{self.folder / ref.path}: row {ref.row} is not session {session_id}")
+        return [table[name].slice(ref.row, 1).combine_chunks() for name in names]
+
+
 def _rows(
-    media_part: dict[str, Path], chunks: list[TextChunk], schema: pa.Schema
+    index: FeaturesIndex,
+    split: str,
+    metadata: dict[str, dict[str, object]],
+    features: datasets.Features,
+    folder: Path,
 ) -> Iterator[pa.Table]:
-    """One-row tables in dataset order: the session's media part joined with its text row."""
-    for chunk in chunks:
-        text_path = chunk.part
-        text = pq.read_table(text_path)
-        for index, record in enumerate(chunk.records):
-            session_id = record["session_id"]
-            if text["session_id"][index].as_py() != session_id:
-                raise PublishError(f"{text_path}: row {index} is not session {session_id}")
-            media = pq.read_table(media_part[session_id])
-            columns = [
-                media[name] if name in media.column_names else text[name].slice(index, 1)
-                for name in DATASET_COLUMNS
-            ]
-            yield pa.Table.from_arrays(
-                [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns],
-                schema=schema,
-            )
+    """One-row tables of `split` in index order: the session metadata joined with every extractor's part."""
+    schema = features.arrow_schema
+    meta_features = metadata_features()
+    reader = _PartReader(folder)
+    for entry in (e for e in index.entries if e.split == split):
+        meta = rows_to_table([metadata[entry.session_id]], meta_features)
+        arrays = [meta[name].combine_chunks() for name in meta_features]
+        for ref in entry.parts:
+            arrays += reader.columns(ref, entry.session_id, index.extractors[ref.extractor])
+        yield pa.Table.from_arrays(arrays, schema=schema)
 
 
 def split_stats(plan: pd.DataFrame) -> dict[str, SplitStats]:
@@ -131,53 +157,81 @@ def split_stats(plan: pd.DataFrame) -> dict[str, SplitStats]:
     return stats
 
 
-def run_publish(
-    config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None
-) -> StageOutcome:
-    """Write `dataset/data/*.parquet` and the `README.md` card from the feature parts.
+def declared_config(config: Any) -> Any:
+    """The config as publish may read and embed it: only the keys `STAGES` declares for publish.
+
+    Under the build `config` is already that slice; a direct call with a whole `PipelineConfig`
+    gets the same view, so the card never embeds configuration the stage's hash does not cover.
+    """
+    if not isinstance(config, BaseModel):
+        return config
+    from edu_affect_data.build import STAGES
+
+    keys = next((spec.config_keys for spec in STAGES if spec.name == "publish"), None)
+    if keys is None:
+        raise PublishError("build.STAGES has no publish stage: its declared config keys are unknown")
+    return ConfigSlice(config, "publish", keys)
+
+
+def _check_index(index: FeaturesIndex, plan: pd.DataFrame, paths: BuildPaths) -> None:
+    """The index must list exactly the assigned sessions, in their splits (else features is stale)."""
+    indexed = [(e.session_id, e.split) for e in index.entries]
+    planned = list(zip(plan["session_id"].astype(str), plan["split"].astype(str), strict=True))
+    if indexed != planned:
+        extra = sorted(set(indexed) ^ set(planned))
+        first = extra[0] if extra else indexed[0]
+        raise PublishError(
+            f"{paths.features_index}: lists other sessions or splits than {paths.assignment} "
+            f"(first difference: {first}); run the features stage again"
+        )
+
+
+def column_notes(index: FeaturesIndex) -> list[str]:
+    """The card's sentence per extractor (its `description`), for the extractors registered here."""
+    known = set(known_names())
+    notes = []
+    for name, columns in index.extractors.items():
+        description = get_extractor(name).description if name in known else ""
+        notes.append(description or f"{', '.join(f'`{c}`' for c in columns)}: from extractor `{name}`.")
+    return notes
+
+
+def run_publish(config: Any, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
+    """Write `dataset/data/*.parquet` and the `README.md` card from the features index.
 
     `executor` is accepted for the uniform stage signature; publishing is I/O bound and serial.
     """
     del executor
     import datasets  # noqa: F401  (registers the Array2D extension types the parts use)
+    from datasets import Features
 
+    config = declared_config(config)
     plan = load_plan(paths)
-    media_dir, text_dir = feature_dirs(paths)
-    jobs = media_jobs(plan, config, media_dir)
-    chunks = text_chunks(plan, config, text_dir)
-    absent = [j.part for j in jobs if not j.part.exists()] + [
-        c.part for c in chunks if not c.part.exists()
-    ]
-    if absent:
-        raise PublishError(
-            f"{len(absent)} feature parts missing (first: {absent[0]}); run the features stage first"
-        )
-    hidden = (
-        int(pq.read_schema(chunks[0].part).field("token_embeddings").type.shape[1]) if chunks else 1
-    )
-    features = dataset_features(config.features, hidden)
-    schema = features.arrow_schema
+    index = read_index(paths)
+    _check_index(index, plan, paths)
+    features = Features({**metadata_features(), **index.features})
+    metadata = {str(row["session_id"]): metadata_row(row) for _, row in plan.iterrows()}
 
     staging = paths.out / "dataset.partial"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "data").mkdir(parents=True)
-    media_part = {j.session["session_id"]: j.part for j in jobs}
     shards: dict[str, list[Path]] = {}
     sizes: dict[str, int] = {}
     for split in SPLITS:
         writer = ShardWriter(
             staging / "data",
             split,
-            schema,
+            features.arrow_schema,
             config.dataset.max_shard_mb * MB,
             config.dataset.max_row_group_mb * MB,
         )
-        for row in _rows(media_part, [c for c in chunks if c.split == split], schema):
+        for row in _rows(index, split, metadata, features, paths.features_dir):
             writer.add(row)
         shards[split] = writer.close()
         sizes[split] = sum(p.stat().st_size for p in shards[split])
     stats = split_stats(plan)
-    (staging / "README.md").write_text(render_card(config, paths, features, stats, sizes))
+    card = render_card(config, paths, features, stats, sizes, column_notes=column_notes(index))
+    (staging / "README.md").write_text(card)
     if paths.dataset.exists():
         shutil.rmtree(paths.dataset)
     staging.replace(paths.dataset)

@@ -1,8 +1,8 @@
 """The gap filter: decide per candidate session whether it is `kept`, `gap`, `short` or `error`.
 
-Media are decoded once per recording (in parallel over an executor), transcript coverage comes
-from the reader's word intervals of every speaker, and each session is then judged by interval
-queries on those timelines. docs/contracts.md defines a gap; this module implements exactly that:
+Media are decoded once per recording (in parallel over an executor), text coverage (the transcript,
+modality `text` as everywhere else) comes from the reader's word intervals of every speaker, and
+each session is then judged by interval queries on those timelines. docs/contracts.md defines a gap; this module implements exactly that:
 a session is `gap` when some modality has no usable signal for more than `gaps.threshold_s`
 inside its window, and `error` when a file it depends on is broken or a reader problem hits
 its recording or one of its units (`error` wins over `gap`, `gap` over `short`).
@@ -10,10 +10,9 @@ its recording or one of its units (`error` wins over `gap`, `gap` over `short`).
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,11 +26,12 @@ from edu_affect_data.media_timelines import (
     audio_timeline,
     video_timelines,
 )
+from edu_affect_data.parallel import default_workers, parallel_map
 from edu_affect_data.sessions import CandidateSession
+from edu_affect_data.vocabulary import SESSION_STATUSES
 
-#: Every status a manifest row can have, in order of precedence.
-STATUSES: tuple[str, ...] = ("error", "gap", "short", "kept")
-MODALITIES: tuple[str, ...] = ("audio", "video", "transcript")
+#: Every status a manifest row can have, in order of precedence (error > gap > short > kept).
+STATUSES: tuple[str, ...] = SESSION_STATUSES[::-1]
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,11 @@ def measure_media(job: MediaJob) -> MediaTimelines:
     return MediaTimelines(job.recording_id, audio, video, tuple(errors))
 
 
-def transcript_timeline(units: Sequence[Utterance]) -> Timeline:
-    """Stretches of a recording covered by no word of any speaker (the utterance span when unaligned)."""
+def text_timeline(units: Sequence[Utterance]) -> Timeline:
+    """Stretches of a recording whose transcript has no word of any speaker (modality `text`).
+
+    Unaligned utterances (`word_timing="utterance"`) count as covered over their whole span.
+    """
     spans: list[tuple[float, float]] = []
     for unit in units:
         if unit.word_timing == "aligned":
@@ -124,7 +127,7 @@ def assess_sessions(
     units_by_recording: dict[str, list[Utterance]] = defaultdict(list)
     for unit in manifest.utterances:
         units_by_recording[unit.recording_id].append(unit)
-    transcripts = {rid: transcript_timeline(units_by_recording[rid]) for rid in by_recording}
+    texts = {rid: text_timeline(units_by_recording[rid]) for rid in by_recording}
     recording_problems, unit_problems = _index_problems(manifest.problems)
     verdicts = []
     for session in sessions:
@@ -132,7 +135,7 @@ def assess_sessions(
         for unit_id in session.utterance_ids:
             problems.extend(unit_problems.get(unit_id, []))
         verdicts.append(
-            _judge(session, media[session.source_id], transcripts[session.source_id], problems, cfg, min_s)
+            _judge(session, media[session.source_id], texts[session.source_id], problems, cfg, min_s)
         )
     return verdicts
 
@@ -149,12 +152,19 @@ def _media_job(recording: Recording, sessions: list[CandidateSession], cfg: Gaps
 
 
 def _run(jobs: list[MediaJob], executor: Executor | None) -> list[MediaTimelines]:
+    """Every recording's timelines, in job order, on `executor` (else a local pool)."""
     if not jobs:
         return []
-    if executor is not None:
-        return list(executor.map(measure_media, jobs))
-    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-        return list(pool.map(measure_media, jobs))
+    workers = None if executor is not None else min(len(jobs), default_workers())
+    return list(
+        parallel_map(
+            measure_media,
+            jobs,
+            executor=executor,
+            workers=workers,
+            describe=lambda job: f"media of recording {job.recording_id}",
+        )
+    )
 
 
 def _index_problems(
@@ -173,7 +183,7 @@ def _index_problems(
 def _judge(
     session: CandidateSession,
     media: MediaTimelines,
-    transcript: Timeline,
+    text: Timeline,
     problems: list[Problem],
     cfg: GapsConfig,
     min_s: float,
@@ -183,7 +193,7 @@ def _judge(
     gaps: dict[str, Gap | None] = {
         "audio": media.audio.longest_gap(start, end) if media.audio is not None else None,
         "video": video.longest_gap(start, end) if video is not None else None,
-        "transcript": transcript.longest_gap(start, end),
+        "text": text.longest_gap(start, end),
     }
     errors = [(cause, f"error: {message}") for cause, message in media.errors]
     errors += [(f"reader: {p.reason.split(':')[0][:60]}", f"error: {p}") for p in problems]

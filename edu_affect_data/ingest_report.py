@@ -13,8 +13,9 @@ from typing import Any
 
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.corpora.records import CorpusManifest
+from edu_affect_data.vocabulary import SESSION_STATUSES
 
-_STATUS_COLUMNS = ("kept", "gap", "short", "error")
+_STATUS_COLUMNS = SESSION_STATUSES
 _PROBLEMS_LISTED = 20
 
 
@@ -56,7 +57,7 @@ def write_report(
         "# Ingest report",
         "",
         f"Sessions of about {s.target_s:g} s (min {s.min_s:g}, max {s.max_s:g}) of one speaker in one "
-        f"recording; `gap` when audio, video or transcript has no usable signal for more than "
+        f"recording; `gap` when audio, video or text (the transcript) has no usable signal for more than "
         f"{g.threshold_s:g} s inside the window (audio under {g.audio_silence_dbfs:g} dBFS; video black "
         f"under luma {g.video_black_luma:g}, frozen under MAD {g.video_frozen_mad:g}, missing frames"
         f"{', no face' if g.face_check else ''}).",
@@ -80,7 +81,7 @@ def write_report(
         ["corpus", "recordings", "units", "annotated units", "speakers", "candidates", *_STATUS_COLUMNS, "kept minutes"],
         funnel,
     )
-    lines += ["Every annotated unit is in exactly one candidate; unannotated units (IEMOCAP `X` fragments) "
+    lines += ["Every annotated unit is in exactly one candidate; unannotated units (e.g. IEMOCAP `X` fragments) "
               "count as speech but start no session.", "", "## Why sessions were removed", ""]
     lines += _table(["status", "cause", "sessions"], _removal_causes(rows, causes))
     lines += ["## Per speaker", ""]

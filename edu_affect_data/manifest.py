@@ -2,20 +2,21 @@
 
 Every candidate session becomes a row whatever its fate (`kept`, `gap`, `short`, `error`), so the
 funnel in `report.md` can be audited down to the session; every reader `Problem` goes to
-`problems.csv`. Tables are validated against `SESSIONS_SCHEMA` before anything is written, and
-files are replaced atomically (temp file + rename), so a crash never leaves half a manifest.
-Skipping an unchanged rerun is the build's job (`edu_affect_data.build`), not this module's.
+`problems.csv`. Corpora are read by their registered `CorpusPlugin` (`corpora.registry`), whose
+hooks also summarise a session's source labels and corpus-specific fields (the JSON columns
+`source_labels` and `custom`), so nothing here knows a corpus by name. Tables are validated against
+`SESSIONS_SCHEMA` before anything is written, and files are replaced atomically, so a crash never
+leaves half a manifest. Skipping an unchanged rerun is the build's job (`edu_affect_data.build`).
 """
 
 from __future__ import annotations
 
 import csv
-import os
+import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +24,32 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edu_affect_data.artifacts import SESSIONS_SCHEMA, BuildPaths
-from edu_affect_data.config import ConfigError, CorporaConfig, PipelineConfig
+from edu_affect_data.atomic import atomic_write
+from edu_affect_data.config import ConfigError, CorpusConfig, PipelineConfig, corpus_roots
 from edu_affect_data.corpora.records import CorpusManifest
-from edu_affect_data.gaps import MODALITIES, STATUSES, SessionVerdict, assess_sessions
+from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.gaps import STATUSES, SessionVerdict, assess_sessions
 from edu_affect_data.ingest_report import write_report
+from edu_affect_data.parallel import executor_or_pool
 from edu_affect_data.sessions import CandidateSession, build_sessions
 from edu_affect_data.stage import StageOutcome
+from edu_affect_data.vocabulary import MODALITIES, SESSION_STATUSES
 
 PROBLEM_COLUMNS = ("corpus", "path", "line", "recording_id", "utterance_id", "reason")
 
 
 def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
-    """Read both configured corpora and write sessions.parquet, problems.csv and report.md."""
+    """Read the configured corpora and write sessions.parquet, problems.csv and report.md."""
     started = time.perf_counter()
-    with _executor_or_pool(executor) as pool:
+    with executor_or_pool(executor) as pool:
         manifests = read_corpora(config.corpora, executor=pool)
         rows: list[dict[str, Any]] = []
         causes: list[tuple[str, ...]] = []
         for manifest in manifests:
-            sessions = build_sessions(manifest, config.sessions)
+            plugin = get_corpus(manifest.corpus)
+            sessions = build_sessions(
+                manifest, config.sessions, summarize=plugin.summarize_labels, custom=plugin.session_custom
+            )
             _check_every_unit_placed(manifest, sessions)
             verdicts = assess_sessions(
                 sessions, manifest, config.gaps, min_s=config.sessions.min_s, executor=pool
@@ -49,13 +57,12 @@ def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor 
             rows.extend(session_row(s, v) for s, v in zip(sessions, verdicts, strict=True))
             causes.extend(v.causes for v in verdicts)
     table = sessions_table(rows)
-    paths.sessions.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(paths.sessions, lambda tmp: pq.write_table(table, tmp))
-    _atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
-    _atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config, tmp))
+    atomic_write(paths.sessions, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
+    atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config, tmp))
     elapsed = time.perf_counter() - started
     counts = {status: sum(1 for r in rows if r["status"] == status) for status in STATUSES}
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("kept", "gap", "short", "error"))
+    summary = ", ".join(f"{counts[s]} {s}" for s in SESSION_STATUSES)
     return StageOutcome(
         complete=True,
         message=f"{len(rows)} candidate sessions: {summary}",
@@ -64,25 +71,18 @@ def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor 
     )
 
 
-def read_corpora(corpora: CorporaConfig, *, executor: Executor | None = None) -> list[CorpusManifest]:
-    """The configured corpora, read by their readers (imported here: they are heavy-ish)."""
-    manifests: list[CorpusManifest] = []
-    if corpora.iemocap is not None:
-        from edu_affect_data.corpora.iemocap import read_iemocap
-
-        manifests.append(read_iemocap(_existing_dir(corpora.iemocap, "corpora.iemocap"), executor=executor))
-    if corpora.mosei is not None:
-        from edu_affect_data.corpora.mosei import read_mosei
-
-        manifests.append(
-            read_mosei(
-                _existing_dir(corpora.mosei, "corpora.mosei"),
-                speaker_map=corpora.mosei_speaker_map,
-                executor=executor,
-            )
+def read_corpora(corpora: Mapping[str, CorpusConfig], *, executor: Executor | None = None) -> list[CorpusManifest]:
+    """Every configured corpus (root set), read by its plugin in name order with its options."""
+    roots = corpus_roots(corpora)
+    if not roots:
+        raise ConfigError(
+            "no corpus configured: set corpora.NAME.root (or --corpus NAME=PATH, --iemocap, --mosei)"
         )
-    if not manifests:
-        raise ConfigError("no corpus configured: set corpora.iemocap and/or corpora.mosei (or --iemocap/--mosei)")
+    manifests: list[CorpusManifest] = []
+    for name, root in roots.items():
+        folder = _existing_dir(root, f"corpora.{name}.root")
+        plugin = get_corpus(name)
+        manifests.append(plugin.read_corpus(folder, executor=executor, **corpora[name].options))
     return manifests
 
 
@@ -90,16 +90,6 @@ def _existing_dir(path: Path, key: str) -> Path:
     if not Path(path).is_dir():
         raise ConfigError(f"{key}: {path} is not a folder")
     return Path(path)
-
-
-@contextmanager
-def _executor_or_pool(executor: Executor | None) -> Iterator[Executor]:
-    """The caller's executor, or a process pool owned by this stage for its duration."""
-    if executor is not None:
-        yield executor
-        return
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        yield pool
 
 
 def _check_every_unit_placed(manifest: CorpusManifest, sessions: Sequence[CandidateSession]) -> None:
@@ -132,9 +122,8 @@ def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str,
             {"speaker_id": t.speaker_id, "start_s": t.start_s, "end_s": t.end_s, "text": t.text}
             for t in session.turns
         ],
-        "source_category": session.source_category,
-        "source_vad": list(session.source_vad) if session.source_vad else None,
-        "source_mosei": list(session.source_mosei) if session.source_mosei else None,
+        "source_labels": session.source_labels.to_json() if session.source_labels is not None else None,
+        "custom": json.dumps(session.custom, sort_keys=True),
         "status": verdict.status,
         "reason": verdict.reason,
     }
@@ -145,7 +134,7 @@ def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str,
     return row
 
 
-_REQUIRED = ("session_id", "corpus", "source_id", "speaker_id", "start_s", "end_s", "status", "reason")
+_REQUIRED = ("session_id", "corpus", "source_id", "speaker_id", "start_s", "end_s", "custom", "status", "reason")
 
 
 def sessions_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
@@ -179,14 +168,3 @@ def write_problems(manifests: Sequence[CorpusManifest], path: Path) -> None:
         for manifest in manifests:
             for p in manifest.problems:
                 writer.writerow([manifest.corpus, p.path, p.line or "", p.recording_id or "", p.utterance_id or "", p.reason])
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temp file in the same folder, then rename over `path` (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

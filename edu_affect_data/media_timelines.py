@@ -12,18 +12,22 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from edu_affect_data.config import GapsConfig
+from edu_affect_data.frames import (
+    FRAME_KINDS,
+    MISSING_STEP_PERIODS,
+    FaceDetector,
+    FrameClassifier,
+    region_pixels,
+)
+
 #: Audio is judged in frames of this length (docs/contracts.md).
 AUDIO_FRAME_S = 0.010
-#: Regions are shrunk by an integer factor until they are at most this wide before comparing.
-COMPARE_WIDTH = 160
 #: Unusable stretches closer than this are one gap (frame timestamps are rounded to 1 ms).
 MERGE_TOLERANCE_S = 0.005
-#: Frame-to-frame timestamp steps beyond this many frame periods mean frames are missing.
-MISSING_STEP_PERIODS = 1.5
 
 
 class BrokenMediaError(Exception):
@@ -173,24 +177,32 @@ def audio_timeline(path: Path, silence_dbfs: float) -> Timeline:
 
 
 # ------------------------------------------------------------------------------------ video
-REGION_SLICES = {"left": (0.0, 0.5), "right": (0.5, 1.0), "full": (0.0, 1.0)}
-
-
 @dataclass(frozen=True)
 class VideoThresholds:
+    """The `config.gaps` thresholds a video job needs (a small picklable payload for workers)."""
+
     black_luma: float
     frozen_mad: float
     face_check: bool
 
+    @classmethod
+    def from_config(cls, gaps: GapsConfig) -> VideoThresholds:
+        return cls(gaps.video_black_luma, gaps.video_frozen_mad, gaps.face_check)
 
-def video_timelines(path: Path, regions: tuple[str, ...], limits: VideoThresholds) -> dict[str, Timeline]:
-    """One decoding pass; per region, frames that are black, frozen (or faceless) are unusable.
 
-    Missing frames come from timestamps: a step over 1.5 frame periods leaves the stretch in
-    between uncovered, and the timeline ends after the last frame (a stream that stops early).
+def video_timelines(
+    path: Path, regions: tuple[str, ...], limits: VideoThresholds | GapsConfig
+) -> dict[str, Timeline]:
+    """One decoding pass; per region, frames that `FrameClassifier` does not call usable are gaps.
+
+    Missing frames come from timestamps: a step over `MISSING_STEP_PERIODS` frame periods leaves
+    the stretch in between uncovered, and the timeline ends after the last frame (a stream that
+    stops early).
     """
     import cv2
 
+    if isinstance(limits, GapsConfig):
+        limits = VideoThresholds.from_config(limits)
     if not path.is_file():
         raise BrokenMediaError("missing video", path, "no such file")
     capture = cv2.VideoCapture(str(path))
@@ -200,22 +212,22 @@ def video_timelines(path: Path, regions: tuple[str, ...], limits: VideoThreshold
         fps = capture.get(cv2.CAP_PROP_FPS)
         if not fps or not math.isfinite(fps) or fps <= 0:
             raise BrokenMediaError("undecodable video", path, "no frame rate in the stream")
-        faces = _face_detector() if limits.face_check else None
+        faces = FaceDetector() if limits.face_check else None
+        judges = {
+            r: FrameClassifier(limits.black_luma, limits.frozen_mad, faces=faces, period_s=1.0 / fps)
+            for r in regions
+        }
         times: list[float] = []
         kinds: dict[str, list[str]] = {r: [] for r in regions}
-        previous: dict[str, np.ndarray | None] = dict.fromkeys(regions)
         while capture.grab():
             ok, frame = capture.retrieve()
             if not ok or frame is None:
                 continue
-            times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            times.append(t)
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
             for region in regions:
-                small = _region_pixels(gray, region)
-                kind = _frame_kind(small, previous[region], limits, faces)
-                if kind == "usable":
-                    previous[region] = small
-                kinds[region].append(kind)
+                kinds[region].append(judges[region].classify(region_pixels(gray, region), t))
     finally:
         capture.release()
     if not times:
@@ -227,48 +239,15 @@ def video_timelines(path: Path, regions: tuple[str, ...], limits: VideoThreshold
     return {r: _frames_to_timeline(stamps, kinds[r], period) for r in regions}
 
 
-def _region_pixels(gray: np.ndarray, region: str) -> np.ndarray:
-    import cv2
-
-    lo, hi = REGION_SLICES[region]
-    width = gray.shape[1]
-    part = gray[:, round(lo * width) : round(hi * width)]
-    factor = max(1, math.ceil(part.shape[1] / COMPARE_WIDTH))
-    if factor > 1:
-        part = cv2.resize(
-            part, (part.shape[1] // factor, part.shape[0] // factor), interpolation=cv2.INTER_AREA
-        )
-    return part.astype(np.int16)
-
-
-def _frame_kind(
-    pixels: np.ndarray, previous: np.ndarray | None, limits: VideoThresholds, faces: Any
-) -> str:
-    if float(pixels.mean()) < limits.black_luma:
-        return "black"
-    if previous is not None and float(np.abs(pixels - previous).mean()) < limits.frozen_mad:
-        return "frozen"
-    if faces is not None and len(faces.detectMultiScale(pixels.astype(np.uint8), 1.1, 4)) == 0:
-        return "no_face"
-    return "usable"
-
-
-def _face_detector() -> Any:
-    import cv2
-
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
-    if cascade.empty():
-        raise RuntimeError("gaps.face_check: OpenCV's frontal-face Haar cascade is not installed")
-    return cascade
-
-
 def _frames_to_timeline(times: np.ndarray, kinds: list[str], period: float) -> Timeline:
     order = np.argsort(times, kind="stable")
     times = times[order]
     labels = np.asarray(kinds)[order]
     ends = times + period
     gaps: list[Gap] = []
-    for kind in ("black", "frozen", "no_face"):
+    for kind in FRAME_KINDS:
+        if kind == "usable":
+            continue
         gaps.extend(runs_to_gaps(labels == kind, times, ends, kind))
     steps = np.diff(times)
     for i in np.flatnonzero(steps > MISSING_STEP_PERIODS * period):

@@ -16,24 +16,28 @@ manifest row. A single unit longer than `max_s` is a session on its own: units a
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 from edu_affect_data.config import SessionsConfig
+from edu_affect_data.corpora.plugin import session_custom, summarize_source_labels
 from edu_affect_data.corpora.records import (
     Corpus,
     CorpusManifest,
     Recording,
+    SourceLabels,
     Utterance,
     VideoRegion,
     Word,
 )
 
-#: Order of the MOSEI label columns in `source_mosei` (the order of CMU_MOSEI_Labels.csd).
-MOSEI_COLUMNS: tuple[str, ...] = ("sentiment", "happy", "sad", "anger", "surprise", "disgust", "fear")
+#: A corpus hook: a session's source labels from its units (`CorpusPlugin.summarize_labels`).
+Summarize = Callable[[Sequence[Utterance]], SourceLabels | None]
+#: A corpus hook: a session's corpus-specific fields (`CorpusPlugin.session_custom`).
+SessionCustom = Callable[[Recording, Sequence[Utterance]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,10 @@ class CandidateSession:
     text: str
     words: tuple[Word, ...]
     turns: tuple[Turn, ...]
-    source_category: str | None
-    source_vad: tuple[float, float, float] | None
-    source_mosei: tuple[float, ...] | None
+    #: What the corpus says about the session's units, summarised by the corpus's hook.
+    source_labels: SourceLabels | None = None
+    #: Corpus-specific fields (JSON-serialisable), from the corpus's hook.
+    custom: dict[str, Any] = field(default_factory=dict)
     #: Shorter than `min_s` and impossible to merge without exceeding `max_s`.
     too_short: bool = False
 
@@ -75,11 +80,19 @@ class CandidateSession:
         return self.end_s - self.start_s
 
 
-def build_sessions(manifest: CorpusManifest, cfg: SessionsConfig) -> list[CandidateSession]:
+def build_sessions(
+    manifest: CorpusManifest,
+    cfg: SessionsConfig,
+    *,
+    summarize: Summarize = summarize_source_labels,
+    custom: SessionCustom = session_custom,
+) -> list[CandidateSession]:
     """Candidate sessions of every (recording, speaker) of `manifest`, in recording order.
 
     Session ids are `corpus:recording:speaker:NNN` with NNN counting that speaker's sessions in
     the recording, so they are unique and identical on every rerun over the same corpus.
+    `summarize` and `custom` are the corpus's hooks (ingest passes its plugin's); the defaults
+    are the generic ones every plugin starts from.
     """
     sessions: list[CandidateSession] = []
     units = sorted(manifest.utterances, key=lambda u: (u.recording_id, u.start_s, u.utterance_id))
@@ -90,12 +103,16 @@ def build_sessions(manifest: CorpusManifest, cfg: SessionsConfig) -> list[Candid
                 f"{manifest.corpus}: utterances refer to recording {recording_id!r}, "
                 "which the reader did not list"
             )
-        sessions.extend(_recording_sessions(recording, list(group), cfg))
+        hooks = (summarize, custom)
+        sessions.extend(_recording_sessions(recording, list(group), cfg, hooks))
     return sessions
 
 
 def _recording_sessions(
-    recording: Recording, units: list[Utterance], cfg: SessionsConfig
+    recording: Recording,
+    units: list[Utterance],
+    cfg: SessionsConfig,
+    hooks: tuple[Summarize, SessionCustom],
 ) -> list[CandidateSession]:
     speakers = sorted({u.speaker_id for u in units if u.annotated})
     sessions: list[CandidateSession] = []
@@ -103,7 +120,7 @@ def _recording_sessions(
         own = [u for u in units if u.annotated and u.speaker_id == speaker]
         chunks = _partition(own, cfg)
         for index, chunk in enumerate(chunks):
-            sessions.append(_make_session(recording, speaker, index, chunk, units, cfg))
+            sessions.append(_make_session(recording, speaker, index, chunk, units, cfg, hooks))
     return sessions
 
 
@@ -146,7 +163,9 @@ def _make_session(
     chunk: list[Utterance],
     recording_units: list[Utterance],
     cfg: SessionsConfig,
+    hooks: tuple[Summarize, SessionCustom],
 ) -> CandidateSession:
+    summarize, custom = hooks
     start, end = chunk[0].start_s, max(u.end_s for u in chunk)
     regions = {u.video_region for u in chunk}
     if len(regions) != 1:
@@ -173,36 +192,7 @@ def _make_session(
         text=" ".join(u.text.strip() for u in chunk if u.text.strip()),
         words=tuple(w for u in chunk for w in u.words),
         turns=turns,
-        source_category=_most_frequent_category(chunk),
-        source_vad=_mean_vad(chunk),
-        source_mosei=_mean_mosei(chunk),
+        source_labels=summarize(chunk),
+        custom=custom(recording, chunk),
         too_short=end - start < cfg.min_s,
     )
-
-
-def _most_frequent_category(units: Iterable[Utterance]) -> str | None:
-    """Most frequent consensus code; ties go to the code seen first in time."""
-    codes = [u.labels.category for u in units if u.labels is not None and u.labels.category]
-    return Counter(codes).most_common(1)[0][0] if codes else None
-
-
-def _mean_vad(units: Iterable[Utterance]) -> tuple[float, float, float] | None:
-    vads = [u.labels.vad for u in units if u.labels is not None and u.labels.vad is not None]
-    if not vads:
-        return None
-    v, a, d = (sum(col) / len(vads) for col in zip(*vads, strict=True))
-    return (v, a, d)
-
-
-def _mean_mosei(units: Iterable[Utterance]) -> tuple[float, ...] | None:
-    rows: list[dict[str, float]] = []
-    for unit in units:
-        if unit.labels is None or unit.labels.mosei is None:
-            continue
-        missing = [c for c in MOSEI_COLUMNS if c not in unit.labels.mosei]
-        if missing:
-            raise ValueError(f"{unit.utterance_id}: MOSEI labels lack columns {missing}")
-        rows.append(unit.labels.mosei)
-    if not rows:
-        return None
-    return tuple(sum(r[c] for r in rows) / len(rows) for c in MOSEI_COLUMNS)

@@ -19,20 +19,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data import CLASSES
 from edu_affect_data.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
+from edu_affect_data.atomic import atomic_write, atomic_write_text
 from edu_affect_data.config import PipelineConfig, SplitRatios
 from edu_affect_data.stage import StageOutcome
+from edu_affect_data.vocabulary import CLASSES, EXCLUDED, SPLITS
 
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
-EXCLUDED = "excluded"
 #: Weight of the class-distribution error relative to the session-ratio error.
 CLASS_ERROR_WEIGHT = 0.5
 #: Randomised greedy starts of the speaker search; each is refined by local moves.
@@ -311,13 +309,6 @@ def split_report(assignment: pd.DataFrame, config: PipelineConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic_table(table: pa.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(target)
-
-
 def run_split(
     config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None
 ) -> StageOutcome:
@@ -329,8 +320,8 @@ def run_split(
     assignment = build_assignment(load_labelled_sessions(paths), config)
     check_speaker_independent(assignment)
     table = pa.Table.from_pandas(assignment, schema=ASSIGNMENT_SCHEMA, preserve_index=False)
-    _write_atomic_table(table, paths.assignment)
-    paths.split_report.write_text(split_report(assignment, config))
+    atomic_write(paths.assignment, lambda tmp: pq.write_table(table, tmp))
+    atomic_write_text(paths.split_report, split_report(assignment, config))
     counts = assignment["split"].value_counts()
     stats: dict[str, float | int | str] = {s: int(counts.get(s, 0)) for s in (*SPLITS, EXCLUDED)}
     message = ", ".join(f"{s} {stats[s]}" for s in (*SPLITS, EXCLUDED))

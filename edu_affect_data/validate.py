@@ -1,14 +1,16 @@
 """`edu-data validate DATASET`: check a published dataset against the promises it makes.
 
 Reads the shards with pyarrow, column by column, without decoding images, so validating a
-multi-GB dataset costs a read of its numbers. Every violation is collected (not just the first)
+multi-GB dataset costs a read of its numbers. Feature columns are checked by the extractor that
+declares them (`FeatureExtractor.check`, found in the registry), so a plugin's promises are
+checked like the built-ins'. Every violation is collected (not just the first)
 and names the split, the session and what is wrong.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data import CLASSES
 from edu_affect_data.card import stats_from_card
-
-SPLITS = ("train", "validation", "test")
-NO_TIME = -1.0
+from edu_affect_data.features.extractor import finite_check
+from edu_affect_data.features.registry import METADATA_COLUMNS, all_extractors
+from edu_affect_data.vocabulary import CLASSES, SPLITS
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,30 @@ class Violation:
         return f"[{self.check}] {self.where}: {self.message}"
 
 
-def _matrix(value: pa.Scalar) -> np.ndarray:
-    """A row's Array2D value as a 2-D numpy array."""
-    storage = value.value if isinstance(value, pa.ExtensionScalar) else value
-    rows = storage.values
-    if len(rows) == 0:
-        return np.zeros((0, 0), np.float32)
-    flat = rows.flatten().to_numpy(zero_copy_only=False)
-    return flat.reshape(len(rows), -1)
+#: A row check: (row, session duration) -> (check, message) per violation.
+RowCheck = Callable[[Mapping[str, pa.Scalar], float], Iterable[tuple[str, str]]]
 
 
-def _check_row(split: str, row: dict[str, pa.Scalar], out: list[Violation]) -> None:
+def row_checks(columns: Sequence[str]) -> list[RowCheck]:
+    """The checks of a schema's feature columns: each registered extractor whose columns it holds.
+
+    Feature columns no registered extractor declares (a plugin not installed here) still get the
+    generic check (finite numbers), so a dataset validates without the code that built it.
+    """
+    present = set(columns)
+    checks: list[RowCheck] = []
+    claimed = set(METADATA_COLUMNS)
+    for extractor in all_extractors():
+        if set(extractor.columns) <= present:
+            checks.append(extractor.check)
+            claimed.update(extractor.columns)
+    unclaimed = tuple(c for c in columns if c not in claimed)
+    if unclaimed:
+        checks.append(lambda row, _duration: finite_check(row, unclaimed))
+    return checks
+
+
+def _check_row(split: str, row: Mapping[str, pa.Scalar], checks: list[RowCheck], out: list[Violation]) -> None:
     session = row["session_id"].as_py()
     where = f"{split}/{session}"
     start, end = row["start_s"].as_py(), row["end_s"].as_py()
@@ -57,60 +71,8 @@ def _check_row(split: str, row: dict[str, pa.Scalar], out: list[Violation]) -> N
             )
         )
         return
-    mfcc = _matrix(row["mfcc"])
-    if mfcc.shape[0] == 0:
-        out.append(Violation("shape", where, "mfcc has no frames"))
-    elif not np.isfinite(mfcc).all():
-        out.append(
-            Violation(
-                "finite", where, f"mfcc has {int((~np.isfinite(mfcc)).sum())} non-finite values"
-            )
-        )
-    n_frames = len(row["frames"])
-    times = np.asarray(row["frame_times"].as_py(), dtype=np.float64)
-    available = row["frame_available"].as_py()
-    if not (n_frames == len(times) == len(available)):
-        out.append(
-            Violation(
-                "shape",
-                where,
-                f"{n_frames} frames, {len(times)} frame_times, {len(available)} frame_available",
-            )
-        )
-    if len(times) and (
-        not np.isfinite(times).all()
-        or (np.diff(times) <= 0).any()
-        or times[0] < 0
-        or times[-1] > end - start
-    ):
-        out.append(
-            Violation(
-                "timestamps",
-                where,
-                "frame_times are not finite, strictly increasing and inside the session",
-            )
-        )
-    embeddings = _matrix(row["token_embeddings"]).astype(np.float32)
-    ids, mask = row["input_ids"].as_py(), np.asarray(row["attention_mask"].as_py())
-    if embeddings.shape[0] != len(ids) or len(mask) != len(ids):
-        out.append(
-            Violation(
-                "shape",
-                where,
-                f"{len(ids)} input_ids, {len(mask)} mask, {embeddings.shape[0]} embedding rows",
-            )
-        )
-    if not np.isfinite(embeddings).all():
-        out.append(Violation("finite", where, "token_embeddings has non-finite values"))
-    starts = np.asarray(row["token_start_s"].as_py(), dtype=np.float64)
-    ends = np.asarray(row["token_end_s"].as_py(), dtype=np.float64)
-    timed = starts != NO_TIME
-    if not np.isfinite(starts).all() or not np.isfinite(ends).all():
-        out.append(Violation("finite", where, "token times have non-finite values"))
-    elif (np.diff(starts[timed]) < 0).any() or (ends[timed] < starts[timed]).any():
-        out.append(Violation("timestamps", where, "token times are not monotone"))
-    elif len(mask) == len(starts) and (timed & (mask == 0)).any():
-        out.append(Violation("timestamps", where, "a padding token has a time"))
+    for check in checks:
+        out.extend(Violation(name, where, message) for name, message in check(row, end - start))
 
 
 def _shards(dataset: Path, out: list[Violation]) -> dict[str, list[Path]]:
@@ -142,6 +104,7 @@ def validate_dataset(path: Path) -> list[Violation]:
     speakers: dict[str, set[str]] = defaultdict(set)
     labels: dict[str, list[int]] = {split: [] for split in shards}
     for split, files in shards.items():
+        checks = row_checks(pq.read_schema(files[0]).names)
         for row in _scalar_rows(files):
             labels[split].append(row["label"].as_py())
             session = row["session_id"].as_py()
@@ -153,7 +116,7 @@ def validate_dataset(path: Path) -> list[Violation]:
                 )
             split_of[session] = split
             speakers[row["speaker_id"].as_py()].add(split)
-            _check_row(split, row, out)
+            _check_row(split, row, checks, out)
     for speaker, in_splits in sorted(speakers.items()):
         if len(in_splits) > 1:
             out.append(

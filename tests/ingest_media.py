@@ -145,7 +145,7 @@ def alternating_units(
                     words=words,
                     word_timing="aligned",
                     video_region=region,
-                    labels=SourceLabels(category="neu" if index % 3 else "fru", vad=(2.0, 3.0, float(index % 4))),
+                    labels=SourceLabels(category="neu" if index % 3 else "fru", scores={"valence": 2.0, "activation": 3.0, "dominance": float(index % 4)}),
                 )
             )
         t += turn_s + pause_s

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edu_affect_data.config import ConfigError, load_config, parse_overrides
+from edu_affect_data.config import ConfigError, corpus_roots, load_config, parse_overrides
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 
@@ -15,7 +15,8 @@ PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 def test_shipped_pipelines_validate(name: str) -> None:
     config = load_config(PIPELINES / name)
     assert config.gaps.threshold_s == 2.0
-    assert config.corpora.iemocap is None and config.corpora.mosei is None
+    assert sorted(config.corpora) == ["iemocap", "mosei"] and corpus_roots(config.corpora) == {}
+    assert config.corpora["mosei"].options == {"speaker_map": None}
 
 
 def test_pipeline_values() -> None:
@@ -78,3 +79,36 @@ def test_set_opens_a_null_section() -> None:
     assert config.annotation.simulate is not None and config.annotation.simulate.reviewer_accuracy == 0.9
     with pytest.raises(ConfigError, match="seed is not a section"):
         load_config(PIPELINES / "demo.yaml", parse_overrides(["seed.x=1"]))
+
+
+def test_corpora_mapping_and_the_old_shorthands_agree(tmp_path: Path) -> None:
+    new = tmp_path / "new.yaml"
+    new.write_text("corpora:\n  iemocap: {root: /data/iemocap}\n  mosei: {root: /data/mosei, speaker_map: /x.csv}\n")
+    old = tmp_path / "old.yaml"
+    old.write_text("corpora:\n  iemocap: /data/iemocap\n  mosei: /data/mosei\n  mosei_speaker_map: /x.csv\n")
+    assert load_config(new).corpora == load_config(old).corpora
+    config = load_config(new)
+    assert corpus_roots(config.corpora) == {"iemocap": Path("/data/iemocap"), "mosei": Path("/data/mosei")}
+    assert config.corpora["mosei"].options == {"speaker_map": Path("/x.csv")}
+    assert config.model_dump(mode="json")["corpora"]["mosei"] == {"root": "/data/mosei", "speaker_map": "/x.csv"}
+    # A dotted override reaches a corpus's root or option like any other key.
+    moved = load_config(new, {"corpora.mosei.root": "/elsewhere", "corpora.iemocap": None})
+    assert corpus_roots(moved.corpora) == {"mosei": Path("/elsewhere")}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"corpora.meld": "/x"}, r"corpora\.meld: unknown corpus 'meld'; known: .*iemocap, mosei"),
+        ({"corpora.mosei": {"root": "/x", "speaker_mapp": "/s.csv"}}, r"corpora\.mosei\.speaker_mapp: Extra inputs"),
+        ({"corpora.iemocap": {"root": "/x", "speaker_map": "/s.csv"}}, r"corpora\.iemocap\.speaker_map: Extra inputs"),
+        ({"corpora.mosei": {"speaker_map": "/s.csv"}}, r"corpora\.mosei\.root: Field required"),
+        (
+            {"corpora.mosei": {"root": "/x", "speaker_map": "/a.csv"}, "corpora.mosei_speaker_map": "/b.csv"},
+            r"corpora\.mosei_speaker_map and corpora\.mosei\.speaker_map are both set",
+        ),
+    ],
+)
+def test_unknown_corpora_and_reader_options_are_config_errors(overrides: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)

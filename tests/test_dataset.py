@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import datasets
 import numpy as np
 import pyarrow.parquet as pq
@@ -39,10 +41,12 @@ def test_load_dataset_gives_three_splits_with_the_declared_features(
 
 def test_rows_hold_the_extracted_values(build: BuildPaths, loaded: datasets.DatasetDict) -> None:
     row = loaded["train"].with_format("numpy")[0]
-    part = next((build.features_dir / "media").glob(f"{row['session_id']}--*.parquet"))
-    media = datasets.Dataset.from_parquet(str(part)).with_format("numpy")[0]
-    np.testing.assert_array_equal(row["mfcc"], media["mfcc"])
-    np.testing.assert_array_equal(row["frame_times"], media["frame_times"])
+    def part(extractor: str) -> dict:
+        path = next((build.features_dir / extractor).glob(f"{row['session_id']}--*.parquet"))
+        return datasets.Dataset.from_parquet(str(path)).with_format("numpy")[0]
+
+    np.testing.assert_array_equal(row["mfcc"], part("mfcc")["mfcc"])
+    np.testing.assert_array_equal(row["frame_times"], part("frames")["frame_times"])
     labels = pq.read_table(build.labels).to_pandas().set_index("session_id")
     assert CLASSES[int(row["label"])] == labels.loc[row["session_id"], "label"]
     assert list(row["votes"]) == list(labels.loc[row["session_id"], "votes"])
@@ -104,3 +108,25 @@ def test_card_reports_statistics_funnel_provenance_licence_citation(
         "never uploads",
     ):
         assert needle in card, needle
+
+
+def test_publish_reads_the_index_and_names_what_is_missing(build: BuildPaths, tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    from edu_affect_data.dataset import PublishError, run_publish
+    from edu_affect_data.features.index import FeaturesIndexError, read_index
+
+    for folder in ("manifest", "annotation", "splits", "features"):
+        shutil.copytree(build.out / folder, tmp_path / folder)
+    paths = BuildPaths(tmp_path)
+    index = read_index(paths)
+    assert [e.session_id for e in index.entries] == pq.read_table(build.features_index)["session_id"].to_pylist()
+    assert list(index.extractors) == ["mfcc", "frames", "text"]
+    victim = index.entries[0].parts[1]
+    (paths.features_dir / victim.path).unlink()
+    with pytest.raises(PublishError, match=re.escape(f"{victim.path}: feature part missing")):
+        run_publish(small_config(), paths)
+    paths.features_index.unlink()
+    with pytest.raises(FeaturesIndexError, match=r"index\.parquet: missing"):
+        run_publish(small_config(), paths)

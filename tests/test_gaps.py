@@ -9,7 +9,7 @@ import pytest
 
 from edu_affect_data.config import GapsConfig, SessionsConfig
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
-from edu_affect_data.gaps import SessionVerdict, assess_sessions, transcript_timeline
+from edu_affect_data.gaps import SessionVerdict, assess_sessions, text_timeline
 from edu_affect_data.media_timelines import Gap, Timeline
 from edu_affect_data.sessions import CandidateSession, build_sessions
 from tests.ingest_media import (
@@ -64,7 +64,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusManifest, li
     recordings.append((Recording("iemocap", rid, wav, avi, "side_by_side"), units))
     faults += [Fault(rid, "audio", 8.0, 9.5), Fault(rid, "audio", 35.0, 38.1)]
     faults += [Fault(rid, "video", f.start_s, f.end_s, f.region) for f in video_faults]
-    faults.append(Fault(rid, "transcript", *_hole(units, 48.0, 52.0)))
+    faults.append(Fault(rid, "text", *_hole(units, 48.0, 52.0)))
 
     # A single-speaker video whose timestamps jump (3 s of frames missing).
     rid = "jumpvid0001"
@@ -113,7 +113,7 @@ def test_gap_exactly_when_a_fault_covers_more_than_the_threshold(judged) -> None
 def test_each_fault_kind_is_named_in_the_reason(judged) -> None:
     _, sessions, verdicts, _ = judged
     reasons = " | ".join(v.reason for v in verdicts)
-    for fragment in ("audio gap 3.10 s at 35.00-38.10", "(black)", "(frozen)", "(missing)", "transcript gap"):
+    for fragment in ("audio gap 3.10 s at 35.00-38.10", "(black)", "(frozen)", "(missing)", "text gap"):
         assert fragment in reasons
     by_id = {s.session_id: (s, v) for s, v in zip(sessions, verdicts, strict=True)}
     # The 1.5 s dropout is measured but removes nothing.
@@ -182,13 +182,13 @@ def test_longest_gap_merges_touching_stretches_and_counts_missing_tail() -> None
     assert timeline.longest_gap(3.0, 4.0) == Gap(3.0, 3.5, "frozen")
 
 
-def test_transcript_timeline_uses_every_speaker_and_spans_when_unaligned() -> None:
+def test_text_timeline_uses_every_speaker_and_spans_when_unaligned() -> None:
     units = alternating_units("iemocap", "Ses05F_impro01", 20.0, holes=[(8.0, 12.0)])
     unaligned = Utterance("iemocap", "Ses05F_impro01_FXX0", "Ses05F_impro01", "S_F", 9.0, 11.5, "",  # type: ignore[arg-type]
                           annotated=False, word_timing="utterance")
-    hole = transcript_timeline(units).longest_gap(0.0, 20.0)
+    hole = text_timeline(units).longest_gap(0.0, 20.0)
     assert hole is not None and hole.duration_s > 4.0
-    covered = transcript_timeline([*units, unaligned]).longest_gap(0.0, 20.0)
+    covered = text_timeline([*units, unaligned]).longest_gap(0.0, 20.0)
     assert covered is not None and covered.duration_s < hole.duration_s - 2.0
 
 

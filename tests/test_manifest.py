@@ -154,5 +154,5 @@ def test_ingest_on_tiny_corpora_matches_the_synthetic_truth(tiny_corpora: Path, 
     assert {"kept", "gap", "error"} <= statuses
     # Every annotated unit of the truth that the transcripts still hold is in exactly one candidate.
     placed = [u for r in rows for u in r["utterance_ids"]]
-    holes = {u for f in truth["faults"] if f["modality"] == "transcript" for u in f.get("units", [])}
+    holes = {u for f in truth["faults"] if f["modality"] == "text" for u in f.get("units", [])}
     assert sorted(placed) == sorted({u["id"] for u in truth["units"] if u.get("annotated", True)} - holes)

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from edu_affect_data.config import SessionsConfig
+from edu_affect_data.corpora.mosei_align import LABEL_COLUMNS
+from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import Recording, SourceLabels, Utterance, Word
-from edu_affect_data.sessions import MOSEI_COLUMNS, build_sessions
+from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.sessions import build_sessions
 from tests.ingest_media import alternating_units, manifest_of
 
 CFG = SessionsConfig(min_s=8.0, target_s=12.0, max_s=16.0)
@@ -121,12 +124,13 @@ def test_source_label_summary() -> None:
         return Utterance("mosei", f"v_{k}", "v", "mosei_v", 3.0 * k, 3.0 * k + 2.5, f"t{k}",  # type: ignore[arg-type]
                          words=(Word(f"t{k}", 3.0 * k, 3.0 * k + 2.5),), labels=labels)
 
-    rows = [dict.fromkeys(MOSEI_COLUMNS, float(k)) for k in range(3)]
-    units = [unit(k, SourceLabels(mosei=rows[k])) for k in range(3)]
+    rows = [dict.fromkeys(LABEL_COLUMNS, float(k)) for k in range(3)]
+    units = [unit(k, SourceLabels(scores=rows[k])) for k in range(3)]
     manifest = manifest_of("mosei", Path("/c"), [(_recording("v", "mosei"), units)])
     (session,) = build_sessions(manifest, CFG)
-    assert session.source_mosei == pytest.approx([1.0] * 7)
-    assert session.source_category is None and session.source_vad is None
+    assert session.source_labels is not None
+    assert session.source_labels.scores == pytest.approx(dict.fromkeys(LABEL_COLUMNS, 1.0))
+    assert session.source_labels.category is None and session.custom == {}
     assert session.text == "t0 t1 t2"
 
     iemocap = alternating_units("iemocap", "Ses04F_impro01", 20.0, speakers=(("S_F", "left"),), turn_s=2.0)
@@ -136,6 +140,37 @@ def test_source_label_summary() -> None:
     codes = [u.labels.category for u in own if u.labels]
     # Most frequent code; a tie goes to the code heard first.
     best = max(codes.count(c) for c in codes)
-    assert first.source_category == next(c for c in codes if codes.count(c) == best)
-    assert first.source_vad is not None
-    assert first.source_vad[2] == pytest.approx(sum(u.labels.vad[2] for u in own if u.labels and u.labels.vad) / len(own))
+    assert first.source_labels is not None
+    assert first.source_labels.category == next(c for c in codes if codes.count(c) == best)
+    dominance = [u.labels.scores["dominance"] for u in own if u.labels]
+    assert first.source_labels.scores["dominance"] == pytest.approx(sum(dominance) / len(own))
+
+
+def test_corpus_hooks_shape_the_session_summary_and_custom_fields() -> None:
+    """Ingest passes each corpus's hooks; a unit's and a recording's `custom` reach the session."""
+    recording = Recording("toy", "r", Path("/m/r.wav"), Path("/m/r.mp4"), "single", custom={"room": "B"})
+    units = [
+        Utterance("toy", f"r_{k}", "r", "p", 3.0 * k, 3.0 * k + 2.5, "w", labels=SourceLabels(category="x"),
+                  custom={"take": k} if k else {})
+        for k in range(3)
+    ]
+    manifest = manifest_of("toy", Path("/c"), [(recording, units)])
+    (plain,) = build_sessions(manifest, CFG)
+    assert plain.custom == {"recording": {"room": "B"}, "units": {"r_1": {"take": 1}, "r_2": {"take": 2}}}
+    (hooked,) = build_sessions(
+        manifest, CFG, summarize=lambda us: SourceLabels(custom={"n": len(us)}), custom=lambda rec, us: {"id": rec.recording_id}
+    )
+    assert hooked.source_labels == SourceLabels(custom={"n": 3}) and hooked.custom == {"id": "r"}
+    assert SourceLabels.from_json(hooked.source_labels.to_json()) == hooked.source_labels
+
+
+def test_built_in_preannotation_hooks() -> None:
+    mapping = {"fru": "Frustrated", "sur": "Confused", "hap": "Curious"}
+    iemocap, mosei = get_corpus("iemocap"), get_corpus("mosei")
+    assert isinstance(iemocap, CorpusPlugin) and iemocap.preannotate(SourceLabels(category="fru"), mapping) == "Frustrated"
+    assert iemocap.preannotate(SourceLabels(category="xxx"), mapping) is None
+    scores = dict(zip(LABEL_COLUMNS, [2.0, 0.5, 0.0, 0.0, 0.5, 0.0, 0.0], strict=True))
+    # The strongest emotion (sentiment is not one); a tie goes to the first column: happy.
+    assert mosei.preannotate(SourceLabels(scores=scores), mapping) == "Curious"
+    assert mosei.preannotate(SourceLabels(scores=dict.fromkeys(LABEL_COLUMNS, 0.0)), mapping) is None
+    assert mosei.preannotate(SourceLabels(scores={"happy": 1.0}), mapping) is None

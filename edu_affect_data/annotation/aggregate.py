@@ -6,13 +6,13 @@ Three rules decide a session's label, in this order of authority:
 2. the configured estimator: a *strict* majority vote (``majority``) or Dawid-Skene (``dawid_skene``);
 3. nothing: a session that neither decides stays out of the labels and is listed as unresolved.
 
-"Cannot tell" is an abstention, not a fifth class. For the majority vote it still counts in the
-denominator (two "Cannot tell" against one "Bored" is no majority for Bored), it can never win, and
-it is not a *valid* vote: ``min_votes`` counts only votes naming one of the four classes. Dawid-Skene
-models annotator confusions between classes only, so it drops abstentions before fitting.
+"Cannot tell" is an abstention, not a fifth class. The majority vote is the one rule of
+``majority`` (shared with the adjudication queue and the agreement report): the abstention counts
+in the denominator, can never win, and is not a *valid* vote for ``min_votes``. Dawid-Skene models
+annotator confusions between classes only, so it drops abstentions before fitting.
 
 The estimators follow crowd-kit's interface (``fit(data) -> self``, ``labels_``, ``fit_predict``) on a
-tidy ``task, worker, label`` table and use crowd-kit underneath, so they can be swapped or compared.
+tidy ``task, worker, label`` table (Dawid-Skene is crowd-kit's), so they can be swapped or compared.
 """
 
 from __future__ import annotations
@@ -27,16 +27,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from crowdkit.aggregation import DawidSkene as _CrowdKitDawidSkene
-from crowdkit.aggregation import MajorityVote as _CrowdKitMajorityVote
 
-from edu_affect_data import CLASSES
+from edu_affect_data.annotation.majority import majority_labels, vote_counts
+from edu_affect_data.annotation.methods import build_estimator
 from edu_affect_data.artifacts import LABELS_SCHEMA
 from edu_affect_data.config import AggregationConfig
-
-#: The abstention choice offered to annotators next to the four classes.
-CANNOT_TELL = "Cannot tell"
-#: Every label an annotator may give.
-VOTE_LABELS: tuple[str, ...] = (*CLASSES, CANNOT_TELL)
+from edu_affect_data.vocabulary import ABSTAIN, ANSWERS, CLASSES
 
 _TIDY = ("task", "worker", "label")
 _Fitted = TypeVar("_Fitted")
@@ -89,7 +85,7 @@ def check_votes_table(
 
 def _tidy(data: pd.DataFrame) -> pd.DataFrame:
     """Validate a ``task, worker, label`` table and sort it so results never depend on row order."""
-    check_votes_table(data, source="votes table", columns=_TIDY, labels=VOTE_LABELS)
+    check_votes_table(data, source="votes table", columns=_TIDY, labels=ANSWERS)
     return (
         data.loc[:, list(_TIDY)]
         .sort_values(["task", "worker"], kind="stable")
@@ -121,15 +117,15 @@ def _valid_vote_counts(data: pd.DataFrame, abstain: str) -> pd.Series:
 
 
 class MajorityVote:
-    """Strict majority over all votes; undecided (NaN) on ties, spread votes or too few valid votes.
+    """The strict-majority rule of ``majority`` as an estimator; undecided (NaN) where it decides nothing.
 
     crowd-kit's ``MajorityVote`` breaks ties arbitrarily, which would silently turn a 1-1-1 split
-    into a label. Here its vote shares (``probas_``) are kept and a label is accepted only when it
-    holds more than half of *all* votes of the task, is not the abstention, and the task has at
-    least ``min_votes`` valid votes.
+    into a label, so the decision is ``majority.majority_labels`` (more than half of *all* votes,
+    never the abstention, at least ``min_votes`` valid votes). ``probas_`` keeps every answer's
+    share of the votes, abstention included, for inspection.
     """
 
-    def __init__(self, *, min_votes: int = 1, abstain: str = CANNOT_TELL) -> None:
+    def __init__(self, *, min_votes: int = 1, abstain: str = ABSTAIN) -> None:
         if min_votes < 1:
             raise ValueError(f"min_votes must be >= 1, got {min_votes}")
         self.min_votes = min_votes
@@ -139,20 +135,13 @@ class MajorityVote:
         """Fit on a tidy ``task, worker, label`` table (one vote per worker and task)."""
         votes = _tidy(data)
         self.valid_votes_ = _valid_vote_counts(votes, self.abstain)
-        if votes.empty:
-            self.probas_ = pd.DataFrame(index=self.valid_votes_.index, dtype=float)
-            self.labels_ = pd.Series(index=self.valid_votes_.index, dtype=object, name="agg_label")
-            return self
-        with _quiet_crowdkit():
-            fitted = _CrowdKitMajorityVote().fit(votes)
-        shares = _fitted(fitted.probas_, "probas_").reindex(self.valid_votes_.index)
-        self.probas_ = shares
-        candidates = shares.drop(columns=[self.abstain], errors="ignore")
-        self.labels_ = pd.Series(index=shares.index, dtype=object, name="agg_label")
-        if candidates.columns.empty:
-            return self
-        decided = (candidates.max(axis=1) > 0.5) & (self.valid_votes_ >= self.min_votes)
-        self.labels_[decided] = candidates[decided].idxmax(axis=1).astype(object)
+        counts, abstentions = vote_counts(votes, item="task", label="label", abstain=self.abstain)
+        every = counts.assign(**{self.abstain: abstentions})
+        self.probas_ = every.div(every.sum(axis=1), axis=0).reindex(self.valid_votes_.index)
+        self.labels_ = (
+            majority_labels(votes, item="task", label="label", min_votes=self.min_votes, abstain=self.abstain)
+            .reindex(self.valid_votes_.index)
+        )
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series:
@@ -174,7 +163,7 @@ class DawidSkene:
         n_iter: int = 100,
         tol: float = 1e-5,
         min_votes: int = 1,
-        abstain: str = CANNOT_TELL,
+        abstain: str = ABSTAIN,
     ) -> None:
         if min_votes < 1:
             raise ValueError(f"min_votes must be >= 1, got {min_votes}")
@@ -218,14 +207,14 @@ _ANNOTATION_COLUMNS = ("session_id", "annotator", "label")
 def _as_tidy(annotations: pd.DataFrame) -> pd.DataFrame:
     """ANNOTATIONS_SCHEMA rows -> crowd-kit's ``task, worker, label`` (validated, named as the source)."""
     check_votes_table(
-        annotations, source="annotations", columns=_ANNOTATION_COLUMNS, labels=VOTE_LABELS
+        annotations, source="annotations", columns=_ANNOTATION_COLUMNS, labels=ANSWERS
     )
     return annotations.rename(columns={"session_id": "task", "annotator": "worker"})[list(_TIDY)]
 
 
 def needs_adjudication(annotations: pd.DataFrame, min_votes: int) -> list[str]:
-    """Sessions the senior reviewer must decide: no strict majority, a "Cannot tell" majority, or
-    fewer than ``min_votes`` valid votes. Sorted session ids."""
+    """Sessions the senior reviewer must decide: those the strict-majority rule of ``majority`` leaves
+    undecided (no majority, a "Cannot tell" majority, fewer than ``min_votes`` valid votes). Sorted."""
     labels = MajorityVote(min_votes=min_votes).fit_predict(_as_tidy(annotations))
     return sorted(labels.index[labels.isna()])
 
@@ -271,7 +260,7 @@ def _check_adjudications(adjudications: pd.DataFrame, sessions: Iterable[str]) -
 def aggregate_labels(
     annotations: pd.DataFrame, adjudications: pd.DataFrame | None, cfg: AggregationConfig
 ) -> AggregatedLabels:
-    """One label per session: adjudication, else ``cfg.method`` (majority or Dawid-Skene).
+    """One label per session: adjudication, else the estimator ``cfg.method`` names (``methods``).
 
     ``annotations`` needs the ANNOTATIONS_SCHEMA columns ``session_id, annotator, label``;
     ``adjudications`` (or None) ``session_id, label``. ``votes`` lists every vote, abstentions
@@ -279,12 +268,7 @@ def aggregate_labels(
     (NaN for an adjudicated session whose votes were all "Cannot tell").
     """
     tidy = _as_tidy(annotations)
-    estimator: MajorityVote | DawidSkene
-    if cfg.method == "majority":
-        estimator = MajorityVote(min_votes=cfg.min_votes)
-    else:
-        estimator = DawidSkene(min_votes=cfg.min_votes)
-    decided = estimator.fit_predict(tidy)
+    decided = build_estimator(cfg.method, min_votes=cfg.min_votes).fit_predict(tidy)
     method = pd.Series(cfg.method, index=decided.index, dtype=object)
     if adjudications is not None and not adjudications.empty:
         final = _check_adjudications(adjudications, decided.index)
@@ -311,5 +295,5 @@ def aggregate_labels(
 
 def _agreement(label: str, votes: list[str]) -> float:
     """Share of class votes (abstentions left out) that name ``label``."""
-    valid = [vote for vote in votes if vote != CANNOT_TELL]
+    valid = [vote for vote in votes if vote != ABSTAIN]
     return float(valid.count(label) / len(valid)) if valid else float("nan")

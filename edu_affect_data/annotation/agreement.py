@@ -14,8 +14,12 @@ Conventions:
   computed on the sessions having the modal number of ratings (ties: the larger number), and the
   report says how many. Cohen's kappa and Krippendorff's alpha use every session, alpha natively
   handling missing ratings.
-- The consensus for the confusion matrices is the strict majority of a session's ratings
-  (annotator's own vote included); sessions without one are left out.
+- The consensus (``AgreementReport.consensus``, the rows of the confusion matrices) is the one
+  strict-majority rule of ``majority``, the rule that publishes a label: "Cannot tell" counts in
+  its denominator and never wins, and ``min_votes`` valid votes are needed (the annotator's own
+  vote is included). Sessions without a consensus are left out of the matrices. So with
+  ``aggregation.method: majority`` the consensus of every session the reviewer did not decide is
+  its published label.
 """
 
 from __future__ import annotations
@@ -32,8 +36,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
-from edu_affect_data import CLASSES
-from edu_affect_data.annotation.aggregate import CANNOT_TELL, VotesTableError, check_votes_table
+from edu_affect_data.annotation.aggregate import VotesTableError, check_votes_table
 from edu_affect_data.annotation.agreement_report import (
     AgreementReport,
     Estimate,
@@ -50,6 +53,8 @@ from edu_affect_data.annotation.agreement_stats import (
     nanmean,
     percentile_interval,
 )
+from edu_affect_data.annotation.majority import UNDECIDED, strict_majority
+from edu_affect_data.vocabulary import ABSTAIN, ANSWERS, CLASSES
 
 __all__ = ["AgreementReport", "compute_agreement", "load_ratings", "write_agreement_report"]
 
@@ -81,7 +86,7 @@ def load_ratings(path: Path) -> pd.DataFrame:
         )
     where = f"{path} (rows counted as file lines)" if offset else f"{path} (rows counted from 0)"
     check_votes_table(
-        frame, source=where, columns=_COLUMNS, labels=(*CLASSES, CANNOT_TELL), row_offset=offset
+        frame, source=where, columns=_COLUMNS, labels=ANSWERS, row_offset=offset
     )
     return frame
 
@@ -164,18 +169,31 @@ def _library_alpha(codes: np.ndarray, n_classes: int) -> float:
     )
 
 
+def _consensus(
+    table: pd.DataFrame, codes: np.ndarray, sessions: list[str], classes: list[str], min_votes: int
+) -> np.ndarray:
+    """Each session's consensus class index (``UNDECIDED`` where none) by the one majority rule.
+
+    Abstentions are votes of the rule even where they are missing ratings of the statistics; with
+    "Cannot tell" passed as a category it is still an abstention here (it never wins).
+    """
+    counts = category_counts(codes, len(classes))
+    abstained = table.loc[table["label"] == ABSTAIN, "session_id"].value_counts()
+    abstentions = abstained.reindex(sessions, fill_value=0).to_numpy(dtype=float)
+    if ABSTAIN in classes:
+        counts[:, classes.index(ABSTAIN)] = 0.0
+    return strict_majority(counts, abstentions, min_votes=min_votes)
+
+
 def _consensus_confusion(
-    codes: np.ndarray, annotators: list[str], n_classes: int
+    consensus: np.ndarray, codes: np.ndarray, annotators: list[str], n_classes: int
 ) -> dict[str, list[list[int]]]:
-    """Each annotator's labels against the sessions' strict-majority labels."""
-    counts = category_counts(codes, n_classes)
-    majority = counts.argmax(axis=1)
-    has_majority = 2 * counts.max(axis=1) > counts.sum(axis=1)
+    """Each annotator's labels against the sessions' consensus labels."""
     confusion = {}
     for index, name in enumerate(annotators):
-        keep = has_majority & (codes[:, index] != MISSING)
+        keep = (consensus != UNDECIDED) & (codes[:, index] != MISSING)
         matrix = np.zeros((n_classes, n_classes), dtype=int)
-        np.add.at(matrix, (majority[keep], codes[keep, index]), 1)
+        np.add.at(matrix, (consensus[keep], codes[keep, index]), 1)
         confusion[name] = matrix.tolist()
     return confusion
 
@@ -211,10 +229,15 @@ def compute_agreement(
     seed: int = 0,
     n_boot: int = 1000,
     classes: Sequence[str] = CLASSES,
+    min_votes: int = 1,
 ) -> AgreementReport:
-    """Agreement statistics of a ``session_id, annotator, label`` table (see the module docstring)."""
+    """Agreement statistics of a ``session_id, annotator, label`` table (see the module docstring).
+
+    ``min_votes`` is the majority rule's ``aggregation.min_votes``, so that the consensus is the
+    rule the build publishes labels with.
+    """
     classes = list(classes)
-    allowed = classes if CANNOT_TELL in classes else [*classes, CANNOT_TELL]
+    allowed = classes if ABSTAIN in classes else [*classes, ABSTAIN]
     check_votes_table(annotations, source="annotations", columns=_COLUMNS, labels=allowed)
     table = annotations.loc[:, list(_COLUMNS)]
     rated = table["label"].isin(classes)
@@ -244,7 +267,8 @@ def compute_agreement(
             f"ratings; {left_out} session(s) with another number of ratings are left out of it."
         )
     if (~rated).any():
-        notes.append(f"{int((~rated).sum())} '{CANNOT_TELL}' votes are treated as missing ratings.")
+        notes.append(f"{int((~rated).sum())} '{ABSTAIN}' votes are treated as missing ratings.")
+    consensus = _consensus(table, codes, sessions, classes, min_votes)
     return AgreementReport(
         classes=classes,
         annotators=annotators,
@@ -268,7 +292,10 @@ def compute_agreement(
             contributions.statistics(unit).observed_agreement[0],
             boot.observed_agreement if boot else None,
         ),
-        confusion=_consensus_confusion(codes, annotators, n_classes),
+        confusion=_consensus_confusion(consensus, codes, annotators, n_classes),
+        consensus={
+            session: classes[k] for session, k in zip(sessions, consensus, strict=True) if k != UNDECIDED
+        },
         ratings_per_annotator={
             name: int((codes[:, i] != MISSING).sum()) for i, name in enumerate(annotators)
         },

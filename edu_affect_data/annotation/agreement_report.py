@@ -70,9 +70,11 @@ class PairKappa:
 class AgreementReport:
     """Inter-annotator agreement of one annotation round.
 
-    ``confusion[annotator]`` is a K x K count matrix, rows = consensus (strict-majority) label, columns
-    = that annotator's label, in ``classes`` order, over the sessions with a consensus. "Cannot tell"
-    votes are not ratings here (``cannot_tell`` counts them per annotator). Fleiss' kappa needs the same
+    ``consensus`` maps each session with a consensus to it (the strict-majority rule of
+    ``majority``, the one that publishes labels). ``confusion[annotator]`` is a K x K count matrix,
+    rows = consensus label, columns = that annotator's label, in ``classes`` order, over the sessions
+    with a consensus. "Cannot tell" votes are not ratings of the statistics (``cannot_tell`` counts
+    them per annotator), though they count against a majority. Fleiss' kappa needs the same
     number of raters per session: it uses the ``fleiss_n_sessions`` sessions with the modal number of
     ratings (``fleiss_raters``); Cohen's kappa and Krippendorff's alpha use every session.
     """
@@ -95,6 +97,7 @@ class AgreementReport:
     n_boot: int
     seed: int
     notes: list[str] = field(default_factory=list)
+    consensus: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_annotators(self) -> int:
@@ -138,6 +141,7 @@ class AgreementReport:
                 }
                 for name, matrix in self.confusion.items()
             },
+            "consensus": self.consensus,
             "ratings_per_annotator": self.ratings_per_annotator,
             "cannot_tell": self.cannot_tell,
             "bootstrap": {
@@ -209,7 +213,13 @@ class AgreementReport:
             f"| {name} | {self.ratings_per_annotator[name]} | {self.cannot_tell[name]} |"
             for name in self.annotators
         ]
-        lines += ["", "## Confusion against the consensus (rows: consensus, columns: annotator)"]
+        lines += [
+            "",
+            "## Confusion against the consensus (rows: consensus, columns: annotator)",
+            "",
+            f"{len(self.consensus)} of {self.n_sessions} sessions have a consensus (strict majority of all "
+            "votes, 'Cannot tell' included, the rule that publishes labels).",
+        ]
         for name, matrix in self.confusion.items():
             lines += [
                 "",

@@ -2,8 +2,9 @@
 
 A campaign ties a build's kept sessions (``manifest/sessions.parquet``) to its Label Studio
 projects (the annotators' one, found by ``annotation.project_title``, and the reviewer's one).
-Each operation is restartable: push adds only missing tasks, the simulation only missing votes,
-pull rebuilds its tables from a fresh snapshot. Only this build's kept sessions are looked at, so a
+Each operation is restartable: push adds only missing tasks, pull rebuilds its tables from a fresh
+snapshot. Nothing here knows whether people are real or simulated: the reviewer's round asks a
+``people.People`` to act between pushing the queue and pulling the decisions. Only this build's kept sessions are looked at, so a
 project shared by several builds (same title) is safe.
 """
 
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from edu_affect_data.annotation import export, review, simulate
-from edu_affect_data.annotation.aggregate import VOTE_LABELS, needs_adjudication
+from edu_affect_data.annotation import export, review
+from edu_affect_data.annotation.aggregate import needs_adjudication
 from edu_affect_data.annotation.client import (
     LabelStudioSettings,
     connect,
@@ -32,6 +33,7 @@ from edu_affect_data.annotation.labeling import (
     reviewer_config,
 )
 from edu_affect_data.annotation.layout import AnnotationPaths
+from edu_affect_data.annotation.people import ADJUDICATION
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.annotation.tasks import (
     PushResult,
@@ -42,11 +44,14 @@ from edu_affect_data.annotation.tasks import (
     preannotation_label,
     session_task,
 )
-from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.artifacts import ADJUDICATIONS_SCHEMA, BuildPaths
 from edu_affect_data.config import PipelineConfig
+from edu_affect_data.vocabulary import ANSWERS
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
+
+    from edu_affect_data.annotation.people import People
 
 
 #: Label Studio refuses longer project titles.
@@ -144,34 +149,6 @@ def push(campaign: Campaign, *, executor: Executor | None = None) -> PushResult:
     )
 
 
-def _session_truths(campaign: Campaign, session_ids: set[str]) -> dict[str, str]:
-    sessions = kept_sessions(campaign.paths)
-    units = simulate.load_unit_emotions(simulate.truth_path(campaign.config))
-    return simulate.session_emotions([sessions[s] for s in sorted(session_ids & set(sessions))], units)
-
-
-def _task_states(campaign: Campaign, project_id: int) -> list[simulate.TaskState]:
-    raw = export.download_export(campaign.ls, campaign.settings, project_id)
-    return simulate.task_states(export.parse_export(raw, f"export of project {project_id}"))
-
-
-def simulate_annotation(campaign: Campaign) -> int:
-    """The simulated annotators vote on this build's sessions they have not labelled yet."""
-    simulated = campaign.config.annotation.simulate
-    if simulated is None:
-        raise CampaignError("annotation.simulate is not set")
-    states = _task_states(campaign, campaign.project_id())
-    truths = _session_truths(campaign, {state.session_id for state in states})
-    return simulate.simulate_annotators(
-        campaign.settings,
-        simulated,
-        states,
-        truths,
-        per_task=campaign.config.annotation.maximum_annotations,
-        seed=campaign.config.seed,
-    )
-
-
 @dataclass(frozen=True)
 class Pull:
     snapshot: Path
@@ -191,7 +168,7 @@ def pull(campaign: Campaign) -> Pull:
         snapshots=campaign.layout.snapshots,
         kind="annotation",
         pseudonyms=campaign.pseudonyms(),
-        labels=VOTE_LABELS,
+        labels=ANSWERS,
     )
     votes = pulled.votes
     mine = votes.valid[votes.valid["session_id"].isin(sessions)].reset_index(drop=True)
@@ -225,7 +202,7 @@ def progress(campaign: Campaign) -> tuple[set[str], int]:
         export.parse_export(raw, f"export of project {project_id}"),
         emails={},
         pseudonyms=Pseudonyms(None),
-        labels=VOTE_LABELS,
+        labels=ANSWERS,
         project="annotation",
     )
     mine = [t for t in votes.tasks if t.session_id in sessions]
@@ -244,13 +221,13 @@ class Adjudication:
         return len(self.decisions)
 
 
-def adjudicate(campaign: Campaign, annotations: pd.DataFrame) -> Adjudication:
-    """Queue undecided sessions for the reviewer (simulated if configured) and pull the decisions."""
+def open_review(campaign: Campaign, annotations: pd.DataFrame) -> list[str]:
+    """The sessions the majority rule leaves undecided, added to the reviewer's project (sorted).
+
+    The adjudication project is created only when there is something to decide.
+    """
     config = campaign.config
     queue = needs_adjudication(annotations, config.aggregation.min_votes) if len(annotations) else []
-    existing = campaign.review_project_id()
-    if not queue and existing is None:
-        return Adjudication([], pd.DataFrame(columns=["session_id", "label"]), None)
     if queue:
         review.push_queue(
             campaign.ls,
@@ -264,12 +241,23 @@ def adjudicate(campaign: Campaign, annotations: pd.DataFrame) -> Adjudication:
             queue=queue,
             batch_size=config.annotation.batch_size,
         )
+    return queue
+
+
+def pull_review(campaign: Campaign, queue: list[str]) -> Adjudication:
+    """Pull the reviewer's decisions on ``queue``; write adjudications.parquet and their exclusions.
+
+    The table is written even when nothing was queued (then empty), so the aggregate stage always
+    has the round's decisions on disk and never asks the server.
+    """
     project_id = campaign.review_project_id()
-    assert project_id is not None
-    if config.annotation.simulate is not None and queue:
-        states = [s for s in _task_states(campaign, project_id) if s.session_id in set(queue)]
-        truths = _session_truths(campaign, set(queue))
-        simulate.simulate_reviewer(campaign.settings, config.annotation.simulate, states, truths, seed=config.seed)
+    if project_id is None:
+        if queue:
+            raise CampaignError(f"no adjudication project titled {campaign.review_title!r}: push the queue first")
+        empty = pd.DataFrame(columns=ADJUDICATIONS_SCHEMA.names)
+        export.write_table(review.adjudications_table(empty), campaign.paths.adjudications)
+        export.write_excluded(pd.DataFrame(columns=export.EXCLUDED_COLUMNS), campaign.layout.excluded, review.KIND)
+        return Adjudication([], empty[["session_id", "label"]], None)
     decisions = review.pull_decisions(
         campaign.ls,
         campaign.settings,
@@ -278,7 +266,7 @@ def adjudicate(campaign: Campaign, annotations: pd.DataFrame) -> Adjudication:
         pseudonyms=campaign.pseudonyms(),
     )
     mine = decisions.decisions[decisions.decisions["session_id"].isin(queue)].reset_index(drop=True)
-    export.write_table(review.Adjudications(decisions.pull, mine, decisions.excluded).table(), campaign.layout.adjudications)
+    export.write_table(review.adjudications_table(mine), campaign.paths.adjudications)
     excluded = decisions.excluded[decisions.excluded["session_id"].isin(queue)]
     export.write_excluded(excluded, campaign.layout.excluded, review.KIND)
     return Adjudication(queue, mine[["session_id", "label"]], decisions.pull.snapshot)
@@ -300,12 +288,19 @@ class ReviewRound:
         return self.pull.annotations[self.pull.annotations["session_id"].isin(self.done)]
 
 
-def review_round(campaign: Campaign) -> ReviewRound:
-    """Pull; when every kept session is done, queue the undecided ones and pull the decisions."""
+def review_round(campaign: Campaign, people: People) -> ReviewRound:
+    """Pull; when every kept session is done, queue the undecided ones, let ``people`` act, pull decisions.
+
+    ``people`` are the campaign's reviewers (``people.people_for``): real ones act between runs, so
+    for them this reads the decisions the server already holds.
+    """
     pulled = pull(campaign)
     done = complete_sessions(pulled.tasks, campaign.config.annotation.maximum_annotations)
     total = len(kept_sessions(campaign.paths))
     if len(done) < total:
         return ReviewRound(pulled, done, total, None)
     annotations = pulled.annotations[pulled.annotations["session_id"].isin(done)]
-    return ReviewRound(pulled, done, total, adjudicate(campaign, annotations))
+    queue = open_review(campaign, annotations)
+    if queue:
+        people.act(campaign, ADJUDICATION)
+    return ReviewRound(pulled, done, total, pull_review(campaign, queue))

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from edu_affect_data.config import ClipConfig
+from edu_affect_data.frames import REGIONS, ffmpeg_crop
 
 CLIPS_DIRNAME = "clips"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
@@ -133,14 +134,19 @@ def clip_problem(spec: ClipSpec, probe: ClipProbe | None) -> str | None:
     return None
 
 
-def _crop_filter(region: str) -> str:
-    if region == "left":
-        return "crop=trunc(iw/4)*2:ih:0:0,"
-    if region == "right":
-        return "crop=trunc(iw/4)*2:ih:iw-trunc(iw/4)*2:0,"
-    if region == "full":
-        return ""
-    raise ValueError(f"unknown video region {region!r} (left | right | full)")
+def _crop_filter(spec: ClipSpec) -> str:
+    """The speaker's columns (`frames.region_columns`, the rule the features use) as an ffmpeg crop.
+
+    The exact columns depend on the source's width, so a half-frame region probes the source.
+    """
+    if spec.region not in REGIONS:
+        raise ClipError(f"session {spec.session_id}: unknown video region {spec.region!r} ({' | '.join(REGIONS)})")
+    if spec.region == "full":
+        return ""  # no crop: the source's width is not needed
+    source = probe_clip(Path(spec.video_path))
+    if source is None:
+        raise ClipError(f"session {spec.session_id}: {spec.video_path} does not open as a video")
+    return ffmpeg_crop(spec.region, source.width)
 
 
 def ffmpeg_command(spec: ClipSpec, out: Path) -> list[str]:
@@ -154,7 +160,7 @@ def ffmpeg_command(spec: ClipSpec, out: Path) -> list[str]:
     if not same_file:
         command += [*window, "-i", spec.audio_path]
     video_filter = (
-        f"{_crop_filter(spec.region)}scale=-2:{spec.height},fps={spec.fps:g},format=yuv420p"
+        f"{_crop_filter(spec)}scale=-2:{spec.height},fps={spec.fps:g},format=yuv420p"
     )
     command += ["-map", "0:v:0", "-map", "0:a:0" if same_file else "1:a:0"]
     command += ["-vf", video_filter, "-c:v", "libx264", "-preset", "veryfast"]

@@ -32,6 +32,7 @@ from edu_affect_data.annotation.client import LabelStudioSettings, call_with_ret
 from edu_affect_data.annotation.labeling import AFFECT_CONTROL
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA
+from edu_affect_data.atomic import atomic_write
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -199,11 +200,7 @@ def annotations_table(frame: pd.DataFrame) -> pa.Table:
 
 def write_table(table: pa.Table, path: Path) -> Path:
     """Write Parquet atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(table, partial)
-    os.replace(partial, path)
-    return path
+    return atomic_write(path, lambda partial: pq.write_table(table, partial))
 
 
 def write_excluded(excluded: pd.DataFrame, path: Path, project: str) -> Path:
@@ -213,8 +210,7 @@ def write_excluded(excluded: pd.DataFrame, path: Path, project: str) -> Path:
         kept = pd.read_csv(path, dtype=str, keep_default_na=False)
         kept = kept[kept["project"] != project]
     rows = pd.concat([kept, excluded.astype(str)], ignore_index=True) if len(kept) else excluded
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(path, index=False, columns=EXCLUDED_COLUMNS)
+    atomic_write(path, lambda partial: rows.to_csv(partial, index=False, columns=EXCLUDED_COLUMNS))
     for row in excluded.itertuples():
         LOG.warning(
             "excluded annotation %s (task %s, session %s, %s): %s",

@@ -15,14 +15,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from edu_affect_data import CLASSES
-from edu_affect_data.annotation.aggregate import CANNOT_TELL
+from edu_affect_data.vocabulary import ANSWERS, CLASSES
 
 #: The control whose choice is the vote; the pull reads only this one.
 AFFECT_CONTROL = "affect"
 ADJUDICATION_FILE = "adjudication_config.xml"
 #: Labels each interface must offer: annotators may abstain, the reviewer may not.
-ANNOTATOR_LABELS: tuple[str, ...] = (*CLASSES, CANNOT_TELL)
+ANNOTATOR_LABELS: tuple[str, ...] = ANSWERS
 REVIEWER_LABELS: tuple[str, ...] = CLASSES
 #: Task fields the push fills; an interface may use only these variables.
 ANNOTATOR_FIELDS = frozenset({"video", "audio", "transcript", "session_id"})

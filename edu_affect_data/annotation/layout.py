@@ -1,7 +1,7 @@
 """Files of the annotation stages under a build's ``annotation/`` folder.
 
-``BuildPaths`` names the artifacts other stages read (annotations, labels, agreement); these are
-the annotation stages' own working files around them.
+``BuildPaths`` names the artifacts other stages read (annotations, adjudications, labels,
+agreement); these are the annotation stages' own working files around them.
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ class AnnotationPaths:
     def excluded(self) -> Path:
         """Pulled annotations left out, with the reason."""
         return self.build.annotation_dir / "excluded.csv"
-
-    @property
-    def adjudications(self) -> Path:
-        """The senior reviewer's decisions (session_id, label, reviewer pseudonym, ...)."""
-        return self.build.annotation_dir / "adjudications.parquet"
 
     @property
     def private(self) -> Path:

@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from edu_affect_data.atomic import atomic_write
+
 PREFIX = "ann"
 _HEADER = ["pseudonym", "email"]
 
@@ -71,7 +73,10 @@ class Pseudonyms:
         ignore = folder / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n", encoding="utf-8")
-        partial = self.path.with_name(f".{self.path.name}.partial")
+        return atomic_write(self.path, self._write_private)
+
+    def _write_private(self, partial: Path) -> None:
+        """The CSV, created readable by its owner only (never briefly world-readable)."""
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -79,5 +84,3 @@ class Pseudonyms:
             for email, pseudonym in self._by_email.items():  # insertion = numbering order
                 writer.writerow([pseudonym, email])
         os.chmod(partial, 0o600)
-        os.replace(partial, self.path)
-        return self.path

@@ -1,7 +1,7 @@
 """The senior reviewer's round: a second Label Studio project holding only the undecided sessions.
 
-A session goes to the reviewer when its votes give no strict majority (all differ, a tie, too many
-"Cannot tell", too few valid votes: ``aggregate.needs_adjudication``). Its adjudication task shows
+A session goes to the reviewer when the one strict-majority rule (``majority``) decides nothing for
+it (all differ, a tie, too many "Cannot tell", too few valid votes: ``aggregate.needs_adjudication``). Its adjudication task shows
 the same clip and transcript plus the annotators' votes under their pseudonyms (task field
 ``votes``). The reviewer cannot abstain and the decision is final: ``aggregate_labels`` lets it
 override any vote. If a session was decided more than once (two reviewers), the latest decision
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from edu_affect_data import CLASSES
 from edu_affect_data.annotation.client import LabelStudioSettings
 from edu_affect_data.annotation.clips import clips_dir, session_transcript
 from edu_affect_data.annotation.export import EXCLUDED_COLUMNS, ProjectPull, pull_project
@@ -31,22 +30,13 @@ from edu_affect_data.annotation.tasks import (
     instructions_html,
     session_task,
 )
+from edu_affect_data.artifacts import ADJUDICATIONS_SCHEMA
+from edu_affect_data.vocabulary import CLASSES
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
 
 KIND = "adjudication"
-ADJUDICATIONS_SCHEMA = pa.schema(
-    [
-        ("session_id", pa.string()),
-        ("task_id", pa.int64()),
-        ("reviewer", pa.string()),  # pseudonym
-        ("label", pa.string()),  # one of CLASSES
-        ("created_at", pa.string()),
-        ("updated_at", pa.string()),
-        ("annotation_id", pa.int64()),
-    ]
-)
 
 
 def adjudication_title(project_title: str) -> str:
@@ -105,8 +95,13 @@ class Adjudications:
     excluded: pd.DataFrame
 
     def table(self) -> pa.Table:
-        columns = {name: self.decisions[name].tolist() for name in ADJUDICATIONS_SCHEMA.names}
-        return pa.Table.from_pydict(columns, schema=ADJUDICATIONS_SCHEMA)
+        return adjudications_table(self.decisions)
+
+
+def adjudications_table(decisions: pd.DataFrame) -> pa.Table:
+    """``decisions`` as an Arrow table validated against ADJUDICATIONS_SCHEMA (adjudications.parquet)."""
+    columns = {name: decisions[name].tolist() for name in ADJUDICATIONS_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=ADJUDICATIONS_SCHEMA)
 
 
 def pull_decisions(

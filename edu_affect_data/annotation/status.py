@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from edu_affect_data import CLASSES
 from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation import export
-from edu_affect_data.annotation.aggregate import VOTE_LABELS, needs_adjudication
+from edu_affect_data.annotation.aggregate import needs_adjudication
 from edu_affect_data.annotation.client import user_emails
+from edu_affect_data.vocabulary import ANSWERS, CLASSES
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def _votes(campaign: campaigns.Campaign, project_id: int, labels: tuple[str, ...
 def campaign_status(campaign: campaigns.Campaign) -> CampaignStatus:
     sessions = campaigns.kept_sessions(campaign.paths)
     project_id = campaign.project_id()
-    votes = _votes(campaign, project_id, VOTE_LABELS, "annotation")
+    votes = _votes(campaign, project_id, ANSWERS, "annotation")
     valid = votes.valid[votes.valid["session_id"].isin(sessions)]
     done = campaigns.complete_sessions(
         [t for t in votes.tasks if t.session_id in sessions],

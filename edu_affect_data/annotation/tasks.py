@@ -28,13 +28,13 @@ from edu_affect_data.annotation.client import (
     find_project,
 )
 from edu_affect_data.annotation.labeling import AFFECT_CONTROL
+from edu_affect_data.corpora.records import SourceLabels
+from edu_affect_data.corpora.registry import get_corpus
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
 
 LOG = logging.getLogger(__name__)
-#: MOSEI's emotion columns (after sentiment) as the IEMOCAP-style codes of ``preannotation_map``.
-MOSEI_CODES = ("hap", "sad", "ang", "sur", "dis", "fea")
 PREDICTION_MODEL = "source-labels"
 
 
@@ -203,17 +203,15 @@ def _import_batch(
 
 
 def preannotation_label(session: Mapping[str, Any], mapping: Mapping[str, str]) -> str | None:
-    """The class suggested by the corpus: IEMOCAP's consensus code, or MOSEI's strongest emotion."""
-    code = session.get("source_category")
-    if not code:
-        scores = session.get("source_mosei")
-        if scores is None or len(scores) != 1 + len(MOSEI_CODES):
-            return None
-        emotions = [float(value) for value in list(scores)[1:]]
-        if max(emotions) <= 0:
-            return None
-        code = MOSEI_CODES[emotions.index(max(emotions))]
-    return mapping.get(str(code))
+    """The class the corpus's own labels suggest for a session (``SESSIONS_SCHEMA`` row), or None.
+
+    The session's corpus plugin decides (``CorpusPlugin.preannotate``: IEMOCAP maps its consensus
+    code, MOSEI its strongest emotion score) from the ``source_labels`` column.
+    """
+    labels = SourceLabels.from_json(session.get("source_labels"))
+    if labels is None:
+        return None
+    return get_corpus(str(session["corpus"])).preannotate(labels, mapping)
 
 
 def session_task(

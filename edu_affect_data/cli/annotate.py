@@ -128,10 +128,11 @@ def status(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt =
 def adjudicate(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = None) -> None:
     """Pull; once annotators are done, send undecided sessions to the reviewer and pull decisions (exit 3 while open)."""
     from edu_affect_data.annotation import campaign as campaigns
+    from edu_affect_data.annotation.people import people_for
 
     campaign = _open(config, out, set_)
     try:
-        round_ = campaigns.review_round(campaign)
+        round_ = campaigns.review_round(campaign, people_for(campaign.config.annotation.simulate))
     except _FAILURES as exc:
         raise _fail(exc) from exc
     review = round_.adjudication
@@ -140,7 +141,7 @@ def adjudicate(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetO
         raise typer.Exit(EXIT_WAITING)
     typer.echo(
         f"adjudication project {campaign.review_title!r}: {review.decided}/{len(review.queue)} sessions decided"
-        f" -> {campaign.layout.adjudications}"
+        f" -> {campaign.paths.adjudications}"
     )
     if review.decided < len(review.queue):
         raise typer.Exit(EXIT_WAITING)

@@ -2,27 +2,82 @@
 
 Exit statuses: 0 done (up to `--until`), 1 a stage failed, 2 bad configuration or flags,
 3 a stage waits for people (annotations or adjudication): rerun the same command later.
+`run_stages` is the one place that maps build results and errors to these statuses; every
+command that runs stages (`build`, `split`, `features`, `publish`) goes through it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from edu_affect_data.cli import app
 
-STAGE_NAMES = "ingest, annotate, aggregate, split, features, publish"
+STAGE_HELP = "a stage name in build order, e.g. features; an unknown name lists them all"
+
+
+def run_stages(
+    config: Path,
+    set_: list[str] | None,
+    out: Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    until: str | None = None,
+    start_from: str | None = None,
+    force: str | None = None,
+    dask_scheduler: str | None = None,
+) -> None:
+    """Load CONFIG with `--set` and flag `overrides`, run the stages, exit as documented above.
+
+    Bad configuration or flags (`ConfigError`, `BuildError`) print `error: ...` and exit 2; a
+    stage waiting for people prints where it stands and exits 3; any other exception is a stage
+    failure and propagates with its traceback (exit 1).
+    """
+    from edu_affect_data.build import EXIT_WAITING, BuildError, run_build
+    from edu_affect_data.config import ConfigError, load_config, parse_overrides
+
+    try:
+        pipeline = load_config(config, {**parse_overrides(set_ or []), **(overrides or {})})
+        result = run_build(pipeline, out, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler)
+    except (ConfigError, BuildError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not result.complete:
+        typer.echo(f"{result.waiting_stage}: {result.message}; rerun this command to resume")
+        raise typer.Exit(EXIT_WAITING)
+    typer.echo(result.message)
+
+
+def corpus_roots(pairs: list[str], iemocap: Path | None = None, mosei: Path | None = None) -> dict[str, Path]:
+    """`--corpus NAME=PATH` values (and the `--iemocap`/`--mosei` shorthands) as name -> root."""
+    roots: dict[str, Path] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise typer.BadParameter(f"{pair!r}: expected NAME=PATH, e.g. --corpus mosei=/data/CMU_MOSEI", param_hint="--corpus")
+        roots[name.strip()] = Path(text.strip())
+    for name, flag in (("iemocap", iemocap), ("mosei", mosei)):
+        if flag is not None:
+            if name in roots:
+                raise typer.BadParameter(f"--{name} and --corpus {name}=... both given; keep one", param_hint="--corpus")
+            roots[name] = flag
+    return roots
 
 
 @app.command("build")
 def build(
     config: Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.", exists=True, dir_okay=False)],
-    iemocap: Annotated[Path | None, typer.Option(help="IEMOCAP_full_release/ folder (sets corpora.iemocap).")] = None,
-    mosei: Annotated[Path | None, typer.Option(help="CMU-MOSEI folder (sets corpora.mosei).")] = None,
+    iemocap: Annotated[Path | None, typer.Option(help="IEMOCAP_full_release/ folder (sets corpora.iemocap.root).")] = None,
+    mosei: Annotated[Path | None, typer.Option(help="CMU-MOSEI folder (sets corpora.mosei.root).")] = None,
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option("--corpus", help="NAME=PATH: read registered corpus NAME at PATH (sets corpora.NAME.root); repeatable."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Build folder: every artifact and build_state.json.")] = Path("build-output"),
-    until: Annotated[str | None, typer.Option(help=f"Stop after this stage ({STAGE_NAMES}).")] = None,
+    until: Annotated[str | None, typer.Option(help=f"Stop after this stage ({STAGE_HELP}).")] = None,
     start_from: Annotated[
         str | None, typer.Option("--from", help="Start at this stage; earlier stages' outputs must exist.")
     ] = None,
@@ -36,22 +91,11 @@ def build(
     ] = None,
 ) -> None:
     """Run the stages in order, skipping those whose inputs did not change (exit 3: waiting for people)."""
-    from edu_affect_data.build import EXIT_WAITING, BuildError, run_build
-    from edu_affect_data.config import ConfigError, load_config, parse_overrides
-
-    try:
-        overrides = parse_overrides(set_ or [])
-        for key, value in (("corpora.iemocap", iemocap), ("corpora.mosei", mosei)):
-            if value is not None:
-                overrides[key] = value.resolve()
-        if workers is not None:
-            overrides["features.workers"] = workers
-        pipeline = load_config(config, overrides)
-        result = run_build(pipeline, out, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler)
-    except (ConfigError, BuildError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if not result.complete:
-        typer.echo(f"{result.waiting_stage}: {result.message}; rerun this command to resume")
-        raise typer.Exit(EXIT_WAITING)
-    typer.echo(result.message)
+    overrides: dict[str, Any] = {
+        f"corpora.{name}.root": path.resolve() for name, path in corpus_roots(corpus or [], iemocap, mosei).items()
+    }
+    if workers is not None:
+        overrides["features.workers"] = workers
+    run_stages(
+        config, set_, out, overrides=overrides, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler
+    )

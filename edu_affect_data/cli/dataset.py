@@ -1,4 +1,9 @@
-"""CLI commands of the dataset area: `validate`, and `split` / `features` / `publish` one stage at a time."""
+"""CLI commands of the dataset area: `validate`, and `split` / `features` / `publish` one stage at a time.
+
+A one-stage command is `edu-data build --from STAGE --until STAGE`: it records `build_state.json`,
+is skipped when its inputs did not change (`--force` reruns it), needs its upstream stages
+recorded complete, and exits with the same statuses (0 done, 1 failed, 2 bad config, 3 waiting).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,21 @@ from typing import Annotated
 import typer
 
 from edu_affect_data.cli import app
+from edu_affect_data.cli.build import run_stages
 
 ConfigArg = Annotated[
     Path,
     typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.", exists=True, dir_okay=False),
 ]
 OutOption = Annotated[
-    Path, typer.Option(help="Build folder holding the earlier stages' artifacts.")
+    Path, typer.Option(help="Build folder holding the earlier stages' artifacts and build_state.json.")
 ]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config key: --set features.video.fps=5."),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Rerun the stage even if its inputs did not change.")
 ]
 
 
@@ -43,42 +52,29 @@ def validate(
     typer.echo(f"{dataset}: valid")
 
 
-def _run_stage(stage: str, config: Path, out: Path, set_: list[str] | None) -> None:
-    from edu_affect_data.artifacts import BuildPaths
-    from edu_affect_data.config import ConfigError, load_config, parse_overrides
-
-    try:
-        pipeline = load_config(config, parse_overrides(set_ or []))
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if stage == "split":
-        from edu_affect_data.splits import run_split as run
-    elif stage == "features":
-        from edu_affect_data.features.run import run_features as run
-    else:
-        from edu_affect_data.dataset import run_publish as run
-    outcome = run(pipeline, BuildPaths(out))
-    typer.echo(outcome.message)
+def _run_stage(stage: str, config: Path, out: Path, set_: list[str] | None, force: bool) -> None:
+    run_stages(config, set_, out, start_from=stage, until=stage, force=stage if force else None)
 
 
 @app.command("split")
-def split(config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None) -> None:
+def split(
+    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None, force: ForceOption = False
+) -> None:
     """Balance the labelled sessions and split them by speaker (splits/assignment.parquet, report.md)."""
-    _run_stage("split", config, out, set_)
+    _run_stage("split", config, out, set_, force)
 
 
 @app.command("features")
 def features(
-    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None
+    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None, force: ForceOption = False
 ) -> None:
     """Extract MFCC, frames and token embeddings into features/ (resumes finished sessions)."""
-    _run_stage("features", config, out, set_)
+    _run_stage("features", config, out, set_, force)
 
 
 @app.command("publish")
 def publish(
-    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None
+    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None, force: ForceOption = False
 ) -> None:
     """Write dataset/ (Parquet shards + README.md card) from features/."""
-    _run_stage("publish", config, out, set_)
+    _run_stage("publish", config, out, set_, force)

@@ -1,1 +1,1 @@
-"""Corpus readers: one module per corpus, one signature, typed records out."""
+"""Corpus plugins: one reader module per corpus, one signature, typed records out (see `registry`)."""

@@ -1,4 +1,4 @@
-"""Pieces both corpus readers share: fan-out over an executor, line errors, fallback word timing.
+"""Pieces the corpus readers share: fan-out over an executor, line errors, fallback word timing.
 
 Kept apart from the readers so IEMOCAP and MOSEI make the same choices in the same code: the same
 fallback timing for unaligned text, the same way of running per-recording work serially or in
@@ -23,6 +23,7 @@ from edu_affect_data.corpora.records import (
     Utterance,
     Word,
 )
+from edu_affect_data.parallel import parallel_map
 
 JobT = TypeVar("JobT")
 ResultT = TypeVar("ResultT")
@@ -55,16 +56,22 @@ class RecordingResult:
 
 
 def map_jobs(
-    fn: Callable[[JobT], ResultT], jobs: Sequence[JobT], executor: Executor | None
+    fn: Callable[[JobT], ResultT],
+    jobs: Sequence[JobT],
+    executor: Executor | None,
+    *,
+    describe: Callable[[JobT], str] = str,
 ) -> list[ResultT]:
-    """Run `fn` over `jobs`, on the executor when given; results in job order either way.
+    """Run `fn` over `jobs`, on the executor when given, else serially; results in job order.
 
-    `fn` and the jobs must be picklable (module-level function, plain dataclasses) so a process
-    pool or a Dask `Client.get_executor()` can take them.
+    Serial without an executor on purpose: a reader called on its own (tests, notebooks) should
+    not start a pool; the ingest stage passes its own. `fn` and the jobs must be picklable
+    (module-level function, plain dataclasses) so a process pool or a Dask `Client.get_executor()`
+    can take them; `describe` names the job whose worker died.
     """
     if executor is None:
         return [fn(job) for job in jobs]
-    return list(executor.map(fn, jobs))
+    return list(parallel_map(fn, jobs, executor=executor, describe=describe))
 
 
 def strip_tags(text: str) -> str:

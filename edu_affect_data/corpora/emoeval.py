@@ -29,6 +29,8 @@ from edu_affect_data.corpora.records import Problem, SourceLabels
 CONSENSUS_CODES = frozenset(
     {"neu", "hap", "sad", "ang", "exc", "fru", "sur", "fea", "dis", "oth", "xxx"}
 )
+#: Names of the consensus valence/activation/dominance averages (1.0-5.5) in `SourceLabels.scores`.
+DIMENSIONS = ("valence", "activation", "dominance")
 #: The Categorical files say `Neutral state` where EmoEvaluation says `Neutral`: one vocabulary out.
 _LABEL_ALIASES = {"Neutral state": "Neutral"}
 
@@ -154,7 +156,9 @@ class _Parser:
             )
             return
         labels = SourceLabels(
-            category=block.category, vad=block.vad, evaluator_labels=tuple(block.evaluator_labels)
+            category=block.category,
+            scores=dict(zip(DIMENSIONS, block.vad, strict=True)),
+            custom={"evaluator_labels": tuple(block.evaluator_labels)},
         )
         blocks[block.utterance_id] = EmoBlock(
             block.utterance_id, block.start_s, block.end_s, labels, block.line

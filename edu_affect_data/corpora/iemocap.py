@@ -41,6 +41,7 @@ from edu_affect_data.corpora.common import (
     strip_tags,
 )
 from edu_affect_data.corpora.emoeval import EmoBlock, EmoEvaluation, parse_emo_evaluation
+from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import (
     CorpusManifest,
     Problem,
@@ -91,7 +92,7 @@ def read_iemocap(root: Path, *, executor: Executor | None = None) -> CorpusManif
     """Read every dialog under `root` (IEMOCAP_full_release/), one job per dialog on `executor`."""
     root = Path(root)
     jobs, problems, skipped = discover_dialogs(root)
-    results = map_jobs(read_dialog, jobs, executor)
+    results = map_jobs(read_dialog, jobs, executor, describe=lambda job: f"IEMOCAP dialog {job.dialog}")
     return assemble_manifest("iemocap", root, results, problems, skipped)
 
 
@@ -296,3 +297,31 @@ def _words(
                 Problem(str(path), exc.line, exc.reason, job.dialog, line.utterance_id)
             )
     return spread_words(line.text, line.start_s, line.end_s), "utterance"
+
+
+CITATION = """\
+@article{busso2008iemocap,
+  title   = {{IEMOCAP}: Interactive emotional dyadic motion capture database},
+  author  = {Busso, Carlos and Bulut, Murtaza and Lee, Chi-Chun and Kazemzadeh, Abe and Mower, Emily
+             and Kim, Samuel and Chang, Jeannette N. and Lee, Sungbok and Narayanan, Shrikanth S.},
+  journal = {Language Resources and Evaluation},
+  volume  = {42},
+  number  = {4},
+  pages   = {335--359},
+  year    = {2008}
+}
+"""
+
+#: The entry point `iemocap` (pyproject.toml, group `edu_affect_data.corpora`).
+CORPUS = CorpusPlugin(
+    name="iemocap",
+    read=read_iemocap,
+    title="IEMOCAP",
+    description="USC SAIL's Interactive Emotional Dyadic Motion Capture database: ten actors in "
+    "scripted and improvised dialogs, filmed side by side.",
+    source_labels="`category`: the EmoEvaluation consensus code (neu hap sad ang exc fru sur fea "
+    "dis oth xxx), the session's most frequent; `scores`: mean valence, activation and dominance "
+    "(1-5).",
+    citation=CITATION,
+    licence="IEMOCAP is distributed by USC SAIL under its own release agreement.",
+)

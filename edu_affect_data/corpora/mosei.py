@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import Field
 
 from edu_affect_data.corpora.common import (
     CorpusLayoutError,
@@ -47,7 +50,16 @@ from edu_affect_data.corpora.mosei_align import (
     match_labels,
     segments_from_labels,
 )
-from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance, Word
+from edu_affect_data.corpora.plugin import CorpusPlugin
+from edu_affect_data.corpora.records import (
+    CorpusManifest,
+    Problem,
+    Recording,
+    SourceLabels,
+    Utterance,
+    Word,
+)
+from edu_affect_data.strict_config import StrictModel
 
 LABELS_CSD = "CMU_MOSEI_Labels.csd"
 WORDS_CSD = "CMU_MOSEI_TimestampedWords.csd"
@@ -118,8 +130,13 @@ def read_mosei(
         for vid in video_ids
     ]
     batches = [tuple(jobs[i : i + BATCH_VIDEOS]) for i in range(0, len(jobs), BATCH_VIDEOS)]
-    results = [r for batch in map_jobs(read_video_batch, batches, executor) for r in batch]
+    read = map_jobs(read_video_batch, batches, executor, describe=_describe_batch)
+    results = [r for batch in read for r in batch]
     return assemble_manifest("mosei", root, results, problems, skipped)
+
+
+def _describe_batch(batch: tuple[VideoJob, ...]) -> str:
+    return f"MOSEI videos {batch[0].video_id}..{batch[-1].video_id}"
 
 
 def resolve_layout(root: Path) -> MoseiLayout:
@@ -387,3 +404,57 @@ def _discover_videos(
             else:
                 ids.add(path.stem)
     return sorted(ids)
+
+
+class MoseiOptions(StrictModel):
+    """Options of `corpora.mosei` besides `root`."""
+
+    speaker_map: Path | None = Field(
+        None,
+        description="CSV `video_id,speaker_id` merging MOSEI videos of one person; default: one speaker per video.",
+    )
+
+
+#: MOSEI's emotion scores (every column but sentiment) as the IEMOCAP-style codes that
+#: `annotation.preannotation_map` maps to classes.
+PREANNOTATION_CODES: dict[str, str] = dict(
+    zip(LABEL_COLUMNS[1:], ("hap", "sad", "ang", "sur", "dis", "fea"), strict=True)
+)
+
+
+def preannotate_strongest_emotion(labels: SourceLabels, mapping: Mapping[str, str]) -> str | None:
+    """The class of the session's strongest emotion score (first on ties); None when all are 0."""
+    if any(name not in labels.scores for name in PREANNOTATION_CODES):
+        return None
+    best_code, best = None, 0.0
+    for name, code in PREANNOTATION_CODES.items():
+        if float(labels.scores[name]) > best:
+            best_code, best = code, float(labels.scores[name])
+    return mapping.get(best_code) if best_code is not None else None
+
+
+CITATION = """\
+@inproceedings{zadeh2018mosei,
+  title     = {Multimodal Language Analysis in the Wild: {CMU-MOSEI} Dataset and Interpretable Dynamic Fusion Graph},
+  author    = {Zadeh, AmirAli Bagher and Liang, Paul Pu and Poria, Soujanya and Cambria, Erik and Morency, Louis-Philippe},
+  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics (ACL)},
+  pages     = {2236--2246},
+  year      = {2018}
+}
+"""
+
+#: The entry point `mosei` (pyproject.toml, group `edu_affect_data.corpora`).
+CORPUS = CorpusPlugin(
+    name="mosei",
+    read=read_mosei,
+    options=MoseiOptions,
+    title="CMU-MOSEI",
+    description="CMU Multimodal Opinion Sentiment and Emotion Intensity: single-speaker YouTube "
+    "monologue videos cut into segments.",
+    source_labels="`scores`: the session's mean of the seven label columns (sentiment -3..3; "
+    "happy, sad, anger, surprise, disgust, fear 0..3); the strongest emotion suggests the "
+    "pre-annotation.",
+    citation=CITATION,
+    licence="CMU-MOSEI is distributed under its terms of use.",
+    preannotate=preannotate_strongest_emotion,
+)

@@ -102,7 +102,7 @@ def match_labels(
         ]
         if outside:
             skipped["mosei_label_values_out_of_range_kept"] += len(outside)
-        labels[segment_id] = SourceLabels(mosei=values)
+        labels[segment_id] = SourceLabels(scores=values)
     return labels
 
 

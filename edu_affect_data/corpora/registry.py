@@ -1,30 +1,72 @@
-"""Corpus name -> reader, so the ingest stage reads any configured corpus the same way.
+"""Corpus name -> `CorpusPlugin`, from the entry-point group `edu_affect_data.corpora`.
 
-Every reader takes the corpus root as its one positional argument and keyword-only options
-(`executor`, and corpus-specific ones such as MOSEI's `speaker_map`), and returns a
-`CorpusManifest`. A third corpus needs a reader module and one line here.
+A corpus is added by installing a package that declares, in its `pyproject.toml`::
+
+    [project.entry-points."edu_affect_data.corpora"]
+    meld = "my_package.meld:CORPUS"
+
+where `CORPUS` is a `CorpusPlugin`. The two built-in corpora register themselves the same way in
+this project's `pyproject.toml`. `register_corpus` adds a plugin programmatically (tests,
+notebooks) under the same rules. Entry points are loaded lazily, by name, the first time a corpus
+is asked for, so configuring MOSEI never imports another corpus's reader (`edu_affect_data.registry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.corpora.iemocap import read_iemocap
-from edu_affect_data.corpora.mosei import read_mosei
+from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import CorpusManifest
+from edu_affect_data.registry import Registry, RegistryError
 
-READERS: dict[str, Callable[..., CorpusManifest]] = {
-    "iemocap": read_iemocap,
-    "mosei": read_mosei,
-}
+GROUP = "edu_affect_data.corpora"
 
 
-def read_corpus(name: str, root: Path, **options: Any) -> CorpusManifest:
-    """Read corpus `name` at `root` with its reader's keyword options; unknown names are errors."""
-    try:
-        reader = READERS[name]
-    except KeyError:
-        raise ValueError(f"unknown corpus {name!r}; known: {sorted(READERS)}") from None
-    return reader(Path(root), **options)
+class CorpusRegistryError(RegistryError):
+    """An unknown corpus name, a broken entry point, or two plugins claiming one name."""
+
+
+class UnknownCorpusError(CorpusRegistryError):
+    """No plugin is registered under this name."""
+
+
+def _check(name: str, plugin: Any) -> CorpusPlugin:
+    if not isinstance(plugin, CorpusPlugin):
+        raise CorpusRegistryError(f"a {type(plugin).__name__} is not a CorpusPlugin named {name!r}")
+    if plugin.name != name:
+        raise CorpusRegistryError(f"the plugin calls itself {plugin.name!r}: it is not a CorpusPlugin named {name!r}")
+    return plugin
+
+
+CORPORA: Registry[CorpusPlugin] = Registry(
+    "corpus", GROUP, _check, error=CorpusRegistryError, unknown=UnknownCorpusError
+)
+
+
+def corpus_names() -> list[str]:
+    """Every corpus that can be configured: entry points and programmatic registrations, sorted."""
+    return sorted(CORPORA.names())
+
+
+def get_corpus(name: str) -> CorpusPlugin:
+    """The plugin registered as `name` (its entry point loaded on first use)."""
+    return CORPORA.get(name)
+
+
+def register_corpus(plugin: CorpusPlugin, *, replace: bool = False) -> CorpusPlugin:
+    """Make `plugin` configurable by its name; taking a name already used needs `replace=True`."""
+    return CORPORA.register(plugin.name, plugin, replace=replace)
+
+
+def unregister_corpus(name: str) -> None:
+    """Forget a programmatic registration (entry points stay)."""
+    CORPORA.unregister(name)
+
+
+def read_corpus(
+    name: str, root: Path, *, executor: Executor | None = None, **options: Any
+) -> CorpusManifest:
+    """Read corpus `name` at `root` with its reader's (validated) options."""
+    return get_corpus(name).read_corpus(Path(root), executor=executor, **options)

@@ -9,12 +9,19 @@ than emotions do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 import soundfile as sf
 
 from edu_affect_data.config import AudioFeaturesConfig
+from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, matrix_of
+
+if TYPE_CHECKING:
+    import datasets
 
 #: Added to the standard deviation so a constant coefficient does not divide by zero.
 NORMALIZE_EPS = 1e-8
@@ -55,20 +62,24 @@ def read_window(path: Path, start_s: float, end_s: float, sample_rate: int) -> n
 
 
 def mfcc(samples: np.ndarray, config: AudioFeaturesConfig) -> np.ndarray:
-    """(frames, n_mfcc) float32 MFCC: librosa with n_fft = win_length, then optional normalisation."""
+    """(frames, n_mfcc) float32 MFCC: librosa's recipe with n_fft = win_length, then normalisation.
+
+    The steps of `librosa.feature.mfcc` (power STFT, mel filterbank, dB, orthonormal DCT-II) spelled
+    out for one reason: librosa projects onto the filterbank with a BLAS matrix product, whose
+    rounding depends on the BLAS thread count, so the same session gave different floats in a pool
+    worker and in a thread of the parent. `np.einsum(optimize=False)` does not call BLAS: a part is
+    bit-identical wherever its task ran. Equal to `librosa.feature.mfcc` within float32 rounding.
+    """
     import librosa
+    import scipy.fft
 
     win = round(config.win_s * config.sample_rate)
     hop = round(config.hop_s * config.sample_rate)
-    coefficients = librosa.feature.mfcc(
-        y=samples,
-        sr=config.sample_rate,
-        n_mfcc=config.n_mfcc,
-        n_fft=win,
-        hop_length=hop,
-        win_length=win,
-        n_mels=config.n_mels,
-    ).T
+    power = np.abs(librosa.stft(samples, n_fft=win, hop_length=hop, win_length=win)) ** 2
+    mel_basis = librosa.filters.mel(sr=config.sample_rate, n_fft=win, n_mels=config.n_mels)
+    mel = np.einsum("mf,ft->mt", mel_basis, power, optimize=False)
+    log_mel = librosa.power_to_db(mel)
+    coefficients = scipy.fft.dct(log_mel, axis=0, type=2, norm="ortho")[: config.n_mfcc].T
     if config.normalize == "session":
         coefficients = (coefficients - coefficients.mean(axis=0)) / (
             coefficients.std(axis=0) + NORMALIZE_EPS
@@ -81,3 +92,35 @@ def session_mfcc(
 ) -> np.ndarray:
     """MFCC of one session window of a recording (recording seconds in, session frames out)."""
     return mfcc(read_window(path, start_s, end_s, config.sample_rate), config)
+
+
+class MfccExtractor(FeatureExtractor[AudioFeaturesConfig]):
+    """Built-in `mfcc`: (frames, n_mfcc) float32 per session, settings `features.audio`."""
+
+    name = "mfcc"
+    columns = ("mfcc",)
+    modality = "audio"
+    description = "`mfcc`: MFCC frames (10 ms hop) of the session window, normalised per session."
+
+    def settings(self, config: Any) -> AudioFeaturesConfig:
+        return config.features.audio  # type: ignore[no-any-return]
+
+    def features(self, settings: AudioFeaturesConfig, *, width: int | None = None) -> datasets.Features:
+        from datasets import Array2D, Features
+
+        return Features({"mfcc": Array2D(shape=(None, settings.n_mfcc), dtype="float32")})
+
+    def extract(self, session: SessionInput, settings: AudioFeaturesConfig) -> dict[str, Any]:
+        if session.audio_path is None:
+            raise AudioFeatureError(f"session {session.session_id}: no audio file")
+        return {"mfcc": session_mfcc(Path(session.audio_path), session.start_s, session.end_s, settings)}
+
+    def missing(self, settings: AudioFeaturesConfig, features: datasets.Features) -> dict[str, Any]:
+        return {"mfcc": np.zeros((0, settings.n_mfcc), np.float32)}
+
+    def check(self, row: Mapping[str, pa.Scalar], duration_s: float) -> Iterator[tuple[str, str]]:
+        mfcc = matrix_of(row["mfcc"])
+        if mfcc.shape[0] == 0:
+            yield "shape", "mfcc has no frames"
+        elif not np.isfinite(mfcc).all():
+            yield "finite", f"mfcc has {int((~np.isfinite(mfcc)).sum())} non-finite values"

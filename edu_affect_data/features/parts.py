@@ -3,7 +3,8 @@
 A part's file name carries a hash of everything that determines its content (the session row or
 the chunk's transcripts, and the feature config). Resuming is then a directory listing: a part
 that exists is finished and valid; one whose inputs changed has another name and is recomputed;
-a process killed mid-write leaves only a `.tmp` file, never a truncated part.
+a process killed mid-write leaves only a temporary file (removed by the next run as stale),
+never a truncated part.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from edu_affect_data.atomic import atomic_write
+
 #: Characters kept from a session id in a part's name; others become `_` (the digest, which
 #: hashes the full id, keeps names unique).
 UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
-TMP_SUFFIX = ".tmp"
 
 
 def fingerprint(*parts: Any) -> str:
@@ -31,23 +33,25 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def media_part_path(folder: Path, session_id: str, digest: str) -> Path:
+def session_part_path(folder: Path, session_id: str, digest: str) -> Path:
     """`<readable id>--<digest>.parquet`; `digest` must hash the session id among its inputs."""
     return folder / f"{UNSAFE_CHARS.sub('_', session_id)}--{digest}.parquet"
 
 
-def text_part_path(folder: Path, split: str, chunk: int, digest: str) -> Path:
+def chunk_part_path(folder: Path, split: str, chunk: int, digest: str) -> Path:
+    """`<split>-<chunk>--<digest>.parquet`: a batched extractor's fixed chunk of one split."""
     return folder / f"{split}-{chunk:05d}--{digest}.parquet"
 
 
 def write_part(table: pa.Table, path: Path) -> None:
     """Write to a temporary name, fsync, then rename: the part appears whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}{TMP_SUFFIX}")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+
+    def write_synced(tmp: Path) -> None:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+
+    atomic_write(path, write_synced)
 
 
 def remove_stale(folder: Path, keep: Iterable[Path]) -> int:

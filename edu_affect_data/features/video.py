@@ -4,8 +4,9 @@ Decoding is sequential (one seek to just before the window, then `grab`, and `re
 frames that will be shown or compared), because seeking per output frame re-decodes from the
 previous keyframe every time. Frames are placed by their presentation timestamps, not by index,
 so a stream that ends early or jumps in time yields *missing* frames at the right times instead
-of silently shifted pictures. A frame is usable under the same rule as the gap detector
-(`config.gaps`): not missing, not black, not frozen (a repeat of the previous decoded frame);
+of silently shifted pictures. A frame is usable under the very rule of the gap detector
+(`edu_affect_data.frames.FrameClassifier`, thresholds from `config.gaps`): not missing, not
+black, not frozen (a repeat of the last usable frame), and with `gaps.face_check` not faceless;
 unusable frames stay in the sequence, flagged in `frame_available`, so every session keeps a
 regular time grid.
 """
@@ -19,11 +20,19 @@ from typing import Any
 import numpy as np
 
 from edu_affect_data.config import GapsConfig, VideoFeaturesConfig
+from edu_affect_data.frames import (
+    MISSING_STEP_PERIODS,
+    FaceDetector,
+    FaceDetectorMissing,
+    FrameClassifier,
+    UnknownRegionError,
+    region_pixels,
+)
 
-#: A target time is "missing" when the newest frame at or before it is older than this many periods.
-MISSING_AFTER_PERIODS = 1.5
 #: Frames this many source periods before a target are retrieved (the shown one and its predecessor).
 RETRIEVE_WINDOW_PERIODS = 2.5
+#: Smallest face box (pixels at the detection width) the face crop accepts.
+FACE_MIN_SIZE = 24
 #: Face box side = this factor times the detected box (hair, chin and some context).
 FACE_MARGIN = 1.6
 #: Width the region is reduced to before Haar detection (speed; boxes are scaled back).
@@ -57,30 +66,14 @@ class _Decoded:
     jpeg: bytes | None = None
 
 
-def region_of(frame: np.ndarray, region: str) -> np.ndarray:
-    """The speaker's part of a frame: left/right half of a side-by-side picture, or all of it."""
-    width = frame.shape[1]
-    if region == "left":
-        return frame[:, : width // 2]
-    if region == "right":
-        return frame[:, width // 2 :]
-    if region == "full":
-        return frame
-    raise VideoFeatureError(f"unknown video region {region!r} (left, right or full)")
-
-
 class _FaceCropper:
-    """Haar-cascade face box, enlarged; the full region when no face is found (counted)."""
+    """Face box (the shared `FaceDetector`), enlarged; the full region when no face is found (counted)."""
 
-    def __init__(self) -> None:
-        import cv2
-
-        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
-        self.cascade = cv2.CascadeClassifier(str(path))
-        if self.cascade.empty():
-            raise VideoFeatureError(
-                f"{path}: OpenCV face cascade not found (needs opencv-python-headless 4.x)"
-            )
+    def __init__(self, faces: FaceDetector | None) -> None:
+        try:
+            self.faces = faces if faces is not None else FaceDetector()
+        except FaceDetectorMissing as exc:
+            raise VideoFeatureError(str(exc)) from exc
         self.fallbacks = 0
 
     def crop(self, region: np.ndarray, gray: np.ndarray) -> np.ndarray:
@@ -92,10 +85,8 @@ class _FaceCropper:
             if scale < 1
             else gray
         )
-        faces = self.cascade.detectMultiScale(
-            small, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24)
-        )
-        if len(faces) == 0:
+        faces = self.faces.boxes(small, min_size=FACE_MIN_SIZE)
+        if not faces:
             self.fallbacks += 1
             return region
         x, y, w, h = (v / scale for v in max(faces, key=lambda f: f[2] * f[3]))
@@ -128,7 +119,11 @@ def extract_frames(
         count = int(np.floor((end_s - start_s) * video.fps + 1e-6))
         times = (np.arange(count) / video.fps).astype(np.float64)
         targets = start_s + times
-        cropper = _FaceCropper() if video.crop == "face" else None
+        try:
+            judge = FrameClassifier.from_config(gaps, period_s=period)
+        except FaceDetectorMissing as exc:
+            raise VideoFeatureError(str(exc)) from exc
+        cropper = _FaceCropper(judge.faces) if video.crop == "face" else None
         quality = [int(cv2.IMWRITE_JPEG_QUALITY), video.jpeg_quality]
         black = _encode(np.zeros((video.size, video.size, 3), np.uint8), quality)
 
@@ -141,7 +136,7 @@ def extract_frames(
             """Serve every pending target before `limit` from the frame shown now."""
             while len(jpegs) < count and targets[len(jpegs)] < limit - 1e-6:
                 target = targets[len(jpegs)]
-                if shown is None or target - shown.pts > MISSING_AFTER_PERIODS * period:
+                if shown is None or target - shown.pts > MISSING_STEP_PERIODS * period:
                     jpegs.append(black)
                     available.append(False)
                 else:
@@ -158,28 +153,23 @@ def extract_frames(
                     jpegs.append(shown.jpeg)
                     available.append(shown.usable)
 
-        previous: _Decoded | None = None
         while len(jpegs) < count and capture.grab():
             pts = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             emit_until(pts)
             if len(jpegs) == count:
                 break
             if pts < targets[len(jpegs)] - RETRIEVE_WINDOW_PERIODS * period:
-                previous = shown = None
+                shown = None
+                judge.reset()  # skipped frames: the next one is not compared across them
                 continue
             ok, frame = capture.retrieve()
             if not ok:
-                previous = shown = None
+                shown = None
+                judge.reset()
                 continue
-            part = region_of(frame, region)
+            part = _region(frame, region)
             gray = cv2.cvtColor(part, cv2.COLOR_BGR2GRAY)
-            is_black = float(gray.mean()) < gaps.video_black_luma
-            is_frozen = (
-                previous is not None
-                and pts - previous.pts <= MISSING_AFTER_PERIODS * period
-                and float(cv2.absdiff(gray, previous.gray).mean()) < gaps.video_frozen_mad
-            )
-            shown = previous = _Decoded(pts, not (is_black or is_frozen), gray, part)
+            shown = _Decoded(pts, judge.classify(gray, pts) == "usable", gray, part)
         emit_until(float("inf"))
     finally:
         capture.release()
@@ -189,6 +179,13 @@ def extract_frames(
         available=np.asarray(available, dtype=bool),
         face_fallbacks=cropper.fallbacks if cropper is not None else 0,
     )
+
+
+def _region(frame: np.ndarray, region: str) -> np.ndarray:
+    try:
+        return region_pixels(frame, region)
+    except UnknownRegionError as exc:
+        raise VideoFeatureError(str(exc)) from exc
 
 
 def _encode(bgr: np.ndarray, quality: list[int]) -> bytes:
@@ -219,3 +216,4 @@ def imagenet_transform(batch: dict[str, Any]) -> dict[str, Any]:
         tensor = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div_(255.0)
         converted.append((tensor - mean) / std)
     return {**batch, "frames": converted}
+

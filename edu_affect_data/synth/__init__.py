@@ -12,8 +12,10 @@ import concurrent.futures as cf
 import json
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from edu_affect_data.parallel import parallel_map
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.plan import RecordingPlan
 from edu_affect_data.synth.profiles import PROFILES, get_profile
@@ -44,7 +46,7 @@ class SynthSummary:
     broken_files: int
 
 
-def _render(plan: RecordingPlan, out: Path, seed: int) -> str:
+def _render(plan: RecordingPlan, *, out: Path, seed: int) -> str:
     if plan.corpus == "iemocap":
         write_dialog(plan, out, seed)
     else:
@@ -58,12 +60,15 @@ def synthesize(
     seed: int,
     *,
     executor: cf.Executor | None = None,
+    workers: int | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write `OUT/IEMOCAP_full_release/`, `OUT/CMU_MOSEI/` and `OUT/synth_truth.json`; return `out`.
 
-    Byte-identical for the same profile and seed whatever the executor. Refuses to write over an
-    earlier corpus unless `overwrite` (stale files of another seed would silently stay otherwise).
+    Recordings render on `executor`, else on a local pool of `workers` processes (all cores when
+    None). Byte-identical for the same profile and seed whatever the executor: each recording's
+    noise is seeded from the recording, never from the order workers run in. Refuses to write over
+    an earlier corpus unless `overwrite` (stale files of another seed would silently stay otherwise).
     """
     out = Path(out)
     shape = get_profile(profile)
@@ -79,19 +84,15 @@ def synthesize(
     out.mkdir(parents=True, exist_ok=True)
     (out / IEMOCAP_ROOT / "Documentation").mkdir(parents=True)
     (out / IEMOCAP_ROOT / "Documentation" / "README.txt").write_text(README)
-    # Longest first, so two workers finish together.
+    # Longest first, so the workers finish together.
     plans = sorted(
         corpus.recordings, key=lambda p: -p.duration_s * p.fps * p.frame_size[0] * p.frame_size[1]
     )
-    own = executor is None
-    pool = executor if executor is not None else cf.ProcessPoolExecutor(max_workers=2)
-    try:
-        futures = [pool.submit(_render, plan, out, seed) for plan in plans]
-        for future in cf.as_completed(futures):
-            future.result()
-    finally:
-        if own:
-            pool.shutdown(cancel_futures=True)
+    render = partial(_render, out=out, seed=seed)
+    for _ in parallel_map(
+        render, plans, executor=executor, workers=workers, ordered=False, describe=lambda p: p.recording_id
+    ):
+        pass
     write_csds(corpus.mosei, out, seed)
     write_truth(corpus, out)
     return out

@@ -38,8 +38,8 @@ class FaultJob:
 IEMOCAP_CATALOGUE: tuple[FaultJob, ...] = (
     FaultJob("video", "missing", "full", True),  # the AVI stream ends early
     FaultJob("video", "missing", "full", False),
-    FaultJob("transcript", "hole", "full", True),
-    FaultJob("transcript", "hole", "full", False),
+    FaultJob("text", "hole", "full", True),
+    FaultJob("text", "hole", "full", False),
     FaultJob("audio", "dropout", "full", True),
     FaultJob("audio", "dropout", "full", False),
     FaultJob("video", "black", "left", True),
@@ -50,7 +50,7 @@ IEMOCAP_CATALOGUE: tuple[FaultJob, ...] = (
 )
 
 MOSEI_CATALOGUE: tuple[FaultJob, ...] = (
-    FaultJob("transcript", "hole", "full", True),
+    FaultJob("text", "hole", "full", True),
     FaultJob("video", "missing", "full", True),  # MP4 timestamps jump
     FaultJob("video", "missing", "full", False),
     FaultJob("audio", "dropout", "full", True),
@@ -92,7 +92,7 @@ def assign_jobs(
     """Spread jobs over recordings, least loaded first; at most one of each exclusive job per recording."""
     load: dict[str, list[FaultJob]] = {i: [] for i in ids}
     order = [ids[int(i)] for i in rng.permutation(len(ids))]
-    exclusive = {("video", "missing"), ("transcript", "hole")}
+    exclusive = {("video", "missing"), ("text", "hole")}
     ranked = sorted(jobs, key=lambda j: (j.modality, j.kind) not in exclusive)
     for job in ranked:
 
@@ -143,7 +143,7 @@ def _place_hole(plan: RecordingPlan, long: bool) -> FaultPlan:
             raise RuntimeError(f"{plan.recording_id}: short hole realised {hi - lo:.2f} s")
     for unit in removed:
         unit.transcribed = False
-    return FaultPlan("transcript", "hole", "full", lo, hi, units=tuple(u.unit_id for u in removed))
+    return FaultPlan("text", "hole", "full", lo, hi, units=tuple(u.unit_id for u in removed))
 
 
 def _free_start(plan: RecordingPlan, length: float, rng: np.random.Generator) -> float:

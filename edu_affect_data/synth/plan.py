@@ -101,7 +101,7 @@ class SpeakerPlan:
 
 @dataclass
 class FaultPlan:
-    modality: str  # audio | video | transcript
+    modality: str  # audio | video | text (a transcript hole)
     kind: str  # dropout | black | frozen | missing | hole
     region: str  # left | right | full
     start_s: float

@@ -16,13 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edu_affect_data.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CausalCrossAttention
-from edu_emotionnet.config import CLASSES, ModelConfig
+from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import CausalTransformer, GridEncoder, sinusoidal_positions
 from edu_emotionnet.outputs import AffectModel, ModelOutput
-
-_ARCH_MODALITY = {"audio_only": "audio", "visual_only": "video", "text_only": "text"}
 
 
 class StepClassifier(nn.Module):
@@ -40,9 +39,11 @@ class StepClassifier(nn.Module):
 
 
 class Unimodal(AffectModel):
+    """One modality: the single one its registry entry names (`audio_only`, `visual_only`, `text_only`)."""
+
     def __init__(self, config: ModelConfig, text_dim: int) -> None:
         super().__init__()
-        self.modality = _ARCH_MODALITY[config.arch]
+        (self.modality,) = config.modalities
         self.modalities = (self.modality,)
         self.session_prediction = config.session_prediction
         self.encoder = GridEncoder(config, self.modalities, text_dim)

@@ -4,7 +4,6 @@ predict load)."""
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from edu_affect_data.atomic import atomic_write
 from edu_emotionnet.config import TrainConfig, config_from_dict
 from edu_emotionnet.model import build_model
 from edu_emotionnet.outputs import AffectModel
@@ -51,9 +51,8 @@ def restore_rng(states: dict[str, Any], loader_generator: torch.Generator) -> No
 
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    """A killed run leaves the previous checkpoint, never half of a new one."""
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def save_last(run_dir: Path, *, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: LoopState,

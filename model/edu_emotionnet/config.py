@@ -1,9 +1,12 @@
 """The strict training configuration of Edu-EmotionNet and its baselines (`model/configs/*.yaml`).
 
-A variant config stays tiny by naming a `base:` file (relative to itself) and stating only what it
-changes; mappings merge recursively, anything else replaces. `--set key=value` overrides are
-applied after merging and before validation, so a command-line value is checked exactly like a
-YAML one, and a misspelled key anywhere is an error that names its dotted path.
+Loaded by the project's one strict YAML loader (`edu_affect_data.strict_config`): a variant config
+stays tiny by naming a `base:` file (relative to itself) and stating only what it changes;
+mappings merge recursively, anything else replaces. `--set key=value` overrides are applied after
+merging and before validation (opening `key: null` sections), so a command-line value is checked
+exactly like a YAML one, and a misspelled key anywhere is an error that names its dotted path.
+`model.arch` must name an architecture of `edu_emotionnet.registry`, which also decides the
+modalities a run reads.
 """
 
 from __future__ import annotations
@@ -11,40 +14,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, field_validator, model_validator
 
-CLASSES: tuple[str, ...] = ("Confused", "Curious", "Bored", "Frustrated")
-MODALITIES: tuple[str, ...] = ("audio", "video", "text")
+from edu_affect_data import strict_config
+from edu_affect_data.strict_config import ConfigError, StrictModel
+from edu_affect_data.vocabulary import CLASSES, MODALITIES
+from edu_emotionnet.registry import model_spec
 
-Arch = Literal["edu_emotionnet", "audio_only", "visual_only", "text_only", "early_fusion", "late_fusion", "mult"]
-#: Which dataset modalities each architecture reads (the others are never loaded or encoded).
-ARCH_MODALITIES: dict[str, tuple[str, ...]] = {
-    "edu_emotionnet": MODALITIES,
-    "audio_only": ("audio",),
-    "visual_only": ("video",),
-    "text_only": ("text",),
-    "early_fusion": MODALITIES,
-    "late_fusion": MODALITIES,
-    "mult": MODALITIES,
-}
+__all__ = [
+    "CLASSES",
+    "MODALITIES",
+    "ModelConfig",
+    "TrainConfig",
+    "TrainConfigError",
+    "config_from_dict",
+    "load_train_config",
+    "parse_overrides",
+    "validate_tree",
+]
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(ConfigError):
     """A training or suite configuration that does not load; the message names file and key."""
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AudioEncoderConfig(Strict):
+class AudioEncoderConfig(StrictModel):
     conv_channels: int = Field(64, ge=1, description="Channels of the strided down-sampling convolutions.")
     strides: list[int] = Field([2, 2], description="Stride of each causal conv layer; their product is the down-sampling factor over 10 ms MFCC frames.")
     kernel: int = Field(5, ge=1, description="Kernel of each causal conv layer (left-padded so no output sees the future).")
 
 
-class VideoEncoderConfig(Strict):
+class VideoEncoderConfig(StrictModel):
     backbone: Literal["resnet", "small_cnn"] = Field("resnet", description="`resnet`: transformers.ResNetModel; `small_cnn`: a 3-layer CNN for CPU configs.")
     pretrained: Path | None = Field(None, description="Local folder of a pretrained ResNet checkpoint (AutoModel layout); null = ResNetConfig from scratch.")
     resnet_depths: list[int] = Field([3, 4, 6, 3], description="Blocks per stage when built from scratch (ResNet-50).")
@@ -55,8 +55,8 @@ class VideoEncoderConfig(Strict):
     frame_stride: int = Field(1, ge=1, description="Encode every k-th stored frame (5 fps -> 2.5 fps at 2); on CPU the frame CNN is most of a fused model's time.")
 
 
-class ModelConfig(Strict):
-    arch: Arch = "edu_emotionnet"
+class ModelConfig(StrictModel):
+    arch: str = Field("edu_emotionnet", description="Architecture, a name of `edu_emotionnet.registry` (the model or a baseline).")
     d_model: int = Field(256, ge=8)
     layers: int = Field(4, ge=1, description="Causal Transformer layers per modality encoder.")
     heads: int = Field(4, ge=1)
@@ -73,6 +73,12 @@ class ModelConfig(Strict):
     audio: AudioEncoderConfig = AudioEncoderConfig()
     video: VideoEncoderConfig = VideoEncoderConfig()
 
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, arch: str) -> str:
+        model_spec(arch)  # an unknown name raises, listing the registered ones
+        return arch
+
     @model_validator(mode="after")
     def _heads_divide(self) -> ModelConfig:
         if self.d_model % self.heads:
@@ -81,10 +87,11 @@ class ModelConfig(Strict):
 
     @property
     def modalities(self) -> tuple[str, ...]:
-        return ARCH_MODALITIES[self.arch]
+        """The dataset modalities this architecture reads (the others are never loaded or encoded)."""
+        return model_spec(self.arch).modalities
 
 
-class TrainLoopConfig(Strict):
+class TrainLoopConfig(StrictModel):
     epochs: int = Field(50, ge=1, description="Maximum epochs.")
     batch_size: int = Field(128, ge=1, description="Sessions per optimizer step (over all DDP ranks together).")
     lr: float = Field(1e-4, gt=0)
@@ -104,12 +111,12 @@ class TrainLoopConfig(Strict):
     progress: bool = Field(True, description="Show a progress bar (rank 0 only).")
 
 
-class EvalConfig(Strict):
+class EvalConfig(StrictModel):
     missing_rates: list[float] = Field([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], description="Rates of the missing-modality robustness evaluation.")
     robustness_seed: int = Field(0, description="Seed of the drop masks (the same masks for every model and training seed).")
 
 
-class TrainConfig(Strict):
+class TrainConfig(StrictModel):
     name: str = Field("edu_emotionnet", description="Model name in reports.")
     data: Path | None = Field(None, description="Dataset folder that datasets.load_dataset reads (train/validation/test).")
     cache_dir: Path | None = Field(None, description="Frame cache folder; null = <data>/../.cache/edu_emotionnet.")
@@ -120,89 +127,21 @@ class TrainConfig(Strict):
 
 
 # ------------------------------------------------------------------------------------- loading
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise TrainConfigError(f"{path}: cannot read: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise TrainConfigError(f"{path}: top level must be a mapping")
-    return raw
-
-
-def resolve_tree(path: Path, rebase: Path | None = None, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The merged raw tree of `path` and its `base:` chain (no validation yet).
-
-    `rebase` replaces the file's own `base:`: a suite runs each variant's delta on top of a
-    small CPU config instead of the paper config the variant names. The root file (no `base:`,
-    the paper config every variant derives from) has no delta: rebased, it is the rebase target
-    itself under its own name.
-    """
-    path = Path(path).resolve()
-    if path in _seen:
-        raise TrainConfigError(f"{path}: `base:` cycle through {[str(p) for p in _seen]}")
-    raw = _read_yaml(path)
-    base = raw.pop("base", None)
-    if rebase is not None:
-        if base is None:
-            return _merge(resolve_tree(Path(rebase)), {k: raw[k] for k in ("name",) if k in raw})
-        base = str(Path(rebase).resolve())
-    if base is None:
-        return raw
-    base_path = (path.parent / str(base)).resolve()
-    if base_path == path:
-        return raw
-    return _merge(resolve_tree(base_path, None, (*_seen, path)), raw)
-
-
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """`key.sub=value` strings to a mapping; values are parsed as YAML (`3`, `false`, `[1,2]`)."""
-    overrides: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise TrainConfigError(f"--set {pair!r}: expected key=value")
-        overrides[key.strip()] = yaml.safe_load(value) if value.strip() else None
-    return overrides
-
-
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    node = tree
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise TrainConfigError(f"--set {dotted}: {key} is not a section")
-    node[leaf] = value
+    return strict_config.parse_overrides(pairs, TrainConfigError)
 
 
 def validate_tree(tree: dict[str, Any], source: str) -> TrainConfig:
-    from edu_affect_data.config import describe_validation_error
-
-    try:
-        return TrainConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise TrainConfigError(describe_validation_error(exc, f"{source}: invalid training configuration")) from exc
+    """Validate a raw tree; every bad key path is listed under `source`."""
+    return strict_config.validate_tree(TrainConfig, tree, source, TrainConfigError)
 
 
 def load_train_config(
     path: Path, overrides: dict[str, Any] | None = None, *, rebase: Path | None = None
 ) -> TrainConfig:
     """Read a config with its `base:` chain, apply dotted overrides, validate strictly."""
-    tree = resolve_tree(Path(path), rebase)
-    for dotted, value in (overrides or {}).items():
-        _set_dotted(tree, dotted, value)
-    return validate_tree(tree, str(path))
+    return strict_config.load_strict(TrainConfig, Path(path), overrides, rebase=rebase, error=TrainConfigError)
 
 
 def config_from_dict(tree: dict[str, Any]) -> TrainConfig:

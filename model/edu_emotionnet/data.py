@@ -14,16 +14,20 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
+from edu_affect_data.features.registry import modality_extractors
+from edu_affect_data.vocabulary import SPLITS
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import CLASSES
 from edu_emotionnet.frame_cache import FrameCache, build_frame_cache, cache_folder
 
-SPLITS = ("train", "validation", "test")
 BASE_COLUMNS = ("session_id", "label", "start_s", "end_s")
+#: Extractor columns that are not model inputs as such: pixels are read separately (decoded by
+#: `datasets` or from the frame cache), token ids only matter to the text encoder that ran already.
+NOT_READ = ("frames", "input_ids")
+#: modality -> the dataset columns the model reads, those of the extractor serving it (the registry).
 MODALITY_COLUMNS = {
-    "audio": ("mfcc",),
-    "video": ("frame_times", "frame_available"),
-    "text": ("token_embeddings", "attention_mask", "token_start_s", "token_end_s"),
+    modality: tuple(c for c in extractor.columns if c not in NOT_READ)
+    for modality, extractor in modality_extractors().items()
 }
 
 

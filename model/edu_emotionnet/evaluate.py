@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+from edu_affect_data.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.config import CLASSES, TrainConfig
+from edu_emotionnet.config import TrainConfig
 from edu_emotionnet.outputs import AffectModel
 from edu_emotionnet.robustness import KINDS, apply_drop
 

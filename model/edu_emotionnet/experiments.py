@@ -6,16 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from edu_affect_data.strict_config import StrictModel, read_mapping, validate_tree
 from edu_emotionnet.config import TrainConfig, TrainConfigError, load_train_config
 from edu_emotionnet.train import train_seeds
 
 
-class SuiteConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SuiteConfig(StrictModel):
+    #: The config every variant is rebased onto (relative to the suite file).
     base: Path
     runs: list[Path]
 
@@ -23,10 +20,7 @@ class SuiteConfig(BaseModel):
 def load_suite(path: Path, overrides: dict[str, Any] | None = None) -> list[TrainConfig]:
     """Every run's validated config; names must be unique (they name the run folders)."""
     path = Path(path)
-    try:
-        suite = SuiteConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise TrainConfigError(f"{path}: invalid suite: {exc}") from exc
+    suite = validate_tree(SuiteConfig, read_mapping(path, TrainConfigError), f"{path} (suite)", TrainConfigError)
     configs = [load_train_config(path.parent / run, overrides, rebase=path.parent / suite.base) for run in suite.runs]
     names = [c.name for c in configs]
     duplicates = sorted({n for n in names if names.count(n) > 1})

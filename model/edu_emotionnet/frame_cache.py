@@ -4,18 +4,19 @@ Decoding 224x224 JPEGs costs ~1-2 ms each; a demo epoch holds ~10k of them, ever
 every run of a suite. The cache holds each split's frames as one uint8 array (N_frames, S, S, 3)
 plus row offsets, memory-mapped on read. Its folder is keyed by a fingerprint of the dataset
 files (name, size, mtime) and the side S, so a rebuilt dataset never reads stale pixels. Files
-are written under a temporary name and renamed, so an interrupted build leaves no half cache.
+are written through `edu_affect_data.atomic`, so an interrupted build leaves no half cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from edu_affect_data.atomic import atomic_write
 
 
 def dataset_fingerprint(data_dir: Path) -> str:
@@ -72,24 +73,24 @@ def build_frame_cache(split_ds, folder: Path, split: str, size: int) -> FrameCac
     folder.mkdir(parents=True, exist_ok=True)
     counts = [len(times) for times in split_ds["frame_times"]]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    tmp_pixels = folder / f".{split}.pixels.{os.getpid()}.npy"
-    pixels = np.lib.format.open_memmap(tmp_pixels, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), size, size, 3))
     raw = split_ds.select_columns(["session_id", "frames"]).cast_column("frames", Sequence(Image(decode=False)))
-    for row, record in enumerate(raw):
-        frames = record["frames"]
-        if len(frames) != counts[row]:
-            raise ValueError(
-                f"dataset row {row} (session {record['session_id']}): {len(frames)} frames but {counts[row]} frame_times"
-            )
-        for k, frame in enumerate(frames):
-            try:
-                pixels[offsets[row] + k] = _decode(frame["bytes"], size)
-            except ValueError as exc:
-                raise ValueError(f"dataset row {row} (session {record['session_id']}), frame {k}: {exc}") from exc
-    pixels.flush()
-    del pixels
-    tmp_offsets = folder / f".{split}.offsets.{os.getpid()}.npy"
-    np.save(tmp_offsets, offsets)
-    os.replace(tmp_pixels, folder / f"{split}.pixels.npy")
-    os.replace(tmp_offsets, folder / f"{split}.offsets.npy")  # last: its presence marks the cache complete
+
+    def write_pixels(tmp: Path) -> None:
+        pixels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), size, size, 3))
+        for row, record in enumerate(raw):
+            frames = record["frames"]
+            if len(frames) != counts[row]:
+                raise ValueError(
+                    f"dataset row {row} (session {record['session_id']}): {len(frames)} frames but {counts[row]} frame_times"
+                )
+            for k, frame in enumerate(frames):
+                try:
+                    pixels[offsets[row] + k] = _decode(frame["bytes"], size)
+                except ValueError as exc:
+                    raise ValueError(f"dataset row {row} (session {record['session_id']}), frame {k}: {exc}") from exc
+        pixels.flush()
+
+    atomic_write(folder / f"{split}.pixels.npy", write_pixels)
+    # Last: the offsets file's presence marks the cache complete.
+    atomic_write(folder / f"{split}.offsets.npy", lambda tmp: np.save(tmp, offsets))
     return FrameCache.load(folder, split)

@@ -95,7 +95,10 @@ def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_mod
             )
         try:
             built = json.loads(found.group(1))
-            features = FeaturesConfig.model_validate(built["features"])
+            # The model reads the built-in extractors only: plugin extractors (maybe not installed
+            # here) and their options are not needed to rebuild its inputs.
+            sections = {k: v for k, v in built["features"].items() if k not in ("extractors", "plugins")}
+            features = FeaturesConfig.model_validate(sections)
             gaps = GapsConfig.model_validate(built["gaps"])
         except (ValueError, KeyError, TypeError) as exc:
             raise MediaInputError(f"{card}: the recorded build configuration is unreadable: {exc}") from exc
@@ -177,14 +180,20 @@ def media_row(
     video: Path | None = None,
     transcript: Path | None = None,
 ) -> tuple[dict[str, Any], float, tuple[str, ...], tuple[str, ...]]:
-    """The recording as one dataset row (published columns), its duration, modalities present, notes."""
+    """The recording as one dataset row (published columns), its duration, modalities present, notes.
+
+    Each modality's columns come from the extractor serving it (`features.registry`), run on the
+    recording as one session with the dataset's settings; a modality the input lacks gets the
+    extractor's `missing` values.
+    """
     import soundfile as sf
 
-    from edu_affect_data.features.audio import session_mfcc
-    from edu_affect_data.features.text import NO_TIME, TextEncoder, Transcript
-    from edu_affect_data.features.video import extract_frames
+    from edu_affect_data.config import PipelineConfig
+    from edu_affect_data.features.extractor import SessionInput
+    from edu_affect_data.features.registry import modality_extractors
+    from edu_affect_data.features.schema import extractor_features
 
-    config, notes, present = settings.features, [], []
+    config, notes = settings.features, []
     found = probe(media)
     video_path = video if video is not None else (media if found.has_video else None)
     if video is not None and not probe(video).has_video:
@@ -199,57 +208,69 @@ def media_row(
             audio_path = _extract_audio(media, config.audio.sample_rate, workdir)
         info = sf.info(str(audio_path))
         duration = info.frames / info.samplerate
-        mfcc = session_mfcc(audio_path, 0.0, duration, config.audio)
-        present.append("audio")
     else:
         duration_probe = probe(video_path).duration_s if video_path is not None else None
         if duration_probe is None:
             raise MediaInputError(f"{media}: no audio stream and no video duration: nothing to predict from")
         duration = duration_probe
-        mfcc = np.zeros((0, config.audio.n_mfcc), np.float32)
         notes.append("no audio stream: audio passed as missing")
-    if video_path is not None:
-        frames = extract_frames(video_path, "full", 0.0, duration, config.video, settings.gaps)
-        jpegs, times, available = frames.jpegs, frames.times, frames.available
-        present.append("video")
-    else:
-        jpegs, times, available = [], np.zeros(0, np.float32), np.zeros(0, bool)
+    if video_path is None:
         notes.append("no video stream: video passed as missing")
-    tokens = config.text.max_tokens
-    text: dict[str, Any] = {
-        "input_ids": np.zeros(tokens, np.int32),
-        "attention_mask": np.zeros(tokens, np.int8),
-        "token_embeddings": np.zeros((tokens, text_dim), config.text.dtype),
-        "token_start_s": np.full(tokens, NO_TIME, np.float32),
-        "token_end_s": np.full(tokens, NO_TIME, np.float32),
-    }
+    words: list[tuple[str, float, float]] = []
     if transcript is not None:
         words, timed = read_transcript(transcript)
         if not timed:
             words = spread_evenly([w for w, _, _ in words], duration)
             notes.append(f"{transcript}: no word times; {len(words)} words spread evenly over {duration:.2f} s")
-        encoder = TextEncoder(config.text)
-        if encoder.hidden_size != text_dim:
-            raise MediaInputError(
-                f"text model {config.text.model!r} gives {encoder.hidden_size}-dim embeddings but the run was trained on "
-                f"{text_dim}-dim ones; pass --text-model with the dataset's text model"
-            )
-        text = vars(encoder.encode([Transcript(MEDIA_SESSION, " ".join(w for w, _, _ in words), tuple(words), 0.0)])[0])
-        present.append("text")
     else:
         notes.append("no transcript: text passed as missing")
-    row = {
+    session = SessionInput(
+        session_id=MEDIA_SESSION,
+        corpus="media",
+        source_id=str(media),
+        start_s=0.0,
+        end_s=float(duration),
+        audio_path=None if audio_path is None else str(audio_path),
+        video_path=None if video_path is None else str(video_path),
+        video_region="full",
+        text=" ".join(w for w, _, _ in words),
+        words=tuple(words),
+    )
+    available = {"audio": audio_path is not None, "video": video_path is not None, "text": transcript is not None}
+    pipeline = PipelineConfig(features=config, gaps=settings.gaps)
+    row: dict[str, Any] = {
         "session_id": MEDIA_SESSION,
         "label": -1,  # unlabelled (datasets' ClassLabel convention)
         "start_s": 0.0,
         "end_s": float(duration),
-        "mfcc": mfcc,
-        "frames": [{"bytes": jpeg, "path": None} for jpeg in jpegs],
-        "frame_times": times,
-        "frame_available": available,
-        **text,
     }
+    present = []
+    for modality, extractor in modality_extractors().items():
+        options = extractor.settings(pipeline)
+        expected = extractor_features(extractor, options, width=text_dim)
+        if not available.get(modality, False):
+            row.update(extractor.missing(options, expected))
+            continue
+        values = extractor.extract_batch([session], options)[0]
+        extractor.close()
+        _check_widths(extractor.name, values, expected)
+        row.update({column: values[column] for column in extractor.columns})
+        present.append(modality)
     return row, float(duration), tuple(present), tuple(notes)
+
+
+def _check_widths(name: str, values: dict[str, Any], expected: Any) -> None:
+    """Matrices as wide as the run was trained on (a different text model gives other embeddings)."""
+    from datasets import Array2D
+
+    for column, feature in expected.items():
+        if isinstance(feature, Array2D) and feature.shape[1] is not None:
+            width = np.asarray(values[column]).shape[1]
+            if width != feature.shape[1]:
+                raise MediaInputError(
+                    f"extractor {name!r} gives {width}-dim {column} but the run was trained on {feature.shape[1]}-dim "
+                    "ones; pass --text-model with the dataset's text model"
+                )
 
 
 def media_session(
@@ -267,8 +288,9 @@ def media_session(
     import pyarrow as pa
     from datasets import Dataset
 
+    from edu_affect_data.features.registry import modality_extractors
     from edu_affect_data.features.schema import dataset_features, select
-    from edu_emotionnet.data import BASE_COLUMNS, MODALITY_COLUMNS, SessionDataset
+    from edu_emotionnet.data import BASE_COLUMNS, SessionDataset
     from edu_emotionnet.frame_cache import build_frame_cache
 
     for path in (media, video, transcript):
@@ -277,8 +299,8 @@ def media_session(
     with tempfile.TemporaryDirectory(prefix="edu-media-") as tmp:
         workdir = Path(tmp)
         row, duration, present, notes = media_row(media, settings, text_dim, workdir, video=video, transcript=transcript)
-        columns = [*BASE_COLUMNS, *(c for m in MODALITY_COLUMNS.values() for c in m), "frames", "input_ids"]
-        features = select(dataset_features(settings.features, text_dim), list(dict.fromkeys(columns)))
+        columns = [*BASE_COLUMNS, *(c for e in modality_extractors().values() for c in e.columns)]
+        features = select(dataset_features(settings.features, text_dim), columns)
         encoded = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in features.encode_example({c: row[c] for c in features}).items()}
         split = Dataset(pa.Table.from_pylist([encoded], schema=features.arrow_schema))
         cache = None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from edu_emotionnet.baselines import EarlyFusion, LateFusion, MulT, Unimodal
+from edu_affect_data.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CrossModalAlignment
-from edu_emotionnet.config import CLASSES, ModelConfig
+from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
 from edu_emotionnet.mie import ModalityImportance
 from edu_emotionnet.outputs import AffectModel, ModelOutput
+from edu_emotionnet.registry import model_spec
 from edu_emotionnet.tfl import TemporalFeedback
 
 
@@ -35,13 +36,9 @@ class EduEmotionNet(AffectModel):
 
 
 def build_model(config: ModelConfig, text_dim: int) -> AffectModel:
-    """The model or baseline named by `config.arch`; `text_dim` is the stored token-embedding width."""
-    if config.arch == "edu_emotionnet":
-        return EduEmotionNet(config, text_dim)
-    if config.arch in ("audio_only", "visual_only", "text_only"):
-        return Unimodal(config, text_dim)
-    if config.arch == "early_fusion":
-        return EarlyFusion(config, text_dim)
-    if config.arch == "late_fusion":
-        return LateFusion(config, text_dim)
-    return MulT(config, text_dim)
+    """The model or baseline registered as `config.arch` (`edu_emotionnet.registry`); `text_dim` is
+    the stored token-embedding width."""
+    model = model_spec(config.arch).build(config, text_dim)
+    if not isinstance(model, AffectModel):
+        raise TypeError(f"model arch {config.arch!r} built a {type(model).__name__}, not an AffectModel")
+    return model

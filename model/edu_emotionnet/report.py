@@ -16,14 +16,12 @@ from typing import Any
 import numpy as np
 
 from edu_emotionnet.evaluate import RESULTS
-
-UNIMODAL = ("audio_only", "visual_only", "text_only")
-FUSION = ("early_fusion", "late_fusion", "mult")
+from edu_emotionnet.registry import Family, UnknownModelError, model_spec
 
 
 @dataclass
 class ModelRuns:
-    """All seeds of one configuration."""
+    """All seeds of one configuration; `family` (the registry's) places it in the tables."""
 
     name: str
     arch: str
@@ -32,12 +30,16 @@ class ModelRuns:
     run_dirs: list[Path] = field(default_factory=list)
 
     @property
+    def family(self) -> Family:
+        return model_spec(self.arch).family
+
+    @property
     def is_full_model(self) -> bool:
-        return self.arch == "edu_emotionnet" and all(self.flags.values())
+        return self.family == "full" and all(self.flags.values())
 
     @property
     def is_ablation(self) -> bool:
-        return self.arch == "edu_emotionnet" and not all(self.flags.values())
+        return self.family == "full" and not all(self.flags.values())
 
     def values(self, key: str) -> np.ndarray:
         return np.array([r["test"][key] for r in self.results], dtype=float)
@@ -59,6 +61,10 @@ def collect_runs(paths: list[Path]) -> list[ModelRuns]:
             raise FileNotFoundError(f"{root}: no {RESULTS} under it (train first)")
         for path in found:
             result = json.loads(path.read_text())
+            try:
+                model_spec(result["arch"])
+            except UnknownModelError as exc:
+                raise UnknownModelError(f"{path}: {exc} (is the package that registers it installed?)") from exc
             model = result["config"]["model"]
             flags = {k: bool(model[k]) for k in ("cmaa", "mie", "tfl")}
             group = groups.setdefault(result["name"], ModelRuns(result["name"], result["arch"], flags))
@@ -86,8 +92,8 @@ def build_tables(groups: list[ModelRuns]) -> dict[str, str]:
     """Markdown of Tables I, II and III (a table is left out when its models are absent)."""
     full = next((g for g in groups if g.is_full_model), None)
     tables = {"I": _table(groups)}
-    unimodal = [g for g in groups if g.arch in UNIMODAL]
-    fusion = [g for g in groups if g.arch in FUSION] + ([full] if full else [])
+    unimodal = [g for g in groups if g.family == "unimodal"]
+    fusion = [g for g in groups if g.family == "fusion"] + ([full] if full else [])
     if unimodal or len(fusion) > 1:
         tables["II"] = _table(unimodal + fusion)
     ablations = [g for g in groups if g.is_ablation]

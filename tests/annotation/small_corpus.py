@@ -17,6 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edu_affect_data.artifacts import SESSIONS_SCHEMA
+from edu_affect_data.corpora.mosei_align import LABEL_COLUMNS
+from edu_affect_data.corpora.records import SourceLabels
+from edu_affect_data.vocabulary import MODALITIES
 
 REPO = Path(__file__).resolve().parents[2]
 LABELING_CONFIG = REPO / "annotation_guidelines" / "labeling_config.xml"
@@ -43,6 +46,13 @@ class SmallCorpus:
     def truth_of(self, session_id: str) -> str:
         emotions = next(s[7] for s in SESSIONS if s[0] == session_id)
         return max(emotions, key=emotions.count)
+
+
+def _source_labels(corpus: str) -> SourceLabels:
+    """IEMOCAP: consensus `fru`; MOSEI: surprise is the strongest emotion."""
+    if corpus == "iemocap":
+        return SourceLabels(category="fru")
+    return SourceLabels(scores=dict(zip(LABEL_COLUMNS, [0.0, 0.1, 0.0, 0.0, 0.9, 0.0, 0.0], strict=True)))
 
 
 def _ffmpeg(*args: str) -> None:
@@ -77,10 +87,9 @@ def write_corpus(root: Path) -> SmallCorpus:
             "start_s": start, "end_s": end, "duration_s": end - start, "utterance_ids": unit_ids,
             "audio_path": str(audio), "video_path": str(video), "video_region": region,
             "text": " ".join(str(t["text"]) for t in turns), "words": [], "turns": turns,
-            "source_category": "fru" if corpus == "iemocap" else None, "source_vad": None,
-            "source_mosei": None if corpus == "iemocap" else [0.0, 0.1, 0.0, 0.0, 0.9, 0.0, 0.0],
+            "source_labels": _source_labels(corpus).to_json(), "custom": "{}",
             "status": status, "reason": "" if status == "kept" else "video gap 3.1 s",
-            **{f"gap_{m}_{k}": 0.0 for m in ("audio", "video", "transcript") for k in ("s", "start_s")},
+            **{f"gap_{m}_{k}": 0.0 for m in MODALITIES for k in ("s", "start_s")},
         })
     sessions = root / "sessions.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=SESSIONS_SCHEMA), sessions)

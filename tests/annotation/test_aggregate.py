@@ -9,7 +9,6 @@ import pyarrow as pa
 import pytest
 
 from edu_affect_data.annotation.aggregate import (
-    CANNOT_TELL,
     MajorityVote,
     VotesTableError,
     aggregate_labels,
@@ -17,6 +16,7 @@ from edu_affect_data.annotation.aggregate import (
 )
 from edu_affect_data.artifacts import LABELS_SCHEMA
 from edu_affect_data.config import AggregationConfig
+from edu_affect_data.vocabulary import ABSTAIN
 
 
 def votes(table: dict[str, list[str]]) -> pd.DataFrame:
@@ -53,10 +53,10 @@ def test_cannot_tell_counts_as_a_vote_but_never_wins() -> None:
     labels = MajorityVote().fit_predict(
         votes(
             {
-                "abstain_majority": [CANNOT_TELL, CANNOT_TELL, "Bored"],
-                "all_abstain": [CANNOT_TELL] * 3,
-                "one_abstains": ["Bored", "Bored", CANNOT_TELL],
-                "abstain_splits": ["Bored", CANNOT_TELL],
+                "abstain_majority": [ABSTAIN, ABSTAIN, "Bored"],
+                "all_abstain": [ABSTAIN] * 3,
+                "one_abstains": ["Bored", "Bored", ABSTAIN],
+                "abstain_splits": ["Bored", ABSTAIN],
             }
         )
     )
@@ -71,7 +71,7 @@ def test_min_votes_counts_valid_votes_only() -> None:
         {
             "single": ["Bored"],
             "pair": ["Curious", "Curious"],
-            "pair_plus_abstain": ["Curious", CANNOT_TELL, CANNOT_TELL],
+            "pair_plus_abstain": ["Curious", ABSTAIN, ABSTAIN],
         }
     )
     assert MajorityVote(min_votes=1).fit_predict(data)["single"] == "Bored"
@@ -97,7 +97,7 @@ def test_needs_adjudication_lists_every_undecided_session() -> None:
         {
             "s_ok": ["Bored", "Bored", "Curious"],
             "s_split": ["Bored", "Curious", "Confused"],
-            "s_abstain": [CANNOT_TELL, CANNOT_TELL, "Bored"],
+            "s_abstain": [ABSTAIN, ABSTAIN, "Bored"],
             "s_few": ["Bored"],
         }
     )
@@ -110,7 +110,7 @@ def test_adjudication_overrides_and_unresolved_sessions_are_left_out() -> None:
         {
             "s1": ["Bored", "Bored", "Curious"],
             "s2": ["Bored", "Curious", "Confused"],
-            "s3": [CANNOT_TELL, CANNOT_TELL, "Bored"],
+            "s3": [ABSTAIN, ABSTAIN, "Bored"],
             "s4": ["Frustrated", "Frustrated", "Frustrated"],
         }
     )
@@ -130,12 +130,12 @@ def test_adjudication_overrides_and_unresolved_sessions_are_left_out() -> None:
 
 def test_agreement_is_over_class_votes() -> None:
     table = annotations(
-        {"s": ["Bored", "Bored", CANNOT_TELL], "t": [CANNOT_TELL, CANNOT_TELL, CANNOT_TELL]}
+        {"s": ["Bored", "Bored", ABSTAIN], "t": [ABSTAIN, ABSTAIN, ABSTAIN]}
     )
     reviewer = pd.DataFrame({"session_id": ["t"], "label": ["Bored"]})
     rows = aggregate_labels(table, reviewer, AggregationConfig()).labels.set_index("session_id")
     assert rows.loc["s", "agreement"] == 1.0
-    assert rows.loc["s", "votes"] == ["Bored", "Bored", CANNOT_TELL]
+    assert rows.loc["s", "votes"] == ["Bored", "Bored", ABSTAIN]
     assert math.isnan(rows.loc["t", "agreement"])
 
 
@@ -187,7 +187,7 @@ def test_bad_adjudications_are_refused() -> None:
     table = annotations({"s1": ["Bored", "Curious", "Confused"]})
     with pytest.raises(VotesTableError, match="unknown label 'Cannot tell'"):
         aggregate_labels(
-            table, pd.DataFrame({"session_id": ["s1"], "label": [CANNOT_TELL]}), AggregationConfig()
+            table, pd.DataFrame({"session_id": ["s1"], "label": [ABSTAIN]}), AggregationConfig()
         )
     with pytest.raises(VotesTableError, match="without annotations"):
         aggregate_labels(
@@ -199,3 +199,43 @@ def test_bad_adjudications_are_refused() -> None:
             pd.DataFrame({"session_id": ["s1", "s1"], "label": ["Bored", "Bored"]}),
             AggregationConfig(),
         )
+
+
+class FirstVote:
+    """A made-up estimator: the alphabetically first worker's class vote decides."""
+
+    def __init__(self, *, min_votes: int = 1) -> None:
+        self.min_votes = min_votes
+
+    def fit(self, data: pd.DataFrame) -> FirstVote:
+        valid = data[data["label"] != ABSTAIN].sort_values(["task", "worker"])
+        self.labels_ = valid.groupby("task")["label"].first().reindex(data["task"].unique())
+        return self
+
+    def fit_predict(self, data: pd.DataFrame) -> pd.Series:
+        return self.fit(data).labels_
+
+
+def test_a_registered_aggregation_method_is_configurable_and_used() -> None:
+    from edu_affect_data.annotation import methods
+    from edu_affect_data.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="aggregation.method: .*unknown aggregation method 'first_vote'; known: majority, dawid_skene"):
+        load_config(None, {"aggregation.method": "first_vote"})
+    methods.register_method("first_vote", FirstVote)
+    try:
+        assert load_config(None, {"aggregation.method": "first_vote"}).aggregation.method == "first_vote"
+        result = aggregate_labels(
+            annotations({"s1": ["Bored", "Curious", "Curious"], "s2": [ABSTAIN, "Confused", "Bored"]}),
+            None,
+            AggregationConfig(method="first_vote", min_votes=1),
+        )
+        assert dict(zip(result.labels["session_id"], result.labels["label"], strict=True)) == {
+            "s1": "Bored",
+            "s2": "Confused",
+        }
+        assert set(result.labels["method"]) == {"first_vote"}
+        with pytest.raises(ValueError, match="not an estimator class"):
+            methods.register_method("broken", object)
+    finally:
+        methods.METHODS.unregister("first_vote")

@@ -17,8 +17,11 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 from typer.testing import CliRunner
 
-from edu_affect_data import CLASSES
-from edu_affect_data.annotation.aggregate import CANNOT_TELL, VotesTableError
+from edu_affect_data.annotation.aggregate import (
+    VotesTableError,
+    aggregate_labels,
+    needs_adjudication,
+)
 from edu_affect_data.annotation.agreement import (
     compute_agreement,
     load_ratings,
@@ -30,6 +33,8 @@ from edu_affect_data.annotation.agreement_stats import (
     annotator_pairs,
 )
 from edu_affect_data.cli import app
+from edu_affect_data.config import AggregationConfig
+from edu_affect_data.vocabulary import ABSTAIN, CLASSES
 
 FLEISS_1971 = np.array(
     [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
@@ -213,7 +218,7 @@ def test_unequal_rating_counts_and_cannot_tell() -> None:
     table = pd.concat(
         [
             table,
-            pd.DataFrame({"session_id": ["s020"], "annotator": ["r03"], "label": [CANNOT_TELL]}),
+            pd.DataFrame({"session_id": ["s020"], "annotator": ["r03"], "label": [ABSTAIN]}),
         ]
     )
     report = compute_agreement(table, n_boot=50)
@@ -239,6 +244,32 @@ def test_confusion_against_the_strict_majority() -> None:
     assert confusion["a"][bored][bored] == 1
 
 
+def test_consensus_is_the_published_majority_label_with_cannot_tell_votes() -> None:
+    """One majority rule: "Cannot tell" counts against a majority in the report as in the labels."""
+    votes = {
+        "s1": ["Bored", "Bored", ABSTAIN],  # 2 of 3: Bored
+        "s2": ["Bored", ABSTAIN, ABSTAIN],  # 1 of 3: no consensus (was Bored when abstentions were dropped)
+        "s3": ["Curious", ABSTAIN],  # 1 of 2: no consensus
+        "s4": ["Confused", "Confused", "Curious"],
+        "s5": ["Frustrated", "Frustrated", "Frustrated"],
+        "s6": ["Bored", "Curious", "Confused"],
+    }
+    table = pd.DataFrame(
+        [(s, f"a{i}", label) for s, labels in votes.items() for i, label in enumerate(labels)],
+        columns=["session_id", "annotator", "label"],
+    )
+    config = AggregationConfig(method="majority", min_votes=2)
+    published = aggregate_labels(table, None, config).labels
+    report = compute_agreement(table, n_boot=0, min_votes=config.min_votes)
+    assert report.consensus == dict(zip(published["session_id"], published["label"], strict=True))
+    assert report.consensus == {"s1": "Bored", "s4": "Confused", "s5": "Frustrated"}
+    assert sorted(set(votes) - set(report.consensus)) == needs_adjudication(table, config.min_votes)
+    bored = CLASSES.index("Bored")
+    assert report.confusion["a0"][bored][bored] == 1  # s1 only: s2 has no consensus any more
+    assert report.cannot_tell == {"a0": 0, "a1": 2, "a2": 2}  # the statistics still leave them out
+    assert report.n_ratings == 13
+
+
 def test_report_files_and_json_keys(tmp_path: Path) -> None:
     report = compute_agreement(noisy_panel(seed=6, n_sessions=40), n_boot=100)
     written = write_agreement_report(report, tmp_path / "agreement")
@@ -252,7 +283,7 @@ def test_report_files_and_json_keys(tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads(written[0].read_text())
     for key in ("n_sessions", "n_annotators", "cohen_kappa_mean", "cohen_kappa_pairwise", "per_class_kappa",
-                "fleiss_kappa", "krippendorff_alpha", "observed_agreement", "confusion"):  # fmt: skip
+                "fleiss_kappa", "krippendorff_alpha", "observed_agreement", "confusion", "consensus"):  # fmt: skip
         assert key in data
     assert set(data["cohen_kappa_mean"]) == {"estimate", "ci_low", "ci_high"}
     assert {"a", "b", "kappa", "n"} <= set(data["cohen_kappa_pairwise"][0])

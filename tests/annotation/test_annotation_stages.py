@@ -1,4 +1,4 @@
-"""The two build stages end to end on the synthetic `tiny` corpora: ingest -> annotate -> aggregate."""
+"""The annotation stages end to end on the synthetic `tiny` corpora: ingest -> annotate -> pull -> aggregate."""
 
 from __future__ import annotations
 
@@ -9,17 +9,20 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 
 from edu_affect_data.annotation.client import LabelStudioSettings, connect, find_project
 from edu_affect_data.annotation.review import adjudication_title
-from edu_affect_data.annotation.simulate import load_unit_emotions, session_emotions, truth_path
-from edu_affect_data.annotation.stage import run_aggregate, run_annotate
+from edu_affect_data.annotation.simulate import session_truths
+from edu_affect_data.annotation.stage import run_aggregate, run_annotate, run_pull
 from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA, LABELS_SCHEMA, BuildPaths
-from edu_affect_data.config import PipelineConfig, load_config
+from edu_affect_data.build import STAGES, run_build
+from edu_affect_data.config import AggregationConfig, PipelineConfig, load_config
 from edu_affect_data.manifest import run_ingest
 from tests.annotation.small_corpus import REPO
 
 pytestmark = pytest.mark.labelstudio
+QUIET = Console(quiet=True)
 
 
 @pytest.fixture()
@@ -52,6 +55,9 @@ def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[Pipelin
     assert annotated.complete and annotated.message == f"{len(kept)}/{len(kept)} sessions annotated"
     assert annotated.stats["simulated_votes"] == 3 * len(kept)
 
+    pulled = run_pull(config, paths)
+    assert pulled.complete, pulled.message
+    assert pulled.stats["adjudicated"] == pulled.stats["adjudication_queue"]
     aggregated = run_aggregate(config, paths)
     assert aggregated.complete, aggregated.message
     annotations = pq.read_table(paths.annotations)
@@ -62,6 +68,27 @@ def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[Pipelin
     assert (paths.agreement_dir / "agreement.md").exists()
     assert aggregated.stats["adjudicated"] == aggregated.stats["adjudication_queue"]
     sessions = [r for r in pq.read_table(paths.sessions).to_pylist() if r["session_id"] in kept]
-    truth = session_emotions(sessions, load_unit_emotions(truth_path(config)))
+    assert config.annotation.simulate is not None
+    truth = session_truths(config.annotation.simulate, sessions)
     right = sum(r["label"] == truth[r["session_id"]] for r in labels.to_pylist())
     assert right / len(kept) >= 0.75  # three 80-90 % annotators and a 95 % reviewer
+
+
+def test_changing_the_aggregation_method_reruns_only_aggregate(
+    build: tuple[PipelineConfig, BuildPaths], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, paths = build
+    stages = [spec for spec in STAGES if spec.name in {"annotate", "pull", "aggregate"}]
+    first = run_build(config, paths.out, stages=stages, console=QUIET)
+    assert first.complete and first.ran == ("annotate", "pull", "aggregate"), first.message
+    majority = pq.read_table(paths.labels).to_pandas()
+    assert set(majority["method"]) <= {"majority", "adjudicated"}
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")  # aggregate must not need the server
+    other = config.model_copy(update={"aggregation": AggregationConfig(method="dawid_skene", min_votes=2)})
+    second = run_build(other, paths.out, stages=stages, console=QUIET)
+    assert second.complete, second.message
+    assert (second.ran, second.skipped) == (("aggregate",), ("annotate", "pull"))
+    dawid_skene = pq.read_table(paths.labels).to_pandas()
+    assert set(dawid_skene["method"]) <= {"dawid_skene", "adjudicated"} and "dawid_skene" in set(dawid_skene["method"])
+    assert list(dawid_skene["session_id"]) == list(majority["session_id"])

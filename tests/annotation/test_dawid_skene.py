@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from edu_affect_data import CLASSES
-from edu_affect_data.annotation.aggregate import CANNOT_TELL, DawidSkene, MajorityVote
+from edu_affect_data.annotation.aggregate import DawidSkene, MajorityVote
+from edu_affect_data.vocabulary import ABSTAIN, CLASSES
 
 
 def planted_votes(seed: int, n_tasks: int = 300) -> tuple[pd.DataFrame, pd.Series]:
@@ -58,9 +58,9 @@ def test_deterministic_and_order_independent() -> None:
 def test_abstentions_are_dropped_and_min_votes_applies() -> None:
     data = pd.DataFrame(
         [
-            ("a", "w1", "Bored"), ("a", "w2", "Bored"), ("a", "w3", CANNOT_TELL),
-            ("b", "w1", CANNOT_TELL), ("b", "w2", CANNOT_TELL), ("b", "w3", "Curious"),
-            ("c", "w1", CANNOT_TELL), ("c", "w2", CANNOT_TELL),
+            ("a", "w1", "Bored"), ("a", "w2", "Bored"), ("a", "w3", ABSTAIN),
+            ("b", "w1", ABSTAIN), ("b", "w2", ABSTAIN), ("b", "w3", "Curious"),
+            ("c", "w1", ABSTAIN), ("c", "w2", ABSTAIN),
         ],
         columns=["task", "worker", "label"],
     )  # fmt: skip

@@ -13,8 +13,8 @@ from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation.accounts import Account, ensure_account
 from edu_affect_data.annotation.client import LabelStudioSettings, connect
 from edu_affect_data.annotation.layout import AnnotationPaths
-from edu_affect_data.annotation.simulate import choice_result
-from edu_affect_data.annotation.stage import run_aggregate, run_annotate
+from edu_affect_data.annotation.simulated_people import choice_result
+from edu_affect_data.annotation.stage import run_aggregate, run_annotate, run_pull
 from edu_affect_data.annotation.status import campaign_status
 from edu_affect_data.annotation.tasks import task_session_ids
 from edu_affect_data.artifacts import LABELS_SCHEMA
@@ -86,7 +86,7 @@ def test_adjudication_end_to_end(
             vote(ls_settings, account, tasks[session], choice_result(label))
     assert run_annotate(people_only, paths).complete
 
-    stalled = run_aggregate(people_only, paths)
+    stalled = run_pull(people_only, paths)
     assert not stalled.complete and stalled.message == "waiting for adjudication: 0/2 sessions decided"
     state = campaign_status(campaign)
     assert (state.sessions, state.complete, state.adjudication_queue, state.adjudicated) == (5, 5, 2, 0)
@@ -100,7 +100,11 @@ def test_adjudication_end_to_end(
         "Ses01F_impro01_M_s1": "ann01: Cannot tell\nann02: Cannot tell\nann03: Frustrated",
     }
 
-    done = run_aggregate(config, paths)  # the simulated reviewer (accuracy 1.0) decides
+    pulled = run_pull(config, paths)  # the simulated reviewer (accuracy 1.0) decides
+    assert pulled.complete, pulled.message
+    assert pulled.stats["adjudicated"] == pulled.stats["adjudication_queue"] == 2
+    assert pq.read_table(paths.adjudications).num_rows == 2
+    done = run_aggregate(config, paths)
     assert done.complete, done.message
     labels = pq.read_table(paths.labels)
     assert labels.schema.equals(LABELS_SCHEMA)
@@ -114,4 +118,5 @@ def test_adjudication_end_to_end(
     }
     assert (paths.agreement_dir / "agreement.json").exists()
     assert campaign_status(campaign).adjudicated == 2
-    assert run_aggregate(config, paths).stats["adjudicated"] == 2  # a rerun adds no second decision
+    assert run_pull(config, paths).stats["adjudicated"] == 2  # a rerun adds no second decision
+    assert run_aggregate(config, paths).stats["adjudicated"] == 2

@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from edu_affect_data.annotation.aggregate import VOTE_LABELS
 from edu_affect_data.annotation.export import (
     ExportFormatError,
     annotations_table,
@@ -22,6 +21,7 @@ from edu_affect_data.annotation.export import (
 )
 from edu_affect_data.annotation.pseudonyms import PseudonymFileError, Pseudonyms
 from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA
+from edu_affect_data.vocabulary import ANSWERS
 
 EMAILS = {7: "kim@uni.example", 8: "lee@uni.example", 9: "max@uni.example"}
 
@@ -55,7 +55,7 @@ def export() -> list[dict[str, Any]]:
 
 def test_every_invalid_annotation_is_excluded_with_its_reason(tmp_path: Path) -> None:
     tasks = parse_export(json.dumps(export()).encode(), "snapshot.json")
-    votes = read_votes(tasks, emails=EMAILS, pseudonyms=Pseudonyms(tmp_path / "p.csv"), labels=VOTE_LABELS, project="annotation")
+    votes = read_votes(tasks, emails=EMAILS, pseudonyms=Pseudonyms(tmp_path / "p.csv"), labels=ANSWERS, project="annotation")
     valid = votes.valid
     assert valid[["session_id", "annotator", "label", "annotation_id"]].values.tolist() == [
         ["s1", "ann01", "Bored", 1],
@@ -79,7 +79,7 @@ def test_pseudonyms_follow_first_appearance_and_persist_privately(tmp_path: Path
     path = tmp_path / "private" / "annotators.csv"
     names = Pseudonyms(path)
     tasks = parse_export(json.dumps(export()).encode(), "snapshot.json")
-    read_votes(tasks, emails=EMAILS, pseudonyms=names, labels=VOTE_LABELS, project="annotation")
+    read_votes(tasks, emails=EMAILS, pseudonyms=names, labels=ANSWERS, project="annotation")
     names.save()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert (path.parent / ".gitignore").read_text() == "*\n"

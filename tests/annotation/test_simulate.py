@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from edu_affect_data import CLASSES
-from edu_affect_data.annotation.aggregate import CANNOT_TELL
 from edu_affect_data.annotation.simulate import (
     TruthError,
     annotator_vote,
@@ -17,9 +15,11 @@ from edu_affect_data.annotation.simulate import (
     load_unit_emotions,
     reviewer_vote,
     session_emotions,
+    session_truths,
     truth_path,
 )
-from edu_affect_data.config import SimulatedAnnotator, load_config
+from edu_affect_data.config import SimulateConfig, SimulatedAnnotator
+from edu_affect_data.vocabulary import ABSTAIN, CLASSES
 
 SESSIONS = [f"Ses01F_impro01_M_{k:03d}" for k in range(4000)]
 
@@ -45,18 +45,34 @@ def test_session_truth_is_the_majority_of_its_units(tmp_path: Path) -> None:
 
 
 def test_truth_defaults_to_the_file_next_to_the_corpora(tmp_path: Path) -> None:
-    config = load_config(None, {"corpora.iemocap": str(tmp_path / "IEMOCAP_full_release"), "annotation.simulate": {}})
-    assert truth_path(config) == tmp_path / "synth_truth.json"
+    simulate = SimulateConfig()
+    recording = tmp_path / "IEMOCAP_full_release" / "Session1" / "dialog" / "wav" / "Ses01F_impro01.wav"
+    with pytest.raises(TruthError, match=r"no folder above .* holds synth_truth\.json"):
+        truth_path(simulate, recording)
     (tmp_path / "synth_truth.json").write_text(json.dumps({"units": [{"corpus": "iemocap", "id": "u", "emotion": "Happy"}]}))
+    assert truth_path(simulate, recording) == tmp_path / "synth_truth.json"
+    assert truth_path(SimulateConfig(truth=tmp_path / "elsewhere.json"), recording) == tmp_path / "elsewhere.json"
     with pytest.raises(TruthError, match=r"units\[0\] \(u\)"):
         load_unit_emotions(tmp_path / "synth_truth.json")
+
+
+def test_session_truths_read_the_file_above_each_recording(tmp_path: Path) -> None:
+    units = [{"corpus": "iemocap", "id": "u1", "emotion": "Bored"}, {"corpus": "mosei", "id": "v", "emotion": "Curious"}]
+    (tmp_path / "synth_truth.json").write_text(json.dumps({"units": units}))
+    sessions = [
+        {"session_id": "a", "corpus": "iemocap", "utterance_ids": ["u1"], "audio_path": str(tmp_path / "I" / "a.wav"),
+         "video_path": None},
+        {"session_id": "m", "corpus": "mosei", "utterance_ids": ["v"], "audio_path": None,
+         "video_path": str(tmp_path / "M" / "Raw" / "m.mp4")},
+    ]  # fmt: skip
+    assert session_truths(SimulateConfig(), sessions) == {"a": "Bored", "m": "Curious"}
 
 
 def test_votes_follow_accuracy_abstention_and_bias() -> None:
     annotator = SimulatedAnnotator(name="a", accuracy=0.8, cannot_tell=0.1, bias="Bored")
     votes = Counter(annotator_vote(annotator, 0, "Curious", seed=3, session_id=s) for s in SESSIONS)
     n = len(SESSIONS)
-    assert votes[CANNOT_TELL] / n == pytest.approx(0.1, abs=0.02)
+    assert votes[ABSTAIN] / n == pytest.approx(0.1, abs=0.02)
     assert votes["Curious"] / n == pytest.approx(0.9 * 0.8, abs=0.03)
     wrong = n * 0.9 * 0.2
     assert votes["Bored"] / wrong == pytest.approx(0.5 + 0.5 / 3, abs=0.06)

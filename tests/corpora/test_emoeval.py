@@ -31,7 +31,7 @@ def test_blocks_grouped_by_speaker_are_all_read(tmp_path: Path) -> None:
     ]
     f000 = result.blocks["Ses01F_impro01_F000"]
     assert (f000.start_s, f000.end_s, f000.line) == (1.0, 2.0, 6)
-    assert f000.labels.evaluator_labels == ("Surprise", "Happiness")
+    assert f000.labels.custom["evaluator_labels"] == ("Surprise", "Happiness")
 
 
 def test_dimensional_lines_accept_any_spacing_before_dom(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_dimensional_lines_accept_any_spacing_before_dom(tmp_path: Path) -> None
 def test_empty_evaluator_line_gives_no_label(tmp_path: Path) -> None:
     body = "[1.0000 - 2.0000]\tSes01F_impro01_F000\txxx\t[3.0000, 2.0000, 2.5000]\nC-E2:\t;\t()\nC-E3:\tOther;\t()\n"
     block = _parse(tmp_path, body).blocks["Ses01F_impro01_F000"]
-    assert block.labels.evaluator_labels == ("Other",)
+    assert block.labels.custom["evaluator_labels"] == ("Other",)
     assert block.labels.category == "xxx"
 
 

@@ -117,11 +117,11 @@ def test_labels_from_emo_evaluation(manifest: CorpusManifest) -> None:
     f000 = utts["Ses02M_script03_2_F000"].labels
     assert f000 is not None
     assert f000.category == "fru"
-    assert f000.vad == (2.0, 3.5, 3.0)
+    assert f000.scores == {"valence": 2.0, "activation": 3.5, "dominance": 3.0}
     # C-E1 one label, C-E2 empty, C-E3 two labels; the C-F1 self-evaluation is not an evaluator.
-    assert f000.evaluator_labels == ("Frustration", "Frustration", "Anger")
+    assert f000.custom["evaluator_labels"] == ("Frustration", "Frustration", "Anger")
     f001 = utts["Ses02M_script03_2_F001"].labels
-    assert f001 is not None and f001.evaluator_labels == ("Neutral", "Neutral")  # `Neutral state`
+    assert f001 is not None and f001.custom["evaluator_labels"] == ("Neutral", "Neutral")  # `Neutral state`
     assert utts["Ses02M_script03_2_M000"].labels.category == "xxx"  # type: ignore[union-attr]
 
 
@@ -147,7 +147,7 @@ def test_malformed_emo_line_reported_with_line_and_utterance(manifest: CorpusMan
     utt = _by_id(manifest)["Ses03M_impro05a_F001"]
     assert utt.text == "Ugh."  # keeps its transcript
     assert utt.labels is not None and utt.labels.category == "ang"
-    assert utt.labels.evaluator_labels == (
+    assert utt.labels.custom["evaluator_labels"] == (
         "Anger",
         "Anger",
         "Frustration",

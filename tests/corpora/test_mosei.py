@@ -66,14 +66,9 @@ def test_default_speaker_is_one_per_video(manifest: CorpusManifest) -> None:
 def test_unsorted_label_intervals_match_segments_by_overlap(manifest: CorpusManifest) -> None:
     utts = _by_id(manifest)
     first, last = utts["-abc_DEF-12_0"].labels, utts["-abc_DEF-12_2"].labels
-    assert (
-        first is not None
-        and first.mosei is not None
-        and last is not None
-        and last.mosei is not None
-    )
-    assert first.mosei["sentiment"] == -2.0 and first.mosei["sad"] == 1.0
-    assert last.mosei == {
+    assert first is not None and last is not None
+    assert first.scores["sentiment"] == -2.0 and first.scores["sad"] == 1.0
+    assert last.scores == {
         "sentiment": 1.0,
         "happy": 2.0,
         "sad": 0.0,
@@ -85,15 +80,15 @@ def test_unsorted_label_intervals_match_segments_by_overlap(manifest: CorpusMani
 
 
 def test_out_of_range_value_is_kept_and_counted(manifest: CorpusManifest) -> None:
-    anger = _by_id(manifest)["-abc_DEF-12_0"].labels.mosei["anger"]  # type: ignore[union-attr,index]
+    anger = _by_id(manifest)["-abc_DEF-12_0"].labels.scores["anger"]  # type: ignore[union-attr,index]
     assert anger == pytest.approx(3.3333)
     assert manifest.skipped["mosei_label_values_out_of_range_kept"] == 1
 
 
 def test_sdk_aligned_keys_are_accepted(manifest: CorpusManifest) -> None:
     utts = _by_id(manifest)
-    assert utts["123456_0"].labels.mosei["surprise"] == 1.0  # type: ignore[union-attr,index]
-    assert utts["123456_1"].labels.mosei["happy"] == 1.0  # type: ignore[union-attr,index]
+    assert utts["123456_0"].labels.scores["surprise"] == 1.0  # type: ignore[union-attr,index]
+    assert utts["123456_1"].labels.scores["happy"] == 1.0  # type: ignore[union-attr,index]
     assert [w.text for w in utts["123456_0"].words] == ["okay", "let", "me", "try"]
 
 
@@ -120,7 +115,7 @@ def test_missing_transcript_rebuilds_segments_from_labels(
         (f"{LABELS_ONLY}_0", 0.0, 2.0, ""),
         (f"{LABELS_ONLY}_1", 2.0, 5.0, ""),
     ]
-    assert rebuilt[0].labels.mosei["happy"] == 1.0  # type: ignore[union-attr,index]
+    assert rebuilt[0].labels.scores["happy"] == 1.0  # type: ignore[union-attr,index]
     [problem] = manifest.problems
     assert problem.path == str(mosei_root / f"Raw/Transcript/Segmented/Combined/{LABELS_ONLY}.txt")
     assert problem.recording_id == LABELS_ONLY and problem.utterance_id is None

@@ -28,8 +28,8 @@ def _row(start: float, end: float, sentiment: float) -> LabelRow:
 def test_row_goes_to_the_segment_it_overlaps_most() -> None:
     skipped: Counter[str] = Counter()
     labels = match_labels(SEGMENTS, [_row(4.0, 8.0, 1.0), _row(-0.05, 3.9, -1.0)], skipped)
-    assert labels["v_1"].mosei["sentiment"] == 1.0  # type: ignore[index]
-    assert labels["v_0"].mosei["sentiment"] == -1.0  # type: ignore[index]
+    assert labels["v_1"].scores["sentiment"] == 1.0  # type: ignore[index]
+    assert labels["v_0"].scores["sentiment"] == -1.0  # type: ignore[index]
     assert not skipped
 
 
@@ -41,7 +41,7 @@ def test_row_without_a_segment_and_duplicates_are_counted() -> None:
     assert skipped == Counter(
         {"mosei_label_rows_without_segment": 2, "mosei_label_rows_duplicate_for_segment": 1}
     )
-    assert labels["v_0"].mosei["sentiment"] == -2.0  # type: ignore[index]  # the larger overlap wins
+    assert labels["v_0"].scores["sentiment"] == -2.0  # type: ignore[index]  # the larger overlap wins
     assert "v_1" not in labels
 
 

@@ -130,17 +130,16 @@ def session_row(
         "text": " ".join(w["text"] for w in words),
         "words": words,
         "turns": [],
-        "source_category": None,
-        "source_vad": None,
-        "source_mosei": None,
+        "source_labels": None,
+        "custom": "{}",
         "status": status,
         "reason": "" if status == "kept" else "gap",
         "gap_audio_s": 0.0,
         "gap_audio_start_s": None,
         "gap_video_s": 0.0,
         "gap_video_start_s": None,
-        "gap_transcript_s": 0.0,
-        "gap_transcript_start_s": None,
+        "gap_text_s": 0.0,
+        "gap_text_start_s": None,
     }
 
 

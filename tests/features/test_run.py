@@ -33,10 +33,20 @@ def fresh_copy(reference: BuildPaths, target: Path) -> BuildPaths:
     return BuildPaths(target)
 
 
+#: A finished part (a write in progress is a hidden temporary that also ends in .parquet).
+PART = "[!.]*.parquet"
+#: The per-session extractors of the default pipeline (one part per session each, in its folder).
+PER_SESSION = ("mfcc", "frames")
+
+
+def session_parts(paths: BuildPaths, extractors: tuple[str, ...] = PER_SESSION) -> list[Path]:
+    return [p for name in extractors for p in sorted((paths.features_dir / name).glob(PART))]
+
+
 def part_contents(paths: BuildPaths) -> dict[str, Any]:
     return {
         f"{p.parent.name}/{p.name}": pq.read_table(p).to_pylist()
-        for p in sorted(paths.features_dir.rglob("*.parquet"))
+        for p in sorted(paths.features_dir.rglob(PART))
     }
 
 
@@ -48,7 +58,7 @@ class CrashingExecutor(cf.ThreadPoolExecutor):
         self.victim = victim
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if args and args[0].session["session_id"] == self.victim:
+        if args and args[0].session.session_id == self.victim:
 
             def crash() -> None:
                 raise RuntimeError("simulated worker crash")
@@ -68,16 +78,22 @@ def test_resume_after_a_crash_recomputes_nothing_finished_and_matches(
         pytest.raises(FeatureError, match=f"session {victim}: RuntimeError"),
     ):
         run_features(config, paths, executor=crashing)
-    total = len(list((reference.features_dir / "media").glob("*.parquet")))
-    finished = {p: p.stat().st_mtime_ns for p in (paths.features_dir / "media").glob("*.parquet")}
+    total = len(session_parts(reference))
+    finished = {p: p.stat().st_mtime_ns for p in session_parts(paths)}
     assert 0 < len(finished) < total
-    assert not list(paths.features_dir.rglob("*.tmp"))
+    assert not list(paths.features_dir.rglob("*.tmp*"))
 
     outcome = run_features(config, paths)
-    assert outcome.stats["media_reused"] == len(finished)
-    assert outcome.stats["media_computed"] == total - len(finished)
+    assert outcome.stats["session_parts_reused"] == len(finished)
+    assert outcome.stats["session_parts_computed"] == total - len(finished)
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in finished.items())
     assert part_contents(paths) == part_contents(reference)
+
+    # Nothing left to do: the index is not rewritten, so the stage's output listing is unchanged.
+    written = paths.features_index.stat().st_mtime_ns
+    again = run_features(config, paths)
+    assert again.stats["session_parts_computed"] == again.stats["batch_parts_computed"] == 0
+    assert paths.features_index.stat().st_mtime_ns == written
 
 
 def test_resume_after_kill_9_matches_an_uninterrupted_run(
@@ -97,21 +113,21 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    media = paths.features_dir / "media"
+    frames = paths.features_dir / "frames"  # a session's last per-session part
     deadline = time.monotonic() + 120
     while (
-        len(list(media.glob("*.parquet"))) < 3
+        len(list(frames.glob(PART))) < 3
         and time.monotonic() < deadline
         and process.poll() is None
     ):
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    survived = len(list(media.glob("*.parquet")))
-    assert 3 <= survived < len(list((reference.features_dir / "media").glob("*.parquet")))
+    survived = len(list(frames.glob(PART)))
+    assert 3 <= survived < len(list((reference.features_dir / "frames").glob(PART)))
 
     outcome = run_features(small_config(), paths)
-    assert outcome.stats["media_reused"] >= survived
+    assert outcome.stats["session_parts_reused"] >= 2 * survived
     assert part_contents(paths) == part_contents(reference)
 
 
@@ -126,7 +142,5 @@ def test_dask_executor_gives_the_same_parts(reference: BuildPaths, tmp_path: Pat
         Client(cluster) as client,
     ):
         outcome = run_features(small_config(), paths, executor=client.get_executor())
-    assert outcome.stats["media_computed"] == len(
-        list((reference.features_dir / "media").glob("*.parquet"))
-    )
+    assert outcome.stats["session_parts_computed"] == len(session_parts(reference))
     assert part_contents(paths) == part_contents(reference)

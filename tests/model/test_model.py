@@ -7,11 +7,12 @@ from collections.abc import Callable
 import pytest
 import torch
 from edu_emotionnet.batch import Batch, pool_to_grid
-from edu_emotionnet.config import ARCH_MODALITIES, TrainConfig
+from edu_emotionnet.config import TrainConfig
 from edu_emotionnet.data import collate, session_datasets
 from edu_emotionnet.model import EduEmotionNet, build_model
+from edu_emotionnet.registry import model_names
 
-ARCHS = list(ARCH_MODALITIES)
+ARCHS = list(model_names())
 
 
 @pytest.fixture(scope="module")

@@ -55,10 +55,10 @@ def test_every_kind_is_present_short_and_long(truth: dict) -> None:
         ):
             assert {(corpus, modality, kind, True), (corpus, modality, kind, False)} <= kinds
     assert {
-        ("iemocap", "transcript", "hole", True),
-        ("iemocap", "transcript", "hole", False),
+        ("iemocap", "text", "hole", True),
+        ("iemocap", "text", "hole", False),
     } <= kinds
-    assert ("mosei", "transcript", "hole", True) in kinds
+    assert ("mosei", "text", "hole", True) in kinds
     assert {
         f["region"]
         for f in truth["faults"]
@@ -178,7 +178,7 @@ def _transcript_words(
 def test_transcript_holes_have_no_words_and_are_bounded_by_words(
     tiny_corpora: Path, truth: dict
 ) -> None:
-    for f in (f for f in truth["faults"] if f["modality"] == "transcript"):
+    for f in (f for f in truth["faults"] if f["modality"] == "text"):
         units = [u for u in truth["units"] if u["recording"] == f["recording"]]
         assert not set(f["units"]) & {u["id"] for u in units}
         words = _transcript_words(tiny_corpora, f["corpus"], f["recording"], units)
@@ -197,7 +197,7 @@ def test_transcript_gaps_outside_holes_stay_short(tiny_corpora: Path, truth: dic
     holes = [
         (f["recording"], f["start_s"], f["end_s"])
         for f in truth["faults"]
-        if f["modality"] == "transcript"
+        if f["modality"] == "text"
     ]
     for corpus, recording in sorted({(u["corpus"], u["recording"]) for u in truth["units"]}):
         units = sorted(

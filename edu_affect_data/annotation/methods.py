@@ -1,0 +1,50 @@
+"""`aggregation.method` -> the estimator that turns a session's votes into its label.
+
+An estimator is a crowd-kit-style class built as `Estimator(min_votes=...)` with `fit(data)` and
+`fit_predict(data) -> Series` on a tidy `task, worker, label` table, NaN where it decides nothing
+(the reviewer then decides, and the reviewer's choice always overrides). The built-ins live in
+`aggregate.py`; another package adds one through the entry-point group `edu_affect_data.aggregation`
+(`glad = "my_package.glad:Glad"`), code through `register_method`. Names are listed without
+importing anything, so the pipeline config validates `aggregation.method` cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edu_affect_data.registry import Registry, RegistryError
+
+ENTRY_POINT_GROUP = "edu_affect_data.aggregation"
+
+
+def _check(name: str, estimator: Any) -> type:
+    if not isinstance(estimator, type) or not all(
+        callable(getattr(estimator, method, None)) for method in ("fit", "fit_predict")
+    ):
+        raise RegistryError(f"aggregation method {name!r} is not an estimator class with fit and fit_predict")
+    return estimator
+
+
+METHODS: Registry[type] = Registry(
+    "aggregation method",
+    ENTRY_POINT_GROUP,
+    _check,
+    builtins={
+        "majority": "edu_affect_data.annotation.aggregate:MajorityVote",
+        "dawid_skene": "edu_affect_data.annotation.aggregate:DawidSkene",
+    },
+)
+
+
+def register_method(name: str, estimator: type, *, replace: bool = False) -> type:
+    """Make `estimator` selectable as `aggregation.method: name`."""
+    return METHODS.register(name, estimator, replace=replace)
+
+
+def method_names() -> tuple[str, ...]:
+    return METHODS.names()
+
+
+def build_estimator(name: str, *, min_votes: int) -> Any:
+    """A fresh estimator for `aggregation.method`, deciding only with `min_votes` valid votes."""
+    return METHODS.get(name)(min_votes=min_votes)

@@ -1,0 +1,173 @@
+"""The one interface every feature of the dataset implements: built-ins (MFCC, frames, text) and plugins.
+
+A feature extractor declares what it adds (`columns`, and their `datasets` types from
+`features(settings)`, from which the Arrow types follow) and computes them for a session. The
+features stage runs every selected extractor: a per-session one (`batched = False`) in a worker
+process, one part file per session, so the extractor object and its settings must pickle and keep
+no shared state; a batched one (`batched = True`, a GPU model such as the text encoder) in the
+parent, over fixed chunks of sessions, so a resumed run batches exactly like an uninterrupted one.
+
+Settings: each extractor reads one config section, `settings(config)`, a pydantic model whose JSON
+is hashed into its part names. Built-ins keep their sections (`features.audio`, `features.video`
+with `gaps`, `features.text`); a plugin's options live under `features.plugins.<name>` and are
+validated by its own `options` model, so a misspelled option is a config error.
+
+The same object serves the rest of the pipeline: `validate` runs its `check` on every published
+row, and `predict` (`edu_emotionnet.media_input`) runs `extract` on a raw recording and `missing`
+where the recording lacks the extractor's modality.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel
+
+from edu_affect_data.registry import RegistryError
+from edu_affect_data.strict_config import StrictModel
+
+if TYPE_CHECKING:
+    import datasets
+
+#: An extractor's settings: its config section (a pydantic model, hashed into part names).
+S = TypeVar("S", bound=BaseModel)
+
+
+class ExtractorError(RegistryError):
+    """An extractor that breaks the interface (unknown name, clashing columns, wrong values)."""
+
+
+class NoOptions(StrictModel):
+    """Options of an extractor that takes none: any key under `features.plugins.<name>` is an error."""
+
+
+@dataclass(frozen=True)
+class SessionInput:
+    """What an extractor may read of a session: its media, window and words (recording seconds).
+
+    Everything here is hashed into the session's part names, so a change of window or media file
+    recomputes the parts and nothing else does (labels and splits are not inputs of features).
+    """
+
+    session_id: str
+    corpus: str
+    source_id: str
+    start_s: float
+    end_s: float
+    audio_path: str | None
+    video_path: str | None
+    #: The speaker's part of the picture: left | right | full.
+    video_region: str
+    text: str
+    #: (word, start_s, end_s) in recording seconds, as the manifest lists them.
+    words: tuple[tuple[str, float, float], ...]
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def fingerprint_data(self) -> dict[str, Any]:
+        """A JSON-able form of every field (the part-name hash input)."""
+        return asdict(self)
+
+
+class FeatureExtractor(ABC, Generic[S]):
+    """A feature of the dataset: its columns and types, how to compute them, how to check them.
+
+    Subclasses set the class attributes and implement `features` and `extract` (per-session) or
+    `extract_batch` (batched). Instances are stateless definitions: the registry holds one per name.
+    """
+
+    #: Registry name, also the selector in `features.extractors` and the part folder name.
+    name: ClassVar[str]
+    #: Dataset columns it adds, in order; never a session metadata column or another extractor's.
+    columns: ClassVar[tuple[str, ...]]
+    #: The session stream it serves (`vocabulary.MODALITIES`), or None for a derived feature.
+    modality: ClassVar[str | None] = None
+    #: True: `extract_batch` runs in the parent on chunks (GPU models); False: `extract` in workers.
+    batched: ClassVar[bool] = False
+    #: Options model of a plugin (`features.plugins.<name>`); built-ins override `settings` instead.
+    options: ClassVar[type[BaseModel]] = NoOptions
+    #: Numbers `extract` may return besides the columns; summed into the stage's stats.
+    stats: ClassVar[tuple[str, ...]] = ()
+    #: One sentence for the dataset card: what the columns hold and in which units.
+    description: ClassVar[str] = ""
+
+    def settings(self, config: Any) -> S:
+        """This extractor's config section, from a `PipelineConfig` (or the build's slice of it).
+
+        The default validates `features.plugins.<name>` with `options` (absent: the defaults).
+        """
+        raw = config.features.plugins.get(self.name, {})
+        return cast(S, self.options.model_validate(raw))
+
+    @abstractmethod
+    def features(self, settings: S, *, width: int | None = None) -> datasets.Features:
+        """The `datasets` types of `columns`, in order.
+
+        `width`: the embedding width of a model-dependent column when the caller already knows it
+        (a trained run's); extractors without such a column ignore it.
+        """
+
+    def extract(self, session: SessionInput, settings: S) -> dict[str, Any]:
+        """Column values of one session (runs in a worker process): numpy arrays, lists, scalars.
+
+        Image columns take `{"bytes": jpeg, "path": None}` items. Keys besides `columns` must be
+        declared in `stats`.
+        """
+        raise NotImplementedError(f"extractor {self.name!r} is batched: call extract_batch")
+
+    def extract_batch(self, sessions: Sequence[SessionInput], settings: S) -> list[dict[str, Any]]:
+        """Column values of each session, in order; per-session extractors map `extract`."""
+        return [self.extract(session, settings) for session in sessions]
+
+    def chunk_size(self, settings: S) -> int:
+        """Sessions per part of a batched extractor (fixed, so resumed runs batch identically)."""
+        return 32
+
+    def close(self) -> None:
+        """Free what `extract_batch` keeps loaded (a model); the stage calls it when done."""
+
+    def missing(self, settings: S, features: datasets.Features) -> dict[str, Any]:
+        """Values for a recording without this extractor's modality (the model masks them)."""
+        raise ExtractorError(f"extractor {self.name!r} has no value for a recording without {self.modality}")
+
+    def check(self, row: Mapping[str, pa.Scalar], duration_s: float) -> Iterator[tuple[str, str]]:
+        """(check, message) for each broken promise of one published row (default: finite numbers)."""
+        yield from finite_check(row, self.columns)
+
+
+def finite_check(row: Mapping[str, pa.Scalar], columns: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """A `finite` violation for every column holding NaN or infinity (non-float columns pass)."""
+    for column in columns:
+        values = numbers_of(row[column])
+        if values.size and not np.isfinite(values).all():
+            yield "finite", f"{column} has {int((~np.isfinite(values)).sum())} non-finite values"
+
+
+def numbers_of(value: pa.Scalar) -> np.ndarray:
+    """Every floating-point number of a (nested) Arrow value, flattened; empty for other types."""
+    storage = value.value if isinstance(value, pa.ExtensionScalar) else value
+    if storage is None or not storage.is_valid:
+        return np.zeros(0)
+    array: pa.Array = pa.array([storage.as_py()], type=storage.type)
+    while pa.types.is_list(array.type) or pa.types.is_large_list(array.type) or pa.types.is_fixed_size_list(array.type):
+        array = array.flatten()
+    if not pa.types.is_floating(array.type):
+        return np.zeros(0)
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def matrix_of(value: pa.Scalar) -> np.ndarray:
+    """A row's `Array2D` value as a 2-D numpy array."""
+    storage = value.value if isinstance(value, pa.ExtensionScalar) else value
+    rows = storage.values
+    if len(rows) == 0:
+        return np.zeros((0, 0), np.float32)
+    flat = rows.flatten().to_numpy(zero_copy_only=False)
+    return flat.reshape(len(rows), -1)

@@ -1,0 +1,97 @@
+"""The sessions the features stage and publish work on: the split assignment joined with its artifacts.
+
+Both stages read the same upstream artifacts (`splits/assignment.parquet`, `manifest/sessions.parquet`,
+`annotation/labels.parquet`) through `load_plan`, so they agree on which sessions are in the dataset,
+in which split and with which label; what was extracted for them travels only through
+`features/index.parquet`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.features.extractor import SessionInput
+from edu_affect_data.splits import split_of_sessions
+
+#: Manifest columns the plan carries (media, window, words; status to check the session was kept).
+SESSION_COLUMNS = (
+    "session_id",
+    "corpus",
+    "source_id",
+    "start_s",
+    "end_s",
+    "audio_path",
+    "video_path",
+    "video_region",
+    "text",
+    "words",
+    "status",
+)
+
+
+class FeatureError(RuntimeError):
+    """Extraction cannot go on (missing artifacts, a failed session); the message names it."""
+
+
+def load_plan(paths: BuildPaths) -> pd.DataFrame:
+    """Assigned sessions (train/validation/test) with their manifest row and label, in dataset order.
+
+    Dataset order (`split_of_sessions`): split order (`vocabulary.SPLITS`), then session id; left
+    merges keep it.
+    """
+    for needed in (paths.assignment, paths.sessions, paths.labels):
+        if not needed.exists():
+            raise FeatureError(f"{needed}: missing (run the previous stages first)")
+    assignment = split_of_sessions(pq.read_table(paths.assignment).to_pandas())
+    sessions = pq.read_table(paths.sessions, columns=list(SESSION_COLUMNS)).to_pandas()
+    labels = pq.read_table(paths.labels, columns=["session_id", "method", "votes"]).to_pandas()
+    plan = assignment.merge(sessions, on="session_id", how="left").merge(
+        labels, on="session_id", how="left"
+    )
+    missing = plan.loc[plan["status"].isna() | plan["method"].isna()]
+    if len(missing):
+        raise FeatureError(
+            f"{paths.assignment}: session {missing.iloc[0].session_id} is not in the manifest or the labels"
+        )
+    not_kept = plan.loc[plan["status"] != "kept"]
+    if len(not_kept):
+        raise FeatureError(
+            f"{paths.assignment}: session {not_kept.iloc[0].session_id} has status {not_kept.iloc[0].status!r}"
+        )
+    return plan.rename(columns={"method": "label_method"})
+
+
+def session_input(row: Any) -> SessionInput:
+    """The extractor's view of one plan row."""
+    words = row["words"] if row["words"] is not None else []
+    return SessionInput(
+        session_id=str(row["session_id"]),
+        corpus=str(row["corpus"]),
+        source_id=str(row["source_id"]),
+        start_s=float(row["start_s"]),
+        end_s=float(row["end_s"]),
+        audio_path=None if pd.isna(row["audio_path"]) else str(row["audio_path"]),
+        video_path=None if pd.isna(row["video_path"]) else str(row["video_path"]),
+        video_region=str(row["video_region"]),
+        text=str(row["text"] or ""),
+        words=tuple((str(w["text"]), float(w["start_s"]), float(w["end_s"])) for w in words),
+    )
+
+
+def metadata_row(row: Any) -> dict[str, Any]:
+    """The session metadata columns of one plan row (`features.schema.metadata_features`)."""
+    return {
+        "session_id": str(row["session_id"]),
+        "corpus": str(row["corpus"]),
+        "speaker_id": str(row["speaker_id"]),
+        "source_id": str(row["source_id"]),
+        "label_method": str(row["label_method"]),
+        "start_s": float(row["start_s"]),
+        "end_s": float(row["end_s"]),
+        "label": str(row["label"]),
+        "votes": [str(v) for v in row["votes"]],
+    }
