@@ -338,7 +338,7 @@ def _build_executor(
 ) -> Iterator[Executor]:
     """One executor for the whole build: the caller's, a Dask cluster's, or a local process pool.
 
-    A Dask `Client` is not an Executor; its `get_executor()` is (shared/NOTES.md section 6). The
+    A Dask `Client` is not an Executor; its `get_executor()` is (submit, map, `as_completed`). The
     local pool is `parallel.local_pool` with `features.workers` processes (all cores when null);
     its workers start only when a stage submits work, so serial stages cost nothing.
     """

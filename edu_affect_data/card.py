@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
-from edu_affect_data import CLASSES, __version__
+from edu_affect_data import __version__
 from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.vocabulary import CLASSES, SPLITS
 
 if TYPE_CHECKING:
     import datasets
 
-SPLITS = ("train", "validation", "test")
 #: Packages whose versions decide the bytes of the dataset.
 PROVENANCE_PACKAGES = (
     "edu-affect-data",

@@ -138,4 +138,21 @@ def parallel_map(
             yield value
 
 
+def map_all(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    executor: cf.Executor | None,
+    *,
+    describe: Callable[[T], str] = str,
+) -> list[R]:
+    """Every `fn(item)` in item order: serially without an executor, else through `parallel_map`.
+
+    Serial on purpose when no executor is given: a library function called on its own (a reader
+    in a notebook, a test) should not start a pool; the build passes the one it owns.
+    """
+    if executor is None:
+        return [fn(item) for item in items]
+    return list(parallel_map(fn, items, executor=executor, describe=describe))
+
+
 _END = object()

@@ -22,7 +22,7 @@ else
   "$BIN/edu-data" synth "$OUT/corpora" --profile demo --seed 0
 fi
 
-step "Build: ingest -> annotate -> aggregate -> split -> features -> publish"
+step "Build: ingest -> annotate -> pull -> aggregate -> split -> features -> publish"
 "$BIN/edu-data" build pipelines/demo.yaml \
   --iemocap "$OUT/corpora/IEMOCAP_full_release" \
   --mosei "$OUT/corpora/CMU_MOSEI" \

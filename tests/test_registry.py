@@ -42,7 +42,7 @@ def test_broken_plugins_name_themselves(monkeypatch: pytest.MonkeyPatch) -> None
     ]
     monkeypatch.setattr(metadata, "entry_points", lambda group: points)
     registry: Registry[str] = Registry("thing", GROUP, check_text)
-    with pytest.raises(RegistryError, match="thing 'missing': cannot load entry point edu_affect_data.no_such_module:X"):
+    with pytest.raises(RegistryError, match=r"thing 'missing': cannot load entry point edu_affect_data\.no_such_module:X"):
         registry.get("missing")
     with pytest.raises(RegistryError, match=r"thing 'wrong' \(entry point edu_affect_data.vocabulary:CLASSES\): .* is not text"):
         registry.get("wrong")

@@ -18,7 +18,6 @@ leaves a half-written clip that looks finished.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -27,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.atomic import atomic_write
 from edu_affect_data.config import ClipConfig
 from edu_affect_data.frames import REGIONS, ffmpeg_crop
+from edu_affect_data.parallel import map_all
 
 CLIPS_DIRNAME = "clips"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
@@ -175,24 +176,24 @@ def make_clip(spec: ClipSpec) -> ClipResult:
     out = Path(spec.out_path)
     if out.exists() and clip_problem(spec, probe_clip(out)) is None:
         return ClipResult(spec.session_id, out, made=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    atomic_write(out, lambda partial: _cut_checked(spec, partial))
+    return ClipResult(spec.session_id, out, made=True)
+
+
+def _cut_checked(spec: ClipSpec, partial: Path) -> None:
+    """Cut the clip into `partial` and refuse it unless it plays what the spec asks for."""
     run = subprocess.run(ffmpeg_command(spec, partial), capture_output=True, text=True, check=False)
     if run.returncode != 0:
-        partial.unlink(missing_ok=True)
         raise ClipError(
             f"session {spec.session_id}: ffmpeg failed on {spec.video_path} / {spec.audio_path}: "
             f"{run.stderr.strip()[-500:]}"
         )
     problem = clip_problem(spec, probe_clip(partial))
     if problem is not None:
-        partial.unlink(missing_ok=True)
         raise ClipError(
             f"session {spec.session_id}: the clip cut from {spec.video_path} "
             f"[{spec.start_s:.2f}, {spec.end_s:.2f}] s {problem}"
         )
-    os.replace(partial, out)
-    return ClipResult(spec.session_id, out, made=True)
 
 
 def clip_spec(session: dict[str, Any], media_root: Path, clip: ClipConfig) -> ClipSpec:
@@ -261,6 +262,4 @@ def make_clips(
     specs = [clip_spec(session, media_root, clip) for session in sessions]
     for session in sessions:
         write_transcript(session, media_root)
-    if executor is None:
-        return [make_clip(spec) for spec in specs]
-    return list(executor.map(make_clip, specs))
+    return map_all(make_clip, specs, executor, describe=lambda spec: f"clip of session {spec.session_id}")

@@ -1,19 +1,18 @@
-"""Pieces the corpus readers share: fan-out over an executor, line errors, fallback word timing.
+"""Pieces the corpus readers share: line errors, fallback word timing, one manifest assembly.
 
 Kept apart from the readers so IEMOCAP and MOSEI make the same choices in the same code: the same
-fallback timing for unaligned text, the same way of running per-recording work serially or in
-parallel (results always come back in job order, so the output does not depend on scheduling).
+fallback timing for unaligned text and the same accounting of problems and counts. Per-recording
+work fans out with `edu_affect_data.parallel.map_all` (results in job order, so the output does not
+depend on scheduling).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from edu_affect_data.corpora.records import (
     Corpus,
@@ -23,10 +22,6 @@ from edu_affect_data.corpora.records import (
     Utterance,
     Word,
 )
-from edu_affect_data.parallel import parallel_map
-
-JobT = TypeVar("JobT")
-ResultT = TypeVar("ResultT")
 
 #: Bracketed non-speech tags in IEMOCAP transcriptions: `[LAUGHTER]`, `[BREATHING]`, `[GARBAGE]`.
 _TAG = re.compile(r"\[[A-Za-z_ ]+\]")
@@ -53,25 +48,6 @@ class RecordingResult:
     utterances: list[Utterance] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
-
-
-def map_jobs(
-    fn: Callable[[JobT], ResultT],
-    jobs: Sequence[JobT],
-    executor: Executor | None,
-    *,
-    describe: Callable[[JobT], str] = str,
-) -> list[ResultT]:
-    """Run `fn` over `jobs`, on the executor when given, else serially; results in job order.
-
-    Serial without an executor on purpose: a reader called on its own (tests, notebooks) should
-    not start a pool; the ingest stage passes its own. `fn` and the jobs must be picklable
-    (module-level function, plain dataclasses) so a process pool or a Dask `Client.get_executor()`
-    can take them; `describe` names the job whose worker died.
-    """
-    if executor is None:
-        return [fn(job) for job in jobs]
-    return list(parallel_map(fn, jobs, executor=executor, describe=describe))
 
 
 def strip_tags(text: str) -> str:

@@ -36,7 +36,6 @@ from edu_affect_data.corpora.common import (
     RecordingResult,
     assemble_manifest,
     is_hidden,
-    map_jobs,
     spread_words,
     strip_tags,
 )
@@ -53,6 +52,7 @@ from edu_affect_data.corpora.records import (
     WordTiming,
 )
 from edu_affect_data.corpora.wdseg import read_wdseg
+from edu_affect_data.parallel import map_all
 
 _DIALOG = re.compile(r"^(Ses\d+)[FM]_\w+$")
 _SESSION_DIR = re.compile(r"^Session\d+$")
@@ -92,7 +92,7 @@ def read_iemocap(root: Path, *, executor: Executor | None = None) -> CorpusManif
     """Read every dialog under `root` (IEMOCAP_full_release/), one job per dialog on `executor`."""
     root = Path(root)
     jobs, problems, skipped = discover_dialogs(root)
-    results = map_jobs(read_dialog, jobs, executor, describe=lambda job: f"IEMOCAP dialog {job.dialog}")
+    results = map_all(read_dialog, jobs, executor, describe=lambda job: f"IEMOCAP dialog {job.dialog}")
     return assemble_manifest("iemocap", root, results, problems, skipped)
 
 

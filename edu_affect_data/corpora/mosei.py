@@ -37,7 +37,6 @@ from edu_affect_data.corpora.common import (
     RecordingResult,
     assemble_manifest,
     is_hidden,
-    map_jobs,
     spread_words,
 )
 from edu_affect_data.corpora.csd import CsdEntry, CsdError, CsdReader, keys_by_video, read_metadata
@@ -59,6 +58,7 @@ from edu_affect_data.corpora.records import (
     Utterance,
     Word,
 )
+from edu_affect_data.parallel import map_all
 from edu_affect_data.strict_config import StrictModel
 
 LABELS_CSD = "CMU_MOSEI_Labels.csd"
@@ -130,7 +130,7 @@ def read_mosei(
         for vid in video_ids
     ]
     batches = [tuple(jobs[i : i + BATCH_VIDEOS]) for i in range(0, len(jobs), BATCH_VIDEOS)]
-    read = map_jobs(read_video_batch, batches, executor, describe=_describe_batch)
+    read = map_all(read_video_batch, batches, executor, describe=_describe_batch)
     results = [r for batch in read for r in batch]
     return assemble_manifest("mosei", root, results, problems, skipped)
 

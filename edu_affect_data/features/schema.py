@@ -5,7 +5,7 @@ columns with the types it declares (`features/registry.py`): one definition serv
 parts, the published shards, `validate` and the model, so a column's type cannot drift between
 stages. Tables are built with the features' real Arrow types (`Array2D` extension arrays, not
 `list<list<float>>` with metadata): `datasets` reads them back as numpy/torch arrays at GB/s
-instead of converting nested Python lists (shared/NOTES.md).
+instead of converting nested Python lists (measured: 1.7-2.7 GB/s against 28 MB/s).
 """
 
 from __future__ import annotations

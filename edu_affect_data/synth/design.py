@@ -138,7 +138,7 @@ def _people(profile: Profile, seed: int) -> tuple[list[RecordingPlan], list[Reco
     iemocap = []
     for dialog in profile.iemocap.dialogs:
         session = int(dialog[3:5])
-        # Heuristic of the readers (FORMATS.md): the F actor fills the left half, the M actor the right.
+        # Heuristic of the readers (docs/FORMATS.md): the F actor fills the left half, the M actor the right.
         actors = [
             speaker(f"Ses{session:02d}_F", "F", "left", True),
             speaker(f"Ses{session:02d}_M", "M", "right", False),

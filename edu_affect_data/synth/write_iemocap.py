@@ -1,4 +1,4 @@
-"""Write one IEMOCAP dialog in the release's layout and syntax (shared/FORMATS.md).
+"""Write one IEMOCAP dialog in the release's layout and syntax (docs/FORMATS.md).
 
 Every quirk a reader must survive is produced on purpose: prefix letter independent of the
 speaker, `X` fragments, tags and a line without times in the transcription, EmoEvaluation blocks

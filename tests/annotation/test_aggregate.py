@@ -220,7 +220,7 @@ def test_a_registered_aggregation_method_is_configurable_and_used() -> None:
     from edu_affect_data.annotation import methods
     from edu_affect_data.config import ConfigError, load_config
 
-    with pytest.raises(ConfigError, match="aggregation.method: .*unknown aggregation method 'first_vote'; known: majority, dawid_skene"):
+    with pytest.raises(ConfigError, match=r"aggregation\.method: .*unknown aggregation method 'first_vote'; known: majority, dawid_skene"):
         load_config(None, {"aggregation.method": "first_vote"})
     methods.register_method("first_vote", FirstVote)
     try:

@@ -1,4 +1,4 @@
-"""The synthetic IEMOCAP release has the real layout and every syntax quirk of shared/FORMATS.md."""
+"""The synthetic IEMOCAP release has the real layout and every syntax quirk of docs/FORMATS.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The synthetic CMU-MOSEI raw release and its computational sequences follow shared/FORMATS.md."""
+"""The synthetic CMU-MOSEI raw release and its computational sequences follow docs/FORMATS.md."""
 
 from __future__ import annotations
 

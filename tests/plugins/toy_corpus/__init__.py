@@ -28,22 +28,15 @@ from pathlib import Path
 
 from pydantic import Field
 
+from edu_affect_data.corpora import records
 from edu_affect_data.corpora.common import (
     CorpusLayoutError,
     RecordingResult,
     assemble_manifest,
     is_hidden,
-    map_jobs,
 )
 from edu_affect_data.corpora.plugin import CorpusPlugin, mean_scores
-from edu_affect_data.corpora.records import (
-    CorpusManifest,
-    Problem,
-    Recording,
-    SourceLabels,
-    Utterance,
-    Word,
-)
+from edu_affect_data.parallel import map_all
 from edu_affect_data.strict_config import StrictModel
 
 NAME = "toy"
@@ -65,7 +58,7 @@ class ToyJob:
     speaker_prefix: str
 
 
-def read_toy(root: Path, *, executor: Executor | None = None, speaker_prefix: str = "toy_") -> CorpusManifest:
+def read_toy(root: Path, *, executor: Executor | None = None, speaker_prefix: str = "toy_") -> records.CorpusManifest:
     """Every recording under `root`, one job per recording on `executor`."""
     root = Path(root)
     skipped: Counter[str] = Counter()
@@ -79,7 +72,7 @@ def read_toy(root: Path, *, executor: Executor | None = None, speaker_prefix: st
     if not ids:
         raise CorpusLayoutError(f"{root}: no <id>.wav/.mp4/.json files: not a toy corpus")
     jobs = [ToyJob(rid, root, speaker_prefix) for rid in sorted(ids)]
-    results = map_jobs(read_recording, jobs, executor, describe=lambda job: f"toy recording {job.recording_id}")
+    results = map_all(read_recording, jobs, executor, describe=lambda job: f"toy recording {job.recording_id}")
     return assemble_manifest(NAME, root, results, [], skipped)
 
 
@@ -88,14 +81,14 @@ def read_recording(job: ToyJob) -> RecordingResult:
     rid = job.recording_id
     wav, mp4, transcript = (job.root / f"{rid}{suffix}" for suffix in SUFFIXES)
     document: dict = {}
-    problems: list[Problem] = []
+    problems: list[records.Problem] = []
     try:
         document = json.loads(transcript.read_text(encoding="utf-8"))
         speaker = job.speaker_prefix + str(document["speaker"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        problems.append(Problem(str(transcript), None, f"unreadable toy transcript: {exc}", rid))
+        problems.append(records.Problem(str(transcript), None, f"unreadable toy transcript: {exc}", rid))
         speaker = ""
-    recording = Recording(
+    recording = records.Recording(
         corpus=NAME,
         recording_id=rid,
         audio_path=wav if wav.is_file() else None,
@@ -107,12 +100,12 @@ def read_recording(job: ToyJob) -> RecordingResult:
     result = RecordingResult(recording, problems=problems)
     for path in (wav, mp4):
         if not path.is_file():
-            result.problems.append(Problem(str(path), None, f"missing {path.suffix[1:]}", rid))
+            result.problems.append(records.Problem(str(path), None, f"missing {path.suffix[1:]}", rid))
     for take, entry in enumerate(document.get("utterances", []) if speaker else []):
         try:
-            words = tuple(Word(str(w), float(s), float(e)) for w, s, e in entry["words"])
-            labels = SourceLabels(category=str(entry["mood"]), scores={"arousal": float(entry["arousal"])})
-            utterance = Utterance(
+            words = tuple(records.Word(str(w), float(s), float(e)) for w, s, e in entry["words"])
+            labels = records.SourceLabels(category=str(entry["mood"]), scores={"arousal": float(entry["arousal"])})
+            utterance = records.Utterance(
                 corpus=NAME,
                 utterance_id=str(entry["id"]),
                 recording_id=rid,
@@ -126,20 +119,20 @@ def read_recording(job: ToyJob) -> RecordingResult:
                 custom={"take": take},
             )
         except (KeyError, TypeError, ValueError) as exc:
-            result.problems.append(Problem(str(transcript), None, f"utterance {take}: {exc!r}", rid))
+            result.problems.append(records.Problem(str(transcript), None, f"utterance {take}: {exc!r}", rid))
             continue
         result.utterances.append(utterance)
     return result
 
 
-def mood_of_longest(units: Sequence[Utterance]) -> SourceLabels | None:
+def mood_of_longest(units: Sequence[records.Utterance]) -> records.SourceLabels | None:
     """The session's mood is that of its longest utterance (earliest on ties), not the most frequent."""
     labelled = [u for u in units if u.labels is not None and u.labels.category]
     if not labelled:
         return None
     longest = max(labelled, key=lambda u: (u.end_s - u.start_s, -u.start_s))
     assert longest.labels is not None
-    return SourceLabels(category=longest.labels.category, scores=mean_scores(units))
+    return records.SourceLabels(category=longest.labels.category, scores=mean_scores(units))
 
 
 CORPUS = CorpusPlugin(
