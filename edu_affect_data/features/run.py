@@ -1,11 +1,12 @@
 """Stage `features`: every selected extractor over every assigned session, committed as parts + an index.
 
-Per-session extractors (`batched = False`: MFCC, frames, plugins) run in worker processes, one task
-per session through `parallel_map` on a `concurrent.futures.Executor` (the build's pool, a Dask
-`Client.get_executor()`, or a local pool), and the worker writes the session's part of each
-extractor itself so no frames travel back through pickling. Batched extractors (the text encoder)
-run in the parent, in fixed chunks of each split's sessions sorted by id, so a resumed run batches
-exactly like an uninterrupted one and produces the same floats.
+Per-session extractors (`runs_batched` false: MFCC, JPEG-only frames, plugins) run in worker
+processes, one task per session through `parallel_map` on a `concurrent.futures.Executor` (the
+build's pool, a Dask `Client.get_executor()`, or a local pool), and the worker writes the
+session's part of each extractor itself so no frames travel back through pickling. Batched
+extractors (the text encoder, the frame embedder) run in the parent, in fixed chunks of each
+split's sessions sorted by id, so a resumed run batches exactly like an uninterrupted one and
+produces the same floats.
 
 Each part is named by the hash of its inputs (the session's media and window, the extractor and
 its settings), so after a crash or kill -9 a rerun computes only what is missing; an extractor
@@ -53,6 +54,11 @@ class PartJob:
     part: Path
     digest: str
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The extractor's columns under these settings (the part's, less the session id)."""
+        return tuple(name for name in self.features if name != "session_id")
+
 
 @dataclass(frozen=True)
 class SessionTask:
@@ -85,23 +91,26 @@ class Plan:
     tasks: list[SessionTask]  # sessions with per-session parts still to write
     chunks: list[Chunk]  # every batched chunk, existing or not
     refs: dict[str, list[PartRef]]  # session id -> its parts, in extractor order
+    columns: dict[str, tuple[str, ...]]  # extractor -> the columns its settings declare
     kept: dict[str, list[Path]]  # extractor -> the part files of this plan
     per_session_parts: int
     #: Every extractor's columns and their types, in `features.extractors` order.
     column_types: datasets.Features
 
 
-def _values(extractor: FeatureExtractor[Any], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
-    """Split what `extract` returned into column values and declared stats; anything else is an error."""
-    missing = [c for c in extractor.columns if c not in values]
-    unknown = sorted(set(values) - set(extractor.columns) - set(extractor.stats))
+def _values(
+    extractor: FeatureExtractor[Any], columns: tuple[str, ...], values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Split what `extract` returned into the declared `columns` and stats; anything else is an error."""
+    missing = [c for c in columns if c not in values]
+    unknown = sorted(set(values) - set(columns) - set(extractor.stats))
     if missing or unknown:
         raise ExtractorError(
             f"extractor {extractor.name!r} returned no {missing} / undeclared {unknown} (columns "
-            f"{list(extractor.columns)}, stats {list(extractor.stats)})"
+            f"{list(columns)}, stats {list(extractor.stats)})"
         )
     stats = {f"{extractor.name}.{k}": float(values[k]) for k in extractor.stats if k in values}
-    return {c: values[c] for c in extractor.columns}, stats
+    return {c: values[c] for c in columns}, stats
 
 
 def extract_session(task: SessionTask) -> SessionResult:
@@ -110,7 +119,7 @@ def extract_session(task: SessionTask) -> SessionResult:
     for job in task.jobs:
         started = time.perf_counter()
         values = job.extractor.extract(task.session, job.settings)
-        columns, stats = _values(job.extractor, values)
+        columns, stats = _values(job.extractor, job.columns, values)
         row = {"session_id": task.session.session_id, **columns}
         parts.write_part(rows_to_table([row], job.features), job.part)
         figures[f"{job.extractor.name}_s"] = time.perf_counter() - started
@@ -128,15 +137,17 @@ def plan_parts(plan: pd.DataFrame, config: Any, folder: Path) -> Plan:
     chunks: list[Chunk] = []
     per_session_parts = 0
     column_types: dict[str, Any] = {}
+    declared_columns: dict[str, tuple[str, ...]] = {}
     for extractor in extractors:
         settings = extractor.settings(config)
         settings_json = settings.model_dump(mode="json")
         declared = extractor_features(extractor, settings)
         column_types.update(declared)
+        declared_columns[extractor.name] = tuple(declared)
         types = part_features(declared)
         here = folder / extractor.name
         kept[extractor.name] = []
-        if not extractor.batched:
+        if not extractor.runs_batched(settings):
             for session, _ in sessions:
                 digest = parts.fingerprint(extractor.name, session.fingerprint_data(), settings_json)
                 path = parts.session_part_path(here, session.session_id, digest)
@@ -162,7 +173,7 @@ def plan_parts(plan: pd.DataFrame, config: Any, folder: Path) -> Plan:
     tasks = [SessionTask(s, tuple(todo[s.session_id])) for s, _ in sessions if todo[s.session_id]]
     from datasets import Features
 
-    return Plan(sessions, tasks, chunks, refs, kept, per_session_parts, Features(column_types))
+    return Plan(sessions, tasks, chunks, refs, declared_columns, kept, per_session_parts, Features(column_types))
 
 
 def _ref(extractor: FeatureExtractor[Any], job: PartJob, folder: Path, row: int) -> PartRef:
@@ -197,7 +208,7 @@ def _run_sessions(
 
 
 def _run_chunks(chunks: list[Chunk]) -> dict[str, float]:
-    """Run batched extractors on the chunks that have no part yet; seconds per extractor."""
+    """Run batched extractors on the chunks that have no part yet; seconds per extractor and their stats."""
     from tqdm import tqdm
 
     seconds: dict[str, float] = {}
@@ -212,10 +223,12 @@ def _run_chunks(chunks: list[Chunk]) -> dict[str, float]:
                 raise ExtractorError(
                     f"extractor {job.extractor.name!r} returned {len(values)} rows for {len(chunk.sessions)} sessions"
                 )
-            rows = [
-                {"session_id": session.session_id, **_values(job.extractor, value)[0]}
-                for session, value in zip(chunk.sessions, values, strict=True)
-            ]
+            rows = []
+            for session, value in zip(chunk.sessions, values, strict=True):
+                columns, stats = _values(job.extractor, job.columns, value)
+                rows.append({"session_id": session.session_id, **columns})
+                for name, number in stats.items():
+                    seconds[name] = seconds.get(name, 0.0) + number
             parts.write_part(rows_to_table(rows, job.features), job.part)
             key = f"{job.extractor.name}_s"
             seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
@@ -260,7 +273,7 @@ def run_features(config: Any, paths: BuildPaths, *, executor: cf.Executor | None
     write_index(
         paths,
         [IndexEntry(s.session_id, split, tuple(plan.refs[s.session_id])) for s, split in plan.sessions],
-        {e.name: e.columns for e in selected_extractors(names)},
+        {name: plan.columns[name] for name in names},
         plan.column_types,
     )
     stats: dict[str, float | int | str] = {

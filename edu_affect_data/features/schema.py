@@ -59,12 +59,13 @@ def metadata_features() -> datasets.Features:
 
 
 def extractor_features(extractor: FeatureExtractor[Any], settings: Any, *, width: int | None = None) -> datasets.Features:
-    """An extractor's declared types, checked to cover exactly its `columns`, in order."""
+    """An extractor's declared types, checked to cover exactly one of its `column_sets`, in order."""
     features = extractor.features(settings, width=width)
-    if tuple(features) != tuple(extractor.columns):
+    sets = extractor.column_sets()
+    if tuple(features) not in sets:
         raise ValueError(
-            f"feature extractor {extractor.name!r} declares columns {list(extractor.columns)} "
-            f"but types for {list(features)}"
+            f"feature extractor {extractor.name!r} declares columns "
+            f"{' or '.join(str(list(s)) for s in sets)} but types for {list(features)}"
         )
     return features
 

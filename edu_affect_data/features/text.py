@@ -213,7 +213,9 @@ class TextExtractor(FeatureExtractor[TextFeaturesConfig]):
     batched = True
     description = (
         "`input_ids`, `attention_mask`, `token_embeddings`: the transcript through `features.text.model`; "
-        "`token_start_s`/`token_end_s` are seconds from the session start (-1 for special and padding tokens)."
+        "`token_start_s`/`token_end_s` are seconds from the session start (-1 for special and padding tokens). "
+        "The whole transcript is encoded at once, so each token's embedding also reflects the words after it "
+        "(session-level; `edu-data predict` on raw media encodes the words heard so far instead)."
     )
 
     def settings(self, config: Any) -> TextFeaturesConfig:

@@ -1,4 +1,5 @@
-"""Video features: the speaker's region of the recording, sampled at a fixed rate, as JPEG frames.
+"""Video features: the speaker's region of the recording, sampled at a fixed rate, as JPEG frames
+and/or RGB arrays at an image network's input size (`features.embeddings` embeds those).
 
 Decoding is sequential (one seek to just before the window, then `grab`, and `retrieve` only for
 frames that will be shown or compared), because seeking per output frame re-decodes from the
@@ -49,11 +50,14 @@ class VideoFeatureError(ValueError):
 class SessionFrames:
     """Frames of one session on a regular time grid (session seconds)."""
 
+    #: JPEG frames at `video.size` (empty when not asked for).
     jpegs: list[bytes]
     times: np.ndarray  # float32, seconds from the session start
     available: np.ndarray  # bool, False for missing / black / frozen
     #: Face crop only: shown frames where no face was found and the full region was used.
     face_fallbacks: int
+    #: (n, side, side, 3) uint8 RGB at `pixels_size` (black where missing), when asked for.
+    pixels: np.ndarray | None = None
 
 
 @dataclass
@@ -62,8 +66,9 @@ class _Decoded:
     usable: bool
     gray: np.ndarray
     region: np.ndarray
-    #: Encoded on first display only: predecessors retrieved for the frozen test are never cropped.
+    #: Rendered on first display only: predecessors retrieved for the frozen test are never cropped.
     jpeg: bytes | None = None
+    rgb: np.ndarray | None = None
 
 
 class _FaceCropper:
@@ -104,8 +109,16 @@ def extract_frames(
     end_s: float,
     video: VideoFeaturesConfig,
     gaps: GapsConfig,
+    *,
+    jpeg: bool = True,
+    pixels_size: int | None = None,
 ) -> SessionFrames:
-    """Frames of [start_s, end_s) (recording seconds) at `video.fps`, cropped, resized, JPEG-encoded."""
+    """Frames of [start_s, end_s) (recording seconds) at `video.fps`, cropped and resized.
+
+    `jpeg`: JPEG-encode them at `video.size` (the `frames` column). `pixels_size`: also return them
+    as RGB arrays of that side (an image network's input), resized from the same decoded picture,
+    so JPEG frames and embeddings of one build see the same frames with the same availability.
+    """
     import cv2
 
     capture = cv2.VideoCapture(str(path))
@@ -125,40 +138,47 @@ def extract_frames(
             raise VideoFeatureError(str(exc)) from exc
         cropper = _FaceCropper(judge.faces) if video.crop == "face" else None
         quality = [int(cv2.IMWRITE_JPEG_QUALITY), video.jpeg_quality]
-        black = _encode(np.zeros((video.size, video.size, 3), np.uint8), quality)
+        black = _encode(np.zeros((video.size, video.size, 3), np.uint8), quality) if jpeg else b""
+        pixels = np.zeros((count, pixels_size, pixels_size, 3), np.uint8) if pixels_size else None
 
         capture.set(cv2.CAP_PROP_POS_FRAMES, max(0, int(np.floor(start_s * source_fps)) - 3))
         jpegs: list[bytes] = []
         available: list[bool] = []
         shown: _Decoded | None = None
 
+        def render(decoded: _Decoded) -> None:
+            """Crop once, then the JPEG and/or the RGB array of a frame shown for the first time."""
+            picture = cropper.crop(decoded.region, decoded.gray) if cropper is not None else decoded.region
+            if jpeg:
+                resized = cv2.resize(picture, (video.size, video.size), interpolation=cv2.INTER_AREA)
+                decoded.jpeg = _encode(resized, quality)
+            if pixels_size:
+                small = cv2.resize(picture, (pixels_size, pixels_size), interpolation=cv2.INTER_AREA)
+                decoded.rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
         def emit_until(limit: float) -> None:
             """Serve every pending target before `limit` from the frame shown now."""
-            while len(jpegs) < count and targets[len(jpegs)] < limit - 1e-6:
-                target = targets[len(jpegs)]
+            while len(available) < count and targets[len(available)] < limit - 1e-6:
+                target = targets[len(available)]
                 if shown is None or target - shown.pts > MISSING_STEP_PERIODS * period:
-                    jpegs.append(black)
-                    available.append(False)
+                    if jpeg:
+                        jpegs.append(black)
+                    available.append(False)  # its pixels stay black
                 else:
-                    if shown.jpeg is None:
-                        picture = (
-                            cropper.crop(shown.region, shown.gray)
-                            if cropper is not None
-                            else shown.region
-                        )
-                        resized = cv2.resize(
-                            picture, (video.size, video.size), interpolation=cv2.INTER_AREA
-                        )
-                        shown.jpeg = _encode(resized, quality)
-                    jpegs.append(shown.jpeg)
+                    if shown.jpeg is None and shown.rgb is None:
+                        render(shown)
+                    if jpeg:
+                        jpegs.append(shown.jpeg or b"")
+                    if pixels is not None and shown.rgb is not None:
+                        pixels[len(available)] = shown.rgb
                     available.append(shown.usable)
 
-        while len(jpegs) < count and capture.grab():
+        while len(available) < count and capture.grab():
             pts = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             emit_until(pts)
-            if len(jpegs) == count:
+            if len(available) == count:
                 break
-            if pts < targets[len(jpegs)] - RETRIEVE_WINDOW_PERIODS * period:
+            if pts < targets[len(available)] - RETRIEVE_WINDOW_PERIODS * period:
                 shown = None
                 judge.reset()  # skipped frames: the next one is not compared across them
                 continue
@@ -178,6 +198,7 @@ def extract_frames(
         times=times.astype(np.float32),
         available=np.asarray(available, dtype=bool),
         face_fallbacks=cropper.fallbacks if cropper is not None else 0,
+        pixels=pixels,
     )
 
 

@@ -25,6 +25,7 @@ class Batch:
     mfcc: torch.Tensor | None = None  # (B, Ta, 40) float
     mfcc_mask: torch.Tensor | None = None  # (B, Ta) bool
     frames: torch.Tensor | None = None  # (B, F, 3, S, S) uint8
+    frame_embeddings: torch.Tensor | None = None  # (B, F, D) float16: video input `embeddings` (instead of frames)
     frame_times: torch.Tensor | None = None  # (B, F) float
     frame_mask: torch.Tensor | None = None  # (B, F) bool: real and available
     tokens: torch.Tensor | None = None  # (B, L, H) float
@@ -64,18 +65,31 @@ class Batch:
         return torch.arange(horizon, device=self.n_steps.device)[None, :] < self.n_steps[:, None]
 
 
-def step_of(times: torch.Tensor, step_s: float, n_steps: int) -> torch.Tensor:
-    """Step index of each time; times past the grid fall into its last step."""
+def step_of(times: torch.Tensor, step_s: float, n_steps: int | torch.Tensor) -> torch.Tensor:
+    """Step index of each time (B, L); times past a session's grid fall into its last step.
+
+    `n_steps` is one grid length for every row, or each session's own (B,). A batch must pass the
+    latter: clamped to the batch's longest grid, a shorter session's late elements (the MFCC
+    frame centred on its last sample, a word ending after the cut) would land past its own end,
+    where they are dropped, so its prediction would depend on the sessions batched with it.
+    """
     index = torch.floor(times.clamp_min(0) / step_s).long()
+    if isinstance(n_steps, torch.Tensor):
+        last = (n_steps.to(index.device) - 1).view(-1, *([1] * (index.dim() - 1)))
+        return torch.minimum(index, last)
     return index.clamp(0, n_steps - 1)
 
 
 def pool_to_grid(
-    features: torch.Tensor, times: torch.Tensor, valid: torch.Tensor, step_s: float, n_steps: int
+    features: torch.Tensor, times: torch.Tensor, valid: torch.Tensor, step_s: float, n_steps: int | torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean of the valid features in each step: (B, L, d) -> (B, T, d) and availability (B, T)."""
+    """Mean of the valid features in each step: (B, L, d) -> (B, T, d) and availability (B, T).
+
+    `n_steps`: each session's grid length (B,), T = the longest (or one length for all rows).
+    """
     steps = step_of(times, step_s, n_steps)
-    one_hot = (steps[..., None] == torch.arange(n_steps, device=steps.device)) & valid[..., None]
+    horizon = int(n_steps.max()) if isinstance(n_steps, torch.Tensor) else n_steps
+    one_hot = (steps[..., None] == torch.arange(horizon, device=steps.device)) & valid[..., None]
     weights = one_hot.to(features.dtype)  # (B, L, T)
     counts = weights.sum(dim=1)  # (B, T)
     pooled = torch.einsum("blt,bld->btd", weights, features) / counts.clamp_min(1.0)[..., None]

@@ -31,23 +31,28 @@ class LoopState:
     stopped_early: bool = False
 
 
-def rng_states(loader_generator: torch.Generator) -> dict[str, Any]:
+def rng_states() -> dict[str, Any]:
+    """The process-wide generators (dropout and anything else the model draws).
+
+    The DataLoaders keep no state worth saving: the training order is a function of (seed,
+    epoch) (`DistributedSampler.set_epoch`), every loader draws its workers' base seed from a
+    generator of its own seeded by the config, and items are read without randomness, so a loader
+    rebuilt by a resumed run, with or without worker processes, yields the same batches.
+    """
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "numpy": np.random.get_state(),
         "python": random.getstate(),
-        "loader": loader_generator.get_state(),
     }
 
 
-def restore_rng(states: dict[str, Any], loader_generator: torch.Generator) -> None:
+def restore_rng(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
     np.random.set_state(states["numpy"])
     random.setstate(states["python"])
-    loader_generator.set_state(states["loader"])
 
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
@@ -56,14 +61,14 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> None:
 
 
 def save_last(run_dir: Path, *, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: LoopState,
-              loader_generator: torch.Generator, config: TrainConfig, text_dim: int) -> None:
+              config: TrainConfig, text_dim: int) -> None:
     _atomic_save(
         {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "loop": asdict(state),
-            "rng": rng_states(loader_generator),
+            "rng": rng_states(),
             "config": config.model_dump(mode="json"),
             "text_dim": text_dim,
         },

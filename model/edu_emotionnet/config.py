@@ -27,6 +27,8 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "TrainConfigError",
+    "VideoEncoderConfig",
+    "VideoInput",
     "config_from_dict",
     "load_train_config",
     "parse_overrides",
@@ -44,15 +46,28 @@ class AudioEncoderConfig(StrictModel):
     kernel: int = Field(5, ge=1, description="Kernel of each causal conv layer (left-padded so no output sees the future).")
 
 
+#: What the video encoder reads: the dataset's stored frame embeddings, or the JPEG frames themselves.
+VideoInput = Literal["embeddings", "pixels"]
+
+
 class VideoEncoderConfig(StrictModel):
-    backbone: Literal["resnet", "small_cnn"] = Field("resnet", description="`resnet`: transformers.ResNetModel; `small_cnn`: a 3-layer CNN for CPU configs.")
-    pretrained: Path | None = Field(None, description="Local folder of a pretrained ResNet checkpoint (AutoModel layout); null = ResNetConfig from scratch.")
-    resnet_depths: list[int] = Field([3, 4, 6, 3], description="Blocks per stage when built from scratch (ResNet-50).")
-    resnet_hidden_sizes: list[int] = Field([256, 512, 1024, 2048], description="Channels per stage when built from scratch.")
-    frame_size: int = Field(224, ge=8, description="Side of the square frames fed to the CNN; below 224 the frames are pre-decoded and down-scaled once into a cache.")
-    cnn_channels: int = Field(32, ge=1, description="Width of the small CNN.")
-    frame_chunk: int = Field(512, ge=1, description="Frames per CNN call (bounds activation memory).")
-    frame_stride: int = Field(1, ge=1, description="Encode every k-th stored frame (5 fps -> 2.5 fps at 2); on CPU the frame CNN is most of a fused model's time.")
+    """The video branch. `embeddings` (the paper's way, and every shipped config's): the features stage
+    already ran a frozen pretrained image network over each frame, so training reads D-dim vectors
+    and never decodes a pixel; a ResNet-50 trained end to end on 30 fps x 224 px frames would need
+    ~4.5 TiB of activations per batch of 128 sessions (`edu_emotionnet.preflight`). `pixels` trains a
+    frame CNN end to end (small CPU configs, fine-tuning studies) and is checked by the pre-flight.
+    """
+
+    input: VideoInput = Field("embeddings", description="`embeddings`: the stored `frame_embeddings` (a linear projection into the causal Transformer); `pixels`: the stored JPEG frames through `backbone`.")
+    embedding_dim: int = Field(1280, ge=1, description="Width D of the dataset's `frame_embeddings` (EfficientNet-Lite0: 1280, ResNet-50: 2048); checked against the dataset when it loads.")
+    backbone: Literal["resnet", "small_cnn"] = Field("resnet", description="Input `pixels` only. `resnet`: transformers.ResNetModel; `small_cnn`: a 3-layer CNN for CPU configs.")
+    pretrained: Path | None = Field(None, description="Input `pixels`: local folder of a pretrained ResNet checkpoint (AutoModel layout); null = ResNetConfig from scratch.")
+    resnet_depths: list[int] = Field([3, 4, 6, 3], description="Input `pixels`: blocks per stage when built from scratch (ResNet-50).")
+    resnet_hidden_sizes: list[int] = Field([256, 512, 1024, 2048], description="Input `pixels`: channels per stage when built from scratch.")
+    frame_size: int = Field(224, ge=8, description="Input `pixels`: side of the square frames fed to the CNN; below 224 the frames are pre-decoded and down-scaled once into a cache.")
+    cnn_channels: int = Field(32, ge=1, description="Input `pixels`: width of the small CNN.")
+    frame_chunk: int = Field(512, ge=1, description="Input `pixels`: frames per CNN call (bounds the forward's peak, not the activations saved for backward).")
+    frame_stride: int = Field(1, ge=1, description="Encode every k-th stored frame or embedding (30 fps -> 15 fps at 2): divides the video encoder's positions, and with `pixels` the frame CNN's work, which on CPU is most of a fused model's time.")
 
 
 class ModelConfig(StrictModel):

@@ -158,16 +158,25 @@ class ResNetFrameCNN(nn.Module):
 
 
 class VideoEncoder(nn.Module):
-    """Frames -> frame CNN (available frames only) -> sequence encoder over frames."""
+    """Video -> sequence encoder over frames: stored frame embeddings, or pixels through a frame CNN.
+
+    `embeddings` (`model.video.input`): the (B, F, D) vectors a frozen pretrained image network
+    made in the features stage go straight into the sequence encoder (its input LayerNorm and
+    linear projection to d); there is no CNN, so `cnn` is None. `pixels`: the available frames go
+    through the frame CNN, trained end to end. Either way unavailable frames enter as zeros and are
+    masked out of attention and pooling.
+    """
 
     def __init__(self, config: ModelConfig, contextual: bool = True) -> None:
         super().__init__()
-        self.chunk = config.video.frame_chunk
-        self.stride = config.video.frame_stride
-        self.cnn: nn.Module = (
-            SmallFrameCNN(config.video.cnn_channels) if config.video.backbone == "small_cnn" else ResNetFrameCNN(config)
-        )
-        out_dim = int(self.cnn.out_dim)  # type: ignore[arg-type]
+        video = config.video
+        self.input = video.input
+        self.chunk = video.frame_chunk
+        self.stride = video.frame_stride
+        self.cnn: nn.Module | None = None
+        if video.input == "pixels":
+            self.cnn = SmallFrameCNN(video.cnn_channels) if video.backbone == "small_cnn" else ResNetFrameCNN(config)
+        out_dim = int(self.cnn.out_dim) if self.cnn is not None else video.embedding_dim  # type: ignore[arg-type]
         self.out_dim = out_dim
         self.pixel_mean: torch.Tensor
         self.pixel_std: torch.Tensor
@@ -175,16 +184,25 @@ class VideoEncoder(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(_PIXEL_STD).view(1, 3, 1, 1), persistent=False)
         self.sequence = SequenceEncoder(out_dim, config, contextual)
 
-    def forward(self, frames: torch.Tensor, times: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, video: torch.Tensor, times: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`video`: (B, F, D) embeddings or (B, F, 3, S, S) uint8 pixels, as `model.video.input` says."""
         # Counted from each session's first frame, so a streamed prefix keeps the same frames.
-        frames, times, mask = frames[:, :: self.stride], times[:, :: self.stride], mask[:, :: self.stride]
-        batch, n_frames = frames.shape[:2]
-        picked = frames[mask]  # only real, available frames go through the CNN
-        embedded = torch.zeros(batch, n_frames, self.out_dim, device=frames.device)
-        if picked.shape[0]:
-            pixels = (picked.float() / 255.0 - self.pixel_mean) / self.pixel_std
-            parts = [self.cnn(pixels[i : i + self.chunk]) for i in range(0, pixels.shape[0], self.chunk)]
-            embedded = embedded.index_put((mask,), torch.cat(parts).to(embedded.dtype))
+        video, times, mask = video[:, :: self.stride], times[:, :: self.stride], mask[:, :: self.stride]
+        if self.cnn is None:
+            if video.dim() != 3 or video.shape[-1] != self.out_dim:
+                raise ValueError(f"video input `embeddings` expects (B, F, {self.out_dim}) frame embeddings, got {tuple(video.shape)}")
+            embedded = torch.where(mask[..., None], video.float(), torch.zeros((), device=video.device))
+            return self.sequence(embedded, mask), times, mask
+        if video.dim() != 5:
+            raise ValueError(f"video input `pixels` expects (B, F, 3, S, S) frames, got {tuple(video.shape)}")
+        batch, n_frames = video.shape[:2]
+        picked = video[mask]  # only real, available frames go through the CNN
+        embedded = torch.zeros(batch, n_frames, self.out_dim, device=video.device)
+        # The CNN runs even on no frame at all (an empty batch: zero gradients, BatchNorm untouched):
+        # skipping it would leave its parameters without a gradient on that DDP rank, and DDP waits.
+        pixels = (picked.float() / 255.0 - self.pixel_mean) / self.pixel_std
+        parts = [self.cnn(pixels[i : i + self.chunk]) for i in range(0, max(1, pixels.shape[0]), self.chunk)]
+        embedded = embedded.index_put((mask,), torch.cat(parts).to(embedded.dtype))
         return self.sequence(embedded, mask), times, mask
 
 
@@ -225,7 +243,8 @@ class GridEncoder(nn.Module):
         if modality == "audio":
             inputs = (batch.mfcc, batch.mfcc_mask)
         elif modality == "video":
-            inputs = (batch.frames, batch.frame_times, batch.frame_mask)
+            pixels = self.encoders["video"].input == "pixels"
+            inputs = (batch.frames if pixels else batch.frame_embeddings, batch.frame_times, batch.frame_mask)
         else:
             inputs = (batch.tokens, batch.token_end_s, batch.token_mask)
         if any(value is None for value in inputs):
@@ -234,12 +253,11 @@ class GridEncoder(nn.Module):
 
     def forward(self, batch: Batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Per modality: grid features (B, T, d) and availability (B, T)."""
-        n_steps = int(batch.n_steps.max())
         step_valid = batch.step_valid()
         grid, avail = {}, {}
         for modality in self.modalities:
             features, times, valid = self.encoders[modality](*self._inputs(batch, modality))
-            pooled, present = pool_to_grid(features, times, valid, self.step_s, n_steps)
+            pooled, present = pool_to_grid(features, times, valid, self.step_s, batch.n_steps)
             present = present & step_valid
             grid[modality] = torch.where(present[..., None], pooled, self.missing[modality].to(pooled.dtype))
             avail[modality] = present

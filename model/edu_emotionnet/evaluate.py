@@ -4,77 +4,191 @@
 the test split (accuracy, macro-F1, per-class F1, confusion matrix), sweeps the missing rates for
 both drop kinds, and writes everything into `RUN/results.json` plus the per-step outputs the
 report's weight figure needs (`RUN/test_outputs.npz`).
+
+Evaluation is streamed: batches come from a DataLoader and only the per-session outputs (a label,
+C probabilities, T_i x C step probabilities, T_i x M weights) are kept, so host memory does not
+grow with the inputs of the split. The test split is read once: each batch is scored clean and
+under every (drop kind, rate) of the sweep before the next is read. Under DDP each rank scores
+its shard (`ShardSampler`) and rank 0 gathers the outputs back into dataset order; since a
+session's outputs do not depend on the sessions batched with it, the gathered metrics equal those
+of one process scoring the whole split.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from torch.utils.data import DataLoader, Dataset
 
 from edu_affect_data.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import TrainConfig
-from edu_emotionnet.outputs import AffectModel
+from edu_emotionnet.data import collate
+from edu_emotionnet.distributed import DistContext, ShardSampler
+from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.robustness import KINDS, apply_drop
 
 RESULTS = "results.json"
 TEST_OUTPUTS = "test_outputs.npz"
+#: The key of the clean pass in `predict_passes`' transforms (the others: (kind, rate)).
+CLEAN = "test"
+
+Transform = Callable[[Batch], Batch]
 
 
 @dataclass(frozen=True)
 class Predictions:
     labels: np.ndarray  # (N,)
     session_probs: np.ndarray  # (N, C)
-    loss: float  # mean batch loss
+    loss_sum: float  # sum over sessions of each session's loss
     session_ids: tuple[str, ...]
-    step_probs: list[np.ndarray]  # per session (T_i, C)
+    step_probs: list[np.ndarray]  # per session (T_i, C); empty when the pass kept no step outputs
     weights: list[np.ndarray] | None  # per session (T_i, M)
 
     @property
     def predicted(self) -> np.ndarray:
         return self.session_probs.argmax(1)
 
+    @property
+    def loss(self) -> float:
+        """Mean per-session loss: the same however the split is batched or sharded."""
+        return self.loss_sum / max(len(self.labels), 1)
+
+
+@dataclass
+class _Collector:
+    """The outputs of one pass, batch after batch (inputs are never kept)."""
+
+    keep_steps: bool
+    labels: list[np.ndarray] = field(default_factory=list)
+    probs: list[np.ndarray] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    steps: list[np.ndarray] = field(default_factory=list)
+    weights: list[np.ndarray] = field(default_factory=list)
+    loss_sum: float = 0.0
+
+    def add(self, batch: Batch, output: ModelOutput, loss: torch.Tensor) -> None:
+        self.labels.append(batch.labels.cpu().numpy())
+        self.probs.append(output.session_log_probs.float().exp().cpu().numpy())
+        self.ids.extend(batch.session_ids)
+        self.loss_sum += float(loss) * batch.size  # the model's loss is the batch mean of per-session losses
+        if not self.keep_steps:
+            return
+        step_probs = output.step_log_probs.float().exp().cpu().numpy()
+        weights = output.weights.float().cpu().numpy() if output.weights is not None else None
+        for b, n in enumerate(batch.n_steps.tolist()):
+            self.steps.append(step_probs[b, :n])
+            if weights is not None:
+                self.weights.append(weights[b, :n])
+
+    def result(self) -> Predictions:
+        classes = len(CLASSES)
+        return Predictions(
+            np.concatenate(self.labels) if self.labels else np.zeros(0, np.int64),
+            np.concatenate(self.probs) if self.probs else np.zeros((0, classes), np.float32),
+            self.loss_sum, tuple(self.ids), self.steps, self.weights or None,
+        )
+
 
 @torch.no_grad()
+def predict_passes(
+    model: AffectModel,
+    batches: Iterable[Batch],
+    device: torch.device,
+    transforms: Mapping[Any, Transform | None],
+    *,
+    autocast: bool = False,
+    keep_steps: Collection[Any] = (),
+) -> dict[Any, Predictions]:
+    """One pass over `batches`, each scored under every transform (None = as it is).
+
+    Step probabilities and weights are kept only for the keys in `keep_steps`.
+    """
+    model.eval()
+    collectors = {key: _Collector(key in keep_steps) for key in transforms}
+    for batch in batches:
+        batch = batch.to(device)
+        for key, transform in transforms.items():
+            seen = transform(batch) if transform is not None else batch
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                output = model(seen)
+                loss = model.loss(output, seen.labels)
+            collectors[key].add(seen, output, loss)
+    return {key: collector.result() for key, collector in collectors.items()}
+
+
 def predict(
     model: AffectModel,
     batches: Iterable[Batch],
     device: torch.device,
-    transform: Callable[[Batch], Batch] | None = None,
+    transform: Transform | None = None,
     autocast: bool = False,
 ) -> Predictions:
-    model.eval()
-    labels: list[np.ndarray] = []
-    probs: list[np.ndarray] = []
-    steps: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    ids: list[str] = []
-    losses: list[float] = []
-    for batch in batches:
-        batch = batch.to(device)
-        if transform is not None:
-            batch = transform(batch)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            output = model(batch)
-            losses.append(float(model.loss(output, batch.labels)))
-        labels.append(batch.labels.cpu().numpy())
-        probs.append(output.session_log_probs.float().exp().cpu().numpy())
-        ids.extend(batch.session_ids)
-        for b in range(batch.size):
-            n = int(batch.n_steps[b])
-            steps.append(output.step_log_probs[b, :n].float().exp().cpu().numpy())
-            if output.weights is not None:
-                weights.append(output.weights[b, :n].float().cpu().numpy())
+    """One transform's predictions over `batches`, step outputs included."""
+    return predict_passes(model, batches, device, {CLEAN: transform}, autocast=autocast, keep_steps=(CLEAN,))[CLEAN]
+
+
+def merge_predictions(parts: list[Predictions], orders: list[range]) -> Predictions:
+    """Rank-ordered shards back into dataset order (`orders[r]`: the dataset indices of part r)."""
+    index = np.concatenate([np.asarray(order, dtype=np.int64) for order in orders])
+    if len(index) != sum(len(p.labels) for p in parts):
+        raise ValueError(f"gathered {sum(len(p.labels) for p in parts)} sessions for {len(index)} indices")
+    place = np.argsort(index, kind="stable")
+    steps = [s for p in parts for s in p.step_probs]
+    weights = [w for p in parts for w in (p.weights or [])]
+    ids = [i for p in parts for i in p.session_ids]
     return Predictions(
-        np.concatenate(labels), np.concatenate(probs), float(np.mean(losses)), tuple(ids), steps, weights or None
+        np.concatenate([p.labels for p in parts])[place],
+        np.concatenate([p.session_probs for p in parts])[place],
+        float(sum(p.loss_sum for p in parts)),
+        tuple(ids[i] for i in place),
+        [steps[i] for i in place] if steps else [],
+        [weights[i] for i in place] if weights else None,
     )
+
+
+def shard_loader(
+    dataset: Dataset, batch_size: int, ctx: DistContext, *, num_workers: int = 0, persistent: bool = False, seed: int = 0
+) -> DataLoader:
+    """This rank's shard of an evaluation split, in dataset order, never padded.
+
+    The loader draws its workers' base seed from a generator of its own, so creating or
+    iterating it never consumes the global RNG a resumed run restores.
+    """
+    sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)  # type: ignore[arg-type]
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=num_workers,
+        persistent_workers=persistent and num_workers > 0, generator=torch.Generator().manual_seed(seed),
+        pin_memory=ctx.device.type == "cuda",
+    )
+
+
+def predict_sharded(
+    model: AffectModel,
+    loader: DataLoader,
+    ctx: DistContext,
+    transforms: Mapping[Any, Transform | None],
+    *,
+    autocast: bool = False,
+    keep_steps: Collection[Any] = (),
+) -> dict[Any, Predictions] | None:
+    """`predict_passes` over this rank's shard, gathered on rank 0 in dataset order (None elsewhere)."""
+    sampler = loader.sampler
+    if not isinstance(sampler, ShardSampler):
+        raise TypeError("predict_sharded needs a loader from shard_loader (a ShardSampler)")
+    local = predict_passes(model, loader, ctx.device, transforms, autocast=autocast, keep_steps=keep_steps)
+    gathered = ctx.gather(local)
+    if gathered is None:
+        return None
+    orders = [sampler.order(rank) for rank in range(ctx.world_size)]
+    return {key: merge_predictions([part[key] for part in gathered], orders) for key in transforms}
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
@@ -89,25 +203,39 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[st
     }
 
 
-def robustness_sweep(model: AffectModel, batches: list[Batch], config: TrainConfig, device: torch.device) -> dict[str, Any]:
+def robustness_transforms(config: TrainConfig) -> dict[tuple[str, float], Transform | None]:
+    """(kind, rate) -> the drop it applies (None at rate 0: the clean batch), per `config.eval`."""
+    transforms: dict[tuple[str, float], Transform | None] = {}
+    for kind in KINDS:
+        for rate in config.eval.missing_rates:
+            def drop(batch: Batch, kind: str = kind, rate: float = rate) -> Batch:
+                return apply_drop(batch, kind, rate, config.eval.robustness_seed, config.model.step_s)
+
+            transforms[(kind, rate)] = drop if rate > 0 else None
+    return transforms
+
+
+def robustness_table(passes: Mapping[Any, Predictions], config: TrainConfig) -> dict[str, Any]:
     """{kind: [{rate, accuracy, macro_f1}, ...]} over `config.eval.missing_rates`."""
     sweep: dict[str, Any] = {}
     for kind in KINDS:
         rows = []
         for rate in config.eval.missing_rates:
-            def drop(batch: Batch, kind: str = kind, rate: float = rate) -> Batch:
-                return apply_drop(batch, kind, rate, config.eval.robustness_seed, config.model.step_s)
-
-            preds = predict(model, batches, device, drop)
-            metrics = classification_metrics(preds.labels, preds.predicted)
+            metrics = classification_metrics(passes[(kind, rate)].labels, passes[(kind, rate)].predicted)
             rows.append({"rate": rate, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
         sweep[kind] = rows
     return sweep
 
 
+def robustness_sweep(model: AffectModel, batches: Iterable[Batch], config: TrainConfig, device: torch.device) -> dict[str, Any]:
+    """The sweep alone, in one pass over `batches` (an iterable of batches, e.g. a DataLoader)."""
+    passes = predict_passes(model, batches, device, robustness_transforms(config))
+    return robustness_table(passes, config)
+
+
 def save_test_outputs(path: Path, preds: Predictions, modalities: tuple[str, ...]) -> None:
     """Per-session step outputs, padded to the longest session (NaN beyond a session's end)."""
-    horizon = max(p.shape[0] for p in preds.step_probs)
+    horizon = max((p.shape[0] for p in preds.step_probs), default=0)
     steps = np.full((len(preds.step_probs), horizon, len(CLASSES)), np.nan, np.float32)
     weights = np.full((len(preds.step_probs), horizon, len(modalities)), np.nan, np.float32)
     for i, p in enumerate(preds.step_probs):
@@ -121,32 +249,47 @@ def save_test_outputs(path: Path, preds: Predictions, modalities: tuple[str, ...
     )
 
 
-def evaluate_model(model: AffectModel, test_batches: list[Batch], config: TrainConfig, device: torch.device, run_dir: Path) -> dict[str, Any]:
-    """Test metrics + robustness; writes test_outputs.npz; returns the `test`/`robustness` entries."""
-    preds = predict(model, test_batches, device)
+def evaluate_model(
+    model: AffectModel, test_loader: DataLoader, config: TrainConfig, ctx: DistContext, run_dir: Path, *, autocast: bool = False
+) -> dict[str, Any] | None:
+    """Test metrics + robustness in one streamed, sharded pass over the test split.
+
+    Rank 0 writes `test_outputs.npz` and gets the `test`/`robustness` entries; other ranks get None.
+    """
+    transforms: dict[Any, Transform | None] = {CLEAN: None, **robustness_transforms(config)}
+    # Rate 0 is the clean batch: score it once and reuse the clean pass for every kind's rate-0 row.
+    scored = {key: t for key, t in transforms.items() if key == CLEAN or t is not None}
+    passes = predict_sharded(model, test_loader, ctx, scored, autocast=autocast, keep_steps=(CLEAN,))
+    if passes is None:
+        return None
+    preds = passes[CLEAN]
+    for key, transform in transforms.items():
+        if transform is None:
+            passes[key] = preds
     save_test_outputs(run_dir / TEST_OUTPUTS, preds, model.modalities)
     test = classification_metrics(preds.labels, preds.predicted)
     test["loss"] = preds.loss
-    return {"test": test, "robustness": robustness_sweep(model, test_batches, config, device)}
+    return {"test": test, "robustness": robustness_table(passes, config)}
 
 
 def evaluate_run(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
-    """Re-evaluate a finished run from `best.pt` and update its results.json."""
-    from torch.utils.data import DataLoader
-
+    """Re-evaluate a finished run from `best.pt` and update its results.json (one process)."""
     from edu_emotionnet.checkpoint import load_trained
-    from edu_emotionnet.data import collate, session_datasets
+    from edu_emotionnet.data import session_datasets
 
     run_dir = Path(run_dir)
     trained = load_trained(run_dir, device)
     model, config = trained.model, trained.config
     if config.data is None:
         raise ValueError(f"{run_dir}: the stored config names no dataset (data: null)")
-    datasets, _ = session_datasets(config.data, config.model.modalities, config.model.step_s, config.model.video.frame_size, config.cache_dir)
-    batches = list(DataLoader(datasets["test"], batch_size=config.train.batch_size, collate_fn=collate))
+    datasets, _ = session_datasets(config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir)
+    ctx = DistContext.single(device)
+    loader = shard_loader(datasets["test"], config.train.batch_size, ctx, num_workers=config.train.num_workers, seed=config.seed)
+    evaluated = evaluate_model(model, loader, config, ctx, run_dir)
+    assert evaluated is not None  # one process is rank 0
     results_path = run_dir / RESULTS
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    results.update(evaluate_model(model, batches, config, torch.device(device), run_dir))
+    results.update(evaluated)
     results.setdefault("best_epoch", trained.best_epoch)
     results_path.write_text(json.dumps(results, indent=2))
     return results

@@ -1,5 +1,8 @@
 """Frames decoded and down-scaled once per dataset, so CPU training never decodes JPEG per epoch.
 
+Only for `model.video.input: pixels` below 224 px (small CPU configs); a run on stored frame
+embeddings reads no pixels and builds no cache.
+
 Decoding 224x224 JPEGs costs ~1-2 ms each; a demo epoch holds ~10k of them, every epoch, for
 every run of a suite. The cache holds each split's frames as one uint8 array (N_frames, S, S, 3)
 plus row offsets, memory-mapped on read. Its folder is keyed by a fingerprint of the dataset

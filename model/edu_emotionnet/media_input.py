@@ -3,8 +3,11 @@
 A platform has a video with sound (MP4, AVI, ...) or a WAV plus perhaps a separate video, and
 perhaps a transcript. The features are computed by the dataset's own code (`session_mfcc`,
 `extract_frames` with region `full`, `TextEncoder`) with the parameters the run's dataset was
-built with, read from the dataset card's recorded build configuration (or a pipeline YAML), so a
-streamed recording looks to the model exactly like a dataset session. The row then goes through
+built with, read from the dataset card's recorded build configuration (or a pipeline YAML), in
+their causal form (`causal_features`: running MFCC normalisation, each word piece embedded from
+the transcript prefix heard by its step), so the prediction at step t depends on the recording up
+to the end of step t only, where the dataset's session-level features would let it see the whole
+session. The row then goes through
 `SessionDataset` (and the frame cache below 224 px) like a training row, so pixels and masks are
 derived by the very code the model was trained on.
 
@@ -31,6 +34,7 @@ import numpy as np
 from edu_affect_data.config import FeaturesConfig, GapsConfig
 
 if TYPE_CHECKING:
+    from edu_emotionnet.config import VideoInput
     from edu_emotionnet.streaming import StepOutput
 
 #: The card section holding the build's configuration as JSON (`edu_affect_data.card.render_card`).
@@ -177,14 +181,16 @@ def media_row(
     text_dim: int,
     workdir: Path,
     *,
+    step_s: float,
     video: Path | None = None,
     transcript: Path | None = None,
 ) -> tuple[dict[str, Any], float, tuple[str, ...], tuple[str, ...]]:
     """The recording as one dataset row (published columns), its duration, modalities present, notes.
 
     Each modality's columns come from the extractor serving it (`features.registry`), run on the
-    recording as one session with the dataset's settings; a modality the input lacks gets the
-    extractor's `missing` values.
+    recording as one session with the dataset's settings, in their causal form (`causal_values`:
+    what step t holds depends on the media up to the end of step t only, `step_s` wide); a
+    modality the input lacks gets the extractor's `missing` values.
     """
     import soundfile as sf
 
@@ -251,12 +257,45 @@ def media_row(
         if not available.get(modality, False):
             row.update(extractor.missing(options, expected))
             continue
-        values = extractor.extract_batch([session], options)[0]
-        extractor.close()
+        values = causal_values(extractor, session, options, step_s)
         _check_widths(extractor.name, values, expected)
-        row.update({column: values[column] for column in extractor.columns})
+        row.update({column: values[column] for column in expected})  # the columns its settings write
         present.append(modality)
     return row, float(duration), tuple(present), tuple(notes)
+
+
+#: Extractors whose values are causal as extracted: per frame, each judged against earlier frames only.
+CAUSAL_AS_EXTRACTED = frozenset({"frames"})
+
+
+def causal_values(extractor: Any, session: Any, options: Any, step_s: float) -> dict[str, Any]:
+    """One extractor's columns for the recording, in causal form (`edu_emotionnet.causal_features`):
+    running MFCC normalisation, text embedded from the words heard so far, frames as extracted.
+
+    An extractor with no known causal form is an error: its session-level values would let the
+    prediction at step t depend on media after step t.
+    """
+    from edu_affect_data.features.audio import read_window
+    from edu_affect_data.features.text import TextEncoder, transcript_of
+    from edu_emotionnet.causal_features import CausalFeatureError, causal_mfcc, causal_text_features
+    from edu_emotionnet.data import n_steps_of
+
+    if extractor.name == "mfcc":
+        samples = read_window(Path(session.audio_path), session.start_s, session.end_s, options.sample_rate)
+        return {"mfcc": causal_mfcc(samples, options)}
+    if extractor.name == "text":
+        try:
+            return causal_text_features(TextEncoder(options), transcript_of(session), step_s, n_steps_of(session.duration_s, step_s))
+        except CausalFeatureError as exc:
+            raise MediaInputError(str(exc)) from exc
+    if extractor.name in CAUSAL_AS_EXTRACTED:
+        values: dict[str, Any] = extractor.extract_batch([session], options)[0]
+        extractor.close()
+        return values
+    raise MediaInputError(
+        f"feature extractor {extractor.name!r} ({extractor.modality}) has no causal form for streaming: its values for "
+        f"step t could depend on the media after t; known causal extractors: mfcc, text, {', '.join(sorted(CAUSAL_AS_EXTRACTED))}"
+    )
 
 
 def _check_widths(name: str, values: dict[str, Any], expected: Any) -> None:
@@ -280,11 +319,13 @@ def media_session(
     modalities: tuple[str, ...],
     step_s: float,
     frame_size: int,
+    video_input: VideoInput,
     text_dim: int,
     video: Path | None = None,
     transcript: Path | None = None,
 ) -> MediaSession:
-    """The recording as the item `SessionDataset` would give for it, frames at the run's `frame_size`."""
+    """The recording as the item `SessionDataset` would give for it: video as the run reads it
+    (`video_input`: frame embeddings from the dataset's embedder, or frames at the run's `frame_size`)."""
     import pyarrow as pa
     from datasets import Dataset
 
@@ -296,17 +337,21 @@ def media_session(
     for path in (media, video, transcript):
         if path is not None and not Path(path).is_file():
             raise MediaInputError(f"{path}: no such file")
+    store = "embeddings" if video_input == "embeddings" else "frames"
+    features_config = settings.features.model_copy(update={"video": settings.features.video.model_copy(update={"store": store})})
+    settings = MediaSettings(features_config, settings.gaps, settings.source)
     with tempfile.TemporaryDirectory(prefix="edu-media-") as tmp:
         workdir = Path(tmp)
-        row, duration, present, notes = media_row(media, settings, text_dim, workdir, video=video, transcript=transcript)
-        columns = [*BASE_COLUMNS, *(c for e in modality_extractors().values() for c in e.columns)]
-        features = select(dataset_features(settings.features, text_dim), columns)
+        row, duration, present, notes = media_row(media, settings, text_dim, workdir, step_s=step_s, video=video, transcript=transcript)
+        declared = dataset_features(settings.features, text_dim)  # `frames` writes the columns of features.video.store
+        columns = [*BASE_COLUMNS, *(c for e in modality_extractors().values() for c in e.columns if c in declared)]
+        features = select(declared, columns)
         encoded = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in features.encode_example({c: row[c] for c in features}).items()}
         split = Dataset(pa.Table.from_pylist([encoded], schema=features.arrow_schema))
         cache = None
-        if "video" in modalities and frame_size != 224 and row["frames"]:
+        if "video" in modalities and video_input == "pixels" and frame_size != 224 and row["frames"]:
             cache = build_frame_cache(split, workdir / "frames", "media", frame_size)
-        item = SessionDataset(split, modalities, step_s, cache)[0]
+        item = SessionDataset(split, modalities, step_s, cache, video_input=video_input)[0]
     return MediaSession(item, duration, present, notes)
 
 
@@ -328,6 +373,6 @@ def stream_media(
     settings = media_settings(data or predictor.config.data, pipeline, text_model)
     session = media_session(
         media, settings, modalities=tuple(predictor.modalities), step_s=model.step_s,
-        frame_size=model.video.frame_size, text_dim=predictor.text_dim, video=video, transcript=transcript,
+        frame_size=model.video.frame_size, video_input=model.video.input, text_dim=predictor.text_dim, video=video, transcript=transcript,
     )
     return session, settings, [predictor.step(f) for f in session_steps(session.item, model.step_s)]

@@ -50,7 +50,7 @@ def apply_drop(batch: Batch, kind: str, rate: float, seed: int, step_s: float) -
     def masked(mask: torch.Tensor | None, times: torch.Tensor | None, modality: int) -> torch.Tensor | None:
         if mask is None or times is None:
             return mask
-        steps = step_of(times, step_s, horizon)
+        steps = step_of(times, step_s, batch.n_steps)  # each session clamped to its own grid
         return mask & keep_t[:, modality].gather(1, steps)
 
     audio_times = None

@@ -1,9 +1,12 @@
 """Streaming inference: feed a session step by step, get y^_t and the modality weights at once.
 
 Every model here is causal (tested), so the output for step t computed from the inputs received
-so far equals the offline output for step t. The predictor keeps the received inputs and re-runs
-the model on that prefix at each step: exact by construction, and at <= ~30 steps per session
-cheap enough (per-step latency is reported) without a key/value cache.
+so far equals the offline output for step t. Edu-EmotionNet (and its ablations) run incrementally
+(`edu_emotionnet.incremental`): step t costs the work of the inputs that arrived during step t,
+with the causal encoders' and CMAA's keys/values cached and the TFL state carried, equal to the
+full forward within 1e-5 (tested at every step). An architecture without a step-wise form is
+streamed by re-running the model over the received prefix (`StreamingPredictor.incremental` is
+False), exact by construction but O(t) per step.
 """
 
 from __future__ import annotations
@@ -15,10 +18,16 @@ from typing import Any
 
 import torch
 
-from edu_emotionnet.batch import MFCC_HOP_S, step_of
+from edu_emotionnet.batch import MFCC_HOP_S, Batch, step_of
 from edu_emotionnet.checkpoint import load_trained
-from edu_emotionnet.config import CLASSES
+from edu_emotionnet.config import CLASSES, TrainConfig
 from edu_emotionnet.data import collate
+from edu_emotionnet.incremental import EduEmotionNetState, incremental_model
+from edu_emotionnet.outputs import AffectModel
+
+#: Per-frame columns of a session item, split over the steps by `frame_times`.
+FRAME_KEYS = ("frames", "frame_embeddings", "frame_times", "frame_available")
+TOKEN_KEYS = ("tokens", "token_end_s", "token_mask")
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class StepFeatures:
 
     mfcc: torch.Tensor | None = None  # (n, 40): the step's 10 ms frames, in order
     frames: torch.Tensor | None = None  # (k, 3, S, S) uint8, S = the run's frame_size
+    frame_embeddings: torch.Tensor | None = None  # (k, D): stored frame embeddings (video input `embeddings`)
     frame_times: torch.Tensor | None = None  # (k,) seconds from session start
     frame_available: torch.Tensor | None = None  # (k,) bool
     tokens: torch.Tensor | None = None  # (m, H) token embeddings
@@ -48,14 +58,28 @@ class StreamingPredictor:
 
     def __init__(self, run_dir: Path, device: str = "cpu") -> None:
         trained = load_trained(Path(run_dir), device)
-        self.model, self.config, self.text_dim = trained.model, trained.config, trained.text_dim
+        self._setup(trained.model, trained.config, trained.text_dim, device)
+
+    @classmethod
+    def for_model(cls, model: AffectModel, config: TrainConfig, text_dim: int, device: str = "cpu", *, incremental: bool = True) -> StreamingPredictor:
+        """A predictor over a model in memory (benchmarks, tests); `incremental=False` forces prefix re-runs."""
+        predictor = cls.__new__(cls)
+        predictor._setup(model.to(device).eval(), config, text_dim, device, incremental=incremental)
+        return predictor
+
+    def _setup(self, model: AffectModel, config: TrainConfig, text_dim: int, device: str, *, incremental: bool = True) -> None:
+        self.model, self.config, self.text_dim = model, config, text_dim
         self.device = torch.device(device)
         self.modalities = self.model.modalities
+        self.stepper = incremental_model(self.model) if incremental else None
+        #: True: step t costs only the new inputs (cached state); False: the prefix is re-run.
+        self.incremental = self.stepper is not None
         self.reset()
 
     def reset(self) -> None:
         self._received: dict[str, list[torch.Tensor]] = {}
         self._steps = 0
+        self._state: EduEmotionNetState | None = self.stepper.init_state(1, self.device) if self.stepper is not None else None
 
     def _append(self, key: str, value: torch.Tensor | None) -> None:
         if value is not None:
@@ -70,8 +94,11 @@ class StreamingPredictor:
         if "audio" in self.modalities:
             item["mfcc"] = self._joined("mfcc", torch.zeros(0, 40))
         if "video" in self.modalities:
-            size = self.config.model.video.frame_size
-            item["frames"] = self._joined("frames", torch.zeros(0, 3, size, size, dtype=torch.uint8))
+            video = self.config.model.video
+            if video.input == "embeddings":
+                item["frame_embeddings"] = self._joined("frame_embeddings", torch.zeros(0, video.embedding_dim))
+            else:
+                item["frames"] = self._joined("frames", torch.zeros(0, 3, video.frame_size, video.frame_size, dtype=torch.uint8))
             item["frame_times"] = self._joined("frame_times", torch.zeros(0))
             item["frame_available"] = self._joined("frame_available", torch.zeros(0, dtype=torch.bool))
         if "text" in self.modalities:
@@ -81,27 +108,71 @@ class StreamingPredictor:
             item["token_mask"] = self._joined("token_mask", torch.zeros(1, dtype=torch.bool))
         return item
 
+    def _chunk(self, features: StepFeatures) -> Batch:
+        """The step's own elements as a one-session batch, every sequence exactly as long as what arrived."""
+        def given(value: torch.Tensor | None, empty: torch.Tensor) -> torch.Tensor:
+            return (value if value is not None else empty).to(self.device)[None]
+
+        values: dict[str, Any] = {"labels": torch.zeros(1, dtype=torch.long), "n_steps": torch.ones(1, dtype=torch.long)}
+        if "audio" in self.modalities:
+            values["mfcc"] = given(features.mfcc, torch.zeros(0, 40)).float()
+            values["mfcc_mask"] = torch.ones(values["mfcc"].shape[:2], dtype=torch.bool, device=self.device)
+        if "video" in self.modalities:
+            video = self.config.model.video
+            if video.input == "embeddings":
+                values["frame_embeddings"] = given(features.frame_embeddings, torch.zeros(0, video.embedding_dim))
+            else:
+                values["frames"] = given(features.frames, torch.zeros(0, 3, video.frame_size, video.frame_size, dtype=torch.uint8))
+            values["frame_times"] = given(features.frame_times, torch.zeros(0))
+            values["frame_mask"] = given(features.frame_available, torch.zeros(0, dtype=torch.bool))
+        if "text" in self.modalities:
+            values["tokens"] = given(features.tokens, torch.zeros(0, self.text_dim)).float()
+            values["token_end_s"] = given(features.token_end_s, torch.zeros(0))
+            values["token_mask"] = given(features.token_mask, torch.zeros(0, dtype=torch.bool))
+        return Batch(**values)
+
     @torch.no_grad()
     def step(self, features: StepFeatures) -> StepOutput:
         started = time.perf_counter()
-        for key in ("mfcc", "frames", "frame_times", "frame_available", "tokens", "token_end_s", "token_mask"):
-            self._append(key, getattr(features, key))
+        t = self._steps
         self._steps += 1
-        output = self.model(collate([self._item()]).to(self.device))
-        t = self._steps - 1
-        probs = output.step_log_probs[0, t].float().exp().cpu()
+        if self.stepper is not None and self._state is not None:
+            log_probs, step_weights = self.stepper.step(self._state, self._chunk(features))
+            probs = log_probs[0].float().exp().cpu()
+            weight_row: torch.Tensor | None = step_weights[0].cpu()
+        else:
+            for key in ("mfcc", "frames", "frame_embeddings", "frame_times", "frame_available", *TOKEN_KEYS):
+                self._append(key, getattr(features, key))
+            output = self.model(collate([self._item()]).to(self.device))
+            probs = output.step_log_probs[0, t].float().exp().cpu()
+            weight_row = output.weights[0, t].cpu() if output.weights is not None else None
         weights = None
-        if output.weights is not None:
-            weights = {m: float(w) for m, w in zip(self.modalities, output.weights[0, t].cpu(), strict=True)}
+        if weight_row is not None:
+            weights = {m: float(w) for m, w in zip(self.modalities, weight_row, strict=True)}
         latency = (time.perf_counter() - started) * 1000
         return StepOutput(t, {c: float(p) for c, p in zip(CLASSES, probs, strict=True)}, CLASSES[int(probs.argmax())], weights, latency)
+
+
+def token_delivery_steps(ends: torch.Tensor, mask: torch.Tensor, step_s: float, n_steps: int) -> torch.Tensor:
+    """The step each token up to the last real one is heard in: its end's step, never earlier than the
+    token before it (words are heard in order); special tokens ride with the token before them."""
+    real = mask.nonzero().flatten()
+    last = int(real.max()) if len(real) else -1
+    current, steps = 0, []
+    for k in range(last + 1):
+        if bool(mask[k]):
+            current = max(current, int(step_of(ends[k : k + 1], step_s, n_steps)))
+        steps.append(current)
+    return torch.tensor(steps, dtype=torch.long)
 
 
 def session_steps(item: dict[str, Any], step_s: float) -> list[StepFeatures]:
     """Split one dataset session (a SessionDataset item) into what arrives in each step.
 
-    Tokens keep their order: a token goes to the step its end time falls in, never earlier than
-    the token before it; special tokens ride with their neighbour; trailing padding is not sent.
+    Tokens keep their order (`token_delivery_steps`); trailing padding is not sent. A token heard
+    in a later step than its own end's (an earlier token ends after it) is delivered with the
+    middle of that step as its time, so the stream never places an element in a step whose output
+    was already given (`incremental.LateInputError`).
     """
     n = int(item["n_steps"])
     parts: list[dict[str, list[int]]] = [{} for _ in range(n)]
@@ -110,33 +181,30 @@ def session_steps(item: dict[str, Any], step_s: float) -> list[StepFeatures]:
         for index, s in enumerate(steps.tolist()):
             parts[s].setdefault(key, []).append(index)
 
+    token_steps = torch.zeros(0, dtype=torch.long)
     if "mfcc" in item:
         frames = torch.arange(item["mfcc"].shape[0], dtype=torch.float32)
         assign("audio", step_of(frames * MFCC_HOP_S, step_s, n))
     if "frame_times" in item:
         assign("video", step_of(item["frame_times"], step_s, n))
     if "token_mask" in item:
-        mask, ends = item["token_mask"], item["token_end_s"]
-        real = mask.nonzero().flatten()
-        last = int(real.max()) if len(real) else -1
-        current, steps = 0, []
-        for k in range(last + 1):
-            if bool(mask[k]):
-                current = max(current, int(step_of(ends[k : k + 1], step_s, n)))
-            steps.append(current)
-        assign("text", torch.tensor(steps, dtype=torch.long))
+        token_steps = token_delivery_steps(item["token_end_s"], item["token_mask"], step_s, n)
+        assign("text", token_steps)
     out = []
     for part in parts:
-        fields: dict[str, Any] = {}
+        values: dict[str, Any] = {}
         if "audio" in part:
-            fields["mfcc"] = item["mfcc"][part["audio"]]
+            values["mfcc"] = item["mfcc"][part["audio"]]
         if "video" in part:
             idx = part["video"]
-            fields.update(frames=item["frames"][idx], frame_times=item["frame_times"][idx], frame_available=item["frame_available"][idx])
+            values.update({key: item[key][idx] for key in FRAME_KEYS if key in item})
         if "text" in part:
-            idx = part["text"]
-            fields.update(tokens=item["tokens"][idx].float(), token_end_s=item["token_end_s"][idx], token_mask=item["token_mask"][idx])
-        out.append(StepFeatures(**fields))
+            tokens = torch.tensor(part["text"])
+            ends, steps = item["token_end_s"][tokens], token_steps[tokens]
+            late = step_of(ends, step_s, n) < steps
+            ends = torch.where(late, (steps.to(ends.dtype) + 0.5) * step_s, ends)
+            values.update(tokens=item["tokens"][tokens].float(), token_end_s=ends, token_mask=item["token_mask"][tokens])
+        out.append(StepFeatures(**values))
     return out
 
 
@@ -151,7 +219,7 @@ def find_session(run_dir: Path, session: str, data: Path | None = None) -> dict[
     if data is None:
         raise ValueError(f"{run_dir}: no dataset in the run's config; pass --data")
     model = config.model
-    datasets, _ = session_datasets(data, model.modalities, model.step_s, model.video.frame_size, config.cache_dir)
+    datasets, _ = session_datasets(data, model.modalities, model.step_s, model.video, config.cache_dir)
     split, sep, row = session.partition(":")
     if sep and split in SPLITS and row.isdigit():
         return datasets[split][int(row)]

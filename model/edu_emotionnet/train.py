@@ -3,12 +3,20 @@
 The best checkpoint is chosen on the validation split only (macro-F1, ties broken by the lower
 validation loss); the test split is scored once, at the end, with that checkpoint. Each epoch's
 log line carries train loss and accuracy next to the validation figures, so a run that does not
-learn (flat train loss) is told apart from one that overfits (train accuracy up, validation down). `RUN/ckpt.pt` is written after every epoch with everything a resumed
-run needs (weights, optimizer, scheduler, loop counters, every RNG state including the
-DataLoader generator), so an interrupted run resumed ends with the metrics of an uninterrupted
-one. Under torchrun the same code runs DDP: a DistributedSampler shards training, every rank
-scores the whole validation split (identical weights give identical early-stopping decisions
-without communication), and only rank 0 writes.
+learn (flat train loss) is told apart from one that overfits (train accuracy up, validation down).
+
+`RUN/ckpt.pt` is written after every epoch with everything a resumed run needs (weights,
+optimizer, scheduler, loop counters, the process RNG states), so an interrupted run resumed ends
+with the metrics of an uninterrupted one, with or without DataLoader workers: the training order
+is a function of (seed, epoch) alone (a DistributedSampler, one replica without DDP) and no
+loader touches the global RNG (`checkpoint.rng_states`).
+
+Under torchrun the same code runs DDP with `train.batch_size` as the global batch (each rank
+takes batch_size / world_size; a world size that does not divide it is an error). Validation,
+test and robustness are sharded over the ranks and gathered on rank 0
+(`evaluate.predict_sharded`), which decides on early stopping and broadcasts its decision; only
+rank 0 writes. Every parameter gets a gradient on every rank at every step (no sub-network is
+skipped on a data condition), so DDP runs without `find_unused_parameters`.
 """
 
 from __future__ import annotations
@@ -23,14 +31,29 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
-from edu_emotionnet.checkpoint import LAST, LoopState, load_last, restore_rng, save_best, save_last
+from edu_emotionnet.checkpoint import (
+    BEST,
+    LAST,
+    LoopState,
+    load_last,
+    restore_rng,
+    save_best,
+    save_last,
+)
 from edu_emotionnet.config import TrainConfig
 from edu_emotionnet.data import collate, session_datasets
-from edu_emotionnet.distributed import setup_distributed, teardown_distributed
-from edu_emotionnet.evaluate import RESULTS, classification_metrics, evaluate_model, predict
+from edu_emotionnet.distributed import per_rank_batch, setup_distributed, teardown_distributed
+from edu_emotionnet.evaluate import (
+    RESULTS,
+    classification_metrics,
+    evaluate_model,
+    predict_sharded,
+    shard_loader,
+)
 from edu_emotionnet.model import build_model
+from edu_emotionnet.preflight import preflight
 
 METRICS = "metrics.jsonl"
 
@@ -83,45 +106,39 @@ def _train(
     if config.data is None:
         raise ValueError("no dataset: set `data:` in the config or pass --set data=PATH")
     ctx = setup_distributed(config.train.device)
+    loop = config.train
+    batch_per_rank = per_rank_batch(loop.batch_size, ctx.world_size)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2))
     seed_everything(config.seed, config.train.deterministic)
-    use_bf16 = config.train.bf16 and ctx.device.type == "cuda"
-    loop = config.train
+    use_bf16 = loop.bf16 and ctx.device.type == "cuda"
 
     # ---------------------------------------------------------------- data
     # Rank 0 builds the frame cache first; the others then only load it.
     modalities, step_s = config.model.modalities, config.model.step_s
     if ctx.is_main:
-        datasets, text_dim = session_datasets(
-            config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir, loop.in_memory
-        )
+        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video, config.cache_dir, loop.in_memory)
     ctx.barrier()
     if not ctx.is_main:
-        datasets, text_dim = session_datasets(
-            config.data, modalities, step_s, config.model.video.frame_size, config.cache_dir, loop.in_memory
-        )
-    loader_generator = torch.Generator().manual_seed(config.seed)
-    per_rank_batch = max(1, loop.batch_size // ctx.world_size)
-    sampler: DistributedSampler | RandomSampler = (
-        DistributedSampler(datasets["train"], ctx.world_size, ctx.rank, shuffle=True, seed=config.seed)
-        if ctx.enabled
-        else RandomSampler(datasets["train"], generator=loader_generator)
-    )
+        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video, config.cache_dir, loop.in_memory)
+    # The order is a function of (seed, epoch) only, on one process as under DDP: nothing to restore.
+    sampler: DistributedSampler[int] = DistributedSampler(datasets["train"], ctx.world_size, ctx.rank, shuffle=True, seed=config.seed)
     persistent = loop.num_workers > 0
     train_loader = DataLoader(
-        datasets["train"], batch_size=per_rank_batch, sampler=sampler, collate_fn=collate, generator=loader_generator,
-        pin_memory=ctx.device.type == "cuda", num_workers=loop.num_workers, persistent_workers=persistent,
-    )
-    val_loader = DataLoader(
-        datasets["validation"], batch_size=per_rank_batch, collate_fn=collate,
+        datasets["train"], batch_size=batch_per_rank, sampler=sampler, collate_fn=collate,
+        generator=torch.Generator().manual_seed(config.seed), pin_memory=ctx.device.type == "cuda",
         num_workers=loop.num_workers, persistent_workers=persistent,
+    )
+    val_loader = shard_loader(
+        datasets["validation"], batch_per_rank, ctx, num_workers=loop.num_workers, persistent=True, seed=config.seed
     )
 
     # ---------------------------------------------------------------- model
     model = build_model(config.model, text_dim).to(ctx.device)
     n_params = sum(p.numel() for p in model.parameters())
+    # Before any step: a config that cannot fit this device or host stops here, with the knobs named.
+    preflight(config, datasets["train"], ctx.device, per_rank_batch=batch_per_rank, parameters=n_params)
     forward_model: torch.nn.Module = model
     if loop.compile:
         forward_model = torch.compile(model)  # type: ignore[assignment]
@@ -146,7 +163,7 @@ def _train(
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         state = LoopState(**saved["loop"])
-        restore_rng(saved["rng"], loader_generator)
+        restore_rng(saved["rng"])
         if ctx.is_main:
             _truncate_metrics(run_dir / METRICS, state.next_epoch)
 
@@ -155,8 +172,7 @@ def _train(
     bar = _progress(epochs, config.name, enabled=loop.progress and ctx.is_main)
     for epoch in bar:
         started = time.perf_counter()
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         forward_model.train()
         loss_sum, sessions, correct = 0.0, 0, 0
         for batch in train_loader:
@@ -177,17 +193,21 @@ def _train(
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
 
-        # ------------------------------------------------------------ evaluate (validation)
-        val = predict(model, val_loader, ctx.device, autocast=use_bf16)
-        val_metrics = classification_metrics(val.labels, val.predicted)
-        improved = is_better(val_metrics["macro_f1"], val.loss, state)
-        if improved:
-            state.best_macro_f1, state.best_val_loss = val_metrics["macro_f1"], val.loss
-            state.best_epoch, state.bad_epochs = epoch, 0
-        else:
-            state.bad_epochs += 1
-        state.next_epoch = epoch + 1
-        state.stopped_early = state.bad_epochs >= loop.patience
+        # ------------------------------------------------------------ evaluate (validation), rank 0 decides
+        gathered = predict_sharded(model, val_loader, ctx, {"validation": None}, autocast=use_bf16)
+        improved = False
+        if gathered is not None:
+            val = gathered["validation"]
+            val_metrics = classification_metrics(val.labels, val.predicted)
+            improved = is_better(val_metrics["macro_f1"], val.loss, state)
+            if improved:
+                state.best_macro_f1, state.best_val_loss = val_metrics["macro_f1"], val.loss
+                state.best_epoch, state.bad_epochs = epoch, 0
+            else:
+                state.bad_epochs += 1
+            state.next_epoch = epoch + 1
+            state.stopped_early = state.bad_epochs >= loop.patience
+        state, improved = ctx.broadcast((state, improved))
 
         # ------------------------------------------------------------ checkpoint
         if ctx.is_main:
@@ -202,26 +222,28 @@ def _train(
             with (run_dir / METRICS).open("a") as log:
                 log.write(json.dumps(record) + "\n")
             save_last(run_dir, model=model, optimizer=optimizer, scheduler=scheduler, state=state,
-                      loader_generator=loader_generator, config=config, text_dim=text_dim)
+                      config=config, text_dim=text_dim)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", val_f1=f"{val_metrics['macro_f1']:.3f}")
-        ctx.barrier()
+        ctx.barrier()  # best.pt and ckpt.pt are on disk before any rank goes on
         if on_epoch_end is not None:
             on_epoch_end(epoch)
         if state.stopped_early:
             break
 
     # ---------------------------------------------------------------- test, once, best checkpoint
+    # Every rank loads best.pt (on disk since the last epoch's barrier) and scores its shard of the
+    # test split under every robustness drop in one streamed pass; rank 0 gathers and writes.
+    best = torch.load(run_dir / BEST, map_location=ctx.device, weights_only=False)
+    model.load_state_dict(best["model"])
+    test_loader = shard_loader(datasets["test"], batch_per_rank, ctx, num_workers=loop.num_workers, seed=config.seed)
+    evaluated = evaluate_model(model, test_loader, config, ctx, run_dir)
     results: dict[str, Any] = {}
-    if ctx.is_main:
-        best = torch.load(run_dir / "best.pt", map_location=ctx.device, weights_only=False)
-        model.load_state_dict(best["model"])
-        test_batches = list(DataLoader(datasets["test"], batch_size=per_rank_batch, collate_fn=collate))
+    if evaluated is not None:
         results = {
             "name": config.name, "arch": config.model.arch, "seed": config.seed, "best_epoch": state.best_epoch,
             "best_val_macro_f1": state.best_macro_f1, "epochs_run": state.next_epoch,
             "stopped_early": state.stopped_early, "parameters": n_params, "world_size": ctx.world_size,
-            "config": config.model_dump(mode="json"),
-            **evaluate_model(model, test_batches, config, ctx.device, run_dir),
+            "config": config.model_dump(mode="json"), **evaluated,
         }
         (run_dir / RESULTS).write_text(json.dumps(results, indent=2))
     ctx.barrier()

@@ -1,8 +1,11 @@
 """A small dataset folder in exactly the published format, with a planted class signal per modality.
 
 Each modality carries the label weakly and independently (noise differs per modality), so each
-unimodal model learns something and fusion can learn more. Written like the publish stage does:
-Parquet built with `features.arrow_schema` plus a README whose YAML `configs` names the splits.
+unimodal model learns something and fusion can learn more. Video is stored both ways
+(`features.video.store: both`): JPEG `frames` and float16 `frame_embeddings` (1280-d like
+EfficientNet-Lite0's), both carrying the label; `frames=False` writes `store: embeddings`. Written
+like the publish stage does: Parquet with the features' real Arrow types
+(`features.schema.rows_to_table`) plus a README whose YAML `configs` names the splits.
 """
 
 from __future__ import annotations
@@ -10,27 +13,54 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 from edu_emotionnet.config import CLASSES
 
 N_TOKENS = 128
 FPS = 5.0
+#: Width of the planted frame embeddings: EfficientNet-Lite0's pooled features, the default embedder.
+EMBEDDING_DIM = 1280
+#: Embedding dimensions that carry one class's signal (class k: dims k*32 .. k*32+31).
+EMBEDDING_SIGNAL_DIMS = 32
 #: One RGB tint per class for the planted video signal.
 TINTS = np.array([[60, -30, -30], [-30, 60, -30], [-30, -30, 60], [40, 40, -60]], dtype=np.float32)
 
 
-def dataset_features(text_dim: int):  # type: ignore[no-untyped-def]
-    """The published schema itself (edu_affect_data.features.schema), so planted data obeys the contract."""
+def dataset_features(text_dim: int, embedding_dim: int = EMBEDDING_DIM, frames: bool = True):  # type: ignore[no-untyped-def]
+    """The published schema itself (edu_affect_data.features.schema), so planted data obeys the contract,
+    with `frame_embeddings` after `frame_available` and without `frames` when `frames` is False."""
+    from datasets import Array2D, Features
+
     from edu_affect_data.config import FeaturesConfig, TextFeaturesConfig
     from edu_affect_data.features.schema import dataset_features as published_features
 
     config = FeaturesConfig(text=TextFeaturesConfig(max_tokens=N_TOKENS, dtype="float16"))
-    return published_features(config, hidden_size=text_dim)
+    columns = {}
+    for name, feature in published_features(config, hidden_size=text_dim).items():
+        if name == "frame_embeddings" or (name == "frames" and not frames):
+            continue
+        columns[name] = feature
+        if name == "frame_available":
+            columns["frame_embeddings"] = Array2D(shape=(None, embedding_dim), dtype="float16")
+    return Features(columns)
+
+
+def planted_embeddings(seed: int, split: str, index: int, n_frames: int, label: int, signal: float, dim: int) -> np.ndarray:
+    """(n_frames, dim) float16 frame embeddings, non-negative like pooled CNN features, with the class signal.
+
+    Drawn from their own generator (seed, split, row), so adding them leaves every other planted
+    value as it was.
+    """
+    rng = np.random.default_rng([seed, sum(map(ord, split)), index])
+    embeddings = np.abs(rng.normal(0, 1, (n_frames, dim))).astype(np.float32)
+    start = (label * EMBEDDING_SIGNAL_DIMS) % dim
+    embeddings[:, start : start + EMBEDDING_SIGNAL_DIMS] += signal
+    return embeddings.astype(np.float16)
 
 
 def _session(
-    rng: np.random.Generator, index: int, split: str, label: int, text_dim: int, signal: float, duration_s: tuple[float, float]
+    rng: np.random.Generator, index: int, split: str, label: int, text_dim: int, signal: float, duration_s: tuple[float, float],
+    *, seed: int = 0, fps: float = FPS, embedding_dim: int = EMBEDDING_DIM, frames: bool = True,
 ) -> dict:
     import cv2
 
@@ -39,12 +69,12 @@ def _session(
     n_audio = round(duration * 100)
     mfcc = rng.normal(0, 1, (n_audio, 40)).astype(np.float32)
     mfcc[:, label * 8 : label * 8 + 8] += signal
-    frame_times = np.arange(0, duration, 1 / FPS, dtype=np.float32)
-    frames = []
-    for _ in frame_times:
+    frame_times = np.arange(0, duration, 1 / fps, dtype=np.float32)
+    jpegs = []
+    for _ in frame_times if frames else ():
         small = rng.normal(128, 50, (28, 28, 3)).astype(np.float32) + signal * 0.6 * TINTS[label]
         image = cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (224, 224), interpolation=cv2.INTER_NEAREST)
-        frames.append({"bytes": cv2.imencode(".jpg", image)[1].tobytes(), "path": None})
+        jpegs.append({"bytes": cv2.imencode(".jpg", image)[1].tobytes(), "path": None})
     available = rng.random(len(frame_times)) > 0.1
     n_words = int(duration * 2)
     word_ends = np.sort(rng.uniform(0.2, duration, n_words)).astype(np.float32)
@@ -59,7 +89,7 @@ def _session(
     embeddings = rng.normal(0, 1, (N_TOKENS, text_dim)).astype(np.float32)
     embeddings[1 : n_words + 1] += signal * direction
     embeddings[n_words + 2 :] = 0
-    return {
+    row = {
         "session_id": f"{split}_{index:04d}",
         "corpus": "iemocap",
         "speaker_id": f"{split}_spk{index % 5}",
@@ -67,18 +97,22 @@ def _session(
         "label_method": "majority",
         "start_s": start,
         "end_s": start + duration,
-        "label": label,
+        "label": CLASSES[label],
         "votes": [CLASSES[label]] * 3,
-        "mfcc": mfcc.tolist(),
-        "frames": frames,
-        "frame_times": frame_times.tolist(),
-        "frame_available": available.tolist(),
-        "input_ids": (np.arange(N_TOKENS) * mask).astype(np.int32).tolist(),
-        "attention_mask": mask.tolist(),
-        "token_embeddings": embeddings.astype(np.float16).tolist(),
-        "token_start_s": starts.tolist(),
-        "token_end_s": ends.tolist(),
+        "mfcc": mfcc,
+        "frames": jpegs,
+        "frame_times": frame_times,
+        "frame_available": available,
+        "frame_embeddings": planted_embeddings(seed, split, index, len(frame_times), label, signal, embedding_dim),
+        "input_ids": (np.arange(N_TOKENS) * mask).astype(np.int32),
+        "attention_mask": mask,
+        "token_embeddings": embeddings.astype(np.float16),
+        "token_start_s": starts,
+        "token_end_s": ends,
     }
+    if not frames:
+        del row["frames"]
+    return row
 
 
 def write_planted_dataset(
@@ -88,16 +122,32 @@ def write_planted_dataset(
     signal: float = 0.5,
     seed: int = 0,
     duration_s: tuple[float, float] = (4.0, 6.0),
+    *,
+    fps: float = FPS,
+    embedding_dim: int = EMBEDDING_DIM,
+    frames: bool = True,
+    rows_per_group: int = 64,
 ) -> Path:
-    """Write `out/data/<split>-00000-of-00001.parquet` and `out/README.md`; return `out`."""
+    """Write `out/data/<split>-00000-of-00001.parquet` and `out/README.md`; return `out`.
+
+    Rows are written `rows_per_group` at a time, so a large planted set (the training benchmark's
+    30-s sessions) never sits in memory whole.
+    """
+    from edu_affect_data.features.schema import rows_to_table
+
     sizes = sizes or {"train": 64, "validation": 24, "test": 24}
-    features = dataset_features(text_dim)
+    features = dataset_features(text_dim, embedding_dim, frames)
     rng = np.random.default_rng(seed)
     (out / "data").mkdir(parents=True, exist_ok=True)
     for split, count in sizes.items():
-        rows = [features.encode_example(_session(rng, i, split, i % len(CLASSES), text_dim, signal, duration_s)) for i in range(count)]
-        table = pa.Table.from_pylist(rows, schema=features.arrow_schema)
-        pq.write_table(table, out / "data" / f"{split}-00000-of-00001.parquet")
+        with pq.ParquetWriter(out / "data" / f"{split}-00000-of-00001.parquet", features.arrow_schema) as writer:
+            for first in range(0, count, rows_per_group):
+                rows = [
+                    _session(rng, i, split, i % len(CLASSES), text_dim, signal, duration_s,
+                             seed=seed, fps=fps, embedding_dim=embedding_dim, frames=frames)
+                    for i in range(first, min(count, first + rows_per_group))
+                ]
+                writer.write_table(rows_to_table(rows, features))
     data_files = "\n".join(f"  - split: {s}\n    path: data/{s}-*" for s in sizes)
     (out / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files:\n{data_files}\n---\n# planted\n")
     return out

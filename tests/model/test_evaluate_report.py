@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.evaluate import classification_metrics
+from edu_emotionnet.checkpoint import load_trained
+from edu_emotionnet.config import EvalConfig
+from edu_emotionnet.data import session_datasets
+from edu_emotionnet.distributed import DistContext
+from edu_emotionnet.evaluate import classification_metrics, evaluate_model, shard_loader
 from edu_emotionnet.report import build_tables, collect_runs
 from edu_emotionnet.robustness import apply_drop, kept_steps
+from torch.utils.data import Dataset as TorchDataset
 from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
@@ -54,6 +62,42 @@ def test_evaluate_command_rewrites_results(trained_run: Path, tmp_path: Path) ->
     after = json.loads((run / "results.json").read_text())
     assert after["test"] == before["test"]  # same best checkpoint, same masks: same numbers
     assert "modality drop" in result.output
+
+
+class CountingReads(TorchDataset):
+    """A split that counts how often each session is read."""
+
+    def __init__(self, inner: TorchDataset) -> None:
+        self.inner = inner
+        self.reads: Counter[int] = Counter()
+
+    def __len__(self) -> int:
+        return len(self.inner)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Any:
+        self.reads[index] += 1
+        return self.inner[index]
+
+
+def test_streamed_evaluation_reads_each_test_session_once_whatever_the_batching(trained_run: Path, tmp_path: Path) -> None:
+    trained = load_trained(trained_run)
+    config = trained.config.model_copy(update={"eval": EvalConfig(missing_rates=[0.0, 0.3, 0.6])})
+    assert config.data is not None
+    datasets, _ = session_datasets(config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir)
+    evaluated = []
+    for batch_size in (5, 1):
+        split = CountingReads(datasets["test"])
+        loader = shard_loader(split, batch_size, DistContext.single())
+        evaluated.append(evaluate_model(trained.model, loader, config, DistContext.single(), tmp_path))
+        # Test and the whole sweep (2 kinds x 3 rates) in one pass: every session read exactly once.
+        assert sorted(split.reads.items()) == [(i, 1) for i in range(len(split))]
+    by_five, by_one = evaluated
+    assert by_five is not None and by_one is not None
+    assert {k: v for k, v in by_five["test"].items() if k != "loss"} == {k: v for k, v in by_one["test"].items() if k != "loss"}
+    assert by_five["test"]["loss"] == pytest.approx(by_one["test"]["loss"], rel=1e-6)
+    assert by_five["robustness"] == by_one["robustness"]
+    trained_results = json.loads((trained_run / "results.json").read_text())
+    assert by_five["test"]["confusion_matrix"] == trained_results["test"]["confusion_matrix"]
 
 
 def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Path) -> None:

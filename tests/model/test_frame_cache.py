@@ -33,3 +33,16 @@ def test_fingerprint_follows_the_data_files(tmp_path: Path) -> None:
     first = dataset_fingerprint(tmp_path)
     os.utime(shard, ns=(1, 1))
     assert dataset_fingerprint(tmp_path) != first
+
+
+def test_embeddings_runs_build_no_frame_cache(planted_dir: Path, tmp_path: Path) -> None:
+    from edu_emotionnet.config import VideoEncoderConfig
+    from edu_emotionnet.data import session_datasets
+
+    datasets, _ = session_datasets(planted_dir, ("audio", "video", "text"), 1.0, VideoEncoderConfig(frame_size=32), tmp_path)
+    assert all(split.frame_cache is None for split in datasets.values())
+    assert list(tmp_path.iterdir()) == []  # nothing decoded, nothing written
+    pixels, _ = session_datasets(
+        planted_dir, ("audio", "video", "text"), 1.0, VideoEncoderConfig(input="pixels", frame_size=32), tmp_path
+    )
+    assert pixels["test"].frame_cache is not None and len(list(tmp_path.iterdir())) == 1

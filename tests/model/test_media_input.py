@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from edu_emotionnet.causal_features import causal_mfcc, causal_text_features
 from edu_emotionnet.data import n_steps_of
 from edu_emotionnet.media_input import (
     MediaInputError,
@@ -24,7 +25,7 @@ from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
-from edu_affect_data.features.audio import session_mfcc
+from edu_affect_data.features.audio import read_window
 from edu_affect_data.features.text import TextEncoder, Transcript
 from edu_affect_data.features.video import extract_frames
 
@@ -112,30 +113,35 @@ def test_media_without_video_stream_passes_video_as_missing(trained_run: Path, c
     assert ends.numel() >= 8 and float(ends.min()) > 0 and float(ends.max()) == pytest.approx(3.0, abs=1e-4)
 
 
-def test_media_features_equal_the_dataset_extractors(carded_dataset: Path, media: dict[str, Path], tmp_path: Path) -> None:
+def test_media_features_are_the_causal_forms_of_the_dataset_extractors(carded_dataset: Path, media: dict[str, Path], tmp_path: Path) -> None:
     settings = media_settings(carded_dataset)
-    row, duration, _, _ = media_row(media["mp4"], settings, PLANTED_TEXT_DIM, tmp_path, transcript=media["timed"])
-    # Independently decoded audio track, then the dataset's own extractors on the same window.
+    row, duration, _, _ = media_row(media["mp4"], settings, PLANTED_TEXT_DIM, tmp_path, step_s=1.0, transcript=media["timed"])
+    # Independently decoded audio track, then the dataset's own analysis in its causal form on the same window.
     wav = tmp_path / "own.wav"
     _ffmpeg("-i", str(media["mp4"]), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_f32le", str(wav))
-    np.testing.assert_array_equal(row["mfcc"], session_mfcc(wav, 0.0, duration, settings.features.audio))
+    audio = settings.features.audio
+    np.testing.assert_array_equal(row["mfcc"], causal_mfcc(read_window(wav, 0.0, duration, audio.sample_rate), audio))
     frames = extract_frames(media["mp4"], "full", 0.0, duration, settings.features.video, settings.gaps)
     assert [f["bytes"] for f in row["frames"]] == frames.jpegs and len(frames.jpegs) == int(duration * 5)
     np.testing.assert_array_equal(row["frame_available"], frames.available)
     words, timed = read_transcript(media["timed"])
     assert timed
-    expected = TextEncoder(settings.features.text).encode([Transcript("x", "", tuple(words), 0.0)])[0]
-    for name, value in vars(expected).items():
+    encoder = TextEncoder(settings.features.text)
+    dataset = encoder.encode([Transcript("x", "", tuple(words), 0.0)])[0]
+    expected = causal_text_features(encoder, Transcript("x", "", tuple(words), 0.0), 1.0, n_steps_of(duration, 1.0))
+    for name, value in expected.items():
         np.testing.assert_array_equal(row[name], value, err_msg=name)
+        if name != "token_embeddings":  # ids, mask and times exactly as the dataset stores them
+            np.testing.assert_array_equal(value, getattr(dataset, name), err_msg=name)
     # A WAV is read as is, exactly as the build reads corpus audio.
-    wav_row, wav_duration, _, _ = media_row(media["wav"], settings, PLANTED_TEXT_DIM, tmp_path)
-    np.testing.assert_array_equal(wav_row["mfcc"], session_mfcc(media["wav"], 0.0, 3.0, settings.features.audio))
+    wav_row, wav_duration, _, _ = media_row(media["wav"], settings, PLANTED_TEXT_DIM, tmp_path, step_s=1.0)
+    np.testing.assert_array_equal(wav_row["mfcc"], causal_mfcc(read_window(media["wav"], 0.0, 3.0, audio.sample_rate), audio))
     assert wav_duration == 3.0 and not wav_row["attention_mask"].any()
 
 
 def test_item_frames_are_the_run_sized_frames(carded_dataset: Path, media: dict[str, Path]) -> None:
     session = media_session(media["mp4"], media_settings(carded_dataset), modalities=("audio", "video", "text"),
-                            step_s=1.0, frame_size=32, text_dim=PLANTED_TEXT_DIM)
+                            step_s=1.0, frame_size=32, video_input="pixels", text_dim=PLANTED_TEXT_DIM)
     item = session.item
     assert item["frames"].shape == (len(item["frame_times"]), 3, 32, 32) and item["frames"].dtype == torch.uint8
     assert item["mfcc"].shape[1] == 40 and not item["token_mask"].any()
@@ -161,3 +167,44 @@ def test_timed_transcript_errors_name_the_line(tmp_path: Path) -> None:
     bad.write_text("0.9 0.5 backwards\n")
     with pytest.raises(MediaInputError, match=r"words\.txt:1"):
         read_transcript(bad)
+
+
+def _media_pair(folder: Path, cut_s: float) -> list[dict[str, Path]]:
+    """Two 4-s recordings (WAV, intra-coded MJPEG video, timed transcript) equal before `cut_s`, different after."""
+    import soundfile as sf
+
+    rate, rng = 16000, np.random.default_rng(0)
+    t = np.arange(4 * rate) / rate
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) + rng.normal(0, 0.02, len(t))).astype(np.float32)
+    other = audio.copy()
+    cut = int(cut_s * rate)
+    other[cut:] = (0.5 * np.sin(2 * np.pi * 880 * t[cut:]) + rng.normal(0, 0.1, len(t) - cut)).astype(np.float32)
+    words = ["0.2 0.6 so\n0.7 1.2 what\n1.3 1.9 is\n", "2.1 2.6 a\n2.7 3.4 derivative\n", "2.2 2.8 completely\n2.9 3.5 different\n"]
+    pair = []
+    for name, samples, later_video, later_words in (("a", audio, "testsrc", words[1]), ("b", other, "smptebars", words[2])):
+        files = {"wav": folder / f"{name}.wav", "video": folder / f"{name}.avi", "words": folder / f"{name}.txt"}
+        sf.write(files["wav"], samples, rate, subtype="FLOAT")
+        _ffmpeg("-f", "lavfi", "-i", f"testsrc=size=160x120:rate=10:duration={cut_s}", "-f", "lavfi",
+                "-i", f"{later_video}=size=160x120:rate=10:duration={4 - cut_s}", "-filter_complex", "[0][1]concat=n=2:v=1",
+                "-c:v", "mjpeg", "-q:v", "3", str(files["video"]))
+        files["words"].write_text(words[0] + later_words)
+        pair.append(files)
+    return pair
+
+
+def test_predict_outputs_before_t_ignore_the_media_after_t(trained_run: Path, carded_dataset: Path, tmp_path: Path) -> None:
+    """Changing the audio samples, video frames and transcript words after 2 s leaves steps 0 and 1 unchanged."""
+    cut_s = 2.0
+    runs = [stream_media(trained_run, files["wav"], video=files["video"], transcript=files["words"], data=carded_dataset)
+            for files in _media_pair(tmp_path, cut_s)]
+    (session_a, _, steps_a), (session_b, _, steps_b) = runs
+    assert session_a.modalities_present == session_b.modalities_present == ("audio", "video", "text")
+    assert len(steps_a) == len(steps_b) == 4
+    for t in range(int(cut_s)):
+        assert steps_a[t].probs == pytest.approx(steps_b[t].probs, abs=1e-6), t
+        assert steps_a[t].weights == pytest.approx(steps_b[t].weights, abs=1e-6), t
+    # The change reaches the model: inputs after the cut differ, and so do the later outputs.
+    item_a, item_b = session_a.item, session_b.item
+    assert not torch.equal(item_a["mfcc"][200:], item_b["mfcc"][200:])
+    assert torch.equal(item_a["mfcc"][:200], item_b["mfcc"][:200])
+    assert any(abs(steps_a[t].probs[c] - steps_b[t].probs[c]) > 1e-4 for t in (2, 3) for c in steps_a[t].probs)

@@ -18,7 +18,18 @@ ARCHS = list(model_names())
 @pytest.fixture(scope="module")
 def batch(make_config: Callable[..., TrainConfig]) -> Batch:
     config = make_config()
-    datasets, _ = session_datasets(config.data, ("audio", "video", "text"), 1.0, 32, config.cache_dir)
+    datasets, _ = session_datasets(config.data, ("audio", "video", "text"), 1.0, config.model.video, config.cache_dir)
+    return collate([datasets["train"][i] for i in range(4)])
+
+
+#: A pixel video branch small enough for CPU tests (the shipped configs read frame embeddings).
+SMALL_PIXELS = {"input": "pixels", "backbone": "small_cnn", "frame_size": 32, "cnn_channels": 4}
+
+
+@pytest.fixture(scope="module")
+def pixel_batch(make_config: Callable[..., TrainConfig]) -> Batch:
+    config = make_config(model__video=SMALL_PIXELS)
+    datasets, _ = session_datasets(config.data, ("audio", "video", "text"), 1.0, config.model.video, config.cache_dir)
     return collate([datasets["train"][i] for i in range(4)])
 
 
@@ -69,13 +80,13 @@ def _change_after(batch: Batch, cut_s: float) -> Batch:
     gen = torch.Generator().manual_seed(1)
     mfcc = batch.mfcc.clone()
     mfcc[:, int(cut_s * 100) :] = torch.randn(mfcc[:, int(cut_s * 100) :].shape, generator=gen) * 3
-    frames = batch.frames.clone()
+    frames = batch.frame_embeddings.clone()
     late = batch.frame_times >= cut_s
-    frames[late] = torch.randint(0, 255, frames[late].shape, generator=gen, dtype=torch.uint8)
+    frames[late] = (torch.rand(frames[late].shape, generator=gen) * 3).to(frames.dtype)
     tokens = batch.tokens.clone()
     late_tokens = batch.token_end_s >= cut_s
     tokens[late_tokens] = torch.randn(tokens[late_tokens].shape, generator=gen) * 3
-    return Batch(**{**batch.__dict__, "mfcc": mfcc, "frames": frames, "tokens": tokens})
+    return Batch(**{**batch.__dict__, "mfcc": mfcc, "frame_embeddings": frames, "tokens": tokens})
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -128,8 +139,8 @@ def test_pool_to_grid_averages_into_the_step_of_each_time() -> None:
 
 
 def test_resnet_backbone_reads_full_size_frames_decoded_by_datasets(make_config) -> None:
-    config = make_config(model__video={"backbone": "resnet", "frame_size": 224, "resnet_depths": [1], "resnet_hidden_sizes": [8]})
-    datasets, width = session_datasets(config.data, ("audio", "video", "text"), 1.0, 224, None)
+    config = make_config(model__video={"input": "pixels", "backbone": "resnet", "frame_size": 224, "resnet_depths": [1], "resnet_hidden_sizes": [8]})
+    datasets, width = session_datasets(config.data, ("audio", "video", "text"), 1.0, config.model.video, None)
     assert datasets["test"].frame_cache is None  # 224 px: no cache, frames decoded from the JPEGs
     batch = collate([datasets["test"][i] for i in range(2)])
     assert batch.frames.shape[-2:] == (224, 224)
@@ -137,8 +148,9 @@ def test_resnet_backbone_reads_full_size_frames_decoded_by_datasets(make_config)
     assert torch.isfinite(model(batch).step_log_probs).all()
 
 
-def test_frame_stride_encodes_every_kth_frame_from_the_first(make_config, batch: Batch) -> None:
-    model = _model(make_config, arch="visual_only", video={"backbone": "small_cnn", "frame_size": 32, "cnn_channels": 4, "frame_stride": 2})
+def test_frame_stride_encodes_every_kth_frame_from_the_first(make_config, pixel_batch: Batch) -> None:
+    batch = pixel_batch
+    model = _model(make_config, arch="visual_only", video={**SMALL_PIXELS, "frame_stride": 2})
     gen = torch.Generator().manual_seed(2)
 
     def scrambled(parity: int) -> Batch:
