@@ -36,6 +36,17 @@ MODALITY_COLUMNS = {
 }
 
 
+def causal_token_ends(ends: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each real token placed no earlier than the tokens before it (a running maximum of end times).
+
+    The text encoder is causal over tokens, so token i carries what tokens < i said; were it pooled
+    to an earlier step than a preceding token that ends later (overlapping alignments), that step
+    would hear a word before it was spoken. Special and padding tokens keep their -1.
+    """
+    running = torch.cummax(torch.where(mask, ends, torch.full_like(ends, -math.inf)), dim=0).values
+    return torch.where(mask, running, ends)
+
+
 class DatasetFormatError(ValueError):
     """The dataset folder does not hold what docs/contracts.md promises."""
 
@@ -155,8 +166,9 @@ class SessionDataset(TorchDataset):
             item["frame_available"] = row["frame_available"].bool().reshape(-1)
         if "text" in self.modalities:
             item["tokens"] = row["token_embeddings"]
-            item["token_end_s"] = row["token_end_s"].float()
-            item["token_mask"] = (row["attention_mask"] > 0) & (row["token_start_s"] >= 0) & (row["token_end_s"] >= 0)
+            mask = (row["attention_mask"] > 0) & (row["token_start_s"] >= 0) & (row["token_end_s"] >= 0)
+            item["token_end_s"] = causal_token_ends(row["token_end_s"].float(), mask)
+            item["token_mask"] = mask
         return item
 
 

@@ -81,3 +81,12 @@ def test_embedding_width_must_match_the_config(tmp_path: Path) -> None:
     assert datasets["train"][0]["frame_embeddings"].shape[1] == 64
     # A model that does not read video does not care.
     session_datasets(data, ("audio", "text"), 1.0, VideoEncoderConfig(), None)
+
+
+def test_token_end_times_never_go_back_in_time() -> None:
+    import torch
+    from edu_emotionnet.data import causal_token_ends
+
+    ends = torch.tensor([-1.0, 1.0, 3.0, 2.0, 2.5, 4.0, -1.0])
+    mask = ends >= 0
+    assert causal_token_ends(ends, mask).tolist() == [-1.0, 1.0, 3.0, 3.0, 3.0, 4.0, -1.0]
