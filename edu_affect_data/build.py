@@ -7,12 +7,14 @@ dependencies.
 
 `build_state.json` (under `--out`) records per stage the hash of its inputs, the outputs it
 reported and whether it completed. A stage is skipped when it completed before with the same
-input hash and all its outputs still exist. The input hash covers
+input hash and all its outputs still exist, each Parquet output still reading with the row count
+and schema recorded when the stage completed (a truncated table means rerun). The input hash covers
 
 * the package version and the stage's config keys (as validated, so formatting and comments
   do not matter; a code change within one version needs `--force STAGE`),
-* for ingest, the corpora as a listing of every file's relative path, size and mtime (not their
-  content: hashing IEMOCAP's ~13 GB on every build would cost minutes),
+* for ingest, the corpora as a listing of every file's relative path, size, mtime and permissions
+  (not their content: hashing IEMOCAP's ~13 GB on every build would cost minutes), following
+  symlinked folders once each and listing dangling links with their targets (never a crash),
 * the fingerprint of each upstream stage's outputs: SHA-256 of file content for files, the
   listing (path, size, mtime) for folders such as per-session feature shards.
 
@@ -23,6 +25,9 @@ and the key, instead of silently skipping the stage on a changed input.
 A stage that returns `complete=False` (people still annotating) stops the build with its message;
 it is never skipped on the next run, which resumes there. Exit statuses of the CLI: 0 done,
 1 a stage failed, 2 bad configuration or flags, 3 waiting for people (see `BuildResult`).
+
+One build at a time per `--out`: `run_build` holds `edu_affect_data.lock.hold_out_lock` throughout,
+and a second build fails with `BuildLocked` (exit 2) naming the holder's pid and host.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import hashlib
 import importlib
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -40,12 +46,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rich.console import Console
 
 from edu_affect_data import __version__
 from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.atomic import atomic_write_text
 from edu_affect_data.config import PipelineConfig
+from edu_affect_data.lock import LockHeld, hold_out_lock
 from edu_affect_data.parallel import executor_or_pool
 from edu_affect_data.stage import ConfigSlice, StageOutcome, UnknownConfigKey
 
@@ -58,6 +67,10 @@ StageFunction = Callable[..., StageOutcome]
 
 class BuildError(RuntimeError):
     """The build cannot go on as asked (unknown stage, missing upstream artifacts, bad target)."""
+
+
+class BuildLocked(BuildError):
+    """Another build holds the lock on `--out` (the message names its pid and host)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,27 @@ def run_build(
     views = {spec.name: stage_config(spec, config) for spec in selected}
 
     paths.out.mkdir(parents=True, exist_ok=True)
+    try:
+        with hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
+            return _run_stages(selected, names, forced_from, views, config, paths, state,
+                               executor, dask_scheduler, console)
+    except LockHeld as exc:
+        raise BuildLocked(str(exc)) from None
+
+
+def _run_stages(
+    selected: list[StageSpec],
+    names: list[str],
+    forced_from: int,
+    views: dict[str, PipelineConfig],
+    config: PipelineConfig,
+    paths: BuildPaths,
+    state: dict[str, Any],
+    executor: Executor | None,
+    dask_scheduler: str | None,
+    console: Console,
+) -> BuildResult:
+    """The stage loop of `run_build`, run while holding the lock on `--out`."""
     ran: list[str] = []
     skipped: list[str] = []
     outcomes: dict[str, StageOutcome] = {}
@@ -222,19 +256,52 @@ def _up_to_date(record: dict[str, Any] | None, digest: str, paths: BuildPaths) -
 
 
 def _outputs_exist(record: dict[str, Any], paths: BuildPaths) -> bool:
-    return all((paths.out / rel).exists() for rel in record["outputs"])
+    """Every recorded output is there and every recorded Parquet file still reads as recorded.
+
+    A truncated or rewritten `sessions.parquet` exists but is no longer the stage's output, so
+    existence alone would skip the stage with broken outputs; the footer holds the row count and
+    schema, which costs one small read per file to check.
+    """
+    if not all((paths.out / rel).exists() for rel in record["outputs"]):
+        return False
+    recorded: dict[str, dict[str, Any] | None] = record.get("parquet", {})
+    return all(_parquet_summary(paths.out / rel) == summary for rel, summary in recorded.items())
 
 
 def _record(digest: str, outcome: StageOutcome, seconds: float, paths: BuildPaths) -> dict[str, Any]:
+    outputs = [_relative(p, paths) for p in outcome.outputs]
     return {
         "input_hash": digest,
         "complete": outcome.complete,
-        "outputs": [_relative(p, paths) for p in outcome.outputs],
+        "outputs": outputs,
+        "parquet": _parquet_summaries(outputs, paths),
         "message": outcome.message,
         "stats": outcome.stats,
         "seconds": round(seconds, 3),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _parquet_summaries(outputs: list[str], paths: BuildPaths) -> dict[str, dict[str, Any] | None]:
+    """`{relative path: {rows, schema}}` of every Parquet output file (folders: the files under them)."""
+    found: list[Path] = []
+    for rel in outputs:
+        path = paths.out / rel
+        if path.is_file() and path.suffix == ".parquet":
+            found.append(path)
+        elif path.is_dir():
+            found.extend(sorted(path.rglob("*.parquet")))
+    return {_relative(p, paths): _parquet_summary(p) for p in found}
+
+
+def _parquet_summary(path: Path) -> dict[str, Any] | None:
+    """Row count and schema digest from the Parquet footer; None when the file cannot be read."""
+    try:
+        metadata = pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return None
+    schema = hashlib.sha256(str(metadata.schema.to_arrow_schema()).encode()).hexdigest()[:16]
+    return {"rows": metadata.num_rows, "schema": schema}
 
 
 def _relative(path: Path, paths: BuildPaths) -> str:
@@ -284,32 +351,80 @@ def _lookup(tree: dict[str, Any], dotted: str) -> Any:
 def tree_fingerprint(path: Path, *, content: bool = False) -> str:
     """Fingerprint of a file or folder: content hash of a file when `content`, else a listing.
 
-    A listing is every file's path relative to `path`, size and mtime, in sorted order; a
-    missing path fingerprints as "missing" (so it differs from any present one).
+    A listing (see `_listing`) names every entry under `path` with its size, mtime and
+    permissions, following symlinks; a missing path fingerprints as "missing" (so it differs
+    from any present one) and never raises.
     """
     if path.is_file():
         if content:
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
-        stat = path.stat()
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
+            try:
+                digest = hashlib.sha256()
+                with path.open("rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(block)
+                return digest.hexdigest()
+            except OSError as exc:  # unreadable: rerun the stage, which names the file
+                return f"unreadable:{exc.errno}"
+        return _entry_line(".", path.stat())
     if not path.is_dir():
-        return "missing"
+        return "missing" if not path.is_symlink() else f"dangling->{os.readlink(path)}"
     digest = hashlib.sha256()
-    for rel, size, mtime in sorted(_listing(path)):
-        digest.update(f"{rel}\0{size}\0{mtime}\n".encode())
+    for line in sorted(_listing(path)):
+        digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
     return digest.hexdigest()
 
 
-def _listing(root: Path) -> Iterator[tuple[str, int, int]]:
-    for folder, _dirs, files in os.walk(root):
-        for name in files:
+def _entry_line(rel: str, entry: os.stat_result) -> str:
+    """One listing line: path, size, mtime and permission bits (readable or not changes it)."""
+    return f"{rel}\0{entry.st_size}\0{entry.st_mtime_ns}\0{entry.st_mode & 0o7777:o}"
+
+
+def _listing(root: Path) -> Iterator[str]:
+    """Every file and folder under `root`, following directory symlinks, never raising.
+
+    Symlinked folders (a `Session5/` linked from elsewhere) are walked like real ones, so a file
+    broken behind the link changes the fingerprint; each real folder is entered once, keyed by
+    (device, inode), so a link loop ends. A dangling link is listed with its target, an unreadable
+    folder as such: both change the fingerprint instead of crashing the build, and the stage
+    reading the corpus reports the file it cannot use.
+    """
+    seen: set[tuple[int, int]] = set()
+    root_stat = os.stat(root)
+    seen.add((root_stat.st_dev, root_stat.st_ino))
+    stack: list[tuple[str, str]] = [(str(root), "")]  # (absolute folder, its path relative to root)
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as exc:
+            yield f"{prefix or '.'}\0unlistable\0{exc.errno}"
+            continue
+        for name in names:
             full = os.path.join(folder, name)
-            stat = os.stat(full)
-            yield os.path.relpath(full, root), stat.st_size, stat.st_mtime_ns
+            rel = prefix + name
+            try:
+                entry = os.stat(full)
+            except FileNotFoundError:
+                yield f"{rel}\0dangling\0{_link_target(full)}"
+                continue
+            except OSError as exc:  # a link loop (ELOOP) or a permission problem on the way
+                yield f"{rel}\0unstatable\0{exc.errno}"
+                continue
+            yield _entry_line(rel, entry)
+            if stat.S_ISDIR(entry.st_mode):
+                key = (entry.st_dev, entry.st_ino)
+                if key in seen:
+                    yield f"{rel}\0loop"
+                    continue
+                seen.add(key)
+                stack.append((full, rel + os.sep))
+
+
+def _link_target(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
 
 
 # -------------------------------------------------------------------------------------- state

@@ -9,10 +9,12 @@ readable, and the tables in the body are rendered from the same numbers.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
@@ -41,12 +43,18 @@ PROVENANCE_PACKAGES = (
     "scikit-learn",
 )
 
+#: The paper this dataset was built for, as a sentence and as BibTeX.
+PAPER = (
+    'S M Rafiuddin, "Edu-EmotionNet: Cross-Modality Attention Alignment with Temporal Feedback Loops", '
+    "ICMLA 2025 (Oklahoma State University)."
+)
 CITATION = """\
-@inproceedings{edu_emotionnet_icmla2025,
-  title     = {Edu-EmotionNet: multimodal recognition of learner emotions},
+@inproceedings{rafiuddin2025eduemotionnet,
+  author    = {S M Rafiuddin},
+  title     = {Edu-EmotionNet: Cross-Modality Attention Alignment with Temporal Feedback Loops},
   booktitle = {Proceedings of the IEEE International Conference on Machine Learning and Applications (ICMLA)},
   year      = {2025},
-  note      = {Author list and pages: see the published paper}
+  note      = {Oklahoma State University}
 }
 """
 
@@ -178,6 +186,87 @@ def _embedder_lines(embedder: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def public_path(value: str, paths: BuildPaths) -> str:
+    """A path as the published card may show it: never where the build machine keeps things.
+
+    Relative paths stay (they name no machine). An absolute path inside the build folder becomes
+    relative to the dataset folder (`../annotation/media`); any other absolute path (a licensed
+    corpus, a speaker map, a local model) becomes the placeholder `<its folder or file name>`.
+    """
+    if not os.path.isabs(value):
+        return value
+    path = Path(value)
+    try:
+        inside = path.resolve().relative_to(paths.out.resolve())
+    except ValueError:
+        return f"<{path.name or 'path'}>"
+    return os.path.relpath(paths.out.resolve() / inside, paths.dataset.resolve())
+
+
+def public_config(tree: Any, paths: BuildPaths) -> Any:
+    """The dumped configuration with every absolute path made public (`public_path`)."""
+    if isinstance(tree, dict):
+        return {key: public_config(value, paths) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [public_config(value, paths) for value in tree]
+    if isinstance(tree, str):
+        return public_path(tree, paths)
+    return tree
+
+
+def mean_session_s(stats: dict[str, SplitStats]) -> float | None:
+    """The measured mean session length over all splits, seconds (None without sessions)."""
+    sessions = sum(st.sessions for st in stats.values())
+    return sum(st.hours for st in stats.values()) * 3600.0 / sessions if sessions else None
+
+
+def _modalities(features: datasets.Features, embedder: dict[str, Any] | None) -> str:
+    """What the feature columns hold, by modality, from the columns actually published."""
+    parts = []
+    if "mfcc" in features:
+        parts.append("audio (MFCC)")
+    if "frames" in features or "frame_embeddings" in features:
+        parts.append(f"video ({_video_phrase(features, embedder)})")
+    if "token_embeddings" in features:
+        parts.append("text (token embeddings with word times)")
+    if not parts:
+        return "the feature columns listed below"
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+def _summary(stats: dict[str, SplitStats], corpora: list[CorpusPlugin], features: datasets.Features, embedder: dict[str, Any] | None) -> str:
+    """The card's opening sentence, every figure measured on the published sessions."""
+    total = sum(st.sessions for st in stats.values())
+    mean = mean_session_s(stats)
+    length = f"{total} sessions of {mean:.1f} s on average" if mean is not None else "No sessions"
+    return (
+        f"{length} ({sum(st.hours for st in stats.values()):.2f} h), each of one speaker, from {_titles(corpora)}, "
+        f"labelled by annotators with one of {len(CLASSES)} learner emotions, with {_modalities(features, embedder)}. "
+        "Splits are speaker-independent: no speaker appears in two splits."
+    )
+
+
+def _example(config: PipelineConfig, features: datasets.Features) -> list[str]:
+    """The loading example: the dataset folder as a placeholder, shapes from the published features."""
+    shapes = []
+    if "mfcc" in features:
+        shapes.append(f"mfcc (T, {features['mfcc'].shape[1]})")
+    if "frames" in features:
+        side = config.features.video.size
+        shapes.append(f"frames (n, 3, {side}, {side}) uint8")
+    lines = ["```python", "from datasets import load_dataset"]
+    if "frames" in features:
+        lines.append("from edu_affect_data.features.video import imagenet_transform")
+    lines += [
+        "",
+        'ds = load_dataset("<path of this folder>")  # the folder holding this README.md and data/',
+        f'train = ds["train"].with_format("torch")  # {", ".join([*shapes, "..."])}',
+    ]
+    if "frames" in features:
+        lines.append('frames = ds["train"].with_transform(imagenet_transform)  # ImageNet-normalised float frames')
+    return [*lines, "```"]
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -200,8 +289,12 @@ def render_card(
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
+    from edu_affect_data.build import STAGES
+
     corpora = source_corpora(paths)
     embedder = frame_embedder(config, features)
+    if embedder is not None:
+        embedder = {**embedder, "model": public_path(embedder["model"], paths)}
     card_data = DatasetCardData(
         license="other",
         pretty_name=f"Learner emotions from {_titles(corpora)} (edu-affect-data)",
@@ -228,20 +321,11 @@ def render_card(
         card_data.to_yaml(),
         "---",
         "",
-        "# Learner emotions: Confused, Curious, Bored, Frustrated",
+        f"# Learner emotions: {', '.join(CLASSES)}",
         "",
-        f"Sessions of about 30 s of one speaker from {_titles(corpora)}, labelled by annotators with one of "
-        f"four learner emotions, with audio (MFCC), video ({_video_phrase(features, embedder)}) and text (token "
-        "embeddings with word times). Splits are speaker-independent: no speaker appears in two splits.",
+        _summary(stats, corpora, features, embedder),
         "",
-        "```python",
-        "from datasets import load_dataset",
-        "from edu_affect_data.features.video import imagenet_transform",
-        "",
-        f'ds = load_dataset("{paths.dataset}")',
-        'train = ds["train"].with_format("torch")          # mfcc (T, 40), frames (n, 3, 224, 224) uint8, ...',
-        'frames = ds["train"].with_transform(imagenet_transform)  # ImageNet-normalised float frames',
-        "```",
+        *_example(config, features),
         "",
         "## Statistics",
         "",
@@ -280,11 +364,11 @@ def render_card(
         *_embedder_lines(embedder),
         "## How it was built",
         "",
-        f"edu-affect-data {__version__}: ingest -> annotation in Label Studio -> aggregation -> balance and "
-        "speaker-independent split -> feature extraction -> this publish step. Configuration:",
+        f"edu-affect-data {__version__}, stages {' -> '.join(spec.name for spec in STAGES)} (this card is the "
+        "last one's). Configuration read by this stage (paths outside the build folder as `<name>` placeholders):",
         "",
         "```json",
-        json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True),
+        json.dumps(public_config(config.model_dump(mode="json"), paths), indent=2, sort_keys=True),
         "```",
         "",
         "Package versions: " + ", ".join(f"{k} {v}" for k, v in _versions().items()) + ".",
@@ -296,6 +380,8 @@ def render_card(
         "",
         "## Citation",
         "",
+        f"Built for: {PAPER}",
+        "",
         "```bibtex",
         "\n".join([CITATION, *(c.citation for c in corpora if c.citation)]).rstrip(),
         "```",
@@ -304,15 +390,24 @@ def render_card(
     return "\n".join(lines)
 
 
-def stats_from_card(readme: str) -> dict[str, Any]:
-    """The machine-readable `edu_affect` block of a card's YAML front matter."""
+def front_matter(readme: str) -> dict[str, Any]:
+    """The YAML front matter of a card (the `---` block), as a mapping."""
     import yaml
 
     if not readme.startswith("---"):
         raise ValueError("README.md has no YAML front matter")
-    front = readme.split("---", 2)[1]
-    data = yaml.safe_load(front) or {}
-    block = data.get("edu_affect")
+    try:
+        data = yaml.safe_load(readme.split("---", 2)[1]) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"README.md front matter is not valid YAML: {' '.join(str(exc).split())}") from exc
+    if not isinstance(data, dict):
+        raise ValueError("README.md front matter is not a mapping")
+    return data
+
+
+def stats_from_card(readme: str) -> dict[str, Any]:
+    """The machine-readable `edu_affect` block of a card's YAML front matter."""
+    block = front_matter(readme).get("edu_affect")
     if not isinstance(block, dict):
         raise ValueError("README.md front matter has no edu_affect block")
     return block

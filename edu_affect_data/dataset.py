@@ -7,7 +7,8 @@ metadata; publish never re-plans the features stage. Rows are streamed one sessi
 does), so publishing a corpus needs the memory of one row group, not of the dataset. The table
 schema is `Features.arrow_schema`: real `Array2D` extension types plus the `huggingface`
 metadata, which is what makes `load_dataset` return the declared features. The folder is built
-next to the old one and swapped in at the end, so a failed publish never leaves half a dataset.
+next to the old one and swapped in by renames at the end, so a failed or killed publish never
+leaves half a dataset.
 """
 
 from __future__ import annotations
@@ -196,6 +197,24 @@ def column_notes(index: FeaturesIndex) -> list[str]:
     return notes
 
 
+def _retired(dataset: Path) -> Path:
+    return dataset.with_name(f"{dataset.name}.old")
+
+
+def _swap_in(staging: Path, dataset: Path) -> None:
+    """Replace `dataset` by `staging` with renames only, so no reader ever sees half a dataset.
+
+    Deleting the old folder in place would leave it half-deleted if the process is killed
+    meanwhile (shards gone, card still there); moved aside first, the worst a kill leaves is no
+    `dataset/` at all, with the old one in `dataset.old` for the next run to delete.
+    """
+    retired = _retired(dataset)
+    if dataset.exists():
+        dataset.replace(retired)
+    staging.replace(dataset)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
 def run_publish(config: Any, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
     """Write `dataset/data/*.parquet` and the `README.md` card from the features index.
 
@@ -213,7 +232,8 @@ def run_publish(config: Any, paths: BuildPaths, *, executor: Executor | None = N
     metadata = {str(row["session_id"]): metadata_row(row) for _, row in plan.iterrows()}
 
     staging = paths.out / "dataset.partial"
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)  # a killed run's half-written shards
+    shutil.rmtree(_retired(paths.dataset), ignore_errors=True)  # a killed run's old dataset
     (staging / "data").mkdir(parents=True)
     shards: dict[str, list[Path]] = {}
     sizes: dict[str, int] = {}
@@ -232,9 +252,7 @@ def run_publish(config: Any, paths: BuildPaths, *, executor: Executor | None = N
     stats = split_stats(plan)
     card = render_card(config, paths, features, stats, sizes, column_notes=column_notes(index))
     (staging / "README.md").write_text(card)
-    if paths.dataset.exists():
-        shutil.rmtree(paths.dataset)
-    staging.replace(paths.dataset)
+    _swap_in(staging, paths.dataset)
     total = sum(s.sessions for s in stats.values())
     outcome_stats: dict[str, float | int | str] = {
         f"{s}_sessions": stats[s].sessions for s in SPLITS

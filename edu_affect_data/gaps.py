@@ -53,6 +53,8 @@ class MediaTimelines:
     video: dict[str, Timeline]
     #: (short cause, message naming the file) per broken file.
     errors: tuple[tuple[str, str], ...] = ()
+    #: The same broken files as `Problem`s for `problems.csv` (a missing path is the reader's).
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class SessionVerdict:
 def measure_media(job: MediaJob) -> MediaTimelines:
     """Audio and per-region video timelines of one recording; broken files become `errors`."""
     errors: list[tuple[str, str]] = []
+    problems: list[Problem] = []
     audio: Timeline | None = None
     video: dict[str, Timeline] = {}
     if job.audio_path is None:
@@ -77,6 +80,7 @@ def measure_media(job: MediaJob) -> MediaTimelines:
             audio = audio_timeline(job.audio_path, job.silence_dbfs)
         except BrokenMediaError as exc:
             errors.append((exc.kind, str(exc)))
+            problems.append(_media_problem(exc, job.recording_id))
     if job.video_path is None:
         errors.append(("missing video", f"recording {job.recording_id} has no video file"))
     else:
@@ -84,7 +88,12 @@ def measure_media(job: MediaJob) -> MediaTimelines:
             video = video_timelines(job.video_path, job.regions, job.video)
         except BrokenMediaError as exc:
             errors.append((exc.kind, str(exc)))
-    return MediaTimelines(job.recording_id, audio, video, tuple(errors))
+            problems.append(_media_problem(exc, job.recording_id))
+    return MediaTimelines(job.recording_id, audio, video, tuple(errors), tuple(problems))
+
+
+def _media_problem(exc: BrokenMediaError, recording_id: str) -> Problem:
+    return Problem(str(exc.path), None, f"{exc.kind}: {exc.detail}", recording_id)
 
 
 def text_timeline(units: Sequence[Utterance]) -> Timeline:
@@ -117,13 +126,20 @@ def assess_sessions(
     *,
     min_s: float,
     executor: Executor | None = None,
+    media_problems: list[Problem] | None = None,
 ) -> list[SessionVerdict]:
-    """One verdict per session (same order), decoding each recording's media once."""
+    """One verdict per session (same order), decoding each recording's media once.
+
+    Broken media files are found here, not by the readers; `media_problems`, when given, receives
+    one `Problem` per such file so `problems.csv` lists them beside the reader's.
+    """
     by_recording: dict[str, list[CandidateSession]] = defaultdict(list)
     for session in sessions:
         by_recording[session.source_id].append(session)
     jobs = [_media_job(manifest.recordings[rid], group, cfg) for rid, group in by_recording.items()]
     media = {m.recording_id: m for m in _run(jobs, executor)}
+    if media_problems is not None:
+        media_problems.extend(p for m in media.values() for p in m.problems)
     units_by_recording: dict[str, list[Utterance]] = defaultdict(list)
     for unit in manifest.utterances:
         units_by_recording[unit.recording_id].append(unit)

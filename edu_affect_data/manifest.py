@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from edu_affect_data.artifacts import SESSIONS_SCHEMA, BuildPaths
 from edu_affect_data.atomic import atomic_write
 from edu_affect_data.config import ConfigError, CorpusConfig, PipelineConfig, corpus_roots
-from edu_affect_data.corpora.records import CorpusManifest
+from edu_affect_data.corpora.records import CorpusManifest, Problem
 from edu_affect_data.corpora.registry import get_corpus
 from edu_affect_data.gaps import STATUSES, SessionVerdict, assess_sessions
 from edu_affect_data.ingest_report import write_report
@@ -51,9 +51,12 @@ def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor 
                 manifest, config.sessions, summarize=plugin.summarize_labels, custom=plugin.session_custom
             )
             _check_every_unit_placed(manifest, sessions)
+            media_problems: list[Problem] = []
             verdicts = assess_sessions(
-                sessions, manifest, config.gaps, min_s=config.sessions.min_s, executor=pool
+                sessions, manifest, config.gaps, min_s=config.sessions.min_s, executor=pool,
+                media_problems=media_problems,
             )
+            manifest.problems.extend(media_problems)  # broken media go to problems.csv too
             rows.extend(session_row(s, v) for s, v in zip(sessions, verdicts, strict=True))
             causes.extend(v.causes for v in verdicts)
     table = sessions_table(rows)
@@ -161,7 +164,7 @@ def sessions_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
 
 
 def write_problems(manifests: Sequence[CorpusManifest], path: Path) -> None:
-    """Every reader problem, one CSV row each (file, line, recording, unit, what is wrong)."""
+    """Every reader and media problem, one CSV row each (file, line, recording, unit, what is wrong)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(PROBLEM_COLUMNS)

@@ -28,6 +28,10 @@ from edu_affect_data.frames import (
 AUDIO_FRAME_S = 0.010
 #: Unusable stretches closer than this are one gap (frame timestamps are rounded to 1 ms).
 MERGE_TOLERANCE_S = 0.005
+#: A video whose decoding yields fewer frames than the container declares, by more than this
+#: share (plus `TRUNCATED_SLACK_FRAMES`), is truncated: an `error`, never a trailing gap.
+TRUNCATED_SHARE = 0.02
+TRUNCATED_SLACK_FRAMES = 2
 
 
 class BrokenMediaError(Exception):
@@ -39,6 +43,8 @@ class BrokenMediaError(Exception):
     def __init__(self, kind: str, path: Path, detail: str) -> None:
         super().__init__(f"{kind} {path}: {detail}")
         self.kind = kind
+        self.path = path
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -217,9 +223,12 @@ def video_timelines(
             r: FrameClassifier(limits.black_luma, limits.frozen_mad, faces=faces, period_s=1.0 / fps)
             for r in regions
         }
+        declared_frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         times: list[float] = []
         kinds: dict[str, list[str]] = {r: [] for r in regions}
+        grabbed = 0
         while capture.grab():
+            grabbed += 1
             ok, frame = capture.retrieve()
             if not ok or frame is None:
                 continue
@@ -232,11 +241,33 @@ def video_timelines(
         capture.release()
     if not times:
         raise BrokenMediaError("undecodable video", path, "no frame could be decoded")
+    _check_complete(path, grabbed, declared_frames, fps, max(times))
     stamps = np.asarray(times)
     # The container's rate may be an average that counts a timestamp jump; the typical step is not.
     steps = np.diff(np.sort(stamps))
     period = float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 1.0 / fps
     return {r: _frames_to_timeline(stamps, kinds[r], period) for r in regions}
+
+
+def _check_complete(path: Path, grabbed: int, declared_frames: float, fps: float, last_s: float) -> None:
+    """`BrokenMediaError` when decoding stopped well short of the frames the container declares.
+
+    A cut AVI or MP4 keeps its header (frame count, rate), so OpenCV opens it and simply stops
+    early; without this check the missing tail would look like a `video gap (missing)`. Frames are
+    compared, not seconds, so a stream with timestamp holes (frames never recorded, a real gap)
+    is not mistaken for a truncated file. A container that declares no count is not judged.
+    """
+    if not math.isfinite(declared_frames) or declared_frames <= 0:
+        return
+    if grabbed >= declared_frames * (1.0 - TRUNCATED_SHARE) - TRUNCATED_SLACK_FRAMES:
+        return
+    declared_s = declared_frames / fps
+    raise BrokenMediaError(
+        "truncated video",
+        path,
+        f"decode stopped at {last_s:.1f} of {declared_s:.1f} seconds "
+        f"({grabbed} of {int(declared_frames)} declared frames)",
+    )
 
 
 def _frames_to_timeline(times: np.ndarray, kinds: list[str], period: float) -> Timeline:

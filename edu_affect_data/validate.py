@@ -9,6 +9,7 @@ and names the split, the session and what is wrong.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.card import stats_from_card
+from edu_affect_data.card import front_matter, stats_from_card
 from edu_affect_data.features.extractor import finite_check
 from edu_affect_data.features.registry import METADATA_COLUMNS, all_extractors
 from edu_affect_data.vocabulary import CLASSES, SPLITS
@@ -78,18 +79,52 @@ def _check_row(split: str, row: Mapping[str, pa.Scalar], checks: list[RowCheck],
         out.extend(Violation(name, where, message) for name, message in check(row, end - start))
 
 
+SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d+)-of-(?P<total>\d+)\.parquet$")
+
+
+def _readable_schema(shard: Path, dataset: Path, out: list[Violation]) -> pa.Schema | None:
+    """The shard's schema, or None after a violation naming the file (truncated, not Parquet)."""
+    try:
+        return pq.read_schema(shard)
+    except (pa.ArrowException, OSError) as exc:
+        out.append(Violation("shard", str(shard.relative_to(dataset)), f"unreadable Parquet: {exc}"))
+        return None
+
+
+def _missing_shards(split: str, shards: list[Path], out: list[Violation]) -> None:
+    """`SPLIT-0000k-of-0000N.parquet` names promise N shards: each missing index is a violation."""
+    named = [m for m in (SHARD_NAME.match(s.name) for s in shards) if m is not None]
+    totals = {int(m["total"]) for m in named}
+    if len(totals) != 1:
+        if named:
+            out.append(Violation("layout", split, f"shard names disagree on the shard count: {sorted(totals)}"))
+        return
+    (total,) = totals
+    width = len(named[0]["total"])
+    present = {int(m["index"]) for m in named}
+    for index in sorted(set(range(total)) - present):
+        out.append(
+            Violation("layout", f"data/{split}-{index:0{width}d}-of-{total:0{width}d}.parquet", "shard missing")
+        )
+
+
 def _shards(dataset: Path, out: list[Violation]) -> dict[str, list[Path]]:
-    """Each split's shard files, after checking they exist and agree on one schema."""
+    """Each split's readable shard files, after checking none is missing or damaged and they agree on one schema."""
     found = {}
     for split in SPLITS:
         shards = sorted((dataset / "data").glob(f"{split}-*.parquet"))
         if not shards:
             out.append(Violation("layout", split, f"no shards data/{split}-*.parquet"))
             continue
-        if len({pq.read_schema(s) for s in shards}) > 1:
+        _missing_shards(split, shards, out)
+        schemas = {shard: _readable_schema(shard, dataset, out) for shard in shards}
+        readable = [shard for shard, schema in schemas.items() if schema is not None]
+        if not readable:
+            continue
+        if len({schemas[s] for s in readable}) > 1:
             out.append(Violation("schema", split, "shards disagree on the schema"))
             continue
-        found[split] = shards
+        found[split] = readable
     return found
 
 
@@ -108,7 +143,7 @@ def validate_dataset(path: Path) -> list[Violation]:
     labels: dict[str, list[int]] = {split: [] for split in shards}
     for split, files in shards.items():
         checks = row_checks(pq.read_schema(files[0]).names)
-        for row in _scalar_rows(files):
+        for row in _scalar_rows(files, dataset, out):
             labels[split].append(row["label"].as_py())
             session = row["session_id"].as_py()
             if session in split_of:
@@ -127,36 +162,75 @@ def validate_dataset(path: Path) -> list[Violation]:
                     "speaker-leak", speaker, f"speaker appears in {', '.join(sorted(in_splits))}"
                 )
             )
-    _check_card(readme, labels, out)
+    _check_card(readme, labels, split_speakers(speakers), out)
     _check_accounted(dataset.parent, split_of, out)
     return out
 
 
-def _scalar_rows(files: list[Path]) -> Iterator[dict[str, Any]]:
-    """Rows as dicts of Arrow scalars, a small batch in memory at a time (images stay bytes)."""
-    for batch in (b for f in files for b in pq.ParquetFile(f).iter_batches(batch_size=16)):
-        columns = {name: batch.column(name) for name in batch.schema.names}
-        for index in range(batch.num_rows):
-            yield {name: column[index] for name, column in columns.items()}
+def _scalar_rows(files: list[Path], dataset: Path, out: list[Violation]) -> Iterator[dict[str, Any]]:
+    """Rows as dicts of Arrow scalars, a small batch in memory at a time (images stay bytes).
+
+    A shard whose data pages cannot be read (damaged after its footer) stops being read with a
+    violation naming the file; the other shards are still checked.
+    """
+    for shard in files:
+        try:
+            for batch in pq.ParquetFile(shard).iter_batches(batch_size=16):
+                columns = {name: batch.column(name) for name in batch.schema.names}
+                for index in range(batch.num_rows):
+                    yield {name: column[index] for name, column in columns.items()}
+        except (pa.ArrowException, OSError) as exc:
+            out.append(Violation("shard", str(shard.relative_to(dataset)), f"unreadable Parquet: {exc}"))
 
 
-def _check_card(readme: Path, labels_by_split: dict[str, list[int]], out: list[Violation]) -> None:
+def split_speakers(speakers: Mapping[str, set[str]]) -> dict[str, int]:
+    """Distinct speakers per split, from speaker -> the splits it appears in."""
+    counts = dict.fromkeys(SPLITS, 0)
+    for in_splits in speakers.values():
+        for split in in_splits:
+            counts[split] += 1
+    return counts
+
+
+def _stated(block: Mapping[str, Any], key: str, split: str) -> Any:
+    value = block.get(key)
+    return value.get(split) if isinstance(value, Mapping) else None
+
+
+def _check_card(
+    readme: Path, labels_by_split: dict[str, list[int]], speakers: dict[str, int], out: list[Violation]
+) -> None:
+    """Every count the card states per split (sessions, speakers, classes, `dataset_info` examples) against the shards."""
     try:
-        reported = stats_from_card(readme.read_text())["class_counts"]
+        front = front_matter(readme.read_text())
+        block = stats_from_card(readme.read_text())
     except (ValueError, KeyError) as exc:
         out.append(Violation("card", str(readme), str(exc)))
         return
-    for split, values in labels_by_split.items():
-        labels = np.asarray(values)
-        actual = {name: int((labels == index).sum()) for index, name in enumerate(CLASSES)}
-        if actual != {c: int(reported.get(split, {}).get(c, -1)) for c in CLASSES}:
-            out.append(
-                Violation(
-                    "class-counts",
-                    split,
-                    f"card reports {reported.get(split)}, shards hold {actual}",
-                )
-            )
+    examples = _dataset_info_examples(front)
+    for split in SPLITS:
+        labels = np.asarray(labels_by_split.get(split, []))
+        classes = {name: int((labels == index).sum()) for index, name in enumerate(CLASSES)}
+        reported = _stated(block, "class_counts", split)
+        if not isinstance(reported, Mapping) or classes != {c: reported.get(c) for c in CLASSES}:
+            out.append(Violation("class-counts", split, f"card reports {reported}, shards hold {classes}"))
+        for check, stated, actual in (
+            ("session-count", _stated(block, "sessions", split), len(labels)),
+            ("speaker-count", _stated(block, "speakers", split), speakers.get(split, 0)),
+            ("dataset-info", examples.get(split), len(labels)),
+        ):
+            if stated != actual:
+                what = {"session-count": "sessions", "speaker-count": "speakers"}.get(check, "num_examples")
+                out.append(Violation(check, split, f"card states {stated} {what}, shards hold {actual}"))
+
+
+def _dataset_info_examples(front: Mapping[str, Any]) -> dict[str, Any]:
+    """`dataset_info.splits[].num_examples` by split name (what `load_dataset` reports)."""
+    info = front.get("dataset_info")
+    splits = info.get("splits") if isinstance(info, Mapping) else None
+    if not isinstance(splits, list):
+        return {}
+    return {str(entry.get("name")): entry.get("num_examples") for entry in splits if isinstance(entry, Mapping)}
 
 
 def _check_accounted(build: Path, split_of: dict[str, str], out: list[Violation]) -> None:

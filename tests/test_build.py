@@ -181,3 +181,18 @@ def test_cli_reports_a_missing_corpus_folder_with_exit_2(tmp_path: Path) -> None
     )
     assert result.exit_code == 2
     assert "corpora.iemocap" in result.output and "is not a folder" in result.output
+
+
+def test_lock_from_another_host_is_refused_and_a_finished_build_releases_it(tmp_path: Path, fake_stages) -> None:
+    from edu_affect_data.build import BuildLocked
+    from edu_affect_data.lock import LOCK_NAME
+
+    config = load_config(None, {})
+    out = tmp_path / "out"
+    assert run_build(config, out, stages=fake_stages, console=QUIET).ran == ("alpha", "beta", "gamma")
+    assert (out / LOCK_NAME).read_text() == ""  # released: empty, nobody to name
+    (out / LOCK_NAME).write_text('{"host": "other-node", "pid": 4242, "started_at": "2026-01-01T00:00:00+00:00"}\n')
+    with pytest.raises(BuildLocked, match="lock from another host: pid 4242 on host other-node"):
+        run_build(config, out, stages=fake_stages, console=QUIET)
+    (out / LOCK_NAME).write_text("")
+    assert run_build(config, out, stages=fake_stages, console=QUIET).skipped == ("alpha", "beta", "gamma")

@@ -130,3 +130,44 @@ def test_publish_reads_the_index_and_names_what_is_missing(build: BuildPaths, tm
     paths.features_index.unlink()
     with pytest.raises(FeaturesIndexError, match=r"index\.parquet: missing"):
         run_publish(small_config(), paths)
+
+
+def test_the_card_holds_no_path_of_the_build_machine(
+    build: BuildPaths, loaded: datasets.DatasetDict, tmp_path: Path
+) -> None:
+    """Every absolute path becomes `<name>` or relative to the dataset; every figure is measured."""
+    import re
+
+    from edu_affect_data.card import render_card
+    from edu_affect_data.config import load_config
+    from edu_affect_data.dataset import load_plan, split_stats
+    from edu_affect_data.vocabulary import SPLITS
+
+    licensed = tmp_path / "licensed"
+    config = load_config(
+        None,
+        {
+            "corpora.iemocap.root": str(licensed / "IEMOCAP_full_release"),
+            "corpora.mosei.root": str(licensed / "CMU_MOSEI"),
+            "corpora.mosei.speaker_map": str(licensed / "speakers.csv"),
+            "annotation.media_root": str(build.out / "annotation" / "media"),
+            "features.text.model": str(Path.home() / "models" / "minilm"),
+            "features.video.size": 112,
+        },
+    )
+    stats = split_stats(load_plan(build))
+    card = render_card(config, build, loaded["train"].features, stats, dict.fromkeys(SPLITS, 1))
+    published = (build.dataset / "README.md").read_text()
+    for text in (card, published):
+        for machine in {str(build.out), str(build.dataset), str(tmp_path), str(Path.home()), "/root/", "/work/", "/tmp/"}:
+            assert machine not in text, machine
+        assert 'load_dataset("<path of this folder>")' in text
+        assert 'S M Rafiuddin, "Edu-EmotionNet: Cross-Modality Attention Alignment with Temporal Feedback Loops", ICMLA 2025 (Oklahoma State University)' in text
+        assert "about 30 s" not in text
+    for placeholder in ('"<IEMOCAP_full_release>"', '"<CMU_MOSEI>"', '"<speakers.csv>"', '"<minilm>"', '"../annotation/media"'):
+        assert placeholder in card, placeholder
+    sessions = sum(s.sessions for s in stats.values())
+    seconds = float((load_plan(build)["end_s"] - load_plan(build)["start_s"]).mean())
+    assert f"{sessions} sessions of {seconds:.1f} s on average" in card
+    assert "frames (n, 3, 112, 112) uint8" in card  # the configured side, not a fixed 224
+    assert re.search(r"stages ingest -> annotate -> .* -> publish", card)

@@ -5,7 +5,9 @@ log in), so a simulated person joins the way a real one does: the admin asks for
 organisation's invite link (``GET /api/invite``), the person opens the sign-up form with it and
 posts e-mail and password with the form's CSRF token, is then logged in, and reads their own API
 token (``GET /api/current-user/token``). Their annotations are then submitted with that token, so
-``completed_by`` is really them.
+``completed_by`` is really them. The whole log-in/sign-up is one retried call
+(``client.call_with_retries``): a retry after a lost answer to the sign-up finds the account and
+logs in, so a server restart never makes a second account.
 
 Accounts are reused: the e-mail is fixed by the annotator's name (``sim-ann1@example.org``) and
 the password is derived from the admin key and the e-mail (HMAC), so a rerun logs in again
@@ -24,6 +26,7 @@ from edu_affect_data.annotation.client import (
     LabelStudioError,
     LabelStudioSettings,
     call_with_retries,
+    raise_for_server_error,
 )
 
 EMAIL_DOMAIN = "example.org"
@@ -55,18 +58,19 @@ def _session() -> requests.Session:
 
 def _post_form(session: requests.Session, url: str, fields: dict[str, str]) -> requests.Response:
     """GET the form (sets the csrftoken cookie), then POST it back with that token."""
-    page = session.get(url, timeout=_TIMEOUT_S)
+    page = raise_for_server_error(session.get(url, timeout=_TIMEOUT_S))
     page.raise_for_status()
     token = session.cookies.get("csrftoken")
     if not token:
         raise LabelStudioError(f"{url.split('?')[0]}: the form set no csrftoken cookie")
-    return session.post(
+    response = session.post(
         url,
         data={**fields, "csrfmiddlewaretoken": token},
         headers={"Referer": url.split("?")[0]},
         allow_redirects=False,
         timeout=_TIMEOUT_S,
     )
+    return raise_for_server_error(response)
 
 
 def _login(settings: LabelStudioSettings, email: str, password: str) -> requests.Session | None:
@@ -84,6 +88,7 @@ def _signup(settings: LabelStudioSettings, email: str, password: str) -> request
         headers={"Authorization": f"Token {settings.api_key}"},
         timeout=_TIMEOUT_S,
     )
+    raise_for_server_error(invite)
     if invite.status_code != 200:
         raise LabelStudioError(f"GET /api/invite: HTTP {invite.status_code}")
     token = invite.json()["token"]
@@ -107,8 +112,8 @@ def ensure_account(settings: LabelStudioSettings, email: str) -> Account:
     def open_account() -> Account:
         password = derived_password(settings, email)
         session = _login(settings, email, password) or _signup(settings, email, password)
-        token = session.get(f"{settings.url}/api/current-user/token", timeout=_TIMEOUT_S)
-        who = session.get(f"{settings.url}/api/current-user/whoami", timeout=_TIMEOUT_S)
+        token = raise_for_server_error(session.get(f"{settings.url}/api/current-user/token", timeout=_TIMEOUT_S))
+        who = raise_for_server_error(session.get(f"{settings.url}/api/current-user/whoami", timeout=_TIMEOUT_S))
         if token.status_code != 200 or who.status_code != 200:
             raise LabelStudioError(
                 f"{email}: could not read the account's token (HTTP {token.status_code}/{who.status_code})"

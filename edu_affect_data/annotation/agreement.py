@@ -32,6 +32,7 @@ from pathlib import Path
 import krippendorff
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
@@ -62,32 +63,47 @@ _COLUMNS = ("session_id", "annotator", "label")
 
 
 def load_ratings(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet ratings table and check it, errors naming the file, column and line/row."""
+    """Read a CSV or Parquet ratings table and check it, errors naming the file, column and line/row.
+
+    Every way the file can be unusable is a `VotesTableError` naming it: missing, empty, only a
+    header, undecodable text, malformed CSV, a corrupt or truncated Parquet file.
+    """
     path = Path(path)
     if not path.is_file():
         raise VotesTableError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame, offset = pd.read_parquet(path), 0
-    elif suffix in {".csv", ".tsv"}:
-        frame, offset = (
-            pd.read_csv(
+    if suffix not in {".parquet", ".csv", ".tsv"}:
+        raise VotesTableError(
+            f"{path}: expected a .csv, .tsv or .parquet table of session_id, annotator, label"
+        )
+    if path.stat().st_size == 0:
+        raise VotesTableError(f"{path}: the file is empty (expected a header session_id, annotator, label and rows)")
+    offset = 0 if suffix == ".parquet" else 2
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(
                 path,
                 sep="\t" if suffix == ".tsv" else ",",
                 dtype=str,
                 keep_default_na=False,
                 na_values=[""],
-            ),
-            2,
-        )
-    else:
-        raise VotesTableError(
-            f"{path}: expected a .csv, .tsv or .parquet table of session_id, annotator, label"
-        )
+            )
+    except (pa.ArrowException, OSError) as exc:
+        raise VotesTableError(f"{path}: not a readable Parquet file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise VotesTableError(f"{path}: not UTF-8 text (byte offset {exc.start}): {exc.reason}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise VotesTableError(f"{path}: no header (expected session_id, annotator, label)") from exc
+    except pd.errors.ParserError as exc:
+        raise VotesTableError(f"{path}: not a readable {suffix[1:].upper()} table: {' '.join(str(exc).split())}") from exc
     where = f"{path} (rows counted as file lines)" if offset else f"{path} (rows counted from 0)"
     check_votes_table(
         frame, source=where, columns=_COLUMNS, labels=ANSWERS, row_offset=offset
     )
+    if frame.empty:
+        raise VotesTableError(f"{path}: no ratings (a header but no rows)")
     return frame
 
 
@@ -239,6 +255,8 @@ def compute_agreement(
     classes = list(classes)
     allowed = classes if ABSTAIN in classes else [*classes, ABSTAIN]
     check_votes_table(annotations, source="annotations", columns=_COLUMNS, labels=allowed)
+    if annotations.empty:
+        raise VotesTableError("annotations: no ratings (the table has no rows)")
     table = annotations.loc[:, list(_COLUMNS)]
     rated = table["label"].isin(classes)
     codes, sessions, annotators = _code_matrix(table, classes)

@@ -6,9 +6,12 @@ repository. The API key is a secret: it is kept out of ``repr``, and every messa
 builds from a server error passes through :func:`redact`, so it never reaches a terminal, log,
 exception or file.
 
-Calls go through :func:`call_with_retries`: a server being restarted (connection refused, 502/503)
-is waited for with exponential backoff, then reported in one clear error. Client errors (4xx) are
-not retried: they will not get better.
+Every call to the server, through the SDK or ``requests``, goes through :func:`call_with_retries`:
+a server being restarted or failing (connection refused or dropped, any 5xx) is waited for with
+exponential backoff, then reported in one clear line naming the URL. Client errors (4xx) are not
+retried: they will not get better. The SDK's own retries are switched off (:func:`connect`): it
+would replay a POST blindly, while our callers re-check what the server already holds before
+trying again, which is what keeps push and vote submission free of duplicates.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import requests
     from label_studio_sdk import LabelStudio
 
 LOG = logging.getLogger(__name__)
@@ -32,8 +36,8 @@ KEY_VARIABLE = "LABEL_STUDIO_API_KEY"
 #: Where the server serves local files from; clip URLs are relative to it. Default "/" (see the script).
 DOCUMENT_ROOT_VARIABLE = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
 ENV_FILE = Path(".labelstudio") / "env"
-#: Statuses that mean "the server is (re)starting or overloaded", worth waiting for.
-_TRANSIENT_STATUS = frozenset({502, 503, 504})
+#: Statuses from this one up (5xx) mean "the server or a proxy before it failed", worth waiting for.
+_FIRST_SERVER_ERROR = 500
 
 
 class LabelStudioError(RuntimeError):
@@ -129,7 +133,23 @@ def connect(settings: LabelStudioSettings, api_key: str | None = None) -> LabelS
     """An SDK client for ``settings.url``, as the admin or as the owner of ``api_key``."""
     from label_studio_sdk import LabelStudio
 
-    return LabelStudio(base_url=settings.url, api_key=api_key or settings.api_key)
+    # max_retries=0: one retry policy (ours), whose callers make each retry idempotent.
+    return LabelStudio(base_url=settings.url, api_key=api_key or settings.api_key, max_retries=0)
+
+
+class ServerError(LabelStudioError):
+    """A 5xx answer to a plain ``requests`` call (the SDK raises its ``ApiError`` instead); transient."""
+
+    def __init__(self, status_code: int, url: str) -> None:
+        super().__init__(f"HTTP {status_code} from {url.split('?')[0]}")
+        self.status_code = status_code
+
+
+def raise_for_server_error(response: requests.Response) -> requests.Response:
+    """``response`` unchanged unless it is a 5xx, which becomes a (retried) :class:`ServerError`."""
+    if response.status_code >= _FIRST_SERVER_ERROR:
+        raise ServerError(response.status_code, str(response.url))
+    return response
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -137,21 +157,29 @@ def _is_transient(exc: BaseException) -> bool:
     import requests
     from label_studio_sdk.core.api_error import ApiError
 
-    if isinstance(exc, httpx.TransportError | requests.ConnectionError | requests.Timeout):
+    if isinstance(exc, ServerError | httpx.TransportError):
         return True
-    return isinstance(exc, ApiError) and exc.status_code in _TRANSIENT_STATUS
+    if isinstance(exc, requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError):
+        return True
+    if isinstance(exc, requests.HTTPError):
+        return exc.response is not None and exc.response.status_code >= _FIRST_SERVER_ERROR
+    return isinstance(exc, ApiError) and exc.status_code is not None and exc.status_code >= _FIRST_SERVER_ERROR
 
 
 def describe_error(exc: BaseException, settings: LabelStudioSettings) -> str:
-    """One line about a failed call, without the API key (and without response headers)."""
+    """One line about a failed call, without the API key (and without response headers).
+
+    Whitespace is collapsed (an HTML error page or a chained exception spans lines) and the text is
+    cut at 300 characters, so a message built from it stays one readable line.
+    """
     from label_studio_sdk.core.api_error import ApiError
 
     if isinstance(exc, ApiError):
-        body = str(exc.body)
-        text = f"HTTP {exc.status_code}: {body[:300]}"
+        text = f"HTTP {exc.status_code}: {exc.body}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return settings.redact(text)
+    one_line = " ".join(settings.redact(text).split())
+    return one_line if len(one_line) <= 300 else one_line[:299] + "…"
 
 
 def call_with_retries(
@@ -166,6 +194,7 @@ def call_with_retries(
     ``what`` names the operation for messages ("export of project 3"). A call that is not
     idempotent must make itself so (re-check what the server already has) before it is passed here.
     """
+    import requests
     from label_studio_sdk.core.api_error import ApiError
 
     delays = settings.retry.delays()
@@ -174,7 +203,7 @@ def call_with_retries(
             return call()
         except Exception as exc:
             if not _is_transient(exc):
-                if isinstance(exc, ApiError):
+                if isinstance(exc, ApiError | requests.RequestException):
                     raise LabelStudioError(
                         f"{what} at {settings.url} failed: {describe_error(exc, settings)}"
                     ) from None

@@ -12,8 +12,9 @@ and marks the session speaker with ``*``. MOSEI videos are used full frame.
 
 A clip that already exists is probed (ffmpeg's header: H.264 + AAC, the configured height and
 fps, the session's duration) and kept when valid, so a rerun redoes only missing, broken or
-outdated clips. New clips are written to a temporary name and renamed, so an interrupted run never
-leaves a half-written clip that looks finished.
+outdated clips. New clips (and transcripts) are written to a temporary name and renamed, so an
+interrupted run never leaves a half-written file that looks finished; the temporaries a killed run
+left behind are deleted by the next one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.atomic import atomic_write
+from edu_affect_data.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
 from edu_affect_data.config import ClipConfig
 from edu_affect_data.frames import REGIONS, ffmpeg_crop
 from edu_affect_data.parallel import map_all
@@ -246,8 +247,7 @@ def write_transcript(session: dict[str, Any], media_root: Path) -> Path:
     path = clips_dir(media_root) / f"{check_session_id(str(session['session_id']))}.txt"
     text = session_transcript(session) + "\n"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
     return path
 
 
@@ -260,6 +260,7 @@ def make_clips(
 ) -> list[ClipResult]:
     """Clips and transcripts of ``sessions`` (SESSIONS_SCHEMA rows), in parallel over ``executor``."""
     specs = [clip_spec(session, media_root, clip) for session in sessions]
+    remove_stale_temporaries(clips_dir(media_root))  # a killed run's half-cut clips
     for session in sessions:
         write_transcript(session, media_root)
     return map_all(make_clip, specs, executor, describe=lambda spec: f"clip of session {spec.session_id}")

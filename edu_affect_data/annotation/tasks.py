@@ -141,17 +141,22 @@ def task_session_ids(
     ls: LabelStudio, settings: LabelStudioSettings, project_id: int
 ) -> dict[str, list[int]]:
     """session_id -> ids of the project's tasks for it (one each, unless someone imported twice)."""
+    return call_with_retries(
+        lambda: _read_task_sessions(ls, project_id),
+        what=f"task list of project {project_id}",
+        settings=settings,
+    )
 
-    def read() -> dict[str, list[int]]:
-        found: dict[str, list[int]] = {}
-        listed: list[Any] = list(ls.tasks.list(project=project_id, page_size=500))
-        for task in listed:
-            session = (task.data or {}).get("session_id")
-            if session is not None and task.id is not None:
-                found.setdefault(str(session), []).append(int(task.id))
-        return found
 
-    return call_with_retries(read, what=f"task list of project {project_id}", settings=settings)
+def _read_task_sessions(ls: LabelStudio, project_id: int) -> dict[str, list[int]]:
+    """One unretried read of the project's tasks (for callers that are themselves retried)."""
+    found: dict[str, list[int]] = {}
+    listed: list[Any] = list(ls.tasks.list(project=project_id, page_size=500))
+    for task in listed:
+        session = (task.data or {}).get("session_id")
+        if session is not None and task.id is not None:
+            found.setdefault(str(session), []).append(int(task.id))
+    return found
 
 
 def import_missing(
@@ -188,8 +193,8 @@ def _import_batch(
         nonlocal attempts
         attempts += 1
         todo = list(batch)
-        if attempts > 1:
-            present = set(task_session_ids(ls, settings, project_id))
+        if attempts > 1:  # the failed try may have landed: send only what the server lacks
+            present = set(_read_task_sessions(ls, project_id))
             todo = [task for task in batch if task["data"]["session_id"] not in present]
         if not todo:
             return 0

@@ -93,7 +93,6 @@ def agreement(
     ] = None,
 ) -> None:
     """Cohen's kappa (pairwise, per class), Fleiss' kappa, Krippendorff's alpha with bootstrap intervals."""
-    from edu_affect_data.annotation.aggregate import VotesTableError
     from edu_affect_data.annotation.agreement import agreement_for_file
     from edu_affect_data.artifacts import BuildPaths
 
@@ -102,11 +101,9 @@ def agreement(
             "give --annotations FILE or --out OUT (reads OUT/annotation/annotations.parquet)"
         )
     source = annotations if annotations is not None else BuildPaths(out).annotations  # type: ignore[arg-type]
-    try:
-        report, written = agreement_for_file(source, report_dir, seed=seed, n_boot=n_boot)
-    except VotesTableError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+    # A table that cannot be used (empty, header only, corrupt Parquet, a missing column) is a
+    # `VotesTableError` naming the file: the app's error path prints it on one line, exit 2.
+    report, written = agreement_for_file(source, report_dir, seed=seed, n_boot=n_boot)
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     elif output_format is OutputFormat.markdown:

@@ -13,42 +13,30 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edu_affect_data.cli import app
+from edu_affect_data.cli.errors import Typer
 
 if TYPE_CHECKING:
     from edu_affect_data.annotation.campaign import Campaign
 
-annotate = typer.Typer(help="Annotation in Label Studio: push tasks, pull votes, status, adjudication.", no_args_is_help=True)
+annotate = Typer(help="Annotation in Label Studio: push tasks, pull votes, status, adjudication.", no_args_is_help=True)
 app.add_typer(annotate, name="annotate")
 
-ConfigArg = Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.", exists=True, dir_okay=False)]
+ConfigArg = Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.")]
 OutOpt = Annotated[Path, typer.Option(help="Build folder (holds manifest/sessions.parquet).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: --set annotation.maximum_annotations=2.")]
 EXIT_WAITING = 3
 
 
 def _open(config: Path, out: Path, set_: list[str] | None) -> Campaign:
-    from edu_affect_data.annotation.campaign import CampaignError, open_campaign
-    from edu_affect_data.annotation.client import LabelStudioError
+    """The campaign of CONFIG under OUT; errors go through the app's one error path (`cli.errors`)."""
+    from edu_affect_data.annotation.campaign import open_campaign
     from edu_affect_data.artifacts import BuildPaths
-    from edu_affect_data.config import ConfigError, load_config, parse_overrides
+    from edu_affect_data.cli.errors import check_out_folder
+    from edu_affect_data.config import load_config, parse_overrides
 
-    try:
-        pipeline = load_config(config, parse_overrides(set_ or []))
-        return open_campaign(pipeline, BuildPaths(out))
-    except (ConfigError, CampaignError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except LabelStudioError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
-
-
-_FAILURES: tuple[type[Exception], ...] = (RuntimeError, ValueError, OSError)
+    check_out_folder(out)
+    pipeline = load_config(config, parse_overrides(set_ or []))
+    return open_campaign(pipeline, BuildPaths(out))
 
 
 @annotate.command("push")
@@ -57,10 +45,7 @@ def push(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = N
     from edu_affect_data.annotation.campaign import push as push_campaign
 
     campaign = _open(config, out, set_)
-    try:
-        result = push_campaign(campaign)
-    except _FAILURES as exc:
-        raise _fail(exc) from exc
+    result = push_campaign(campaign)
     typer.echo(
         f"project {campaign.title!r} (id {result.project_id}) at {campaign.settings.url}: "
         f"{result.created} tasks added, {result.already_there} already there"
@@ -76,10 +61,7 @@ def pull(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = N
     from edu_affect_data.annotation.campaign import pull as pull_campaign
 
     campaign = _open(config, out, set_)
-    try:
-        result = pull_campaign(campaign)
-    except _FAILURES as exc:
-        raise _fail(exc) from exc
+    result = pull_campaign(campaign)
     console = Console()
     if len(result.excluded):
         table = Table(title=f"{len(result.excluded)} annotations excluded (also in {campaign.layout.excluded})")
@@ -102,10 +84,7 @@ def status(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt =
     from edu_affect_data.annotation.status import campaign_status
 
     campaign = _open(config, out, set_)
-    try:
-        state = campaign_status(campaign)
-    except _FAILURES as exc:
-        raise _fail(exc) from exc
+    state = campaign_status(campaign)
     console = Console()
     summary = Table(title=f"{state.project_title!r} (project {state.project_id}) at {state.url}")
     summary.add_column("")
@@ -131,10 +110,7 @@ def adjudicate(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetO
     from edu_affect_data.annotation.people import people_for
 
     campaign = _open(config, out, set_)
-    try:
-        round_ = campaigns.review_round(campaign, people_for(campaign.config.annotation.simulate))
-    except _FAILURES as exc:
-        raise _fail(exc) from exc
+    round_ = campaigns.review_round(campaign, people_for(campaign.config.annotation.simulate))
     review = round_.adjudication
     if review is None:
         typer.echo(f"waiting for annotations: {len(round_.done)}/{round_.total} sessions complete; nothing sent to the reviewer yet")

@@ -2,8 +2,8 @@
 
 Exit statuses: 0 done (up to `--until`), 1 a stage failed, 2 bad configuration or flags,
 3 a stage waits for people (annotations or adjudication): rerun the same command later.
-`run_stages` is the one place that maps build results and errors to these statuses; every
-command that runs stages (`build`, `split`, `features`, `publish`) goes through it.
+`run_stages` maps build results to these statuses for every command that runs stages (`build`,
+`split`, `features`, `publish`); errors go through the app's one error path (`cli.errors`).
 """
 
 from __future__ import annotations
@@ -32,19 +32,18 @@ def run_stages(
 ) -> None:
     """Load CONFIG with `--set` and flag `overrides`, run the stages, exit as documented above.
 
-    Bad configuration or flags (`ConfigError`, `BuildError`) print `error: ...` and exit 2; a
-    stage waiting for people prints where it stands and exits 3; any other exception is a stage
-    failure and propagates with its traceback (exit 1).
+    Errors are not caught here: the command's `errors.handle_errors` turns bad configuration,
+    flags or inputs (`ConfigError`, `BuildError`, a corpus or speaker-map error, `--out` a file)
+    into one line and exit 2, and a stage failure into one line and exit 1. A stage waiting
+    for people prints where it stands and exits 3.
     """
-    from edu_affect_data.build import EXIT_WAITING, BuildError, run_build
-    from edu_affect_data.config import ConfigError, load_config, parse_overrides
+    from edu_affect_data.build import EXIT_WAITING, run_build
+    from edu_affect_data.cli.errors import check_out_folder
+    from edu_affect_data.config import load_config, parse_overrides
 
-    try:
-        pipeline = load_config(config, {**parse_overrides(set_ or []), **(overrides or {})})
-        result = run_build(pipeline, out, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler)
-    except (ConfigError, BuildError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    check_out_folder(out)
+    pipeline = load_config(config, {**parse_overrides(set_ or []), **(overrides or {})})
+    result = run_build(pipeline, out, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler)
     if not result.complete:
         typer.echo(f"{result.waiting_stage}: {result.message}; rerun this command to resume")
         raise typer.Exit(EXIT_WAITING)
@@ -52,24 +51,29 @@ def run_stages(
 
 
 def corpus_roots(pairs: list[str], iemocap: Path | None = None, mosei: Path | None = None) -> dict[str, Path]:
-    """`--corpus NAME=PATH` values (and the `--iemocap`/`--mosei` shorthands) as name -> root."""
+    """`--corpus NAME=PATH` values (and the `--iemocap`/`--mosei` shorthands) as name -> root.
+
+    A malformed or repeated value is a `ConfigError`: one line, exit 2, like the same key in a file.
+    """
+    from edu_affect_data.config import ConfigError
+
     roots: dict[str, Path] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name.strip() or not text.strip():
-            raise typer.BadParameter(f"{pair!r}: expected NAME=PATH, e.g. --corpus mosei=/data/CMU_MOSEI", param_hint="--corpus")
+            raise ConfigError(f"--corpus {pair!r}: expected NAME=PATH, e.g. --corpus mosei=/data/CMU_MOSEI")
         roots[name.strip()] = Path(text.strip())
     for name, flag in (("iemocap", iemocap), ("mosei", mosei)):
         if flag is not None:
             if name in roots:
-                raise typer.BadParameter(f"--{name} and --corpus {name}=... both given; keep one", param_hint="--corpus")
+                raise ConfigError(f"--{name} and --corpus {name}=... both given; keep one")
             roots[name] = flag
     return roots
 
 
 @app.command("build")
 def build(
-    config: Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.", exists=True, dir_okay=False)],
+    config: Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.")],
     iemocap: Annotated[Path | None, typer.Option(help="IEMOCAP_full_release/ folder (sets corpora.iemocap.root).")] = None,
     mosei: Annotated[Path | None, typer.Option(help="CMU-MOSEI folder (sets corpora.mosei.root).")] = None,
     corpus: Annotated[

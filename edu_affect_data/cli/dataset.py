@@ -17,7 +17,7 @@ from edu_affect_data.cli.build import run_stages
 
 ConfigArg = Annotated[
     Path,
-    typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.", exists=True, dir_okay=False),
+    typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml."),
 ]
 OutOption = Annotated[
     Path, typer.Option(help="Build folder holding the earlier stages' artifacts and build_state.json.")
@@ -36,12 +36,19 @@ def validate(
     dataset: Annotated[
         Path,
         typer.Argument(
-            help="A published dataset folder (README.md + data/).", exists=True, file_okay=False
+            help="A published dataset folder (README.md + data/)."
         ),
     ],
 ) -> None:
-    """Check speaker independence, duplicates, card statistics, shapes, finite values, times (exit 1 on any violation)."""
+    """Check speaker independence, duplicates, every card count, shards, shapes, finite values, times (exit 1 on any violation).
+
+    A damaged or missing shard is a violation naming the file; a DATASET that is not a folder is
+    a user error (one line, exit 2).
+    """
     from edu_affect_data.validate import validate_dataset
+
+    if not dataset.is_dir():
+        raise NotADirectoryError(20, "not a dataset folder (expected README.md and data/)", str(dataset))
 
     violations = validate_dataset(dataset)
     for violation in violations:

@@ -8,6 +8,7 @@ depend on scheduling).
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -31,6 +32,24 @@ class CorpusLayoutError(ValueError):
     """The folder given as a corpus root does not hold that corpus at all (nothing to report on)."""
 
 
+class UnusableFile(ValueError):
+    """A source file a reader cannot use at all: missing, empty, unreadable or undecodable.
+
+    One exception for all four so every reader applies one rule to them: the file becomes a
+    recording-level `Problem` naming it and the cause, and the recording's candidates become
+    `error` rows (never a recording that vanishes from the manifest).
+    """
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind} file" + (f": {detail}" if detail else ""))
+        self.kind = kind  # missing | empty | unreadable | undecodable
+        self.detail = detail
+
+    def describe(self, what: str, consequence: str) -> str:
+        """`'<kind> <what>: [<detail>; ]<consequence>'`, the reason text of the Problem."""
+        return f"{self.kind} {what}: " + (f"{self.detail}; " if self.detail else "") + consequence
+
+
 class LineError(ValueError):
     """One line of a source file that does not parse; the caller turns it into a `Problem`."""
 
@@ -48,6 +67,32 @@ class RecordingResult:
     utterances: list[Utterance] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+
+
+def read_source_text(path: Path) -> str:
+    """The UTF-8 text of a source file, or `UnusableFile` saying why it cannot be used.
+
+    A decode error names the byte offset and the 1-based line it falls on, so a user can find a
+    single stray byte in a long transcript.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise UnusableFile("missing", f"dangling symlink to {os.readlink(path)}") from None
+        raise UnusableFile("missing") from None
+    except OSError as exc:
+        raise UnusableFile("unreadable", str(exc.strerror or exc)) from None
+    if not data.strip():
+        raise UnusableFile("empty", "" if not data else "only whitespace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UnusableFile(
+            "undecodable",
+            f"not UTF-8, byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line})",
+        ) from None
 
 
 def strip_tags(text: str) -> str:

@@ -80,7 +80,11 @@ def keys_by_video(path: Path) -> dict[str, list[str]]:
     """Every data key of the file grouped by video id, keys in sorted order."""
     grouped: dict[str, list[str]] = defaultdict(list)
     with _open(path) as handle:
-        for key in sorted(_root_group(handle, path)["data"]):
+        try:
+            keys = sorted(_root_group(handle, path)["data"])
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise CsdError(f"{path}: cannot list data keys (truncated or damaged HDF5?): {exc}") from exc
+        for key in keys:
             grouped[split_key(key)[0]].append(key)
     return dict(grouped)
 
@@ -108,6 +112,13 @@ class CsdReader:
         return [self._entry(key) for key in keys]
 
     def _entry(self, key: str) -> CsdEntry:
+        try:
+            return self._read_entry(key)
+        except (OSError, KeyError, RuntimeError) as exc:
+            # h5py raises these when the file ends inside a dataset (a truncated download).
+            raise CsdError(f"{self.path}: cannot read data/{key} (truncated or damaged HDF5?): {exc}") from exc
+
+    def _read_entry(self, key: str) -> CsdEntry:
         group = self._data.get(key)
         if not isinstance(group, h5py.Group) or "features" not in group or "intervals" not in group:
             raise CsdError(f"{self.path}: data/{key} lacks 'features' or 'intervals'")

@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edu_affect_data.corpora.common import UnusableFile, read_source_text
 from edu_affect_data.corpora.records import Problem, SourceLabels
 
 CONSENSUS_CODES = frozenset(
@@ -93,9 +94,9 @@ class _Parser:
 
     def run(self) -> EmoEvaluation:
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            self.report(None, f"cannot read EmoEvaluation: {exc}", None)
+            lines = read_source_text(self.path).splitlines()
+        except UnusableFile as exc:
+            self.report(None, exc.describe("EmoEvaluation", "the dialog has no source labels"), None)
             return self.result
         block: _OpenBlock | None = None
         for number, raw in enumerate(lines, start=1):

@@ -16,8 +16,9 @@ Decisions a user of this reader must know:
   otherwise `<session>_unknown` (region `full`).
 * **Words**: from the `.wdseg` alignment (`word_timing="aligned"`). Without one, the cleaned text
   is spread evenly over the utterance span (`word_timing="utterance"`, see `common.spread_words`).
-* **Missing transcription**: utterances (ids, times, labels) are recovered from EmoEvaluation with
-  empty text, and a recording-level Problem names the missing file. Utterances labelled in
+* **Unusable transcription** (missing, empty, unreadable or not UTF-8: one rule): utterances (ids,
+  times, labels) are recovered from EmoEvaluation with empty text, and a recording-level Problem
+  names the file and the cause, so every session of the dialog is an `error` row. Utterances labelled in
   EmoEvaluation but absent from an existing transcription are left out (that is how a transcript
   hole looks) and counted in `skipped`.
 """
@@ -34,8 +35,10 @@ from edu_affect_data.corpora.common import (
     CorpusLayoutError,
     LineError,
     RecordingResult,
+    UnusableFile,
     assemble_manifest,
     is_hidden,
+    read_source_text,
     spread_words,
     strip_tags,
 )
@@ -163,18 +166,14 @@ def read_dialog(job: DialogJob) -> RecordingResult:
     result.problems.extend(emo.problems)
     result.skipped.update(emo.skipped)
 
-    if transcript.is_file():
-        lines = parse_transcription(transcript, job.dialog, result)
-        transcribed = {line.utterance_id for line in lines}
-        result.skipped["iemocap_labelled_utterances_not_in_transcript"] += sum(
-            1 for uid in emo.blocks if uid not in transcribed
-        )
-    else:
+    try:
+        text = read_source_text(transcript)
+    except UnusableFile as exc:
         result.problems.append(
             Problem(
                 str(transcript),
                 None,
-                "missing transcription: utterances recovered from EmoEvaluation without text",
+                exc.describe("transcription", "utterances recovered from EmoEvaluation without text"),
                 job.dialog,
             )
         )
@@ -182,6 +181,21 @@ def read_dialog(job: DialogJob) -> RecordingResult:
             TranscriptLine(b.utterance_id, b.start_s, b.end_s, "", emo_path, b.line)
             for b in emo.blocks.values()
         ]
+    else:
+        lines = parse_transcription(text, transcript, job.dialog, result)
+        transcribed = {line.utterance_id for line in lines}
+        result.skipped["iemocap_labelled_utterances_not_in_transcript"] += sum(
+            1 for uid in emo.blocks if uid not in transcribed
+        )
+    if not lines:
+        result.problems.append(
+            Problem(
+                str(transcript),
+                None,
+                "no utterance could be read from the transcription or EmoEvaluation",
+                job.dialog,
+            )
+        )
 
     for line in lines:
         utterance = _utterance(job, line, emo.blocks.get(line.utterance_id), result)
@@ -190,20 +204,15 @@ def read_dialog(job: DialogJob) -> RecordingResult:
     return result
 
 
-def parse_transcription(path: Path, dialog: str, result: RecordingResult) -> list[TranscriptLine]:
-    """Timed lines of `transcriptions/<dialog>.txt`.
+def parse_transcription(
+    text: str, path: Path, dialog: str, result: RecordingResult
+) -> list[TranscriptLine]:
+    """Timed lines of `transcriptions/<dialog>.txt` (its text, already read by `read_source_text`).
 
     A line with neither bracketed times nor an utterance id of this dialog is not an utterance
     (counted in `skipped`); a line with either that does not parse is a Problem, so damaged times
     are never mistaken for a non-utterance line.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        result.problems.append(
-            Problem(str(path), None, f"cannot read transcription: {exc}", dialog)
-        )
-        return []
     lines: list[TranscriptLine] = []
     seen: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -16,8 +16,11 @@ Decisions a user of this reader must know:
   documented assumption) unless a `video_id,speaker_id` CSV maps videos of one person together.
 * **Words**: from the words CSD when it has the video (`word_timing="aligned"`, `sp` dropped),
   else the text spread evenly over the segment (`"utterance"`).
-* **Missing segmented transcript** while the labels CSD has the video: segments are rebuilt from
-  the label intervals with empty text and a recording-level Problem names the missing file.
+* **Unusable segmented transcript** (missing, empty, unreadable or not UTF-8: one rule) while the
+  labels CSD has the video: segments are rebuilt from the label intervals with empty text and a
+  recording-level Problem names the file and the cause (the video's sessions are `error` rows).
+* **Unreadable .csd** (truncated HDF5, wrong layout): every video gets a recording-level Problem
+  naming the file, so its sessions are `error` rows instead of silently unlabelled or evenly timed.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from pydantic import Field
 from edu_affect_data.corpora.common import (
     CorpusLayoutError,
     RecordingResult,
+    UnusableFile,
     assemble_manifest,
     is_hidden,
+    read_source_text,
     spread_words,
 )
 from edu_affect_data.corpora.csd import CsdEntry, CsdError, CsdReader, keys_by_video, read_metadata
@@ -92,6 +97,8 @@ class VideoJob:
     layout: MoseiLayout
     label_keys: tuple[str, ...]
     word_keys: tuple[str, ...]
+    #: Why a CSD the video depends on could not be read at all: a recording Problem each.
+    broken_csds: tuple[Problem, ...] = ()
 
 
 def read_mosei(
@@ -103,9 +110,11 @@ def read_mosei(
     speakers = read_speaker_map(speaker_map) if speaker_map is not None else {}
     problems: list[Problem] = []
     skipped: Counter[str] = Counter()
-    label_keys = _csd_keys(layout.labels_csd, problems)
-    problems.extend(_check_label_columns(layout.labels_csd))
-    word_keys = _csd_keys(layout.words_csd, problems)
+    broken: list[Problem] = []
+    label_keys = _csd_keys(layout.labels_csd, broken)
+    if not broken:
+        problems.extend(_check_label_columns(layout.labels_csd))
+    word_keys = _csd_keys(layout.words_csd, broken)
     if layout.labels_csd is None:
         problems.append(
             Problem(
@@ -115,6 +124,8 @@ def read_mosei(
             )
         )
     video_ids = _discover_videos(layout.raw, label_keys, skipped)
+    if not video_ids:
+        problems.extend(broken)  # nothing to pin them on: report them for the corpus
     known = set(video_ids)
     skipped["mosei_speaker_map_rows_for_unknown_videos"] += sum(
         1 for vid in speakers if vid not in known
@@ -126,6 +137,7 @@ def read_mosei(
             layout,
             tuple(label_keys.get(vid, ())),
             tuple(word_keys.get(vid, ())),
+            tuple(broken),
         )
         for vid in video_ids
     ]
@@ -178,7 +190,11 @@ def read_speaker_map(path: Path) -> dict[str, str]:
     except OSError as exc:
         raise SpeakerMapError(f"{path}: cannot read speaker map: {exc}") from exc
     with handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
+        try:
+            rows = list(csv.reader(handle))
+        except UnicodeDecodeError as exc:
+            raise SpeakerMapError(f"{path}: cannot read speaker map: not UTF-8 text ({exc.reason})") from exc
+        for number, row in enumerate(rows, start=1):
             cells = [cell.strip() for cell in row]
             if not any(cells):
                 continue
@@ -228,33 +244,29 @@ def read_video(job: VideoJob, labels_csd: OpenCsd, words_csd: OpenCsd) -> Record
         label_paths=label_paths,
     )
     result = RecordingResult(recording)
+    # A CSD that cannot be read at all (truncated HDF5, ...) hits every video: without it the
+    # words would silently fall back to even spreading (or the labels vanish) while sessions stay
+    # `kept`, so each video gets the Problem and its sessions become `error` rows.
+    result.problems.extend(
+        Problem(p.path, p.line, p.reason, vid) for p in job.broken_csds
+    )
     for path, what in ((audio, "full-video wav"), (video, "full video")):
         if not path.is_file():
             result.problems.append(Problem(str(path), None, f"missing {what}", vid))
 
     rows = _label_rows(job, labels_csd, result)
-    if transcript.is_file():
-        segments = parse_segments(transcript, vid, result)
-    elif rows:
-        result.problems.append(
-            Problem(
-                str(transcript),
-                None,
-                "missing segmented transcript: segments rebuilt from the labels CSD without text",
-                vid,
-            )
+    try:
+        text = read_source_text(transcript)
+    except UnusableFile as exc:
+        consequence = (
+            "segments rebuilt from the labels CSD without text" if rows else "no labels either: no segments"
         )
-        segments = segments_from_labels(vid, rows)
+        result.problems.append(
+            Problem(str(transcript), None, exc.describe("segmented transcript", consequence), vid)
+        )
+        segments = segments_from_labels(vid, rows) if rows else []
     else:
-        result.problems.append(
-            Problem(
-                str(transcript),
-                None,
-                "missing segmented transcript and no labels: no segments",
-                vid,
-            )
-        )
-        segments = []
+        segments = parse_segments(text, transcript, vid, result)
 
     labels = match_labels(segments, rows, result.skipped)
     words = _aligned_words(job, words_csd, segments, result)
@@ -278,15 +290,12 @@ def read_video(job: VideoJob, labels_csd: OpenCsd, words_csd: OpenCsd) -> Record
     return result
 
 
-def parse_segments(path: Path, video_id: str, result: RecordingResult) -> list[Segment]:
-    """Segments of one transcript, time-sorted; each unreadable line is a Problem."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        result.problems.append(
-            Problem(str(path), None, f"cannot read segmented transcript: {exc}", video_id)
-        )
-        return []
+def parse_segments(text: str, path: Path, video_id: str, result: RecordingResult) -> list[Segment]:
+    """Segments of one transcript (its text, read by `read_source_text`), time-sorted.
+
+    Each unreadable line is a Problem.
+    """
+    lines = text.splitlines()
     prefix = f"{video_id}___"
     segments: list[Segment] = []
     seen: dict[int, int] = {}

@@ -12,10 +12,15 @@ Each part is named by the hash of its inputs (the session's media and window, th
 its settings), so after a crash or kill -9 a rerun computes only what is missing; an extractor
 added to `features.extractors` computes only its own parts. The stage ends by writing
 `features/index.parquet`, the only thing publish reads of it.
+
+A full disk is an error of its own (`no space left on device`, naming the folder): the part being
+written is removed with its temporary, the finished ones stay, and a rerun once space is freed
+computes only the rest.
 """
 
 from __future__ import annotations
 
+import errno
 import shutil
 import time
 from collections.abc import Iterator
@@ -27,6 +32,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from edu_affect_data.artifacts import BuildPaths
+from edu_affect_data.atomic import remove_stale_temporaries
 from edu_affect_data.features import parts
 from edu_affect_data.features.extractor import ExtractorError, FeatureExtractor, SessionInput
 from edu_affect_data.features.index import IndexEntry, PartRef, write_index
@@ -96,6 +102,8 @@ class Plan:
     per_session_parts: int
     #: Every extractor's columns and their types, in `features.extractors` order.
     column_types: datasets.Features
+    #: Parts on disk that were damaged (unreadable, wrong row count), deleted to be recomputed.
+    damaged: int = 0
 
 
 def _values(
@@ -136,6 +144,7 @@ def plan_parts(plan: pd.DataFrame, config: Any, folder: Path) -> Plan:
     todo: dict[str, list[PartJob]] = {s.session_id: [] for s, _ in sessions}
     chunks: list[Chunk] = []
     per_session_parts = 0
+    damaged = 0
     column_types: dict[str, Any] = {}
     declared_columns: dict[str, tuple[str, ...]] = {}
     for extractor in extractors:
@@ -155,6 +164,7 @@ def plan_parts(plan: pd.DataFrame, config: Any, folder: Path) -> Plan:
                 kept[extractor.name].append(path)
                 refs[session.session_id].append(_ref(extractor, made, folder, 0))
                 per_session_parts += 1
+                damaged += parts.discard_if_damaged(path, 1)
                 if not made.part.exists():
                     todo[session.session_id].append(made)
             continue
@@ -167,21 +177,40 @@ def plan_parts(plan: pd.DataFrame, config: Any, folder: Path) -> Plan:
                 path = parts.chunk_part_path(here, split, index, digest)
                 made = PartJob(extractor, settings, types, path, digest)
                 kept[extractor.name].append(path)
+                damaged += parts.discard_if_damaged(path, len(batch))
                 chunks.append(Chunk(made, batch))
                 for row, session in enumerate(batch):
                     refs[session.session_id].append(_ref(extractor, made, folder, row))
     tasks = [SessionTask(s, tuple(todo[s.session_id])) for s, _ in sessions if todo[s.session_id]]
     from datasets import Features
 
-    return Plan(sessions, tasks, chunks, refs, declared_columns, kept, per_session_parts, Features(column_types))
+    return Plan(sessions, tasks, chunks, refs, declared_columns, kept, per_session_parts, Features(column_types), damaged)
 
 
 def _ref(extractor: FeatureExtractor[Any], job: PartJob, folder: Path, row: int) -> PartRef:
     return PartRef(extractor.name, job.part.relative_to(folder).as_posix(), row, job.digest)
 
 
+def _no_space(exc: BaseException) -> bool:
+    """Whether `exc` (or what it was raised from) is a full disk: ENOSPC, or EDQUOT (a quota)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def no_space_error(folder: Path, what: str) -> FeatureError:
+    """The one-line error of a full disk: the folder, what was being written, and how to go on."""
+    return FeatureError(
+        f"{folder}: no space left on device while writing {what}; free some space and rerun "
+        "(finished parts are kept, nothing half-written is)"
+    )
+
+
 def _run_sessions(
-    tasks: list[SessionTask], executor: cf.Executor | None, workers: int | None
+    tasks: list[SessionTask], executor: cf.Executor | None, workers: int | None, folder: Path
 ) -> Iterator[SessionResult]:
     """Per-session tasks in order; a failure names its session (results arrive in task order)."""
     from tqdm import tqdm
@@ -200,6 +229,8 @@ def _run_sessions(
             except WorkerLost as exc:
                 raise FeatureError(str(exc)) from exc
             except Exception as exc:
+                if _no_space(exc):
+                    raise no_space_error(folder, f"the features of session {task.session.session_id}") from exc
                 raise FeatureError(
                     f"session {task.session.session_id}: {type(exc).__name__}: {exc}"
                 ) from exc
@@ -207,7 +238,7 @@ def _run_sessions(
             yield result
 
 
-def _run_chunks(chunks: list[Chunk]) -> dict[str, float]:
+def _run_chunks(chunks: list[Chunk], folder: Path) -> dict[str, float]:
     """Run batched extractors on the chunks that have no part yet; seconds per extractor and their stats."""
     from tqdm import tqdm
 
@@ -229,7 +260,12 @@ def _run_chunks(chunks: list[Chunk]) -> dict[str, float]:
                 rows.append({"session_id": session.session_id, **columns})
                 for name, number in stats.items():
                     seconds[name] = seconds.get(name, 0.0) + number
-            parts.write_part(rows_to_table(rows, job.features), job.part)
+            try:
+                parts.write_part(rows_to_table(rows, job.features), job.part)
+            except OSError as exc:
+                if _no_space(exc):
+                    raise no_space_error(folder, f"{job.extractor.name} part {job.part.name}") from exc
+                raise
             key = f"{job.extractor.name}_s"
             seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
     finally:
@@ -240,7 +276,8 @@ def _run_chunks(chunks: list[Chunk]) -> dict[str, float]:
 
 def _remove_stale(folder: Path, kept: dict[str, list[Path]]) -> int:
     """Delete temporaries, parts of an older plan and folders of extractors no longer selected."""
-    removed = sum(parts.remove_stale(folder / name, paths) for name, paths in kept.items())
+    removed = remove_stale_temporaries(folder)  # the index's, after a kill while writing it
+    removed += sum(parts.remove_stale(folder / name, paths) for name, paths in kept.items())
     if folder.exists():
         for child in folder.iterdir():
             if child.is_dir() and child.name not in kept:
@@ -260,22 +297,27 @@ def run_features(config: Any, paths: BuildPaths, *, executor: cf.Executor | None
     figures: dict[str, float] = {}
     started = time.perf_counter()
     if plan.tasks:
-        for result in _run_sessions(plan.tasks, executor, config.features.workers):
+        for result in _run_sessions(plan.tasks, executor, config.features.workers, paths.features_dir):
             for key, value in result.figures.items():
                 figures[key] = figures.get(key, 0.0) + value
     per_session_s = time.perf_counter() - started
     batch_started = time.perf_counter()
     batch_computed = sum(1 for chunk in plan.chunks if not chunk.job.part.exists())
-    figures.update(_run_chunks(plan.chunks))
+    figures.update(_run_chunks(plan.chunks, paths.features_dir))
     batched_s = time.perf_counter() - batch_started
 
     names = list(config.features.extractors)
-    write_index(
-        paths,
-        [IndexEntry(s.session_id, split, tuple(plan.refs[s.session_id])) for s, split in plan.sessions],
-        {name: plan.columns[name] for name in names},
-        plan.column_types,
-    )
+    try:
+        write_index(
+            paths,
+            [IndexEntry(s.session_id, split, tuple(plan.refs[s.session_id])) for s, split in plan.sessions],
+            {name: plan.columns[name] for name in names},
+            plan.column_types,
+        )
+    except OSError as exc:
+        if _no_space(exc):
+            raise no_space_error(paths.features_dir, paths.features_index.name) from exc
+        raise
     stats: dict[str, float | int | str] = {
         "sessions": len(plan.sessions),
         "session_parts_computed": computed,
@@ -283,6 +325,7 @@ def run_features(config: Any, paths: BuildPaths, *, executor: cf.Executor | None
         "batch_parts_computed": batch_computed,
         "batch_parts_reused": len(plan.chunks) - batch_computed,
         "stale_removed": stale,
+        "damaged_parts_recomputed": plan.damaged,
         "per_session_wall_s": round(per_session_s, 3),
         "batched_wall_s": round(batched_s, 3),
         **{k: round(v, 3) for k, v in sorted(figures.items())},

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import requests
 from label_studio_sdk.core.api_error import ApiError
 
 from edu_affect_data.annotation.client import (
@@ -14,7 +15,9 @@ from edu_affect_data.annotation.client import (
     LabelStudioSettings,
     LabelStudioUnavailable,
     RetryPolicy,
+    ServerError,
     call_with_retries,
+    connect,
     load_settings,
 )
 
@@ -82,3 +85,50 @@ def test_client_errors_are_not_retried_and_hide_the_key() -> None:
     with pytest.raises(LabelStudioError) as raised:
         call_with_retries(refused, what="import", settings=settings(), sleep=waits.append)
     assert waits == [] and "HTTP 400" in str(raised.value) and SECRET not in str(raised.value)
+
+
+def failing_response(status: int) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response.url = status, "http://127.0.0.1:9/user/login/?token=invite"
+    return response
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        ApiError(status_code=500, body="<html>\n<h1>Server Error</h1>\n</html>"),
+        ServerError(502, "http://127.0.0.1:9/api/invite"),
+        requests.HTTPError(response=failing_response(504)),
+        requests.ConnectionError(f"refused, Token {SECRET}"),
+        requests.exceptions.ChunkedEncodingError("connection broken mid-body"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
+    ids=["sdk-500", "requests-502", "requests-raise-504", "requests-refused", "requests-cut", "httpx-dropped"],
+)
+def test_every_5xx_and_transport_error_is_retried_and_ends_in_one_line(fault: Exception) -> None:
+    waits: list[float] = []
+
+    def down() -> None:
+        raise fault
+
+    with pytest.raises(LabelStudioUnavailable) as raised:
+        call_with_retries(down, what="list of users", settings=settings(3), sleep=waits.append)
+    message = str(raised.value)
+    assert waits == [1.0, 2.0] and "\n" not in message and SECRET not in message
+    assert message.startswith("list of users: Label Studio at http://127.0.0.1:9 did not answer after 3 tries")
+
+
+def test_a_4xx_from_requests_is_a_named_error_at_once() -> None:
+    waits: list[float] = []
+
+    def forbidden() -> None:
+        raise requests.HTTPError("403 Client Error", response=failing_response(403))
+
+    with pytest.raises(LabelStudioError, match=r"^account a@b at http://127.0.0.1:9 failed: HTTPError: 403") as raised:
+        call_with_retries(forbidden, what="account a@b", settings=settings(), sleep=waits.append)
+    assert waits == [] and not isinstance(raised.value, LabelStudioUnavailable)
+
+
+def test_the_sdk_does_not_retry_on_its_own() -> None:
+    """Its blind replay of a POST would bypass the re-checks that keep pushes free of duplicates."""
+    assert connect(settings())._client_wrapper.get_max_retries() == 0  # type: ignore[attr-defined]

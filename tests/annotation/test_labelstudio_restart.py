@@ -6,10 +6,6 @@ copy of the main server's database, so it starts warm) that the test may stop an
 
 from __future__ import annotations
 
-import os
-import shutil
-import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,39 +21,18 @@ from edu_affect_data.annotation.client import (
     LabelStudioSettings,
     LabelStudioUnavailable,
     RetryPolicy,
-    load_settings,
 )
 from edu_affect_data.annotation.stage import run_annotate
-from tests.annotation.server import unavailable
-from tests.annotation.small_corpus import REPO
+from tests.annotation.server import script
+from tests.annotation.server import second_server as start_second_server
 
 pytestmark = pytest.mark.labelstudio
-SCRIPT = REPO / "scripts" / "labelstudio.sh"
-
-
-def script(home: Path, action: str) -> None:
-    environment = {**os.environ, "LS_HOME": str(home)}
-    subprocess.run(["bash", str(SCRIPT), action], env=environment, check=True, capture_output=True, timeout=300)
 
 
 @pytest.fixture()
 def second_server(ls_settings: LabelStudioSettings, tmp_path: Path) -> Iterator[tuple[Path, LabelStudioSettings]]:
-    main_home = REPO / ".labelstudio"
-    if not (main_home / "secrets").exists() or not (main_home / "data" / "label_studio.sqlite3").exists():
-        unavailable(f"this test clones the server that scripts/labelstudio.sh manages in {main_home}")
-    home = tmp_path / "ls-second"
-    (home / "data").mkdir(parents=True)
-    with sqlite3.connect(main_home / "data" / "label_studio.sqlite3") as source, sqlite3.connect(home / "data" / "label_studio.sqlite3") as copy:
-        source.backup(copy)
-    shutil.copy2(main_home / "data" / ".env", home / "data" / ".env")
-    shutil.copy2(main_home / "secrets", home / "secrets")
-    script(home, "start")
-    try:
-        found = load_settings(home / "env")
-        assert found.url != ls_settings.url
-        yield home, LabelStudioSettings(found.url, found.api_key, found.document_root, found.origin, RetryPolicy(10, 1.0, 4.0))
-    finally:
-        script(home, "stop")
+    with start_second_server(ls_settings, tmp_path, RetryPolicy(10, 1.0, 4.0)) as server:
+        yield server.home, server.settings
 
 
 def test_a_pull_interrupted_by_a_restart_completes_with_nothing_lost_or_duplicated(

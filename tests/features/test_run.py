@@ -90,9 +90,17 @@ def test_resume_after_a_crash_recomputes_nothing_finished_and_matches(
     assert part_contents(paths) == part_contents(reference)
 
     # Nothing left to do: the index is not rewritten, so the stage's output listing is unchanged.
+    # The index temporary of a run killed while writing it goes; a live writer's stays.
     written = paths.features_index.stat().st_mtime_ns
+    finished_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    killed = paths.features_dir / f".index.tmp-{finished_pid}.parquet"
+    live = paths.features_dir / f".index.tmp-{os.getpid()}.parquet"
+    killed.write_bytes(b"PAR1 half")
+    live.write_bytes(b"PAR1 half")
     again = run_features(config, paths)
     assert again.stats["session_parts_computed"] == again.stats["batch_parts_computed"] == 0
+    assert again.stats["stale_removed"] == 1 and not killed.exists() and live.exists()
     assert paths.features_index.stat().st_mtime_ns == written
 
 
@@ -143,4 +151,21 @@ def test_dask_executor_gives_the_same_parts(reference: BuildPaths, tmp_path: Pat
     ):
         outcome = run_features(small_config(), paths, executor=client.get_executor())
     assert outcome.stats["session_parts_computed"] == len(session_parts(reference))
+    assert part_contents(paths) == part_contents(reference)
+
+
+def test_damaged_parts_are_recomputed_not_reused(reference: BuildPaths, tmp_path: Path) -> None:
+    """A part changed after it was written (cut short, overwritten) is found by its footer and redone."""
+    paths = fresh_copy(reference, tmp_path)
+    shutil.copytree(reference.features_dir, paths.features_dir)
+    session_part = session_parts(paths)[0]
+    session_part.write_bytes(session_part.read_bytes()[: session_part.stat().st_size // 2])  # cut short
+    chunk_part = sorted((paths.features_dir / "text").glob(PART))[0]
+    chunk_part.write_bytes(b"not parquet at all")
+    untouched = {p: p.stat().st_mtime_ns for p in session_parts(paths) if p != session_part}
+
+    outcome = run_features(small_config(), paths)
+    assert outcome.stats["damaged_parts_recomputed"] == 2
+    assert outcome.stats["session_parts_computed"] == 1 and outcome.stats["batch_parts_computed"] == 1
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in untouched.items())
     assert part_contents(paths) == part_contents(reference)
