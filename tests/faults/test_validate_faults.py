@@ -8,7 +8,6 @@ no traceback. `FAULT_KINDS` counts the kinds covered here (the README's "Faults 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,20 +17,12 @@ from typer.testing import CliRunner
 from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.cli import app
 from edu_affect_data.validate import validate_dataset
+from tests import test_validate
 from tests.faults.test_agreement_faults import one_error_line
-from tests.features.fake_build import published_build
 
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> BuildPaths:
-    return published_build(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-def copy(build: BuildPaths, tmp_path: Path) -> BuildPaths:
-    for folder in ("dataset", "splits", "manifest", "annotation"):
-        shutil.copytree(build.out / folder, tmp_path / folder)
-    return BuildPaths(tmp_path)
+#: The fixtures of `tests/test_validate.py`: a published build, and a writable copy of it per test.
+build = test_validate.build
+copy = test_validate.copy
 
 
 def _card_count(dataset: Path, block: str, split: str, change: Callable[[int], int]) -> None:
