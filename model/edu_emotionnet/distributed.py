@@ -136,3 +136,9 @@ def setup_distributed(device: str) -> DistContext:
 def teardown_distributed(context: DistContext) -> None:
     if context.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def teardown_distributed_if_initialized() -> None:
+    """Destroy the default process group if one is still up (idempotent; for `finally` blocks)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -44,7 +44,12 @@ from edu_emotionnet.checkpoint import (
 )
 from edu_emotionnet.config import TrainConfig
 from edu_emotionnet.data import collate, session_datasets
-from edu_emotionnet.distributed import per_rank_batch, setup_distributed, teardown_distributed
+from edu_emotionnet.distributed import (
+    per_rank_batch,
+    setup_distributed,
+    teardown_distributed,
+    teardown_distributed_if_initialized,
+)
 from edu_emotionnet.evaluate import (
     RESULTS,
     classification_metrics,
@@ -96,6 +101,10 @@ def train(
     try:
         return _train(config, Path(run_dir), resume, on_epoch_end)
     finally:
+        # On every way out (an exception on this rank included) the process group goes: a process
+        # that exits with gloo's worker threads alive aborts in C++ ("terminate called without an
+        # active exception") and hides the Python error that caused it.
+        teardown_distributed_if_initialized()
         torch.set_num_threads(threads)
 
 

@@ -39,7 +39,7 @@ def _torchrun(planted_dir: Path, tmp_path: Path, run: Path, *overrides: str) -> 
         command += ["--set", override]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[:4000] + "\n...\n" + done.stderr[-3000:]
     results: dict[str, Any] = json.loads((run / "results.json").read_text())
     return results
 
