@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import errno
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,8 @@ from edu_affect_data.cli.errors import EXIT_FAILED, one_line
 from edu_affect_data.cli.errors import exit_status as cli_exit_status
 from edu_affect_data.features import parts as parts_module
 from edu_affect_data.features.run import FeatureError, run_features
-from tests.features.fake_build import published_build, small_config
+from tests.features import test_run
+from tests.features.fake_build import small_config
 
 #: A finished part (a write in progress is a hidden temporary).
 PART = "*/[!.]*.parquet"
@@ -34,15 +34,9 @@ SMALL = "3m"
 BIG = "64m"
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> BuildPaths:
-    return published_build(tmp_path_factory.getbasetemp())
-
-
-def copy_inputs(reference: BuildPaths, target: Path) -> BuildPaths:
-    for folder in ("manifest", "annotation", "splits"):
-        shutil.copytree(reference.out / folder, target / folder)
-    return BuildPaths(target)
+#: The uninterrupted reference build and the copy of its inputs, shared with `tests/features/test_run.py`.
+reference = test_run.reference
+copy_inputs = test_run.fresh_copy
 
 
 def contents(paths: BuildPaths) -> dict[str, Any]:
