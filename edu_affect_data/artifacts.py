@@ -75,6 +75,15 @@ ADJUDICATIONS_SCHEMA = pa.schema(
     ]
 )
 
+#: annotation/gold.parquet: the gold tasks of the campaign (``annotation.gold``), drawn when the
+#: tasks are pushed: sessions whose label is known, used to measure annotators, never to publish.
+GOLD_SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("label", pa.string()),  # one of CLASSES
+    ]
+)
+
 #: annotation/labels.parquet: the final label per session.
 LABELS_SCHEMA = pa.schema(
     [
@@ -152,6 +161,10 @@ class BuildPaths:
     @property
     def labels(self) -> Path:
         return self.annotation_dir / "labels.parquet"
+
+    @property
+    def gold(self) -> Path:
+        return self.annotation_dir / "gold.parquet"
 
     @property
     def agreement_dir(self) -> Path:

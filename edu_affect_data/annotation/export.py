@@ -47,12 +47,18 @@ class ExportFormatError(ValueError):
 
 @dataclass(frozen=True)
 class TaskProgress:
-    """How far one task is: its valid voters, and how many non-skipped annotations it holds."""
+    """How far one task is: its valid voters, and how many non-skipped annotations it holds.
+
+    ``answers`` are its submitted (non-skipped) annotations in annotation-id order, each the valid
+    label it gave or None when it was left out (unknown label, empty, duplicate): what adaptive
+    overlap (``overlap``) looks at to decide whether the task needs more people.
+    """
 
     session_id: str
     task_id: int
     valid_votes: int
     submitted: int
+    answers: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,7 @@ def read_votes(
         names = pseudonyms.assign(identity(a.get("completed_by"), emails) for a in annotations)
         voted: dict[str, int] = {}
         submitted = 0
+        answers: list[str | None] = []
         for annotation in annotations:
             annotator = names[identity(annotation.get("completed_by"), emails)]
             submitted += not annotation.get("was_cancelled")
@@ -166,6 +173,8 @@ def read_votes(
                 "annotation_id": int(annotation["id"]),
                 "annotator": annotator,
             }
+            if not annotation.get("was_cancelled"):
+                answers.append(label)
             if label is None:
                 excluded.append({**row, "reason": reason})
                 continue
@@ -183,7 +192,7 @@ def read_votes(
                 }
             )
         if session is not None:
-            progress.append(TaskProgress(str(session), int(task["id"]), len(voted), submitted))
+            progress.append(TaskProgress(str(session), int(task["id"]), len(voted), submitted, tuple(answers)))
     return Votes(
         valid=pd.DataFrame(valid, columns=ANNOTATIONS_SCHEMA.names),
         excluded=pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS),
