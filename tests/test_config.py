@@ -21,7 +21,8 @@ def test_shipped_pipelines_validate(name: str) -> None:
 
 def test_pipeline_values() -> None:
     paper = load_config(PIPELINES / "edu_emotion.yaml")
-    assert (paper.sessions.target_s, paper.annotation.maximum_annotations, paper.balance.per_class) == (30.0, 3, 1250)
+    assert (paper.sessions.target_s, paper.annotation.overlap.max, paper.balance.per_class) == (30.0, 3, 1250)
+    assert not paper.annotation.overlap.adaptive
     assert (paper.split.ratios.train, paper.split.ratios.validation, paper.split.ratios.test) == (0.7, 0.1, 0.2)
     audio = paper.features.audio
     assert (audio.n_mfcc, audio.win_s, audio.hop_s) == (40, 0.025, 0.010)

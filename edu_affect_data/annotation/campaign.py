@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from edu_affect_data.annotation import export, review
+from edu_affect_data.annotation import export, overlap, review
 from edu_affect_data.annotation.aggregate import needs_adjudication
 from edu_affect_data.annotation.client import (
     LabelStudioSettings,
@@ -27,6 +27,7 @@ from edu_affect_data.annotation.client import (
     load_settings,
 )
 from edu_affect_data.annotation.clips import clips_dir, make_clips, session_transcript
+from edu_affect_data.annotation.gold import draw_gold, read_gold, write_gold
 from edu_affect_data.annotation.labeling import (
     annotator_config,
     guidelines_path,
@@ -116,9 +117,16 @@ def kept_sessions(paths: BuildPaths) -> dict[str, dict[str, Any]]:
 
 
 def push(campaign: Campaign, *, executor: Executor | None = None) -> PushResult:
-    """Clips for every kept session, then the project, its storage and the missing tasks."""
+    """Clips for every kept session, then the project, its storage, the missing tasks and their overlaps.
+
+    The gold tasks are drawn (``annotation/gold.parquet``) before anything reaches the server, and
+    each task's overlap is brought to what its votes so far require (``escalate``), so a push both
+    starts a campaign and moves a running adaptive one forward.
+    """
     annotation = campaign.config.annotation
     sessions = kept_sessions(campaign.paths)
+    gold = draw_gold(annotation.gold, sessions, seed=campaign.config.seed) if annotation.gold else {}
+    write_gold(gold, campaign.paths)
     media_root = campaign.layout.media_root
     clips = make_clips(list(sessions.values()), media_root, annotation.clip, executor=executor)
     project_id = ensure_project(
@@ -126,7 +134,7 @@ def push(campaign: Campaign, *, executor: Executor | None = None) -> PushResult:
         campaign.settings,
         title=campaign.title,
         label_config=annotator_config(annotation.labeling_config, annotation.clip.fps),
-        maximum_annotations=annotation.maximum_annotations,
+        maximum_annotations=annotation.overlap.initial,
         instructions=instructions_html(guidelines_path(annotation.labeling_config)),
     )
     ensure_local_storage(campaign.ls, campaign.settings, project_id, clips_dir(media_root))
@@ -144,9 +152,38 @@ def push(campaign: Campaign, *, executor: Executor | None = None) -> PushResult:
         )
         for clip in clips
     ]
-    return import_missing(
+    pushed = import_missing(
         campaign.ls, campaign.settings, project_id, tasks, batch_size=annotation.batch_size
     )
+    escalate(campaign)
+    return pushed
+
+
+def task_progress(campaign: Campaign) -> list[export.TaskProgress]:
+    """Where each task of this build's kept sessions stands on the server now (no files written)."""
+    sessions = kept_sessions(campaign.paths)
+    project_id = campaign.project_id()
+    raw = export.download_export(campaign.ls, campaign.settings, project_id)
+    votes = export.read_votes(
+        export.parse_export(raw, f"export of project {project_id}"),
+        emails={},
+        pseudonyms=Pseudonyms(None),
+        labels=ANSWERS,
+        project="annotation",
+    )
+    return [t for t in votes.tasks if t.session_id in sessions]
+
+
+def required_annotations(campaign: Campaign, tasks: list[export.TaskProgress]) -> dict[int, int]:
+    """task id -> annotations it needs now (``overlap``: fixed, adaptive, gold)."""
+    return overlap.required_by_task(tasks, campaign.config.annotation, read_gold(campaign.paths))
+
+
+def escalate(campaign: Campaign) -> int:
+    """Bring every task's server overlap to what its votes require; returns the tasks changed."""
+    tasks = task_progress(campaign)
+    required = required_annotations(campaign, tasks)
+    return overlap.sync_overlaps(campaign.ls, campaign.settings, campaign.project_id(), tasks, required)
 
 
 @dataclass(frozen=True)
@@ -179,34 +216,15 @@ def pull(campaign: Campaign) -> Pull:
     return Pull(pulled.snapshot, mine, excluded, tasks)
 
 
-def complete_sessions(tasks: list[export.TaskProgress], maximum_annotations: int) -> set[str]:
-    """Sessions the annotators are done with.
-
-    Done means ``maximum_annotations`` valid votes, or as many submitted (non-skipped) annotations
-    when some were invalid: Label Studio then hands the task to nobody else, and the shortfall of
-    valid votes sends the session to the reviewer instead of waiting forever.
-    """
-    return {
-        t.session_id
-        for t in tasks
-        if t.valid_votes >= maximum_annotations or t.submitted >= maximum_annotations
-    }
+def complete_sessions(campaign: Campaign, tasks: list[export.TaskProgress]) -> set[str]:
+    """Sessions of ``tasks`` the annotators are done with (``overlap.complete_sessions``)."""
+    return overlap.complete_sessions(tasks, required_annotations(campaign, tasks))
 
 
 def progress(campaign: Campaign) -> tuple[set[str], int]:
     """(sessions of this build the annotators are done with, number of kept sessions); no files written."""
-    sessions = kept_sessions(campaign.paths)
-    project_id = campaign.project_id()
-    raw = export.download_export(campaign.ls, campaign.settings, project_id)
-    votes = export.read_votes(
-        export.parse_export(raw, f"export of project {project_id}"),
-        emails={},
-        pseudonyms=Pseudonyms(None),
-        labels=ANSWERS,
-        project="annotation",
-    )
-    mine = [t for t in votes.tasks if t.session_id in sessions]
-    return complete_sessions(mine, campaign.config.annotation.maximum_annotations), len(sessions)
+    tasks = task_progress(campaign)
+    return complete_sessions(campaign, tasks), len(kept_sessions(campaign.paths))
 
 
 @dataclass(frozen=True)
@@ -295,7 +313,7 @@ def review_round(campaign: Campaign, people: People) -> ReviewRound:
     for them this reads the decisions the server already holds.
     """
     pulled = pull(campaign)
-    done = complete_sessions(pulled.tasks, campaign.config.annotation.maximum_annotations)
+    done = complete_sessions(campaign, pulled.tasks)
     total = len(kept_sessions(campaign.paths))
     if len(done) < total:
         return ReviewRound(pulled, done, total, None)

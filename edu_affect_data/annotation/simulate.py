@@ -10,9 +10,10 @@ right with ``reviewer_accuracy`` and never abstains. Accuracies of 0.8-0.9 give 
 around 0.7-0.8, the range reported for trained affect coders.
 
 Every draw comes from a generator seeded by (seed, role, session), so a vote does not depend on
-the order of tasks or on which other sessions exist. With more annotators than
-``maximum_annotations``, each session's annotators are drawn the same way (Label Studio Community
-cannot assign tasks to people, so the simulation does it).
+the order of tasks or on which other sessions exist. With more annotators than a task needs, each
+session's annotators are drawn the same way (Label Studio Community cannot assign tasks to people,
+so the simulation does it). A drifting annotator (``drift``) answers with a lower accuracy after a
+number of votes: the case the drift flag of ``annotate status`` must catch.
 
 The truth file is ``annotation.simulate.truth``, else the ``synth_truth.json`` that ``edu-data
 synth`` writes next to the corpora, found as the nearest one in a folder above each session's
@@ -111,13 +112,20 @@ def _rng(seed: int, role: int, session_id: str) -> np.random.Generator:
 
 
 def annotator_vote(
-    annotator: SimulatedAnnotator, index: int, truth: str, *, seed: int, session_id: str
+    annotator: SimulatedAnnotator, index: int, truth: str, *, seed: int, session_id: str, vote_number: int = 1
 ) -> str:
-    """One simulated annotator's vote on one session (see the module docstring)."""
+    """One simulated annotator's vote on one session (see the module docstring).
+
+    ``vote_number`` is this annotator's count of votes including this one: past ``drift.after`` a
+    drifting annotator answers with ``drift.accuracy`` instead of ``accuracy``.
+    """
     rng = _rng(seed, index, session_id)
+    accuracy = annotator.accuracy
+    if annotator.drift is not None and vote_number > annotator.drift.after:
+        accuracy = annotator.drift.accuracy
     if rng.random() < annotator.cannot_tell:
         return ABSTAIN
-    if rng.random() < annotator.accuracy:
+    if rng.random() < accuracy:
         return truth
     wrong = [label for label in CLASSES if label != truth]
     if annotator.bias in wrong and rng.random() < 0.5:
@@ -138,11 +146,18 @@ def reviewer_vote(accuracy: float, truth: str, *, seed: int, session_id: str) ->
     return str(rng.choice([label for label in CLASSES if label != truth]))
 
 
-def assigned_annotators(n_annotators: int, per_task: int, *, seed: int, session_id: str) -> list[int]:
-    """Which simulated annotators label a session (all of them when there are just enough)."""
-    if n_annotators < per_task:
+def assigned_annotators(n_annotators: int, needed: int, *, initial: int, seed: int, session_id: str) -> list[int]:
+    """Which simulated annotators label a session that needs ``needed`` annotations, in voting order.
+
+    One seeded order of all annotators per session: the first ``initial`` of it (sorted) vote
+    first, and a task raised to more annotations (adaptive overlap, gold) goes to the next ones in
+    that order, so raising a task never changes who already voted on it.
+    """
+    if n_annotators < needed:
         raise ValueError(
-            f"annotation.simulate has {n_annotators} annotator(s) but maximum_annotations is {per_task}"
+            f"annotation.simulate has {n_annotators} annotator(s) but a task needs {needed} annotations "
+            "(annotation.overlap.max, annotation.gold.overlap)"
         )
-    chosen = _rng(seed, _ASSIGNMENT_ROLE, session_id).choice(n_annotators, per_task, replace=False)
-    return sorted(int(i) for i in chosen)
+    order = [int(i) for i in _rng(seed, _ASSIGNMENT_ROLE, session_id).choice(n_annotators, n_annotators, replace=False)]
+    first = sorted(order[: min(initial, needed)])
+    return first + order[len(first) : needed]

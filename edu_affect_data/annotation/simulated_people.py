@@ -25,6 +25,7 @@ from edu_affect_data.annotation.accounts import Account, ensure_account, simulat
 from edu_affect_data.annotation.campaign import Campaign, kept_sessions
 from edu_affect_data.annotation.client import LabelStudioSettings, call_with_retries, connect
 from edu_affect_data.annotation.labeling import AFFECT_CONTROL
+from edu_affect_data.annotation.overlap import server_overlaps
 from edu_affect_data.annotation.people import ADJUDICATION, ANNOTATION, Round
 from edu_affect_data.annotation.simulate import (
     annotator_vote,
@@ -100,24 +101,39 @@ def vote_as_annotators(
     tasks: Sequence[TaskState],
     truths: Mapping[str, str],
     *,
-    per_task: int,
+    overlaps: Mapping[int, int],
+    initial: int,
     seed: int,
 ) -> int:
-    """Let each simulated annotator vote on its still-unlabelled sessions; returns votes added."""
+    """Each task gets votes until it holds its server ``overlaps`` annotations; returns votes added.
+
+    The server's overlap is what Label Studio uses to hand a task to one more person, so the
+    simulated annotators follow it exactly as people in the labeling stream would.
+    """
     if not simulate.annotators:
         raise ValueError("annotation.simulate.annotators is empty: list the simulated annotators")
     accounts = [ensure_account(settings, simulated_email(a.name)) for a in simulate.annotators]
     clients = [connect(settings, account.api_key) for account in accounts]
+    votes_cast = [sum(account.user_id in task.annotated_by for task in tasks) for account in accounts]
     added = 0
     for task in tasks:
         if task.session_id not in truths:
             continue
-        for index in assigned_annotators(len(accounts), per_task, seed=seed, session_id=task.session_id):
+        needed = overlaps.get(task.task_id, initial)
+        held = len(task.annotated_by)
+        for index in assigned_annotators(len(accounts), needed, initial=initial, seed=seed, session_id=task.session_id):
             account = accounts[index]
+            if held >= needed:
+                break
             if account.user_id in task.annotated_by:
                 continue
             annotator = simulate.annotators[index]
-            label = annotator_vote(annotator, index, truths[task.session_id], seed=seed, session_id=task.session_id)
+            held += 1
+            votes_cast[index] += 1
+            label = annotator_vote(
+                annotator, index, truths[task.session_id], seed=seed, session_id=task.session_id,
+                vote_number=votes_cast[index],
+            )
             seconds = lead_time(index, seed=seed, session_id=task.session_id)
             submit_vote(clients[index], settings, account, task.task_id, label, seconds)
             added += 1
@@ -170,6 +186,9 @@ class SimulatedPeople:
         truths = session_truths(self.simulate, [sessions[s] for s in visible])
         seed = campaign.config.seed
         if round_ == ANNOTATION:
-            per_task = campaign.config.annotation.maximum_annotations
-            return vote_as_annotators(campaign.settings, self.simulate, states, truths, per_task=per_task, seed=seed)
+            overlaps = server_overlaps(campaign.ls, campaign.settings, project_id)
+            initial = campaign.config.annotation.overlap.initial
+            return vote_as_annotators(
+                campaign.settings, self.simulate, states, truths, overlaps=overlaps, initial=initial, seed=seed
+            )
         return decide_as_reviewer(campaign.settings, self.simulate, states, truths, seed=seed)

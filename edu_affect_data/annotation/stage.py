@@ -47,12 +47,20 @@ def run_annotate(
     """Clips and tasks for the kept sessions; the people act; how many sessions are done."""
     campaign = campaigns.open_campaign(config, paths)
     pushed = campaigns.push(campaign, executor=executor)
-    answered = people_for(config.annotation.simulate).act(campaign, ANNOTATION)
+    people = people_for(config.annotation.simulate)
+    answered = escalated = 0
+    while True:  # people answer; tasks they disagree on are raised; until nothing more is raised
+        answered += people.act(campaign, ANNOTATION)
+        raised = campaigns.escalate(campaign)
+        escalated += raised
+        if not raised:
+            break
     done, total = campaigns.progress(campaign)
     stats: dict[str, float | int | str] = {
         "sessions": total,
         "tasks_created": pushed.created,
         "simulated_votes": answered,
+        "escalated": escalated,
         "complete": len(done),
         "project_id": pushed.project_id,
     }

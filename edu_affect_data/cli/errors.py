@@ -43,6 +43,7 @@ USER_ERRORS = (
     "edu_affect_data.annotation.aggregate.VotesTableError",
     "edu_affect_data.annotation.labeling.LabelingConfigError",
     "edu_affect_data.annotation.simulate.TruthError",
+    "edu_affect_data.annotation.gold.GoldFileError",
     "edu_affect_data.annotation.pseudonyms.PseudonymFileError",
     "edu_affect_data.features.embeddings.EmbedderError",
     "edu_affect_data.features.text.TextModelError",

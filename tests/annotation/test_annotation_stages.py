@@ -53,7 +53,8 @@ def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[Pipelin
     with ProcessPoolExecutor(2) as executor:
         annotated = run_annotate(config, paths, executor=executor)
     assert annotated.complete and annotated.message == f"{len(kept)}/{len(kept)} sessions annotated"
-    assert annotated.stats["simulated_votes"] == 3 * len(kept)
+    # demo.yaml is adaptive: two votes per session, a third on each session the first two disagree on.
+    assert annotated.stats["simulated_votes"] == 2 * len(kept) + annotated.stats["escalated"]
 
     pulled = run_pull(config, paths)
     assert pulled.complete, pulled.message
@@ -61,7 +62,7 @@ def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[Pipelin
     aggregated = run_aggregate(config, paths)
     assert aggregated.complete, aggregated.message
     annotations = pq.read_table(paths.annotations)
-    assert annotations.schema.equals(ANNOTATIONS_SCHEMA) and annotations.num_rows == 3 * len(kept)
+    assert annotations.schema.equals(ANNOTATIONS_SCHEMA) and annotations.num_rows == annotated.stats["simulated_votes"]
     labels = pq.read_table(paths.labels)
     assert labels.schema.equals(LABELS_SCHEMA)
     assert set(labels.column("session_id").to_pylist()) == kept
@@ -71,7 +72,7 @@ def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[Pipelin
     assert config.annotation.simulate is not None
     truth = session_truths(config.annotation.simulate, sessions)
     right = sum(r["label"] == truth[r["session_id"]] for r in labels.to_pylist())
-    assert right / len(kept) >= 0.75  # three 80-90 % annotators and a 95 % reviewer
+    assert right / len(kept) >= 0.75  # two or three 89-94 % annotators and a 95 % reviewer
 
 
 def test_changing_the_aggregation_method_reruns_only_aggregate(

@@ -62,7 +62,7 @@ def test_invalid_annotations_are_excluded_with_reasons(build, ls_settings: Label
         ("Ses01F_impro01_F_s0", "Curious"), ("Ses01F_impro01_M_s0", "Bored")
     ]
     # s0 has 4 submitted annotations (>= 3): Label Studio is done with it despite one valid vote.
-    assert campaigns.complete_sessions(pulled.tasks, 3) == {"Ses01F_impro01_M_s0"}
+    assert campaigns.complete_sessions(campaign, pulled.tasks) == {"Ses01F_impro01_M_s0"}
 
 
 def test_adjudication_end_to_end(

@@ -90,9 +90,33 @@ def test_votes_are_seeded_per_session_not_per_order() -> None:
 
 
 def test_assignment_draws_distinct_annotators_and_refuses_too_few() -> None:
-    chosen = [assigned_annotators(5, 3, seed=0, session_id=s) for s in SESSIONS[:300]]
+    chosen = [assigned_annotators(5, 3, initial=3, seed=0, session_id=s) for s in SESSIONS[:300]]
     assert all(len(set(c)) == 3 for c in chosen)
     assert Counter(i for c in chosen for i in c).keys() == {0, 1, 2, 3, 4}
-    assert assigned_annotators(3, 3, seed=0, session_id="x") == [0, 1, 2]
+    assert assigned_annotators(3, 3, initial=3, seed=0, session_id="x") == [0, 1, 2]
     with pytest.raises(ValueError, match="2 annotator"):
-        assigned_annotators(2, 3, seed=0, session_id="x")
+        assigned_annotators(2, 3, initial=3, seed=0, session_id="x")
+
+
+def test_raising_a_task_adds_the_next_annotator_and_keeps_who_voted() -> None:
+    for session in SESSIONS[:200]:
+        first = assigned_annotators(4, 2, initial=2, seed=0, session_id=session)
+        raised = assigned_annotators(4, 3, initial=2, seed=0, session_id=session)
+        assert raised[:2] == first == sorted(first) and raised[2] not in first
+    thirds = Counter(assigned_annotators(3, 3, initial=2, seed=0, session_id=s)[2] for s in SESSIONS)
+    assert set(thirds) == {0, 1, 2} and min(thirds.values()) > len(SESSIONS) / 3 - 60
+
+
+def test_a_drifting_annotator_is_worse_after_the_drop() -> None:
+    steady = SimulatedAnnotator(name="a", accuracy=0.9)
+    drifting = SimulatedAnnotator(name="a", accuracy=0.9, drift={"after": 100, "accuracy": 0.2})
+    votes = [
+        annotator_vote(drifting, 0, "Bored", seed=0, session_id=s, vote_number=n)
+        for n, s in enumerate(SESSIONS, start=1)
+    ]
+    before = [v == "Bored" for v in votes[:100]]
+    after = [v == "Bored" for v in votes[100:]]
+    assert sum(before) / len(before) == pytest.approx(0.9, abs=0.06)
+    assert sum(after) / len(after) == pytest.approx(0.2, abs=0.04)
+    # Before the drop it is the same person as a steady annotator, vote for vote.
+    assert votes[:100] == [annotator_vote(steady, 0, "Bored", seed=0, session_id=s) for s in SESSIONS[:100]]
