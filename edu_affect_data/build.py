@@ -95,7 +95,9 @@ STAGES: tuple[StageSpec, ...] = (
         ("seed", "annotation", "aggregation.min_votes"),
         ("ingest", "annotate"),
     ),
-    StageSpec("aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "aggregation"), ("pull",)),
+    StageSpec(
+        "aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "aggregation", "annotation.gold"), ("pull",)
+    ),
     StageSpec("split", "edu_affect_data.splits:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
     StageSpec(
         "features",

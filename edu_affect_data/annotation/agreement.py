@@ -8,8 +8,13 @@ same statistics with the vectorised formulas of ``agreement_stats``.
 
 Conventions:
 
-- "Cannot tell" is an abstention: it is left out of every statistic (as a missing rating) and
-  counted per annotator. Pass ``classes`` including it to treat it as a category instead.
+- The classes are data: ``classes`` (the build's four by default), or with ``classes=None`` every
+  label found in the table except the abstention.
+- The abstention (``abstain``, "Cannot tell" by default) is left out of every statistic (as a
+  missing rating) and counted per annotator. Pass ``classes`` including it to treat it as a
+  category instead.
+- Sessions may have unequal numbers of ratings (adaptive overlap: 2, or 3 when the first two
+  disagree). The report counts them (``ratings_per_session``); every statistic is defined for it.
 - Fleiss' kappa assumes every subject has the same number of raters; with unequal numbers it is
   computed on the sessions having the modal number of ratings (ties: the larger number), and the
   report says how many. Cohen's kappa and Krippendorff's alpha use every session, alpha natively
@@ -20,27 +25,38 @@ Conventions:
   vote is included). Sessions without a consensus are left out of the matrices. So with
   ``aggregation.method: majority`` the consensus of every session the reviewer did not decide is
   its published label.
+- Gold sessions (``gold``: known labels) measure the annotators: accuracy with a Wilson interval.
+  Their votes are left out of every other figure unless ``include_gold``, so that the agreement
+  describes the sessions whose labels are published.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import fields
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 
 import krippendorff
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
+from statsmodels.stats.proportion import proportion_confint
 
 from edu_affect_data.annotation.aggregate import VotesTableError, check_votes_table
+from edu_affect_data.annotation.agreement_input import (
+    COLUMNS,
+    allowed_labels,
+    load_export,
+    load_ratings,
+)
 from edu_affect_data.annotation.agreement_report import (
     AgreementReport,
     Estimate,
+    GoldAccuracy,
     PairKappa,
     write_agreement_report,
 )
@@ -55,56 +71,17 @@ from edu_affect_data.annotation.agreement_stats import (
     percentile_interval,
 )
 from edu_affect_data.annotation.majority import UNDECIDED, strict_majority
-from edu_affect_data.vocabulary import ABSTAIN, ANSWERS, CLASSES
+from edu_affect_data.vocabulary import ABSTAIN, CLASSES
 
-__all__ = ["AgreementReport", "compute_agreement", "load_ratings", "write_agreement_report"]
-
-_COLUMNS = ("session_id", "annotator", "label")
-
-
-def load_ratings(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet ratings table and check it, errors naming the file, column and line/row.
-
-    Every way the file can be unusable is a `VotesTableError` naming it: missing, empty, only a
-    header, undecodable text, malformed CSV, a corrupt or truncated Parquet file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise VotesTableError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix not in {".parquet", ".csv", ".tsv"}:
-        raise VotesTableError(
-            f"{path}: expected a .csv, .tsv or .parquet table of session_id, annotator, label"
-        )
-    if path.stat().st_size == 0:
-        raise VotesTableError(f"{path}: the file is empty (expected a header session_id, annotator, label and rows)")
-    offset = 0 if suffix == ".parquet" else 2
-    try:
-        if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(
-                path,
-                sep="\t" if suffix == ".tsv" else ",",
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-            )
-    except (pa.ArrowException, OSError) as exc:
-        raise VotesTableError(f"{path}: not a readable Parquet file: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise VotesTableError(f"{path}: not UTF-8 text (byte offset {exc.start}): {exc.reason}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise VotesTableError(f"{path}: no header (expected session_id, annotator, label)") from exc
-    except pd.errors.ParserError as exc:
-        raise VotesTableError(f"{path}: not a readable {suffix[1:].upper()} table: {' '.join(str(exc).split())}") from exc
-    where = f"{path} (rows counted as file lines)" if offset else f"{path} (rows counted from 0)"
-    check_votes_table(
-        frame, source=where, columns=_COLUMNS, labels=ANSWERS, row_offset=offset
-    )
-    if frame.empty:
-        raise VotesTableError(f"{path}: no ratings (a header but no rows)")
-    return frame
+__all__ = [
+    "AgreementReport",
+    "agreement_for_file",
+    "compute_agreement",
+    "found_classes",
+    "load_export",
+    "load_ratings",
+    "write_agreement_report",
+]
 
 
 def _code_matrix(
@@ -186,18 +163,23 @@ def _library_alpha(codes: np.ndarray, n_classes: int) -> float:
 
 
 def _consensus(
-    table: pd.DataFrame, codes: np.ndarray, sessions: list[str], classes: list[str], min_votes: int
+    table: pd.DataFrame,
+    codes: np.ndarray,
+    sessions: list[str],
+    classes: list[str],
+    min_votes: int,
+    abstain: str,
 ) -> np.ndarray:
     """Each session's consensus class index (``UNDECIDED`` where none) by the one majority rule.
 
     Abstentions are votes of the rule even where they are missing ratings of the statistics; with
-    "Cannot tell" passed as a category it is still an abstention here (it never wins).
+    ``abstain`` passed as a category it is still an abstention here (it never wins).
     """
     counts = category_counts(codes, len(classes))
-    abstained = table.loc[table["label"] == ABSTAIN, "session_id"].value_counts()
+    abstained = table.loc[table["label"] == abstain, "session_id"].value_counts()
     abstentions = abstained.reindex(sessions, fill_value=0).to_numpy(dtype=float)
-    if ABSTAIN in classes:
-        counts[:, classes.index(ABSTAIN)] = 0.0
+    if abstain in classes:
+        counts[:, classes.index(abstain)] = 0.0
     return strict_majority(counts, abstentions, min_votes=min_votes)
 
 
@@ -239,25 +221,97 @@ def _mean_over_pairs(values: np.ndarray) -> np.ndarray:
     return nanmean(values, axis=0) if values.shape[0] else np.full(values.shape[1:], np.nan)
 
 
+def found_classes(table: pd.DataFrame, abstain: str = ABSTAIN) -> list[str]:
+    """The labels of a votes table other than the abstention, sorted (so row order never matters)."""
+    return sorted({label for label in table["label"].dropna().unique() if label != abstain}, key=str)
+
+
+def _per_session(counts: pd.Series) -> dict[int, int]:
+    """Votes per session -> {number of votes: number of sessions}, ascending."""
+    return {int(k): int(v) for k, v in sorted(Counter(counts.to_numpy().tolist()).items())}
+
+
+def _gold_accuracy(
+    table: pd.DataFrame, gold: Mapping[str, str], classes: list[str], abstain: str
+) -> list[GoldAccuracy]:
+    """Every annotator's correct / rated class votes on gold sessions, with Wilson 95% intervals."""
+    on_gold = table[table["session_id"].isin(list(gold))]
+    truth = on_gold["session_id"].map(dict(gold))
+    rated = on_gold["label"].isin(classes) & (on_gold["label"] != abstain)
+    accuracy = []
+    for name in sorted(table["annotator"].unique()):
+        mine = on_gold["annotator"] == name
+        n_rated = int((mine & rated).sum())
+        correct = int((mine & rated & (on_gold["label"] == truth)).sum())
+        low, high = (
+            proportion_confint(correct, n_rated, alpha=0.05, method="wilson")
+            if n_rated
+            else (np.nan, np.nan)
+        )
+        abstained = int((mine & (on_gold["label"] == abstain)).sum())
+        accuracy.append(GoldAccuracy(name, correct, n_rated, abstained, float(low), float(high)))
+    return accuracy
+
+
+def _checked(
+    annotations: pd.DataFrame,
+    classes: Sequence[str] | None,
+    abstain: str,
+    gold: Mapping[str, str] | None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The table's three columns, checked, and the classes (``classes``, or those found)."""
+    check_votes_table(
+        annotations,
+        source="annotations",
+        columns=COLUMNS,
+        labels=allowed_labels(annotations, classes, abstain),
+    )
+    if annotations.empty:
+        raise VotesTableError("annotations: no ratings (the table has no rows)")
+    table = annotations.loc[:, list(COLUMNS)]
+    chosen = list(classes) if classes is not None else found_classes(table, abstain)
+    if not chosen:
+        raise VotesTableError(f"annotations: every vote is {abstain!r}: there is no class to agree on")
+    for session, label in (gold or {}).items():
+        if label not in chosen or label == abstain:
+            given = "the classes" if classes is not None else "the classes found in the votes"
+            raise VotesTableError(
+                f"gold: session {session!r} has label {label!r}, not one of {given} {chosen}"
+            )
+    return table, chosen
+
+
 def compute_agreement(
     annotations: pd.DataFrame,
     *,
     seed: int = 0,
     n_boot: int = 1000,
-    classes: Sequence[str] = CLASSES,
+    classes: Sequence[str] | None = CLASSES,
+    abstain: str = ABSTAIN,
     min_votes: int = 1,
+    gold: Mapping[str, str] | None = None,
+    include_gold: bool = False,
 ) -> AgreementReport:
     """Agreement statistics of a ``session_id, annotator, label`` table (see the module docstring).
 
-    ``min_votes`` is the majority rule's ``aggregation.min_votes``, so that the consensus is the
-    rule the build publishes labels with.
+    ``classes`` None: the labels found in the table other than ``abstain``. ``min_votes`` is the
+    majority rule's ``aggregation.min_votes``, so that the consensus is the rule the build
+    publishes labels with. ``gold`` (session_id -> known label) adds each annotator's accuracy on
+    those sessions and, unless ``include_gold``, leaves their votes out of everything else.
     """
-    classes = list(classes)
-    allowed = classes if ABSTAIN in classes else [*classes, ABSTAIN]
-    check_votes_table(annotations, source="annotations", columns=_COLUMNS, labels=allowed)
-    if annotations.empty:
-        raise VotesTableError("annotations: no ratings (the table has no rows)")
-    table = annotations.loc[:, list(_COLUMNS)]
+    table, classes = _checked(annotations, classes, abstain, gold)
+    gold = dict(gold or {})
+    gold_accuracy = _gold_accuracy(table, gold, classes, abstain) if gold else []
+    on_gold = table["session_id"].isin(list(gold))
+    gold_sessions = int(table.loc[on_gold, "session_id"].nunique())
+    left_out = 0 if include_gold else gold_sessions
+    if left_out:
+        table = table.loc[~on_gold]
+        if table.empty:
+            raise VotesTableError(
+                f"annotations: every session is one of the {left_out} gold sessions, which are left out "
+                "of the agreement (include them to measure it on gold)"
+            )
     rated = table["label"].isin(classes)
     codes, sessions, annotators = _code_matrix(table, classes)
     n_classes = len(classes)
@@ -277,16 +331,21 @@ def compute_agreement(
     unit = np.ones((1, len(sessions)))
     class_kappa = _mean_over_pairs(per_class)
     fleiss_sessions = int(contributions.fleiss_member.sum())
-    left_out = int(((codes != MISSING).sum(axis=1) >= 2).sum()) - fleiss_sessions
+    fleiss_left_out = int(((codes != MISSING).sum(axis=1) >= 2).sum()) - fleiss_sessions
     notes = []
-    if left_out:
+    if fleiss_left_out:
         notes.append(
             f"Fleiss' kappa uses the {fleiss_sessions} sessions with {contributions.fleiss_raters} "
-            f"ratings; {left_out} session(s) with another number of ratings are left out of it."
+            f"ratings; {fleiss_left_out} session(s) with another number of ratings are left out of it."
         )
     if (~rated).any():
-        notes.append(f"{int((~rated).sum())} '{ABSTAIN}' votes are treated as missing ratings.")
-    consensus = _consensus(table, codes, sessions, classes, min_votes)
+        notes.append(f"{int((~rated).sum())} '{abstain}' votes are treated as missing ratings.")
+    if left_out:
+        notes.append(
+            f"{left_out} gold session(s) are left out of every agreement figure (they measure "
+            "the annotators: see the accuracy on gold)."
+        )
+    consensus = _consensus(table, codes, sessions, classes, min_votes, abstain)
     return AgreementReport(
         classes=classes,
         annotators=annotators,
@@ -323,15 +382,60 @@ def compute_agreement(
         n_boot=max(n_boot, 0),
         seed=seed,
         notes=notes,
+        abstain=abstain,
+        ratings_per_session=_per_session(pd.Series((codes != MISSING).sum(axis=1))),
+        votes_per_session=_per_session(table.groupby("session_id").size()),
+        gold_accuracy=gold_accuracy,
+        gold_sessions=gold_sessions,
+        gold_left_out=left_out,
+        gold_included=bool(gold) and include_gold,
     )
 
 
 def agreement_for_file(
-    path: Path, report_dir: Path | None = None, *, seed: int = 0, n_boot: int = 1000
+    path: Path,
+    report_dir: Path | None = None,
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+    classes: Sequence[str] | None = None,
+    abstain: str = ABSTAIN,
+    control: str | None = None,
+    gold: Path | Mapping[str, str] | None = None,
+    include_gold: bool = False,
 ) -> tuple[AgreementReport, list[Path]]:
-    """Load a ratings table, compute the agreement and write the report (default: ``<table dir>/agreement``)."""
-    report = compute_agreement(load_ratings(path), seed=seed, n_boot=n_boot)
+    """Load a ratings table or a Label Studio ``.json`` export, compute the agreement, write the report.
+
+    The report goes to ``report_dir`` (default ``<input dir>/agreement``). ``classes`` None: the
+    labels found. ``control``: the export's Choices control (needed when it has several). ``gold``:
+    a ``session_id,label`` CSV (its labels must be among the classes) or an in-memory mapping.
+    """
+    from edu_affect_data.annotation.gold import read_gold_file
+
+    path = Path(path)
+    dropped: dict[str, int] = {}
+    notes: list[str] = []
+    if path.suffix.lower() == ".json":
+        loaded = load_export(path, control=control, classes=classes, abstain=abstain)
+        table, dropped, notes = loaded.table, loaded.dropped, loaded.notes
+    else:
+        if control is not None:
+            raise VotesTableError(f"{path}: a Choices control is chosen in a Label Studio .json export only, not in a table")
+        table = load_ratings(path, classes=classes, abstain=abstain)
+    if isinstance(gold, (str, Path)):
+        resolved = list(classes) if classes is not None else found_classes(table, abstain)
+        gold = read_gold_file(Path(gold), [c for c in resolved if c != abstain])
+    report = compute_agreement(
+        table,
+        seed=seed,
+        n_boot=n_boot,
+        classes=classes,
+        abstain=abstain,
+        gold=gold,
+        include_gold=include_gold,
+    )
+    report = replace(report, dropped=dropped, notes=[*notes, *report.notes])
     written = write_agreement_report(
-        report, report_dir if report_dir is not None else Path(path).parent / "agreement"
+        report, report_dir if report_dir is not None else path.parent / "agreement"
     )
     return report, written

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from edu_affect_data.vocabulary import ABSTAIN
+
 
 def _number(value: float) -> float | None:
     """JSON has no NaN: an undefined statistic is written as null."""
@@ -67,6 +69,43 @@ class PairKappa:
 
 
 @dataclass(frozen=True)
+class GoldAccuracy:
+    """One annotator's labels on gold sessions: ``correct`` of ``rated``, Wilson 95% interval.
+
+    ``rated`` counts class votes only; abstentions on gold are counted apart (``abstained``), as
+    everywhere else they are missing ratings rather than errors.
+    """
+
+    annotator: str
+    correct: int
+    rated: int
+    abstained: int
+    ci_low: float
+    ci_high: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.rated if self.rated else float("nan")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "annotator": self.annotator,
+            "correct": self.correct,
+            "rated": self.rated,
+            "abstained": self.abstained,
+            "accuracy": _number(self.accuracy),
+            "ci_low": _number(self.ci_low),
+            "ci_high": _number(self.ci_high),
+        }
+
+
+def per_session_text(counts: dict[int, int], noun: str = "rating") -> str:
+    """{2: 180, 3: 55} -> '2 ratings: 180 sessions, 3 ratings: 55 sessions'."""
+    return ", ".join(f"{k} {noun}{'s' if k != 1 else ''}: {v} session{'s' if v != 1 else ''}"
+                     for k, v in counts.items()) or "none"
+
+
+@dataclass(frozen=True)
 class AgreementReport:
     """Inter-annotator agreement of one annotation round.
 
@@ -77,6 +116,12 @@ class AgreementReport:
     them per annotator), though they count against a majority. Fleiss' kappa needs the same
     number of raters per session: it uses the ``fleiss_n_sessions`` sessions with the modal number of
     ratings (``fleiss_raters``); Cohen's kappa and Krippendorff's alpha use every session.
+    ``ratings_per_session`` says how many sessions had how many ratings (abstentions not counted;
+    ``votes_per_session`` counts them), so a mix of 2 and 3 ratings is visible.
+
+    ``gold_accuracy`` measures each annotator on the gold sessions (known labels); those sessions
+    are left out of every other figure (``gold_left_out``) unless ``gold_included``. ``dropped``
+    counts annotations of a Label Studio export that were not ratings, by why.
     """
 
     classes: list[str]
@@ -98,6 +143,14 @@ class AgreementReport:
     seed: int
     notes: list[str] = field(default_factory=list)
     consensus: dict[str, str] = field(default_factory=dict)
+    abstain: str = ABSTAIN
+    ratings_per_session: dict[int, int] = field(default_factory=dict)
+    votes_per_session: dict[int, int] = field(default_factory=dict)
+    gold_accuracy: list[GoldAccuracy] = field(default_factory=list)
+    gold_sessions: int = 0
+    gold_left_out: int = 0
+    gold_included: bool = False
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_annotators(self) -> int:
@@ -143,7 +196,18 @@ class AgreementReport:
             },
             "consensus": self.consensus,
             "ratings_per_annotator": self.ratings_per_annotator,
+            "abstain": self.abstain,
             "cannot_tell": self.cannot_tell,
+            "ratings_per_session": {str(k): v for k, v in self.ratings_per_session.items()},
+            "votes_per_session": {str(k): v for k, v in self.votes_per_session.items()},
+            "gold": {
+                "sessions": self.gold_sessions,
+                "left_out_of_agreement": self.gold_left_out,
+                "included_in_agreement": self.gold_included,
+                "interval": "wilson 95%",
+                "accuracy": [entry.to_json() for entry in self.gold_accuracy],
+            },
+            "dropped": self.dropped,
             "bootstrap": {
                 "n_boot": self.n_boot,
                 "seed": self.seed,
@@ -165,6 +229,27 @@ class AgreementReport:
             ("Observed agreement (mean pairwise)", self.observed_agreement),
         ]
 
+    def _gold_markdown(self) -> list[str]:
+        if not self.gold_accuracy:
+            return []
+        kept = "included in" if self.gold_included else "left out of"
+        lines = [
+            "",
+            "## Accuracy on gold sessions",
+            "",
+            f"{self.gold_sessions} gold session(s) with votes, {kept} the agreement figures above. "
+            "95% Wilson intervals.",
+            "",
+            f"| annotator | correct | rated | accuracy | 95% CI | {self.abstain} |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {g.annotator} | {g.correct} | {g.rated} | {format_number(g.accuracy)} | "
+            f"[{format_number(g.ci_low)}, {format_number(g.ci_high)}] | {g.abstained} |"
+            for g in self.gold_accuracy
+        ]
+        return lines
+
     def to_markdown(self) -> str:
         """The report as Markdown tables."""
         lines = [
@@ -172,6 +257,9 @@ class AgreementReport:
             "",
             f"{self.n_sessions} sessions, {self.n_annotators} annotators, {self.n_ratings} ratings. "
             f"95% intervals: percentile bootstrap over sessions, {self.n_boot} resamples, seed {self.seed}.",
+            "",
+            f"Ratings per session: {per_session_text(self.ratings_per_session)} "
+            f"('{self.abstain}' not counted; with them: {per_session_text(self.votes_per_session, 'vote')}).",
             "",
             "| statistic | estimate | 95% CI |",
             "|---|---:|---:|",
@@ -206,19 +294,29 @@ class AgreementReport:
             "",
             "## Annotators",
             "",
-            "| annotator | ratings | Cannot tell |",
+            f"| annotator | ratings | {self.abstain} |",
             "|---|---:|---:|",
         ]
         lines += [
             f"| {name} | {self.ratings_per_annotator[name]} | {self.cannot_tell[name]} |"
             for name in self.annotators
         ]
+        lines += self._gold_markdown()
+        if self.dropped:
+            lines += [
+                "",
+                "## Annotations dropped from the export",
+                "",
+                "| why | annotations |",
+                "|---|---:|",
+            ]
+            lines += [f"| {why} | {count} |" for why, count in self.dropped.items()]
         lines += [
             "",
             "## Confusion against the consensus (rows: consensus, columns: annotator)",
             "",
             f"{len(self.consensus)} of {self.n_sessions} sessions have a consensus (strict majority of all "
-            "votes, 'Cannot tell' included, the rule that publishes labels).",
+            f"votes, '{self.abstain}' included, the rule that publishes labels).",
         ]
         for name, matrix in self.confusion.items():
             lines += [

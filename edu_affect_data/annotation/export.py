@@ -11,6 +11,10 @@ enforced only in the browser), so each annotation is checked and left out, with 
 ``excluded.csv``, when it is cancelled (skipped), has no affect choice, more than one, a label the
 interface does not offer, or repeats a vote of the same annotator on the task (the first vote, by
 annotation id, counts).
+
+The same reader measures any past Label Studio campaign (``edu-data agreement`` on an export file):
+there the choice control is any ``Choices`` name, any label is a label, a task without a
+``session_id`` is its own unit, and annotators are named as the export names them.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +44,14 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 EXCLUDED_COLUMNS = ["project", "session_id", "task_id", "annotation_id", "annotator", "reason"]
+
+#: Why an annotation is left out, in short: the keys of ``Votes.dropped`` (``reason`` says more).
+CANCELLED = "cancelled"
+NO_CHOICE = "no choice"
+SEVERAL_CHOICES = "several choices"
+UNKNOWN_LABEL = "unknown label"
+DUPLICATE = "duplicate"
+NO_SESSION = "no session_id"
 
 
 class ExportFormatError(ValueError):
@@ -63,11 +76,16 @@ class TaskProgress:
 
 @dataclass(frozen=True)
 class Votes:
-    """One project's pulled annotations: valid ones (ANNOTATIONS_SCHEMA columns) and excluded ones."""
+    """One project's pulled annotations: valid ones (ANNOTATIONS_SCHEMA columns) and excluded ones.
+
+    ``dropped`` counts the excluded ones by kind (``CANCELLED``, ``NO_CHOICE``, ...), so a report
+    can say how many were left out and why without parsing ``reason``.
+    """
 
     valid: pd.DataFrame
     excluded: pd.DataFrame
     tasks: list[TaskProgress]
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def download_export(ls: LabelStudio, settings: LabelStudioSettings, project_id: int) -> bytes:
@@ -107,64 +125,121 @@ def parse_export(raw: bytes, source: str) -> list[dict[str, Any]]:
     return sorted(tasks, key=lambda task: int(task["id"]))
 
 
-def _affect_choices(result: Iterable[dict[str, Any]]) -> list[str]:
+def _is_choices(region: Any) -> bool:
+    return isinstance(region, dict) and region.get("type") == "choices"
+
+
+def _affect_choices(result: Iterable[dict[str, Any]], control: str = AFFECT_CONTROL) -> list[str]:
+    """Every choice made in the ``control`` Choices of one annotation's result."""
     choices: list[str] = []
     for region in result or []:
-        if region.get("from_name") == AFFECT_CONTROL and region.get("type") == "choices":
+        if _is_choices(region) and region.get("from_name") == control:
             choices.extend(str(c) for c in (region.get("value") or {}).get("choices") or [])
     return choices
 
 
-def _problem(annotation: dict[str, Any], labels: Sequence[str]) -> tuple[str | None, str | None]:
-    """(label, None) for a usable annotation, else (None, reason)."""
+def choice_controls(tasks: Iterable[dict[str, Any]]) -> list[str]:
+    """The names (``from_name``) of every Choices control answered in ``tasks``' annotations, sorted.
+
+    An export carries no labeling config, so the controls are those the results use.
+    """
+    return sorted(
+        {
+            str(region["from_name"])
+            for task in tasks
+            for annotation in task.get("annotations") or []
+            for region in annotation.get("result") or []
+            if _is_choices(region) and region.get("from_name") is not None
+        }
+    )
+
+
+def _problem(
+    annotation: dict[str, Any], labels: Collection[str] | None, control: str = AFFECT_CONTROL
+) -> tuple[str | None, str | None, str | None]:
+    """(label, None, None) for a usable annotation, else (None, kind, reason); ``labels`` None: any."""
     if annotation.get("was_cancelled"):
-        return None, "cancelled (skipped by the annotator)"
-    choices = _affect_choices(annotation.get("result") or [])
+        return None, CANCELLED, "cancelled (skipped by the annotator)"
+    choices = _affect_choices(annotation.get("result") or [], control)
     if not choices:
-        return None, f"empty result: no '{AFFECT_CONTROL}' choice"
+        return None, NO_CHOICE, f"empty result: no '{control}' choice"
     if len(choices) > 1:
-        return None, f"more than one '{AFFECT_CONTROL}' choice: {choices}"
-    if choices[0] not in labels:
-        return None, f"unknown label {choices[0]!r}; expected one of {list(labels)}"
-    return choices[0], None
+        return None, SEVERAL_CHOICES, f"more than one '{control}' choice: {choices}"
+    if labels is not None and choices[0] not in labels:
+        return None, UNKNOWN_LABEL, f"unknown label {choices[0]!r}; expected one of {list(labels)}"
+    return choices[0], None, None
+
+
+def inlined_emails(tasks: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """id -> e-mail of every user object inlined in ``completed_by`` (an offline ``emails``).
+
+    An export may inline a user in one annotation and give only the id in another; this map names
+    both the same way.
+    """
+    return {
+        int(user["id"]): str(user["email"])
+        for task in tasks
+        for annotation in task.get("annotations") or []
+        if isinstance(user := annotation.get("completed_by"), dict)
+        and user.get("id") is not None
+        and user.get("email")
+    }
 
 
 def identity(user_id: Any, emails: dict[int, str]) -> str:
-    """The e-mail behind ``completed_by``; ``user-id:<n>`` for an account the admin cannot see."""
-    if isinstance(user_id, dict):  # some exports inline the user object
+    """The e-mail behind ``completed_by``; ``user-id:<n>`` for an account the admin cannot see.
+
+    Some exports inline the user object (``{id, email, ...}``): its e-mail names the annotator
+    when ``emails`` (the server's accounts) does not know the id, as when reading a file offline.
+    """
+    inlined = None
+    if isinstance(user_id, dict):
+        inlined = user_id.get("email") or None
         user_id = user_id.get("id")
     if user_id is None:
-        return "user-id:unknown"
-    return emails.get(int(user_id), f"user-id:{int(user_id)}")
+        return str(inlined) if inlined else "user-id:unknown"
+    return emails.get(int(user_id)) or (str(inlined) if inlined else f"user-id:{int(user_id)}")
 
 
 def read_votes(
     tasks: Sequence[dict[str, Any]],
     *,
     emails: dict[int, str],
-    pseudonyms: Pseudonyms,
-    labels: Sequence[str],
+    pseudonyms: Pseudonyms | None,
+    labels: Collection[str] | None,
     project: str,
+    control: str = AFFECT_CONTROL,
+    task_as_session: bool = False,
 ) -> Votes:
-    """Check every annotation of ``tasks`` (export order), naming annotators by pseudonym."""
+    """Check every annotation of ``tasks`` (export order), naming annotators by pseudonym.
+
+    ``pseudonyms`` None names annotators by ``identity`` (e-mail or ``user-id:<n>``); ``labels``
+    None accepts any label of the ``control`` Choices; ``task_as_session`` makes a task without
+    ``data.session_id`` its own unit, named by its task id, instead of excluding its votes (a
+    build's project has one task per session; another campaign's export need not).
+    """
     valid: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
     progress: list[TaskProgress] = []
+    dropped: Counter[str] = Counter()
     for task in tasks:
         session = (task.get("data") or {}).get("session_id")
+        if session is None and task_as_session:
+            session = task["id"]
         annotations = sorted(task.get("annotations") or [], key=lambda a: int(a["id"]))
-        names = pseudonyms.assign(identity(a.get("completed_by"), emails) for a in annotations)
+        people = [identity(a.get("completed_by"), emails) for a in annotations]
+        names = pseudonyms.assign(people) if pseudonyms is not None else {p: p for p in people}
         voted: dict[str, int] = {}
         submitted = 0
         answers: list[str | None] = []
         for annotation in annotations:
             annotator = names[identity(annotation.get("completed_by"), emails)]
             submitted += not annotation.get("was_cancelled")
-            label, reason = _problem(annotation, labels)
+            label, kind, reason = _problem(annotation, labels, control)
             if session is None:
-                label, reason = None, "task has no session_id in its data"
+                label, kind, reason = None, NO_SESSION, "task has no session_id in its data"
             elif label is not None and annotator in voted:
-                label = None
+                label, kind = None, DUPLICATE
                 reason = f"duplicate: {annotator} already voted on this task (annotation {voted[annotator]})"
             row = {
                 "project": project,
@@ -177,6 +252,7 @@ def read_votes(
                 answers.append(label)
             if label is None:
                 excluded.append({**row, "reason": reason})
+                dropped[str(kind)] += 1
                 continue
             voted[annotator] = int(annotation["id"])
             valid.append(
@@ -197,6 +273,7 @@ def read_votes(
         valid=pd.DataFrame(valid, columns=ANNOTATIONS_SCHEMA.names),
         excluded=pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS),
         tasks=progress,
+        dropped=dict(sorted(dropped.items())),
     )
 
 

@@ -28,6 +28,7 @@ from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation.aggregate import aggregate_labels, needs_adjudication
 from edu_affect_data.annotation.agreement import compute_agreement, write_agreement_report
 from edu_affect_data.annotation.export import write_table
+from edu_affect_data.annotation.gold import read_gold
 from edu_affect_data.annotation.people import ANNOTATION, people_for
 from edu_affect_data.artifacts import ADJUDICATIONS_SCHEMA, ANNOTATIONS_SCHEMA, BuildPaths
 from edu_affect_data.config import PipelineConfig
@@ -119,6 +120,10 @@ def run_aggregate(
 ) -> StageOutcome:
     """Labels and the agreement report from the pulled votes and decisions (files only, no server).
 
+    Gold sessions (``annotation/gold.parquet``, drawn at push) are labelled from their votes like any
+    other; the report measures each annotator on them and leaves their votes out of the agreement
+    figures unless ``annotation.gold.in_agreement``.
+
     ``executor`` is unused: aggregation of a few thousand votes takes well under a second.
     """
     del executor
@@ -128,8 +133,14 @@ def run_aggregate(
     queue = needs_adjudication(annotations, aggregation.min_votes) if len(annotations) else []
     aggregated = aggregate_labels(annotations, decisions[["session_id", "label"]], aggregation)
     write_table(aggregated.to_arrow(), paths.labels)
+    gold = config.annotation.gold
     report = compute_agreement(
-        annotations, seed=config.seed, n_boot=AGREEMENT_BOOTSTRAP, min_votes=aggregation.min_votes
+        annotations,
+        seed=config.seed,
+        n_boot=AGREEMENT_BOOTSTRAP,
+        min_votes=aggregation.min_votes,
+        gold=read_gold(paths),
+        include_gold=gold is not None and gold.in_agreement,
     )
     written = write_agreement_report(report, paths.agreement_dir)
     stats: dict[str, float | int | str] = {

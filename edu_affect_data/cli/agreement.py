@@ -1,4 +1,9 @@
-"""`edu-data agreement`: inter-annotator agreement of the last pull or of any ratings table."""
+"""`edu-data agreement`: inter-annotator agreement of the last pull, any ratings table, or a Label Studio export.
+
+Labels are data: a table or export is measured on the labels it holds unless `--classes` names
+them; the abstention (`--abstain`, "Cannot tell" by default) is a missing rating counted per
+annotator. `--out OUT` measures the build's own pull on the project's classes, with its gold tasks.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edu_affect_data.cli import app
+from edu_affect_data.vocabulary import ABSTAIN, CLASSES
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from edu_affect_data.annotation.agreement import AgreementReport
 
 
@@ -26,7 +34,7 @@ def _print_table(report: AgreementReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from edu_affect_data.annotation.agreement_report import format_number
+    from edu_affect_data.annotation.agreement_report import format_number, per_session_text
 
     console = Console()
     summary = Table(
@@ -60,8 +68,49 @@ def _print_table(report: AgreementReport) -> None:
             f"[{format_number(pair.ci_low)}, {format_number(pair.ci_high)}]",
         )
     console.print(pairs)
+    console.print(_annotator_table(report))
+    console.print(
+        f"sessions by number of ratings: {per_session_text(report.ratings_per_session)} "
+        f"('{report.abstain}' not counted)",
+        markup=False,
+        soft_wrap=True,
+    )
     for note in report.notes:
-        console.print(f"note: {note}", markup=False)
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
+
+
+def _annotator_table(report: AgreementReport) -> Table:
+    """Per annotator: ratings, abstentions and, with gold sessions, accuracy on them."""
+    from rich.table import Table
+
+    from edu_affect_data.annotation.agreement_report import format_number
+
+    gold = {entry.annotator: entry for entry in report.gold_accuracy}
+    table = Table(title="Annotators" + (" (gold: correct/rated, accuracy, 95% Wilson CI)" if gold else ""))
+    table.add_column("annotator")
+    for column in ("ratings", report.abstain, *(("gold", "accuracy", "95% CI") if gold else ())):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name in sorted(set(report.annotators) | set(gold)):
+        row = [name, str(report.ratings_per_annotator.get(name, 0)), str(report.cannot_tell.get(name, 0))]
+        if gold:
+            entry = gold.get(name)
+            row += (
+                [f"{entry.correct}/{entry.rated}", format_number(entry.accuracy),
+                 f"[{format_number(entry.ci_low)}, {format_number(entry.ci_high)}]"]
+                if entry is not None else ["0/0", "n/a", ""]
+            )  # fmt: skip
+        table.add_row(*row)
+    return table
+
+
+def _classes_option(value: str | None) -> list[str] | None:
+    """``--classes a,b,c`` -> ["a", "b", "c"]; an empty or repeated class is a usage error."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise typer.BadParameter(f"--classes {value!r}: expected distinct, non-empty names separated by commas")
+    return names
 
 
 @app.command("agreement")
@@ -70,7 +119,8 @@ def agreement(
         Path | None,
         typer.Option(
             "--annotations",
-            help="CSV or Parquet with session_id, annotator, label (default: OUT's last pull).",
+            help="CSV, TSV or Parquet with session_id, annotator, label, or a Label Studio JSON "
+            "export (.json) (default: OUT's last pull).",
         ),
     ] = None,
     out: Annotated[
@@ -91,19 +141,71 @@ def agreement(
             help="Where agreement.json/.md and the heatmaps go (default: <input dir>/agreement).",
         ),
     ] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(
+            "--classes",
+            help="Comma-separated classes (any other label but the abstention is an error); "
+            "default: the labels found in --annotations, the project's classes with --out.",
+        ),
+    ] = None,
+    abstain: Annotated[
+        str,
+        typer.Option(
+            "--abstain", help="The abstention label: a missing rating, counted per annotator."
+        ),
+    ] = ABSTAIN,
+    control: Annotated[
+        str | None,
+        typer.Option(
+            "--control",
+            help="Choices control of a Label Studio export to read (needed when it has several).",
+        ),
+    ] = None,
+    gold: Annotated[
+        Path | None,
+        typer.Option(
+            "--gold",
+            help="CSV session_id,label of gold sessions: per-annotator accuracy; left out of the "
+            "agreement (default with --out: the build's gold tasks).",
+        ),
+    ] = None,
+    include_gold: Annotated[
+        bool, typer.Option("--include-gold", help="Keep gold sessions in the agreement figures.")
+    ] = False,
 ) -> None:
     """Cohen's kappa (pairwise, per class), Fleiss' kappa, Krippendorff's alpha with bootstrap intervals."""
     from edu_affect_data.annotation.agreement import agreement_for_file
+    from edu_affect_data.annotation.gold import read_gold
     from edu_affect_data.artifacts import BuildPaths
 
     if annotations is None and out is None:
         raise typer.BadParameter(
             "give --annotations FILE or --out OUT (reads OUT/annotation/annotations.parquet)"
         )
-    source = annotations if annotations is not None else BuildPaths(out).annotations  # type: ignore[arg-type]
-    # A table that cannot be used (empty, header only, corrupt Parquet, a missing column) is a
+    chosen = _classes_option(classes)
+    gold_source: Path | dict[str, str] | None = gold
+    if annotations is not None:
+        source = annotations
+    else:
+        assert out is not None
+        source = BuildPaths(out).annotations
+        chosen = list(CLASSES) if chosen is None else chosen
+        gold_source = gold if gold is not None else read_gold(BuildPaths(out))
+    # A file that cannot be used (empty, header only, corrupt Parquet, a missing column, an
+    # unknown label with --classes, an export with several controls and no --control) is a
     # `VotesTableError` naming the file: the app's error path prints it on one line, exit 2.
-    report, written = agreement_for_file(source, report_dir, seed=seed, n_boot=n_boot)
+    report, written = agreement_for_file(
+        source,
+        report_dir,
+        seed=seed,
+        n_boot=n_boot,
+        classes=chosen,
+        abstain=abstain,
+        control=control,
+        gold=gold_source or None,
+        include_gold=include_gold,
+    )
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     elif output_format is OutputFormat.markdown:

@@ -295,10 +295,11 @@ def test_report_files_and_json_keys(tmp_path: Path) -> None:
 def test_load_ratings_names_file_column_and_line(tmp_path: Path) -> None:
     path = tmp_path / "votes.csv"
     path.write_text("session_id,annotator,label\ns1,a,Bored\ns1,b,Happy\n")
+    assert load_ratings(path)["label"].tolist() == ["Bored", "Happy"]  # no classes given: any label
     with pytest.raises(
         VotesTableError, match=r"votes\.csv.*column 'label', row 3: unknown label 'Happy'"
     ):
-        load_ratings(path)
+        load_ratings(path, classes=CLASSES)
     path.write_text("session_id,rater,label\ns1,a,Bored\n")
     with pytest.raises(VotesTableError, match=r"votes\.csv.*missing column\(s\) 'annotator'"):
         load_ratings(path)
@@ -339,9 +340,9 @@ def test_cli_reads_the_last_pull_and_reports_bad_labels(tmp_path: Path) -> None:
     assert "Krippendorff" in result.stdout and (report_dir / "agreement.md").is_file()
     bad = tmp_path / "bad.csv"
     bad.write_text("session_id,annotator,label\ns1,a,Sad\n")
-    result = CliRunner().invoke(app, ["agreement", "--annotations", str(bad)])
+    result = CliRunner().invoke(app, ["agreement", "--annotations", str(bad), "--classes", ",".join(CLASSES)])
     assert result.exit_code == 2
-    assert "bad.csv" in result.stderr and "unknown label 'Sad'" in result.stderr
+    assert "bad.csv" in result.stderr and "row 2: unknown label 'Sad'" in result.stderr
 
 
 def test_a_single_annotator_has_no_pairs_and_undefined_statistics() -> None:

@@ -60,7 +60,9 @@ def test_an_unusable_table_is_one_line_naming_the_file(fault: str, tmp_path: Pat
     name, write, words = FAULTS[fault]
     table = tmp_path / name
     write(table)
-    result = CliRunner().invoke(app, ["agreement", "--annotations", str(table), "--n-boot", "0"])
+    # --classes: without it any label is a class (a label outside them is then the "unknown label" fault)
+    classes = "Confused,Curious,Bored,Frustrated"
+    result = CliRunner().invoke(app, ["agreement", "--annotations", str(table), "--n-boot", "0", "--classes", classes])
     assert result.exit_code == 2, result.output
     line = one_error_line(result)
     assert str(table) in line
