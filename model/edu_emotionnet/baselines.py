@@ -5,9 +5,17 @@
   one causal Transformer over the fused steps (fusion before any temporal modelling).
 - Late fusion: one full unimodal model per modality; step distributions averaged over the
   modalities seen so far.
-- MulT (Tsai et al., 2019), compact: for each target modality, crossmodal Transformer blocks from
-  each other modality (causal, masked, with a null key), a self-attention layer over their
-  concatenation, and a classifier over the three targets together.
+- MulT (Tsai et al., ACL 2019; official code yaohungt/Multimodal-Transformer), at the full model's
+  depth and width: per modality an input projection and a causal temporal convolution over steps
+  (`mult_kernel`), crossmodal Transformers with `mult_layers` layers (null = `layers`) for every
+  ordered pair (causal, masked, with a null key), a causal self-attention Transformer with `layers`
+  layers over each target's concatenated crossmodal streams, and the official residual head over
+  the three targets' features at step t (the "last step" of the prefix up to t). Differences from
+  Tsai et al.: crossmodal attention runs on the 1 s step grid (each modality is projected at its own
+  rate and pooled onto the grid first), not on the unaligned native sequences, so every model
+  predicts causally per step; the concatenation (2d) is mapped back to d so the self-attention
+  Transformers have the full model's width (the official code runs them at 2d); GELU feed-forward
+  layers of width `ff_mult` x d instead of ReLU 4d; one dropout rate (`dropout`) for all.
 """
 
 from __future__ import annotations
@@ -104,36 +112,56 @@ class CrossmodalBlock(nn.Module):
 
 
 class MulT(AffectModel):
+    """Temporal convolutions -> crossmodal Transformers per pair -> self-attention per target -> residual head."""
+
     def __init__(self, config: ModelConfig, text_dim: int) -> None:
         super().__init__()
         self.modalities = config.modalities
+        if len(self.modalities) < 2:
+            raise ValueError("MulT needs at least two modalities")
         self.session_prediction = config.session_prediction
         self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
         d = config.d_model
+        self.kernel = config.mult_kernel
+        # Tsai et al. Sec. 3.1: a 1-D temporal convolution per modality (bias-free, as the official
+        # code's projections); here causal over steps (left padding only).
+        self.temporal = nn.ModuleDict({m: nn.Conv1d(d, d, self.kernel, bias=False) for m in self.modalities})
+        self.embed_dropout = nn.Dropout(config.dropout)
+        depth = config.mult_layers if config.mult_layers is not None else config.layers
         self.pairs = [(i, j) for i in self.modalities for j in self.modalities if i != j]
         self.crossmodal = nn.ModuleDict(
-            {f"{i}<-{j}": nn.ModuleList(CrossmodalBlock(config) for _ in range(config.mult_layers)) for i, j in self.pairs}
+            {f"{i}<-{j}": nn.ModuleList(CrossmodalBlock(config) for _ in range(depth)) for i, j in self.pairs}
         )
+        self.crossmodal_norm = nn.ModuleDict({f"{i}<-{j}": nn.LayerNorm(d) for i, j in self.pairs})
         others = len(self.modalities) - 1
         self.merge = nn.ModuleDict({m: nn.Linear(others * d, d) for m in self.modalities})
         self.self_attention = nn.ModuleDict(
-            {m: CausalTransformer(d, 1, config.heads, config.ff_mult, config.dropout) for m in self.modalities}
+            {m: CausalTransformer(d, config.layers, config.heads, config.ff_mult, config.dropout) for m in self.modalities}
         )
-        self.classify = nn.Sequential(nn.Linear(len(self.modalities) * d, d), nn.GELU(), nn.Linear(d, len(CLASSES)))
+        width = len(self.modalities) * d
+        self.proj1, self.proj2 = nn.Linear(width, width), nn.Linear(width, width)
+        self.out_dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(width, len(CLASSES))
+
+    def _temporal(self, modality: str, x: torch.Tensor) -> torch.Tensor:
+        y = self.temporal[modality](F.pad(x.transpose(1, 2), (self.kernel - 1, 0))).transpose(1, 2)
+        return self.embed_dropout(y + sinusoidal_positions(y.shape[1], y.shape[2], y.device))
 
     def forward(self, batch: Batch) -> ModelOutput:
         h, avail = self.encoder(batch)
         step_valid = batch.step_valid()
+        x = {m: self._temporal(m, h[m]) for m in self.modalities}
         targets = []
         for i in self.modalities:
             streams = []
             for j in self.modalities:
                 if j == i:
                     continue
-                x = h[i]
+                y = x[i]
                 for block in self.crossmodal[f"{i}<-{j}"]:  # type: ignore[attr-defined]
-                    x = block(x, h[j], avail[j])
-                streams.append(x)
+                    y = block(y, x[j], avail[j])
+                streams.append(self.crossmodal_norm[f"{i}<-{j}"](y))
             targets.append(self.self_attention[i](self.merge[i](torch.cat(streams, dim=-1)), step_valid))
-        log_probs = F.log_softmax(self.classify(torch.cat(targets, dim=-1)).float(), dim=-1)
-        return self._output(log_probs, step_valid)
+        last = torch.cat(targets, dim=-1)  # step t's features: the last step of the prefix up to t
+        hidden = self.proj2(self.out_dropout(F.relu(self.proj1(last)))) + last
+        return self._output(F.log_softmax(self.out(hidden).float(), dim=-1), step_valid)

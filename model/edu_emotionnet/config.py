@@ -70,6 +70,22 @@ class VideoEncoderConfig(StrictModel):
     frame_stride: int = Field(1, ge=1, description="Encode every k-th stored frame or embedding (30 fps -> 15 fps at 2): divides the video encoder's positions, and with `pixels` the frame CNN's work, which on CPU is most of a fused model's time.")
 
 
+class SelfMMConfig(StrictModel):
+    """The Self-MM baseline (`edu_emotionnet.self_mm`)."""
+
+    centre_momentum: float = Field(0.9, ge=0, lt=1, description="Momentum m of the ULGM class centres, updated once per training batch as m * centre + (1 - m) * the class's batch mean.")
+
+
+class CFNESAConfig(StrictModel):
+    """The CFN-ESA baseline (`edu_emotionnet.cfn_esa`)."""
+
+    rume_layers: int = Field(2, ge=1, description="Layers of the recurrence-based unimodal encoder (a unidirectional GRU and a feed-forward block each), shared by the modalities as in the official code.")
+    acme_layers: int | None = Field(None, ge=1, description="Layers of the text-centred attention-based cross-modal encoder; null = `layers` (the full model's encoder depth).")
+    shift_hidden: int = Field(128, ge=1, description="Hidden width of the emotion-shift classifier over step pairs.")
+    shift_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout in the emotion-shift classifier.")
+    shift_weight: float = Field(1.0, ge=0, description="Weight of the emotion-shift loss next to the classification loss (training only); 0 removes the module.")
+
+
 class ModelConfig(StrictModel):
     arch: str = Field("edu_emotionnet", description="Architecture, a name of `edu_emotionnet.registry` (the model or a baseline).")
     d_model: int = Field(256, ge=8)
@@ -84,7 +100,11 @@ class ModelConfig(StrictModel):
     tfl: bool = Field(True, description="Temporal feedback loop; false = ablation -TFL (no feedback and lambda 0).")
     kl_weight: float = Field(0.1, ge=0, description="lambda of the temporal-consistency term KL(y_{t-1} || y_t).")
     session_prediction: Literal["last", "mean"] = Field("last", description="Session label from the last valid step, or the mean over valid steps.")
-    mult_layers: int = Field(1, ge=1, description="Crossmodal layers per modality pair in the MulT baseline.")
+    mult_layers: int | None = Field(None, ge=1, description="Crossmodal Transformer layers per modality pair in the MulT baseline; null = `layers` (the full model's encoder depth).")
+    mult_kernel: int = Field(3, ge=1, description="Steps seen by MulT's causal temporal convolution over each modality's grid features (1 = a per-step projection).")
+    hybrid_blocks: int = Field(1, ge=1, description="Stacked hybrid multi-attention blocks (joint cross-attention, single-modal and parallel cross-modal attention) in the HybridFusion baseline.")
+    self_mm: SelfMMConfig = SelfMMConfig()
+    cfn_esa: CFNESAConfig = CFNESAConfig()
     audio: AudioEncoderConfig = AudioEncoderConfig()
     video: VideoEncoderConfig = VideoEncoderConfig()
 

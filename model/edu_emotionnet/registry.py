@@ -85,6 +85,9 @@ BUILTINS: dict[str, ModelSpec] = {
         ModelSpec("early_fusion", "edu_emotionnet.baselines:EarlyFusion", MODALITIES, "fusion"),
         ModelSpec("late_fusion", "edu_emotionnet.baselines:LateFusion", MODALITIES, "fusion"),
         ModelSpec("mult", "edu_emotionnet.baselines:MulT", MODALITIES, "fusion"),
+        ModelSpec("self_mm", "edu_emotionnet.self_mm:SelfMM", MODALITIES, "fusion"),
+        ModelSpec("cfn_esa", "edu_emotionnet.cfn_esa:CFNESA", MODALITIES, "fusion"),
+        ModelSpec("hybrid_fusion", "edu_emotionnet.hybrid_fusion:HybridFusion", MODALITIES, "fusion"),
     )
 }
 

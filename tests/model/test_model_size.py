@@ -1,0 +1,66 @@
+"""Parameter counts: exact on hand-countable modules, equal to what training builds, and the paper-size
+ratios the README states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from edu_emotionnet.config import config_from_dict, load_train_config
+from edu_emotionnet.data import session_datasets
+from edu_emotionnet.model import build_model
+from edu_emotionnet.model_size import ModelSize, count_parameters, parameter_counts, parameter_table
+from torch import nn
+
+from tests.model.conftest import CONFIGS
+
+
+def test_count_of_hand_countable_modules() -> None:
+    assert count_parameters(nn.Linear(3, 4)) == 3 * 4 + 4
+    assert count_parameters(nn.Sequential(nn.LayerNorm(5), nn.Linear(5, 2, bias=False))) == 2 * 5 + 5 * 2
+    shared = nn.Linear(2, 2)
+    assert count_parameters(nn.Sequential(shared, shared)) == 6  # a shared parameter counts once
+
+
+def test_counts_equal_real_models_and_the_trained_run(make_config, trained_run: Path) -> None:
+    results = json.loads((trained_run / "results.json").read_text())
+    config = config_from_dict(results["config"])
+    assert config.data is not None
+    _, text_dim = session_datasets(config.data, config.model.modalities, 1.0, config.model.video, config.cache_dir)
+    # What the trainer counted and stored is what the meta-device count gives for the same config.
+    assert parameter_counts([config], text_dim) == [ModelSize(config.name, "edu_emotionnet", results["parameters"])]
+    configs = [make_config(name) for name in ("baseline_audio.yaml", "baseline_mult.yaml", "baseline_hybrid_fusion.yaml")]
+    counts = parameter_counts(configs, 48)
+    for config, row in zip(configs, counts, strict=True):
+        assert row.parameters == sum(p.numel() for p in build_model(config.model, 48).parameters())
+    assert counts == parameter_counts(configs, 48, device="cpu")
+
+
+@pytest.mark.parametrize("name", ["edu_emotionnet.yaml", "baseline_text.yaml", "baseline_mult.yaml", "baseline_hybrid_fusion.yaml"])
+def test_text_width_adds_its_layernorm_and_projection_row(make_config, name: str) -> None:
+    # The text encoder reads H-dim token embeddings: LayerNorm(H) (2H) and Linear(H, d) (H*d + d).
+    config = make_config(name)
+    (small,), (large,) = parameter_counts([config], 40), parameter_counts([config], 41)
+    assert large.parameters - small.parameters == config.model.d_model + 2
+
+
+@pytest.mark.parametrize("text_dim", [384, 768])
+def test_paper_size_ratios(text_dim: int) -> None:
+    """At d=256, 4 layers, 4 heads: MulT has 6 crossmodal and 3 self-attention stacks of 4 layers against the
+    full model's 3 encoder stacks, so 2-3x its parameters; HybridFusion adds one hybrid block, < 1.5x."""
+    names = ("edu_emotionnet.yaml", "baseline_mult.yaml", "baseline_hybrid_fusion.yaml")
+    full, mult, hybrid = parameter_counts([load_train_config(CONFIGS / n) for n in names], text_dim)
+    assert 2.0 <= mult.parameters / full.parameters <= 3.0, (mult, full)
+    assert 1.0 <= hybrid.parameters / full.parameters <= 1.5, (hybrid, full)
+
+
+def test_table_lists_every_row_with_its_ratio() -> None:
+    rows = [ModelSize("full", "edu_emotionnet", 2_000_000), ModelSize("tiny", "mult", 5_000)]
+    table = parameter_table(rows, reference="full").splitlines()
+    assert table[0] == "| model | arch | parameters | size | x full |"
+    assert table[2] == "| full | edu_emotionnet | 2,000,000 | 2.00 M | 1.00 |"
+    assert table[3] == "| tiny | mult | 5,000 | 5.0 k | 0.00 |"
+    assert len(parameter_table(rows).splitlines()[0].split("|")) == 6  # no ratio column without a reference
+    with pytest.raises(ValueError, match="no model named 'absent'"):
+        parameter_table(rows, reference="absent")

@@ -1,0 +1,59 @@
+"""MulT (Tsai et al. 2019) at the configured depth: learns the planted data, its layer counts follow the
+config, and its temporal convolution sees exactly `mult_kernel` steps, none of them later."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from edu_emotionnet.baselines import CrossmodalBlock, MulT
+from edu_emotionnet.model import build_model
+from edu_emotionnet.train import train
+
+MODALITIES = ("audio", "video", "text")
+PAIRS = {f"{i}<-{j}" for i in MODALITIES for j in MODALITIES if i != j}
+
+
+def test_mult_learns_the_planted_signal(make_config, tmp_path: Path) -> None:
+    results = train(make_config("baseline_mult.yaml"), tmp_path / "run")
+    assert results["config"]["model"]["arch"] == "mult"
+    assert results["test"]["macro_f1"] >= 0.6, results["test"]  # chance: 0.25
+
+
+@pytest.mark.parametrize(("layers", "mult_layers", "crossmodal"), [(1, None, 1), (2, None, 2), (2, 3, 3)])
+def test_layer_counts_follow_the_config(make_config, layers: int, mult_layers: int | None, crossmodal: int) -> None:
+    config = make_config("baseline_mult.yaml", model__layers=layers, model__mult_layers=mult_layers)
+    model = build_model(config.model, 32)
+    assert isinstance(model, MulT)
+    assert set(model.crossmodal) == PAIRS  # one crossmodal Transformer per ordered pair
+    for stack in model.crossmodal.values():
+        assert len(stack) == crossmodal and all(isinstance(b, CrossmodalBlock) for b in stack)
+    for m in MODALITIES:
+        assert len(model.self_attention[m].stack.layers) == layers  # self-attention over the concatenation
+        assert model.merge[m].in_features == 2 * config.model.d_model
+    assert model.out.in_features == 3 * config.model.d_model
+
+
+def test_paper_config_has_the_full_models_depth(make_config) -> None:
+    from edu_emotionnet.config import load_train_config
+
+    from tests.model.conftest import CONFIGS
+
+    model = build_model(load_train_config(CONFIGS / "baseline_mult.yaml").model, 384)
+    assert isinstance(model, MulT)
+    assert {len(s) for s in model.crossmodal.values()} == {4}
+    assert {len(t.stack.layers) for t in model.self_attention.values()} == {4}
+    assert model.merge["audio"].out_features == 256 and model.temporal["audio"].kernel_size == (3,)
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_temporal_convolution_sees_the_last_kernel_steps(make_config, kernel: int) -> None:
+    torch.manual_seed(0)
+    model = build_model(make_config("baseline_mult.yaml", model__mult_kernel=kernel).model, 32).eval()
+    assert isinstance(model, MulT)
+    x = torch.randn(2, 10, model.merge["audio"].out_features)
+    changed = x.clone()
+    changed[:, 4] += 1.0  # only step 4 changes
+    moved = (model._temporal("audio", x) - model._temporal("audio", changed)).abs().amax(dim=(0, 2)) > 1e-6
+    assert moved.tolist() == [4 <= t < 4 + kernel for t in range(10)]
