@@ -182,6 +182,9 @@ class DriftConfig(StrictModel):
 
     window: int = Field(30, ge=5, description="Recent votes of an annotator compared with their earlier ones and the pool.")
     alpha: float = Field(0.01, gt=0, lt=1, description="Significance level of the drift test (Holm-corrected over annotators).")
+    min_earlier: int = Field(
+        20, ge=1, description="Votes an annotator needs before their last `window` to be tested (fewer: not tested, never flagged)."
+    )
 
 
 class AnnotationConfig(StrictModel):

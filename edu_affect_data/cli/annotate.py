@@ -7,6 +7,9 @@ The server comes from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY or `.labelstudio/e
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +19,10 @@ from edu_affect_data.cli import app
 from edu_affect_data.cli.errors import Typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from edu_affect_data.annotation.campaign import Campaign
+    from edu_affect_data.annotation.live import LiveAgreement
 
 annotate = Typer(help="Annotation in Label Studio: push tasks, pull votes, status, adjudication.", no_args_is_help=True)
 app.add_typer(annotate, name="annotate")
@@ -75,32 +81,127 @@ def pull(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = N
     )
 
 
+class StatusFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _live_tables(live: LiveAgreement) -> list[Table]:
+    """Per annotator (votes, agreement with the majority, mean kappa, drift), pairs, answer shares."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from edu_affect_data.annotation.agreement_report import format_number
+
+    people = Table(
+        title=f"Live agreement (95% intervals; drift: last {live.drift.window} votes, "
+        f"one-sided Fisher, Holm at {live.drift.alpha})"
+    )
+    people.add_column("annotator")
+    people.add_column("votes", justify="right")
+    people.add_column("agreement with the others' majority", justify="right")
+    people.add_column("mean kappa", justify="right")
+    people.add_column("drift")
+    for person in live.annotators:
+        drift = escape(person.drift.short())
+        people.add_row(
+            person.annotator,
+            str(person.votes),
+            str(person.majority),
+            format_number(person.mean_kappa, 2),
+            f"[bold red]{drift}[/]" if person.drift.flagged else drift,
+        )
+    people.caption = "\n".join(
+        escape(f"{person.annotator} {person.drift.describe()}") for person in live.annotators if person.drift.flagged
+    ) or None
+    pairs = Table(title="Cohen's kappa per annotator pair, on the sessions both labelled so far")
+    for column in ("a", "b"):
+        pairs.add_column(column)
+    for column in ("n", "kappa", "95% CI"):
+        pairs.add_column(column, justify="right")
+    for pair in live.pairwise:
+        pairs.add_row(
+            pair.a, pair.b, str(pair.n), format_number(pair.kappa),
+            f"[{format_number(pair.ci_low)}, {format_number(pair.ci_high)}]",
+        )  # fmt: skip
+    answers = Table(
+        title="Share of each answer: this annotator's / the other annotators'",
+        caption="* the others' share is outside this annotator's 95% Wilson interval (intervals: --format json)",
+    )
+    answers.add_column("annotator")
+    labels = [share.label for share in live.annotators[0].classes] if live.annotators else []
+    for label in labels:
+        answers.add_column(label, justify="right")
+    for person in live.annotators:
+        answers.add_row(
+            person.annotator,
+            *(
+                f"{format_number(s.annotator.estimate, 2)}/{format_number(s.pool, 2)}{'*' if s.differs else ''}"
+                for s in person.classes
+            ),
+        )
+    tables = [people, pairs, answers]
+    if live.gold_accuracy:
+        gold = Table(title="Accuracy on gold sessions (95% Wilson CI)")
+        for column in ("annotator", "correct / rated", "accuracy", "95% CI"):
+            gold.add_column(column, justify="left" if column == "annotator" else "right")
+        for entry in live.gold_accuracy:
+            gold.add_row(
+                entry.annotator, f"{entry.correct} / {entry.rated}", format_number(entry.accuracy),
+                f"[{format_number(entry.ci_low)}, {format_number(entry.ci_high)}]",
+            )  # fmt: skip
+        tables.append(gold)
+    return tables
+
+
 @annotate.command("status")
-def status(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = None) -> None:
-    """Sessions complete / total, votes per annotator, the reviewer's queue (exit 3 while not done)."""
+def status(
+    config: ConfigArg,
+    out: OutOpt = Path("build-output"),
+    set_: SetOpt = None,
+    output_format: Annotated[StatusFormat, typer.Option("--format", help="table, or one JSON object on stdout.")] = StatusFormat.table,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="PNG of rolling agreement per annotator (default: OUT/annotation/status/agreement_over_time.png)."),
+    ] = None,
+) -> None:
+    """Sessions complete / total, votes, the reviewer's queue, live agreement and drift (exit 3 while not done)."""
     from rich.console import Console
     from rich.table import Table
 
+    from edu_affect_data.annotation.live import plot_agreement_over_time
     from edu_affect_data.annotation.status import campaign_status
 
     campaign = _open(config, out, set_)
     state = campaign_status(campaign)
-    console = Console()
-    summary = Table(title=f"{state.project_title!r} (project {state.project_id}) at {state.url}")
-    summary.add_column("")
-    summary.add_column("count", justify="right")
-    summary.add_row("sessions complete / total", f"{state.complete} / {state.sessions}")
-    summary.add_row("annotations excluded", str(state.excluded))
-    summary.add_row("adjudication: decided / queued", f"{state.adjudicated} / {state.adjudication_queue}")
-    console.print(summary)
-    people = Table(title="Valid votes per annotator")
-    people.add_column("annotator")
-    people.add_column("votes", justify="right")
-    for name, count in state.votes_per_annotator.items():
-        people.add_row(name, str(count))
-    console.print(people)
-    if state.complete < state.sessions or state.adjudicated < state.adjudication_queue:
+    written = plot_agreement_over_time(state.live, plot or status_plot_path(campaign.paths.annotation_dir))
+    if output_format is StatusFormat.json:
+        sys.stdout.write(json.dumps({**state.to_json(), "plot": str(written)}, indent=2) + "\n")
+    else:
+        console = Console()
+        summary = Table(title=f"{state.project_title!r} (project {state.project_id}) at {state.url}")
+        summary.add_column("")
+        summary.add_column("count", justify="right")
+        summary.add_row("sessions complete / total", f"{state.complete} / {state.sessions}")
+        summary.add_row("annotations excluded", str(state.excluded))
+        summary.add_row("adjudication: decided / queued", f"{state.adjudicated} / {state.adjudication_queue}")
+        console.print(summary)
+        people = Table(title="Valid votes per annotator")
+        people.add_column("annotator")
+        people.add_column("votes", justify="right")
+        for name, count in state.votes_per_annotator.items():
+            people.add_row(name, str(count))
+        console.print(people)
+        for table in _live_tables(state.live):
+            console.print(table)
+    typer.echo(f"wrote {written}", err=True)
+    if state.waiting:
         raise typer.Exit(EXIT_WAITING)
+
+
+def status_plot_path(annotation_dir: Path) -> Path:
+    """Where ``annotate status`` draws agreement over time unless ``--plot`` says otherwise."""
+    return annotation_dir / "status" / "agreement_over_time.png"
 
 
 @annotate.command("adjudicate")
