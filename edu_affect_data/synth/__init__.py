@@ -9,6 +9,7 @@ recordings in parallel over an executor, then writes the corpus-wide files and t
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from edu_affect_data.parallel import parallel_map
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.plan import RecordingPlan
-from edu_affect_data.synth.profiles import PROFILES, get_profile
+from edu_affect_data.synth.profiles import PROFILES, NoiseShape, get_profile
 from edu_affect_data.synth.truth import TRUTH_FILE, write_truth
 from edu_affect_data.synth.write_iemocap import ROOT as IEMOCAP_ROOT
 from edu_affect_data.synth.write_iemocap import write_dialog
@@ -44,6 +45,7 @@ class SynthSummary:
     units: int
     faults: int
     broken_files: int
+    noise_bursts: int = 0
 
 
 def _render(plan: RecordingPlan, *, out: Path, seed: int) -> str:
@@ -62,8 +64,13 @@ def synthesize(
     executor: cf.Executor | None = None,
     workers: int | None = None,
     overwrite: bool = False,
+    noise: bool | None = None,
 ) -> Path:
     """Write `OUT/IEMOCAP_full_release/`, `OUT/CMU_MOSEI/` and `OUT/synth_truth.json`; return `out`.
+
+    `noise` turns the time-local noise bursts (noise.py) on or off; None keeps the profile's
+    choice, True on a profile without them plants the default `NoiseShape`. Noise off writes
+    exactly what the profile writes without noise; noise on changes the files only inside bursts.
 
     Recordings render on `executor`, else on a local pool of `workers` processes (all cores when
     None). Byte-identical for the same profile and seed whatever the executor: each recording's
@@ -72,6 +79,8 @@ def synthesize(
     """
     out = Path(out)
     shape = get_profile(profile)
+    if noise is not None and noise != (shape.noise is not None):
+        shape = dataclasses.replace(shape, noise=NoiseShape() if noise else None)
     targets = [out / IEMOCAP_ROOT, out / MOSEI_ROOT, out / TRUTH_FILE]
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
@@ -104,5 +113,9 @@ def summarize(out: Path) -> SynthSummary:
     recordings = {(u["corpus"], u["recording"]) for u in truth["units"]}
     recordings |= {(e["corpus"], e["recording"]) for e in truth["faults"] + truth["broken_files"]}
     return SynthSummary(
-        len(recordings), len(truth["units"]), len(truth["faults"]), len(truth["broken_files"])
+        len(recordings),
+        len(truth["units"]),
+        len(truth["faults"]),
+        len(truth["broken_files"]),
+        len(truth.get("noise", [])),
     )

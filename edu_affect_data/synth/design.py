@@ -1,8 +1,8 @@
 """Decide a whole synthetic corpus from a profile and a seed: names, people, emotions, turns, faults.
 
 The order of decisions is fixed (names -> latent emotions -> broken files -> fault jobs -> turns
-with each unit's expressed classes -> fault intervals -> odd units), each drawing from its own seeded generator, so a
-change in one recording's turns never shifts another recording's randomness.
+with each unit's expressed classes -> fault intervals -> odd units -> noise bursts), each drawing from its own seeded
+generator, so a change in one recording's turns never shifts another recording's randomness.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from edu_affect_data.synth.faults import (
     pick_unit,
     place_faults,
 )
+from edu_affect_data.synth.noise import place_noise
 from edu_affect_data.synth.plan import (
     RecordingPlan,
     SpeakerPlan,
@@ -205,6 +206,9 @@ def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
             _finish_recording(rec, jobs.get(rec.recording_id, []), seed)
     plan = CorpusPlan(profile.name, seed, iemocap, mosei)
     _drop_alignments(plan, seed)
+    if profile.noise is not None:  # last: bursts avoid the faults and the unaligned utterances
+        for rec in plan.recordings:
+            place_noise(rec, profile.noise, seed)
     return plan
 
 

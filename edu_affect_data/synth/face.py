@@ -9,6 +9,7 @@ never repeats its predecessor: only injected faults are frozen or black.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -104,16 +105,39 @@ def noise_bank(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(fine[:, :height, :width])
 
 
-def draw_face(
-    region: np.ndarray, style: FaceStyle, look: Appearance, t: float, speaking: float
-) -> None:
-    """Draw one person into `region` (a view of the frame) at time `t`; `speaking` 0..1 opens the mouth."""
-    h, w = region.shape[:2]
+def head_pose(
+    shape: tuple[int, ...], style: FaceStyle, look: Appearance, t: float
+) -> tuple[float, float, float, float]:
+    """(centre x, centre y, size, roll in degrees) of the head in a region of `shape` at `t`.
+    The face ellipse has half-axes 0.8 * size (across) and size (down)."""
+    h, w = shape[:2]
     size = 0.36 * min(w, h * 1.2) * style.head_scale
     swing = 2 * np.pi * style.head_hz * t + look.phase
     cx = w / 2 + style.head_amp * w * np.sin(swing)
     cy = h / 2 + style.head_dy * h + 0.5 * style.head_amp * h * np.cos(1.3 * swing)
     tilt = style.head_roll + 12 * style.head_amp / 0.07 * np.sin(0.7 * swing)
+    return float(cx), float(cy), float(size), float(tilt)
+
+
+def face_box(
+    shape: tuple[int, ...], style: FaceStyle, look: Appearance, t: float
+) -> tuple[int, int, int, int]:
+    """Pixel box `(x0, y0, x1, y1)` (exclusive ends, clipped to the region) holding the whole
+    drawn face at `t`, whatever its roll: where an occluder must sit to hide it."""
+    h, w = shape[:2]
+    cx, cy, size, _ = head_pose(shape, style, look, t)
+    # Everything drawn lies within `size` of the centre (the raised brows' thick lines just past it).
+    reach = 1.1 * size
+    x0, x1 = math.floor(cx - reach), math.ceil(cx + reach) + 1
+    y0, y1 = math.floor(cy - reach), math.ceil(cy + reach) + 1
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
+def draw_face(
+    region: np.ndarray, style: FaceStyle, look: Appearance, t: float, speaking: float
+) -> None:
+    """Draw one person into `region` (a view of the frame) at time `t`; `speaking` 0..1 opens the mouth."""
+    cx, cy, size, tilt = head_pose(region.shape, style, look, t)
 
     def pt(dx: float, dy: float) -> tuple[int, int]:
         a = np.deg2rad(tilt)

@@ -8,7 +8,7 @@ promises more than the file holds), an undecodable video is replaced by seeded g
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -102,20 +102,24 @@ def write_h264_mp4(
     fps: float,
     wav: Path,
     jumps: list[tuple[int, int]],
+    keyframes_s: Sequence[float] = (),
 ) -> int:
     """H.264 + AAC MP4 (moov first). `jumps` = (frames fed before the jump, frames skipped): the
-    timestamps jump there, which is how a real MP4 loses frames without losing sync.
+    timestamps jump there, which is how a real MP4 loses frames without losing sync. The first
+    frame at or after each of `keyframes_s` is a keyframe (nothing before it is referenced after).
 
     Constant QP with a wide inter dead zone makes a repeated picture decode as an exact repeat
     (x264's rate control would otherwise keep refining it, and a frozen stretch would not look frozen).
     """
     terms = "".join(f"+gte(N,{fed})*{skipped}" for fed, skipped in jumps)
+    forced = ["-force_key_frames", ",".join(f"{t:.6f}" for t in keyframes_s)] if keyframes_s else []
     args = [
         *_raw_input(size, f"{fps:g}"),
         "-i", str(wav),
         "-map", "0:v:0", "-map", "1:a:0",
         "-vf", f"setpts='(N{terms})/(FRAME_RATE*TB)'", "-fps_mode", "passthrough",
         "-c:v", "libx264", "-preset", "ultrafast", "-qp", "18", "-x264-params", "deadzone-inter=32", "-pix_fmt", "yuv420p",
+        *forced,
         "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart",
         *BITEXACT,
     ]  # fmt: skip

@@ -83,7 +83,6 @@ TAGS: tuple[str, ...] = ("[LAUGHTER]", "[BREATHING]")
 TAG_P = 0.12
 
 _TAG_RE = re.compile(r"\[[A-Z]+\]")
-_EDGE_PUNCT = re.compile(r"^[^\w']+|[^\w']+$")
 
 
 def utterance_text(expressed: str, rng: np.random.Generator) -> str:
@@ -109,11 +108,21 @@ def fragment_text(rng: np.random.Generator) -> str:
     return str(rng.choice(FRAGMENTS)).capitalize() + "."
 
 
+def spoken_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans `[start, end)` in `text` of the words an aligner would find (tags dropped,
+    edge punctuation outside the span), in order: where a word of the text can be replaced."""
+    masked = _TAG_RE.sub(lambda m: " " * len(m.group()), text)
+    spans = []
+    for chunk in re.finditer(r"\S+", masked):
+        lead = re.match(r"[^\w']*", chunk.group())
+        trail = re.search(r"[^\w']*$", chunk.group())
+        assert lead is not None and trail is not None
+        start, end = chunk.start() + lead.end(), chunk.end() - len(trail.group())
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
 def spoken_tokens(text: str) -> list[str]:
     """The words an aligner would find: tags dropped, edge punctuation stripped, case kept."""
-    tokens = []
-    for raw in _TAG_RE.sub(" ", text).split():
-        word = _EDGE_PUNCT.sub("", raw)
-        if word:
-            tokens.append(word)
-    return tokens
+    return [text[start:end] for start, end in spoken_spans(text)]

@@ -110,6 +110,23 @@ class FaultPlan:
 
 
 @dataclass
+class NoisePlan:
+    """A time-local noise burst (noise.py): the modality stays usable, only degraded."""
+
+    modality: str  # audio | video | text
+    kind: str  # audio_noise | occlusion | blur | garbled_words
+    region: str  # left | right | full
+    start_s: float
+    end_s: float
+    #: Audio: signal-to-noise ratio against the clean recording over the interval, dB.
+    snr_db: float | None = None
+    #: Occlusion: the patch's BGR colour.
+    colour: tuple[int, int, int] | None = None
+    #: Text: the unit whose words were garbled.
+    units: tuple[str, ...] = ()
+
+
+@dataclass
 class RecordingPlan:
     corpus: str  # iemocap | mosei
     recording_id: str
@@ -120,6 +137,8 @@ class RecordingPlan:
     speakers: list[SpeakerPlan]
     units: list[UnitPlan] = field(default_factory=list)
     faults: list[FaultPlan] = field(default_factory=list)
+    #: Time-local noise bursts, sorted by start (none unless the profile asks for them).
+    noise: list[NoisePlan] = field(default_factory=list)
     #: Broken-file kinds this recording carries (truncated_wav, undecodable_video, ...).
     broken: list[str] = field(default_factory=list)
     #: The utterance whose EmoEvaluation block gets the malformed line.

@@ -4,7 +4,9 @@ The numbers live here and nowhere else so a profile can be read in one place: `t
 tests (every quirk and every fault kind, seconds to build), `demo` for the 20-minute end-to-end
 demo (about 250 candidate 12-s sessions over 20 speakers, small video), and `paper-shape` for
 benchmarks at the paper's proportions (10 IEMOCAP speakers, 40 MOSEI speakers, about 6,200
-candidate 30-s sessions; slow, never run in tests).
+candidate 30-s sessions; slow, never run in tests). `claims` is the demo's look at about seven
+times the recordings (bench/claims.py: enough test sessions to separate models). Profiles with
+`noise` plant time-local noise bursts inside kept sessions (noise.py); `demo` and `claims` do.
 """
 
 from __future__ import annotations
@@ -38,6 +40,20 @@ class MoseiShape:
 
 
 @dataclass(frozen=True)
+class NoiseShape:
+    """Time-local noise bursts (noise.py): degraded, never absent, signal inside kept sessions."""
+
+    #: Bursts per minute of recording, for each modality (audio, video, text) separately.
+    per_minute: float = 3.0
+    #: Length of a burst, seconds: under the gap rule's 2-s threshold by construction.
+    duration_s: tuple[float, float] = (0.5, 1.8)
+    #: Signal-to-noise ratio of an audio burst against the clean recording in its interval, dB.
+    snr_db: tuple[float, float] = (0.0, 5.0)
+    #: What a video burst does to the speaker's region (one drawn per burst).
+    video_kinds: tuple[str, ...] = ("occlusion", "blur")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     iemocap: IemocapShape
@@ -47,6 +63,8 @@ class Profile:
     #: Probability that one unit expresses the latent class in one modality (else another class).
     #: 0.75 measured on the demo: each modality alone well above chance, fusion clearly better.
     expression_p: float = 0.75
+    #: Time-local noise bursts inside kept sessions; None writes none.
+    noise: NoiseShape | None = None
 
 
 def _real_dialog_names() -> tuple[str, ...]:
@@ -115,6 +133,15 @@ DEMO = Profile(
     ),
     mosei=MoseiShape(videos=20, video_s=72.0, frame_size=(160, 120), fps=15.0),
     fault_rounds=2,
+    noise=NoiseShape(),
+)
+
+CLAIMS = Profile(
+    name="claims",
+    iemocap=IemocapShape(dialogs=_real_dialog_names(), dialog_s=96.0, frame_size=(320, 120)),
+    mosei=MoseiShape(videos=140, video_s=72.0, frame_size=(160, 120), fps=15.0),
+    fault_rounds=14,
+    noise=NoiseShape(),
 )
 
 PAPER_SHAPE = Profile(
@@ -124,7 +151,7 @@ PAPER_SHAPE = Profile(
     fault_rounds=8,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, DEMO, PAPER_SHAPE)}
+PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, DEMO, CLAIMS, PAPER_SHAPE)}
 
 
 def get_profile(name: str) -> Profile:

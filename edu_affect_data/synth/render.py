@@ -1,10 +1,11 @@
 """Render a recording plan into samples and frames, faults applied, for either corpus.
 
 Audio: room noise everywhere, every planned unit voiced (transcript holes too: the speech
-happened, it just was not written down), then dropouts zeroed. Video: one region per speaker
-(left/right halves side by side, or the full frame), drawn face over a drifting backdrop plus
-sensor noise, the face showing the video expression of the speaker's current or last turn, then
-black and frozen stretches; missing stretches are frames never produced.
+happened, it just was not written down), noise bursts added, then dropouts zeroed. Video: one
+region per speaker (left/right halves side by side, or the full frame), drawn face over a drifting
+backdrop, occluded or blurred during its noise bursts, plus sensor noise, the face showing the
+video expression of the speaker's current or last turn, then black and frozen stretches; missing
+stretches are frames never produced.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from edu_affect_data.synth.face import (
     draw_face,
     noise_bank,
 )
+from edu_affect_data.synth.noise import AUDIO_PURPOSE, active, add_audio_noise, degrade_region
 from edu_affect_data.synth.plan import RecordingPlan, SpeakerPlan, recording_rng
 from edu_affect_data.synth.voice import SAMPLE_RATE, VOICES, add_utterance, room_noise
 
@@ -39,6 +41,7 @@ def render_audio(plan: RecordingPlan, seed: int) -> np.ndarray:
         add_utterance(
             audio, words, (unit.start_s, unit.end_s), style, speaker.f0, speaker.formant_scale, rng
         )
+    add_audio_noise(audio, plan.noise, recording_rng(seed, plan.recording_id, AUDIO_PURPOSE))
     for fault in plan.faults:
         if fault.modality == "audio":
             audio[round(fault.start_s * SAMPLE_RATE) : round(fault.end_s * SAMPLE_RATE)] = 0.0
@@ -103,7 +106,8 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
         look = appearance(recording_rng(seed, speaker.speaker_id, 4))
         strip = backdrop_strip(region.stop - region.start, height, look)
         faces = _face_turns(plan, speaker)
-        people.append((region, look, strip, _speech_times(plan, speaker), faces))
+        bursts = [b for b in plan.noise if b.modality == "video" and b.region == speaker.region]
+        people.append((region, look, strip, _speech_times(plan, speaker), faces, bursts))
     noise = noise_bank(height, width, rng)
     picks = rng.integers(0, len(noise), (plan.n_frames, 2))
     video_faults = [
@@ -114,7 +118,7 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
     frame = np.empty((height, width, 3), dtype=np.uint8)
     for index in frame_times(plan):
         t = index / plan.fps
-        for region, look, strip, (starts, ends), (turn_starts, turn_faces) in people:
+        for region, look, strip, (starts, ends), (turn_starts, turn_faces), bursts in people:
             offset = (index * STRIPE_DRIFT) % STRIPE_PERIOD
             view = frame[:, region]
             view[:] = strip[:, offset : offset + view.shape[1]]
@@ -123,6 +127,9 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
             speaking = 0.5 + 0.5 * np.sin(2 * np.pi * 5.0 * t) if talking else 0.0
             turn = max(0, int(np.searchsorted(turn_starts, t, side="right")) - 1)
             draw_face(view, turn_faces[turn], look, t, float(speaking))
+            for burst in bursts:
+                if active(burst, t):
+                    degrade_region(view, burst, turn_faces[turn], look, t)
         cv2_add_noise(frame, noise[picks[index, 0]], noise[picks[index, 1]])
         for number, fault in enumerate(video_faults):
             if not fault.start_s - 1e-6 <= t < fault.end_s - 1e-6:

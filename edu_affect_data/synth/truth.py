@@ -3,7 +3,8 @@
 Readers, the gap filter, the simulated annotators and the analyses check themselves against it.
 Beyond the contract's keys it records, per unit, whether it is `annotated` (X fragments are not)
 and the class each modality `expressed` in it (`emotion` is the speaker's latent class in that
-recording); per transcript hole the `units` it swallowed and their `expressed` classes.
+recording); per transcript hole the `units` it swallowed and their `expressed` classes; per noise
+burst (noise.py) its interval, `snr_db` for audio and, for garbled words, the unit they belong to.
 """
 
 from __future__ import annotations
@@ -41,9 +42,30 @@ def _expressed(expressed: dict[str, str]) -> dict[str, str]:
     return {modality: expressed[modality] for modality in MODALITIES}
 
 
+def _noise(plan: RecordingPlan) -> list[dict[str, Any]]:
+    entries = []
+    for b in plan.noise:
+        entry: dict[str, Any] = {
+            "corpus": plan.corpus,
+            "recording": plan.recording_id,
+            "modality": b.modality,
+            "start_s": round(b.start_s, 6),
+            "end_s": round(b.end_s, 6),
+            "region": b.region,
+            "kind": b.kind,
+        }
+        if b.snr_db is not None:
+            entry["snr_db"] = b.snr_db
+        if b.units:
+            entry["units"] = list(b.units)
+        entries.append(entry)
+    return entries
+
+
 def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
-    faults, broken, units = [], [], []
+    faults, broken, units, noise = [], [], [], []
     for plan in corpus.recordings:
+        noise += _noise(plan)
         by_id = {u.unit_id: u for u in plan.units}
         for f in plan.faults:
             entry: dict[str, Any] = {
@@ -80,6 +102,7 @@ def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
         "faults": faults,
         "broken_files": broken,
         "units": units,
+        "noise": noise,
     }
 
 

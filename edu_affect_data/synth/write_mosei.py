@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edu_affect_data.synth.media import truncate_data, write_garbage, write_h264_mp4, write_wav
+from edu_affect_data.synth.noise import keyframe_times
 from edu_affect_data.synth.plan import NON_WORDS, RecordingPlan, recording_rng
 from edu_affect_data.synth.render import frame_times, render_audio, render_frames
 
@@ -72,6 +73,7 @@ def write_video(plan: RecordingPlan, out: Path, seed: int) -> None:
             plan.fps,
             paths["wav"],
             _jumps(plan),
+            keyframe_times(plan),
         )
     if "truncated_wav" in plan.broken:
         truncate_data(paths["wav"], TRUNCATE_KEEP)
