@@ -87,12 +87,14 @@ def evaluate_command(
 def report_command(
     runs: list[Path] = typer.Argument(..., exists=True, help="Run folders (searched for results.json)."),
     out: Path = typer.Option(..., "--out", help="Report folder (report.md and PNG figures)."),
-    baseline: str | None = typer.Option(None, "--baseline", help="Baseline of the per-class F1 figure (default: the best)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Run name of Fig. 4's comparison model, never chosen by score (default: hybrid_fusion, as in the paper; absent: Fig. 4 not drawn)."),
+    truth: Path | None = typer.Option(None, "--truth", exists=True, dir_okay=False, help="The corpora's synth_truth.json: checks claim (a) against the planted noise (default: claim (a) not evaluated)."),
+    data: Path | None = typer.Option(None, "--data", exists=True, file_okay=False, help="Dataset folder for claim (a) (default: each run's config data)."),
 ) -> None:
-    """Markdown tables (mean ± std over seeds) and the paper's figures."""
+    """Markdown tables (mean ± std over seeds), paired tests, the paper's claims on synthetic data, and the paper's figures."""
     from edu_emotionnet.report import write_report
 
-    typer.echo(f"report: {write_report(runs, out, baseline)}")
+    typer.echo(f"report: {write_report(runs, out, baseline, truth, data)}")
 
 
 @app.command("predict")

@@ -233,8 +233,20 @@ def robustness_sweep(model: AffectModel, batches: Iterable[Batch], config: Train
     return robustness_table(passes, config)
 
 
-def save_test_outputs(path: Path, preds: Predictions, modalities: tuple[str, ...]) -> None:
-    """Per-session step outputs, padded to the longest session (NaN beyond a session's end)."""
+def robustness_key(kind: str, rate: float) -> str:
+    """The name of one missing-input pass in `test_outputs.npz` (`robustness_keys`), e.g. "modality:0.6"."""
+    return f"{kind}:{rate:g}"
+
+
+def save_test_outputs(
+    path: Path, preds: Predictions, modalities: tuple[str, ...], robustness: Mapping[tuple[str, float], Predictions] | None = None
+) -> None:
+    """Per-session step outputs, padded to the longest session (NaN beyond a session's end).
+
+    With `robustness` ((kind, rate) -> that pass), each pass's per-session predictions are kept too
+    (`robustness_keys`, `robustness_predicted` (K, N)): the report's claim on missing modalities
+    needs them to put an interval over test sessions on an accuracy drop.
+    """
     horizon = max((p.shape[0] for p in preds.step_probs), default=0)
     steps = np.full((len(preds.step_probs), horizon, len(CLASSES)), np.nan, np.float32)
     weights = np.full((len(preds.step_probs), horizon, len(modalities)), np.nan, np.float32)
@@ -242,10 +254,18 @@ def save_test_outputs(path: Path, preds: Predictions, modalities: tuple[str, ...
         steps[i, : p.shape[0]] = p
         if preds.weights is not None:
             weights[i, : p.shape[0]] = preds.weights[i]
+    passes = sorted((robustness or {}).items(), key=lambda item: item[0])
+    for _, other in passes:
+        if other.session_ids != preds.session_ids:
+            raise ValueError("a robustness pass scored other sessions than the clean pass")
+    extra: dict[str, Any] = {
+        "robustness_keys": np.array([robustness_key(kind, rate) for (kind, rate), _ in passes], dtype=str),
+        "robustness_predicted": np.array([p.predicted for _, p in passes], dtype=np.int64).reshape(len(passes), len(preds.labels)),
+    } if passes else {}
     np.savez_compressed(
         path, labels=preds.labels, session_probs=preds.session_probs, step_probs=steps,
         weights=weights, has_weights=preds.weights is not None,
-        modalities=np.array(modalities), session_ids=np.array(preds.session_ids),
+        modalities=np.array(modalities), session_ids=np.array(preds.session_ids), **extra,
     )
 
 
@@ -266,7 +286,7 @@ def evaluate_model(
     for key, transform in transforms.items():
         if transform is None:
             passes[key] = preds
-    save_test_outputs(run_dir / TEST_OUTPUTS, preds, model.modalities)
+    save_test_outputs(run_dir / TEST_OUTPUTS, preds, model.modalities, {k: passes[k] for k in transforms if k != CLEAN})
     test = classification_metrics(preds.labels, preds.predicted)
     test["loss"] = preds.loss
     return {"test": test, "robustness": robustness_table(passes, config)}

@@ -11,19 +11,15 @@ import numpy as np
 from edu_affect_data.vocabulary import CLASSES
 from edu_emotionnet.evaluate import TEST_OUTPUTS
 from edu_emotionnet.robustness import KINDS
+from edu_emotionnet.significance import bootstrap_mean_ci
 
 if TYPE_CHECKING:
     from edu_emotionnet.report import ModelRuns
 
 MIN_SESSIONS_PER_STEP = 5
+#: Fig. 4's comparison model (a run name, i.e. a config `name`): the paper compares against HybridFusion.
+DEFAULT_BASELINE = "hybrid_fusion"
 _KIND_TITLES = {"modality": "whole modalities dropped (one kept)", "timestep": "timesteps dropped (per modality)"}
-
-
-def bootstrap_mean_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean and 95% percentile-bootstrap interval over the first axis."""
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
-    return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -119,21 +115,39 @@ def loss_curves(full: ModelRuns, path: Path) -> None:
     plt.close(fig)
 
 
-def draw_all(groups: list[ModelRuns], out: Path, baseline: str | None) -> list[tuple[str, str]]:
-    """Draw every figure the runs allow; returns (file name, caption) pairs."""
+def comparison_model(groups: list[ModelRuns], baseline: str) -> ModelRuns | str:
+    """Fig. 4's other model: the run named `baseline`, or why there is none.
+
+    Named, never chosen by score: picking the best baseline on test would be a selection on the
+    test split, even if only for a picture. Reads run names only.
+    """
+    full = next((g for g in groups if g.is_full_model), None)
+    if full is None:
+        return "no full-model run"
+    match = next((g for g in groups if g.name == baseline and g is not full), None)
+    if match is None:
+        names = ", ".join(g.name for g in groups if g is not full) or "none"
+        return f"no run named {baseline!r} among the runs ({names}); name another with --baseline NAME"
+    return match
+
+
+def draw_all(groups: list[ModelRuns], out: Path, baseline: str = DEFAULT_BASELINE) -> tuple[list[tuple[str, str]], list[str]]:
+    """Draw every figure the runs allow: (file name, caption) pairs, and a note per figure left out.
+
+    Which models a figure shows depends on run names, families and flags only, never on a metric.
+    """
     drawn: list[tuple[str, str]] = []
+    notes: list[str] = []
     full = next((g for g in groups if g.is_full_model), None)
     if full is not None and modality_weights(full, out / "fig3_modality_weights.png"):
         drawn.append(("fig3_modality_weights.png", "Fig. 3: modality weights over time (95% bootstrap intervals)"))
-    others = [g for g in groups if g is not full]
-    if full is not None and others:
-        if baseline is not None:
-            matches = [g for g in others if g.name == baseline]
-            if not matches:
-                raise ValueError(f"--baseline {baseline}: not among the runs {[g.name for g in others]}")
-            other = matches[0]
-        else:
-            other = max((g for g in others if not g.is_ablation), key=lambda g: g.summary("macro_f1")[0], default=others[0])
+    else:
+        notes.append("Fig. 3 not drawn: no full-model run with MIE weights")
+    other = comparison_model(groups, baseline)
+    if isinstance(other, str):
+        notes.append(f"Fig. 4 not drawn: {other}")
+    else:
+        assert full is not None
         per_class_f1(full, other, out / "fig4_per_class_f1.png")
         drawn.append(("fig4_per_class_f1.png", f"Fig. 4: per-class F1, {full.name} against {other.name}"))
     missing_rate(groups, out / "fig5_missing_rate.png")
@@ -141,4 +155,4 @@ def draw_all(groups: list[ModelRuns], out: Path, baseline: str | None) -> list[t
     if full is not None:
         loss_curves(full, out / "fig6_loss_curves.png")
         drawn.append(("fig6_loss_curves.png", "Fig. 6: training and validation loss"))
-    return drawn
+    return drawn, notes

@@ -2,8 +2,11 @@
 
 Runs are found by their results.json anywhere under the given folders and grouped by config
 name; seeds of one name are its repetitions. Table I compares every model, Table II unimodal
-with fusion models, Table III the ablations of the full model. Figures (Fig. 3-6 of the paper)
-are drawn by `edu_emotionnet.figures`.
+with fusion models, Table III the ablations of the full model. Then the paired tests of the full
+model against every other model (`edu_emotionnet.significance`), the paper's claims checked on
+synthetic data (`edu_emotionnet.claims`) and the figures (Fig. 3-6, `edu_emotionnet.figures`).
+Nothing here is chosen by a test score: rows follow the runs (full model first, then folder
+order), Fig. 4's comparison model is named (`--baseline`, default `hybrid_fusion`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from edu_emotionnet.evaluate import RESULTS
+from edu_emotionnet.figures import DEFAULT_BASELINE
 from edu_emotionnet.registry import Family, UnknownModelError, model_spec
 
 
@@ -111,23 +115,40 @@ _TITLES = {
 }
 
 
-def write_report(paths: list[Path], out: Path, baseline: str | None = None) -> Path:
-    """Write REPORT/report.md and its PNG figures; returns the report path."""
-    from edu_emotionnet import figures
+def write_report(
+    paths: list[Path], out: Path, baseline: str | None = DEFAULT_BASELINE, truth: Path | None = None, data: Path | None = None,
+    *, resamples: int | None = None,
+) -> Path:
+    """Write REPORT/report.md and its PNG figures; returns the report path.
+
+    `baseline`: Fig. 4's comparison model, a run name (None: `DEFAULT_BASELINE`, hybrid_fusion);
+    `truth`: the corpora's `synth_truth.json` for claim (a); `data`: the dataset folder when the
+    runs' `config.data` no longer points at it; `resamples`: bootstrap resamples (tests use fewer).
+    """
+    from edu_emotionnet import claims, figures, significance
 
     groups = collect_runs(paths)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = build_tables(groups)
-    drawn = figures.draw_all(groups, out, baseline)
+    drawn, notes = figures.draw_all(groups, out, baseline or DEFAULT_BASELINE)
+    draws = resamples or significance.RESAMPLES
+    comparisons = significance.compare_all(groups, draws)
+    claim_lines = claims.evaluate_claims(groups, comparisons, truth, data, resamples=draws)
+    full = next((g for g in groups if g.is_full_model), None)
     lines = ["# Edu-EmotionNet: results", ""]
     lines.append(f"Runs: {', '.join(f'{g.name} ({len(g.results)} seeds)' for g in groups)}. ")
     lines.append("Checkpoints chosen on validation macro-F1 (ties: lower validation loss); the test split was scored once per run.\n")
     for key, table in tables.items():
         lines += [f"## {_TITLES[key]}", "", table, ""]
-    if drawn:
+    lines += ["## Paired tests: the full model against every other model", ""]
+    lines += significance.render(comparisons, full.name if full else "full")
+    lines += ["## Paper claims on synthetic data", ""]
+    lines += claims.render(claim_lines)
+    if drawn or notes:
         lines += ["## Figures", ""]
         lines += [f"![{caption}]({name})\n\n*{caption}*\n" for name, caption in drawn]
+        lines += [f"{note}.\n" for note in notes]
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report

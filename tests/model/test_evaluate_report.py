@@ -112,9 +112,12 @@ def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Pat
     tables = build_tables(groups)
     assert set(tables) == {"I", "II", "III"}
     assert "| audio_only | 2 |" in tables["II"] and "no_mie" in tables["III"]
-    result = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "report")])
+    result = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "report"), "--baseline", "audio_only"])
     assert result.exit_code == 0, result.output
     report = (tmp_path / "report" / "report.md").read_text()
+    assert "| edu_emotionnet vs audio_only (baseline) | 1 |" in report  # one seed in common
+    assert "not computed (1 paired seed: the t-test needs at least 2)" in report
+    assert "## Paper claims on synthetic data" in report and "not evaluated: no truth file given" in report
     for figure in ("fig3_modality_weights.png", "fig4_per_class_f1.png", "fig5_missing_rate.png", "fig6_loss_curves.png"):
         assert f"({figure})" in report
         assert (tmp_path / "report" / figure).read_bytes()[:4] == b"\x89PNG"
