@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from build import label_from_truth  # bench/build.py: the planted labels (bench-only switch)
+
 from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import load_config
 

@@ -36,7 +36,7 @@ step "Train Edu-EmotionNet, its ablations and baselines (seeds $SEEDS, CPU)"
   --set "data=$OUT/build/dataset" --out "$OUT/runs" --seeds "$SEEDS"
 
 step "Report: Tables I-III and Figures 3-6"
-"$BIN/edu-data" report "$OUT/runs" --out "$OUT/report"
+"$BIN/edu-data" report "$OUT/runs" --out "$OUT/report" --truth "$OUT/corpora/synth_truth.json"
 
 step "Done in $(( $(date +%s) - start )) s"
 cat <<DONE

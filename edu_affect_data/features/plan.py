@@ -89,6 +89,7 @@ def metadata_row(row: Any) -> dict[str, Any]:
         "corpus": str(row["corpus"]),
         "speaker_id": str(row["speaker_id"]),
         "source_id": str(row["source_id"]),
+        "video_region": str(row["video_region"]),
         "label_method": str(row["label_method"]),
         "start_s": float(row["start_s"]),
         "end_s": float(row["end_s"]),

@@ -35,6 +35,7 @@ METADATA_COLUMNS: tuple[str, ...] = (
     "corpus",
     "speaker_id",
     "source_id",
+    "video_region",
     "label_method",
     "start_s",
     "end_s",

@@ -49,6 +49,7 @@ def metadata_features() -> datasets.Features:
             "corpus": Value("string"),
             "speaker_id": Value("string"),
             "source_id": Value("string"),
+            "video_region": Value("string"),
             "label_method": Value("string"),
             "start_s": Value("float64"),
             "end_s": Value("float64"),

@@ -115,6 +115,15 @@ _TITLES = {
 }
 
 
+def model_sizes(groups: list[ModelRuns], full: ModelRuns | None) -> str:
+    """Parameter counts of the trained models, as each run's trainer counted them (`results.json`)."""
+    from edu_emotionnet.model_size import ModelSize, parameter_table
+
+    rows = [ModelSize(g.name, g.arch, int(g.results[0]["parameters"])) for g in groups if "parameters" in g.results[0]]
+    reference = full.name if full is not None and any(r.name == full.name for r in rows) else None
+    return parameter_table(rows, reference=reference)
+
+
 def write_report(
     paths: list[Path], out: Path, baseline: str | None = DEFAULT_BASELINE, truth: Path | None = None, data: Path | None = None,
     *, resamples: int | None = None,
@@ -141,6 +150,7 @@ def write_report(
     lines.append("Checkpoints chosen on validation macro-F1 (ties: lower validation loss); the test split was scored once per run.\n")
     for key, table in tables.items():
         lines += [f"## {_TITLES[key]}", "", table, ""]
+    lines += ["## Model sizes", "", model_sizes(groups, full), ""]
     lines += ["## Paired tests: the full model against every other model", ""]
     lines += significance.render(comparisons, full.name if full else "full")
     lines += ["## Paper claims on synthetic data", ""]

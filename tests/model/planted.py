@@ -94,6 +94,7 @@ def _session(
         "corpus": "iemocap",
         "speaker_id": f"{split}_spk{index % 5}",
         "source_id": f"{split}_rec{index}",
+        "video_region": "full",
         "label_method": "majority",
         "start_s": start,
         "end_s": start + duration,

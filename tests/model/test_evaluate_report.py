@@ -118,6 +118,11 @@ def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Pat
     assert "| edu_emotionnet vs audio_only (baseline) | 1 |" in report  # one seed in common
     assert "not computed (1 paired seed: the t-test needs at least 2)" in report
     assert "## Paper claims on synthetic data" in report and "not evaluated: no truth file given" in report
+    sizes = {g.name: g.results[0]["parameters"] for g in groups}
+    assert "## Model sizes" in report
+    assert f"| audio_only | audio_only | {sizes['audio_only']:,} |" in report
+    ratio = sizes["no_mie"] / sizes["edu_emotionnet"]
+    assert f"| no_mie | edu_emotionnet | {sizes['no_mie']:,} |" in report and f" {ratio:.2f} |" in report
     for figure in ("fig3_modality_weights.png", "fig4_per_class_f1.png", "fig5_missing_rate.png", "fig6_loss_curves.png"):
         assert f"({figure})" in report
         assert (tmp_path / "report" / figure).read_bytes()[:4] == b"\x89PNG"
