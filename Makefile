@@ -23,10 +23,12 @@ lint: env
 	$(VENV)/bin/mypy
 
 # Lint, then the whole suite, Label Studio integration tests included: starts a local server and
-# stops it after.
+# stops it after. The browser test needs the system chromium: scripts/browser.sh installs Debian's
+# package when it is missing (apt-get, as root or with passwordless sudo; about 20 s).
 test: env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	bash scripts/browser.sh
 	bash scripts/labelstudio.sh start
 	set -o pipefail; status=0; \
 	  $(VENV)/bin/python -m pytest -q tests || status=$$?; \

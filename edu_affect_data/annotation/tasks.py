@@ -63,11 +63,20 @@ def media_url(path: Path, document_root: Path) -> str:
 
 
 def instructions_html(guidelines: Path) -> str:
-    """The guidelines as the project's instructions (shown in the labelling screen)."""
+    """The guidelines as the project's instructions (shown in the labelling screen).
+
+    One ``<p>`` per paragraph with ``<br>`` between its lines: Label Studio strips ``style``
+    attributes from instructions, so a ``<pre>`` would be laid out on unwrapped lines thousands of
+    pixels wide and cut off at the pop-up's edge.
+    """
     if not guidelines.is_file():
         return ""
     text = guidelines.read_text(encoding="utf-8")
-    return f'<pre style="white-space: pre-wrap">{html.escape(text)}</pre>'
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return "\n".join(
+        "<p>" + "<br>".join(html.escape(line) for line in paragraph.strip("\n").split("\n")) + "</p>"
+        for paragraph in paragraphs
+    )
 
 
 def ensure_project(
@@ -82,22 +91,30 @@ def ensure_project(
     """Id of the project titled ``title``, created or updated to this interface and overlap."""
     project_id = find_project(ls, title, settings)
     if project_id is None:
-        created = call_with_retries(
-            lambda: ls.projects.create(
+        attempts = 0
+
+        def create() -> int | None:
+            """A failed try may have created the project (SQLite "database is locked" on a step
+            after the insert answers 500): look it up again before creating another."""
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and (found := find_project(ls, title, settings)) is not None:
+                return found
+            created = ls.projects.create(
                 title=title,
                 label_config=label_config,
                 maximum_annotations=maximum_annotations,
                 expert_instruction=instructions,
                 show_instruction=bool(instructions),
                 show_skip_button=False,
-            ),
-            what=f"creation of project {title!r}",
-            settings=settings,
-        )
-        if created.id is None:
+            )
+            return None if created.id is None else int(created.id)
+
+        new_id = call_with_retries(create, what=f"creation of project {title!r}", settings=settings)
+        if new_id is None:
             raise LabelStudioError(f"project {title!r}: the server returned no id")
-        LOG.info("created Label Studio project %r (id %s)", title, created.id)
-        return int(created.id)
+        LOG.info("created Label Studio project %r (id %s)", title, new_id)
+        return new_id
     current = call_with_retries(
         lambda: ls.projects.get(id=project_id), what=f"project {project_id}", settings=settings
     )
