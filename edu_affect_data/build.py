@@ -96,7 +96,7 @@ STAGES: tuple[StageSpec, ...] = (
         ("ingest", "annotate"),
     ),
     StageSpec(
-        "aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "aggregation", "annotation.gold"), ("pull",)
+        "aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "aggregation", "annotation.gold", "annotation.overlap"), ("pull",)
     ),
     StageSpec("split", "edu_affect_data.splits:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
     StageSpec(

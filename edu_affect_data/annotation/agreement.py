@@ -281,6 +281,13 @@ def _checked(
     return table, chosen
 
 
+def first_ratings(table: pd.DataFrame, first: int) -> pd.DataFrame:
+    """Each session's first ``first`` rows, abstentions included: by ``annotation_id`` when the table
+    has it (the order Label Studio received them), else in table order."""
+    ordered = table.sort_values("annotation_id", kind="stable") if "annotation_id" in table.columns else table
+    return ordered.groupby("session_id", sort=False).head(first).sort_index()
+
+
 def compute_agreement(
     annotations: pd.DataFrame,
     *,
@@ -291,6 +298,7 @@ def compute_agreement(
     min_votes: int = 1,
     gold: Mapping[str, str] | None = None,
     include_gold: bool = False,
+    first: int | None = None,
 ) -> AgreementReport:
     """Agreement statistics of a ``session_id, annotator, label`` table (see the module docstring).
 
@@ -298,8 +306,15 @@ def compute_agreement(
     majority rule's ``aggregation.min_votes``, so that the consensus is the rule the build
     publishes labels with. ``gold`` (session_id -> known label) adds each annotator's accuracy on
     those sessions and, unless ``include_gold``, leaves their votes out of everything else.
+    ``first``: only each session's first ``first`` ratings count (``first_ratings``), the
+    unbiased design under adaptive overlap.
     """
     table, classes = _checked(annotations, classes, abstain, gold)
+    later = 0
+    if first is not None:  # on the checked table's rows, ordered by the caller's annotation ids
+        kept = table.index.isin(first_ratings(annotations, first).index)
+        later = int((~kept).sum())
+        table = table.loc[kept]
     gold = dict(gold or {})
     gold_accuracy = _gold_accuracy(table, gold, classes, abstain) if gold else []
     on_gold = table["session_id"].isin(list(gold))
@@ -340,6 +355,13 @@ def compute_agreement(
         )
     if (~rated).any():
         notes.append(f"{int((~rated).sum())} '{abstain}' votes are treated as missing ratings.")
+    if first is not None:
+        notes.append(
+            f"Only the first {first} ratings of every session count ({later} later rating(s) left out): under "
+            "adaptive overlap a session gets more ratings because its first ones disagreed, so with them "
+            "the sessions that kept their first ratings agree by construction and every figure is biased; "
+            f"the first {first} were collected before any escalation and are a fair sample."
+        )
     if left_out:
         notes.append(
             f"{left_out} gold session(s) are left out of every agreement figure (they measure "
@@ -403,6 +425,7 @@ def agreement_for_file(
     control: str | None = None,
     gold: Path | Mapping[str, str] | None = None,
     include_gold: bool = False,
+    first: int | None = None,
 ) -> tuple[AgreementReport, list[Path]]:
     """Load a ratings table or a Label Studio ``.json`` export, compute the agreement, write the report.
 
@@ -433,6 +456,7 @@ def agreement_for_file(
         abstain=abstain,
         gold=gold,
         include_gold=include_gold,
+        first=first,
     )
     report = replace(report, dropped=dropped, notes=[*notes, *report.notes])
     written = write_agreement_report(

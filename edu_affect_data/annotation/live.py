@@ -387,13 +387,15 @@ def live_agreement(
     min_votes: int = 1,
     gold: Mapping[str, str] | None = None,
     include_gold: bool = False,
+    first: int | None = None,
 ) -> LiveAgreement:
     """Live agreement of ``votes`` (session_id, annotator, label, annotation_id; module docstring).
 
     ``complete``: sessions the annotators are done with (only their votes are scored against the
     majority). ``seed``, ``n_boot``, ``min_votes``, ``gold`` and ``include_gold`` go to
     ``compute_agreement`` unchanged, so the pairwise kappas, their intervals and the gold accuracy
-    are the post-hoc report's for the same arguments. Gold sessions' votes are left out of the
+    are the post-hoc report's for the same arguments (``first``: each session's first ratings only,
+    as the aggregate stage does under adaptive overlap). Gold sessions' votes are left out of the
     majority agreement, the class distribution and the drift test too, unless ``include_gold``:
     every agreement figure describes the same votes.
     """
@@ -407,13 +409,14 @@ def live_agreement(
         # With votes on gold sessions only (and gold left out), there is nothing to agree on yet:
         # ask for the gold accuracy alone (compute_agreement refuses an empty agreement table).
         report = compute_agreement(
-            table.loc[:, list(_COLUMNS)],
+            table if first is not None else table.loc[:, list(_COLUMNS)],
             seed=seed,
             n_boot=n_boot if len(counted) else 0,
             classes=list(classes),
             min_votes=min_votes,
             gold=gold,
             include_gold=include_gold or not len(counted),
+            first=first,
         )
         gold_accuracy = report.gold_accuracy
         if len(counted):

@@ -122,7 +122,9 @@ def run_aggregate(
 
     Gold sessions (``annotation/gold.parquet``, drawn at push) are labelled from their votes like any
     other; the report measures each annotator on them and leaves their votes out of the agreement
-    figures unless ``annotation.gold.in_agreement``.
+    figures unless ``annotation.gold.in_agreement``. Under adaptive overlap the agreement figures use
+    each session's first ``overlap.initial`` ratings only (``agreement.first_ratings``): the later
+    ones were asked for because those disagreed, and would bias every figure.
 
     ``executor`` is unused: aggregation of a few thousand votes takes well under a second.
     """
@@ -141,6 +143,7 @@ def run_aggregate(
         min_votes=aggregation.min_votes,
         gold=read_gold(paths),
         include_gold=gold is not None and gold.in_agreement,
+        first=config.annotation.overlap.initial if config.annotation.overlap.adaptive else None,
     )
     written = write_agreement_report(report, paths.agreement_dir)
     stats: dict[str, float | int | str] = {

@@ -97,6 +97,7 @@ def campaign_status(campaign: campaigns.Campaign) -> CampaignStatus:
         min_votes=config.aggregation.min_votes,
         gold=read_gold(campaign.paths),
         include_gold=config.annotation.gold is not None and config.annotation.gold.in_agreement,
+        first=config.annotation.overlap.initial if config.annotation.overlap.adaptive else None,
     )
     return CampaignStatus(
         url=campaign.settings.url,

@@ -173,6 +173,15 @@ def agreement(
     include_gold: Annotated[
         bool, typer.Option("--include-gold", help="Keep gold sessions in the agreement figures.")
     ] = False,
+    first: Annotated[
+        int | None,
+        typer.Option(
+            "--first",
+            min=1,
+            help="Only each session's first N ratings (by annotation_id, else file order): the unbiased "
+            "figures of an adaptive-overlap campaign (N = overlap.initial).",
+        ),
+    ] = None,
 ) -> None:
     """Cohen's kappa (pairwise, per class), Fleiss' kappa, Krippendorff's alpha with bootstrap intervals."""
     from edu_affect_data.annotation.agreement import agreement_for_file
@@ -205,6 +214,7 @@ def agreement(
         control=control,
         gold=gold_source or None,
         include_gold=include_gold,
+        first=first,
     )
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")

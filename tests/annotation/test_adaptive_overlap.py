@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
+from typer.testing import CliRunner
 
 from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation.accounts import Account, ensure_account
+from edu_affect_data.annotation.agreement import compute_agreement, first_ratings
 from edu_affect_data.annotation.client import LabelStudioSettings, RetryPolicy, connect
 from edu_affect_data.annotation.export import TaskProgress
 from edu_affect_data.annotation.overlap import (
@@ -19,6 +23,7 @@ from edu_affect_data.annotation.overlap import (
 from edu_affect_data.annotation.simulated_people import choice_result
 from edu_affect_data.annotation.stage import run_annotate
 from edu_affect_data.annotation.tasks import task_session_ids
+from edu_affect_data.cli import app
 from edu_affect_data.config import AnnotationConfig, PipelineConfig
 from edu_affect_data.vocabulary import ABSTAIN
 from tests.annotation.server import second_server
@@ -153,3 +158,36 @@ def test_simulated_adaptive_campaign_takes_two_or_three_votes_by_agreement(build
     assert outcome.stats["escalated"] == sum(n == 3 for n in counts.values())
     required = campaigns.required_annotations(campaign, pulled.tasks)
     assert server_overlaps(campaign.ls, campaign.settings, campaign.project_id()) == required
+
+
+# ------------------------------------------------------------- agreement under adaptive overlap
+ESCALATED = pd.DataFrame(
+    [
+        ("s0", "a", "Bored", 1), ("s0", "b", "Bored", 2),  # agreed at two
+        ("s1", "a", "Bored", 3), ("s1", "b", "Curious", 4), ("s1", "c", "Curious", 5),  # raised
+        ("s2", "c", "Confused", 6), ("s2", "a", "Confused", 7),
+        ("s3", "b", "Frustrated", 9), ("s3", "c", "Bored", 8), ("s3", "a", "Bored", 10),  # ids out of row order
+    ],
+    columns=["session_id", "annotator", "label", "annotation_id"],
+)  # fmt: skip
+
+
+def test_first_ratings_keep_each_sessions_ratings_before_escalation() -> None:
+    kept = first_ratings(ESCALATED, 2)
+    assert sorted(kept["annotation_id"]) == [1, 2, 3, 4, 6, 7, 8, 9]
+    report = compute_agreement(ESCALATED, n_boot=0, first=2)
+    assert report.ratings_per_session == {2: 4} and report.n_ratings == 8
+    assert "Only the first 2 ratings of every session count (2 later rating(s) left out)" in report.notes[-1]
+    # With the later ratings, the sessions that kept two agree by construction: a different figure.
+    everything = compute_agreement(ESCALATED, n_boot=0)
+    assert everything.ratings_per_session == {2: 2, 3: 2}
+    assert report.observed_agreement.estimate == pytest.approx(0.5)  # s0, s2 agree; s1, s3 do not
+
+
+def test_agreement_command_takes_first(tmp_path: Path) -> None:
+    path = tmp_path / "votes.csv"
+    ESCALATED.to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["agreement", "--annotations", str(path), "--first", "2", "--n-boot", "0", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["ratings_per_session"] == {"2": 4}

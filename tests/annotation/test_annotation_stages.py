@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -67,6 +68,10 @@ def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[Pipelin
     assert labels.schema.equals(LABELS_SCHEMA)
     assert set(labels.column("session_id").to_pylist()) == kept
     assert (paths.agreement_dir / "agreement.md").exists()
+    # Adaptive overlap: the agreement figures use each session's first two ratings only.
+    agreement = json.loads((paths.agreement_dir / "agreement.json").read_text())
+    assert max(int(n) for n in agreement["ratings_per_session"]) == 2
+    assert any(note.startswith("Only the first 2 ratings of every session count") for note in agreement["notes"])
     assert aggregated.stats["adjudicated"] == aggregated.stats["adjudication_queue"]
     sessions = [r for r in pq.read_table(paths.sessions).to_pylist() if r["session_id"] in kept]
     assert config.annotation.simulate is not None
