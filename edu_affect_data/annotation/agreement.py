@@ -311,6 +311,8 @@ def compute_agreement(
     """
     table, classes = _checked(annotations, classes, abstain, gold)
     later = 0
+    sizes = table.groupby("session_id").size().to_numpy()
+    campaign_mix = dict(zip(*(v.tolist() for v in np.unique(sizes, return_counts=True)), strict=True))
     if first is not None:  # on the checked table's rows, ordered by the caller's annotation ids
         kept = table.index.isin(first_ratings(annotations, first).index)
         later = int((~kept).sum())
@@ -356,8 +358,10 @@ def compute_agreement(
     if (~rated).any():
         notes.append(f"{int((~rated).sum())} '{abstain}' votes are treated as missing ratings.")
     if first is not None:
+        mix = ", ".join(f"{count} with {n}" for n, count in campaign_mix.items())
         notes.append(
-            f"Only the first {first} ratings of every session count ({later} later rating(s) left out): under "
+            f"Only the first {first} ratings of every session count ({later} later rating(s) left out; "
+            f"sessions by number of votes in the campaign: {mix}): under "
             "adaptive overlap a session gets more ratings because its first ones disagreed, so with them "
             "the sessions that kept their first ratings agree by construction and every figure is biased; "
             f"the first {first} were collected before any escalation and are a fair sample."

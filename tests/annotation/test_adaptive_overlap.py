@@ -177,7 +177,10 @@ def test_first_ratings_keep_each_sessions_ratings_before_escalation() -> None:
     assert sorted(kept["annotation_id"]) == [1, 2, 3, 4, 6, 7, 8, 9]
     report = compute_agreement(ESCALATED, n_boot=0, first=2)
     assert report.ratings_per_session == {2: 4} and report.n_ratings == 8
-    assert "Only the first 2 ratings of every session count (2 later rating(s) left out)" in report.notes[-1]
+    assert report.notes[-1].startswith(
+        "Only the first 2 ratings of every session count (2 later rating(s) left out; "
+        "sessions by number of votes in the campaign: 2 with 2, 2 with 3): under adaptive overlap"
+    )
     # With the later ratings, the sessions that kept two agree by construction: a different figure.
     everything = compute_agreement(ESCALATED, n_boot=0)
     assert everything.ratings_per_session == {2: 2, 3: 2}
