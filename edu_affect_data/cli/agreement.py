@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,12 +23,32 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from edu_affect_data.annotation.agreement import AgreementReport
+    from edu_affect_data.annotation.agreement_report import PairKappa
 
 
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     markdown = "markdown"
+
+
+def pairwise_table(pairs: Sequence[PairKappa], title: str) -> Table:
+    """Cohen's kappa of each annotator pair with n and its interval (here and in `annotate status`)."""
+    from rich.table import Table
+
+    from edu_affect_data.annotation.agreement_report import format_number
+
+    table = Table(title=title)
+    for column in ("a", "b"):
+        table.add_column(column)
+    for column in ("n", "kappa", "95% CI"):
+        table.add_column(column, justify="right")
+    for pair in pairs:
+        table.add_row(
+            pair.a, pair.b, str(pair.n), format_number(pair.kappa),
+            f"[{format_number(pair.ci_low)}, {format_number(pair.ci_high)}]",
+        )  # fmt: skip
+    return table
 
 
 def _print_table(report: AgreementReport) -> None:
@@ -54,20 +75,7 @@ def _print_table(report: AgreementReport) -> None:
             f"[{format_number(value.ci_low)}, {format_number(value.ci_high)}]",
         )
     console.print(summary)
-    pairs = Table(title="Cohen's kappa per annotator pair")
-    for column in ("a", "b"):
-        pairs.add_column(column)
-    for column in ("n", "kappa", "95% CI"):
-        pairs.add_column(column, justify="right")
-    for pair in report.cohen_kappa_pairwise:
-        pairs.add_row(
-            pair.a,
-            pair.b,
-            str(pair.n),
-            format_number(pair.kappa),
-            f"[{format_number(pair.ci_low)}, {format_number(pair.ci_high)}]",
-        )
-    console.print(pairs)
+    console.print(pairwise_table(report.cohen_kappa_pairwise, "Cohen's kappa per annotator pair"))
     console.print(_annotator_table(report))
     console.print(
         f"sessions by number of ratings: {per_session_text(report.ratings_per_session)} "

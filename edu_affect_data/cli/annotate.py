@@ -92,6 +92,7 @@ def _live_tables(live: LiveAgreement) -> list[Table]:
     from rich.table import Table
 
     from edu_affect_data.annotation.agreement_report import format_number
+    from edu_affect_data.cli.agreement import pairwise_table
 
     people = Table(
         title=f"Live agreement (95% intervals; drift: last {live.drift.window} votes, "
@@ -114,16 +115,7 @@ def _live_tables(live: LiveAgreement) -> list[Table]:
     people.caption = "\n".join(
         escape(f"{person.annotator} {person.drift.describe()}") for person in live.annotators if person.drift.flagged
     ) or None
-    pairs = Table(title="Cohen's kappa per annotator pair, on the sessions both labelled so far")
-    for column in ("a", "b"):
-        pairs.add_column(column)
-    for column in ("n", "kappa", "95% CI"):
-        pairs.add_column(column, justify="right")
-    for pair in live.pairwise:
-        pairs.add_row(
-            pair.a, pair.b, str(pair.n), format_number(pair.kappa),
-            f"[{format_number(pair.ci_low)}, {format_number(pair.ci_high)}]",
-        )  # fmt: skip
+    pairs = pairwise_table(live.pairwise, "Cohen's kappa per annotator pair, on the sessions both labelled so far")
     answers = Table(
         title="Share of each answer: this annotator's / the other annotators'",
         caption="* the others' share is outside this annotator's 95% Wilson interval (intervals: --format json)",
