@@ -13,44 +13,15 @@ Printed figures are ratios measured together, on whatever machine runs this.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import time
-from collections import Counter
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from stage_cpu import label_from_truth  # bench/stage_cpu.py: the planted labels (bench-only switch)
 
-from edu_affect_data.artifacts import LABELS_SCHEMA, BuildPaths
+from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import load_config
-
-
-def label_from_truth(paths: BuildPaths, truth: Path, limit: int | None) -> int:
-    """labels.parquet from synth_truth.json: the majority latent emotion of a session's units."""
-    emotions = {u["id"]: u["emotion"] for u in json.loads(truth.read_text())["units"]}
-    sessions = pq.read_table(
-        paths.sessions, columns=["session_id", "status", "utterance_ids"]
-    ).to_pylist()
-    rows = []
-    for session in sessions:
-        votes = [emotions[u] for u in session["utterance_ids"] if u in emotions]
-        if session["status"] == "kept" and votes:
-            label = Counter(votes).most_common(1)[0][0]
-            rows.append(
-                {
-                    "session_id": session["session_id"],
-                    "label": label,
-                    "method": "majority",
-                    "votes": [label] * 3,
-                    "agreement": 1.0,
-                }
-            )
-    rows = sorted(rows, key=lambda r: r["session_id"])[: limit or None]
-    paths.labels.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=LABELS_SCHEMA), paths.labels)
-    return len(rows)
 
 
 def decode_only(plan_rows: list[dict], fps: float) -> float:

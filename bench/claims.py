@@ -11,7 +11,7 @@ ablations, the unimodal and fusion baselines) on it, then writes the report with
 checked against `synth_truth.json`.
 
 Bench-only switch: the annotation stages are skipped and every kept session is labelled with its
-planted truth (`bench/build.py:label_from_truth`, the majority latent emotion of its units), because
+planted truth (`bench/stage_cpu.py:label_from_truth`, the majority latent emotion of its units), because
 what is measured here is the models, not the annotators (the annotation campaign has its own bench,
 `bench/adaptive_overlap.py`). Everything else is the production code path.
 
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from build import label_from_truth  # bench/build.py: the planted labels (bench-only switch)
+from stage_cpu import label_from_truth  # the planted labels (bench-only switch)
 
 from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import load_config

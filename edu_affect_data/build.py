@@ -87,7 +87,7 @@ class StageSpec:
 
 
 STAGES: tuple[StageSpec, ...] = (
-    StageSpec("ingest", "edu_affect_data.manifest:run_ingest", ("corpora", "sessions", "gaps"), reads_corpora=True),
+    StageSpec("ingest", "edu_affect_data.manifest:run_ingest", ("corpora", "sessions", "gaps", "media"), reads_corpora=True),
     StageSpec("annotate", "edu_affect_data.annotation.stage:run_annotate", ("seed", "annotation"), ("ingest",)),
     StageSpec(
         "pull",
@@ -297,12 +297,18 @@ def _parquet_summaries(outputs: list[str], paths: BuildPaths) -> dict[str, dict[
 
 
 def _parquet_summary(path: Path) -> dict[str, Any] | None:
-    """Row count and schema digest from the Parquet footer; None when the file cannot be read."""
+    """Row count and schema digest from the Parquet footer; None when the file cannot be read.
+
+    The Parquet schema, not its Arrow form: Arrow renders extension types (`datasets`' Array2D)
+    differently depending on whether `datasets` was imported, which made a fresh process see
+    "changed" outputs and rerun a finished stage.
+    """
     try:
         metadata = pq.read_metadata(path)
     except (OSError, pa.ArrowException):
         return None
-    schema = hashlib.sha256(str(metadata.schema.to_arrow_schema()).encode()).hexdigest()[:16]
+    columns = "|".join(f"{c.path}:{c.physical_type}:{c.logical_type}:{c.max_repetition_level}" for c in metadata.schema)
+    schema = hashlib.sha256(columns.encode()).hexdigest()[:16]
     return {"rows": metadata.num_rows, "schema": schema}
 
 

@@ -114,6 +114,31 @@ class GapsConfig(StrictModel):
 
 
 # ----------------------------------------------------------------------------------- annotation
+class MediaConfig(StrictModel):
+    """The one decoding pass over each recording (`video_pass.py`): how long recordings are split, and
+    the speaker-region proxy videos it leaves for the clips and the features."""
+
+    proxy_height: int = Field(
+        360,
+        gt=0,
+        description="Height of the per-speaker-region proxy videos the clips and the video features are cut from "
+        "(never above the source's; width keeps the aspect). At least `annotation.clip.height`.",
+    )
+    proxy_crf: int = Field(18, ge=0, le=51, description="x264 quality of the proxies (0 is lossless; 18 is visually lossless).")
+    chunk_s: float = Field(
+        300.0,
+        gt=0,
+        description="Recordings longer than this are decoded in chunks of about this length by parallel workers "
+        "(boundaries only where no candidate session is cut).",
+    )
+    prime_s: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds decoded before a chunk's start to prime the frozen-frame test; when that does not "
+        "reach the previous chunk's state the chunk is classified again from it, so chunks never change a verdict.",
+    )
+
+
 class ClipConfig(StrictModel):
     height: int = Field(360, gt=0, description="Height of the browser clips shown to annotators (width keeps the aspect).")
     fps: float = Field(25.0, gt=0, description="Frame rate of the clips; the labeling config's frameRate must match.")
@@ -366,12 +391,22 @@ class PipelineConfig(StrictModel):
     )
     sessions: SessionsConfig = SessionsConfig()
     gaps: GapsConfig = GapsConfig()
+    media: MediaConfig = MediaConfig()
     annotation: AnnotationConfig = AnnotationConfig()
     aggregation: AggregationConfig = AggregationConfig()
     balance: BalanceConfig = BalanceConfig()
     split: SplitConfig = SplitConfig()
     features: FeaturesConfig = FeaturesConfig()
     dataset: DatasetConfig = DatasetConfig()
+
+    @model_validator(mode="after")
+    def _clips_from_proxies(self) -> PipelineConfig:
+        if self.annotation.clip.height > self.media.proxy_height:
+            raise ValueError(
+                f"annotation.clip.height {self.annotation.clip.height} is above media.proxy_height "
+                f"{self.media.proxy_height}: clips are cut from the proxies, raise media.proxy_height"
+            )
+        return self
 
     @field_validator("corpora", mode="before")
     @classmethod

@@ -151,6 +151,9 @@ class FrameClassifier:
         self.max_step_s = MISSING_STEP_PERIODS * period_s if period_s else math.inf
         self._reference: np.ndarray | None = None
         self._last_t: float | None = None
+        #: Timestamp of the frame the next one is compared to (None: no reference), so a chunked pass
+        #: can tell whether it reached the state of a single pass (`video_pass.stitch`).
+        self.reference_t: float | None = None
 
     @classmethod
     def from_config(
@@ -170,16 +173,19 @@ class FrameClassifier:
         """Forget the last usable frame (the caller skipped frames)."""
         self._reference = None
         self._last_t = None
+        self.reference_t = None
 
     def classify(self, gray: np.ndarray, t: float) -> FrameKind:
         """The kind of the region's grayscale picture `gray` shown at `t` seconds."""
         if self._last_t is not None and t - self._last_t > self.max_step_s:
             self._reference = None
+            self.reference_t = None
         self._last_t = t
         pixels = compare_pixels(gray)
         kind = self._kind(pixels)
         if kind == "usable":
             self._reference = pixels
+            self.reference_t = t
         return kind
 
     def _kind(self, pixels: np.ndarray) -> FrameKind:

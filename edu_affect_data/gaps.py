@@ -1,11 +1,14 @@
 """The gap filter: decide per candidate session whether it is `kept`, `gap`, `short` or `error`.
 
-Media are decoded once per recording (in parallel over an executor), text coverage (the transcript,
-modality `text` as everywhere else) comes from the reader's word intervals of every speaker, and
-each session is then judged by interval queries on those timelines. docs/contracts.md defines a gap; this module implements exactly that:
-a session is `gap` when some modality has no usable signal for more than `gaps.threshold_s`
-inside its window, and `error` when a file it depends on is broken or a reader problem hits
-its recording or one of its units (`error` wins over `gap`, `gap` over `short`).
+Media are measured once per recording, in one pool over every corpus: the audio in 10 ms frames
+and the video by the one decoding pass (`video_pass.py`: long recordings in chunks, longest first,
+stitched exactly), which also leaves the region proxies the clips and features are cut from.
+Text coverage (the transcript, modality `text` as everywhere else) comes from the reader's word
+intervals of every speaker, and each session is then judged by interval queries on those
+timelines. docs/contracts.md defines a gap; this module implements exactly that: a session is
+`gap` when some modality has no usable signal for more than `gaps.threshold_s` inside its window,
+and `error` when a file it depends on is broken or a reader problem hits its recording or one of
+its units (`error` wins over `gap`, `gap` over `short`).
 """
 
 from __future__ import annotations
@@ -13,21 +16,41 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from edu_affect_data.config import GapsConfig
+import numpy as np
+
+from edu_affect_data.config import GapsConfig, MediaConfig
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
+from edu_affect_data.features.parts import fingerprint
+from edu_affect_data.media_store import (
+    chunk_digest,
+    chunk_paths,
+    frames_path,
+    load_chunk,
+    read_all_frames,
+    save_chunk,
+    write_frames,
+)
 from edu_affect_data.media_timelines import (
     BrokenMediaError,
     Gap,
     Timeline,
     VideoThresholds,
     audio_timeline,
-    video_timelines,
+    video_timelines_of,
 )
 from edu_affect_data.parallel import default_workers, parallel_map
 from edu_affect_data.sessions import CandidateSession
+from edu_affect_data.video_pass import (
+    ChunkFrames,
+    ChunkJob,
+    ProxySpec,
+    plan_chunks,
+    scan_chunk,
+    stitch,
+)
 from edu_affect_data.vocabulary import SESSION_STATUSES
 
 #: Every status a manifest row can have, in order of precedence (error > gap > short > kept).
@@ -35,15 +58,38 @@ STATUSES: tuple[str, ...] = SESSION_STATUSES[::-1]
 
 
 @dataclass(frozen=True)
-class MediaJob:
-    """What a worker needs to measure one recording's media (picklable, no manifest)."""
+class SessionMedia:
+    """Where a session's pixels are after the ingest: its region's proxy and the frame classification."""
+
+    proxy_path: Path
+    #: Recording time of the proxy's first frame (the proxy's own clock starts at 0 there).
+    proxy_start_s: float
+    frames_path: Path
+
+
+@dataclass(frozen=True)
+class MediaTask:
+    """One unit of pool work (picklable): a recording's audio, one chunk of its video, or both."""
 
     recording_id: str
+    #: Set on one task per recording (its first): the audio is measured once.
     audio_path: Path | None
-    video_path: Path | None
-    regions: tuple[str, ...]
+    measure_audio: bool
     silence_dbfs: float
-    video: VideoThresholds
+    chunk: ChunkJob | None
+    #: The chunk's results file (`media_store`), None when nothing is kept on disk.
+    results_path: Path | None = None
+    #: Seconds of video the task decodes: the pool runs the longest first.
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    recording_id: str
+    audio: Timeline | None
+    chunk: ChunkFrames | None
+    errors: tuple[tuple[str, str], ...] = ()
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +101,18 @@ class MediaTimelines:
     errors: tuple[tuple[str, str], ...] = ()
     #: The same broken files as `Problem`s for `problems.csv` (a missing path is the reader's).
     problems: tuple[Problem, ...] = ()
+    #: Per region, (chunk start, chunk end or None, proxy, first frame's time) of each chunk.
+    proxies: dict[str, list[tuple[float, float | None, Path, float]]] = field(default_factory=dict)
+    frames_path: Path | None = None
+
+    def session_media(self, session: CandidateSession) -> SessionMedia | None:
+        """The proxy chunk holding the session's window (chunks are cut between windows)."""
+        if self.frames_path is None:
+            return None
+        for start, end, path, first in self.proxies.get(session.video_region, []):
+            if start <= session.start_s + 1e-9 and (end is None or session.end_s <= end + 1e-9):
+                return SessionMedia(path, first, self.frames_path)
+        return None
 
 
 @dataclass(frozen=True)
@@ -65,31 +123,44 @@ class SessionVerdict:
     gaps: dict[str, Gap | None] = field(default_factory=dict)
     #: Short, countable labels of why (e.g. "truncated wav", "video gap (black)") for the report.
     causes: tuple[str, ...] = ()
+    #: The session's proxy and frame classification, when the pass left them (`media_dir`).
+    media: SessionMedia | None = None
 
 
-def measure_media(job: MediaJob) -> MediaTimelines:
-    """Audio and per-region video timelines of one recording; broken files become `errors`."""
+def measure_task(task: MediaTask) -> TaskResult:
+    """The task's audio timeline and/or video chunk (from its results file when a run already made it)."""
     errors: list[tuple[str, str]] = []
     problems: list[Problem] = []
-    audio: Timeline | None = None
-    video: dict[str, Timeline] = {}
-    if job.audio_path is None:
-        errors.append(("missing audio", f"recording {job.recording_id} has no audio file"))
-    else:
+    audio = None
+    if task.measure_audio:
+        if task.audio_path is None:
+            errors.append(("missing audio", f"recording {task.recording_id} has no audio file"))
+        else:
+            try:
+                audio = audio_timeline(task.audio_path, task.silence_dbfs)
+            except BrokenMediaError as exc:
+                errors.append((exc.kind, str(exc)))
+                problems.append(_media_problem(exc, task.recording_id))
+    chunk = None
+    if task.chunk is not None:
         try:
-            audio = audio_timeline(job.audio_path, job.silence_dbfs)
+            chunk = _chunk(task)
         except BrokenMediaError as exc:
             errors.append((exc.kind, str(exc)))
-            problems.append(_media_problem(exc, job.recording_id))
-    if job.video_path is None:
-        errors.append(("missing video", f"recording {job.recording_id} has no video file"))
-    else:
-        try:
-            video = video_timelines(job.video_path, job.regions, job.video)
-        except BrokenMediaError as exc:
-            errors.append((exc.kind, str(exc)))
-            problems.append(_media_problem(exc, job.recording_id))
-    return MediaTimelines(job.recording_id, audio, video, tuple(errors), tuple(problems))
+            problems.append(_media_problem(exc, task.recording_id))
+    return TaskResult(task.recording_id, audio, chunk, tuple(errors), tuple(problems))
+
+
+def _chunk(task: MediaTask) -> ChunkFrames:
+    assert task.chunk is not None
+    if task.results_path is None:
+        return scan_chunk(task.chunk)
+    done = load_chunk(task.results_path, task.chunk, {r: Path(p) for r, p in task.chunk.proxy_paths})
+    if done is not None:
+        return done
+    chunk = scan_chunk(task.chunk)
+    save_chunk(task.results_path, chunk)
+    return chunk
 
 
 def _media_problem(exc: BrokenMediaError, recording_id: str) -> Problem:
@@ -127,59 +198,173 @@ def assess_sessions(
     min_s: float,
     executor: Executor | None = None,
     media_problems: list[Problem] | None = None,
+    media: MediaConfig | None = None,
+    media_dir: Path | None = None,
 ) -> list[SessionVerdict]:
-    """One verdict per session (same order), decoding each recording's media once.
+    """One verdict per session of one corpus (same order); see `assess_corpora`."""
+    return assess_corpora(
+        [(sessions, manifest)], cfg, min_s=min_s, executor=executor, media_problems=media_problems, media=media, media_dir=media_dir
+    )[0]
 
+
+def assess_corpora(
+    groups: Sequence[tuple[Sequence[CandidateSession], CorpusManifest]],
+    cfg: GapsConfig,
+    *,
+    min_s: float,
+    executor: Executor | None = None,
+    media_problems: list[Problem] | None = None,
+    media: MediaConfig | None = None,
+    media_dir: Path | None = None,
+    media_files: list[Path] | None = None,
+) -> list[list[SessionVerdict]]:
+    """Verdicts per corpus, decoding each recording's media once, every corpus in one pool.
+
+    The recordings of all corpora are cut into chunks (`video_pass.plan_chunks`) and run longest
+    first, so the pool stays full to the end instead of idling behind one long video. With
+    `media_dir` the pass also leaves the proxies and frame classifications there (`media_store`)
+    and each verdict says where its session's are; `media_files` then receives every file kept.
     Broken media files are found here, not by the readers; `media_problems`, when given, receives
     one `Problem` per such file so `problems.csv` lists them beside the reader's.
     """
-    by_recording: dict[str, list[CandidateSession]] = defaultdict(list)
-    for session in sessions:
-        by_recording[session.source_id].append(session)
-    jobs = [_media_job(manifest.recordings[rid], group, cfg) for rid, group in by_recording.items()]
-    media = {m.recording_id: m for m in _run(jobs, executor)}
+    media = media or MediaConfig()
+    plans: dict[tuple[str, str], tuple[Recording, list[MediaTask]]] = {}
+    for sessions, manifest in groups:
+        by_recording: dict[str, list[CandidateSession]] = defaultdict(list)
+        for session in sessions:
+            by_recording[session.source_id].append(session)
+        for rid, group in by_recording.items():
+            recording = manifest.recordings[rid]
+            plans[(manifest.corpus, rid)] = (recording, _tasks(recording, group, cfg, media, media_dir))
+    results = _run([t for _, tasks in plans.values() for t in tasks], executor)
+    measured = {
+        key: _assemble(recording, tasks, [results[id(t)] for t in tasks], media_dir, media_files)
+        for key, (recording, tasks) in plans.items()
+    }
     if media_problems is not None:
-        media_problems.extend(p for m in media.values() for p in m.problems)
-    units_by_recording: dict[str, list[Utterance]] = defaultdict(list)
-    for unit in manifest.utterances:
-        units_by_recording[unit.recording_id].append(unit)
-    texts = {rid: text_timeline(units_by_recording[rid]) for rid in by_recording}
-    recording_problems, unit_problems = _index_problems(manifest.problems)
+        media_problems.extend(p for m in measured.values() for p in m.problems)
     verdicts = []
-    for session in sessions:
-        problems = list(recording_problems.get(session.source_id, []))
-        for unit_id in session.utterance_ids:
-            problems.extend(unit_problems.get(unit_id, []))
-        verdicts.append(
-            _judge(session, media[session.source_id], texts[session.source_id], problems, cfg, min_s)
-        )
+    for sessions, manifest in groups:
+        units_by_recording: dict[str, list[Utterance]] = defaultdict(list)
+        for unit in manifest.utterances:
+            units_by_recording[unit.recording_id].append(unit)
+        texts = {s.source_id: text_timeline(units_by_recording[s.source_id]) for s in sessions}
+        recording_problems, unit_problems = _index_problems(manifest.problems)
+        corpus_verdicts = []
+        for session in sessions:
+            problems = list(recording_problems.get(session.source_id, []))
+            for unit_id in session.utterance_ids:
+                problems.extend(unit_problems.get(unit_id, []))
+            media_of = measured[(manifest.corpus, session.source_id)]
+            verdict = _judge(session, media_of, texts[session.source_id], problems, cfg, min_s)
+            corpus_verdicts.append(replace(verdict, media=media_of.session_media(session)))
+        verdicts.append(corpus_verdicts)
     return verdicts
 
 
-def _media_job(recording: Recording, sessions: list[CandidateSession], cfg: GapsConfig) -> MediaJob:
-    return MediaJob(
-        recording_id=recording.recording_id,
-        audio_path=recording.audio_path,
-        video_path=recording.video_path,
-        regions=tuple(sorted({s.video_region for s in sessions})),
-        silence_dbfs=cfg.audio_silence_dbfs,
-        video=VideoThresholds(cfg.video_black_luma, cfg.video_frozen_mad, cfg.face_check),
+def _tasks(
+    recording: Recording, sessions: list[CandidateSession], cfg: GapsConfig, media: MediaConfig, media_dir: Path | None
+) -> list[MediaTask]:
+    """The recording's chunks as pool tasks; the first also measures the audio."""
+    audio = {"audio_path": recording.audio_path, "silence_dbfs": cfg.audio_silence_dbfs}
+    if recording.video_path is None:
+        return [MediaTask(recording.recording_id, measure_audio=True, chunk=None, **audio)]  # type: ignore[arg-type]
+    duration = max(s.end_s for s in sessions)
+    spans = plan_chunks(duration, [(s.start_s, s.end_s) for s in sessions], media.chunk_s)
+    regions = tuple(sorted({s.video_region for s in sessions}))
+    proxy = ProxySpec(media.proxy_height, media.proxy_crf) if media_dir is not None else None
+    tasks = []
+    for index, (start, end) in enumerate(spans):
+        prime = max(0.0, start - media.prime_s) if index else 0.0
+        job = ChunkJob(
+            recording.recording_id, Path(recording.video_path), regions, index, start, end, prime,
+            VideoThresholds.from_config(cfg), proxy,
+        )  # fmt: skip
+        results_path = None
+        if media_dir is not None:
+            results_path, proxies = chunk_paths(media_dir, job, chunk_digest(job))
+            job = replace(job, proxy_paths=tuple((r, str(p)) for r, p in proxies.items()))
+        weight = (end if end is not None else duration) - prime
+        tasks.append(MediaTask(recording.recording_id, measure_audio=index == 0, chunk=job, results_path=results_path, weight=weight, **audio))  # type: ignore[arg-type]
+    return tasks
+
+
+def _run(tasks: list[MediaTask], executor: Executor | None) -> dict[int, TaskResult]:
+    """Every task's result by `id(task)`, longest tasks first, on `executor` (else a local pool)."""
+    if not tasks:
+        return {}
+    ordered = sorted(tasks, key=lambda t: -t.weight)
+    workers = None if executor is not None else min(len(tasks), default_workers())
+    results = parallel_map(
+        measure_task,
+        ordered,
+        executor=executor,
+        workers=workers,
+        describe=lambda task: f"media of recording {task.recording_id}",
     )
+    return {id(task): result for task, result in zip(ordered, results, strict=True)}
 
 
-def _run(jobs: list[MediaJob], executor: Executor | None) -> list[MediaTimelines]:
-    """Every recording's timelines, in job order, on `executor` (else a local pool)."""
-    if not jobs:
-        return []
-    workers = None if executor is not None else min(len(jobs), default_workers())
-    return list(
-        parallel_map(
-            measure_media,
-            jobs,
-            executor=executor,
-            workers=workers,
-            describe=lambda job: f"media of recording {job.recording_id}",
-        )
+def _assemble(
+    recording: Recording,
+    tasks: list[MediaTask],
+    results: list[TaskResult],
+    media_dir: Path | None,
+    media_files: list[Path] | None,
+) -> MediaTimelines:
+    """A recording's timelines from its tasks: audio, chunks stitched exactly, proxies located."""
+    errors: dict[str, str] = {}
+    problems: dict[str, Problem] = {}
+    for result in results:
+        errors.update((message, cause) for cause, message in result.errors)
+        problems.update((str(p), p) for p in result.problems)
+    audio = next((r.audio for t, r in zip(tasks, results, strict=True) if t.measure_audio), None)
+    if recording.video_path is None:
+        errors[f"recording {recording.recording_id} has no video file"] = "missing video"
+    video: dict[str, Timeline] = {}
+    proxies: dict[str, list[tuple[float, float | None, Path, float]]] = {}
+    frames_file = None
+    chunks = [r.chunk for r in results if r.chunk is not None]
+    jobs = {t.chunk.index: t.chunk for t in tasks if t.chunk is not None}
+    if chunks and len(chunks) == len(jobs):
+        digest = fingerprint([str(t.results_path) for t in tasks])
+        stitched = read_all_frames(frames_path(media_dir, recording.recording_id, digest)) if media_dir else None
+        if stitched is None:  # not stitched by an earlier run yet
+
+            def reclassify(chunk: ChunkFrames, prime: float) -> ChunkFrames:
+                return scan_chunk(replace(jobs[chunk.index], prime_s=prime, proxy=None, proxy_paths=()))
+
+            frames = stitch(chunks, reclassify)
+            stitched = frames.pts, frames.kinds
+        ordered = sorted(chunks, key=lambda c: c.index)
+        try:
+            source = Path(str(recording.video_path))
+            video = video_timelines_of(source, stitched[0], stitched[1], ordered[0].fps, ordered[0].declared_frames)
+        except BrokenMediaError as exc:
+            errors[str(exc)] = exc.kind
+            problems[str(exc)] = _media_problem(exc, recording.recording_id)
+        if media_dir is not None and video:
+            pts, kinds = stitched
+            owner = np.zeros(len(pts), np.int32)
+            for chunk in ordered[1:]:
+                owner[pts >= chunk.start_s - 1e-9] = chunk.index
+            frames_file = write_frames(media_dir, recording.recording_id, pts, owner, kinds, digest)
+            for chunk in ordered:
+                job = jobs[chunk.index]
+                for region, path in chunk.proxies.items():
+                    proxies.setdefault(region, []).append((job.start_s, job.end_s, path, chunk.proxy_start_s))
+            if media_files is not None:
+                media_files.append(frames_file)
+                media_files.extend(Path(t.results_path) for t in tasks if t.results_path is not None)
+                media_files.extend(p for c in ordered for p in c.proxies.values())
+    return MediaTimelines(
+        recording.recording_id,
+        audio,
+        video,
+        tuple((cause, message) for message, cause in errors.items()),
+        tuple(problems.values()),
+        proxies,
+        frames_file,
     )
 
 

@@ -28,8 +28,9 @@ from edu_affect_data.atomic import atomic_write
 from edu_affect_data.config import ConfigError, CorpusConfig, PipelineConfig, corpus_roots
 from edu_affect_data.corpora.records import CorpusManifest, Problem
 from edu_affect_data.corpora.registry import get_corpus
-from edu_affect_data.gaps import STATUSES, SessionVerdict, assess_sessions
+from edu_affect_data.gaps import STATUSES, SessionVerdict, assess_corpora
 from edu_affect_data.ingest_report import write_report
+from edu_affect_data.media_store import remove_stale as remove_stale_media
 from edu_affect_data.parallel import executor_or_pool
 from edu_affect_data.sessions import CandidateSession, build_sessions
 from edu_affect_data.stage import StageOutcome
@@ -43,22 +44,31 @@ def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor 
     started = time.perf_counter()
     with executor_or_pool(executor) as pool:
         manifests = read_corpora(config.corpora, executor=pool)
-        rows: list[dict[str, Any]] = []
-        causes: list[tuple[str, ...]] = []
+        groups = []
         for manifest in manifests:
             plugin = get_corpus(manifest.corpus)
             sessions = build_sessions(
                 manifest, config.sessions, summarize=plugin.summarize_labels, custom=plugin.session_custom
             )
             _check_every_unit_placed(manifest, sessions)
-            media_problems: list[Problem] = []
-            verdicts = assess_sessions(
-                sessions, manifest, config.gaps, min_s=config.sessions.min_s, executor=pool,
-                media_problems=media_problems,
-            )
-            manifest.problems.extend(media_problems)  # broken media go to problems.csv too
-            rows.extend(session_row(s, v) for s, v in zip(sessions, verdicts, strict=True))
-            causes.extend(v.causes for v in verdicts)
+            groups.append((sessions, manifest))
+        media_problems: list[Problem] = []
+        media_files: list[Path] = []
+        paths.video_dir.mkdir(parents=True, exist_ok=True)  # an output even when no recording has video
+        judged = assess_corpora(
+            groups, config.gaps, min_s=config.sessions.min_s, executor=pool, media_problems=media_problems,
+            media=config.media, media_dir=paths.video_dir, media_files=media_files,
+        )  # fmt: skip
+    by_corpus: dict[str, list[Problem]] = {}
+    for problem in media_problems:
+        by_corpus.setdefault(_corpus_of(problem, groups), []).append(problem)
+    rows: list[dict[str, Any]] = []
+    causes: list[tuple[str, ...]] = []
+    for (sessions, manifest), verdicts in zip(groups, judged, strict=True):
+        manifest.problems.extend(by_corpus.get(manifest.corpus, []))  # broken media go to problems.csv too
+        rows.extend(session_row(s, v) for s, v in zip(sessions, verdicts, strict=True))
+        causes.extend(v.causes for v in verdicts)
+    remove_stale_media(paths.video_dir, media_files)
     table = sessions_table(rows)
     atomic_write(paths.sessions, lambda tmp: pq.write_table(table, tmp))
     atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
@@ -69,7 +79,7 @@ def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor 
     return StageOutcome(
         complete=True,
         message=f"{len(rows)} candidate sessions: {summary}",
-        outputs=(paths.sessions, paths.problems, paths.manifest_report),
+        outputs=(paths.sessions, paths.problems, paths.manifest_report, paths.video_dir),
         stats={"candidates": len(rows), **counts, "problems": sum(len(m.problems) for m in manifests), "seconds": round(elapsed, 2)},
     )
 
@@ -105,6 +115,11 @@ def _check_every_unit_placed(manifest: CorpusManifest, sessions: Sequence[Candid
         raise RuntimeError(f"{manifest.corpus}: session building lost units {lost} or repeated {twice}")
 
 
+def _corpus_of(problem: Problem, groups: list[tuple[Any, CorpusManifest]]) -> str:
+    """The corpus whose recording a media problem is about."""
+    return next(m.corpus for _, m in groups if problem.recording_id in m.recordings)
+
+
 def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str, Any]:
     """One `SESSIONS_SCHEMA` row; media paths absolute, times in recording seconds."""
     row: dict[str, Any] = {
@@ -134,6 +149,10 @@ def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str,
         gap = verdict.gaps.get(modality)
         row[f"gap_{modality}_s"] = gap.duration_s if gap is not None else 0.0
         row[f"gap_{modality}_start_s"] = gap.start_s if gap is not None else None
+    media = verdict.media
+    row["proxy_path"] = str(media.proxy_path.resolve()) if media is not None else None
+    row["proxy_start_s"] = media.proxy_start_s if media is not None else None
+    row["frames_path"] = str(media.frames_path.resolve()) if media is not None else None
     return row
 
 

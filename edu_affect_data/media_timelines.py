@@ -16,13 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edu_affect_data.config import GapsConfig
-from edu_affect_data.frames import (
-    FRAME_KINDS,
-    MISSING_STEP_PERIODS,
-    FaceDetector,
-    FrameClassifier,
-    region_pixels,
-)
+from edu_affect_data.frames import FRAME_KINDS, MISSING_STEP_PERIODS
 
 #: Audio is judged in frames of this length (docs/contracts.md).
 AUDIO_FRAME_S = 0.010
@@ -199,57 +193,35 @@ class VideoThresholds:
 def video_timelines(
     path: Path, regions: tuple[str, ...], limits: VideoThresholds | GapsConfig
 ) -> dict[str, Timeline]:
-    """One decoding pass; per region, frames that `FrameClassifier` does not call usable are gaps.
+    """Per region, the frames `FrameClassifier` does not call usable, as gaps: one decoding pass
+    (`video_pass.scan_chunk`, the whole file as one chunk, no proxies).
 
     Missing frames come from timestamps: a step over `MISSING_STEP_PERIODS` frame periods leaves
     the stretch in between uncovered, and the timeline ends after the last frame (a stream that
     stops early).
     """
-    import cv2
+    from edu_affect_data.video_pass import ChunkJob, scan_chunk
 
     if isinstance(limits, GapsConfig):
         limits = VideoThresholds.from_config(limits)
-    if not path.is_file():
-        raise BrokenMediaError("missing video", path, "no such file")
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise BrokenMediaError("undecodable video", path, "OpenCV cannot open it")
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        if not fps or not math.isfinite(fps) or fps <= 0:
-            raise BrokenMediaError("undecodable video", path, "no frame rate in the stream")
-        faces = FaceDetector() if limits.face_check else None
-        judges = {
-            r: FrameClassifier(limits.black_luma, limits.frozen_mad, faces=faces, period_s=1.0 / fps)
-            for r in regions
-        }
-        declared_frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
-        times: list[float] = []
-        kinds: dict[str, list[str]] = {r: [] for r in regions}
-        grabbed = 0
-        while capture.grab():
-            grabbed += 1
-            ok, frame = capture.retrieve()
-            if not ok or frame is None:
-                continue
-            t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            times.append(t)
-            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-            for region in regions:
-                kinds[region].append(judges[region].classify(region_pixels(gray, region), t))
-    finally:
-        capture.release()
-    if not times:
+    chunk = scan_chunk(ChunkJob(path.stem, path, tuple(regions), 0, 0.0, None, 0.0, limits, None))
+    return video_timelines_of(path, chunk.pts, chunk.kinds, chunk.fps, chunk.declared_frames)
+
+
+def video_timelines_of(
+    path: Path, pts: np.ndarray, kinds: dict[str, np.ndarray], fps: float, declared_frames: float
+) -> dict[str, Timeline]:
+    """Timelines from every decoded frame's time and kind; `BrokenMediaError` when decoding stopped short."""
+    if not len(pts):
         raise BrokenMediaError("undecodable video", path, "no frame could be decoded")
-    _check_complete(path, grabbed, declared_frames, fps, max(times))
-    stamps = np.asarray(times)
+    check_complete(path, len(pts), declared_frames, fps, float(pts.max()))
     # The container's rate may be an average that counts a timestamp jump; the typical step is not.
-    steps = np.diff(np.sort(stamps))
+    steps = np.diff(np.sort(pts))
     period = float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 1.0 / fps
-    return {r: _frames_to_timeline(stamps, kinds[r], period) for r in regions}
+    return {r: _frames_to_timeline(pts, list(k), period) for r, k in kinds.items()}
 
 
-def _check_complete(path: Path, grabbed: int, declared_frames: float, fps: float, last_s: float) -> None:
+def check_complete(path: Path, grabbed: int, declared_frames: float, fps: float, last_s: float) -> None:
     """`BrokenMediaError` when decoding stopped well short of the frames the container declares.
 
     A cut AVI or MP4 keeps its header (frame count, rate), so OpenCV opens it and simply stops

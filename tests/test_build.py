@@ -196,3 +196,20 @@ def test_lock_from_another_host_is_refused_and_a_finished_build_releases_it(tmp_
         run_build(config, out, stages=fake_stages, console=QUIET)
     (out / LOCK_NAME).write_text("")
     assert run_build(config, out, stages=fake_stages, console=QUIET).skipped == ("alpha", "beta", "gamma")
+
+
+def test_parquet_summary_is_the_same_with_and_without_datasets_imported(tmp_path: Path) -> None:
+    """A fresh process (no `datasets` import) must see a finished stage's outputs as unchanged."""
+    import subprocess
+    import sys
+
+    from datasets import Array2D, Dataset, Features
+
+    part = tmp_path / "part.parquet"
+    Dataset.from_dict({"x": [[[1.0, 2.0]]]}, features=Features({"x": Array2D((None, 2), "float32")})).to_parquet(str(part))
+    code = "import sys; from pathlib import Path; {}from edu_affect_data.build import _parquet_summary; print(_parquet_summary(Path(sys.argv[1])))"
+    plain, imported = (
+        subprocess.run([sys.executable, "-c", code.format(prefix), str(part)], capture_output=True, text=True, check=True).stdout
+        for prefix in ("", "import datasets; ")
+    )
+    assert plain == imported and "'rows': 1" in plain

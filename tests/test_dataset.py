@@ -77,14 +77,15 @@ def test_shards_and_row_groups_respect_the_limits(build: BuildPaths) -> None:
     train = [p for p in shards if p.name.startswith("train-")]
     assert len(train) > 1 and train[-1].name.endswith(f"-of-{len(train):05d}.parquet")
     for shard in shards:
-        assert shard.stat().st_size <= 1 * MB
-        meta = pq.read_metadata(shard)
-        for group in range(meta.num_row_groups):
+        # The caps are in Arrow's uncompressed bytes, as `datasets` measures shards (the file adds
+        # Parquet's page overhead on top); a table read back counts its buffers a little
+        # differently from the rows the writer measured (0.1 % here), hence the 1 % margin.
+        file = pq.ParquetFile(shard)
+        assert file.read().nbytes <= 1.01 * MB
+        for group in range(file.num_row_groups):
+            table = file.read_row_group(group)
             # a group may exceed the cap only when it is a single row
-            assert (
-                meta.row_group(group).total_byte_size <= 1 * MB
-                or meta.row_group(group).num_rows == 1
-            )
+            assert table.nbytes <= 1.01 * MB or table.num_rows == 1
 
 
 def test_card_reports_statistics_funnel_provenance_licence_citation(

@@ -7,7 +7,9 @@ at ``annotation.clip`` height/fps/crf, with the session's audio muxed in. Label 
 
 Crop: an IEMOCAP dialog video shows both actors side by side; the clip keeps only the session
 speaker's half (``video_region``), so the annotator judges the person the label belongs to, not
-the partner. The transcript still shows both speakers' turns (the partner's words are context)
+the partner. The clip is cut from that region's proxy, which the ingest's one decoding pass left
+(``video_pass.py``: already cropped and scaled, intra-only so the cut starts on the session's exact
+frame), so the source video is never decoded again here. The transcript still shows both speakers' turns (the partner's words are context)
 and marks the session speaker with ``*``. MOSEI videos are used full frame.
 
 A clip that already exists is probed (ffmpeg's header: H.264 + AAC, the configured height and
@@ -29,7 +31,6 @@ from typing import Any
 
 from edu_affect_data.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
 from edu_affect_data.config import ClipConfig
-from edu_affect_data.frames import REGIONS, ffmpeg_crop
 from edu_affect_data.parallel import map_all
 
 CLIPS_DIRNAME = "clips"
@@ -48,9 +49,10 @@ class ClipSpec:
     """Everything needed to cut one session's clip (picklable, for process executors)."""
 
     session_id: str
-    video_path: str
+    #: The session region's proxy (`media_store`) and the recording time of its first frame.
+    proxy_path: str
+    proxy_start_s: float
     audio_path: str
-    region: str
     start_s: float
     end_s: float
     out_path: str
@@ -136,35 +138,16 @@ def clip_problem(spec: ClipSpec, probe: ClipProbe | None) -> str | None:
     return None
 
 
-def _crop_filter(spec: ClipSpec) -> str:
-    """The speaker's columns (`frames.region_columns`, the rule the features use) as an ffmpeg crop.
-
-    The exact columns depend on the source's width, so a half-frame region probes the source.
-    """
-    if spec.region not in REGIONS:
-        raise ClipError(f"session {spec.session_id}: unknown video region {spec.region!r} ({' | '.join(REGIONS)})")
-    if spec.region == "full":
-        return ""  # no crop: the source's width is not needed
-    source = probe_clip(Path(spec.video_path))
-    if source is None:
-        raise ClipError(f"session {spec.session_id}: {spec.video_path} does not open as a video")
-    return ffmpeg_crop(spec.region, source.width)
-
-
 def ffmpeg_command(spec: ClipSpec, out: Path) -> list[str]:
-    """The transcode: seek both inputs, crop the speaker, scale, resample, H.264/AAC, faststart."""
+    """The transcode: the proxy's window and the audio's, scale, resample, H.264/AAC, faststart."""
     from imageio_ffmpeg import get_ffmpeg_exe
 
-    window = ["-ss", f"{spec.start_s:.3f}", "-t", f"{spec.duration_s:.3f}"]
-    same_file = spec.audio_path == spec.video_path
+    duration = ["-t", f"{spec.duration_s:.3f}"]
     command = [get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-    command += [*window, "-i", spec.video_path]
-    if not same_file:
-        command += [*window, "-i", spec.audio_path]
-    video_filter = (
-        f"{_crop_filter(spec)}scale=-2:{spec.height},fps={spec.fps:g},format=yuv420p"
-    )
-    command += ["-map", "0:v:0", "-map", "0:a:0" if same_file else "1:a:0"]
+    command += ["-ss", f"{max(0.0, spec.start_s - spec.proxy_start_s):.3f}", *duration, "-i", spec.proxy_path]
+    command += ["-ss", f"{spec.start_s:.3f}", *duration, "-i", spec.audio_path]
+    video_filter = f"scale=-2:{spec.height},fps={spec.fps:g},format=yuv420p"
+    command += ["-map", "0:v:0", "-map", "1:a:0"]
     command += ["-vf", video_filter, "-c:v", "libx264", "-preset", "veryfast"]
     command += ["-crf", str(spec.crf), "-pix_fmt", "yuv420p"]
     command += ["-c:a", "aac", "-b:a", "96k", "-t", f"{spec.duration_s:.3f}"]
@@ -186,13 +169,13 @@ def _cut_checked(spec: ClipSpec, partial: Path) -> None:
     run = subprocess.run(ffmpeg_command(spec, partial), capture_output=True, text=True, check=False)
     if run.returncode != 0:
         raise ClipError(
-            f"session {spec.session_id}: ffmpeg failed on {spec.video_path} / {spec.audio_path}: "
+            f"session {spec.session_id}: ffmpeg failed on {spec.proxy_path} / {spec.audio_path}: "
             f"{run.stderr.strip()[-500:]}"
         )
     problem = clip_problem(spec, probe_clip(partial))
     if problem is not None:
         raise ClipError(
-            f"session {spec.session_id}: the clip cut from {spec.video_path} "
+            f"session {spec.session_id}: the clip cut from {spec.proxy_path} "
             f"[{spec.start_s:.2f}, {spec.end_s:.2f}] s {problem}"
         )
 
@@ -200,14 +183,15 @@ def _cut_checked(spec: ClipSpec, partial: Path) -> None:
 def clip_spec(session: dict[str, Any], media_root: Path, clip: ClipConfig) -> ClipSpec:
     """The clip of one SESSIONS_SCHEMA row."""
     session_id = check_session_id(str(session["session_id"]))
-    for column in ("video_path", "audio_path"):
+    for column in ("proxy_path", "audio_path"):
         if not session.get(column):
-            raise ClipError(f"session {session_id}: no {column} in the sessions table")
+            hint = " (run the ingest stage again: it leaves the proxies clips are cut from)" if column == "proxy_path" else ""
+            raise ClipError(f"session {session_id}: no {column} in the sessions table{hint}")
     return ClipSpec(
         session_id=session_id,
-        video_path=str(session["video_path"]),
+        proxy_path=str(session["proxy_path"]),
+        proxy_start_s=float(session["proxy_start_s"]),
         audio_path=str(session["audio_path"]),
-        region=str(session.get("video_region") or "full"),
         start_s=float(session["start_s"]),
         end_s=float(session["end_s"]),
         out_path=str(clips_dir(media_root) / f"{session_id}.mp4"),

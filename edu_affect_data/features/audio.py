@@ -40,19 +40,19 @@ def read_window(path: Path, start_s: float, end_s: float, sample_rate: int) -> n
     error: kept sessions have none, so finding one means the manifest and the media disagree.
     """
     try:
-        info = sf.info(str(path))
+        with sf.SoundFile(str(path)) as audio:  # one open: the header and the window's samples
+            file_rate, frames = audio.samplerate, audio.frames
+            start = round(start_s * file_rate)
+            stop = round(end_s * file_rate)
+            shortfall = stop - frames
+            if start < 0 or stop <= start or shortfall > round(END_SLACK_S * file_rate):
+                raise AudioFeatureError(
+                    f"{path}: window {start_s:.3f}-{end_s:.3f} s is outside the file (0-{frames / file_rate:.3f} s)"
+                )
+            audio.seek(start)
+            samples = audio.read(min(stop, frames) - start, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise AudioFeatureError(f"{path}: cannot read audio: {exc}") from exc
-    start = round(start_s * info.samplerate)
-    stop = round(end_s * info.samplerate)
-    shortfall = stop - info.frames
-    if start < 0 or stop <= start or shortfall > round(END_SLACK_S * info.samplerate):
-        raise AudioFeatureError(
-            f"{path}: window {start_s:.3f}-{end_s:.3f} s is outside the file (0-{info.frames / info.samplerate:.3f} s)"
-        )
-    samples, file_rate = sf.read(
-        str(path), start=start, stop=min(stop, info.frames), dtype="float32", always_2d=True
-    )
     mono = np.pad(samples.mean(axis=1), (0, max(shortfall, 0)))
     if file_rate != sample_rate:
         import librosa

@@ -66,6 +66,11 @@ class SessionInput:
     text: str
     #: (word, start_s, end_s) in recording seconds, as the manifest lists them.
     words: tuple[tuple[str, float, float], ...]
+    #: The ingest's video pass (`media_store`): the region's proxy, where its clock starts, and the
+    #: recording's frame classification. None for sessions whose video could not be decoded.
+    proxy_path: str | None = None
+    proxy_start_s: float | None = None
+    frames_path: str | None = None
 
     @property
     def duration_s(self) -> float:

@@ -4,13 +4,13 @@ One extractor serves the video modality, so the model reads one column set whate
 `features.video.store` decides which columns it writes (`column_sets`):
 
 - `frames`: `frames` (JPEG), `frame_times`, `frame_available`; per session, in worker processes
-  (`extract_frames`), for users who fine-tune an image network on the pixels.
+  (`proxy_frames`), for users who fine-tune an image network on the pixels.
 - `embeddings`: `frame_embeddings` (`Array2D((None, D), float16)`, `features.embeddings`),
   `frame_times`, `frame_available`; batched in the parent (the network on CUDA when present),
   sessions decoded by a thread pool while the model embeds (`embed_pipelined`).
 - `both`: all four columns, each session decoded once for its JPEGs and its embeddings.
 
-Every variant samples the same grid with the same availability (`extract_frames`, the one rule
+Every variant samples the same grid with the same availability (`proxy_frames`, the one rule
 of `edu_affect_data.frames`), so `frame_times` and `frame_available` mean the same in all of them.
 """
 
@@ -32,7 +32,8 @@ from edu_affect_data.features.embeddings import (
     embedder_identity,
 )
 from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, matrix_of
-from edu_affect_data.features.video import SessionFrames, VideoFeatureError, extract_frames
+from edu_affect_data.features.video import SessionFrames, VideoFeatureError, proxy_frames
+from edu_affect_data.media_store import read_frames
 from edu_affect_data.strict_config import StrictModel
 
 if TYPE_CHECKING:
@@ -192,16 +193,19 @@ class FramesExtractor(FeatureExtractor[FramesSettings]):
 
 
 def _decode(session: SessionInput, settings: FramesSettings, *, jpeg: bool, pixels_size: int | None) -> SessionFrames:
-    """The session's frames through the one sampler (`extract_frames`)."""
-    if session.video_path is None:
-        raise VideoFeatureError(f"session {session.session_id}: no video file")
-    return extract_frames(
-        Path(session.video_path),
-        session.video_region,
+    """The session's frames through the one sampler (`proxy_frames`), from the ingest's proxy."""
+    if session.proxy_path is None or session.frames_path is None or session.proxy_start_s is None:
+        raise VideoFeatureError(
+            f"session {session.session_id}: no proxy video in the sessions table (its video was not decoded, or "
+            "the manifest predates the one video pass): run the ingest stage again"
+        )
+    return proxy_frames(
+        Path(session.proxy_path),
+        session.proxy_start_s,
+        read_frames(Path(session.frames_path), session.video_region),
         session.start_s,
         session.end_s,
         settings.video,
-        settings.gaps,
         jpeg=jpeg,
         pixels_size=pixels_size,
     )

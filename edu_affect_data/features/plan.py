@@ -27,6 +27,9 @@ SESSION_COLUMNS = (
     "audio_path",
     "video_path",
     "video_region",
+    "proxy_path",
+    "proxy_start_s",
+    "frames_path",
     "text",
     "words",
     "status",
@@ -79,7 +82,15 @@ def session_input(row: Any) -> SessionInput:
         video_region=str(row["video_region"]),
         text=str(row["text"] or ""),
         words=tuple((str(w["text"]), float(w["start_s"]), float(w["end_s"])) for w in words),
+        proxy_path=_optional(row.get("proxy_path")),
+        proxy_start_s=None if _optional(row.get("proxy_start_s")) is None else float(row["proxy_start_s"]),
+        frames_path=_optional(row.get("frames_path")),
     )
+
+
+def _optional(value: Any) -> Any:
+    """None for a null cell (pandas gives NaN or None)."""
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
 def metadata_row(row: Any) -> dict[str, Any]:

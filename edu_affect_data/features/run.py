@@ -4,8 +4,8 @@ Per-session extractors (`runs_batched` false: MFCC, JPEG-only frames, plugins) r
 processes, one task per session through `parallel_map` on a `concurrent.futures.Executor` (the
 build's pool, a Dask `Client.get_executor()`, or a local pool), and the worker writes the
 session's part of each extractor itself so no frames travel back through pickling. Batched
-extractors (the text encoder, the frame embedder) run in the parent, in fixed chunks of each
-split's sessions sorted by id, so a resumed run batches exactly like an uninterrupted one and
+extractors (the text encoder, the frame embedder) run in a thread of the parent while the workers
+do the per-session media work, in fixed chunks of each split's sessions sorted by id, so a resumed run batches exactly like an uninterrupted one and
 produces the same floats.
 
 Each part is named by the hash of its inputs (the session's media and window, the extractor and
@@ -24,6 +24,7 @@ import errno
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -286,6 +287,12 @@ def _remove_stale(folder: Path, kept: dict[str, list[Path]]) -> int:
     return removed
 
 
+def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    """`fn(*args)` and the seconds it took."""
+    started = time.perf_counter()
+    return fn(*args), time.perf_counter() - started
+
+
 def run_features(config: Any, paths: BuildPaths, *, executor: cf.Executor | None = None) -> StageOutcome:
     """Extract every assigned session's features into `features/`, resuming finished parts.
 
@@ -295,16 +302,19 @@ def run_features(config: Any, paths: BuildPaths, *, executor: cf.Executor | None
     stale = _remove_stale(paths.features_dir, plan.kept)
     computed = sum(len(task.jobs) for task in plan.tasks)
     figures: dict[str, float] = {}
-    started = time.perf_counter()
-    if plan.tasks:
-        for result in _run_sessions(plan.tasks, executor, config.features.workers, paths.features_dir):
-            for key, value in result.figures.items():
-                figures[key] = figures.get(key, 0.0) + value
-    per_session_s = time.perf_counter() - started
-    batch_started = time.perf_counter()
     batch_computed = sum(1 for chunk in plan.chunks if not chunk.job.part.exists())
-    figures.update(_run_chunks(plan.chunks, paths.features_dir))
-    batched_s = time.perf_counter() - batch_started
+    started = time.perf_counter()
+    # The batched extractors (the text model, the frame embedder: CUDA when present) run in a parent
+    # thread while the workers do the per-session media work, instead of after it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="features-batched") as parent:
+        batched = parent.submit(_timed, _run_chunks, plan.chunks, paths.features_dir)
+        if plan.tasks:
+            for result in _run_sessions(plan.tasks, executor, config.features.workers, paths.features_dir):
+                for key, value in result.figures.items():
+                    figures[key] = figures.get(key, 0.0) + value
+        per_session_s = time.perf_counter() - started
+        chunk_figures, batched_s = batched.result()
+    figures.update(chunk_figures)
 
     names = list(config.features.extractors)
     try:

@@ -1,13 +1,13 @@
 """Video features: the speaker's region of the recording, sampled at a fixed rate, as JPEG frames
 and/or RGB arrays at an image network's input size (`features.embeddings` embeds those).
 
-Decoding is sequential (one seek to just before the window, then `grab`, and `retrieve` only for
-frames that will be shown or compared), because seeking per output frame re-decodes from the
-previous keyframe every time. Frames are placed by their presentation timestamps, not by index,
-so a stream that ends early or jumps in time yields *missing* frames at the right times instead
-of silently shifted pictures. A frame is usable under the very rule of the gap detector
-(`edu_affect_data.frames.FrameClassifier`, thresholds from `config.gaps`): not missing, not
-black, not frozen (a repeat of the last usable frame), and with `gaps.face_check` not faceless;
+The pixels come from the ingest's one pass over the recording (`video_pass.py`): the session's
+region proxy (small, so decoding it costs a fraction of the source; frames that are not shown are
+decoded but never converted) and the recording's frame classification, so a frame is usable exactly when
+the gap filter judged it so (`edu_affect_data.frames.FrameClassifier`, thresholds from
+`config.gaps`): not missing, not black, not frozen, and with `gaps.face_check` not faceless.
+Frames are placed by their presentation timestamps, not by index, so a stream that ends early or
+jumps in time yields *missing* frames at the right times instead of silently shifted pictures;
 unusable frames stay in the sequence, flagged in `frame_available`, so every session keeps a
 regular time grid.
 """
@@ -20,18 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from edu_affect_data.config import GapsConfig, VideoFeaturesConfig
-from edu_affect_data.frames import (
-    MISSING_STEP_PERIODS,
-    FaceDetector,
-    FaceDetectorMissing,
-    FrameClassifier,
-    UnknownRegionError,
-    region_pixels,
-)
+from edu_affect_data.config import GapsConfig, MediaConfig, VideoFeaturesConfig
+from edu_affect_data.frames import MISSING_STEP_PERIODS, REGIONS, FaceDetector, FaceDetectorMissing
+from edu_affect_data.media_store import RegionFrames
 
-#: Frames this many source periods before a target are retrieved (the shown one and its predecessor).
-RETRIEVE_WINDOW_PERIODS = 2.5
+#: Decoding starts this long before a raw window, so its first instant shows a frame.
+WINDOW_LEAD_S = 0.5
+#: A first wanted proxy frame this far in is reached by seeking, nearer ones by reading from the start.
+SEEK_BEYOND_FRAMES = 16
+#: The seek aims this long before the first wanted frame.
+SEEK_LEAD_S = 0.5
 #: Smallest face box (pixels at the detection width) the face crop accepts.
 FACE_MIN_SIZE = 24
 #: Face box side = this factor times the detected box (hair, chin and some context).
@@ -58,17 +56,6 @@ class SessionFrames:
     face_fallbacks: int
     #: (n, side, side, 3) uint8 RGB at `pixels_size` (black where missing), when asked for.
     pixels: np.ndarray | None = None
-
-
-@dataclass
-class _Decoded:
-    pts: float
-    usable: bool
-    gray: np.ndarray
-    region: np.ndarray
-    #: Rendered on first display only: predecessors retrieved for the frozen test are never cropped.
-    jpeg: bytes | None = None
-    rgb: np.ndarray | None = None
 
 
 class _FaceCropper:
@@ -112,101 +99,178 @@ def extract_frames(
     *,
     jpeg: bool = True,
     pixels_size: int | None = None,
+    media: MediaConfig | None = None,
 ) -> SessionFrames:
-    """Frames of [start_s, end_s) (recording seconds) at `video.fps`, cropped and resized.
+    """Frames of [start_s, end_s) (recording seconds) of a source video that no ingest has seen.
 
-    `jpeg`: JPEG-encode them at `video.size` (the `frames` column). `pixels_size`: also return them
-    as RGB arrays of that side (an image network's input), resized from the same decoded picture,
-    so JPEG frames and embeddings of one build see the same frames with the same availability.
+    For raw media (`edu-data predict`, tests): the window goes through the build's own pass
+    (`video_pass.scan_chunk`, with `media`'s proxy settings, into a temporary folder) and is then
+    sampled by `proxy_frames`, so a prediction sees pixels made exactly like the dataset's. Frames
+    are judged from the window's start on (the build judges them from the recording's start).
+    """
+    import tempfile
+
+    from edu_affect_data.media_timelines import BrokenMediaError, VideoThresholds
+    from edu_affect_data.video_pass import ChunkJob, ProxySpec, scan_chunk
+
+    media = media or MediaConfig()
+    if region not in REGIONS:
+        raise VideoFeatureError(f"{path}: unknown video region {region!r} (one of {', '.join(REGIONS)})")
+    with tempfile.TemporaryDirectory(prefix="edu-frames-") as folder:
+        proxy = Path(folder) / f"{region}.mp4"
+        begin = max(0.0, start_s - WINDOW_LEAD_S)
+        job = ChunkJob(
+            path.stem, path, (region,), 0, begin, end_s, begin, VideoThresholds.from_config(gaps),
+            ProxySpec(media.proxy_height, media.proxy_crf), ((region, str(proxy)),),
+        )  # fmt: skip
+        try:
+            chunk = scan_chunk(job)
+        except BrokenMediaError as exc:
+            raise VideoFeatureError(str(exc)) from exc
+        order = np.argsort(chunk.pts, kind="stable")
+        frames = RegionFrames(chunk.pts[order], chunk.kinds[region][order] == "usable")
+        return proxy_frames(proxy, chunk.proxy_start_s, frames, start_s, end_s, video, jpeg=jpeg, pixels_size=pixels_size)
+
+
+def proxy_frames(
+    proxy: Path,
+    proxy_start_s: float,
+    frames: RegionFrames,
+    start_s: float,
+    end_s: float,
+    video: VideoFeaturesConfig,
+    *,
+    jpeg: bool = True,
+    pixels_size: int | None = None,
+) -> SessionFrames:
+    """The session's frames at `video.fps` from its region's proxy, usable as the gap filter judged them.
+
+    The grid is `start_s + k / fps`; each point shows the last frame at or before it, or nothing
+    (missing) when that frame is more than `MISSING_STEP_PERIODS` frame periods old. Which frames
+    are shown is decided from the classification's timestamps alone, so only those are converted,
+    cropped and scaled (OpenCV still decodes every proxy frame of the window: `_read_proxy`).
     """
     import cv2
 
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise VideoFeatureError(f"{path}: OpenCV cannot open the video")
-    try:
-        source_fps = capture.get(cv2.CAP_PROP_FPS)
-        if not source_fps or source_fps <= 0 or not np.isfinite(source_fps):
-            raise VideoFeatureError(f"{path}: the video reports no frame rate")
-        period = 1.0 / source_fps
-        count = int(np.floor((end_s - start_s) * video.fps + 1e-6))
-        times = (np.arange(count) / video.fps).astype(np.float64)
-        targets = start_s + times
-        try:
-            judge = FrameClassifier.from_config(gaps, period_s=period)
-        except FaceDetectorMissing as exc:
-            raise VideoFeatureError(str(exc)) from exc
-        cropper = _FaceCropper(judge.faces) if video.crop == "face" else None
-        quality = [int(cv2.IMWRITE_JPEG_QUALITY), video.jpeg_quality]
-        black = _encode(np.zeros((video.size, video.size, 3), np.uint8), quality) if jpeg else b""
-        pixels = np.zeros((count, pixels_size, pixels_size, 3), np.uint8) if pixels_size else None
-
-        capture.set(cv2.CAP_PROP_POS_FRAMES, max(0, int(np.floor(start_s * source_fps)) - 3))
-        jpegs: list[bytes] = []
-        available: list[bool] = []
-        shown: _Decoded | None = None
-
-        def render(decoded: _Decoded) -> None:
-            """Crop once, then the JPEG and/or the RGB array of a frame shown for the first time."""
-            picture = cropper.crop(decoded.region, decoded.gray) if cropper is not None else decoded.region
+    count = int(np.floor((end_s - start_s) * video.fps + 1e-6))
+    times = np.arange(count, dtype=np.float64) / video.fps
+    targets = start_s + times
+    pts = frames.pts
+    steps = np.diff(pts)
+    period = float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 1.0 / 30.0
+    shown = np.searchsorted(pts, targets + 1e-6, side="right") - 1
+    present = (shown >= 0) & (targets - pts[np.maximum(shown, 0)] <= MISSING_STEP_PERIODS * period)
+    in_proxy = pts >= proxy_start_s - 1e-6
+    first_proxied = int(np.argmax(in_proxy)) if in_proxy.any() else len(pts)
+    if present.any() and shown[present].min() < first_proxied:
+        raise VideoFeatureError(f"{proxy}: starts after the frame shown at {start_s:.3f} s; run the ingest stage again")
+    wanted = sorted({int(i) for i in shown[present]})
+    pictures = _read_proxy(proxy, pts[first_proxied:] - proxy_start_s, [i - first_proxied for i in wanted], period)
+    cropper = _FaceCropper(None) if video.crop == "face" else None
+    quality = [int(cv2.IMWRITE_JPEG_QUALITY), video.jpeg_quality]
+    rendered: dict[int, tuple[bytes, np.ndarray | None]] = {}
+    for index, picture in zip(wanted, pictures, strict=True):
+        if cropper is not None:
+            picture = cropper.crop(picture, cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY))
+        encoded = _encode(cv2.resize(picture, (video.size, video.size), interpolation=cv2.INTER_AREA), quality) if jpeg else b""
+        rgb = None
+        if pixels_size:
+            small = cv2.resize(picture, (pixels_size, pixels_size), interpolation=cv2.INTER_AREA)
+            rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        rendered[index] = (encoded, rgb)
+    black = _encode(np.zeros((video.size, video.size, 3), np.uint8), quality) if jpeg else b""
+    jpegs: list[bytes] = []
+    pixels = np.zeros((count, pixels_size, pixels_size, 3), np.uint8) if pixels_size else None
+    available = np.zeros(count, dtype=bool)
+    for k in range(count):
+        if not present[k]:
             if jpeg:
-                resized = cv2.resize(picture, (video.size, video.size), interpolation=cv2.INTER_AREA)
-                decoded.jpeg = _encode(resized, quality)
-            if pixels_size:
-                small = cv2.resize(picture, (pixels_size, pixels_size), interpolation=cv2.INTER_AREA)
-                decoded.rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-
-        def emit_until(limit: float) -> None:
-            """Serve every pending target before `limit` from the frame shown now."""
-            while len(available) < count and targets[len(available)] < limit - 1e-6:
-                target = targets[len(available)]
-                if shown is None or target - shown.pts > MISSING_STEP_PERIODS * period:
-                    if jpeg:
-                        jpegs.append(black)
-                    available.append(False)  # its pixels stay black
-                else:
-                    if shown.jpeg is None and shown.rgb is None:
-                        render(shown)
-                    if jpeg:
-                        jpegs.append(shown.jpeg or b"")
-                    if pixels is not None and shown.rgb is not None:
-                        pixels[len(available)] = shown.rgb
-                    available.append(shown.usable)
-
-        while len(available) < count and capture.grab():
-            pts = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            emit_until(pts)
-            if len(available) == count:
-                break
-            if pts < targets[len(available)] - RETRIEVE_WINDOW_PERIODS * period:
-                shown = None
-                judge.reset()  # skipped frames: the next one is not compared across them
-                continue
-            ok, frame = capture.retrieve()
-            if not ok:
-                shown = None
-                judge.reset()
-                continue
-            part = _region(frame, region)
-            gray = cv2.cvtColor(part, cv2.COLOR_BGR2GRAY)
-            shown = _Decoded(pts, judge.classify(gray, pts) == "usable", gray, part)
-        emit_until(float("inf"))
-    finally:
-        capture.release()
+                jpegs.append(black)
+            continue  # missing: black pixels, unavailable
+        encoded, rgb = rendered[int(shown[k])]
+        if jpeg:
+            jpegs.append(encoded)
+        if pixels is not None and rgb is not None:
+            pixels[k] = rgb
+        available[k] = bool(frames.usable[shown[k]])
     return SessionFrames(
         jpegs=jpegs,
         times=times.astype(np.float32),
-        available=np.asarray(available, dtype=bool),
+        available=available,
         face_fallbacks=cropper.fallbacks if cropper is not None else 0,
         pixels=pixels,
     )
 
 
-def _region(frame: np.ndarray, region: str) -> np.ndarray:
+def _read_proxy(proxy: Path, clock: np.ndarray, wanted: list[int], period: float) -> list[np.ndarray]:
+    """Proxy frames `wanted` (ascending indices into `clock`, the proxy's frame times), as BGR.
+
+    One seek to just before the first wanted frame, then frames in order: each is decoded
+    (`grab`) but only the wanted ones are converted (`retrieve`). OpenCV's seek decodes from 16
+    frames back anyway, so reading on beats seeking again for the gaps of any sampling rate. Every
+    frame is matched to `clock` by its timestamp; a seek that lands past the first wanted frame
+    (which a stream with timestamp jumps can make OpenCV do) is redone from the proxy's start.
+    """
+    import cv2
+
+    if not wanted:
+        return []
+    capture = _open_proxy(proxy)
     try:
-        return region_pixels(frame, region)
-    except UnknownRegionError as exc:
-        raise VideoFeatureError(str(exc)) from exc
+        position = _seek_before(capture, clock, wanted[0], period)
+        if position is None or position > wanted[0]:
+            capture.release()
+            capture = _open_proxy(proxy)
+            position = -1
+        pictures: list[np.ndarray] = []
+        targets = iter(wanted)
+        target = next(targets)
+        while True:
+            if position == target:
+                ok, picture = capture.retrieve()
+                if not ok or picture is None:
+                    raise VideoFeatureError(f"{proxy}: cannot decode the frame at {clock[target]:.3f} s; run the ingest stage again")
+                pictures.append(picture)
+                target = next(targets, -1)
+                if target < 0:
+                    return pictures
+                continue
+            if not capture.grab():
+                raise VideoFeatureError(f"{proxy}: ends before the frame at {clock[target]:.3f} s; run the ingest stage again")
+            position += 1
+            t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if position >= len(clock) or abs(clock[position] - t) > period / 2:
+                raise VideoFeatureError(
+                    f"{proxy}: frame {position} is at {t:.3f} s, the frame classification says "
+                    f"{clock[min(position, len(clock) - 1)]:.3f} s; run the ingest stage again"
+                )
+    finally:
+        capture.release()
+
+
+def _open_proxy(proxy: Path) -> Any:
+    import cv2
+
+    capture = cv2.VideoCapture(str(proxy))
+    if not capture.isOpened():
+        raise VideoFeatureError(f"{proxy}: OpenCV cannot open the proxy; run the ingest stage again")
+    return capture
+
+
+def _seek_before(capture: Any, clock: np.ndarray, index: int, period: float) -> int | None:
+    """Seek to just before frame `index`: the index of the frame just grabbed (-1: none yet), or None."""
+    import cv2
+
+    if index < SEEK_BEYOND_FRAMES:
+        return -1  # near the start: read from there
+    capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, (clock[index] - SEEK_LEAD_S) * 1000.0))
+    if not capture.grab():
+        return None
+    t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+    landed = int(np.argmin(np.abs(clock - t)))
+    if abs(clock[landed] - t) > period / 2:
+        return None
+    return landed
 
 
 def _encode(bgr: np.ndarray, quality: list[int]) -> bytes:

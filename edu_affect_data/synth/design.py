@@ -194,7 +194,11 @@ def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
         # Small corpora get the essential kinds only, so enough recordings stay usable for faults.
         usable_kinds = kinds if len(ids) >= 8 else kinds[: _MINIMAL_BROKEN[corpus]]
         sessions = [r.session for r in recordings]
-        broken = assign_broken(ids, sessions, usable_kinds, _rng(seed, "broken", corpus))
+        broken = (
+            assign_broken(ids, sessions, usable_kinds, _rng(seed, "broken", corpus))
+            if profile.broken_files
+            else {}
+        )
         for rec in recordings:
             rec.broken = broken.get(rec.recording_id, [])
         eligible = [r.recording_id for r in recordings if not FILE_LEVEL & set(r.broken)]

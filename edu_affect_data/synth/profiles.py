@@ -65,6 +65,8 @@ class Profile:
     expression_p: float = 0.75
     #: Time-local noise bursts inside kept sessions; None writes none.
     noise: NoiseShape | None = None
+    #: Whether some recordings get broken files (truncated wav, garbage video, ...), one per kind.
+    broken_files: bool = True
 
 
 def _real_dialog_names() -> tuple[str, ...]:
@@ -151,7 +153,42 @@ PAPER_SHAPE = Profile(
     fault_rounds=8,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, DEMO, CLAIMS, PAPER_SHAPE)}
+#: The demo's look at four times its recordings (76 dialogs, 80 videos), each half as long: about
+#: twice its media and candidates (~1,160 with bench/scale.py's sessions), the middle size of
+#: bench/scale.py. Frames as the demo's, so per-session costs compare across the sizes.
+DEMO_4X = Profile(
+    name="demo-4x",
+    iemocap=IemocapShape(dialogs=_real_dialog_names()[::2][:80], dialog_s=48.0, frame_size=(320, 120)),
+    mosei=MoseiShape(videos=80, video_s=36.0, frame_size=(160, 120), fps=15.0),
+    fault_rounds=8,
+    noise=NoiseShape(),
+)
+
+#: The paper's speakers (10 IEMOCAP actors in 151 dialogs, 40 MOSEI speakers) and, with
+#: bench/scale.py's short sessions (one IEMOCAP turn, one or two MOSEI segments), its ~6,200
+#: candidate sessions (about 3,100 per corpus; 9.8 h of media); frames as small as the demo's so it
+#: builds on a laptop and per-session costs compare with it. The largest size of bench/scale.py.
+PAPER_SHAPE_LITE = Profile(
+    name="paper-shape-lite",
+    iemocap=IemocapShape(dialogs=_real_dialog_names(), dialog_s=96.0, frame_size=(320, 120)),
+    mosei=MoseiShape(videos=40, video_s=510.0, frame_size=(160, 120), fps=15.0),
+    fault_rounds=8,
+    noise=NoiseShape(),
+)
+
+#: A few recordings at the real corpora's resolutions (IEMOCAP 720x480 DivX at 29.97 fps, MOSEI
+#: 1280x720 H.264 at 30 fps): what bench/scale.py measures per-media-second costs on.
+RESOLUTION = Profile(
+    name="resolution",
+    iemocap=IemocapShape(dialogs=("Ses01F_impro01", "Ses02M_impro06"), dialog_s=60.0, frame_size=(720, 480)),
+    mosei=MoseiShape(videos=2, video_s=60.0, frame_size=(1280, 720), fps=30.0),
+    fault_rounds=0,
+    broken_files=False,
+)
+
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (TINY, DEMO, CLAIMS, PAPER_SHAPE, DEMO_4X, PAPER_SHAPE_LITE, RESOLUTION)
+}
 
 
 def get_profile(name: str) -> Profile:

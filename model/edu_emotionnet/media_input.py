@@ -25,13 +25,13 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edu_affect_data.config import FeaturesConfig, GapsConfig
+from edu_affect_data.config import FeaturesConfig, GapsConfig, MediaConfig
 
 if TYPE_CHECKING:
     from edu_emotionnet.config import VideoInput
@@ -56,6 +56,8 @@ class MediaSettings:
     features: FeaturesConfig
     gaps: GapsConfig
     source: str
+    #: The build's one video pass settings (proxy height and quality): a prediction's frames are made alike.
+    media: MediaConfig = field(default_factory=MediaConfig)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_mod
         from edu_affect_data.config import load_config
 
         config = load_config(pipeline)
-        features, gaps, source = config.features, config.gaps, str(pipeline)
+        features, gaps, media, source = config.features, config.gaps, config.media, str(pipeline)
     else:
         if data_dir is None:
             raise MediaInputError("no dataset known for this run: pass --data DATASET or --pipeline PIPELINE.yaml")
@@ -104,12 +106,13 @@ def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_mod
             sections = {k: v for k, v in built["features"].items() if k not in ("extractors", "plugins")}
             features = FeaturesConfig.model_validate(sections)
             gaps = GapsConfig.model_validate(built["gaps"])
+            media = MediaConfig.model_validate(built.get("media", {}))  # cards before the one pass: defaults
         except (ValueError, KeyError, TypeError) as exc:
             raise MediaInputError(f"{card}: the recorded build configuration is unreadable: {exc}") from exc
         source = str(card)
     if text_model is not None:
         features = features.model_copy(update={"text": features.text.model_copy(update={"model": text_model})})
-    return MediaSettings(features, gaps, source)
+    return MediaSettings(features, gaps, source, media)
 
 
 def probe(path: Path) -> MediaProbe:
@@ -230,6 +233,19 @@ def media_row(
             notes.append(f"{transcript}: no word times; {len(words)} words spread evenly over {duration:.2f} s")
     else:
         notes.append("no transcript: text passed as missing")
+    proxied: dict[str, Any] = {}
+    if video_path is not None:  # the build's one video pass, so the frames are made like the dataset's
+        from edu_affect_data.media_store import pass_recording
+        from edu_affect_data.media_timelines import BrokenMediaError, VideoThresholds
+        from edu_affect_data.video_pass import ProxySpec
+
+        try:
+            proxied = pass_recording(
+                video_path, MEDIA_SESSION, ("full",), VideoThresholds.from_config(settings.gaps),
+                ProxySpec(settings.media.proxy_height, settings.media.proxy_crf), workdir / "video",
+            )["full"]  # fmt: skip
+        except BrokenMediaError as exc:
+            raise MediaInputError(str(exc)) from exc
     session = SessionInput(
         session_id=MEDIA_SESSION,
         corpus="media",
@@ -241,6 +257,7 @@ def media_row(
         video_region="full",
         text=" ".join(w for w, _, _ in words),
         words=tuple(words),
+        **proxied,
     )
     available = {"audio": audio_path is not None, "video": video_path is not None, "text": transcript is not None}
     pipeline = PipelineConfig(features=config, gaps=settings.gaps)
@@ -339,7 +356,7 @@ def media_session(
             raise MediaInputError(f"{path}: no such file")
     store = "embeddings" if video_input == "embeddings" else "frames"
     features_config = settings.features.model_copy(update={"video": settings.features.video.model_copy(update={"store": store})})
-    settings = MediaSettings(features_config, settings.gaps, settings.source)
+    settings = MediaSettings(features_config, settings.gaps, settings.source, settings.media)
     with tempfile.TemporaryDirectory(prefix="edu-media-") as tmp:
         workdir = Path(tmp)
         row, duration, present, notes = media_row(media, settings, text_dim, workdir, step_s=step_s, video=video, transcript=transcript)

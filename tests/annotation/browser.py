@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -151,11 +152,17 @@ def open_stream(page: Page, url: str, project_id: int, instructions: str) -> Tas
     heading = page.get_by_text(instructions).first
     expect(heading).to_be_visible()
     # The instructions wrap inside the pop-up: no line runs past its edge (a <pre> did, its
-    # style being stripped by Label Studio).
-    overflow = heading.evaluate(
+    # style being stripped by Label Studio). The pop-up's layout settles after it shows (a loaded
+    # machine measured 2 px mid-animation once), so the check polls for up to 5 s before failing.
+    measure = (
         "(e) => { let b = e.parentElement; while (b && b.scrollWidth <= b.clientWidth + 1 && b !== document.body)"
         " { b = b.parentElement; } return b === document.body ? 0 : b.scrollWidth - b.clientWidth; }"
     )
+    deadline = time.monotonic() + 5.0
+    overflow = heading.evaluate(measure)
+    while overflow != 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        overflow = heading.evaluate(measure)
     assert overflow == 0, f"the instructions overflow their box by {overflow} px"
     close = page.get_by_role("button", name="Close modal")
     close.click()

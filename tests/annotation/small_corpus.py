@@ -20,6 +20,7 @@ from edu_affect_data.artifacts import SESSIONS_SCHEMA
 from edu_affect_data.corpora.mosei_align import LABEL_COLUMNS
 from edu_affect_data.corpora.records import SourceLabels
 from edu_affect_data.vocabulary import MODALITIES
+from tests.proxies import with_proxies
 
 REPO = Path(__file__).resolve().parents[2]
 LABELING_CONFIG = REPO / "annotation_guidelines" / "labeling_config.xml"
@@ -92,6 +93,7 @@ def write_corpus(root: Path) -> SmallCorpus:
             **{f"gap_{m}_{k}": 0.0 for m in MODALITIES for k in ("s", "start_s")},
         })
     sessions = root / "sessions.parquet"
+    rows = with_proxies(rows, root / "media")
     pq.write_table(pa.Table.from_pylist(rows, schema=SESSIONS_SCHEMA), sessions)
     truth = root / "synth_truth.json"
     truth.write_text(json.dumps({"profile": "test", "seed": 0, "faults": [], "broken_files": [], "units": units}))

@@ -19,6 +19,7 @@ import soundfile as sf
 
 from edu_affect_data import CLASSES
 from edu_affect_data.artifacts import LABELS_SCHEMA, SESSIONS_SCHEMA, BuildPaths
+from tests.proxies import with_proxies
 
 SAMPLE_RATE = 16000
 VIDEO_FPS = 10
@@ -147,6 +148,7 @@ def write_tables(paths: BuildPaths, sessions: list[dict], labels: dict[str, str]
     """manifest/sessions.parquet and annotation/labels.parquet (3 votes, unanimous)."""
     paths.sessions.parent.mkdir(parents=True, exist_ok=True)
     paths.labels.parent.mkdir(parents=True, exist_ok=True)
+    sessions = with_proxies(sessions, paths.video_dir)
     pq.write_table(pa.Table.from_pylist(sessions, schema=SESSIONS_SCHEMA), paths.sessions)
     rows = [
         {

@@ -64,3 +64,18 @@ def test_window_beyond_the_file_names_the_file(wav: tuple[Path, np.ndarray]) -> 
         AudioFeatureError, match=r"rec\.wav: window 4\.000-6\.000 s is outside the file"
     ):
         session_mfcc(path, 4.0, 6.0, AudioFeaturesConfig())
+
+
+def test_a_session_opens_its_audio_file_once(wav: tuple[Path, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header and the window come from one open (`sf.info` + `sf.read` opened it twice)."""
+    opened: list[str] = []
+    original = sf.SoundFile.__init__
+
+    def counting(self: sf.SoundFile, file: object, *args: object, **kwargs: object) -> None:
+        opened.append(str(file))
+        original(self, file, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sf.SoundFile, "__init__", counting)
+    path, _ = wav
+    session_mfcc(path, 0.5, 1.5, AudioFeaturesConfig())
+    assert opened == [str(path)]
