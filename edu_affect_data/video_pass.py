@@ -10,8 +10,8 @@ the source once and, in the same filter graph, produces
   `FrameClassifier` judges black / frozen / no_face / usable, with each frame's timestamp; and
 - per speaker region, a **proxy**: the region cropped and scaled to `media.proxy_height` (never
   above the source), intra-only H.264 at `media.proxy_crf`, every source frame kept at its own
-  timestamp. Every frame is a keyframe, so a clip starts exactly where its session does and any
-  frame can be read on its own. The annotation clips and the video features are cut from it, so
+  timestamp. Every frame is a keyframe, so a clip starts exactly where its session does and a reader
+  decodes only the frames it shows (5-fps features of a 30-fps source decode a sixth of them). The annotation clips and the video features are cut from it, so
   the source is never decoded again (docs/media.md says why this design and what it costs).
 
 Long recordings are split into chunks (`plan_chunks`, only where no candidate session is cut) run by

@@ -2,8 +2,8 @@
 and/or RGB arrays at an image network's input size (`features.embeddings` embeds those).
 
 The pixels come from the ingest's one pass over the recording (`video_pass.py`): the session's
-region proxy (small, so decoding it costs a fraction of the source; frames that are not shown are
-decoded but never converted) and the recording's frame classification, so a frame is usable exactly when
+region proxy (intra-only: only the frames a session shows are decoded, each on its own) and the
+recording's frame classification, so a frame is usable exactly when
 the gap filter judged it so (`edu_affect_data.frames.FrameClassifier`, thresholds from
 `config.gaps`): not missing, not black, not frozen, and with `gaps.face_check` not faceless.
 Frames are placed by their presentation timestamps, not by index, so a stream that ends early or
@@ -26,8 +26,6 @@ from edu_affect_data.media_store import RegionFrames
 
 #: Decoding starts this long before a raw window, so its first instant shows a frame.
 WINDOW_LEAD_S = 0.5
-#: A first wanted proxy frame this far in is reached by seeking, nearer ones by reading from the start.
-SEEK_BEYOND_FRAMES = 16
 #: The seek aims this long before the first wanted frame.
 SEEK_LEAD_S = 0.5
 #: Smallest face box (pixels at the detection width) the face crop accepts.
@@ -147,8 +145,8 @@ def proxy_frames(
 
     The grid is `start_s + k / fps`; each point shows the last frame at or before it, or nothing
     (missing) when that frame is more than `MISSING_STEP_PERIODS` frame periods old. Which frames
-    are shown is decided from the classification's timestamps alone, so only those are converted,
-    cropped and scaled (OpenCV still decodes every proxy frame of the window: `_read_proxy`).
+    are shown is decided from the classification's timestamps alone, so only those are decoded
+    (`_read_proxy`), converted, cropped and scaled.
     """
     import cv2
 
@@ -205,72 +203,48 @@ def proxy_frames(
 def _read_proxy(proxy: Path, clock: np.ndarray, wanted: list[int], period: float) -> list[np.ndarray]:
     """Proxy frames `wanted` (ascending indices into `clock`, the proxy's frame times), as BGR.
 
-    One seek to just before the first wanted frame, then frames in order: each is decoded
-    (`grab`) but only the wanted ones are converted (`retrieve`). OpenCV's seek decodes from 16
-    frames back anyway, so reading on beats seeking again for the gaps of any sampling rate. Every
-    frame is matched to `clock` by its timestamp; a seek that lands past the first wanted frame
-    (which a stream with timestamp jumps can make OpenCV do) is redone from the proxy's start.
+    The proxy is intra-only, so each frame is one packet that decodes on its own: PyAV demuxes the
+    window (one seek, by timestamp, to just before the first wanted frame) and only the wanted
+    packets are decoded and converted; a 5-fps session of a 30-fps recording decodes a sixth of
+    its frames. Every packet is matched to `clock` by its timestamp, never by counting.
     """
+    import av
     import cv2
 
     if not wanted:
         return []
-    capture = _open_proxy(proxy)
     try:
-        position = _seek_before(capture, clock, wanted[0], period)
-        if position is None or position > wanted[0]:
-            capture.release()
-            capture = _open_proxy(proxy)
-            position = -1
-        pictures: list[np.ndarray] = []
+        container = av.open(str(proxy))
+    except (av.FFmpegError, OSError) as exc:
+        raise VideoFeatureError(f"{proxy}: cannot open the proxy ({exc}); run the ingest stage again") from exc
+    pictures: list[np.ndarray] = []
+    with container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_type = "NONE"  # one frame in, one frame out: no decoder delay
+        if stream.time_base is None:
+            raise VideoFeatureError(f"{proxy}: the proxy's stream has no time base; run the ingest stage again")
+        time_base = float(stream.time_base)
+        start = clock[wanted[0]] - SEEK_LEAD_S
+        if start > 0:
+            container.seek(int(start / time_base), stream=stream, backward=True)
         targets = iter(wanted)
         target = next(targets)
-        while True:
-            if position == target:
-                ok, picture = capture.retrieve()
-                if not ok or picture is None:
-                    raise VideoFeatureError(f"{proxy}: cannot decode the frame at {clock[target]:.3f} s; run the ingest stage again")
-                pictures.append(picture)
-                target = next(targets, -1)
-                if target < 0:
-                    return pictures
-                continue
-            if not capture.grab():
-                raise VideoFeatureError(f"{proxy}: ends before the frame at {clock[target]:.3f} s; run the ingest stage again")
-            position += 1
-            t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if position >= len(clock) or abs(clock[position] - t) > period / 2:
-                raise VideoFeatureError(
-                    f"{proxy}: frame {position} is at {t:.3f} s, the frame classification says "
-                    f"{clock[min(position, len(clock) - 1)]:.3f} s; run the ingest stage again"
-                )
-    finally:
-        capture.release()
-
-
-def _open_proxy(proxy: Path) -> Any:
-    import cv2
-
-    capture = cv2.VideoCapture(str(proxy))
-    if not capture.isOpened():
-        raise VideoFeatureError(f"{proxy}: OpenCV cannot open the proxy; run the ingest stage again")
-    return capture
-
-
-def _seek_before(capture: Any, clock: np.ndarray, index: int, period: float) -> int | None:
-    """Seek to just before frame `index`: the index of the frame just grabbed (-1: none yet), or None."""
-    import cv2
-
-    if index < SEEK_BEYOND_FRAMES:
-        return -1  # near the start: read from there
-    capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, (clock[index] - SEEK_LEAD_S) * 1000.0))
-    if not capture.grab():
-        return None
-    t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-    landed = int(np.argmin(np.abs(clock - t)))
-    if abs(clock[landed] - t) > period / 2:
-        return None
-    return landed
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue  # the demuxer's final flush packet
+            t = packet.pts * time_base
+            if t < clock[target] - period / 2:
+                continue  # not shown: never decoded
+            if t > clock[target] + period / 2:
+                raise VideoFeatureError(f"{proxy}: no frame at {clock[target]:.3f} s (next at {t:.3f}); run the ingest stage again")
+            frames = packet.decode()
+            if len(frames) != 1:
+                raise VideoFeatureError(f"{proxy}: the packet at {t:.3f} s gave {len(frames)} frames; run the ingest stage again")
+            pictures.append(cv2.cvtColor(frames[0].to_ndarray(format="yuv420p"), cv2.COLOR_YUV2BGR_I420))
+            target = next(targets, -1)
+            if target < 0:
+                return pictures
+    raise VideoFeatureError(f"{proxy}: ends before the frame at {clock[target]:.3f} s; run the ingest stage again")
 
 
 def _encode(bgr: np.ndarray, quality: list[int]) -> bytes:
