@@ -82,11 +82,16 @@ def ffmpeg_crop(region: str, width: int) -> str:
     return f"crop=w={hi - lo}:h=ih:x={lo}:y=0:exact=1,"
 
 
+def compare_factor(width: int) -> int:
+    """The smallest integer factor that makes a region `width` wide at most `COMPARE_WIDTH` wide."""
+    return max(1, math.ceil(width / COMPARE_WIDTH))
+
+
 def compare_pixels(gray: np.ndarray) -> np.ndarray:
-    """`gray` shrunk by the smallest integer factor that makes it at most `COMPARE_WIDTH` wide (int16)."""
+    """`gray` shrunk by `compare_factor` (int16); the video pass shrinks inside the decoder already."""
     import cv2
 
-    factor = max(1, math.ceil(gray.shape[1] / COMPARE_WIDTH))
+    factor = compare_factor(gray.shape[1])
     if factor > 1:
         gray = cv2.resize(
             gray, (gray.shape[1] // factor, gray.shape[0] // factor), interpolation=cv2.INTER_AREA

@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from edu_affect_data.frames import (
-    COMPARE_WIDTH,
     FaceDetector,
     FrameClassifier,
     FrameKind,
+    compare_factor,
     ffmpeg_crop,
     region_columns,
 )
@@ -140,7 +140,7 @@ def plan_chunks(
 # ----------------------------------------------------------------------------------- the pass
 def compare_size(width: int, height: int) -> tuple[int, int]:
     """The grayscale size a region is judged at: `frames.compare_pixels`'s integer shrink."""
-    factor = max(1, math.ceil(width / COMPARE_WIDTH))
+    factor = compare_factor(width)
     return width // factor, height // factor
 
 
