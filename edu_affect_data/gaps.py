@@ -338,8 +338,8 @@ def _assemble(
             stitched = frames.pts, frames.kinds
         ordered = sorted(chunks, key=lambda c: c.index)
         try:
-            source = Path(str(recording.video_path))
-            video = video_timelines_of(source, stitched[0], stitched[1], ordered[0].fps, ordered[0].declared_frames)
+            assert recording.video_path is not None  # `jobs` is empty without a video
+            video = video_timelines_of(Path(recording.video_path), stitched[0], stitched[1], ordered[0].fps, ordered[0].declared_frames)
         except BrokenMediaError as exc:
             errors[str(exc)] = exc.kind
             problems[str(exc)] = _media_problem(exc, recording.recording_id)

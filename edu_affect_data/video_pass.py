@@ -27,7 +27,7 @@ import math
 import re
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -344,7 +344,7 @@ class RecordingFrames:
     chunks: tuple[ChunkFrames, ...]
 
 
-def stitch(chunks: Sequence[ChunkFrames], reclassify: object) -> RecordingFrames:
+def stitch(chunks: Sequence[ChunkFrames], reclassify: Callable[[ChunkFrames, float], ChunkFrames]) -> RecordingFrames:
     """Chunks joined into the classification one pass over the whole recording gives.
 
     Chunk k is exact when, at the last priming frame, its classifier holds the same reference frame
@@ -360,7 +360,7 @@ def stitch(chunks: Sequence[ChunkFrames], reclassify: object) -> RecordingFrames
         before_refs = {r: np.concatenate(v) for r, v in refs.items()}
         if not _converged(chunk, before_pts, before_refs):
             prime = _exact_prime(before_pts, before_refs, chunk.fps)
-            redone = reclassify(chunk, prime)  # type: ignore[operator]
+            redone = reclassify(chunk, prime)
             chunk = replace(redone, proxies=chunk.proxies, proxy_start_s=chunk.proxy_start_s)
         own = chunk.own
         pts.append(chunk.pts[own])
