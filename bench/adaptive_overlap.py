@@ -33,9 +33,11 @@ from scipy import stats as scipy_stats
 from edu_affect_data.annotation.client import connect, find_project, load_settings
 from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.annotation.simulate import session_truths
-from edu_affect_data.annotation.stage import run_aggregate, run_annotate, run_pull
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import PipelineConfig, load_config
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.aggregate import run_aggregate
+from edu_affect_data.stages.annotate import run_annotate
+from edu_affect_data.stages.pull import run_pull
 
 REPO = Path(__file__).resolve().parents[1]
 MODES = {"fixed": {"initial": 3, "max": 3}, "adaptive": {"initial": 2, "max": 3}}
@@ -43,7 +45,7 @@ MODES = {"fixed": {"initial": 3, "max": 3}, "adaptive": {"initial": 2, "max": 3}
 
 def prepare(out: Path) -> tuple[Path, Path]:
     """Demo corpora and their ingested sessions table (made once, reused by every campaign)."""
-    from edu_affect_data.manifest import run_ingest
+    from edu_affect_data.stages.ingest import run_ingest
     from edu_affect_data.synth import synthesize
 
     corpora = out / "corpora"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from stage_cpu import label_from_truth  # bench/stage_cpu.py: the planted labels (bench-only switch)
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import load_config
+from edu_affect_data.core.artifacts import BuildPaths
 
 
 def decode_only(plan_rows: list[dict], fps: float) -> float:
@@ -44,13 +44,13 @@ def decode_only(plan_rows: list[dict], fps: float) -> float:
 def bench_profile(
     profile: str, out: Path, limit: int, workers: int, text_model: str
 ) -> dict[str, float]:
-    from edu_affect_data.dataset import run_publish
-    from edu_affect_data.features.audio import session_mfcc
-    from edu_affect_data.features.run import load_plan, run_features
-    from edu_affect_data.features.text import TextEncoder, transcript_from_row
-    from edu_affect_data.features.video import extract_frames
-    from edu_affect_data.manifest import run_ingest
-    from edu_affect_data.splits import run_split
+    from edu_affect_data.media.sampling import extract_frames
+    from edu_affect_data.stages.features.mfcc import session_mfcc
+    from edu_affect_data.stages.features.run import load_plan, run_features
+    from edu_affect_data.stages.features.text import TextEncoder, transcript_from_row
+    from edu_affect_data.stages.ingest import run_ingest
+    from edu_affect_data.stages.publish import run_publish
+    from edu_affect_data.stages.split import run_split
     from edu_affect_data.synth import synthesize
 
     corpora = out / profile / "corpora"

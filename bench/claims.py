@@ -32,18 +32,18 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from stage_cpu import label_from_truth  # the planted labels (bench-only switch)
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import load_config
+from edu_affect_data.core.artifacts import BuildPaths
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def build_dataset(out: Path, profile: str, workers: int) -> tuple[Path, Path]:
     """Synthesize, ingest, label from truth, split, features, publish; (dataset folder, truth file)."""
-    from edu_affect_data.dataset import run_publish
-    from edu_affect_data.features.run import run_features
-    from edu_affect_data.manifest import run_ingest
-    from edu_affect_data.splits import run_split
+    from edu_affect_data.stages.features.run import run_features
+    from edu_affect_data.stages.ingest import run_ingest
+    from edu_affect_data.stages.publish import run_publish
+    from edu_affect_data.stages.split import run_split
     from edu_affect_data.synth import synthesize
 
     corpora = out / "corpora"

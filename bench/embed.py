@@ -21,16 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import load_config
+from edu_affect_data.core.artifacts import BuildPaths
 
 
 def demo_sessions(out: Path, profile: str, count: int) -> list:
     """`count` kept sessions (SessionInput) of the synthetic corpus, cut with the demo's session settings."""
     import pyarrow.parquet as pq
 
-    from edu_affect_data.features.plan import SESSION_COLUMNS, session_input
-    from edu_affect_data.manifest import run_ingest
+    from edu_affect_data.stages.features.inputs import SESSION_COLUMNS, session_input
+    from edu_affect_data.stages.ingest import run_ingest
     from edu_affect_data.synth import synthesize
 
     corpora = out / profile / "corpora"
@@ -56,9 +56,9 @@ def timed(work: Callable[[], object]) -> float:
 
 
 def bench_size(sessions: list, size: int, batch_size: int, threads: int, repeats: int) -> dict[str, float]:
-    from edu_affect_data.features.embeddings import ImageEmbedder
-    from edu_affect_data.features.frames_extractor import EMBED_CHUNK_SESSIONS, FramesExtractor
-    from edu_affect_data.features.video import extract_frames
+    from edu_affect_data.media.sampling import extract_frames
+    from edu_affect_data.stages.features.embedder import ImageEmbedder
+    from edu_affect_data.stages.features.frames import EMBED_CHUNK_SESSIONS, FramesExtractor
 
     config = load_config(
         Path("pipelines/demo.yaml"),

@@ -127,7 +127,7 @@ def measure_size(out: Path, profile: str, args: argparse.Namespace) -> dict[str,
     """Every stage of one size in its own supervised child; figures per stage."""
     import pyarrow.parquet as pq
 
-    from edu_affect_data.artifacts import BuildPaths
+    from edu_affect_data.core.artifacts import BuildPaths
 
     print(f"[{profile}]", flush=True)
     folder = corpora(out, profile, args.seed)

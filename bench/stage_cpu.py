@@ -61,7 +61,7 @@ def label_from_truth(paths: Any, truth: Path, limit: int | None = None) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from edu_affect_data.artifacts import LABELS_SCHEMA
+    from edu_affect_data.core.artifacts import LABELS_SCHEMA
 
     emotions = {u["id"]: u["emotion"] for u in json.loads(Path(truth).read_text())["units"]}
     sessions = pq.read_table(
@@ -95,7 +95,7 @@ def truth_of(config: Any) -> Path:
 
 def run_truth_labels(config: Any, paths: Any, *, executor: Any = None) -> Any:
     """Bench-only build stage: labels from the planted truth instead of annotate/pull/aggregate."""
-    from edu_affect_data.stage import StageOutcome
+    from edu_affect_data.core.stage import StageOutcome
 
     del executor
     count = label_from_truth(paths, truth_of(config))
@@ -135,7 +135,7 @@ def _cpu_now() -> float:
 def _kept_rows(build_out: str, corpus: str | None) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    from edu_affect_data.artifacts import BuildPaths
+    from edu_affect_data.core.artifacts import BuildPaths
 
     rows = pq.read_table(BuildPaths(Path(build_out)).sessions).to_pylist()
     return [r for r in rows if r["status"] == "kept" and (corpus is None or r["corpus"] == corpus)]
@@ -198,7 +198,7 @@ def job_build_all(job: dict[str, Any]) -> dict[str, Any]:
 
 def job_clips(job: dict[str, Any]) -> dict[str, Any]:
     from edu_affect_data.annotation.clips import make_clips
-    from edu_affect_data.parallel import local_pool
+    from edu_affect_data.core.parallel import local_pool
 
     config = _config(job)
     rows = _kept_rows(job["out"], job.get("corpus"))
@@ -220,8 +220,8 @@ def job_clips(job: dict[str, Any]) -> dict[str, Any]:
 def job_ingest_serial(job: dict[str, Any]) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
-    from edu_affect_data.artifacts import BuildPaths
-    from edu_affect_data.manifest import run_ingest
+    from edu_affect_data.core.artifacts import BuildPaths
+    from edu_affect_data.stages.ingest import run_ingest
 
     config = _config(job)
     started = _cpu_now()
@@ -232,8 +232,8 @@ def job_ingest_serial(job: dict[str, Any]) -> dict[str, Any]:
 
 def job_extract(job: dict[str, Any]) -> dict[str, Any]:
     """One extractor over one corpus's kept sessions, serially here, after a warm-up run."""
-    from edu_affect_data.features.plan import session_input
-    from edu_affect_data.features.registry import get_extractor
+    from edu_affect_data.stages.features.inputs import session_input
+    from edu_affect_data.stages.features.registry import get_extractor
 
     config = _config(job)
     extractor = get_extractor(job["extractor"])
@@ -295,7 +295,7 @@ def _burn(seconds: float) -> float:
 
 def job_burn(job: dict[str, Any]) -> dict[str, Any]:
     """Workers of a forkserver pool burn `tasks x seconds` of CPU; this process only waits."""
-    from edu_affect_data.parallel import local_pool
+    from edu_affect_data.core.parallel import local_pool
 
     with local_pool(int(job["workers"])) as pool:
         burned = sum(pool.map(_burn, [float(job["seconds"])] * int(job["tasks"])))

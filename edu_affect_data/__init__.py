@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 
 __all__ = ["CLASSES", "__version__"]

@@ -26,7 +26,7 @@ A stage that returns `complete=False` (people still annotating) stops the build 
 it is never skipped on the next run, which resumes there. Exit statuses of the CLI: 0 done,
 1 a stage failed, 2 bad configuration or flags, 3 waiting for people (see `BuildResult`).
 
-One build at a time per `--out`: `run_build` holds `edu_affect_data.lock.hold_out_lock` throughout,
+One build at a time per `--out`: `run_build` holds `edu_affect_data.core.lock.hold_out_lock` throughout,
 and a second build fails with `BuildLocked` (exit 2) naming the holder's pid and host.
 """
 
@@ -51,12 +51,12 @@ import pyarrow.parquet as pq
 from rich.console import Console
 
 from edu_affect_data import __version__
-from edu_affect_data.artifacts import BuildPaths
-from edu_affect_data.atomic import atomic_write_text
 from edu_affect_data.config import PipelineConfig
-from edu_affect_data.lock import LockHeld, hold_out_lock
-from edu_affect_data.parallel import executor_or_pool
-from edu_affect_data.stage import ConfigSlice, StageOutcome, UnknownConfigKey
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.atomic import atomic_write_text
+from edu_affect_data.core.lock import LockHeld, hold_out_lock
+from edu_affect_data.core.parallel import executor_or_pool
+from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
 
 STATE_VERSION = 1
 #: Exit status of `edu-data build` when a stage waits for people (annotation, adjudication).
@@ -87,27 +87,27 @@ class StageSpec:
 
 
 STAGES: tuple[StageSpec, ...] = (
-    StageSpec("ingest", "edu_affect_data.manifest:run_ingest", ("corpora", "sessions", "gaps", "media"), reads_corpora=True),
-    StageSpec("annotate", "edu_affect_data.annotation.stage:run_annotate", ("seed", "annotation"), ("ingest",)),
+    StageSpec("ingest", "edu_affect_data.stages.ingest:run_ingest", ("corpora", "sessions", "gaps", "media"), reads_corpora=True),
+    StageSpec("annotate", "edu_affect_data.stages.annotate:run_annotate", ("seed", "annotation"), ("ingest",)),
     StageSpec(
         "pull",
-        "edu_affect_data.annotation.stage:run_pull",
+        "edu_affect_data.stages.pull:run_pull",
         ("seed", "annotation", "aggregation.min_votes"),
         ("ingest", "annotate"),
     ),
     StageSpec(
-        "aggregate", "edu_affect_data.annotation.stage:run_aggregate", ("seed", "aggregation", "annotation.gold", "annotation.overlap"), ("pull",)
+        "aggregate", "edu_affect_data.stages.aggregate:run_aggregate", ("seed", "aggregation", "annotation.gold", "annotation.overlap"), ("pull",)
     ),
-    StageSpec("split", "edu_affect_data.splits:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
+    StageSpec("split", "edu_affect_data.stages.split:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
     StageSpec(
         "features",
-        "edu_affect_data.features.run:run_features",
+        "edu_affect_data.stages.features:run_features",
         ("features", "gaps"),
         ("ingest", "split"),
     ),
     StageSpec(
         "publish",
-        "edu_affect_data.dataset:run_publish",
+        "edu_affect_data.stages.publish:run_publish",
         ("name", "dataset", "features", "gaps"),
         ("ingest", "aggregate", "split", "features"),
     ),

@@ -13,14 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edu_affect_data.corpora.registry import CorpusRegistryError, get_corpus
-from edu_affect_data.strict_config import (
+from edu_affect_data.core.strict_config import (
     ConfigError,
     StrictModel,
     describe_validation_error,
     load_strict,
     parse_overrides,
 )
+from edu_affect_data.corpora.registry import CorpusRegistryError, get_corpus
 
 __all__ = ["ConfigError", "PipelineConfig", "StrictModel", "describe_validation_error", "load_config", "parse_overrides"]
 
@@ -333,7 +333,7 @@ class FeaturesConfig(StrictModel):
     extractors: tuple[str, ...] = Field(
         ("mfcc", "frames", "text"),
         description="Feature extractors to run, in dataset column order: built-ins `mfcc`, `frames`, `text`, "
-        "or plugins (entry-point group `edu_affect_data.features`).",
+        "or plugins (entry-point group `edu_affect_data.stages.features`).",
     )
     audio: AudioFeaturesConfig = AudioFeaturesConfig()
     video: VideoFeaturesConfig = VideoFeaturesConfig()
@@ -347,7 +347,7 @@ class FeaturesConfig(StrictModel):
     def _known_extractors(self) -> FeaturesConfig:
         """Unknown or repeated extractor names and options nobody reads are errors, like unknown keys."""
         # Imported here: the registry names built-ins lazily, so this runs while config.py loads.
-        from edu_affect_data.features import registry
+        from edu_affect_data.stages.features import registry
 
         known = registry.known_names()
         for name in self.extractors:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from edu_affect_data.config import GapsConfig, MediaConfig
-from edu_affect_data.media_store import pass_recording
-from edu_affect_data.media_timelines import VideoThresholds
-from edu_affect_data.video_pass import ProxySpec
+from edu_affect_data.media.store import pass_recording
+from edu_affect_data.media.timelines import VideoThresholds
+from edu_affect_data.media.video_pass import ProxySpec
 
 
 def with_proxies(

@@ -12,7 +12,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import edu_affect_data.build as build_module
-import edu_affect_data.manifest as manifest_module
+import edu_affect_data.stages.ingest as manifest_module
 from edu_affect_data.build import EXIT_WAITING, STAGES, BuildError, StageSpec, load_state, run_build
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
@@ -21,7 +21,7 @@ from tests.ingest_media import alternating_units, manifest_of, write_avi, write_
 
 FAKE_STAGES = '''
 from pathlib import Path
-from edu_affect_data.stage import StageOutcome
+from edu_affect_data.core.stage import StageOutcome
 
 
 def _run(name, text, paths):
@@ -185,7 +185,7 @@ def test_cli_reports_a_missing_corpus_folder_with_exit_2(tmp_path: Path) -> None
 
 def test_lock_from_another_host_is_refused_and_a_finished_build_releases_it(tmp_path: Path, fake_stages) -> None:
     from edu_affect_data.build import BuildLocked
-    from edu_affect_data.lock import LOCK_NAME
+    from edu_affect_data.core.lock import LOCK_NAME
 
     config = load_config(None, {})
     out = tmp_path / "out"

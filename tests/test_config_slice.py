@@ -14,7 +14,7 @@ from rich.console import Console
 
 from edu_affect_data.build import STAGES, BuildError, StageSpec, run_build, stage_config
 from edu_affect_data.config import AudioFeaturesConfig, load_config
-from edu_affect_data.stage import ConfigSlice, UndeclaredConfigKey, UnknownConfigKey
+from edu_affect_data.core.stage import ConfigSlice, UndeclaredConfigKey, UnknownConfigKey
 
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - one sink for the whole module
 
@@ -93,7 +93,7 @@ def test_every_built_in_stage_declares_existing_keys() -> None:
 
 
 FAKE = '''
-from edu_affect_data.stage import StageOutcome
+from edu_affect_data.core.stage import StageOutcome
 
 
 def honest(config, paths, *, executor=None):

@@ -19,14 +19,14 @@ from typer.testing import CliRunner
 from edu_affect_data.annotation.client import LabelStudioSettings, connect, find_project
 from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.annotation.tasks import task_session_ids
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.build import STAGES, run_build
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import SourceLabels
 from edu_affect_data.corpora.registry import register_corpus, unregister_corpus
-from edu_affect_data.vocabulary import CLASSES
 from tests.annotation.server import server_or_reason, unavailable
 from tests.plugins.toy_corpus import CORPUS as TOY
 from tests.plugins.toy_corpus.make import MOODS, ToyCorpus, write_toy_corpus
@@ -105,7 +105,7 @@ def test_a_plugin_corpus_goes_through_the_whole_build(
 ) -> None:
     import datasets
 
-    from edu_affect_data.validate import validate_dataset
+    from edu_affect_data.stages.validate import validate_dataset
 
     monkeypatch.setenv("LABEL_STUDIO_URL", ls_settings.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_settings.api_key)

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from edu_affect_data import CLASSES
-from edu_affect_data.artifacts import BuildPaths
-from edu_affect_data.features.schema import dataset_features
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features.schema import dataset_features
 from tests.features.fake_build import published_build, small_config
 
 MB = 1024 * 1024
@@ -115,8 +115,8 @@ def test_publish_reads_the_index_and_names_what_is_missing(build: BuildPaths, tm
     import re
     import shutil
 
-    from edu_affect_data.dataset import PublishError, run_publish
-    from edu_affect_data.features.index import FeaturesIndexError, read_index
+    from edu_affect_data.stages.features.index import FeaturesIndexError, read_index
+    from edu_affect_data.stages.publish import PublishError, run_publish
 
     for folder in ("manifest", "annotation", "splits", "features"):
         shutil.copytree(build.out / folder, tmp_path / folder)
@@ -139,10 +139,10 @@ def test_the_card_holds_no_path_of_the_build_machine(
     """Every absolute path becomes `<name>` or relative to the dataset; every figure is measured."""
     import re
 
-    from edu_affect_data.card import render_card
     from edu_affect_data.config import load_config
-    from edu_affect_data.dataset import load_plan, split_stats
-    from edu_affect_data.vocabulary import SPLITS
+    from edu_affect_data.core.vocabulary import SPLITS
+    from edu_affect_data.stages.card import render_card
+    from edu_affect_data.stages.publish import load_plan, split_stats
 
     licensed = tmp_path / "licensed"
     config = load_config(

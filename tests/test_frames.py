@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edu_affect_data.config import GapsConfig
-from edu_affect_data.frames import (
+from edu_affect_data.media.frames import (
     COMPARE_WIDTH,
     FrameClassifier,
     UnknownRegionError,

@@ -9,9 +9,9 @@ import pytest
 
 from edu_affect_data.config import GapsConfig, SessionsConfig
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
-from edu_affect_data.gaps import SessionVerdict, assess_sessions, text_timeline
-from edu_affect_data.media_timelines import Gap, Timeline
-from edu_affect_data.sessions import CandidateSession, build_sessions
+from edu_affect_data.media.timelines import Gap, Timeline
+from edu_affect_data.stages.candidates import CandidateSession, build_sessions
+from edu_affect_data.stages.gaps import SessionVerdict, assess_sessions, text_timeline
 from tests.ingest_media import (
     VideoFault,
     alternating_units,

@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-import edu_affect_data.manifest as manifest_module
-from edu_affect_data.artifacts import SESSIONS_SCHEMA, BuildPaths
+import edu_affect_data.stages.ingest as manifest_module
 from edu_affect_data.build import run_build
 from edu_affect_data.config import PipelineConfig, load_config
+from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording
-from edu_affect_data.manifest import run_ingest, sessions_table
+from edu_affect_data.stages.ingest import run_ingest, sessions_table
 from tests.ingest_media import alternating_units, manifest_of, write_avi, write_wav
 
 

@@ -12,7 +12,7 @@ from edu_affect_data.corpora.mosei_align import LABEL_COLUMNS
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import Recording, SourceLabels, Utterance, Word
 from edu_affect_data.corpora.registry import get_corpus
-from edu_affect_data.sessions import build_sessions
+from edu_affect_data.stages.candidates import build_sessions
 from tests.ingest_media import alternating_units, manifest_of
 
 CFG = SessionsConfig(min_s=8.0, target_s=12.0, max_s=16.0)

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edu_affect_data import CLASSES
-from edu_affect_data.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
 from edu_affect_data.config import load_config
-from edu_affect_data.splits import (
+from edu_affect_data.core.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
+from edu_affect_data.stages.split import (
     SplitError,
     build_assignment,
     check_speaker_independent,

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 import edu_affect_data.build as build_module
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.build import EXIT_WAITING, StageSpec, load_state, save_state
 from edu_affect_data.cli import app
+from edu_affect_data.core.artifacts import BuildPaths
 from tests.features.fake_build import write_tables
 from tests.test_splits import labelled_table
 
@@ -96,7 +96,7 @@ def test_split_exits_like_build_on_bad_flags_missing_upstream_and_failure(tmp_pa
 
 
 WAITER = """
-from edu_affect_data.stage import StageOutcome
+from edu_affect_data.core.stage import StageOutcome
 
 
 def waiter(config, paths, *, executor=None):

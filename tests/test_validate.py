@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.cli import app
-from edu_affect_data.features.schema import array2d_column
-from edu_affect_data.validate import validate_dataset
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features.schema import array2d_column
+from edu_affect_data.stages.validate import validate_dataset
 from tests.features.fake_build import published_build
 
 

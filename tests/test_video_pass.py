@@ -9,15 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edu_affect_data import gaps as gaps_module
 from edu_affect_data.config import GapsConfig, MediaConfig, SessionsConfig, VideoFeaturesConfig
 from edu_affect_data.corpora.records import Recording
-from edu_affect_data.features.video import proxy_frames
-from edu_affect_data.gaps import assess_sessions
-from edu_affect_data.media_store import pass_recording, read_frames
-from edu_affect_data.media_timelines import BrokenMediaError, VideoThresholds
-from edu_affect_data.sessions import build_sessions
-from edu_affect_data.video_pass import (
+from edu_affect_data.media.sampling import proxy_frames
+from edu_affect_data.media.store import pass_recording, read_frames
+from edu_affect_data.media.timelines import BrokenMediaError, VideoThresholds
+from edu_affect_data.media.video_pass import (
     ChunkFrames,
     ChunkJob,
     ProxySpec,
@@ -25,6 +22,9 @@ from edu_affect_data.video_pass import (
     scan_chunk,
     stitch,
 )
+from edu_affect_data.stages import gaps as gaps_module
+from edu_affect_data.stages.candidates import build_sessions
+from edu_affect_data.stages.gaps import assess_sessions
 from tests.ingest_media import (
     VideoFault,
     alternating_units,

@@ -46,7 +46,6 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from edu_affect_data.annotation.aggregate import VotesTableError, check_votes_table
 from edu_affect_data.annotation.agreement_input import (
     COLUMNS,
     allowed_labels,
@@ -70,10 +69,15 @@ from edu_affect_data.annotation.agreement_stats import (
     nanmean,
     percentile_interval,
 )
+from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
 from edu_affect_data.annotation.majority import UNDECIDED, strict_majority
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
+
+#: Bootstrap resamples behind the agreement intervals (the aggregate stage and `annotate status`).
+AGREEMENT_BOOTSTRAP = 1000
 
 __all__ = [
+    "AGREEMENT_BOOTSTRAP",
     "AgreementReport",
     "agreement_for_file",
     "compute_agreement",

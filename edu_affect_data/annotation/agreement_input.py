@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 
 from edu_affect_data.annotation import export
-from edu_affect_data.annotation.aggregate import VotesTableError, check_votes_table
-from edu_affect_data.vocabulary import ABSTAIN
+from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
+from edu_affect_data.core.vocabulary import ABSTAIN
 
 #: The columns of a ratings table: (item, rater, label).
 COLUMNS = ("session_id", "annotator", "label")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edu_affect_data.vocabulary import ABSTAIN
+from edu_affect_data.core.vocabulary import ABSTAIN
 
 
 def _number(value: float) -> float | None:

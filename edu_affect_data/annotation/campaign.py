@@ -19,7 +19,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from edu_affect_data.annotation import export, overlap, review
-from edu_affect_data.annotation.aggregate import needs_adjudication
 from edu_affect_data.annotation.client import (
     LabelStudioSettings,
     connect,
@@ -27,6 +26,7 @@ from edu_affect_data.annotation.client import (
     load_settings,
 )
 from edu_affect_data.annotation.clips import clips_dir, make_clips, session_transcript
+from edu_affect_data.annotation.estimators import needs_adjudication
 from edu_affect_data.annotation.gold import draw_gold, read_gold, write_gold
 from edu_affect_data.annotation.labeling import (
     annotator_config,
@@ -45,9 +45,9 @@ from edu_affect_data.annotation.tasks import (
     preannotation_label,
     session_task,
 )
-from edu_affect_data.artifacts import ADJUDICATIONS_SCHEMA, BuildPaths
 from edu_affect_data.config import PipelineConfig
-from edu_affect_data.vocabulary import ANSWERS
+from edu_affect_data.core.artifacts import ADJUDICATIONS_SCHEMA, BuildPaths
+from edu_affect_data.core.vocabulary import ANSWERS
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
 from edu_affect_data.config import ClipConfig
-from edu_affect_data.parallel import map_all
+from edu_affect_data.core.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
+from edu_affect_data.core.parallel import map_all
 
 CLIPS_DIRNAME = "clips"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")

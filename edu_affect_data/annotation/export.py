@@ -36,8 +36,8 @@ import pyarrow.parquet as pq
 from edu_affect_data.annotation.client import LabelStudioSettings, call_with_retries, user_emails
 from edu_affect_data.annotation.labeling import AFFECT_CONTROL
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
-from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA
-from edu_affect_data.atomic import atomic_write
+from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA
+from edu_affect_data.core.atomic import atomic_write
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

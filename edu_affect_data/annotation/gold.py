@@ -22,10 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.artifacts import GOLD_SCHEMA, BuildPaths
-from edu_affect_data.atomic import atomic_write
 from edu_affect_data.config import GoldConfig
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.artifacts import GOLD_SCHEMA, BuildPaths
+from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.vocabulary import CLASSES
 
 #: Seed role of the gold draw, so it does not share a stream with other draws of the build.
 _GOLD_DRAW = 7001

@@ -15,7 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from edu_affect_data.vocabulary import ANSWERS, CLASSES
+from edu_affect_data.core.vocabulary import ANSWERS, CLASSES
 
 #: The control whose choice is the vote; the pull reads only this one.
 AFFECT_CONTROL = "affect"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import AnnotationConfig
+from edu_affect_data.core.artifacts import BuildPaths
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,6 @@ from scipy.stats import fisher_exact
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from edu_affect_data.annotation.aggregate import VotesTableError, check_votes_table
 from edu_affect_data.annotation.agreement import compute_agreement
 from edu_affect_data.annotation.agreement_report import (
     Estimate,
@@ -63,10 +62,11 @@ from edu_affect_data.annotation.agreement_report import (
     PairKappa,
     format_number,
 )
+from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
 from edu_affect_data.annotation.majority import UNDECIDED, strict_majority, vote_counts
-from edu_affect_data.atomic import atomic_write
 from edu_affect_data.config import DriftConfig
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 Comparison = Literal["earlier", "pool"]
 #: Confidence level of every interval shown.

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 #: Index returned by ``strict_majority`` for a session without a majority.
 UNDECIDED = -1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edu_affect_data.registry import Registry, RegistryError
+from edu_affect_data.core.registry import Registry, RegistryError
 
 ENTRY_POINT_GROUP = "edu_affect_data.aggregation"
 
@@ -30,8 +30,8 @@ METHODS: Registry[type] = Registry(
     ENTRY_POINT_GROUP,
     _check,
     builtins={
-        "majority": "edu_affect_data.annotation.aggregate:MajorityVote",
-        "dawid_skene": "edu_affect_data.annotation.aggregate:DawidSkene",
+        "majority": "edu_affect_data.annotation.estimators:MajorityVote",
+        "dawid_skene": "edu_affect_data.annotation.estimators:DawidSkene",
     },
 )
 

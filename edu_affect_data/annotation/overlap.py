@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from edu_affect_data.annotation.client import LabelStudioSettings, call_with_retries
 from edu_affect_data.annotation.export import TaskProgress
 from edu_affect_data.config import AnnotationConfig
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from edu_affect_data.atomic import atomic_write
+from edu_affect_data.core.atomic import atomic_write
 
 PREFIX = "ann"
 _HEADER = ["pseudonym", "email"]

@@ -30,8 +30,8 @@ from edu_affect_data.annotation.tasks import (
     instructions_html,
     session_task,
 )
-from edu_affect_data.artifacts import ADJUDICATIONS_SCHEMA
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.artifacts import ADJUDICATIONS_SCHEMA
+from edu_affect_data.core.vocabulary import CLASSES
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

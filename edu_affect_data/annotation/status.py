@@ -15,12 +15,12 @@ from typing import Any
 
 from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation import export
-from edu_affect_data.annotation.aggregate import needs_adjudication
+from edu_affect_data.annotation.agreement import AGREEMENT_BOOTSTRAP
 from edu_affect_data.annotation.client import user_emails
+from edu_affect_data.annotation.estimators import needs_adjudication
 from edu_affect_data.annotation.gold import read_gold
 from edu_affect_data.annotation.live import LiveAgreement, live_agreement
-from edu_affect_data.annotation.stage import AGREEMENT_BOOTSTRAP
-from edu_affect_data.vocabulary import ANSWERS, CLASSES
+from edu_affect_data.core.vocabulary import ANSWERS, CLASSES
 
 
 @dataclass(frozen=True)

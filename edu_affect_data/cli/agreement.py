@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edu_affect_data.cli import app
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -194,7 +194,7 @@ def agreement(
     """Cohen's kappa (pairwise, per class), Fleiss' kappa, Krippendorff's alpha with bootstrap intervals."""
     from edu_affect_data.annotation.agreement import agreement_for_file
     from edu_affect_data.annotation.gold import read_gold
-    from edu_affect_data.artifacts import BuildPaths
+    from edu_affect_data.core.artifacts import BuildPaths
 
     if annotations is None and out is None:
         raise typer.BadParameter(

@@ -36,9 +36,9 @@ EXIT_WAITING = 3
 def _open(config: Path, out: Path, set_: list[str] | None) -> Campaign:
     """The campaign of CONFIG under OUT; errors go through the app's one error path (`cli.errors`)."""
     from edu_affect_data.annotation.campaign import open_campaign
-    from edu_affect_data.artifacts import BuildPaths
     from edu_affect_data.cli.errors import check_out_folder
     from edu_affect_data.config import load_config, parse_overrides
+    from edu_affect_data.core.artifacts import BuildPaths
 
     check_out_folder(out)
     pipeline = load_config(config, parse_overrides(set_ or []))

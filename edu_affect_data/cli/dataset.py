@@ -45,7 +45,7 @@ def validate(
     A damaged or missing shard is a violation naming the file; a DATASET that is not a folder is
     a user error (one line, exit 2).
     """
-    from edu_affect_data.validate import validate_dataset
+    from edu_affect_data.stages.validate import validate_dataset
 
     if not dataset.is_dir():
         raise NotADirectoryError(20, "not a dataset folder (expected README.md and data/)", str(dataset))

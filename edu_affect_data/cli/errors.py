@@ -34,20 +34,20 @@ PROJECT_PACKAGES = ("edu_affect_data", "edu_emotionnet")
 #: Exceptions (by `module.QualName`, subclasses included) that mean "fix what you gave and rerun".
 #: Named, not imported: checking a status must not import torch; `tests/faults` imports each.
 USER_ERRORS = (
-    "edu_affect_data.strict_config.ConfigError",
+    "edu_affect_data.core.strict_config.ConfigError",
     "edu_affect_data.build.BuildError",
-    "edu_affect_data.lock.LockHeld",
+    "edu_affect_data.core.lock.LockHeld",
     "edu_affect_data.annotation.campaign.CampaignError",
     "edu_affect_data.corpora.common.CorpusLayoutError",
     "edu_affect_data.corpora.mosei.SpeakerMapError",
-    "edu_affect_data.annotation.aggregate.VotesTableError",
+    "edu_affect_data.annotation.estimators.VotesTableError",
     "edu_affect_data.annotation.labeling.LabelingConfigError",
     "edu_affect_data.annotation.simulate.TruthError",
     "edu_affect_data.annotation.gold.GoldFileError",
     "edu_affect_data.annotation.pseudonyms.PseudonymFileError",
-    "edu_affect_data.features.embeddings.EmbedderError",
-    "edu_affect_data.features.text.TextModelError",
-    "edu_affect_data.registry.RegistryError",
+    "edu_affect_data.stages.features.embedder.EmbedderError",
+    "edu_affect_data.stages.features.text.TextModelError",
+    "edu_affect_data.core.registry.RegistryError",
     "edu_emotionnet.media_input.MediaInputError",
 )
 #: OS errors that are about a path the user gave, not about the machine (a full disk is not).

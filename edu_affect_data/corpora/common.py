@@ -2,7 +2,7 @@
 
 Kept apart from the readers so IEMOCAP and MOSEI make the same choices in the same code: the same
 fallback timing for unaligned text and the same accounting of problems and counts. Per-recording
-work fans out with `edu_affect_data.parallel.map_all` (results in job order, so the output does not
+work fans out with `edu_affect_data.core.parallel.map_all` (results in job order, so the output does not
 depend on scheduling).
 """
 

@@ -31,6 +31,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
+from edu_affect_data.core.parallel import map_all
 from edu_affect_data.corpora.common import (
     CorpusLayoutError,
     LineError,
@@ -55,7 +56,6 @@ from edu_affect_data.corpora.records import (
     WordTiming,
 )
 from edu_affect_data.corpora.wdseg import read_wdseg
-from edu_affect_data.parallel import map_all
 
 _DIALOG = re.compile(r"^(Ses\d+)[FM]_\w+$")
 _SESSION_DIR = re.compile(r"^Session\d+$")

@@ -35,6 +35,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from edu_affect_data.core.parallel import map_all
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.corpora.common import (
     CorpusLayoutError,
     RecordingResult,
@@ -63,8 +65,6 @@ from edu_affect_data.corpora.records import (
     Utterance,
     Word,
 )
-from edu_affect_data.parallel import map_all
-from edu_affect_data.strict_config import StrictModel
 
 LABELS_CSD = "CMU_MOSEI_Labels.csd"
 WORDS_CSD = "CMU_MOSEI_TimestampedWords.csd"

@@ -27,8 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.corpora.records import CorpusManifest, Recording, SourceLabels, Utterance
-from edu_affect_data.strict_config import StrictModel
 
 #: A corpus name is a config key, a CLI `NAME=PATH` and the first part of session ids.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")

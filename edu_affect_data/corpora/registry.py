@@ -8,7 +8,7 @@ A corpus is added by installing a package that declares, in its `pyproject.toml`
 where `CORPUS` is a `CorpusPlugin`. The two built-in corpora register themselves the same way in
 this project's `pyproject.toml`. `register_corpus` adds a plugin programmatically (tests,
 notebooks) under the same rules. Entry points are loaded lazily, by name, the first time a corpus
-is asked for, so configuring MOSEI never imports another corpus's reader (`edu_affect_data.registry`).
+is asked for, so configuring MOSEI never imports another corpus's reader (`edu_affect_data.core.registry`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.core.registry import Registry, RegistryError
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import CorpusManifest
-from edu_affect_data.registry import Registry, RegistryError
 
 GROUP = "edu_affect_data.corpora"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from edu_affect_data.parallel import parallel_map
+from edu_affect_data.core.parallel import parallel_map
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.plan import RecordingPlan
 from edu_affect_data.synth.profiles import PROFILES, NoiseShape, get_profile

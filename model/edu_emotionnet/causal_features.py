@@ -6,7 +6,7 @@ over the whole transcript (its later words included). That suits offline trainin
 evaluation; a prediction streamed at step t must not depend on anything heard after step t.
 `predict` on raw media therefore computes the same features in a causal form:
 
-- MFCC: the dataset's analysis (`edu_affect_data.features.audio.mfcc`, unnormalised) on the
+- MFCC: the dataset's analysis (`edu_affect_data.stages.features.mfcc.mfcc`, unnormalised) on the
   signal delayed by `analysis_delay` samples, so that frame n ends where its 10 ms slot ends
   (librosa centres frame n on sample n*hop: a 25 ms window reaches 2.5 ms past its slot), then
   running normalisation: frame n is normalised by the mean and standard deviation of frames
@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from edu_affect_data.config import AudioFeaturesConfig
-from edu_affect_data.features.audio import NORMALIZE_EPS, mfcc
-from edu_affect_data.features.text import TextEncoder, TextFeatures, Transcript
+from edu_affect_data.stages.features.mfcc import NORMALIZE_EPS, mfcc
+from edu_affect_data.stages.features.text import TextEncoder, TextFeatures, Transcript
 from edu_emotionnet.batch import step_of
 
 

@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CausalCrossAttention
 from edu_emotionnet.config import ModelConfig

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edu_affect_data.atomic import atomic_write
+from edu_affect_data.core.atomic import atomic_write
 from edu_emotionnet.config import TrainConfig, config_from_dict
 from edu_emotionnet.model import build_model
 from edu_emotionnet.outputs import AffectModel

@@ -1,6 +1,6 @@
 """The strict training configuration of Edu-EmotionNet and its baselines (`model/configs/*.yaml`).
 
-Loaded by the project's one strict YAML loader (`edu_affect_data.strict_config`): a variant config
+Loaded by the project's one strict YAML loader (`edu_affect_data.core.strict_config`): a variant config
 stays tiny by naming a `base:` file (relative to itself) and stating only what it changes;
 mappings merge recursively, anything else replaces. `--set key=value` overrides are applied after
 merging and before validation (opening `key: null` sections), so a command-line value is checked
@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from edu_affect_data import strict_config
-from edu_affect_data.strict_config import ConfigError, StrictModel
-from edu_affect_data.vocabulary import CLASSES, MODALITIES
+from edu_affect_data.core import strict_config
+from edu_affect_data.core.strict_config import ConfigError, StrictModel
+from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
 from edu_emotionnet.registry import model_spec
 
 __all__ = [

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
-from edu_affect_data.features.registry import modality_extractors
-from edu_affect_data.vocabulary import SPLITS
+from edu_affect_data.core.vocabulary import SPLITS
+from edu_affect_data.stages.features.registry import modality_extractors
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import CLASSES, VideoEncoderConfig, VideoInput
 from edu_emotionnet.frame_cache import FrameCache, build_frame_cache, cache_folder

@@ -27,7 +27,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from torch.utils.data import DataLoader, Dataset
 
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import TrainConfig
 from edu_emotionnet.data import collate

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.strict_config import StrictModel, read_mapping, validate_tree
+from edu_affect_data.core.strict_config import StrictModel, read_mapping, validate_tree
 from edu_emotionnet.config import TrainConfig, TrainConfigError, load_train_config
 from edu_emotionnet.train import train_seeds
 

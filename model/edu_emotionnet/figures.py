@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.evaluate import TEST_OUTPUTS
 from edu_emotionnet.robustness import KINDS
 from edu_emotionnet.significance import bootstrap_mean_ci

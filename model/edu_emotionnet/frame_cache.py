@@ -7,7 +7,7 @@ Decoding 224x224 JPEGs costs ~1-2 ms each; a demo epoch holds ~10k of them, ever
 every run of a suite. The cache holds each split's frames as one uint8 array (N_frames, S, S, 3)
 plus row offsets, memory-mapped on read. Its folder is keyed by a fingerprint of the dataset
 files (name, size, mtime) and the side S, so a rebuilt dataset never reads stale pixels. Files
-are written through `edu_affect_data.atomic`, so an interrupted build leaves no half cache.
+are written through `edu_affect_data.core.atomic`, so an interrupted build leaves no half cache.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edu_affect_data.atomic import atomic_write
+from edu_affect_data.core.atomic import atomic_write
 
 
 def dataset_fingerprint(data_dir: Path) -> str:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from edu_emotionnet.config import VideoInput
     from edu_emotionnet.streaming import StepOutput
 
-#: The card section holding the build's configuration as JSON (`edu_affect_data.card.render_card`).
+#: The card section holding the build's configuration as JSON (`edu_affect_data.stages.card.render_card`).
 CARD_CONFIG = re.compile(r"^## How it was built\s*$.*?^```json\s*$(.*?)^```\s*$", re.S | re.M)
 FFMPEG_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 FFMPEG_STREAM = re.compile(r"^\s*Stream #\S+: (Video|Audio): (.*)$", re.M)
@@ -198,9 +198,9 @@ def media_row(
     import soundfile as sf
 
     from edu_affect_data.config import PipelineConfig
-    from edu_affect_data.features.extractor import SessionInput
-    from edu_affect_data.features.registry import modality_extractors
-    from edu_affect_data.features.schema import extractor_features
+    from edu_affect_data.stages.features.extractor import SessionInput
+    from edu_affect_data.stages.features.registry import modality_extractors
+    from edu_affect_data.stages.features.schema import extractor_features
 
     config, notes = settings.features, []
     found = probe(media)
@@ -235,9 +235,9 @@ def media_row(
         notes.append("no transcript: text passed as missing")
     proxied: dict[str, Any] = {}
     if video_path is not None:  # the build's one video pass, so the frames are made like the dataset's
-        from edu_affect_data.media_store import pass_recording
-        from edu_affect_data.media_timelines import BrokenMediaError, VideoThresholds
-        from edu_affect_data.video_pass import ProxySpec
+        from edu_affect_data.media.store import pass_recording
+        from edu_affect_data.media.timelines import BrokenMediaError, VideoThresholds
+        from edu_affect_data.media.video_pass import ProxySpec
 
         try:
             proxied = pass_recording(
@@ -292,8 +292,8 @@ def causal_values(extractor: Any, session: Any, options: Any, step_s: float) -> 
     An extractor with no known causal form is an error: its session-level values would let the
     prediction at step t depend on media after step t.
     """
-    from edu_affect_data.features.audio import read_window
-    from edu_affect_data.features.text import TextEncoder, transcript_of
+    from edu_affect_data.stages.features.mfcc import read_window
+    from edu_affect_data.stages.features.text import TextEncoder, transcript_of
     from edu_emotionnet.causal_features import CausalFeatureError, causal_mfcc, causal_text_features
     from edu_emotionnet.data import n_steps_of
 
@@ -346,8 +346,8 @@ def media_session(
     import pyarrow as pa
     from datasets import Dataset
 
-    from edu_affect_data.features.registry import modality_extractors
-    from edu_affect_data.features.schema import dataset_features, select
+    from edu_affect_data.stages.features.registry import modality_extractors
+    from edu_affect_data.stages.features.schema import dataset_features, select
     from edu_emotionnet.data import BASE_COLUMNS, SessionDataset
     from edu_emotionnet.frame_cache import build_frame_cache
 

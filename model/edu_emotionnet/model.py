@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CrossModalAlignment
 from edu_emotionnet.config import ModelConfig

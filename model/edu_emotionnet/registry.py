@@ -7,7 +7,7 @@ encodes (the others are never read from the dataset), and the report's tables (`
 Classes are named as `"module:Class"` and imported on first build, so validating a config does
 not import torch. A new architecture is one entry: in `BUILTINS` below for a built-in,
 `register_model(spec)` from code, or a `ModelSpec` exposed by another package through the
-entry-point group `edu_emotionnet.models` (`edu_affect_data.registry`), e.g. in its pyproject.toml:
+entry-point group `edu_emotionnet.models` (`edu_affect_data.core.registry`), e.g. in its pyproject.toml:
 
     [project.entry-points."edu_emotionnet.models"]
     my_gru = "my_package.models:MY_GRU"   # MY_GRU = ModelSpec("my_gru", "my_package.models:GRU", ...)
@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from edu_affect_data.registry import Registry, RegistryError, import_target
-from edu_affect_data.vocabulary import MODALITIES
+from edu_affect_data.core.registry import Registry, RegistryError, import_target
+from edu_affect_data.core.vocabulary import MODALITIES
 
 if TYPE_CHECKING:
     from edu_emotionnet.config import ModelConfig

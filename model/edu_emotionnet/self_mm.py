@@ -66,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder

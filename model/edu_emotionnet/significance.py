@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edu_affect_data.vocabulary import CLASSES
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.evaluate import TEST_OUTPUTS
 
 if TYPE_CHECKING:

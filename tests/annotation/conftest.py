@@ -19,8 +19,8 @@ from edu_affect_data.annotation.client import (
     find_project,
 )
 from edu_affect_data.annotation.review import adjudication_title
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import PipelineConfig, load_config
+from edu_affect_data.core.artifacts import BuildPaths
 from tests.annotation.server import server_or_reason, unavailable
 from tests.annotation.small_corpus import LABELING_CONFIG, SmallCorpus, write_corpus
 

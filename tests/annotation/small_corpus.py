@@ -16,10 +16,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.artifacts import SESSIONS_SCHEMA
+from edu_affect_data.core.artifacts import SESSIONS_SCHEMA
+from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.corpora.mosei_align import LABEL_COLUMNS
 from edu_affect_data.corpora.records import SourceLabels
-from edu_affect_data.vocabulary import MODALITIES
 from tests.proxies import with_proxies
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,11 +21,11 @@ from edu_affect_data.annotation.overlap import (
     server_overlaps,
 )
 from edu_affect_data.annotation.simulated_people import choice_result
-from edu_affect_data.annotation.stage import run_annotate
 from edu_affect_data.annotation.tasks import task_session_ids
 from edu_affect_data.cli import app
 from edu_affect_data.config import AnnotationConfig, PipelineConfig
-from edu_affect_data.vocabulary import ABSTAIN
+from edu_affect_data.core.vocabulary import ABSTAIN
+from edu_affect_data.stages.annotate import run_annotate
 from tests.annotation.server import second_server
 
 ADAPTIVE = AnnotationConfig.model_validate({"overlap": {"initial": 2, "max": 3}})

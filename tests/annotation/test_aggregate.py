@@ -8,15 +8,15 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from edu_affect_data.annotation.aggregate import (
+from edu_affect_data.annotation.estimators import (
     MajorityVote,
     VotesTableError,
     aggregate_labels,
     needs_adjudication,
 )
-from edu_affect_data.artifacts import LABELS_SCHEMA
 from edu_affect_data.config import AggregationConfig
-from edu_affect_data.vocabulary import ABSTAIN
+from edu_affect_data.core.artifacts import LABELS_SCHEMA
+from edu_affect_data.core.vocabulary import ABSTAIN
 
 
 def votes(table: dict[str, list[str]]) -> pd.DataFrame:

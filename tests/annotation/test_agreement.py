@@ -17,11 +17,6 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 from typer.testing import CliRunner
 
-from edu_affect_data.annotation.aggregate import (
-    VotesTableError,
-    aggregate_labels,
-    needs_adjudication,
-)
 from edu_affect_data.annotation.agreement import (
     compute_agreement,
     load_ratings,
@@ -32,9 +27,14 @@ from edu_affect_data.annotation.agreement_stats import (
     SessionContributions,
     annotator_pairs,
 )
+from edu_affect_data.annotation.estimators import (
+    VotesTableError,
+    aggregate_labels,
+    needs_adjudication,
+)
 from edu_affect_data.cli import app
 from edu_affect_data.config import AggregationConfig
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 FLEISS_1971 = np.array(
     [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],

@@ -19,8 +19,8 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 from typer.testing import CliRunner
 
-from edu_affect_data.annotation.aggregate import VotesTableError
 from edu_affect_data.annotation.agreement import compute_agreement, load_ratings
+from edu_affect_data.annotation.estimators import VotesTableError
 from edu_affect_data.cli import app
 
 #: Fleiss (1971), Table 1: 10 subjects, 14 raters, 5 categories (counts per category).
@@ -260,7 +260,7 @@ def test_the_builds_own_call_is_unchanged() -> None:
 def test_out_reads_the_builds_gold_tasks(tmp_path: Path) -> None:
     """``--out OUT``: the project's classes and the build's gold.parquet, as the build drew them."""
     from edu_affect_data.annotation.gold import write_gold
-    from edu_affect_data.artifacts import BuildPaths
+    from edu_affect_data.core.artifacts import BuildPaths
 
     paths = BuildPaths(tmp_path / "out")
     paths.annotations.parent.mkdir(parents=True)

@@ -15,11 +15,13 @@ from rich.console import Console
 from edu_affect_data.annotation.client import LabelStudioSettings, connect, find_project
 from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.annotation.simulate import session_truths
-from edu_affect_data.annotation.stage import run_aggregate, run_annotate, run_pull
-from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA, LABELS_SCHEMA, BuildPaths
 from edu_affect_data.build import STAGES, run_build
 from edu_affect_data.config import AggregationConfig, PipelineConfig, load_config
-from edu_affect_data.manifest import run_ingest
+from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA, LABELS_SCHEMA, BuildPaths
+from edu_affect_data.stages.aggregate import run_aggregate
+from edu_affect_data.stages.annotate import run_annotate
+from edu_affect_data.stages.ingest import run_ingest
+from edu_affect_data.stages.pull import run_pull
 from tests.annotation.small_corpus import REPO
 
 pytestmark = pytest.mark.labelstudio

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from edu_affect_data.annotation.aggregate import DawidSkene, MajorityVote
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.annotation.estimators import DawidSkene, MajorityVote
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 
 def planted_votes(seed: int, n_tasks: int = 300) -> tuple[pd.DataFrame, pd.Series]:

@@ -14,9 +14,9 @@ from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation.client import LabelStudioError, LabelStudioSettings, connect
 from edu_affect_data.annotation.labeling import annotator_config, reviewer_config
 from edu_affect_data.annotation.layout import AnnotationPaths
-from edu_affect_data.annotation.stage import run_annotate
 from edu_affect_data.annotation.tasks import ensure_project, task_session_ids
-from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA
+from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA
+from edu_affect_data.stages.annotate import run_annotate
 from tests.annotation.small_corpus import LABELING_CONFIG, SmallCorpus
 
 pytestmark = pytest.mark.labelstudio

@@ -22,7 +22,7 @@ from edu_affect_data.annotation.client import (
     LabelStudioUnavailable,
     RetryPolicy,
 )
-from edu_affect_data.annotation.stage import run_annotate
+from edu_affect_data.stages.annotate import run_annotate
 from tests.annotation.server import script
 from tests.annotation.server import second_server as start_second_server
 

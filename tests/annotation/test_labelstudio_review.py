@@ -14,11 +14,13 @@ from edu_affect_data.annotation.accounts import Account, ensure_account
 from edu_affect_data.annotation.client import LabelStudioSettings, connect
 from edu_affect_data.annotation.layout import AnnotationPaths
 from edu_affect_data.annotation.simulated_people import choice_result
-from edu_affect_data.annotation.stage import run_aggregate, run_annotate, run_pull
 from edu_affect_data.annotation.status import campaign_status
 from edu_affect_data.annotation.tasks import task_session_ids
-from edu_affect_data.artifacts import LABELS_SCHEMA
 from edu_affect_data.config import PipelineConfig
+from edu_affect_data.core.artifacts import LABELS_SCHEMA
+from edu_affect_data.stages.aggregate import run_aggregate
+from edu_affect_data.stages.annotate import run_annotate
+from edu_affect_data.stages.pull import run_pull
 from tests.annotation.small_corpus import SmallCorpus
 
 pytestmark = pytest.mark.labelstudio

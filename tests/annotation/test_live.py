@@ -10,11 +10,11 @@ import pytest
 from matplotlib.image import imread
 from sklearn.metrics import cohen_kappa_score
 
-from edu_affect_data.annotation.aggregate import VotesTableError
 from edu_affect_data.annotation.agreement import compute_agreement
+from edu_affect_data.annotation.estimators import VotesTableError
 from edu_affect_data.annotation.live import live_agreement, plot_agreement_over_time, score_votes
 from edu_affect_data.config import DriftConfig
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 COLUMNS = ["session_id", "annotator", "label", "annotation_id"]
 Z95 = 1.959963984540054

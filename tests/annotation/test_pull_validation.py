@@ -20,8 +20,8 @@ from edu_affect_data.annotation.export import (
     write_snapshot,
 )
 from edu_affect_data.annotation.pseudonyms import PseudonymFileError, Pseudonyms
-from edu_affect_data.artifacts import ANNOTATIONS_SCHEMA
-from edu_affect_data.vocabulary import ANSWERS
+from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA
+from edu_affect_data.core.vocabulary import ANSWERS
 
 EMAILS = {7: "kim@uni.example", 8: "lee@uni.example", 9: "max@uni.example"}
 

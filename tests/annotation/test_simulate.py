@@ -19,7 +19,7 @@ from edu_affect_data.annotation.simulate import (
     truth_path,
 )
 from edu_affect_data.config import SimulateConfig, SimulatedAnnotator
-from edu_affect_data.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 SESSIONS = [f"Ses01F_impro01_M_{k:03d}" for k in range(4000)]
 

@@ -81,7 +81,7 @@ def test_plugin_names_and_options_are_checked() -> None:
     with pytest.raises(ValueError, match="must match"):
         CorpusPlugin("Bad-Name", TOY.read, "t", "d", "s")
 
-    from edu_affect_data.strict_config import StrictModel
+    from edu_affect_data.core.strict_config import StrictModel
 
     class RootOption(StrictModel):
         root: str = "x"

@@ -86,8 +86,8 @@ def test_a_good_table_still_works_and_debug_shows_the_traceback(tmp_path: Path) 
 
 
 def test_the_library_refuses_an_empty_table_by_name() -> None:
-    from edu_affect_data.annotation.aggregate import VotesTableError
     from edu_affect_data.annotation.agreement import compute_agreement
+    from edu_affect_data.annotation.estimators import VotesTableError
 
     with pytest.raises(VotesTableError, match="annotations: no ratings"):
         compute_agreement(pd.DataFrame({"session_id": [], "annotator": [], "label": []}))

@@ -115,7 +115,7 @@ def test_debug_prints_the_traceback_and_keeps_the_status(tmp_path: Path) -> None
 FAILING_STAGES = '''
 import os
 
-from edu_affect_data.parallel import parallel_map
+from edu_affect_data.core.parallel import parallel_map
 
 
 def killed(config, paths, *, executor=None):

@@ -19,11 +19,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.cli.errors import EXIT_FAILED, one_line
 from edu_affect_data.cli.errors import exit_status as cli_exit_status
-from edu_affect_data.features import parts as parts_module
-from edu_affect_data.features.run import FeatureError, run_features
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features import parts as parts_module
+from edu_affect_data.stages.features.run import FeatureError, run_features
 from tests.features import test_run
 from tests.features.fake_build import small_config
 

@@ -35,8 +35,8 @@ from typer.testing import CliRunner
 from edu_affect_data.build import BuildLocked, BuildResult, load_state, run_build
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
-from edu_affect_data.lock import LOCK_NAME, hold_out_lock
-from edu_affect_data.parallel import local_pool
+from edu_affect_data.core.lock import LOCK_NAME, hold_out_lock
+from edu_affect_data.core.parallel import local_pool
 
 IEMOCAP = "IEMOCAP_full_release"
 MOSEI = "CMU_MOSEI"

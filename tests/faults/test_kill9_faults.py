@@ -30,10 +30,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from edu_affect_data.annotation.clips import clips_dir, make_clips, probe_clip
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import ClipConfig
-from edu_affect_data.dataset import run_publish
-from edu_affect_data.features.run import run_features
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features.run import run_features
+from edu_affect_data.stages.publish import run_publish
 from tests.annotation.small_corpus import SmallCorpus, write_corpus
 from tests.features.fake_build import published_build, small_config
 
@@ -150,8 +150,8 @@ def test_features_killed_4_times_then_rerun_match_an_uninterrupted_run(
     parts = len([name for name in expected if "/" in name])  # the index is not a part
     script = (
         "from tests.features.fake_build import small_config\n"
-        "from edu_affect_data.artifacts import BuildPaths\n"
-        "from edu_affect_data.features.run import run_features\n"
+        "from edu_affect_data.core.artifacts import BuildPaths\n"
+        "from edu_affect_data.stages.features.run import run_features\n"
         f"run_features(small_config(**{{'features.workers': 1}}), BuildPaths({str(paths.out)!r}))\n"
     )
 
@@ -182,8 +182,8 @@ def test_publish_killed_3_times_then_rerun_matches_an_uninterrupted_run(
     staging = paths.out / "dataset.partial" / "data"
     script = (
         "from tests.features.fake_build import small_config\n"
-        "from edu_affect_data.artifacts import BuildPaths\n"
-        "from edu_affect_data.dataset import run_publish\n"
+        "from edu_affect_data.core.artifacts import BuildPaths\n"
+        "from edu_affect_data.stages.publish import run_publish\n"
         f"run_publish(small_config(), BuildPaths({str(paths.out)!r}))\n"
     )
     for at in kill_points("publish", len(expected)):

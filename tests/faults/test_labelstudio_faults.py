@@ -40,9 +40,9 @@ from edu_affect_data.annotation.client import (
 from edu_affect_data.annotation.export import download_export, parse_export
 from edu_affect_data.annotation.people import ANNOTATION, people_for
 from edu_affect_data.annotation.tasks import task_session_ids
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.cli import app
 from edu_affect_data.config import PipelineConfig
+from edu_affect_data.core.artifacts import BuildPaths
 from tests.annotation.conftest import build, ls_settings, small_corpus  # noqa: F401 (fixtures)
 from tests.annotation.server import RESTART_PATIENCE, Fault, FaultProxy, SecondServer, second_server
 from tests.annotation.small_corpus import SmallCorpus

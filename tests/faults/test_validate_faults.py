@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.cli import app
-from edu_affect_data.validate import validate_dataset
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.validate import validate_dataset
 from tests import test_validate
 from tests.faults.test_agreement_faults import one_error_line
 

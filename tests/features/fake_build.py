@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import soundfile as sf
 
 from edu_affect_data import CLASSES
-from edu_affect_data.artifacts import LABELS_SCHEMA, SESSIONS_SCHEMA, BuildPaths
+from edu_affect_data.core.artifacts import LABELS_SCHEMA, SESSIONS_SCHEMA, BuildPaths
 from tests.proxies import with_proxies
 
 SAMPLE_RATE = 16000
@@ -239,9 +239,9 @@ def small_config(**overrides: object):
 
 def published_build(base: Path) -> BuildPaths:
     """make_build + split + features + publish under `base/published`, built once per test session."""
-    from edu_affect_data.dataset import run_publish
-    from edu_affect_data.features.run import run_features
-    from edu_affect_data.splits import run_split
+    from edu_affect_data.stages.features.run import run_features
+    from edu_affect_data.stages.publish import run_publish
+    from edu_affect_data.stages.split import run_split
 
     out = base / "published"
     paths = BuildPaths(out)

@@ -1,7 +1,7 @@
 """A feature extractor defined outside the package: RMS energy of the session's audio per window.
 
 It is what a newcomer writes to add a feature: one `FeatureExtractor` subclass with its options
-model, registered with `register_extractor` (or an `edu_affect_data.features` entry point), then
+model, registered with `register_extractor` (or an `edu_affect_data.stages.features` entry point), then
 selected in `features.extractors` with options under `features.plugins.rms`.
 """
 
@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from edu_affect_data.features.audio import read_window
-from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, finite_check
-from edu_affect_data.strict_config import StrictModel
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, finite_check
+from edu_affect_data.stages.features.mfcc import read_window
 
 
 class RmsOptions(StrictModel):

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from edu_affect_data.config import AudioFeaturesConfig
-from edu_affect_data.features.audio import AudioFeatureError, read_window, session_mfcc
+from edu_affect_data.stages.features.mfcc import AudioFeatureError, read_window, session_mfcc
 
 #: float32 MFCC from the same samples may differ by rounding only.
 MFCC_TOLERANCE = 1e-3

@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import FrameEmbedderConfig, load_config
-from edu_affect_data.features.embeddings import (
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features.embedder import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     EmbedderError,
@@ -23,9 +23,9 @@ from edu_affect_data.features.embeddings import (
     embed_pipelined,
     embedder_identity,
 )
-from edu_affect_data.features.frames_extractor import FramesExtractor
-from edu_affect_data.features.schema import dataset_features, rows_to_table
-from edu_affect_data.validate import row_checks, validate_dataset
+from edu_affect_data.stages.features.frames import FramesExtractor
+from edu_affect_data.stages.features.schema import dataset_features, rows_to_table
+from edu_affect_data.stages.validate import row_checks, validate_dataset
 from tests.features.fake_build import make_build, published_build, small_config
 
 #: ImageNet classes: tabby, tiger cat, Egyptian cat (chelsea.png); espresso (coffee.png).
@@ -91,8 +91,8 @@ def test_store_decides_the_video_columns() -> None:
 
 def build_with(out: Path, store: str) -> tuple[BuildPaths, dict[str, dict[str, Any]]]:
     """Features + publish of the (already split) build under `store`; the rows by session id, as numpy."""
-    from edu_affect_data.dataset import run_publish
-    from edu_affect_data.features.run import run_features
+    from edu_affect_data.stages.features.run import run_features
+    from edu_affect_data.stages.publish import run_publish
 
     paths = BuildPaths(out)
     config = small_config(**{"features.video.store": store, "features.video.embedder.size": SIZE})
@@ -107,7 +107,7 @@ def build_with(out: Path, store: str) -> tuple[BuildPaths, dict[str, dict[str, A
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The reference build (JPEG frames), then embeddings, then both, on the same sessions."""
-    from edu_affect_data.splits import run_split
+    from edu_affect_data.stages.split import run_split
 
     reference = published_build(tmp_path_factory.getbasetemp())
     frames = datasets.load_dataset(str(reference.dataset))

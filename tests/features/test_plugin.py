@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.build import STATE_VERSION, run_build, save_state
 from edu_affect_data.cli import app
 from edu_affect_data.config import ConfigError
-from edu_affect_data.features.index import read_index
-from edu_affect_data.features.registry import register_extractor, unregister_extractor
-from edu_affect_data.validate import validate_dataset
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features.index import read_index
+from edu_affect_data.stages.features.registry import register_extractor, unregister_extractor
+from edu_affect_data.stages.validate import validate_dataset
 from tests.features.fake_build import published_build, small_config
 from tests.features.plugin_extractor import RmsExtractor
 

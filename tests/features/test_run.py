@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from edu_affect_data.artifacts import BuildPaths
-from edu_affect_data.features.run import FeatureError, run_features
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features.run import FeatureError, run_features
 from tests.features.fake_build import published_build, small_config
 
 
@@ -110,8 +110,8 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(
     paths = fresh_copy(reference, tmp_path)
     script = (
         "from tests.features.fake_build import small_config\n"
-        "from edu_affect_data.artifacts import BuildPaths\n"
-        "from edu_affect_data.features.run import run_features\n"
+        "from edu_affect_data.core.artifacts import BuildPaths\n"
+        "from edu_affect_data.stages.features.run import run_features\n"
         f"run_features(small_config(**{{'features.workers': 1}}), BuildPaths({str(paths.out)!r}))\n"
     )
     process = subprocess.Popen(

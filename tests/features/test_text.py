@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from edu_affect_data.config import TextFeaturesConfig
-from edu_affect_data.features.text import TextEncoder, TextModelError, Transcript, resolve_model_dir
+from edu_affect_data.stages.features.text import (
+    TextEncoder,
+    TextModelError,
+    Transcript,
+    resolve_model_dir,
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +79,7 @@ def test_missing_model_says_how_to_point_at_a_local_copy(tmp_path) -> None:
 def test_transcript_from_a_pandas_row_sorts_words_by_time() -> None:
     import pandas as pd
 
-    from edu_affect_data.features.text import transcript_from_row
+    from edu_affect_data.stages.features.text import transcript_from_row
 
     words = np.array(
         [

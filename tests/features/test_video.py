@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edu_affect_data.config import GapsConfig, VideoFeaturesConfig
-from edu_affect_data.features.video import VideoFeatureError, extract_frames, imagenet_transform
+from edu_affect_data.media.sampling import VideoFeatureError, extract_frames, imagenet_transform
 from tests.features.fake_build import Recording, write_recording
 
 

@@ -27,12 +27,12 @@ TINTS = np.array([[60, -30, -30], [-30, 60, -30], [-30, -30, 60], [40, 40, -60]]
 
 
 def dataset_features(text_dim: int, embedding_dim: int = EMBEDDING_DIM, frames: bool = True):  # type: ignore[no-untyped-def]
-    """The published schema itself (edu_affect_data.features.schema), so planted data obeys the contract,
+    """The published schema itself (edu_affect_data.stages.features.schema), so planted data obeys the contract,
     with `frame_embeddings` after `frame_available` and without `frames` when `frames` is False."""
     from datasets import Array2D, Features
 
     from edu_affect_data.config import FeaturesConfig, TextFeaturesConfig
-    from edu_affect_data.features.schema import dataset_features as published_features
+    from edu_affect_data.stages.features.schema import dataset_features as published_features
 
     config = FeaturesConfig(text=TextFeaturesConfig(max_tokens=N_TOKENS, dtype="float16"))
     columns = {}
@@ -134,7 +134,7 @@ def write_planted_dataset(
     Rows are written `rows_per_group` at a time, so a large planted set (the training benchmark's
     30-s sessions) never sits in memory whole.
     """
-    from edu_affect_data.features.schema import rows_to_table
+    from edu_affect_data.stages.features.schema import rows_to_table
 
     sizes = sizes or {"train": 64, "validation": 24, "test": 24}
     features = dataset_features(text_dim, embedding_dim, frames)

@@ -16,8 +16,8 @@ from edu_emotionnet.model import build_model
 from edu_emotionnet.streaming import StreamingPredictor, session_steps
 
 from edu_affect_data.config import AudioFeaturesConfig, TextFeaturesConfig
-from edu_affect_data.features.audio import NORMALIZE_EPS, mfcc
-from edu_affect_data.features.text import TextEncoder, Transcript
+from edu_affect_data.stages.features.mfcc import NORMALIZE_EPS, mfcc
+from edu_affect_data.stages.features.text import TextEncoder, Transcript
 from tests.model.streaming_items import TEXT_DIM, session_item, tiny_config
 
 CUT_S = 2.0
@@ -30,7 +30,7 @@ def text_encoder(tmp_path_factory: pytest.TempPathFactory) -> TextEncoder:
     """A small local BERT (random weights, the MiniLM tokenizer): contextual, so later words change earlier pieces."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from edu_affect_data.features.text import OFFLINE_MINILM, resolve_model_dir
+    from edu_affect_data.stages.features.text import OFFLINE_MINILM, resolve_model_dir
 
     folder = tmp_path_factory.mktemp("bert")
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_dir(OFFLINE_MINILM)))

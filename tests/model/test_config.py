@@ -10,7 +10,7 @@ from edu_emotionnet.experiments import load_suite
 from edu_emotionnet.registry import ModelSpec, model_names, model_spec, register_model
 from edu_emotionnet.train import lr_factor
 
-from edu_affect_data.strict_config import ConfigError
+from edu_affect_data.core.strict_config import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "model" / "configs"
 

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
-from edu_affect_data.features.audio import read_window
-from edu_affect_data.features.text import TextEncoder, Transcript
-from edu_affect_data.features.video import extract_frames
+from edu_affect_data.media.sampling import extract_frames
+from edu_affect_data.stages.features.mfcc import read_window
+from edu_affect_data.stages.features.text import TextEncoder, Transcript
 
 #: The planted run's token width (tests/model/planted.py writes 32-dim embeddings).
 PLANTED_TEXT_DIM = 32
@@ -43,7 +43,7 @@ def text_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local BERT as wide as the planted embeddings (random weights, real tokenizer): a --text-model folder."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from edu_affect_data.features.text import OFFLINE_MINILM, resolve_model_dir
+    from edu_affect_data.stages.features.text import OFFLINE_MINILM, resolve_model_dir
 
     folder = tmp_path_factory.mktemp("text-model")
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_dir(OFFLINE_MINILM)))

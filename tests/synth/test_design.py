@@ -19,7 +19,7 @@ def demo() -> CorpusPlan:
 
 def _sessions(corpus: CorpusPlan, target_s: float, min_s: float, max_s: float) -> int:
     """Windows of one speaker's consecutive annotated turns, grown while that nears `target_s`
-    (the policy of edu_affect_data.sessions); a leftover counts when it reaches `min_s`."""
+    (the policy of edu_affect_data.stages.candidates); a leftover counts when it reaches `min_s`."""
     count = 0
     for plan in corpus.recordings:
         for speaker in plan.speakers:

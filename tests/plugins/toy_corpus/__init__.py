@@ -28,6 +28,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from edu_affect_data.core.parallel import map_all
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.corpora import records
 from edu_affect_data.corpora.common import (
     CorpusLayoutError,
@@ -36,8 +38,6 @@ from edu_affect_data.corpora.common import (
     is_hidden,
 )
 from edu_affect_data.corpora.plugin import CorpusPlugin, mean_scores
-from edu_affect_data.parallel import map_all
-from edu_affect_data.strict_config import StrictModel
 
 NAME = "toy"
 SUFFIXES = (".wav", ".mp4", ".json")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.synth.media import write_h264_mp4, write_wav
 from edu_affect_data.synth.voice import SAMPLE_RATE
-from edu_affect_data.vocabulary import CLASSES
 
 #: The toy corpus's own mood codes, one per class (the pipeline's `preannotation_map` inverts it).
 MOODS: dict[str, str] = {"Confused": "puzzled", "Curious": "keen", "Bored": "dull", "Frustrated": "cross"}

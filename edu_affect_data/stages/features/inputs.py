@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from edu_affect_data.artifacts import BuildPaths
-from edu_affect_data.features.extractor import SessionInput
-from edu_affect_data.splits import split_of_sessions
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.stages.features.extractor import SessionInput
+from edu_affect_data.stages.split import split_of_sessions
 
 #: Manifest columns the plan carries (media, window, words; status to check the session was kept).
 SESSION_COLUMNS = (

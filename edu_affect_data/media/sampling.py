@@ -4,7 +4,7 @@ and/or RGB arrays at an image network's input size (`features.embeddings` embeds
 The pixels come from the ingest's one pass over the recording (`video_pass.py`): the session's
 region proxy (intra-only: only the frames a session shows are decoded, each on its own) and the
 recording's frame classification, so a frame is usable exactly when
-the gap filter judged it so (`edu_affect_data.frames.FrameClassifier`, thresholds from
+the gap filter judged it so (`edu_affect_data.media.frames.FrameClassifier`, thresholds from
 `config.gaps`): not missing, not black, not frozen, and with `gaps.face_check` not faceless.
 Frames are placed by their presentation timestamps, not by index, so a stream that ends early or
 jumps in time yields *missing* frames at the right times instead of silently shifted pictures;
@@ -21,8 +21,13 @@ from typing import Any
 import numpy as np
 
 from edu_affect_data.config import GapsConfig, MediaConfig, VideoFeaturesConfig
-from edu_affect_data.frames import MISSING_STEP_PERIODS, REGIONS, FaceDetector, FaceDetectorMissing
-from edu_affect_data.media_store import RegionFrames
+from edu_affect_data.media.frames import (
+    MISSING_STEP_PERIODS,
+    REGIONS,
+    FaceDetector,
+    FaceDetectorMissing,
+)
+from edu_affect_data.media.store import RegionFrames
 
 #: Decoding starts this long before a raw window, so its first instant shows a frame.
 WINDOW_LEAD_S = 0.5
@@ -108,8 +113,8 @@ def extract_frames(
     """
     import tempfile
 
-    from edu_affect_data.media_timelines import BrokenMediaError, VideoThresholds
-    from edu_affect_data.video_pass import ChunkJob, ProxySpec, scan_chunk
+    from edu_affect_data.media.timelines import BrokenMediaError, VideoThresholds
+    from edu_affect_data.media.video_pass import ChunkJob, ProxySpec, scan_chunk
 
     media = media or MediaConfig()
     if region not in REGIONS:

@@ -1,4 +1,4 @@
-"""Feature extractors by name: the built-ins, the `edu_affect_data.features` entry points, and registrations.
+"""Feature extractors by name: the built-ins, the `edu_affect_data.stages.features` entry points, and registrations.
 
 A new feature is one module with a `FeatureExtractor` subclass and one registration: an entry
 point in the plugin package's `pyproject.toml`,
@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edu_affect_data.features.extractor import ExtractorError, FeatureExtractor
-from edu_affect_data.registry import Registry
+from edu_affect_data.core.registry import Registry
+from edu_affect_data.stages.features.extractor import ExtractorError, FeatureExtractor
 
 ENTRY_POINT_GROUP = "edu_affect_data.features"
 #: The built-in extractors, `module:attribute` of their classes.
 BUILTINS: dict[str, str] = {
-    "mfcc": "edu_affect_data.features.audio:MfccExtractor",
-    "frames": "edu_affect_data.features.frames_extractor:FramesExtractor",
-    "text": "edu_affect_data.features.text:TextExtractor",
+    "mfcc": "edu_affect_data.stages.features.mfcc:MfccExtractor",
+    "frames": "edu_affect_data.stages.features.frames:FramesExtractor",
+    "text": "edu_affect_data.stages.features.text:TextExtractor",
 }
 #: What a pipeline runs unless `features.extractors` says otherwise (the paper's three streams).
 DEFAULT_EXTRACTORS: tuple[str, ...] = ("mfcc", "frames", "text")

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from edu_affect_data.config import GapsConfig, MediaConfig
+from edu_affect_data.core.parallel import default_workers, parallel_map
+from edu_affect_data.core.vocabulary import SESSION_STATUSES
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
-from edu_affect_data.features.parts import fingerprint
-from edu_affect_data.media_store import (
+from edu_affect_data.media.store import (
     chunk_digest,
     chunk_paths,
     frames_path,
@@ -33,7 +34,7 @@ from edu_affect_data.media_store import (
     save_chunk,
     write_frames,
 )
-from edu_affect_data.media_timelines import (
+from edu_affect_data.media.timelines import (
     BrokenMediaError,
     Gap,
     Timeline,
@@ -41,9 +42,7 @@ from edu_affect_data.media_timelines import (
     audio_timeline,
     video_timelines_of,
 )
-from edu_affect_data.parallel import default_workers, parallel_map
-from edu_affect_data.sessions import CandidateSession
-from edu_affect_data.video_pass import (
+from edu_affect_data.media.video_pass import (
     ChunkFrames,
     ChunkJob,
     ProxySpec,
@@ -51,7 +50,8 @@ from edu_affect_data.video_pass import (
     scan_chunk,
     stitch,
 )
-from edu_affect_data.vocabulary import SESSION_STATUSES
+from edu_affect_data.stages.candidates import CandidateSession
+from edu_affect_data.stages.features.parts import fingerprint
 
 #: Every status a manifest row can have, in order of precedence (error > gap > short > kept).
 STATUSES: tuple[str, ...] = SESSION_STATUSES[::-1]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edu_affect_data.config import GapsConfig
-from edu_affect_data.frames import FRAME_KINDS, MISSING_STEP_PERIODS
+from edu_affect_data.media.frames import FRAME_KINDS, MISSING_STEP_PERIODS
 
 #: Audio is judged in frames of this length (docs/contracts.md).
 AUDIO_FRAME_S = 0.010
@@ -200,7 +200,7 @@ def video_timelines(
     the stretch in between uncovered, and the timeline ends after the last frame (a stream that
     stops early).
     """
-    from edu_affect_data.video_pass import ChunkJob, scan_chunk
+    from edu_affect_data.media.video_pass import ChunkJob, scan_chunk
 
     if isinstance(limits, GapsConfig):
         limits = VideoThresholds.from_config(limits)

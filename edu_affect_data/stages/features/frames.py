@@ -11,7 +11,7 @@ One extractor serves the video modality, so the model reads one column set whate
 - `both`: all four columns, each session decoded once for its JPEGs and its embeddings.
 
 Every variant samples the same grid with the same availability (`proxy_frames`, the one rule
-of `edu_affect_data.frames`), so `frame_times` and `frame_available` mean the same in all of them.
+of `edu_affect_data.media.frames`), so `frame_times` and `frame_available` mean the same in all of them.
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ import numpy as np
 import pyarrow as pa
 
 from edu_affect_data.config import FrameEmbedderConfig, GapsConfig, VideoFeaturesConfig
-from edu_affect_data.features.embeddings import (
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.media.sampling import SessionFrames, VideoFeatureError, proxy_frames
+from edu_affect_data.media.store import read_frames
+from edu_affect_data.stages.features.embedder import (
     EmbedderIdentity,
     ImageEmbedder,
     embed_pipelined,
     embedder_identity,
 )
-from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, matrix_of
-from edu_affect_data.features.video import SessionFrames, VideoFeatureError, proxy_frames
-from edu_affect_data.media_store import read_frames
-from edu_affect_data.strict_config import StrictModel
+from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
 
 if TYPE_CHECKING:
     import datasets

@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.card import front_matter, stats_from_card
-from edu_affect_data.features.extractor import finite_check
-from edu_affect_data.features.registry import METADATA_COLUMNS, all_extractors
-from edu_affect_data.vocabulary import CLASSES, SPLITS
+from edu_affect_data.core.vocabulary import CLASSES, SPLITS
+from edu_affect_data.stages.card import front_matter, stats_from_card
+from edu_affect_data.stages.features.extractor import finite_check
+from edu_affect_data.stages.features.registry import METADATA_COLUMNS, all_extractors
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def _dataset_info_examples(front: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_accounted(build: Path, split_of: dict[str, str], out: list[Violation]) -> None:
     """With the build's assignment next to the dataset: every labelled kept session is in it or balanced out."""
-    from edu_affect_data.artifacts import BuildPaths
+    from edu_affect_data.core.artifacts import BuildPaths
 
     paths = BuildPaths(build)
     if not paths.assignment.exists():

@@ -28,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel
 
-from edu_affect_data.registry import RegistryError
-from edu_affect_data.strict_config import StrictModel
+from edu_affect_data.core.registry import RegistryError
+from edu_affect_data.core.strict_config import StrictModel
 
 if TYPE_CHECKING:
     import datasets

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from edu_affect_data import __version__
-from edu_affect_data.artifacts import BuildPaths
 from edu_affect_data.config import PipelineConfig
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.vocabulary import CLASSES, SPLITS
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.registry import get_corpus
-from edu_affect_data.vocabulary import CLASSES, SPLITS
 
 if TYPE_CHECKING:
     import datasets
@@ -148,7 +148,7 @@ def frame_embedder(config: PipelineConfig, features: datasets.Features) -> dict[
     """
     if "frame_embeddings" not in features:
         return None
-    from edu_affect_data.features.embeddings import embedder_identity
+    from edu_affect_data.stages.features.embedder import embedder_identity
 
     identity = embedder_identity(config.features.video.embedder)
     return {
@@ -256,7 +256,7 @@ def _example(config: PipelineConfig, features: datasets.Features) -> list[str]:
         shapes.append(f"frames (n, 3, {side}, {side}) uint8")
     lines = ["```python", "from datasets import load_dataset"]
     if "frames" in features:
-        lines.append("from edu_affect_data.features.video import imagenet_transform")
+        lines.append("from edu_affect_data.media.sampling import imagenet_transform")
     lines += [
         "",
         'ds = load_dataset("<path of this folder>")  # the folder holding this README.md and data/',

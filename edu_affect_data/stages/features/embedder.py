@@ -37,8 +37,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from edu_affect_data.config import FrameEmbedderConfig
-from edu_affect_data.features.video import IMAGENET_MEAN, IMAGENET_STD
-from edu_affect_data.strict_config import StrictModel
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.media.sampling import IMAGENET_MEAN, IMAGENET_STD
 
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
 RESNET_50 = "resnet-50"

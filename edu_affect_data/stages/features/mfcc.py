@@ -18,7 +18,7 @@ import pyarrow as pa
 import soundfile as sf
 
 from edu_affect_data.config import AudioFeaturesConfig
-from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, matrix_of
+from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
 
 if TYPE_CHECKING:
     import datasets

@@ -25,11 +25,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.atomic import atomic_write
-from edu_affect_data.features.parts import fingerprint
-from edu_affect_data.frames import FRAME_KINDS
-from edu_affect_data.media_timelines import VideoThresholds
-from edu_affect_data.video_pass import ChunkFrames, ChunkJob, ProxySpec, scan_chunk
+from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.media.frames import FRAME_KINDS
+from edu_affect_data.media.timelines import VideoThresholds
+from edu_affect_data.media.video_pass import ChunkFrames, ChunkJob, ProxySpec, scan_chunk
+from edu_affect_data.stages.features.parts import fingerprint
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.artifacts import FEATURES_INDEX_SCHEMA, BuildPaths
-from edu_affect_data.atomic import atomic_write_bytes
+from edu_affect_data.core.artifacts import FEATURES_INDEX_SCHEMA, BuildPaths
+from edu_affect_data.core.atomic import atomic_write_bytes
 
 if TYPE_CHECKING:
     import datasets

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from edu_affect_data.config import PipelineConfig
+from edu_affect_data.core.vocabulary import SESSION_STATUSES
 from edu_affect_data.corpora.records import CorpusManifest
-from edu_affect_data.vocabulary import SESSION_STATUSES
 
 _STATUS_COLUMNS = SESSION_STATUSES
 _PROBLEMS_LISTED = 20

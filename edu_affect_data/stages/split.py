@@ -25,11 +25,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
-from edu_affect_data.atomic import atomic_write, atomic_write_text
 from edu_affect_data.config import PipelineConfig, SplitRatios
-from edu_affect_data.stage import StageOutcome
-from edu_affect_data.vocabulary import CLASSES, EXCLUDED, SPLITS
+from edu_affect_data.core.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
+from edu_affect_data.core.atomic import atomic_write, atomic_write_text
+from edu_affect_data.core.stage import StageOutcome
+from edu_affect_data.core.vocabulary import CLASSES, EXCLUDED, SPLITS
 
 #: Weight of the class-distribution error relative to the session-ratio error.
 CLASS_ERROR_WEIGHT = 0.5

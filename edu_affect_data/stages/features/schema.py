@@ -17,12 +17,12 @@ import numpy as np
 import pyarrow as pa
 
 from edu_affect_data.config import FeaturesConfig, PipelineConfig
-from edu_affect_data.features.extractor import FeatureExtractor
-from edu_affect_data.features.registry import (
+from edu_affect_data.core.vocabulary import CLASSES
+from edu_affect_data.stages.features.extractor import FeatureExtractor
+from edu_affect_data.stages.features.registry import (
     METADATA_COLUMNS,
     selected_extractors,
 )
-from edu_affect_data.vocabulary import CLASSES
 
 if TYPE_CHECKING:
     import datasets

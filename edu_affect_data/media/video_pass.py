@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edu_affect_data.frames import (
+from edu_affect_data.media.frames import (
     FaceDetector,
     FrameClassifier,
     FrameKind,
@@ -41,7 +41,7 @@ from edu_affect_data.frames import (
     ffmpeg_crop,
     region_columns,
 )
-from edu_affect_data.media_timelines import BrokenMediaError, VideoThresholds
+from edu_affect_data.media.timelines import BrokenMediaError, VideoThresholds
 
 #: `showinfo`'s line for one frame: its timestamp in seconds.
 _SHOWINFO = re.compile(rb"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[\d.]+(?:e-?\d+)?)")
@@ -216,7 +216,7 @@ def _command(job: ChunkJob, width: int, height: int) -> tuple[list[str], list[tu
 
 def _partials(job: ChunkJob) -> list[tuple[Path, Path]]:
     """(final, temporary) proxy paths, in region order."""
-    from edu_affect_data.atomic import temporary_sibling
+    from edu_affect_data.core.atomic import temporary_sibling
 
     if job.proxy is None:
         return []

@@ -24,14 +24,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from edu_affect_data.artifacts import BuildPaths
-from edu_affect_data.card import SplitStats, render_card
-from edu_affect_data.features.index import FeaturesIndex, PartRef, read_index
-from edu_affect_data.features.plan import load_plan, metadata_row
-from edu_affect_data.features.registry import get_extractor, known_names
-from edu_affect_data.features.schema import metadata_features, rows_to_table
-from edu_affect_data.stage import ConfigSlice, StageOutcome
-from edu_affect_data.vocabulary import CLASSES, SPLITS
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.stage import ConfigSlice, StageOutcome
+from edu_affect_data.core.vocabulary import CLASSES, SPLITS
+from edu_affect_data.stages.card import SplitStats, render_card
+from edu_affect_data.stages.features.index import FeaturesIndex, PartRef, read_index
+from edu_affect_data.stages.features.inputs import load_plan, metadata_row
+from edu_affect_data.stages.features.registry import get_extractor, known_names
+from edu_affect_data.stages.features.schema import metadata_features, rows_to_table
 
 if TYPE_CHECKING:
     import datasets

@@ -23,18 +23,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.artifacts import SESSIONS_SCHEMA, BuildPaths
-from edu_affect_data.atomic import atomic_write
 from edu_affect_data.config import ConfigError, CorpusConfig, PipelineConfig, corpus_roots
+from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
+from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.parallel import executor_or_pool
+from edu_affect_data.core.stage import StageOutcome
+from edu_affect_data.core.vocabulary import MODALITIES, SESSION_STATUSES
 from edu_affect_data.corpora.records import CorpusManifest, Problem
 from edu_affect_data.corpora.registry import get_corpus
-from edu_affect_data.gaps import STATUSES, SessionVerdict, assess_corpora
-from edu_affect_data.ingest_report import write_report
-from edu_affect_data.media_store import remove_stale as remove_stale_media
-from edu_affect_data.parallel import executor_or_pool
-from edu_affect_data.sessions import CandidateSession, build_sessions
-from edu_affect_data.stage import StageOutcome
-from edu_affect_data.vocabulary import MODALITIES, SESSION_STATUSES
+from edu_affect_data.media.store import remove_stale as remove_stale_media
+from edu_affect_data.stages.candidates import CandidateSession, build_sessions
+from edu_affect_data.stages.gaps import STATUSES, SessionVerdict, assess_corpora
+from edu_affect_data.stages.ingest_report import write_report
 
 PROBLEM_COLUMNS = ("corpus", "path", "line", "recording_id", "utterance_id", "reason")
 

@@ -32,16 +32,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pydantic import BaseModel
 
-from edu_affect_data.artifacts import BuildPaths
-from edu_affect_data.atomic import remove_stale_temporaries
-from edu_affect_data.features import parts
-from edu_affect_data.features.extractor import ExtractorError, FeatureExtractor, SessionInput
-from edu_affect_data.features.index import IndexEntry, PartRef, write_index
-from edu_affect_data.features.plan import FeatureError, load_plan, session_input
-from edu_affect_data.features.registry import selected_extractors
-from edu_affect_data.features.schema import extractor_features, part_features, rows_to_table
-from edu_affect_data.parallel import WorkerLost, parallel_map
-from edu_affect_data.stage import StageOutcome
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.atomic import remove_stale_temporaries
+from edu_affect_data.core.parallel import WorkerLost, parallel_map
+from edu_affect_data.core.stage import StageOutcome
+from edu_affect_data.stages.features import parts
+from edu_affect_data.stages.features.extractor import ExtractorError, FeatureExtractor, SessionInput
+from edu_affect_data.stages.features.index import IndexEntry, PartRef, write_index
+from edu_affect_data.stages.features.inputs import FeatureError, load_plan, session_input
+from edu_affect_data.stages.features.registry import selected_extractors
+from edu_affect_data.stages.features.schema import extractor_features, part_features, rows_to_table
 
 if TYPE_CHECKING:
     import concurrent.futures as cf

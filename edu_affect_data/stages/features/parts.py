@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.atomic import atomic_write
+from edu_affect_data.core.atomic import atomic_write
 
 #: Characters kept from a session id in a part's name; others become `_` (the digest, which
 #: hashes the full id, keeps names unique).

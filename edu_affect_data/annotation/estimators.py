@@ -30,9 +30,9 @@ from crowdkit.aggregation import DawidSkene as _CrowdKitDawidSkene
 
 from edu_affect_data.annotation.majority import majority_labels, vote_counts
 from edu_affect_data.annotation.methods import build_estimator
-from edu_affect_data.artifacts import LABELS_SCHEMA
 from edu_affect_data.config import AggregationConfig
-from edu_affect_data.vocabulary import ABSTAIN, ANSWERS, CLASSES
+from edu_affect_data.core.artifacts import LABELS_SCHEMA
+from edu_affect_data.core.vocabulary import ABSTAIN, ANSWERS, CLASSES
 
 _TIDY = ("task", "worker", "label")
 _Fitted = TypeVar("_Fitted")

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from edu_affect_data.config import TextFeaturesConfig
-from edu_affect_data.features.extractor import FeatureExtractor, SessionInput, matrix_of
+from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
 
 if TYPE_CHECKING:
     import datasets
