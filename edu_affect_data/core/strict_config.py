@@ -10,6 +10,7 @@ recursively, anything else replaces.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,25 @@ class StrictModel(BaseModel):
 
 class ConfigError(ValueError):
     """A configuration that does not load or validate; the message names the file and key paths."""
+
+
+class NoOptions(StrictModel):
+    """The options of a registered object that takes none: any key given for it is a config error."""
+
+
+def parse_options(model: type[M], raw: Mapping[str, Any] | None, where: str, owner: str) -> M:
+    """`raw` validated by a registered object's own options `model` (None: all defaults).
+
+    The one way every extension point (corpus, feature extractor, aggregation method, model)
+    checks its options: an unknown or invalid key raises a `ValueError` naming `where.KEY` and
+    listing the options `owner` has, so a misspelled option never falls back to a default.
+    """
+    try:
+        return model.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        known = ", ".join(model.model_fields) or "none"
+        problems = "; ".join(f"{where}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ValueError(f"{problems} (options of {owner}: {known})") from None
 
 
 def describe_validation_error(exc: ValidationError, header: str) -> str:

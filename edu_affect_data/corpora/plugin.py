@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.core.strict_config import NoOptions, parse_options
 from edu_affect_data.corpora.records import CorpusManifest, Recording, SourceLabels, Utterance
 
 #: A corpus name is a config key, a CLI `NAME=PATH` and the first part of session ids.
@@ -39,10 +39,6 @@ RESERVED_OPTIONS = frozenset({"root", "executor"})
 #: The one reader signature, `read(root: Path, *, executor=None, **options) -> CorpusManifest`
 #: (spelled loosely: each reader names its own keyword options).
 Reader = Callable[..., CorpusManifest]
-
-
-class NoOptions(StrictModel):
-    """The options of a reader that has none: any key besides `root` is a config error."""
 
 
 def most_frequent_category(units: Sequence[Utterance]) -> str | None:
@@ -119,15 +115,7 @@ class CorpusPlugin:
 
     def parse_options(self, options: Mapping[str, Any], where: str | None = None) -> BaseModel:
         """The reader options validated by `options`; errors name `where.KEY` (default `corpora.NAME`)."""
-        where = where or f"corpora.{self.name}"
-        try:
-            return self.options.model_validate(dict(options))
-        except ValidationError as exc:
-            known = ", ".join(self.options.model_fields) or "none"
-            problems = "; ".join(
-                f"{where}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
-            raise ValueError(f"{problems} (options of corpus {self.name}: {known})") from None
+        return parse_options(self.options, options, where or f"corpora.{self.name}", f"corpus {self.name}")
 
     def read_corpus(
         self, root: Path, *, executor: Executor | None = None, **options: Any

@@ -29,7 +29,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from edu_affect_data.core.registry import RegistryError
-from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.core.strict_config import NoOptions
 
 if TYPE_CHECKING:
     import datasets
@@ -40,10 +40,6 @@ S = TypeVar("S", bound=BaseModel)
 
 class ExtractorError(RegistryError):
     """An extractor that breaks the interface (unknown name, clashing columns, wrong values)."""
-
-
-class NoOptions(StrictModel):
-    """Options of an extractor that takes none: any key under `features.plugins.<name>` is an error."""
 
 
 @dataclass(frozen=True)
