@@ -61,7 +61,7 @@ def bench_profile(
         {
             "corpora.iemocap": str(corpora / "IEMOCAP_full_release"),
             "corpora.mosei": str(corpora / "CMU_MOSEI"),
-            "features.text.model": text_model,
+            "features.extractors.text.model": text_model,
             "features.workers": workers,
         },
     )
@@ -76,7 +76,7 @@ def bench_profile(
 
     started = time.perf_counter()
     for r in plan:
-        session_mfcc(Path(r["audio_path"]), r["start_s"], r["end_s"], config.features.audio)
+        session_mfcc(Path(r["audio_path"]), r["start_s"], r["end_s"], config.features.extractors["mfcc"])
     audio_s = time.perf_counter() - started
     started = time.perf_counter()
     for r in plan:
@@ -85,12 +85,12 @@ def bench_profile(
             r["video_region"],
             r["start_s"],
             r["end_s"],
-            config.features.video,
+            config.features.extractors["frames"],
             config.gaps,
         )
     video_s = time.perf_counter() - started
-    decode_s = decode_only(plan, config.features.video.fps)
-    encoder = TextEncoder(config.features.text)
+    decode_s = decode_only(plan, config.features.extractors["frames"].fps)
+    encoder = TextEncoder(config.features.extractors["text"])
     started = time.perf_counter()
     encoder.encode([transcript_from_row(r) for r in plan])
     text_s = time.perf_counter() - started

@@ -63,11 +63,11 @@ def bench_size(sessions: list, size: int, batch_size: int, threads: int, repeats
     config = load_config(
         Path("pipelines/demo.yaml"),
         {
-            "features.video.store": "embeddings",
-            "features.video.embedder.size": size,
-            "features.video.embedder.batch_size": batch_size,
-            "features.video.embedder.decode_threads": threads,
-            "features.video.embedder.device": "cpu",
+            "features.extractors.frames.store": "embeddings",
+            "features.extractors.frames.embedder.size": size,
+            "features.extractors.frames.embedder.batch_size": batch_size,
+            "features.extractors.frames.embedder.decode_threads": threads,
+            "features.extractors.frames.embedder.device": "cpu",
         },
     )
     extractor = FramesExtractor()

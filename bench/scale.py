@@ -71,13 +71,13 @@ GROWTH = {
     "sessions.target_s": 5.0,
     "sessions.max_s": 8.0,
     "annotation.clip.height": 120,
-    "features.video.fps": 1.0,
-    "features.text.model": TEXT_MODEL,
+    "features.extractors.frames.fps": 1.0,
+    "features.extractors.text.model": TEXT_MODEL,
 }
 #: The paper's corpora: hours of IEMOCAP dialogs and MOSEI video the gap scan reads, kept sessions.
 PAPER = {"iemocap_h": 15.0, "mosei_h": 27.0, "kept_sessions": 5300, "session_s": 30.0}
 CORPORA = ("iemocap", "mosei")
-#: Full text batches (`features.text.batch_size` sessions each) timed per corpus in the projection.
+#: Full text batches (`features.extractors.text.batch_size` sessions each) timed per corpus in the projection.
 TEXT_BATCHES = 2
 
 
@@ -220,7 +220,7 @@ def project(out: Path, args: argparse.Namespace) -> dict[str, Any]:
     folder = corpora(out, profile, args.seed)
     recorded = recording_seconds(profile)
     jobs = out / profile / "jobs"
-    video: dict[str, Any] = {"features.video.store": "frames", "features.text.model": TEXT_MODEL}
+    video: dict[str, Any] = {"features.extractors.frames.store": "frames", "features.extractors.text.model": TEXT_MODEL}
     if profile != "resolution":  # development profiles' recordings are too short for 30-s sessions
         video.update({k: v for k, v in GROWTH.items() if k.startswith("sessions.")})
     measured: dict[str, dict[str, dict[str, Any]]] = {}
@@ -239,26 +239,26 @@ def project(out: Path, args: argparse.Namespace) -> dict[str, Any]:
         pieces: tuple[tuple[str, str, dict[str, Any]], ...] = (
             ("mfcc", "mfcc", {}),
             ("frames30", "frames", {}),
-            ("frames5", "frames", {"features.video.fps": 5.0}),
+            ("frames5", "frames", {"features.extractors.frames.fps": 5.0}),
         )
         for name, extractor, extra in pieces:
             job = {**base, "kind": "extract", "extractor": extractor, "overrides": {**overrides, **extra}}
             got[name] = run_job(job, jobs, f"{corpus}-{name}")
         # Tokens are padded to max_tokens, so a session's text costs the same whatever it says:
         # two full batches of these sessions, after a full warm-up batch, give the per-session cost.
-        batch = load_config(PAPER_CONFIG, overrides).features.text.batch_size
+        batch = load_config(PAPER_CONFIG, overrides).features.extractors["text"].batch_size
         job = {**base, "kind": "extract", "extractor": "text", "repeat_to": TEXT_BATCHES * batch, "warmup": batch}
         got["text"] = run_job(job, jobs, f"{corpus}-text")
         got["decode_floor"] = run_job({**base, "kind": "decode_floor"}, jobs, f"{corpus}-floor")
         if corpus == "iemocap" and not args.skip_embedder:  # the network's cost per frame, corpus-blind
             # One session, no warm-up (a warm-up would embed it twice): model loading is counted.
             job = {**base, "kind": "extract", "extractor": "frames", "limit": 1, "warmup": 0,
-                   "overrides": {**overrides, "features.video.store": "embeddings"}}
+                   "overrides": {**overrides, "features.extractors.frames.store": "embeddings"}}
             got["embed"] = run_job(job, jobs, f"{corpus}-embed")
         measured[corpus] = got
         print(f"  {corpus}: {got['clips']['sessions']} kept sessions, "
               f"{got['clips']['media_s']:.0f} media s", flush=True)
-    threads = load_config(PAPER_CONFIG, {}).features.video.embedder.decode_threads
+    threads = load_config(PAPER_CONFIG, {}).features.extractors["frames"].embedder.decode_threads
     return print_projection(measured, args.cores, threads, args.text_overlaps)
 
 

@@ -3,7 +3,7 @@
     python bench/train_throughput.py --device cpu --steps 3 --batch-size 8
     python bench/train_throughput.py --device cuda --steps 20 --batch-size 128 --text-dim 768
 
-Writes a planted dataset in the published schema (`tests/model/planted.py`, `features.video.store:
+Writes a planted dataset in the published schema (`tests/model/planted.py`, `features.extractors.frames.store:
 embeddings`) with the paper's session: 30 s = 3,000 MFCC frames x 40, 900 frame embeddings x 1280
 (float16, 30 fps), 128 tokens x `--text-dim` (384 MiniLM, 768 bert-base); as many training
 sessions as the steps consume (steps x batch), and one batch each for validation and test. Then

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.config import GapsConfig, MediaConfig
+from edu_affect_data.media.options import GapsConfig, MediaConfig
 from edu_affect_data.media.store import pass_recording
 from edu_affect_data.media.timelines import VideoThresholds
 from edu_affect_data.media.video_pass import ProxySpec

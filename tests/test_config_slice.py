@@ -12,34 +12,35 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from edu_affect_data.annotation.options import ClipConfig
 from edu_affect_data.build import STAGES, BuildError, StageSpec, run_build, stage_config
-from edu_affect_data.config import AudioFeaturesConfig, load_config
+from edu_affect_data.config import load_config
 from edu_affect_data.core.stage import ConfigSlice, UndeclaredConfigKey, UnknownConfigKey
 
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - one sink for the whole module
 
 
 def test_declared_keys_read_as_the_real_values() -> None:
-    config = load_config(None, {"seed": 3, "features.audio.n_mfcc": 13})
-    view = ConfigSlice(config, "features", ("seed", "features.audio", "split"))
+    config = load_config(None, {"seed": 3, "annotation.clip.height": 200})
+    view = ConfigSlice(config, "clips", ("seed", "annotation.clip", "split"))
     assert view.seed == 3
-    assert view.features.audio.n_mfcc == 13
-    assert isinstance(view.features.audio, AudioFeaturesConfig)  # a declared key gives its real subtree
+    assert view.annotation.clip.height == 200
+    assert isinstance(view.annotation.clip, ClipConfig)  # a declared key gives its real subtree
     assert view.split.ratios.train == 0.7
 
 
 @pytest.mark.parametrize(
     ("read", "key"),
     [
-        (lambda c: c.features.workers, "features.workers"),
-        (lambda c: c.annotation, "annotation"),
-        (lambda c: c.annotation.simulate, "annotation"),
-        (lambda c: c.features.video.fps, "features.video"),
+        (lambda c: c.annotation.batch_size, "annotation.batch_size"),
+        (lambda c: c.features, "features"),
+        (lambda c: c.features.workers, "features"),
+        (lambda c: c.annotation.overlap.initial, "annotation.overlap"),
     ],
 )
 def test_an_undeclared_key_fails_naming_the_stage_and_the_key(read, key: str) -> None:
-    view = ConfigSlice(load_config(None), "features", ("seed", "features.audio"))
-    with pytest.raises(UndeclaredConfigKey, match=rf"stage 'features' read config key '{key}'.*features\.audio"):
+    view = ConfigSlice(load_config(None), "clips", ("seed", "annotation.clip"))
+    with pytest.raises(UndeclaredConfigKey, match=rf"stage 'clips' read config key '{key}'.*annotation\.clip"):
         read(view)
 
 
@@ -62,24 +63,24 @@ def test_declaring_a_key_the_schema_lacks_is_an_error() -> None:
 
 
 def test_model_dump_holds_the_declared_keys_only() -> None:
-    config = load_config(None, {"name": "n", "features.workers": 4})
-    view = ConfigSlice(config, "publish", ("name", "features.audio", "features.text"))
+    config = load_config(None, {"name": "n", "annotation.batch_size": 7})
+    view = ConfigSlice(config, "publish", ("name", "annotation.clip", "annotation.overlap"))
     dumped = view.model_dump(mode="json")
-    assert set(dumped) == {"name", "features"}
-    assert set(dumped["features"]) == {"audio", "text"}
-    assert dumped["features"]["audio"] == config.features.audio.model_dump(mode="json")
-    assert set(view.features.model_dump()) == {"audio", "text"}
+    assert set(dumped) == {"name", "annotation"}
+    assert set(dumped["annotation"]) == {"clip", "overlap"}
+    assert dumped["annotation"]["clip"] == config.annotation.clip.model_dump(mode="json")
+    assert set(view.annotation.model_dump()) == {"clip", "overlap"}
     # A key declared whole wins over a narrower one, in either order.
-    both = ConfigSlice(config, "s", ("features.audio", "features"))
-    assert both.model_dump(mode="json")["features"] == config.features.model_dump(mode="json")
+    both = ConfigSlice(config, "s", ("annotation.clip", "annotation"))
+    assert both.model_dump(mode="json")["annotation"] == config.annotation.model_dump(mode="json")
 
 
 def test_a_slice_pickles_for_worker_processes() -> None:
-    view = ConfigSlice(load_config(None), "features", ("features.audio", "gaps")).features
+    view = ConfigSlice(load_config(None), "clips", ("annotation.clip", "gaps")).annotation
     again = pickle.loads(pickle.dumps(view))
-    assert again.audio.n_mfcc == 40
-    with pytest.raises(UndeclaredConfigKey, match=re.escape("features.workers")):
-        _ = again.workers
+    assert again.clip.height == 360
+    with pytest.raises(UndeclaredConfigKey, match=re.escape("annotation.batch_size")):
+        _ = again.batch_size
 
 
 def test_every_built_in_stage_declares_existing_keys() -> None:
@@ -114,8 +115,8 @@ def test_run_build_hands_each_stage_its_slice(tmp_path: Path, monkeypatch: pytes
     honest = StageSpec("honest", f"{module}:honest", ("seed",))
     result = run_build(config, tmp_path / "out", stages=(honest,), console=QUIET)
     assert result.outcomes["honest"].message == "seed 9"
-    sneaky = StageSpec("sneaky", f"{module}:sneaky", ("features.audio",))
-    with pytest.raises(UndeclaredConfigKey, match=re.escape("stage 'sneaky' read config key 'features.workers'")):
+    sneaky = StageSpec("sneaky", f"{module}:sneaky", ("annotation.clip",))
+    with pytest.raises(UndeclaredConfigKey, match=re.escape("stage 'sneaky' read config key 'features'")):
         run_build(config, tmp_path / "out", stages=(honest, sneaky), console=QUIET)
     # An unknown declared key is refused before any stage runs.
     with pytest.raises(BuildError, match=re.escape("stage bad: config key 'sesions'")):

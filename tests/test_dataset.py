@@ -31,7 +31,7 @@ def test_load_dataset_gives_three_splits_with_the_declared_features(
     build: BuildPaths, loaded: datasets.DatasetDict
 ) -> None:
     assert set(loaded) == {"train", "validation", "test"}
-    expected = dataset_features(small_config().features, hidden_size=384)
+    expected = dataset_features(small_config(), hidden_size=384)
     assignment = pq.read_table(build.assignment).to_pandas()
     for split, rows in loaded.items():
         assert rows.features == expected
@@ -137,7 +137,6 @@ def test_the_card_holds_no_path_of_the_build_machine(
     build: BuildPaths, loaded: datasets.DatasetDict, tmp_path: Path
 ) -> None:
     """Every absolute path becomes `<name>` or relative to the dataset; every figure is measured."""
-    import re
 
     from edu_affect_data.config import load_config
     from edu_affect_data.core.vocabulary import SPLITS
@@ -152,8 +151,8 @@ def test_the_card_holds_no_path_of_the_build_machine(
             "corpora.mosei.root": str(licensed / "CMU_MOSEI"),
             "corpora.mosei.speaker_map": str(licensed / "speakers.csv"),
             "annotation.media_root": str(build.out / "annotation" / "media"),
-            "features.text.model": str(Path.home() / "models" / "minilm"),
-            "features.video.size": 112,
+            "features.extractors.text.model": str(Path.home() / "models" / "minilm"),
+            "features.extractors.frames.size": 112,
         },
     )
     stats = split_stats(load_plan(build))
@@ -171,4 +170,4 @@ def test_the_card_holds_no_path_of_the_build_machine(
     seconds = float((load_plan(build)["end_s"] - load_plan(build)["start_s"]).mean())
     assert f"{sessions} sessions of {seconds:.1f} s on average" in card
     assert "frames (n, 3, 112, 112) uint8" in card  # the configured side, not a fixed 224
-    assert re.search(r"stages ingest -> annotate -> .* -> publish", card)
+    assert "`edu-data build` (this card is written by its last stage, `publish`)" in card

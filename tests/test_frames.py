@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edu_affect_data.config import GapsConfig
 from edu_affect_data.media.frames import (
     COMPARE_WIDTH,
     FrameClassifier,
@@ -18,6 +17,7 @@ from edu_affect_data.media.frames import (
     region_columns,
     region_pixels,
 )
+from edu_affect_data.media.options import GapsConfig
 
 
 @pytest.mark.parametrize("width", [320, 321, 322, 720])

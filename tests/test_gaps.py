@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edu_affect_data.config import GapsConfig, SessionsConfig
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
+from edu_affect_data.media.options import GapsConfig
 from edu_affect_data.media.timelines import Gap, Timeline
-from edu_affect_data.stages.candidates import CandidateSession, build_sessions
+from edu_affect_data.stages.candidates import CandidateSession, SessionsConfig, build_sessions
 from edu_affect_data.stages.gaps import SessionVerdict, assess_sessions, text_timeline
 from tests.ingest_media import (
     VideoFault,

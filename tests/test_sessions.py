@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from edu_affect_data.config import SessionsConfig
 from edu_affect_data.corpora.mosei_align import LABEL_COLUMNS
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import Recording, SourceLabels, Utterance, Word
 from edu_affect_data.corpora.registry import get_corpus
-from edu_affect_data.stages.candidates import build_sessions
+from edu_affect_data.stages.candidates import SessionsConfig, build_sessions
 from tests.ingest_media import alternating_units, manifest_of
 
 CFG = SessionsConfig(min_s=8.0, target_s=12.0, max_s=16.0)

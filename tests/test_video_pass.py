@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edu_affect_data.config import GapsConfig, MediaConfig, SessionsConfig, VideoFeaturesConfig
 from edu_affect_data.corpora.records import Recording
+from edu_affect_data.media.options import GapsConfig, MediaConfig
 from edu_affect_data.media.sampling import proxy_frames
 from edu_affect_data.media.store import pass_recording, read_frames
 from edu_affect_data.media.timelines import BrokenMediaError, VideoThresholds
@@ -23,7 +23,8 @@ from edu_affect_data.media.video_pass import (
     stitch,
 )
 from edu_affect_data.stages import gaps as gaps_module
-from edu_affect_data.stages.candidates import build_sessions
+from edu_affect_data.stages.candidates import SessionsConfig, build_sessions
+from edu_affect_data.stages.features.frames import FramesOptions
 from edu_affect_data.stages.gaps import assess_sessions
 from tests.ingest_media import (
     VideoFault,
@@ -117,7 +118,7 @@ def test_ingest_in_chunks_gives_the_same_verdicts_and_resumes(
     np.testing.assert_array_equal(frames_many.usable, frames_one.usable)
 
     # The features read the chunk proxies like the single one: same frames, same availability.
-    video_cfg = VideoFeaturesConfig(fps=5.0, size=64)
+    video_cfg = FramesOptions(fps=5.0, size=64)
     for session, a, b in zip(sessions, one, chunked, strict=True):
         assert a.media is not None and b.media is not None
         frames = [
@@ -151,7 +152,7 @@ def test_a_proxy_after_a_timestamp_jump_shows_the_frame_of_each_time(tmp_path: P
     columns = pass_recording(mp4, "jump", ("full",), THRESHOLDS, ProxySpec(360, 18), tmp_path / "video")["full"]
     frames = read_frames(Path(str(columns["frames_path"])), "full")
     got = proxy_frames(
-        Path(str(columns["proxy_path"])), float(columns["proxy_start_s"]), frames, 30.0, 36.0, VideoFeaturesConfig(fps=1.0, size=64, jpeg_quality=95)
+        Path(str(columns["proxy_path"])), float(columns["proxy_start_s"]), frames, 30.0, 36.0, FramesOptions(fps=1.0, size=64, jpeg_quality=95)
     )
     assert got.available.all()
     source = cv2.VideoCapture(str(mp4))

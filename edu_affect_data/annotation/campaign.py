@@ -3,8 +3,8 @@
 A campaign ties a build's kept sessions (``manifest/sessions.parquet``) to its Label Studio
 projects (the annotators' one, found by ``annotation.project_title``, and the reviewer's one).
 Each operation is restartable: push adds only missing tasks, pull rebuilds its tables from a fresh
-snapshot. Nothing here knows whether people are real or simulated: the reviewer's round asks a
-``people.People`` to act between pushing the queue and pulling the decisions. Only this build's kept sessions are looked at, so a
+snapshot. Nothing here knows whether people are real or simulated: the rounds that let people act
+between pushing and pulling are in ``rounds``. Only this build's kept sessions are looked at, so a
 project shared by several builds (same title) is safe.
 """
 
@@ -34,7 +34,7 @@ from edu_affect_data.annotation.labeling import (
     reviewer_config,
 )
 from edu_affect_data.annotation.layout import AnnotationPaths
-from edu_affect_data.annotation.people import ADJUDICATION
+from edu_affect_data.annotation.options import CampaignSettings
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.annotation.tasks import (
     PushResult,
@@ -45,14 +45,12 @@ from edu_affect_data.annotation.tasks import (
     preannotation_label,
     session_task,
 )
-from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import ADJUDICATIONS_SCHEMA, BuildPaths
 from edu_affect_data.core.vocabulary import ANSWERS
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
 
-    from edu_affect_data.annotation.people import People
 
 
 #: Label Studio refuses longer project titles.
@@ -65,7 +63,7 @@ class CampaignError(RuntimeError):
 
 @dataclass
 class Campaign:
-    config: PipelineConfig
+    config: CampaignSettings
     paths: BuildPaths
     layout: AnnotationPaths
     settings: LabelStudioSettings
@@ -95,7 +93,7 @@ class Campaign:
 
 
 def open_campaign(
-    config: PipelineConfig, paths: BuildPaths, settings: LabelStudioSettings | None = None
+    config: CampaignSettings, paths: BuildPaths, settings: LabelStudioSettings | None = None
 ) -> Campaign:
     limit = MAX_TITLE - len(review.adjudication_title(""))
     if len(config.annotation.project_title) > limit:
@@ -288,37 +286,3 @@ def pull_review(campaign: Campaign, queue: list[str]) -> Adjudication:
     excluded = decisions.excluded[decisions.excluded["session_id"].isin(queue)]
     export.write_excluded(excluded, campaign.layout.excluded, review.KIND)
     return Adjudication(queue, mine[["session_id", "label"]], decisions.pull.snapshot)
-
-
-@dataclass(frozen=True)
-class ReviewRound:
-    """A pull followed, once the annotators are done, by the reviewer's round."""
-
-    pull: Pull
-    done: set[str]
-    total: int
-    #: None while annotators are still at work (nothing is sent to the reviewer yet).
-    adjudication: Adjudication | None
-
-    @property
-    def annotations(self) -> pd.DataFrame:
-        """Valid votes of the sessions the annotators are done with."""
-        return self.pull.annotations[self.pull.annotations["session_id"].isin(self.done)]
-
-
-def review_round(campaign: Campaign, people: People) -> ReviewRound:
-    """Pull; when every kept session is done, queue the undecided ones, let ``people`` act, pull decisions.
-
-    ``people`` are the campaign's reviewers (``people.people_for``): real ones act between runs, so
-    for them this reads the decisions the server already holds.
-    """
-    pulled = pull(campaign)
-    done = complete_sessions(campaign, pulled.tasks)
-    total = len(kept_sessions(campaign.paths))
-    if len(done) < total:
-        return ReviewRound(pulled, done, total, None)
-    annotations = pulled.annotations[pulled.annotations["session_id"].isin(done)]
-    queue = open_review(campaign, annotations)
-    if queue:
-        people.act(campaign, ADJUDICATION)
-    return ReviewRound(pulled, done, total, pull_review(campaign, queue))

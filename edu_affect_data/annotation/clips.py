@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.config import ClipConfig
+from edu_affect_data.annotation.options import ClipConfig
 from edu_affect_data.core.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
 from edu_affect_data.core.parallel import map_all
 
@@ -49,7 +49,7 @@ class ClipSpec:
     """Everything needed to cut one session's clip (picklable, for process executors)."""
 
     session_id: str
-    #: The session region's proxy (`media_store`) and the recording time of its first frame.
+    #: The session region's proxy (`media.store`) and the recording time of its first frame.
     proxy_path: str
     proxy_start_s: float
     audio_path: str

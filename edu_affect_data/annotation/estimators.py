@@ -21,18 +21,22 @@ import warnings
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from crowdkit.aggregation import DawidSkene as _CrowdKitDawidSkene
+from pydantic import BaseModel, Field
 
 from edu_affect_data.annotation.majority import majority_labels, vote_counts
 from edu_affect_data.annotation.methods import build_estimator
-from edu_affect_data.config import AggregationConfig
 from edu_affect_data.core.artifacts import LABELS_SCHEMA
+from edu_affect_data.core.strict_config import NoOptions, StrictModel
 from edu_affect_data.core.vocabulary import ABSTAIN, ANSWERS, CLASSES
+
+if TYPE_CHECKING:
+    from edu_affect_data.annotation.options import AggregationConfig
 
 _TIDY = ("task", "worker", "label")
 _Fitted = TypeVar("_Fitted")
@@ -125,6 +129,9 @@ class MajorityVote:
     share of the votes, abstention included, for inspection.
     """
 
+    #: The strict majority has no options of its own (`aggregation.options` must be empty).
+    options: ClassVar[type[BaseModel]] = NoOptions
+
     def __init__(self, *, min_votes: int = 1, abstain: str = ABSTAIN) -> None:
         if min_votes < 1:
             raise ValueError(f"min_votes must be >= 1, got {min_votes}")
@@ -149,6 +156,13 @@ class MajorityVote:
         return self.fit(data).labels_
 
 
+class DawidSkeneOptions(StrictModel):
+    """`aggregation.options` of `dawid_skene`: when EM stops."""
+
+    n_iter: int = Field(100, ge=1, description="Most EM iterations.")
+    tol: float = Field(1e-5, gt=0, description="EM stops when an iteration changes its loss by less than this.")
+
+
 class DawidSkene:
     """crowd-kit's Dawid-Skene EM on class votes, undecided (NaN) below ``min_votes`` valid votes.
 
@@ -156,6 +170,8 @@ class DawidSkene:
     fully deterministic for given ``n_iter`` and ``tol``. ``errors_`` holds each worker's estimated
     confusion matrix, ``priors_`` the class priors.
     """
+
+    options: ClassVar[type[BaseModel]] = DawidSkeneOptions
 
     def __init__(
         self,
@@ -268,7 +284,7 @@ def aggregate_labels(
     (NaN for an adjudicated session whose votes were all "Cannot tell").
     """
     tidy = _as_tidy(annotations)
-    decided = build_estimator(cfg.method, min_votes=cfg.min_votes).fit_predict(tidy)
+    decided = build_estimator(cfg.method, min_votes=cfg.min_votes, options=cfg.options).fit_predict(tidy)
     method = pd.Series(cfg.method, index=decided.index, dtype=object)
     if adjudications is not None and not adjudications.empty:
         final = _check_adjudications(adjudications, decided.index)

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.config import GoldConfig
+from edu_affect_data.annotation.options import GoldConfig
 from edu_affect_data.core.artifacts import GOLD_SCHEMA, BuildPaths
 from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.vocabulary import CLASSES

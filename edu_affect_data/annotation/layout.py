@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edu_affect_data.config import AnnotationConfig
+from edu_affect_data.annotation.options import AnnotationConfig
 from edu_affect_data.core.artifacts import BuildPaths
 
 

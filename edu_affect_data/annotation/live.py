@@ -64,7 +64,7 @@ from edu_affect_data.annotation.agreement_report import (
 )
 from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
 from edu_affect_data.annotation.majority import UNDECIDED, strict_majority, vote_counts
-from edu_affect_data.config import DriftConfig
+from edu_affect_data.annotation.options import DriftConfig
 from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 

@@ -1,9 +1,11 @@
 """`aggregation.method` -> the estimator that turns a session's votes into its label.
 
-An estimator is a crowd-kit-style class built as `Estimator(min_votes=...)` with `fit(data)` and
-`fit_predict(data) -> Series` on a tidy `task, worker, label` table, NaN where it decides nothing
-(the reviewer then decides, and the reviewer's choice always overrides). The built-ins live in
-`aggregate.py`; another package adds one through the entry-point group `edu_affect_data.aggregation`
+An estimator is a crowd-kit-style class built as `Estimator(min_votes=..., **options)` with
+`fit(data)` and `fit_predict(data) -> Series` on a tidy `task, worker, label` table, NaN where it
+decides nothing (the reviewer then decides, and the reviewer's choice always overrides). Its
+options are its own: the class attribute `options` is a strict pydantic model (absent: no
+options), validated from `aggregation.options`. The built-ins live in `estimators.py`; another
+package adds one through the entry-point group `edu_affect_data.aggregation`
 (`glad = "my_package.glad:Glad"`), code through `register_method`. Names are listed without
 importing anything, so the pipeline config validates `aggregation.method` cheaply.
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from edu_affect_data.core.registry import Registry, RegistryError
+from edu_affect_data.core.strict_config import NoOptions
 
 ENTRY_POINT_GROUP = "edu_affect_data.aggregation"
 
@@ -22,6 +27,9 @@ def _check(name: str, estimator: Any) -> type:
         callable(getattr(estimator, method, None)) for method in ("fit", "fit_predict")
     ):
         raise RegistryError(f"aggregation method {name!r} is not an estimator class with fit and fit_predict")
+    options = getattr(estimator, "options", NoOptions)
+    if not (isinstance(options, type) and issubclass(options, BaseModel)):
+        raise RegistryError(f"aggregation method {name!r}: `options` is not a pydantic model class")
     return estimator
 
 
@@ -45,6 +53,14 @@ def method_names() -> tuple[str, ...]:
     return METHODS.names()
 
 
-def build_estimator(name: str, *, min_votes: int) -> Any:
-    """A fresh estimator for `aggregation.method`, deciding only with `min_votes` valid votes."""
-    return METHODS.get(name)(min_votes=min_votes)
+def estimator_options(name: str) -> type[BaseModel]:
+    """The options model of the estimator registered as `name` (NoOptions when it declares none)."""
+    options: type[BaseModel] = getattr(METHODS.get(name), "options", NoOptions)
+    return options
+
+
+def build_estimator(name: str, *, min_votes: int, options: BaseModel | None = None) -> Any:
+    """A fresh estimator for `aggregation.method` with its validated `options`, deciding only with
+    `min_votes` valid votes."""
+    values = options.model_dump() if options is not None else {}
+    return METHODS.get(name)(min_votes=min_votes, **values)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from edu_affect_data.annotation.client import LabelStudioSettings, call_with_retries
 from edu_affect_data.annotation.export import TaskProgress
-from edu_affect_data.config import AnnotationConfig
+from edu_affect_data.annotation.options import AnnotationConfig
 from edu_affect_data.core.vocabulary import CLASSES
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ server: they sign up, log in and vote through the API (``simulated_people``), an
 asked*, so a single ``edu-data build`` completes.
 
 ``People.act(campaign, round_)`` is that moment: the code around it is the same for both kinds,
-and ``people_for`` is the one place that chooses which kind a configuration has.
+and ``rounds.people_for`` is the one place that chooses which kind a configuration has.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from edu_affect_data.annotation.campaign import Campaign
-    from edu_affect_data.config import SimulateConfig
 
 #: The annotators' round (the main project) and the senior reviewer's (the adjudication project).
 Round = Literal["annotation", "adjudication"]
@@ -45,11 +44,3 @@ class RealPeople:
         del campaign, round_
         return 0
 
-
-def people_for(simulate: SimulateConfig | None) -> People:
-    """The people of a campaign: simulated ones when ``annotation.simulate`` is set, else real ones."""
-    if simulate is None:
-        return RealPeople()
-    from edu_affect_data.annotation.simulated_people import SimulatedPeople  # accounts, HTTP forms
-
-    return SimulatedPeople(simulate)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from edu_affect_data.config import SimulateConfig, SimulatedAnnotator
+from edu_affect_data.annotation.options import SimulateConfig, SimulatedAnnotator
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 #: What ``edu-data synth`` writes next to the corpora it makes (``synth.truth.TRUTH_FILE``; not

@@ -25,6 +25,7 @@ from edu_affect_data.annotation.accounts import Account, ensure_account, simulat
 from edu_affect_data.annotation.campaign import Campaign, kept_sessions
 from edu_affect_data.annotation.client import LabelStudioSettings, call_with_retries, connect
 from edu_affect_data.annotation.labeling import AFFECT_CONTROL
+from edu_affect_data.annotation.options import SimulateConfig
 from edu_affect_data.annotation.overlap import server_overlaps
 from edu_affect_data.annotation.people import ADJUDICATION, ANNOTATION, Round
 from edu_affect_data.annotation.simulate import (
@@ -34,7 +35,6 @@ from edu_affect_data.annotation.simulate import (
     reviewer_vote,
     session_truths,
 )
-from edu_affect_data.config import SimulateConfig
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

@@ -199,11 +199,10 @@ def status_plot_path(annotation_dir: Path) -> Path:
 @annotate.command("adjudicate")
 def adjudicate(config: ConfigArg, out: OutOpt = Path("build-output"), set_: SetOpt = None) -> None:
     """Pull; once annotators are done, send undecided sessions to the reviewer and pull decisions (exit 3 while open)."""
-    from edu_affect_data.annotation import campaign as campaigns
-    from edu_affect_data.annotation.people import people_for
+    from edu_affect_data.annotation.rounds import people_for, review_round
 
     campaign = _open(config, out, set_)
-    round_ = campaigns.review_round(campaign, people_for(campaign.config.annotation.simulate))
+    round_ = review_round(campaign, people_for(campaign.config.annotation.simulate))
     review = round_.adjudication
     if review is None:
         typer.echo(f"waiting for annotations: {len(round_.done)}/{round_.total} sessions complete; nothing sent to the reviewer yet")

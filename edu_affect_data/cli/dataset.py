@@ -24,7 +24,7 @@ OutOption = Annotated[
 ]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a config key: --set features.video.fps=5."),
+    typer.Option("--set", help="Override a config key: --set features.extractors.frames.fps=5."),
 ]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Rerun the stage even if its inputs did not change.")

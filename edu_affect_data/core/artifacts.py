@@ -44,7 +44,7 @@ SESSIONS_SCHEMA = pa.schema(
         ("gap_video_start_s", pa.float64()),
         ("gap_text_s", pa.float64()),
         ("gap_text_start_s", pa.float64()),
-        # The one video pass's results (media_store.py); null when the video could not be decoded.
+        # The one video pass's results (media/store.py); null when the video could not be decoded.
         ("proxy_path", pa.string()),  # absolute: the speaker region's proxy chunk holding the window
         ("proxy_start_s", pa.float64()),  # recording time of the proxy's first frame
         ("frames_path", pa.string()),  # absolute: the recording's frame classification
@@ -144,7 +144,7 @@ class BuildPaths:
 
     @property
     def video_dir(self) -> Path:
-        """The ingest's one video pass: per recording, region proxies and frame classification (`media_store`)."""
+        """The ingest's one video pass: per recording, region proxies and frame classification (`media.store`)."""
         return self.out / "manifest" / "video"
 
     @property

@@ -84,6 +84,10 @@ class Registry(Generic[T]):
         """Every known name, built-ins first, then entry points, then registrations (nothing imported)."""
         return tuple(dict.fromkeys([*self._builtins, *self.entry_points(), *self._registered]))
 
+    def builtin_names(self) -> tuple[str, ...]:
+        """The names the owning module declares in code (what every installation has)."""
+        return tuple(self._builtins)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.names()
 

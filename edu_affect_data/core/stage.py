@@ -41,10 +41,10 @@ class UnknownConfigKey(ValueError):
 class ConfigSlice:
     """Read-only view of a pydantic config exposing only some dotted keys, with attribute access.
 
-    For declared keys `("seed", "features.audio")`: `slice.seed` and `slice.features.audio.n_mfcc`
-    return the real values (a declared key gives its whole subtree, as the real pydantic model);
-    `slice.features` is itself a slice (only part of it is declared); `slice.features.workers` or
-    `slice.annotation` raise `UndeclaredConfigKey`. `model_dump(**kwargs)` dumps the declared keys
+    For declared keys `("seed", "aggregation.min_votes")`: `slice.seed` returns the real value (a
+    declared key gives its whole subtree, as the real pydantic model); `slice.aggregation` is itself
+    a slice (only part of it is declared) whose `min_votes` is the real value; `slice.aggregation.method`
+    or `slice.annotation` raise `UndeclaredConfigKey`. `model_dump(**kwargs)` dumps the declared keys
     only: what the stage sees is what its input hash covers. A slice pickles (stages send parts of
     their config to worker processes).
     """

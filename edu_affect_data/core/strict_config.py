@@ -10,7 +10,7 @@ recursively, anything else replaces.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -160,9 +160,17 @@ def load_strict(
     *,
     rebase: Path | None = None,
     error: type[ConfigError] = ConfigError,
+    complete: Callable[[dict[str, Any]], None] | None = None,
 ) -> M:
-    """Read `path` (with its `base:` chain; defaults when None), apply overrides, validate."""
+    """Read `path` (with its `base:` chain; defaults when None), apply overrides, validate.
+
+    `complete(tree)` spells out, before the overrides, a default that an override would otherwise
+    replace instead of amend (a mapping whose keys are themselves a choice, such as which feature
+    extractors run: `--set features.extractors.frames.fps=5` must keep the other extractors).
+    """
     tree = resolve_bases(Path(path), rebase=rebase, error=error) if path is not None else {}
+    if complete is not None:
+        complete(tree)
     for dotted, value in (overrides or {}).items():
         set_dotted(tree, dotted, value, error)
     return validate_tree(model, tree, str(path) if path is not None else "<defaults>", error)

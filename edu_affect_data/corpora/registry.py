@@ -1,13 +1,15 @@
-"""Corpus name -> `CorpusPlugin`, from the entry-point group `edu_affect_data.corpora`.
+"""Corpus name -> `CorpusPlugin`: the built-ins declared here, then the entry-point group
+`edu_affect_data.corpora`, then programmatic registrations.
 
 A corpus is added by installing a package that declares, in its `pyproject.toml`::
 
     [project.entry-points."edu_affect_data.corpora"]
     meld = "my_package.meld:CORPUS"
 
-where `CORPUS` is a `CorpusPlugin`. The two built-in corpora register themselves the same way in
-this project's `pyproject.toml`. `register_corpus` adds a plugin programmatically (tests,
-notebooks) under the same rules. Entry points are loaded lazily, by name, the first time a corpus
+where `CORPUS` is a `CorpusPlugin`. The two built-in corpora are declared in `BUILTINS` below, as
+`module:attribute` strings like the entry points (so every installation has them, whatever its
+install metadata). `register_corpus` adds a plugin programmatically (tests, notebooks) under the
+same rules. Entry points are loaded lazily, by name, the first time a corpus
 is asked for, so configuring MOSEI never imports another corpus's reader (`edu_affect_data.core.registry`).
 """
 
@@ -40,13 +42,19 @@ def _check(name: str, plugin: Any) -> CorpusPlugin:
     return plugin
 
 
+#: The built-in corpora, `module:attribute` of their plugins.
+BUILTINS: dict[str, str] = {
+    "iemocap": "edu_affect_data.corpora.iemocap:CORPUS",
+    "mosei": "edu_affect_data.corpora.mosei:CORPUS",
+}
+
 CORPORA: Registry[CorpusPlugin] = Registry(
-    "corpus", GROUP, _check, error=CorpusRegistryError, unknown=UnknownCorpusError
+    "corpus", GROUP, _check, builtins=BUILTINS, error=CorpusRegistryError, unknown=UnknownCorpusError
 )
 
 
 def corpus_names() -> list[str]:
-    """Every corpus that can be configured: entry points and programmatic registrations, sorted."""
+    """Every corpus that can be configured: built-ins, entry points and registrations, sorted."""
     return sorted(CORPORA.names())
 
 
@@ -61,7 +69,7 @@ def register_corpus(plugin: CorpusPlugin, *, replace: bool = False) -> CorpusPlu
 
 
 def unregister_corpus(name: str) -> None:
-    """Forget a programmatic registration (entry points stay)."""
+    """Forget a programmatic registration (built-ins and entry points stay)."""
     CORPORA.unregister(name)
 
 

@@ -1,7 +1,7 @@
 """One definition of a video frame's speaker region and of whether a frame carries usable signal.
 
-The gap scan (`media_timelines.video_timelines`, which decides which sessions are kept), the
-features (`features.video.extract_frames`, whose `frame_available` flags the published frames)
+The gap scan (`video_pass.video_timelines`, which decides which sessions are kept), the
+features (`media.sampling.extract_frames`, whose `frame_available` flags the published frames)
 and the annotators' clips (`annotation.clips`) all look at the same picture through this module,
 so a session is never kept for a stretch that its published frames then call unusable, or the
 reverse, and an annotator sees exactly the columns the features were cut from.
@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from edu_affect_data.config import GapsConfig
+from edu_affect_data.media.options import GapsConfig
 
 #: The speaker regions a session may name (`video_region` in the sessions table).
 REGIONS: tuple[str, ...] = ("left", "right", "full")
@@ -118,7 +118,7 @@ class FaceDetector:
         if self.cascade.empty():
             raise FaceDetectorMissing(
                 f"{path}: OpenCV's frontal-face Haar cascade is not installed "
-                "(needs opencv-python-headless 4.x; asked for by gaps.face_check or features.video.crop: face)"
+                "(needs opencv-python-headless 4.x; asked for by gaps.face_check or features.extractors.frames.crop: face)"
             )
 
     def boxes(self, gray: np.ndarray, *, min_size: int = 0) -> list[tuple[int, int, int, int]]:

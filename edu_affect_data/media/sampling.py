@@ -1,5 +1,6 @@
-"""Video features: the speaker's region of the recording, sampled at a fixed rate, as JPEG frames
-and/or RGB arrays at an image network's input size (`features.embeddings` embeds those).
+"""A session window's frames: the speaker's region sampled on a regular grid (`FrameGrid`), as JPEG
+frames and/or RGB arrays at an image network's input size (the `frames` extractor's embedder
+embeds those; `edu-data predict` samples raw media the same way).
 
 The pixels come from the ingest's one pass over the recording (`video_pass.py`): the session's
 region proxy (intra-only: only the frames a session shows are decoded, each on its own) and the
@@ -16,17 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from edu_affect_data.config import GapsConfig, MediaConfig, VideoFeaturesConfig
 from edu_affect_data.media.frames import (
     MISSING_STEP_PERIODS,
     REGIONS,
     FaceDetector,
     FaceDetectorMissing,
 )
+from edu_affect_data.media.options import GapsConfig, MediaConfig
 from edu_affect_data.media.store import RegionFrames
 
 #: Decoding starts this long before a raw window, so its first instant shows a frame.
@@ -41,6 +42,22 @@ FACE_MARGIN = 1.6
 FACE_DETECT_WIDTH = 240
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class FrameGrid(Protocol):
+    """How a session's frames are sampled and stored (the `frames` extractor's options satisfy it)."""
+
+    @property
+    def fps(self) -> float: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def crop(self) -> str: ...
+
+    @property
+    def jpeg_quality(self) -> int: ...
 
 
 class VideoFeatureError(ValueError):
@@ -97,7 +114,7 @@ def extract_frames(
     region: str,
     start_s: float,
     end_s: float,
-    video: VideoFeaturesConfig,
+    video: FrameGrid,
     gaps: GapsConfig,
     *,
     jpeg: bool = True,
@@ -141,7 +158,7 @@ def proxy_frames(
     frames: RegionFrames,
     start_s: float,
     end_s: float,
-    video: VideoFeaturesConfig,
+    video: FrameGrid,
     *,
     jpeg: bool = True,
     pixels_size: int | None = None,

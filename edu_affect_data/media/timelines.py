@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edu_affect_data.config import GapsConfig
 from edu_affect_data.media.frames import FRAME_KINDS, MISSING_STEP_PERIODS
+from edu_affect_data.media.options import GapsConfig
 
 #: Audio is judged in frames of this length (docs/contracts.md).
 AUDIO_FRAME_S = 0.010
@@ -188,24 +188,6 @@ class VideoThresholds:
     @classmethod
     def from_config(cls, gaps: GapsConfig) -> VideoThresholds:
         return cls(gaps.video_black_luma, gaps.video_frozen_mad, gaps.face_check)
-
-
-def video_timelines(
-    path: Path, regions: tuple[str, ...], limits: VideoThresholds | GapsConfig
-) -> dict[str, Timeline]:
-    """Per region, the frames `FrameClassifier` does not call usable, as gaps: one decoding pass
-    (`video_pass.scan_chunk`, the whole file as one chunk, no proxies).
-
-    Missing frames come from timestamps: a step over `MISSING_STEP_PERIODS` frame periods leaves
-    the stretch in between uncovered, and the timeline ends after the last frame (a stream that
-    stops early).
-    """
-    from edu_affect_data.media.video_pass import ChunkJob, scan_chunk
-
-    if isinstance(limits, GapsConfig):
-        limits = VideoThresholds.from_config(limits)
-    chunk = scan_chunk(ChunkJob(path.stem, path, tuple(regions), 0, 0.0, None, 0.0, limits, None))
-    return video_timelines_of(path, chunk.pts, chunk.kinds, chunk.fps, chunk.declared_frames)
 
 
 def video_timelines_of(

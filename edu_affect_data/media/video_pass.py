@@ -41,7 +41,13 @@ from edu_affect_data.media.frames import (
     ffmpeg_crop,
     region_columns,
 )
-from edu_affect_data.media.timelines import BrokenMediaError, VideoThresholds
+from edu_affect_data.media.options import GapsConfig
+from edu_affect_data.media.timelines import (
+    BrokenMediaError,
+    Timeline,
+    VideoThresholds,
+    video_timelines_of,
+)
 
 #: `showinfo`'s line for one frame: its timestamp in seconds.
 _SHOWINFO = re.compile(rb"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[\d.]+(?:e-?\d+)?)")
@@ -403,3 +409,19 @@ def _exact_prime(before_pts: np.ndarray, before_refs: dict[str, np.ndarray], fps
             steps = np.flatnonzero(np.diff(before_pts) > 1.5 / fps)
             starts.append(float(before_pts[steps[-1] + 1]) if len(steps) else 0.0)
     return max(0.0, min(starts) - 0.25 / fps)
+
+
+def video_timelines(
+    path: Path, regions: tuple[str, ...], limits: VideoThresholds | GapsConfig
+) -> dict[str, Timeline]:
+    """Per region, the frames `FrameClassifier` does not call usable, as gaps: one decoding pass
+    (`scan_chunk`, the whole file as one chunk, no proxies).
+
+    Missing frames come from timestamps: a step over `MISSING_STEP_PERIODS` frame periods leaves
+    the stretch in between uncovered, and the timeline ends after the last frame (a stream that
+    stops early).
+    """
+    if isinstance(limits, GapsConfig):
+        limits = VideoThresholds.from_config(limits)
+    chunk = scan_chunk(ChunkJob(path.stem, path, tuple(regions), 0, 0.0, None, 0.0, limits, None))
+    return video_timelines_of(path, chunk.pts, chunk.kinds, chunk.fps, chunk.declared_frames)

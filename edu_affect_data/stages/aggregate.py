@@ -20,7 +20,7 @@ from edu_affect_data.annotation.agreement import (
 from edu_affect_data.annotation.estimators import aggregate_labels, needs_adjudication
 from edu_affect_data.annotation.export import write_table
 from edu_affect_data.annotation.gold import read_gold
-from edu_affect_data.config import PipelineConfig
+from edu_affect_data.annotation.options import CampaignSettings
 from edu_affect_data.core.artifacts import ADJUDICATIONS_SCHEMA, ANNOTATIONS_SCHEMA, BuildPaths
 from edu_affect_data.core.stage import StageOutcome
 
@@ -37,7 +37,7 @@ def _read_pulled(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def run_aggregate(
-    config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None
+    config: CampaignSettings, paths: BuildPaths, *, executor: Executor | None = None
 ) -> StageOutcome:
     """Labels and the agreement report from the pulled votes and decisions (files only, no server).
 

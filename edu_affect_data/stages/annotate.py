@@ -2,7 +2,7 @@
 
 Real people work between runs, so the stage returns ``complete=False`` ("waiting for annotations")
 until every kept session has its votes; ``edu-data build`` then stops (exit 3) and a later run
-picks up where the server stands. The people of a campaign come from ``people.people_for``: with
+picks up where the server stands. The people of a campaign come from ``rounds.people_for``: with
 ``annotation.simulate`` they are simulated clients of the same server who answer when asked, so
 the stage completes within one run; the stage code is the same for both.
 """
@@ -12,14 +12,15 @@ from __future__ import annotations
 from concurrent.futures import Executor
 
 from edu_affect_data.annotation import campaign as campaigns
-from edu_affect_data.annotation.people import ANNOTATION, people_for
-from edu_affect_data.config import PipelineConfig
+from edu_affect_data.annotation.options import CampaignSettings
+from edu_affect_data.annotation.people import ANNOTATION
+from edu_affect_data.annotation.rounds import people_for
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.stage import StageOutcome
 
 
 def run_annotate(
-    config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None
+    config: CampaignSettings, paths: BuildPaths, *, executor: Executor | None = None
 ) -> StageOutcome:
     """Clips and tasks for the kept sessions; the people act; how many sessions are done."""
     campaign = campaigns.open_campaign(config, paths)

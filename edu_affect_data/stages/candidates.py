@@ -22,7 +22,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.config import SessionsConfig
+from pydantic import Field, model_validator
+
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.corpora.plugin import session_custom, summarize_source_labels
 from edu_affect_data.corpora.records import (
     Corpus,
@@ -33,6 +35,19 @@ from edu_affect_data.corpora.records import (
     VideoRegion,
     Word,
 )
+
+
+class SessionsConfig(StrictModel):
+    min_s: float = Field(20.0, gt=0, description="Shortest candidate session, seconds.")
+    target_s: float = Field(30.0, gt=0, description="Length a session grows to before it is closed, seconds.")
+    max_s: float = Field(40.0, gt=0, description="Longest candidate session, seconds.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionsConfig:
+        if not self.min_s <= self.target_s <= self.max_s:
+            raise ValueError("need min_s <= target_s <= max_s")
+        return self
+
 
 #: A corpus hook: a session's source labels from its units (`CorpusPlugin.summarize_labels`).
 Summarize = Callable[[Sequence[Utterance]], SourceLabels | None]

@@ -15,19 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow.parquet as pq
 
 from edu_affect_data import __version__
-from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.stages.features.frames import FramesOptions
 
 if TYPE_CHECKING:
     import datasets
+
+    from edu_affect_data.stages.features.options import FeaturesConfig
 
 #: Packages whose versions decide the bytes of the dataset.
 PROVENANCE_PACKAGES = (
@@ -64,6 +66,15 @@ frames and transcript tokens here are derived from their media and text. Share i
 who hold the same licences, and do not upload it to a public hub.
 The toolkit that built it never uploads anything: it reads local corpora and writes local files.
 """
+
+
+class CardSettings(Protocol):
+    """What the card reads of the pipeline configuration; it embeds the whole slice it is given."""
+
+    @property
+    def features(self) -> FeaturesConfig: ...
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,7 @@ def _corpus_lines(corpora: list[CorpusPlugin]) -> list[str]:
     return [*lines, ""]
 
 
-def frame_embedder(config: PipelineConfig, features: datasets.Features) -> dict[str, Any] | None:
+def frame_embedder(config: CardSettings, features: datasets.Features) -> dict[str, Any] | None:
     """Which frozen image network made `frame_embeddings` (name, weights SHA-256, preprocessing); None without them.
 
     The same identity is hashed into the frame parts' names, so the card names the weights the
@@ -150,7 +161,7 @@ def frame_embedder(config: PipelineConfig, features: datasets.Features) -> dict[
         return None
     from edu_affect_data.stages.features.embedder import embedder_identity
 
-    identity = embedder_identity(config.features.video.embedder)
+    identity = embedder_identity(config.features.options_of("frames", FramesOptions).embedder)
     return {
         "model": identity.model,
         "weights_sha256": identity.weights_sha256,
@@ -246,13 +257,13 @@ def _summary(stats: dict[str, SplitStats], corpora: list[CorpusPlugin], features
     )
 
 
-def _example(config: PipelineConfig, features: datasets.Features) -> list[str]:
+def _example(config: CardSettings, features: datasets.Features) -> list[str]:
     """The loading example: the dataset folder as a placeholder, shapes from the published features."""
     shapes = []
     if "mfcc" in features:
         shapes.append(f"mfcc (T, {features['mfcc'].shape[1]})")
     if "frames" in features:
-        side = config.features.video.size
+        side = config.features.options_of("frames", FramesOptions).size
         shapes.append(f"frames (n, 3, {side}, {side}) uint8")
     lines = ["```python", "from datasets import load_dataset"]
     if "frames" in features:
@@ -272,7 +283,7 @@ def _fmt(value: Any) -> str:
 
 
 def render_card(
-    config: PipelineConfig,
+    config: CardSettings,
     paths: BuildPaths,
     features: datasets.Features,
     stats: dict[str, SplitStats],
@@ -288,8 +299,6 @@ def render_card(
     from datasets.splits import SplitDict, SplitInfo
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
-
-    from edu_affect_data.build import STAGES
 
     corpora = source_corpora(paths)
     embedder = frame_embedder(config, features)
@@ -364,8 +373,8 @@ def render_card(
         *_embedder_lines(embedder),
         "## How it was built",
         "",
-        f"edu-affect-data {__version__}, stages {' -> '.join(spec.name for spec in STAGES)} (this card is the "
-        "last one's). Configuration read by this stage (paths outside the build folder as `<name>` placeholders):",
+        f"edu-affect-data {__version__}, `edu-data build` (this card is written by its last stage, `publish`). "
+        "Configuration read by that stage (paths outside the build folder as `<name>` placeholders):",
         "",
         "```json",
         json.dumps(public_config(config.model_dump(mode="json"), paths), indent=2, sort_keys=True),

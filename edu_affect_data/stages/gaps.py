@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edu_affect_data.config import GapsConfig, MediaConfig
 from edu_affect_data.core.parallel import default_workers, parallel_map
 from edu_affect_data.core.vocabulary import SESSION_STATUSES
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
+from edu_affect_data.media.options import GapsConfig, MediaConfig
 from edu_affect_data.media.store import (
     chunk_digest,
     chunk_paths,
@@ -77,7 +77,7 @@ class MediaTask:
     measure_audio: bool
     silence_dbfs: float
     chunk: ChunkJob | None
-    #: The chunk's results file (`media_store`), None when nothing is kept on disk.
+    #: The chunk's results file (`media.store`), None when nothing is kept on disk.
     results_path: Path | None = None
     #: Seconds of video the task decodes: the pool runs the longest first.
     weight: float = 0.0
@@ -222,7 +222,7 @@ def assess_corpora(
 
     The recordings of all corpora are cut into chunks (`video_pass.plan_chunks`) and run longest
     first, so the pool stays full to the end instead of idling behind one long video. With
-    `media_dir` the pass also leaves the proxies and frame classifications there (`media_store`)
+    `media_dir` the pass also leaves the proxies and frame classifications there (`media.store`)
     and each verdict says where its session's are; `media_files` then receives every file kept.
     Broken media files are found here, not by the readers; `media_problems`, when given, receives
     one `Problem` per such file so `problems.csv` lists them beside the reader's.

@@ -18,28 +18,46 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from edu_affect_data.config import ConfigError, CorpusConfig, PipelineConfig, corpus_roots
 from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
 from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.stage import StageOutcome
+from edu_affect_data.core.strict_config import ConfigError
 from edu_affect_data.core.vocabulary import MODALITIES, SESSION_STATUSES
+from edu_affect_data.corpora.config import CorpusConfig, corpus_roots
 from edu_affect_data.corpora.records import CorpusManifest, Problem
 from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.media.options import GapsConfig, MediaConfig
 from edu_affect_data.media.store import remove_stale as remove_stale_media
-from edu_affect_data.stages.candidates import CandidateSession, build_sessions
+from edu_affect_data.stages.candidates import CandidateSession, SessionsConfig, build_sessions
 from edu_affect_data.stages.gaps import STATUSES, SessionVerdict, assess_corpora
 from edu_affect_data.stages.ingest_report import write_report
 
 PROBLEM_COLUMNS = ("corpus", "path", "line", "recording_id", "utterance_id", "reason")
 
 
-def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
+class IngestSettings(Protocol):
+    """What ingest reads of the pipeline configuration (its `StageSpec` keys)."""
+
+    @property
+    def corpora(self) -> Mapping[str, CorpusConfig]: ...
+
+    @property
+    def sessions(self) -> SessionsConfig: ...
+
+    @property
+    def gaps(self) -> GapsConfig: ...
+
+    @property
+    def media(self) -> MediaConfig: ...
+
+
+def run_ingest(config: IngestSettings, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
     """Read the configured corpora and write sessions.parquet, problems.csv and report.md."""
     started = time.perf_counter()
     with executor_or_pool(executor) as pool:
@@ -72,7 +90,7 @@ def run_ingest(config: PipelineConfig, paths: BuildPaths, *, executor: Executor 
     table = sessions_table(rows)
     atomic_write(paths.sessions, lambda tmp: pq.write_table(table, tmp))
     atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
-    atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config, tmp))
+    atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config.sessions, config.gaps, tmp))
     elapsed = time.perf_counter() - started
     counts = {status: sum(1 for r in rows if r["status"] == status) for status in STATUSES}
     summary = ", ".join(f"{counts[s]} {s}" for s in SESSION_STATUSES)

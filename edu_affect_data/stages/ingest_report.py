@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.vocabulary import SESSION_STATUSES
 from edu_affect_data.corpora.records import CorpusManifest
+from edu_affect_data.media.options import GapsConfig
+from edu_affect_data.stages.candidates import SessionsConfig
 
 _STATUS_COLUMNS = SESSION_STATUSES
 _PROBLEMS_LISTED = 20
@@ -44,7 +45,8 @@ def write_report(
     manifests: Sequence[CorpusManifest],
     rows: Sequence[dict[str, Any]],
     causes: Sequence[Sequence[str]],
-    config: PipelineConfig,
+    sessions: SessionsConfig,
+    gaps: GapsConfig,
     path: Path,
 ) -> None:
     """Write the Markdown funnel report to `path`; `causes[i]` are the short causes of `rows[i]`.
@@ -52,7 +54,7 @@ def write_report(
     Nothing run-dependent (no timings, no dates) goes in, so unchanged inputs give an identical
     file and the build does not rerun later stages for nothing.
     """
-    s, g = config.sessions, config.gaps
+    s, g = sessions, gaps
     lines = [
         "# Ingest report",
         "",

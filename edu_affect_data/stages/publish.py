@@ -17,17 +17,18 @@ import shutil
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import Field
 
 from edu_affect_data.core.artifacts import BuildPaths
-from edu_affect_data.core.stage import ConfigSlice, StageOutcome
+from edu_affect_data.core.stage import StageOutcome
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
-from edu_affect_data.stages.card import SplitStats, render_card
+from edu_affect_data.stages.card import CardSettings, SplitStats, render_card
 from edu_affect_data.stages.features.index import FeaturesIndex, PartRef, read_index
 from edu_affect_data.stages.features.inputs import load_plan, metadata_row
 from edu_affect_data.stages.features.registry import get_extractor, known_names
@@ -37,6 +38,19 @@ if TYPE_CHECKING:
     import datasets
 
 MB = 1024 * 1024
+
+
+class DatasetConfig(StrictModel):
+    max_shard_mb: int = Field(500, gt=0, description="Largest Parquet shard, MB (uncompressed, as `datasets` measures).")
+    max_row_group_mb: int = Field(100, gt=0, description="Largest row group, MB (uncompressed): the memory publishing needs.")
+
+
+class PublishSettings(CardSettings, Protocol):
+    """What publish reads of the pipeline configuration (its `StageSpec` keys): the card's part and
+    the shard sizes. Under the build it is that slice, and the card embeds exactly it."""
+
+    @property
+    def dataset(self) -> DatasetConfig: ...
 
 
 class PublishError(RuntimeError):
@@ -158,22 +172,6 @@ def split_stats(plan: pd.DataFrame) -> dict[str, SplitStats]:
     return stats
 
 
-def declared_config(config: Any) -> Any:
-    """The config as publish may read and embed it: only the keys `STAGES` declares for publish.
-
-    Under the build `config` is already that slice; a direct call with a whole `PipelineConfig`
-    gets the same view, so the card never embeds configuration the stage's hash does not cover.
-    """
-    if not isinstance(config, BaseModel):
-        return config
-    from edu_affect_data.build import STAGES
-
-    keys = next((spec.config_keys for spec in STAGES if spec.name == "publish"), None)
-    if keys is None:
-        raise PublishError("build.STAGES has no publish stage: its declared config keys are unknown")
-    return ConfigSlice(config, "publish", keys)
-
-
 def _check_index(index: FeaturesIndex, plan: pd.DataFrame, paths: BuildPaths) -> None:
     """The index must list exactly the assigned sessions, in their splits (else features is stale)."""
     indexed = [(e.session_id, e.split) for e in index.entries]
@@ -215,7 +213,7 @@ def _swap_in(staging: Path, dataset: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def run_publish(config: Any, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
+def run_publish(config: PublishSettings, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
     """Write `dataset/data/*.parquet` and the `README.md` card from the features index.
 
     `executor` is accepted for the uniform stage signature; publishing is I/O bound and serial.
@@ -224,7 +222,6 @@ def run_publish(config: Any, paths: BuildPaths, *, executor: Executor | None = N
     import datasets  # noqa: F401  (registers the Array2D extension types the parts use)
     from datasets import Features
 
-    config = declared_config(config)
     plan = load_plan(paths)
     index = read_index(paths)
     _check_index(index, plan, paths)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from concurrent.futures import Executor
 
 from edu_affect_data.annotation import campaign as campaigns
-from edu_affect_data.annotation.people import people_for
-from edu_affect_data.config import PipelineConfig
+from edu_affect_data.annotation.options import CampaignSettings
+from edu_affect_data.annotation.rounds import people_for, review_round
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.stage import StageOutcome
 
 
 def run_pull(
-    config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None
+    config: CampaignSettings, paths: BuildPaths, *, executor: Executor | None = None
 ) -> StageOutcome:
     """Pull the votes; once all are in, let the reviewer decide the undecided and pull the decisions.
 
@@ -26,7 +26,7 @@ def run_pull(
     """
     del executor
     campaign = campaigns.open_campaign(config, paths)
-    round_ = campaigns.review_round(campaign, people_for(config.annotation.simulate))
+    round_ = review_round(campaign, people_for(config.annotation.simulate))
     pulled, total, review = round_.pull, round_.total, round_.adjudication
     stats: dict[str, float | int | str] = {
         "sessions": total,

@@ -19,22 +19,58 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import Field, model_validator
 
-from edu_affect_data.config import PipelineConfig, SplitRatios
 from edu_affect_data.core.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
 from edu_affect_data.core.atomic import atomic_write, atomic_write_text
 from edu_affect_data.core.stage import StageOutcome
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, EXCLUDED, SPLITS
 
 #: Weight of the class-distribution error relative to the session-ratio error.
 CLASS_ERROR_WEIGHT = 0.5
 #: Randomised greedy starts of the speaker search; each is refined by local moves.
 SEARCH_RESTARTS = 16
+
+
+class BalanceConfig(StrictModel):
+    per_class: int | None = Field(None, ge=1, description="Sessions kept per class (paper: 1250); null = the smallest class count.")
+
+
+class SplitRatios(StrictModel):
+    train: float = Field(0.7, gt=0, description="Share of the balanced sessions (whole speakers) for training.")
+    validation: float = Field(0.1, gt=0, description="Share for model selection.")
+    test: float = Field(0.2, gt=0, description="Share touched once, for the reported figures.")
+
+    @model_validator(mode="after")
+    def _sum_one(self) -> SplitRatios:
+        if abs(self.train + self.validation + self.test - 1.0) > 1e-6:
+            raise ValueError("split ratios must sum to 1")
+        return self
+
+
+class SplitConfig(StrictModel):
+    ratios: SplitRatios = SplitRatios()
+    folds: int | None = Field(None, ge=2, description="Also write K speaker-independent cross-validation folds.")
+
+
+class SplitSettings(Protocol):
+    """What the split stage reads of the pipeline configuration (its `StageSpec` keys)."""
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def balance(self) -> BalanceConfig: ...
+
+    @property
+    def split(self) -> SplitConfig: ...
 
 
 class SplitError(ValueError):
@@ -218,7 +254,7 @@ def _improve(
     return groups, cost
 
 
-def build_assignment(labelled: pd.DataFrame, config: PipelineConfig) -> pd.DataFrame:
+def build_assignment(labelled: pd.DataFrame, config: SplitSettings) -> pd.DataFrame:
     """Every labelled session with its split (or `excluded`, reason `balance`) and CV fold."""
     kept = balance(labelled, config.balance.per_class, config.seed)
     assignment = labelled.assign(
@@ -265,7 +301,7 @@ def check_speaker_independent(assignment: pd.DataFrame) -> None:
         )
 
 
-def split_report(assignment: pd.DataFrame, config: PipelineConfig) -> str:
+def split_report(assignment: pd.DataFrame, config: SplitSettings) -> str:
     """Markdown: achieved ratios against the targets, speakers and class counts per split."""
     used = assignment.loc[assignment["split"] != EXCLUDED]
     total = max(len(used), 1)
@@ -310,7 +346,7 @@ def split_report(assignment: pd.DataFrame, config: PipelineConfig) -> str:
 
 
 def run_split(
-    config: PipelineConfig, paths: BuildPaths, *, executor: Executor | None = None
+    config: SplitSettings, paths: BuildPaths, *, executor: Executor | None = None
 ) -> StageOutcome:
     """Balance + split; writes splits/assignment.parquet and splits/report.md.
 

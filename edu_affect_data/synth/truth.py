@@ -13,19 +13,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edu_affect_data.synth import write_iemocap, write_mosei
 from edu_affect_data.synth.design import CorpusPlan
 from edu_affect_data.synth.plan import RecordingPlan
 from edu_affect_data.synth.profiles import MODALITIES
+from edu_affect_data.synth.write_iemocap import BROKEN_FILE as IEMOCAP_BROKEN_FILE
+from edu_affect_data.synth.write_iemocap import dialog_paths
+from edu_affect_data.synth.write_mosei import BROKEN_FILE as MOSEI_BROKEN_FILE
+from edu_affect_data.synth.write_mosei import video_paths
 
 TRUTH_FILE = "synth_truth.json"
 
 
 def _broken_files(plan: RecordingPlan) -> list[dict[str, Any]]:
     if plan.corpus == "iemocap":
-        paths, names = write_iemocap.dialog_paths(plan.recording_id), write_iemocap.BROKEN_FILE
+        paths, names = dialog_paths(plan.recording_id), IEMOCAP_BROKEN_FILE
     else:
-        paths, names = write_mosei.video_paths(plan.recording_id), write_mosei.BROKEN_FILE
+        paths, names = video_paths(plan.recording_id), MOSEI_BROKEN_FILE
     return [
         {
             "path": paths[names[kind]],

@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edu_affect_data.config import AudioFeaturesConfig
-from edu_affect_data.stages.features.mfcc import NORMALIZE_EPS, mfcc
+from edu_affect_data.stages.features.mfcc import NORMALIZE_EPS, MfccOptions, mfcc
 from edu_affect_data.stages.features.text import TextEncoder, TextFeatures, Transcript
 from edu_emotionnet.batch import step_of
 
@@ -40,7 +39,7 @@ class CausalFeatureError(ValueError):
     """A text model whose word pieces depend on the words after them (no prefix-stable tokenisation)."""
 
 
-def analysis_delay(config: AudioFeaturesConfig) -> int:
+def analysis_delay(config: MfccOptions) -> int:
     """Samples by which frame n of a centred analysis window reaches past its slot [n*hop, (n+1)*hop)."""
     win = round(config.win_s * config.sample_rate)
     hop = round(config.hop_s * config.sample_rate)
@@ -56,7 +55,7 @@ def running_normalise(coefficients: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((x - mean) / (np.sqrt(variance) + NORMALIZE_EPS), dtype=np.float32)
 
 
-def causal_mfcc(samples: np.ndarray, config: AudioFeaturesConfig) -> np.ndarray:
+def causal_mfcc(samples: np.ndarray, config: MfccOptions) -> np.ndarray:
     """(frames, n_mfcc) float32 as many frames as the dataset's MFCC of `samples`; frame n depends on
     samples before (n + 1) * hop only."""
     delay = analysis_delay(config)

@@ -55,7 +55,7 @@ def load_splits(data_dir: Path, video_input: VideoInput) -> Any:
     """`datasets.load_dataset(folder)` with the three splits and the features checked.
 
     The video input column (`frame_embeddings` or `frames`) is required only for the input a run
-    reads: a dataset published with `features.video.store: embeddings` has no frames.
+    reads: a dataset published with `features.extractors.frames.store: embeddings` has no frames.
     """
     from datasets import load_dataset
 
@@ -77,7 +77,7 @@ def load_splits(data_dir: Path, video_input: VideoInput) -> Any:
         hint = ""
         if VIDEO_INPUT_COLUMN[video_input] in absent:
             other = "pixels" if video_input == "embeddings" else "embeddings"
-            hint = (f" (model.video.input is {video_input!r}: publish the dataset with features.video.store "
+            hint = (f" (model.video.input is {video_input!r}: publish the dataset with features.extractors.frames.store "
                     f"{'embeddings' if video_input == 'embeddings' else 'frames'} or both, or train with "
                     f"--set model.video.input={other})")
         raise DatasetFormatError(f"{data_dir}: missing column(s) {absent}{hint}")

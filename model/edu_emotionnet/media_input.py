@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edu_affect_data.config import FeaturesConfig, GapsConfig, MediaConfig
+from edu_affect_data.media.options import GapsConfig, MediaConfig
+from edu_affect_data.stages.features.frames import FramesOptions
+from edu_affect_data.stages.features.mfcc import MfccOptions
+from edu_affect_data.stages.features.options import FeaturesConfig
+from edu_affect_data.stages.features.registry import DEFAULT_EXTRACTORS
+from edu_affect_data.stages.features.text import TextOptions
 
 if TYPE_CHECKING:
     from edu_emotionnet.config import VideoInput
@@ -80,7 +85,7 @@ class MediaSession:
 def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_model: str | None = None) -> MediaSettings:
     """Feature parameters: a pipeline YAML when given, else the JSON block of the dataset card.
 
-    `text_model` replaces `features.text.model` (a model kept at another path on this machine).
+    `text_model` replaces `features.extractors.text.model` (a model kept at another path on this machine).
     """
     if pipeline is not None:
         from edu_affect_data.config import load_config
@@ -102,16 +107,20 @@ def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_mod
         try:
             built = json.loads(found.group(1))
             # The model reads the built-in extractors only: plugin extractors (maybe not installed
-            # here) and their options are not needed to rebuild its inputs.
-            sections = {k: v for k, v in built["features"].items() if k not in ("extractors", "plugins")}
-            features = FeaturesConfig.model_validate(sections)
+            # here) and their options are not needed to rebuild its inputs; one the build did not
+            # run gets its defaults (its modality is absent from the dataset anyway).
+            recorded = built["features"].get("extractors") or {}
+            features = FeaturesConfig.model_validate(
+                {"extractors": {name: recorded.get(name) for name in DEFAULT_EXTRACTORS}}
+            )
             gaps = GapsConfig.model_validate(built["gaps"])
             media = MediaConfig.model_validate(built.get("media", {}))  # cards before the one pass: defaults
         except (ValueError, KeyError, TypeError) as exc:
             raise MediaInputError(f"{card}: the recorded build configuration is unreadable: {exc}") from exc
         source = str(card)
     if text_model is not None:
-        features = features.model_copy(update={"text": features.text.model_copy(update={"model": text_model})})
+        text = features.options_of("text", TextOptions).model_copy(update={"model": text_model})
+        features = features.model_copy(update={"extractors": {**features.extractors, "text": text}})
     return MediaSettings(features, gaps, source, media)
 
 
@@ -214,7 +223,7 @@ def media_row(
             sf.info(str(media))
             audio_path = media
         except (RuntimeError, sf.LibsndfileError):
-            audio_path = _extract_audio(media, config.audio.sample_rate, workdir)
+            audio_path = _extract_audio(media, config.options_of("mfcc", MfccOptions).sample_rate, workdir)
         info = sf.info(str(audio_path))
         duration = info.frames / info.samplerate
     else:
@@ -346,6 +355,7 @@ def media_session(
     import pyarrow as pa
     from datasets import Dataset
 
+    from edu_affect_data.config import PipelineConfig
     from edu_affect_data.stages.features.registry import modality_extractors
     from edu_affect_data.stages.features.schema import dataset_features, select
     from edu_emotionnet.data import BASE_COLUMNS, SessionDataset
@@ -355,12 +365,13 @@ def media_session(
         if path is not None and not Path(path).is_file():
             raise MediaInputError(f"{path}: no such file")
     store = "embeddings" if video_input == "embeddings" else "frames"
-    features_config = settings.features.model_copy(update={"video": settings.features.video.model_copy(update={"store": store})})
+    frames = settings.features.options_of("frames", FramesOptions).model_copy(update={"store": store})
+    features_config = settings.features.model_copy(update={"extractors": {**settings.features.extractors, "frames": frames}})
     settings = MediaSettings(features_config, settings.gaps, settings.source, settings.media)
     with tempfile.TemporaryDirectory(prefix="edu-media-") as tmp:
         workdir = Path(tmp)
         row, duration, present, notes = media_row(media, settings, text_dim, workdir, step_s=step_s, video=video, transcript=transcript)
-        declared = dataset_features(settings.features, text_dim)  # `frames` writes the columns of features.video.store
+        declared = dataset_features(PipelineConfig(features=settings.features, gaps=settings.gaps), text_dim)  # `frames` writes the columns of its `store`
         columns = [*BASE_COLUMNS, *(c for e in modality_extractors().values() for c in e.columns if c in declared)]
         features = select(declared, columns)
         encoded = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in features.encode_example({c: row[c] for c in features}).items()}

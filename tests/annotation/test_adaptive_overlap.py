@@ -15,6 +15,7 @@ from edu_affect_data.annotation.accounts import Account, ensure_account
 from edu_affect_data.annotation.agreement import compute_agreement, first_ratings
 from edu_affect_data.annotation.client import LabelStudioSettings, RetryPolicy, connect
 from edu_affect_data.annotation.export import TaskProgress
+from edu_affect_data.annotation.options import AnnotationConfig
 from edu_affect_data.annotation.overlap import (
     complete_sessions,
     required_annotations,
@@ -23,7 +24,7 @@ from edu_affect_data.annotation.overlap import (
 from edu_affect_data.annotation.simulated_people import choice_result
 from edu_affect_data.annotation.tasks import task_session_ids
 from edu_affect_data.cli import app
-from edu_affect_data.config import AnnotationConfig, PipelineConfig
+from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.vocabulary import ABSTAIN
 from edu_affect_data.stages.annotate import run_annotate
 from tests.annotation.server import second_server

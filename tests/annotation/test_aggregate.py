@@ -14,7 +14,7 @@ from edu_affect_data.annotation.estimators import (
     aggregate_labels,
     needs_adjudication,
 )
-from edu_affect_data.config import AggregationConfig
+from edu_affect_data.annotation.options import AggregationConfig
 from edu_affect_data.core.artifacts import LABELS_SCHEMA
 from edu_affect_data.core.vocabulary import ABSTAIN
 

@@ -32,8 +32,8 @@ from edu_affect_data.annotation.estimators import (
     aggregate_labels,
     needs_adjudication,
 )
+from edu_affect_data.annotation.options import AggregationConfig
 from edu_affect_data.cli import app
-from edu_affect_data.config import AggregationConfig
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 FLEISS_1971 = np.array(

@@ -13,10 +13,11 @@ import pytest
 from rich.console import Console
 
 from edu_affect_data.annotation.client import LabelStudioSettings, connect, find_project
+from edu_affect_data.annotation.options import AggregationConfig
 from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.annotation.simulate import session_truths
 from edu_affect_data.build import STAGES, run_build
-from edu_affect_data.config import AggregationConfig, PipelineConfig, load_config
+from edu_affect_data.config import PipelineConfig, load_config
 from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA, LABELS_SCHEMA, BuildPaths
 from edu_affect_data.stages.aggregate import run_aggregate
 from edu_affect_data.stages.annotate import run_annotate

@@ -24,10 +24,10 @@ from edu_affect_data.annotation.accounts import ensure_account, simulated_email
 from edu_affect_data.annotation.client import LabelStudioSettings, connect
 from edu_affect_data.annotation.clips import session_transcript
 from edu_affect_data.annotation.labeling import guidelines_path
+from edu_affect_data.annotation.options import OverlapConfig
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.annotation.review import votes_text
 from edu_affect_data.annotation.simulated_people import submit_vote
-from edu_affect_data.config import OverlapConfig
 from tests.annotation.browser import (
     Person,
     Task,

@@ -15,7 +15,7 @@ from edu_affect_data.annotation.clips import (
     make_clips,
     probe_clip,
 )
-from edu_affect_data.config import ClipConfig
+from edu_affect_data.annotation.options import ClipConfig
 from tests.annotation.small_corpus import SmallCorpus
 
 CLIP = ClipConfig(height=96, fps=12.5, crf=30)

@@ -8,8 +8,8 @@ import pytest
 
 from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation.gold import GoldFileError, draw_gold, read_gold, read_gold_file
+from edu_affect_data.annotation.options import GoldConfig
 from edu_affect_data.annotation.overlap import server_overlaps
-from edu_affect_data.config import GoldConfig
 from edu_affect_data.stages.annotate import run_annotate
 from tests.annotation.small_corpus import SmallCorpus
 

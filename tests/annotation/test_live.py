@@ -13,7 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 from edu_affect_data.annotation.agreement import compute_agreement
 from edu_affect_data.annotation.estimators import VotesTableError
 from edu_affect_data.annotation.live import live_agreement, plot_agreement_over_time, score_votes
-from edu_affect_data.config import DriftConfig
+from edu_affect_data.annotation.options import DriftConfig
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 COLUMNS = ["session_id", "annotator", "label", "annotation_id"]

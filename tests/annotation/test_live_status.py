@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 
 from edu_affect_data.annotation.accounts import simulated_email
 from edu_affect_data.annotation.layout import AnnotationPaths
+from edu_affect_data.annotation.options import DriftConfig, SimulateConfig
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.cli import app
 from edu_affect_data.cli.annotate import status_plot_path
-from edu_affect_data.config import DriftConfig, SimulateConfig
 from edu_affect_data.core.artifacts import SESSIONS_SCHEMA
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.stages.annotate import run_annotate

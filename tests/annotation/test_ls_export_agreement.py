@@ -14,7 +14,8 @@ from edu_affect_data.annotation import campaign as campaigns
 from edu_affect_data.annotation import export
 from edu_affect_data.annotation.agreement import compute_agreement, load_export
 from edu_affect_data.annotation.client import LabelStudioSettings, user_emails
-from edu_affect_data.annotation.people import ANNOTATION, people_for
+from edu_affect_data.annotation.people import ANNOTATION
+from edu_affect_data.annotation.rounds import people_for
 from edu_affect_data.cli import app
 
 LEE = {"id": 8, "email": "lee@lab.example", "first_name": "Lee", "last_name": ""}

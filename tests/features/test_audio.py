@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edu_affect_data.config import AudioFeaturesConfig
-from edu_affect_data.stages.features.mfcc import AudioFeatureError, read_window, session_mfcc
+from edu_affect_data.stages.features.mfcc import (
+    AudioFeatureError,
+    MfccOptions,
+    read_window,
+    session_mfcc,
+)
 
 #: float32 MFCC from the same samples may differ by rounding only.
 MFCC_TOLERANCE = 1e-3
@@ -31,7 +35,7 @@ def wav(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
 
 def test_mfcc_equals_librosa_on_the_window(wav: tuple[Path, np.ndarray]) -> None:
     path, samples = wav
-    config = AudioFeaturesConfig(normalize="none")
+    config = MfccOptions(normalize="none")
     ours = session_mfcc(path, 1.25, 3.75, config)
     window = samples[20000:60000]
     reference = librosa.feature.mfcc(
@@ -44,8 +48,8 @@ def test_mfcc_equals_librosa_on_the_window(wav: tuple[Path, np.ndarray]) -> None
 
 def test_session_normalisation_gives_zero_mean_unit_variance(wav: tuple[Path, np.ndarray]) -> None:
     path, _ = wav
-    normalised = session_mfcc(path, 0.0, 2.0, AudioFeaturesConfig())
-    raw = session_mfcc(path, 0.0, 2.0, AudioFeaturesConfig(normalize="none"))
+    normalised = session_mfcc(path, 0.0, 2.0, MfccOptions())
+    raw = session_mfcc(path, 0.0, 2.0, MfccOptions(normalize="none"))
     np.testing.assert_allclose(normalised.mean(axis=0), 0.0, atol=1e-4)
     np.testing.assert_allclose(normalised.std(axis=0), 1.0, atol=1e-3)
     np.testing.assert_allclose(normalised, (raw - raw.mean(0)) / (raw.std(0) + 1e-8), atol=1e-3)
@@ -63,7 +67,7 @@ def test_window_beyond_the_file_names_the_file(wav: tuple[Path, np.ndarray]) -> 
     with pytest.raises(
         AudioFeatureError, match=r"rec\.wav: window 4\.000-6\.000 s is outside the file"
     ):
-        session_mfcc(path, 4.0, 6.0, AudioFeaturesConfig())
+        session_mfcc(path, 4.0, 6.0, MfccOptions())
 
 
 def test_a_session_opens_its_audio_file_once(wav: tuple[Path, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,5 +81,5 @@ def test_a_session_opens_its_audio_file_once(wav: tuple[Path, np.ndarray], monke
 
     monkeypatch.setattr(sf.SoundFile, "__init__", counting)
     path, _ = wav
-    session_mfcc(path, 0.5, 1.5, AudioFeaturesConfig())
+    session_mfcc(path, 0.5, 1.5, MfccOptions())
     assert opened == [str(path)]

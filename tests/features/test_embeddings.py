@@ -13,12 +13,13 @@ import pytest
 import torch
 from torch import nn
 
-from edu_affect_data.config import FrameEmbedderConfig, load_config
+from edu_affect_data.config import load_config
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.stages.features.embedder import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     EmbedderError,
+    EmbedderOptions,
     ImageEmbedder,
     embed_pipelined,
     embedder_identity,
@@ -37,7 +38,7 @@ SIZE = 112
 
 @pytest.fixture(scope="module")
 def lite0() -> ImageEmbedder:
-    return ImageEmbedder(FrameEmbedderConfig(device="cpu"))
+    return ImageEmbedder(EmbedderOptions(device="cpu"))
 
 
 def imagenet_top1(embedder: ImageEmbedder, image: np.ndarray) -> tuple[int, int]:
@@ -64,7 +65,7 @@ def test_batches_pack_frames_across_items_and_leave_masked_rows_zero(lite0: Imag
     rng = np.random.default_rng(0)
     items = [rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8) for n in (5, 0, 40, 3)]
     masks = [np.arange(len(p)) % 3 != 1 for p in items]
-    small = ImageEmbedder(FrameEmbedderConfig(device="cpu", batch_size=8))
+    small = ImageEmbedder(EmbedderOptions(device="cpu", batch_size=8))
     vectors = embed_pipelined(range(len(items)), lambda i: (items[i], masks[i]), small, threads=2)
     assert [v.shape for v in vectors] == [(5, 1280), (0, 1280), (40, 1280), (3, 1280)]
     for pixels, mask, got in zip(items, masks, vectors, strict=True):
@@ -77,14 +78,14 @@ def test_batches_pack_frames_across_items_and_leave_masked_rows_zero(lite0: Imag
 
 def test_store_decides_the_video_columns() -> None:
     def columns(store: str) -> list[str]:
-        config = small_config(**{"features.video.store": store, "features.video.embedder.size": SIZE})
-        return [c for c in dataset_features(config.features, hidden_size=384) if "frame" in c]
+        config = small_config(**{"features.extractors.frames.store": store, "features.extractors.frames.embedder.size": SIZE})
+        return [c for c in dataset_features(config, hidden_size=384) if "frame" in c]
 
     assert columns("frames") == ["frames", "frame_times", "frame_available"]
     assert columns("embeddings") == ["frame_embeddings", "frame_times", "frame_available"]
     assert columns("both") == ["frames", "frame_embeddings", "frame_times", "frame_available"]
-    config = small_config(**{"features.video.store": "embeddings"})
-    assert dataset_features(config.features, hidden_size=384)["frame_embeddings"] == datasets.Array2D(
+    config = small_config(**{"features.extractors.frames.store": "embeddings"})
+    assert dataset_features(config, hidden_size=384)["frame_embeddings"] == datasets.Array2D(
         shape=(None, 1280), dtype="float16"
     )
 
@@ -95,7 +96,7 @@ def build_with(out: Path, store: str) -> tuple[BuildPaths, dict[str, dict[str, A
     from edu_affect_data.stages.publish import run_publish
 
     paths = BuildPaths(out)
-    config = small_config(**{"features.video.store": store, "features.video.embedder.size": SIZE})
+    config = small_config(**{"features.extractors.frames.store": store, "features.extractors.frames.embedder.size": SIZE})
     run_features(config, paths)
     run_publish(config, paths)
     loaded = datasets.load_dataset(str(paths.dataset))
@@ -157,7 +158,7 @@ def test_both_stores_the_same_embeddings_next_to_the_jpeg_frames(stores: dict[st
 
 def test_validate_accepts_the_embeddings_and_the_card_names_the_embedder(stores: dict[str, Any]) -> None:
     assert stores["violations"] == []
-    identity = embedder_identity(FrameEmbedderConfig(size=SIZE))
+    identity = embedder_identity(EmbedderOptions(size=SIZE))
     card = stores["card"]
     assert f"weights SHA-256 `{identity.weights_sha256}`" in card
     assert f"to {SIZE}x{SIZE} RGB" in card and f"weights_sha256: {identity.weights_sha256}" in card
@@ -165,7 +166,7 @@ def test_validate_accepts_the_embeddings_and_the_card_names_the_embedder(stores:
 
 def embedding_row(embeddings: np.ndarray, available: list[bool]) -> dict[str, Any]:
     """One published row's video columns as Arrow scalars (what `validate` hands to the checks)."""
-    features = dataset_features(small_config(**{"features.video.store": "embeddings"}).features, hidden_size=384)
+    features = dataset_features(small_config(**{"features.extractors.frames.store": "embeddings"}), hidden_size=384)
     video = datasets.Features({c: features[c] for c in ("frame_embeddings", "frame_times", "frame_available")})
     n = len(available)
     table = rows_to_table(
@@ -196,13 +197,13 @@ def test_the_frames_check_catches_broken_embeddings() -> None:
 def test_a_missing_resnet_checkpoint_says_how_to_provide_one(tmp_path: Path) -> None:
     for weights in (None, tmp_path / "resnet50.pth"):
         config = load_config(
-            None, {"features.video.store": "embeddings", "features.video.embedder.model": "resnet-50",
-                   "features.video.embedder.weights": weights}
+            None, {"features.extractors.frames.store": "embeddings", "features.extractors.frames.embedder.model": "resnet-50",
+                   "features.extractors.frames.embedder.weights": weights}
         )
         with pytest.raises(EmbedderError) as error:
             FramesExtractor().settings(config)
         message = str(error.value)
-        assert "features.video.embedder.weights" in message and "nothing is downloaded" in message
+        assert "features.extractors.frames.embedder.weights" in message and "nothing is downloaded" in message
         assert "save_pretrained" in message and "torchvision.models.resnet50" in message
 
 
@@ -259,7 +260,7 @@ def test_a_torchvision_resnet50_state_dict_computes_the_same_embeddings(tmp_path
             module.weight.data.uniform_(0.2, 0.4)
     weights = tmp_path / "resnet50.pth"
     torch.save(reference.state_dict(), weights)
-    embedder = ImageEmbedder(FrameEmbedderConfig(model="resnet-50", weights=weights, size=64, device="cpu"))
+    embedder = ImageEmbedder(EmbedderOptions(model="resnet-50", weights=weights, size=64, device="cpu"))
     assert embedder.identity.dim == 2048
     pixels = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     x = (torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255 - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / (
@@ -278,7 +279,7 @@ def test_a_transformers_resnet_folder_is_loaded_locally_with_its_pooled_output(t
     classifier = ResNetForImageClassification(small).eval()
     classifier.save_pretrained(tmp_path / "resnet")  # what `save_pretrained` of microsoft/resnet-50 writes
     embedder = ImageEmbedder(
-        FrameEmbedderConfig(model="resnet-50", weights=tmp_path / "resnet", size=32, device="cpu")
+        EmbedderOptions(model="resnet-50", weights=tmp_path / "resnet", size=32, device="cpu")
     )
     assert embedder.identity.dim == 32
     pixels = np.random.default_rng(2).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)

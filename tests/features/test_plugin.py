@@ -39,9 +39,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> BuildPaths:
 
 
 def with_plugin(window_s: float = 0.1):  # type: ignore[no-untyped-def]
-    return small_config(
-        **{"features.extractors": ["mfcc", "frames", "text", "rms"], "features.plugins": {"rms": {"window_s": window_s}}}
-    )
+    return small_config(**{"features.extractors.rms": {"window_s": window_s}})
 
 
 def test_a_plugin_extractor_is_built_published_loaded_and_validated(
@@ -108,11 +106,12 @@ def test_validate_runs_the_plugin_check(rms: RmsExtractor, reference: BuildPaths
 
 
 def test_plugin_options_are_checked_by_the_plugin_model(rms: RmsExtractor) -> None:
-    with pytest.raises(ConfigError, match=r"plugins\.rms.*window_s"):
+    with pytest.raises(ConfigError, match=r"features\.extractors\.rms\.window_s"):
         with_plugin(window_s=-1.0)
-    with pytest.raises(ConfigError, match=r"plugins\.rms.*hop_s"):
-        small_config(**{"features.extractors": ["rms"], "features.plugins": {"rms": {"hop_s": 0.1}}})
+    with pytest.raises(ConfigError, match=r"features\.extractors\.rms\.hop_s.*options of extractor rms: window_s, sample_rate"):
+        small_config(**{"features.extractors": {"rms": {"hop_s": 0.1}}})
     with pytest.raises(ConfigError, match="unknown feature extractor 'rmss'"):
-        small_config(**{"features.extractors": ["mfcc", "rmss"]})
-    with pytest.raises(ConfigError, match="does not run"):
-        small_config(**{"features.plugins": {"rms": {}}})
+        small_config(**{"features.extractors": {"mfcc": None, "rmss": None}})
+    # The previous release's layout is refused with the mapping to write instead.
+    with pytest.raises(ConfigError, match=r"features\.plugins: .*write `features: \{extractors: \{mfcc: .*rms: \{\}"):
+        small_config(**{"features.extractors": None, "features.plugins": {"rms": {}}})

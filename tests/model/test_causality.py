@@ -15,9 +15,8 @@ from edu_emotionnet.data import collate
 from edu_emotionnet.model import build_model
 from edu_emotionnet.streaming import StreamingPredictor, session_steps
 
-from edu_affect_data.config import AudioFeaturesConfig, TextFeaturesConfig
-from edu_affect_data.stages.features.mfcc import NORMALIZE_EPS, mfcc
-from edu_affect_data.stages.features.text import TextEncoder, Transcript
+from edu_affect_data.stages.features.mfcc import NORMALIZE_EPS, MfccOptions, mfcc
+from edu_affect_data.stages.features.text import TextEncoder, TextOptions, Transcript
 from tests.model.streaming_items import TEXT_DIM, session_item, tiny_config
 
 CUT_S = 2.0
@@ -38,11 +37,11 @@ def text_encoder(tmp_path_factory: pytest.TempPathFactory) -> TextEncoder:
     BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    return TextEncoder(TextFeaturesConfig(model=str(folder), max_tokens=32, dtype="float32", device="cpu"))
+    return TextEncoder(TextOptions(model=str(folder), max_tokens=32, dtype="float32", device="cpu"))
 
 
 def test_mfcc_frames_before_t_ignore_samples_after_t() -> None:
-    config = AudioFeaturesConfig()
+    config = MfccOptions()
     rng = np.random.default_rng(0)
     samples = rng.normal(0, 0.1, 4 * config.sample_rate).astype(np.float32)
     changed = samples.copy()

@@ -60,8 +60,8 @@ def carded_dataset(planted_dir: Path, text_model: Path, tmp_path_factory: pytest
     """The planted dataset with a card that records its build configuration, as `publish` writes it."""
     out = tmp_path_factory.mktemp("carded") / "dataset"
     shutil.copytree(planted_dir, out)
-    config = load_config(None, {"features.video.fps": 5.0, "features.text.model": str(text_model),
-                                "features.text.max_tokens": 128, "features.text.dtype": "float16"})
+    config = load_config(None, {"features.extractors.frames.fps": 5.0, "features.extractors.text.model": str(text_model),
+                                "features.extractors.text.max_tokens": 128, "features.extractors.text.dtype": "float16"})
     block = json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True)
     with (out / "README.md").open("a") as card:
         card.write(f"\n## How it was built\n\nConfiguration:\n\n```json\n{block}\n```\n\n## Licence\n")
@@ -119,14 +119,14 @@ def test_media_features_are_the_causal_forms_of_the_dataset_extractors(carded_da
     # Independently decoded audio track, then the dataset's own analysis in its causal form on the same window.
     wav = tmp_path / "own.wav"
     _ffmpeg("-i", str(media["mp4"]), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_f32le", str(wav))
-    audio = settings.features.audio
+    audio = settings.features.extractors["mfcc"]
     np.testing.assert_array_equal(row["mfcc"], causal_mfcc(read_window(wav, 0.0, duration, audio.sample_rate), audio))
-    frames = extract_frames(media["mp4"], "full", 0.0, duration, settings.features.video, settings.gaps)
+    frames = extract_frames(media["mp4"], "full", 0.0, duration, settings.features.extractors["frames"], settings.gaps)
     assert [f["bytes"] for f in row["frames"]] == frames.jpegs and len(frames.jpegs) == int(duration * 5)
     np.testing.assert_array_equal(row["frame_available"], frames.available)
     words, timed = read_transcript(media["timed"])
     assert timed
-    encoder = TextEncoder(settings.features.text)
+    encoder = TextEncoder(settings.features.extractors["text"])
     dataset = encoder.encode([Transcript("x", "", tuple(words), 0.0)])[0]
     expected = causal_text_features(encoder, Transcript("x", "", tuple(words), 0.0), 1.0, n_steps_of(duration, 1.0))
     for name, value in expected.items():

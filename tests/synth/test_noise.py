@@ -23,13 +23,15 @@ from typer.testing import CliRunner
 import edu_affect_data.synth as synth_module
 from edu_affect_data.build import run_build
 from edu_affect_data.cli import app
-from edu_affect_data.config import GapsConfig, load_config
+from edu_affect_data.config import load_config
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.corpora.iemocap import read_iemocap
 from edu_affect_data.corpora.mosei import read_mosei
 from edu_affect_data.corpora.records import CorpusManifest
 from edu_affect_data.media.frames import region_columns
-from edu_affect_data.media.timelines import VideoThresholds, audio_timeline, video_timelines
+from edu_affect_data.media.options import GapsConfig
+from edu_affect_data.media.timelines import VideoThresholds, audio_timeline
+from edu_affect_data.media.video_pass import video_timelines
 from edu_affect_data.synth import synthesize
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.media import write_h264_mp4

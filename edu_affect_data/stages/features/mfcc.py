@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import soundfile as sf
+from pydantic import Field
 
-from edu_affect_data.config import AudioFeaturesConfig
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
 
 if TYPE_CHECKING:
@@ -27,6 +28,17 @@ if TYPE_CHECKING:
 NORMALIZE_EPS = 1e-8
 #: A window may end this far past the file's last sample (rounding of times); the rest is zeros.
 END_SLACK_S = 0.010
+
+
+class MfccOptions(StrictModel):
+    """`features.extractors.mfcc`: the MFCC analysis (the paper: 40 coefficients, 25 ms windows, 10 ms hop)."""
+
+    sample_rate: int = Field(16000, gt=0, description="Audio is resampled to this rate (Hz) before the analysis.")
+    n_mfcc: int = Field(40, gt=0, description="Coefficients per frame (the paper: 40).")
+    win_s: float = Field(0.025, gt=0, description="Analysis window, seconds (25 ms).")
+    hop_s: float = Field(0.010, gt=0, description="Hop, seconds (10 ms).")
+    n_mels: int = Field(40, gt=0, description="Mel bands before the DCT.")
+    normalize: Literal["session", "none"] = Field("session", description="Per-session mean and variance normalisation.")
 
 
 class AudioFeatureError(ValueError):
@@ -61,7 +73,7 @@ def read_window(path: Path, start_s: float, end_s: float, sample_rate: int) -> n
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def mfcc(samples: np.ndarray, config: AudioFeaturesConfig) -> np.ndarray:
+def mfcc(samples: np.ndarray, config: MfccOptions) -> np.ndarray:
     """(frames, n_mfcc) float32 MFCC: librosa's recipe with n_fft = win_length, then normalisation.
 
     The steps of `librosa.feature.mfcc` (power STFT, mel filterbank, dB, orthonormal DCT-II) spelled
@@ -88,16 +100,17 @@ def mfcc(samples: np.ndarray, config: AudioFeaturesConfig) -> np.ndarray:
 
 
 def session_mfcc(
-    path: Path, start_s: float, end_s: float, config: AudioFeaturesConfig
+    path: Path, start_s: float, end_s: float, config: MfccOptions
 ) -> np.ndarray:
     """MFCC of one session window of a recording (recording seconds in, session frames out)."""
     return mfcc(read_window(path, start_s, end_s, config.sample_rate), config)
 
 
-class MfccExtractor(FeatureExtractor[AudioFeaturesConfig]):
-    """Built-in `mfcc`: (frames, n_mfcc) float32 per session, settings `features.audio`."""
+class MfccExtractor(FeatureExtractor[MfccOptions]):
+    """Built-in `mfcc`: (frames, n_mfcc) float32 per session, options `features.extractors.mfcc`."""
 
     name = "mfcc"
+    options = MfccOptions
     columns = ("mfcc",)
     modality = "audio"
     description = (
@@ -106,20 +119,17 @@ class MfccExtractor(FeatureExtractor[AudioFeaturesConfig]):
         "offline training and evaluation; `edu-data predict` on raw media uses running statistics instead)."
     )
 
-    def settings(self, config: Any) -> AudioFeaturesConfig:
-        return config.features.audio  # type: ignore[no-any-return]
-
-    def features(self, settings: AudioFeaturesConfig, *, width: int | None = None) -> datasets.Features:
+    def features(self, settings: MfccOptions, *, width: int | None = None) -> datasets.Features:
         from datasets import Array2D, Features
 
         return Features({"mfcc": Array2D(shape=(None, settings.n_mfcc), dtype="float32")})
 
-    def extract(self, session: SessionInput, settings: AudioFeaturesConfig) -> dict[str, Any]:
+    def extract(self, session: SessionInput, settings: MfccOptions) -> dict[str, Any]:
         if session.audio_path is None:
             raise AudioFeatureError(f"session {session.session_id}: no audio file")
         return {"mfcc": session_mfcc(Path(session.audio_path), session.start_s, session.end_s, settings)}
 
-    def missing(self, settings: AudioFeaturesConfig, features: datasets.Features) -> dict[str, Any]:
+    def missing(self, settings: MfccOptions, features: datasets.Features) -> dict[str, Any]:
         return {"mfcc": np.zeros((0, settings.n_mfcc), np.float32)}
 
     def check(self, row: Mapping[str, pa.Scalar], duration_s: float) -> Iterator[tuple[str, str]]:

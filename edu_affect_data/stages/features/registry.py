@@ -1,4 +1,4 @@
-"""Feature extractors by name: the built-ins, the `edu_affect_data.stages.features` entry points, and registrations.
+"""Feature extractors by name: the built-ins, the `edu_affect_data.features` entry points, and registrations.
 
 A new feature is one module with a `FeatureExtractor` subclass and one registration: an entry
 point in the plugin package's `pyproject.toml`,
@@ -7,9 +7,9 @@ point in the plugin package's `pyproject.toml`,
     rms = "my_package.rms:RmsExtractor"
 
 or `register_extractor(RmsExtractor())` (tests, notebooks). It is then selected by name in
-`features.extractors` and its options go under `features.plugins.<name>`. Built-ins are named
+`features.extractors` with its options as the value (`features.extractors.<name>`, validated by its `options`). Built-ins are named
 here as `module:attribute` strings, like the entry points, and imported only when used: the config
-schema asks which names exist while `edu_affect_data.config` itself is still being imported.
+schema asks which names exist without importing every extractor.
 """
 
 from __future__ import annotations

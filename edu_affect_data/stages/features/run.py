@@ -40,6 +40,7 @@ from edu_affect_data.stages.features import parts
 from edu_affect_data.stages.features.extractor import ExtractorError, FeatureExtractor, SessionInput
 from edu_affect_data.stages.features.index import IndexEntry, PartRef, write_index
 from edu_affect_data.stages.features.inputs import FeatureError, load_plan, session_input
+from edu_affect_data.stages.features.options import FeatureSettings
 from edu_affect_data.stages.features.registry import selected_extractors
 from edu_affect_data.stages.features.schema import extractor_features, part_features, rows_to_table
 
@@ -136,9 +137,9 @@ def extract_session(task: SessionTask) -> SessionResult:
     return SessionResult(task.session.session_id, figures)
 
 
-def plan_parts(plan: pd.DataFrame, config: Any, folder: Path) -> Plan:
+def plan_parts(plan: pd.DataFrame, config: FeatureSettings, folder: Path) -> Plan:
     """Name every part from its inputs; the tasks hold only the per-session parts not on disk yet."""
-    extractors = selected_extractors(config.features.extractors)
+    extractors = selected_extractors(list(config.features.extractors))
     sessions = [(session_input(row), str(row["split"])) for _, row in plan.iterrows()]
     refs: dict[str, list[PartRef]] = {s.session_id: [] for s, _ in sessions}
     kept: dict[str, list[Path]] = {}
@@ -293,7 +294,7 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
     return fn(*args), time.perf_counter() - started
 
 
-def run_features(config: Any, paths: BuildPaths, *, executor: cf.Executor | None = None) -> StageOutcome:
+def run_features(config: FeatureSettings, paths: BuildPaths, *, executor: cf.Executor | None = None) -> StageOutcome:
     """Extract every assigned session's features into `features/`, resuming finished parts.
 
     `config` is the `PipelineConfig` or the build's slice of it (`features`, `gaps`).

