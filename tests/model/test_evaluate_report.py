@@ -17,8 +17,9 @@ from edu_emotionnet.config import EvalConfig
 from edu_emotionnet.data import session_datasets
 from edu_emotionnet.distributed import DistContext
 from edu_emotionnet.evaluate import classification_metrics, evaluate_model, shard_loader
-from edu_emotionnet.report import build_tables, collect_runs
+from edu_emotionnet.report import build_tables
 from edu_emotionnet.robustness import apply_drop, kept_steps
+from edu_emotionnet.runs import collect_runs
 from torch.utils.data import Dataset as TorchDataset
 from typer.testing import CliRunner
 
@@ -111,7 +112,8 @@ def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Pat
     assert groups[0].name == "edu_emotionnet"
     tables = build_tables(groups)
     assert set(tables) == {"I", "II", "III"}
-    assert "| audio_only | 2 |" in tables["II"] and "no_mie" in tables["III"]
+    assert "| Audio-only | audio_only | 2 |" in tables["II"] and "| Edu-EmotionNet -MIE | no_mie | 1 |" in tables["III"]
+    assert "no_mie" not in tables["II"] and tables["II"].splitlines()[-1].startswith("| Edu-EmotionNet | edu_emotionnet | 1 |")
     result = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "report"), "--baseline", "audio_only"])
     assert result.exit_code == 0, result.output
     report = (tmp_path / "report" / "report.md").read_text()
