@@ -59,7 +59,7 @@ def config_reference() -> None:
 def _check_commands(name: str, register: Any) -> Callable[[Typer], None]:
     if not callable(register):
         raise RegistryError(f"{register!r} is not a register(app) function")
-    return register  # type: ignore[no-any-return]
+    return register
 
 
 #: Packages that add commands: name -> `register(app)` (entry points; `register` for tests).

@@ -88,10 +88,9 @@ class ModelConfig(StrictModel):
 
     arch: str = Field(DEFAULT_ARCH, description="Architecture, a name of `edu_emotionnet.registry` (the model or a baseline).")
     options: SerializeAsAny[BaseModel] = Field(
-        None, validate_default=True,  # type: ignore[arg-type]  # None: the arch's defaults, filled in below
-        description="The options of `arch`, checked by its own options model (the full model: `cmaa`, `mie`, `tfl`, `kl_weight`; "
-        "`mult`: `crossmodal_layers`, `kernel`; `hybrid_fusion`: `blocks`; `self_mm`: `centre_momentum`; `cfn_esa`: "
-        "`rume_layers`, `acme_layers`, `shift_*`; docs/baselines.md); absent keys take its defaults, unknown ones are errors.",
+        None, validate_default=True,  # None: the arch's defaults, filled in by `_options_of_arch`
+        description="The options of `arch`, checked by that arch's own options model (`ModelSpec.options`; the built-ins' "
+        "in docs/baselines.md): absent keys take its defaults, a key it does not declare is an error.",
     )
     d_model: int = Field(256, ge=8)
     layers: int = Field(4, ge=1, description="Causal Transformer layers per modality encoder.")
