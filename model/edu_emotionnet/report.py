@@ -45,7 +45,8 @@ def build_tables(groups: list[ModelRuns]) -> dict[str, str]:
     full = next((g for g in groups if g.is_full_model), None)
     tables = {"I": _table(groups)}
     table_ii = table_ii_rows(groups)
-    if any(not g.is_full_model for g in table_ii):
+    unimodal = [g for g in table_ii if g.table_ii_group == "unimodal"]
+    if unimodal or len(table_ii) > 1:  # a unimodal row, or fusion models to compare
         tables["II"] = _table(table_ii)
     ablations = [g for g in groups if g.is_ablation]
     if full and ablations:
