@@ -1,17 +1,26 @@
 """`edu-data`: a thin typer layer; every command calls one library function and prints.
 
-Each submodule registers the commands of one area on `app`. Every command goes through
-`cli.errors.handle_errors` (the app is an `errors.Typer`): an error is one line and exit 2 for a
-user error, 1 for a failed stage, with the traceback only under `edu-data --debug`.
+Each submodule registers the commands of one area on `app`. Another installed package adds its
+own commands through the entry-point group `edu_affect_data.commands`: each entry point names a
+`register(app)` function that adds them (and names its user errors, `errors.Typer.add_user_errors`).
+The model package joins this way (`edu-data train/experiments/evaluate/report/predict`), so this
+package never imports it. Every command goes through `cli.errors.handle_errors` (the app is an
+`errors.Typer`): an error is one line and exit 2 for a user error, 1 for a failed stage, with the
+traceback only under `edu-data --debug`.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from edu_affect_data.cli.errors import Typer, set_debug
+from edu_affect_data.core.registry import Registry, RegistryError
+
+COMMANDS_GROUP = "edu_affect_data.commands"
 
 app = Typer(
     name="edu-data",
@@ -47,5 +56,26 @@ def config_reference() -> None:
     typer.echo(config_reference_markdown())
 
 
-for _area in ("synth", "build", "annotate", "dataset", "train", "agreement"):
+def _check_commands(name: str, register: Any) -> Callable[[Typer], None]:
+    if not callable(register):
+        raise RegistryError(f"{register!r} is not a register(app) function")
+    return register
+
+
+#: Packages that add commands: name -> `register(app)` (entry points; `register` for tests).
+COMMAND_PLUGINS: Registry[Callable[[Typer], None]] = Registry("edu-data command plugin", COMMANDS_GROUP, _check_commands)
+
+
+def add_plugin_commands(target: Typer) -> None:
+    """Let every command plugin add its commands to `target`; a broken one fails naming itself."""
+    for name in COMMAND_PLUGINS.names():
+        register = COMMAND_PLUGINS.get(name)  # an entry point that does not import names itself
+        try:
+            register(target)
+        except Exception as exc:
+            raise RegistryError(f"edu-data command plugin {name!r}: its register(app) failed: {exc}") from exc
+
+
+for _area in ("synth", "build", "annotate", "dataset", "agreement"):
     importlib.import_module(f"{__name__}.{_area}")
+add_plugin_commands(app)

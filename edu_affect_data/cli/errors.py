@@ -12,6 +12,8 @@ speaker map, ratings table, labeling config, truth file, model or weights), and 
 a path (missing, a file where a folder is needed, no permission). Everything else (a stage's
 `RuntimeError`, `WorkerLost`, a `SplitError` about an upstream artifact, a library error) is a
 stage failure: exit 1, the message names the recording or session the stage was working on.
+A package that adds commands to the app (`edu_affect_data.commands` entry points) names its own
+user errors on it (`Typer.add_user_errors`); this module names none of another package's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -29,8 +31,9 @@ from typer.models import CommandFunctionType
 EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
 
-#: Packages of the project (their exceptions' messages are written to be shown as they are).
-PROJECT_PACKAGES = ("edu_affect_data", "edu_emotionnet")
+#: Packages of the project (their exceptions' messages are written to be shown as they are); a
+#: package adding commands joins them on its app (`Typer.add_user_errors`).
+PROJECT_PACKAGES = ("edu_affect_data",)
 #: Exceptions (by `module.QualName`, subclasses included) that mean "fix what you gave and rerun".
 #: Named, not imported: checking a status must not import torch; `tests/faults` imports each.
 USER_ERRORS = (
@@ -48,7 +51,6 @@ USER_ERRORS = (
     "edu_affect_data.stages.features.embedder.EmbedderError",
     "edu_affect_data.stages.features.text.TextModelError",
     "edu_affect_data.core.registry.RegistryError",
-    "edu_emotionnet.media_input.MediaInputError",
 )
 #: OS errors that are about a path the user gave, not about the machine (a full disk is not).
 PATH_ERRORS: tuple[type[OSError], ...] = (
@@ -63,24 +65,24 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _project_error(exc: BaseException) -> bool:
-    return any(cls.__module__.split(".")[0] in PROJECT_PACKAGES for cls in type(exc).__mro__[:-1])
+def _project_error(exc: BaseException, packages: Collection[str]) -> bool:
+    return any(cls.__module__.split(".")[0] in packages for cls in type(exc).__mro__[:-1])
 
 
 def _qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def exit_status(exc: BaseException) -> int:
-    """2 for a user error (`USER_ERRORS`, or an OS error naming a path), 1 for a failed stage."""
-    if any(_qualified(cls) in USER_ERRORS for cls in type(exc).__mro__):
+def exit_status(exc: BaseException, user_errors: Collection[str] = USER_ERRORS) -> int:
+    """2 for a user error (`user_errors`, or an OS error naming a path), 1 for a failed stage."""
+    if any(_qualified(cls) in user_errors for cls in type(exc).__mro__):
         return EXIT_USER_ERROR
     if isinstance(exc, PATH_ERRORS) and exc.filename is not None:
         return EXIT_USER_ERROR
     return EXIT_FAILED
 
 
-def one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException, packages: Collection[str] = PROJECT_PACKAGES) -> str:
     """The exception as one line: multi-line messages (a config's key list) joined with '; '.
 
     An OS error gets `PATH: what is wrong`; an exception from outside the project is prefixed with
@@ -91,7 +93,7 @@ def one_line(exc: BaseException) -> str:
         text = f"{exc.filename}{target}: {exc.strerror or exc}"
     else:
         text = str(exc) or type(exc).__name__
-        if not _project_error(exc):
+        if not _project_error(exc, packages):
             text = f"{type(exc).__name__}: {text}"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
@@ -118,18 +120,25 @@ def debug_requested() -> bool:
     return _Flags.debug
 
 
-def report(exc: BaseException) -> typer.Exit:
+def report(
+    exc: BaseException, user_errors: Collection[str] = USER_ERRORS, packages: Collection[str] = PROJECT_PACKAGES
+) -> typer.Exit:
     """Print `error: ...` (and the traceback with --debug) on stderr; the Exit to raise."""
-    status = exit_status(exc)
+    status = exit_status(exc, user_errors)
     if debug_requested():
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     hint = "" if status == EXIT_USER_ERROR or debug_requested() else " (rerun with --debug for the traceback)"
-    typer.echo(f"error: {one_line(exc)}{hint}", err=True)
+    typer.echo(f"error: {one_line(exc, packages)}{hint}", err=True)
     return typer.Exit(status)
 
 
-def handle_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Run a command body; any exception except click's own becomes `report`'s line and status."""
+def handle_errors(
+    function: Callable[P, R], user_errors: Collection[str] = USER_ERRORS, packages: Collection[str] = PROJECT_PACKAGES
+) -> Callable[P, R]:
+    """Run a command body; any exception except click's own becomes `report`'s line and status.
+
+    `user_errors` and `packages` are read when an error happens (an app passes its live sets).
+    """
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -138,7 +147,7 @@ def handle_errors(function: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # exit statuses and usage errors the command chose itself
         except Exception as exc:
-            raise report(exc) from exc
+            raise report(exc, user_errors, packages) from exc
 
     return wrapper
 
@@ -150,13 +159,32 @@ def check_out_folder(out: Path, flag: str = "--out") -> None:
 
 
 class Typer(typer.Typer):
-    """A typer app whose every command goes through `handle_errors` (the one error path)."""
+    """A typer app whose every command goes through `handle_errors` (the one error path).
+
+    The app holds which exceptions are user errors for its commands: this module's `USER_ERRORS`,
+    and those a package that adds commands names with `add_user_errors`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_errors: set[str] = set(USER_ERRORS)
+        self.project_packages: set[str] = set(PROJECT_PACKAGES)
+
+    def add_user_errors(self, *names: str) -> None:
+        """Exceptions (`module.QualName`, subclasses included) of a package adding commands that mean
+        "fix what you gave": exit 2; the package's messages are then shown as they are written."""
+        for name in names:
+            module, _, qualname = name.rpartition(".")
+            if not module or not qualname:
+                raise ValueError(f"user error {name!r} is not 'module.QualName'")
+            self.user_errors.add(name)
+            self.project_packages.add(module.split(".")[0])
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
         register = super().command(*args, **kwargs)
 
         def decorator(function: CommandFunctionType) -> CommandFunctionType:
-            register(handle_errors(function))
+            register(handle_errors(function, self.user_errors, self.project_packages))
             return function
 
         return decorator

@@ -1,9 +1,12 @@
 """Edu-EmotionNet: causal multimodal learner-emotion recognition, its baselines, trainer and tools.
 
-Modules: `encoders` (per-modality causal encoders on the step grid), `cmaa`, `mie`, `tfl` (the
-paper's three components), `model` (the full model and `build_model`), `baselines`, `data` and
-`frame_cache` (the published dataset as batches), `train`, `evaluate` / `robustness`,
-`report` / `figures`, `experiments` (suites), `streaming` (step-by-step inference).
+Modules: `registry` (every arch: class, modalities, options, report place), `config` (the shared
+`ModelConfig`; each arch's options live in its own module; `moved_keys` reads old run folders),
+`encoders` (per-modality causal encoders on the step grid), `cmaa`, `mie`, `tfl` (the paper's three
+components), `model` (the full model and `build_model`), `baselines`, `self_mm`, `cfn_esa`,
+`hybrid_fusion`, `data` and `frame_cache` (the published dataset as batches), `train`, `evaluate` /
+`robustness`, `runs` / `report` / `significance` / `claims` / `figures`, `experiments` (suites),
+`streaming` (step-by-step inference), `cli` (its `edu-data` commands, joined by entry point).
 Names below are imported on first use, so `import edu_emotionnet` does not load torch.
 """
 

@@ -7,7 +7,7 @@
   modalities seen so far.
 - MulT (Tsai et al., ACL 2019; official code yaohungt/Multimodal-Transformer), at the full model's
   depth and width: per modality an input projection and a causal temporal convolution over steps
-  (`mult_kernel`), crossmodal Transformers with `mult_layers` layers (null = `layers`) for every
+  (`options.kernel`), crossmodal Transformers with `options.crossmodal_layers` layers (null = `layers`) for every
   ordered pair (causal, masked, with a null key), a causal self-attention Transformer with `layers`
   layers over each target's concatenated crossmodal streams, and the official residual head over
   the three targets' features at step t (the "last step" of the prefix up to t). Differences from
@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from edu_affect_data.core.vocabulary import CLASSES
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CausalCrossAttention
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import CausalTransformer, GridEncoder, sinusoidal_positions
 from edu_emotionnet.outputs import AffectModel, ModelOutput
+from edu_emotionnet.registry import ModelSpec, ReportPlace
 
 
 class StepClassifier(nn.Module):
@@ -62,6 +65,12 @@ class Unimodal(AffectModel):
         return self._output(self.head(h[self.modality], avail[self.modality]), batch.step_valid())
 
 
+#: The paper's Table II baselines; the full model must beat each of them (claim (b)).
+AUDIO_ONLY = ModelSpec("audio_only", Unimodal, ("audio",), ReportPlace("Audio-only", "unimodal", roles=frozenset({"claim_b"})))
+VISUAL_ONLY = ModelSpec("visual_only", Unimodal, ("video",), ReportPlace("Visual-only", "unimodal", roles=frozenset({"claim_b"})))
+TEXT_ONLY = ModelSpec("text_only", Unimodal, ("text",), ReportPlace("Text-only", "unimodal", roles=frozenset({"claim_b"})))
+
+
 class EarlyFusion(AffectModel):
     def __init__(self, config: ModelConfig, text_dim: int) -> None:
         super().__init__()
@@ -76,6 +85,9 @@ class EarlyFusion(AffectModel):
         fused = torch.cat([h[m] for m in self.modalities] + [avail[m][..., None].to(h[m].dtype) for m in self.modalities], dim=-1)
         any_avail = torch.stack([avail[m] for m in self.modalities]).any(0)
         return self._output(self.head(fused, any_avail), batch.step_valid())
+
+
+EARLY_FUSION = ModelSpec("early_fusion", EarlyFusion, MODALITIES, ReportPlace("Early Fusion", "fusion", roles=frozenset({"claim_b"})))
 
 
 class LateFusion(AffectModel):
@@ -94,6 +106,19 @@ class LateFusion(AffectModel):
         weights = seen.float() / seen.float().sum(-1, keepdim=True)
         mixture = (per_modality.exp() * weights[..., None]).sum(-2).clamp_min(1e-12).log()
         return self._output(mixture, batch.step_valid(), weights)
+
+
+#: Also the model of the paper's robustness comparison (Fig. 5), the other side of claim (d).
+LATE_FUSION = ModelSpec(
+    "late_fusion", LateFusion, MODALITIES, ReportPlace("Late Fusion", "fusion", roles=frozenset({"claim_b", "claim_d"}))
+)
+
+
+class MulTOptions(StrictModel):
+    """`model.options` of MulT."""
+
+    crossmodal_layers: int | None = Field(None, ge=1, description="Crossmodal Transformer layers per modality pair; null = `layers` (the full model's encoder depth).")
+    kernel: int = Field(3, ge=1, description="Steps seen by the causal temporal convolution over each modality's grid features (1 = a per-step projection).")
 
 
 class CrossmodalBlock(nn.Module):
@@ -122,12 +147,13 @@ class MulT(AffectModel):
         self.session_prediction = config.session_prediction
         self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
         d = config.d_model
-        self.kernel = config.mult_kernel
+        options = config.options_as(MulTOptions)
+        self.kernel = options.kernel
         # Tsai et al. Sec. 3.1: a 1-D temporal convolution per modality (bias-free, as the official
         # code's projections); here causal over steps (left padding only).
         self.temporal = nn.ModuleDict({m: nn.Conv1d(d, d, self.kernel, bias=False) for m in self.modalities})
         self.embed_dropout = nn.Dropout(config.dropout)
-        depth = config.mult_layers if config.mult_layers is not None else config.layers
+        depth = options.crossmodal_layers if options.crossmodal_layers is not None else config.layers
         self.pairs = [(i, j) for i in self.modalities for j in self.modalities if i != j]
         self.crossmodal = nn.ModuleDict(
             {f"{i}<-{j}": nn.ModuleList(CrossmodalBlock(config) for _ in range(depth)) for i, j in self.pairs}
@@ -165,3 +191,6 @@ class MulT(AffectModel):
         last = torch.cat(targets, dim=-1)  # step t's features: the last step of the prefix up to t
         hidden = self.proj2(self.out_dropout(F.relu(self.proj1(last)))) + last
         return self._output(F.log_softmax(self.out(hidden).float(), dim=-1), step_valid)
+
+
+MULT = ModelSpec("mult", MulT, MODALITIES, ReportPlace("MulT", "fusion"), options=MulTOptions)

@@ -18,7 +18,7 @@ Kept from the original:
   pair's representation is the two-layer classifier (ReLU, dropout) over [first item's fused
   feature, second item's contrast feature], trained with cross-entropy to say whether the two
   items' labels differ, class-balanced (the official weights 1/(2p) and 1/(2(1-p)) by the shift
-  rate p), added to the classification loss with weight `cfn_esa.shift_weight` (the official
+  rate p), added to the classification loss with weight `options.shift_weight` (the official
   `lambd`, 1.0). The module is a training-time task only: inference never reads it.
 
 Adapted to a session on the causal step grid (every simplification):
@@ -42,7 +42,7 @@ Adapted to a session on the causal step grid (every simplification):
 - The class-balancing shift rate is the batch's own (the official one is measured once on the
   training set of IEMOCAP or MELD); the classification loss is the shared unweighted sequence
   loss (the official one weights classes by inverse frequency).
-- ACME depth defaults to the full model's encoder depth (`cfn_esa.acme_layers` null -> `layers`;
+- ACME depth defaults to the full model's encoder depth (`options.acme_layers` null -> `layers`;
   the official default is 5 layers of width 512 and 8 heads); RUME keeps the official 2 layers.
 """
 
@@ -50,14 +50,27 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from edu_affect_data.core.vocabulary import CLASSES
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CausalCrossAttention
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
 from edu_emotionnet.outputs import AffectModel, ModelOutput
+from edu_emotionnet.registry import ModelSpec, ReportPlace
+
+
+class CFNESAOptions(StrictModel):
+    """`model.options` of CFN-ESA."""
+
+    rume_layers: int = Field(2, ge=1, description="Layers of the recurrence-based unimodal encoder (a unidirectional GRU and a feed-forward block each), shared by the modalities as in the official code.")
+    acme_layers: int | None = Field(None, ge=1, description="Layers of the text-centred attention-based cross-modal encoder; null = `layers` (the full model's encoder depth).")
+    shift_hidden: int = Field(128, ge=1, description="Hidden width of the emotion-shift classifier over step pairs.")
+    shift_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout in the emotion-shift classifier.")
+    shift_weight: float = Field(1.0, ge=0, description="Weight of the emotion-shift loss next to the classification loss (training only); 0 removes the module.")
 
 #: ACME's centre: the modality the official model treats as the primary source of emotion.
 CENTRE = "text"
@@ -161,7 +174,7 @@ class CFNESA(AffectModel):
         super().__init__()
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
-        esa = config.cfn_esa
+        esa = config.options_as(CFNESAOptions)
         d = config.d_model
         self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
         self.rume = nn.ModuleList(RecurrentLayer(d, config.dropout) for _ in range(esa.rume_layers))
@@ -200,3 +213,6 @@ class CFNESA(AffectModel):
         if self.training and output.auxiliary is not None:
             loss = loss + self.shift_weight * shift_loss(output.auxiliary["shift_logits"], labels, output.step_valid)
         return loss
+
+
+CFN_ESA = ModelSpec("cfn_esa", CFNESA, MODALITIES, ReportPlace("CFN-ESA", "fusion"), options=CFNESAOptions)

@@ -29,11 +29,13 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from edu_emotionnet.evaluate import robustness_key
+from edu_emotionnet.registry import ReportRole, models_with_role
+from edu_emotionnet.runs import ModelRuns
 from edu_emotionnet.significance import (
     ALPHA,
     RESAMPLES,
@@ -44,16 +46,12 @@ from edu_emotionnet.significance import (
     load_outputs,
 )
 
-if TYPE_CHECKING:
-    from edu_emotionnet.report import ModelRuns
-
 PASS, FAIL, NOT_EVALUATED = "PASS", "FAIL", "not evaluated"
-#: Claim (b): the baselines of Table II the full model must beat (registry archs).
-TABLE_II_BASELINES = ("audio_only", "visual_only", "text_only", "early_fusion", "late_fusion")
-#: Claim (d): the missing rate compared with the clean pass, and the model compared against.
+#: Claim (d): the missing rate compared with the clean pass (the model compared against holds the
+#: registry's `claim_d` role).
 MISSING_RATE = 0.6
-ROBUSTNESS_BASELINE = "late_fusion"
-COMPONENTS = {"cmaa": "-CMAA", "mie": "-MIE", "tfl": "-TFL"}
+#: Claim (e) is about the temporal feedback loop: the full model's option that switches it off.
+FEEDBACK_SWITCH = "tfl"
 #: The optional dataset column saying which half of a two-speaker video a session is (IEMOCAP).
 REGION_COLUMN = "video_region"
 
@@ -240,10 +238,10 @@ def _test_note(c: Comparison) -> str:
 def beats_baselines(groups: list[ModelRuns], comparisons: list[Comparison], alpha: float = ALPHA) -> ClaimLine:
     """Claim (b) on the macro-F1 comparisons."""
     claim = "(b) full model beats every unimodal baseline and early/late fusion"
-    absent = [arch for arch in TABLE_II_BASELINES if not any(g.arch == arch for g in groups)]
+    absent = _absent(groups, "claim_b")
     if absent:
         return _missing(claim, f"no run of {', '.join(absent)}")
-    names = {g.name for g in groups if g.arch in TABLE_II_BASELINES}
+    names = {g.name for g in groups if g.has_role("claim_b")}
     rows = [c for c in comparisons if c.other in names]
     untested = [c for c in rows if c.significant(alpha) is None]
     if not rows or untested:
@@ -260,15 +258,25 @@ def beats_baselines(groups: list[ModelRuns], comparisons: list[Comparison], alph
     return ClaimLine(claim, verdict, weakest.t.mean_diff, low, high, measured, note)
 
 
-def ablations_lower(groups: list[ModelRuns], comparisons: list[Comparison], alpha: float = ALPHA) -> list[ClaimLine]:
-    """Claim (c): one line per component switched off (ablation - full, macro-F1)."""
+def _absent(groups: list[ModelRuns], role: ReportRole) -> list[str]:
+    """The registered models holding `role` that no run is of."""
+    return [arch for arch in models_with_role(role) if not any(g.arch == arch and g.has_role(role) for g in groups)]
+
+
+def ablation_of(full: ModelRuns, groups: list[ModelRuns], switch: str) -> ModelRuns | None:
+    """The run of `full`'s arch with exactly its component `switch` off (the other components on)."""
+    return next((g for g in groups if g.arch == full.arch and g.switched_off == (switch,)), None)
+
+
+def ablations_lower(full: ModelRuns, groups: list[ModelRuns], comparisons: list[Comparison], alpha: float = ALPHA) -> list[ClaimLine]:
+    """Claim (c): one line per component of the full model switched off (ablation - full, macro-F1)."""
     by_name = {c.other: c for c in comparisons}
     lines = []
-    for flag, label in COMPONENTS.items():
+    for switch, label in full.place.ablations.items():
         claim = f"(c) ablation {label} lowers macro-F1"
-        runs = next((g for g in groups if g.is_ablation and not g.flags[flag] and sum(g.flags.values()) == len(g.flags) - 1), None)
+        runs = ablation_of(full, groups, switch)
         if runs is None or runs.name not in by_name:
-            lines.append(_missing(claim, f"no run with model.{flag}: false (the other components on)" if runs is None else "no full-model run"))
+            lines.append(_missing(claim, f"no run with model.options.{switch}: false (the other components on)" if runs is None else "no full-model run"))
             continue
         c = by_name[runs.name]
         significant = c.significant(alpha)
@@ -294,9 +302,9 @@ def _accuracy_at(result: dict[str, Any], rate: float) -> float | None:
 def graceful_degradation(full: ModelRuns | None, groups: list[ModelRuns], resamples: int = RESAMPLES, seed: int = 0) -> ClaimLine:
     """Claim (d): drop(late fusion) - drop(full) of accuracy from rate 0 to 0.6 (whole modalities missing)."""
     claim = f"(d) accuracy at {100 * MISSING_RATE:.0f} % missing modalities drops less than late fusion's"
-    late = next((g for g in groups if g.arch == ROBUSTNESS_BASELINE), None)
+    late = next((g for g in groups if g.has_role("claim_d")), None)
     if full is None or late is None:
-        return _missing(claim, "no full-model run" if full is None else f"no run of {ROBUSTNESS_BASELINE}")
+        return _missing(claim, "no full-model run" if full is None else f"no run of {', '.join(models_with_role('claim_d')) or 'a claim (d) model'}")
     mine, theirs = by_seed(full), by_seed(late)
     seeds = sorted(set(mine) & set(theirs))
     if not seeds:
@@ -360,9 +368,9 @@ def prediction_flips(step_probs: np.ndarray) -> np.ndarray:
 
 def fewer_flips(full: ModelRuns | None, groups: list[ModelRuns], resamples: int = RESAMPLES, seed: int = 0) -> ClaimLine:
     claim = "(e) TFL reduces prediction flips per session"
-    no_tfl = next((g for g in groups if g.is_ablation and not g.flags["tfl"] and g.flags["cmaa"] and g.flags["mie"]), None)
+    no_tfl = ablation_of(full, groups, FEEDBACK_SWITCH) if full is not None else None
     if full is None or no_tfl is None:
-        return _missing(claim, "no full-model run" if full is None else "no -TFL run (model.tfl: false)")
+        return _missing(claim, "no full-model run" if full is None else f"no -TFL run (model.options.{FEEDBACK_SWITCH}: false)")
     seeds = sorted(set(by_seed(full)) & set(by_seed(no_tfl)))
     if not seeds:
         return _missing(claim, f"no seed in common with {no_tfl.name}")
@@ -393,7 +401,7 @@ def evaluate_claims(
     return [
         *weight_dips(full, truth, data, resamples, seed),
         beats_baselines(groups, macro, alpha) if full else _missing("(b) full model beats every unimodal baseline and early/late fusion", "no full-model run"),
-        *(ablations_lower(groups, macro, alpha) if full else [_missing("(c) each ablation lowers macro-F1", "no full-model run")]),
+        *(ablations_lower(full, groups, macro, alpha) if full else [_missing("(c) each ablation lowers macro-F1", "no full-model run")]),
         graceful_degradation(full, groups, resamples, seed),
         fewer_flips(full, groups, resamples, seed),
     ]

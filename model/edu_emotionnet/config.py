@@ -6,20 +6,32 @@ mappings merge recursively, anything else replaces. `--set key=value` overrides 
 merging and before validation (opening `key: null` sections), so a command-line value is checked
 exactly like a YAML one, and a misspelled key anywhere is an error that names its dotted path.
 `model.arch` must name an architecture of `edu_emotionnet.registry`, which also decides the
-modalities a run reads.
+modalities a run reads and what `model.options` may hold: the shared `ModelConfig` has only what
+every architecture reads, each arch's own knobs are its options model, declared in its module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializeAsAny,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from edu_affect_data.core import strict_config
-from edu_affect_data.core.strict_config import ConfigError, StrictModel
+from edu_affect_data.core.strict_config import ConfigError, NoOptions, StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
-from edu_emotionnet.registry import model_spec
+from edu_emotionnet.moved_keys import moved_key_problems, remap_moved_keys
+from edu_emotionnet.registry import DEFAULT_ARCH, model_spec
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 __all__ = [
     "CLASSES",
@@ -70,24 +82,16 @@ class VideoEncoderConfig(StrictModel):
     frame_stride: int = Field(1, ge=1, description="Encode every k-th stored frame or embedding (30 fps -> 15 fps at 2): divides the video encoder's positions, and with `pixels` the frame CNN's work, which on CPU is most of a fused model's time.")
 
 
-class SelfMMConfig(StrictModel):
-    """The Self-MM baseline (`edu_emotionnet.self_mm`)."""
-
-    centre_momentum: float = Field(0.9, ge=0, lt=1, description="Momentum m of the ULGM class centres, updated once per training batch as m * centre + (1 - m) * the class's batch mean.")
-
-
-class CFNESAConfig(StrictModel):
-    """The CFN-ESA baseline (`edu_emotionnet.cfn_esa`)."""
-
-    rume_layers: int = Field(2, ge=1, description="Layers of the recurrence-based unimodal encoder (a unidirectional GRU and a feed-forward block each), shared by the modalities as in the official code.")
-    acme_layers: int | None = Field(None, ge=1, description="Layers of the text-centred attention-based cross-modal encoder; null = `layers` (the full model's encoder depth).")
-    shift_hidden: int = Field(128, ge=1, description="Hidden width of the emotion-shift classifier over step pairs.")
-    shift_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout in the emotion-shift classifier.")
-    shift_weight: float = Field(1.0, ge=0, description="Weight of the emotion-shift loss next to the classification loss (training only); 0 removes the module.")
-
-
 class ModelConfig(StrictModel):
-    arch: str = Field("edu_emotionnet", description="Architecture, a name of `edu_emotionnet.registry` (the model or a baseline).")
+    """What every architecture shares (width, depth, the encoders, the step grid), its `arch`, and the
+    arch's own `options` (`ModelSpec.options`, declared in the arch's module)."""
+
+    arch: str = Field(DEFAULT_ARCH, description="Architecture, a name of `edu_emotionnet.registry` (the model or a baseline).")
+    options: SerializeAsAny[BaseModel] = Field(
+        None, validate_default=True,  # None: the arch's defaults, filled in by `_options_of_arch`
+        description="The options of `arch`, checked by that arch's own options model (`ModelSpec.options`; the built-ins' "
+        "in docs/baselines.md): absent keys take its defaults, a key it does not declare is an error.",
+    )
     d_model: int = Field(256, ge=8)
     layers: int = Field(4, ge=1, description="Causal Transformer layers per modality encoder.")
     heads: int = Field(4, ge=1)
@@ -95,24 +99,34 @@ class ModelConfig(StrictModel):
     dropout: float = Field(0.2, ge=0, lt=1)
     input_norm: bool = Field(True, description="LayerNorm on each modality's features before the input projection (every model, baselines included).")
     step_s: float = Field(1.0, gt=0, description="Width of one step of the common time grid, seconds.")
-    cmaa: bool = Field(True, description="Cross-modal attention alignment; false = ablation -CMAA (g = h).")
-    mie: bool = Field(True, description="Modality importance estimation; false = ablation -MIE (equal weights over available modalities).")
-    tfl: bool = Field(True, description="Temporal feedback loop; false = ablation -TFL (no feedback and lambda 0).")
-    kl_weight: float = Field(0.1, ge=0, description="lambda of the temporal-consistency term KL(y_{t-1} || y_t).")
     session_prediction: Literal["last", "mean"] = Field("last", description="Session label from the last valid step, or the mean over valid steps.")
-    mult_layers: int | None = Field(None, ge=1, description="Crossmodal Transformer layers per modality pair in the MulT baseline; null = `layers` (the full model's encoder depth).")
-    mult_kernel: int = Field(3, ge=1, description="Steps seen by MulT's causal temporal convolution over each modality's grid features (1 = a per-step projection).")
-    hybrid_blocks: int = Field(1, ge=1, description="Stacked hybrid multi-attention blocks (joint cross-attention, single-modal and parallel cross-modal attention) in the HybridFusion baseline.")
-    self_mm: SelfMMConfig = SelfMMConfig()
-    cfn_esa: CFNESAConfig = CFNESAConfig()
     audio: AudioEncoderConfig = AudioEncoderConfig()
     video: VideoEncoderConfig = VideoEncoderConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_moved_keys(cls, data: Any) -> Any:
+        problems = moved_key_problems(data) if isinstance(data, Mapping) else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, arch: str) -> str:
         model_spec(arch)  # an unknown name raises, listing the registered ones
         return arch
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_of_arch(cls, raw: Any, info: ValidationInfo) -> BaseModel:
+        arch = info.data.get("arch")
+        if arch is None:  # the arch itself did not validate: that error is the one to read
+            return NoOptions()
+        spec = model_spec(arch)
+        if isinstance(raw, spec.options):
+            return raw
+        return spec.parse_options(raw.model_dump() if isinstance(raw, BaseModel) else raw)
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ModelConfig:
@@ -124,6 +138,12 @@ class ModelConfig(StrictModel):
     def modalities(self) -> tuple[str, ...]:
         """The dataset modalities this architecture reads (the others are never loaded or encoded)."""
         return model_spec(self.arch).modalities
+
+    def options_as(self, kind: type[OptionsT]) -> OptionsT:
+        """`options` as the arch's own options model `kind` (how a model class reads its options, typed)."""
+        if not isinstance(self.options, kind):
+            raise TypeError(f"model arch {self.arch!r} has {type(self.options).__name__} options, not {kind.__name__}")
+        return self.options
 
 
 class TrainLoopConfig(StrictModel):
@@ -156,7 +176,8 @@ class TrainConfig(StrictModel):
     data: Path | None = Field(None, description="Dataset folder that datasets.load_dataset reads (train/validation/test).")
     cache_dir: Path | None = Field(None, description="Frame cache folder; null = <data>/../.cache/edu_emotionnet.")
     seed: int = 0
-    model: ModelConfig = ModelConfig()
+    # A factory, not an instance: building one validates its arch, which imports the arch's module.
+    model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainLoopConfig = TrainLoopConfig()
     eval: EvalConfig = EvalConfig()
 
@@ -180,5 +201,6 @@ def load_train_config(
 
 
 def config_from_dict(tree: dict[str, Any]) -> TrainConfig:
-    """Rebuild a config stored in a run folder (results.json / ckpt.pt)."""
-    return validate_tree(tree, "<stored config>")
+    """Rebuild a config stored in a run folder (results.json, config.json, ckpt.pt, best.pt); one
+    written before the model options had flat arch keys, moved by `moved_keys.remap_moved_keys`."""
+    return validate_tree(remap_moved_keys(tree), "<stored config>")

@@ -27,6 +27,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from torch.utils.data import DataLoader, Dataset
 
+from edu_affect_data.core.atomic import atomic_write, atomic_write_text
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import TrainConfig
@@ -262,11 +263,11 @@ def save_test_outputs(
         "robustness_keys": np.array([robustness_key(kind, rate) for (kind, rate), _ in passes], dtype=str),
         "robustness_predicted": np.array([p.predicted for _, p in passes], dtype=np.int64).reshape(len(passes), len(preds.labels)),
     } if passes else {}
-    np.savez_compressed(
-        path, labels=preds.labels, session_probs=preds.session_probs, step_probs=steps,
+    atomic_write(path, lambda tmp: np.savez_compressed(
+        tmp, labels=preds.labels, session_probs=preds.session_probs, step_probs=steps,
         weights=weights, has_weights=preds.weights is not None,
         modalities=np.array(modalities), session_ids=np.array(preds.session_ids), **extra,
-    )
+    ))
 
 
 def evaluate_model(
@@ -311,5 +312,10 @@ def evaluate_run(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     results.update(evaluated)
     results.setdefault("best_epoch", trained.best_epoch)
-    results_path.write_text(json.dumps(results, indent=2))
+    write_results(run_dir, results)
     return results
+
+
+def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
+    """`RUN/results.json`, the marker of a finished run, written whole or not at all (`core.atomic`)."""
+    return atomic_write_text(Path(run_dir) / RESULTS, json.dumps(results, indent=2))

@@ -1,24 +1,26 @@
-"""The report's figures (paper Fig. 3-6), drawn with matplotlib's Agg backend into PNG files."""
+"""The report's figures (paper Fig. 3-6), drawn with matplotlib's Agg backend into PNG files.
+
+Each PNG is written through `core.atomic` (a temporary sibling renamed over the target), so a
+killed report leaves the previous figure or none, never a truncated one.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
+from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.evaluate import TEST_OUTPUTS
+from edu_emotionnet.registry import models_with_role
 from edu_emotionnet.robustness import KINDS
+from edu_emotionnet.runs import ModelRuns
 from edu_emotionnet.significance import bootstrap_mean_ci
 
-if TYPE_CHECKING:
-    from edu_emotionnet.report import ModelRuns
-
 MIN_SESSIONS_PER_STEP = 5
-#: Fig. 4's comparison model (a run name, i.e. a config `name`): the paper compares against HybridFusion.
-DEFAULT_BASELINE = "hybrid_fusion"
 _KIND_TITLES = {"modality": "whole modalities dropped (one kept)", "timestep": "timesteps dropped (per modality)"}
 
 
@@ -29,6 +31,13 @@ def _pyplot():  # type: ignore[no-untyped-def]
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    plt = _pyplot()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120))
+    plt.close(fig)
 
 
 def modality_weights(full: ModelRuns, path: Path) -> bool:
@@ -60,9 +69,7 @@ def modality_weights(full: ModelRuns, path: Path) -> bool:
         ax.fill_between(steps, low, high, alpha=0.25)
     ax.set(xlabel="step", ylabel="modality weight w_t", title=f"{full.name}: modality weights over time (95% bootstrap CI)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
     return True
 
 
@@ -77,9 +84,7 @@ def per_class_f1(full: ModelRuns, other: ModelRuns, path: Path) -> None:
     ax.set_xticks(x, CLASSES)
     ax.set(ylabel="F1 (test)", ylim=(0, 1.05), title="Per-class F1")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def missing_rate(groups: list[ModelRuns], path: Path) -> None:
@@ -94,9 +99,7 @@ def missing_rate(groups: list[ModelRuns], path: Path) -> None:
         ax.set(xlabel="missing rate (%)", title=_KIND_TITLES[kind])
     axes[0].set_ylabel("accuracy (test)")
     axes[-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def loss_curves(full: ModelRuns, path: Path) -> None:
@@ -110,31 +113,37 @@ def loss_curves(full: ModelRuns, path: Path) -> None:
         ax.plot(epochs, [r["val_loss"] for r in records], color="C1", alpha=0.8, label="validation" if i == 0 else None)
     ax.set(xlabel="epoch", ylabel="loss", title=f"{full.name}: loss curves ({len(full.run_dirs)} seeds)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
-def comparison_model(groups: list[ModelRuns], baseline: str) -> ModelRuns | str:
-    """Fig. 4's other model: the run named `baseline`, or why there is none.
+def comparison_model(groups: list[ModelRuns], baseline: str | None = None) -> ModelRuns | str:
+    """Fig. 4's other model: the run named `baseline`, else the one run of the model that holds the
+    registry's `figure_4` role (the paper's HybridFusion), or why there is none.
 
     Named, never chosen by score: picking the best baseline on test would be a selection on the
-    test split, even if only for a picture. Reads run names only.
+    test split, even if only for a picture. Reads run names, archs and options only.
     """
     full = next((g for g in groups if g.is_full_model), None)
     if full is None:
         return "no full-model run"
-    match = next((g for g in groups if g.name == baseline and g is not full), None)
-    if match is None:
-        names = ", ".join(g.name for g in groups if g is not full) or "none"
-        return f"no run named {baseline!r} among the runs ({names}); name another with --baseline NAME"
-    return match
+    others = [g for g in groups if g is not full]
+    names = ", ".join(g.name for g in others) or "none"
+    if baseline is not None:
+        match = next((g for g in others if g.name == baseline), None)
+        return match or f"no run named {baseline!r} among the runs ({names}); name another with --baseline NAME"
+    holders = [g for g in others if g.has_role("figure_4")]
+    if len(holders) == 1:
+        return holders[0]
+    if holders:
+        return f"several runs of Fig. 4's model ({', '.join(g.name for g in holders)}); name one with --baseline NAME"
+    models = ", ".join(models_with_role("figure_4")) or "none registered"
+    return f"no run of Fig. 4's model ({models}) among the runs ({names}); name another with --baseline NAME"
 
 
-def draw_all(groups: list[ModelRuns], out: Path, baseline: str = DEFAULT_BASELINE) -> tuple[list[tuple[str, str]], list[str]]:
+def draw_all(groups: list[ModelRuns], out: Path, baseline: str | None = None) -> tuple[list[tuple[str, str]], list[str]]:
     """Draw every figure the runs allow: (file name, caption) pairs, and a note per figure left out.
 
-    Which models a figure shows depends on run names, families and flags only, never on a metric.
+    Which models a figure shows depends on run names, archs and options only, never on a metric.
     """
     drawn: list[tuple[str, str]] = []
     notes: list[str] = []

@@ -28,7 +28,7 @@ Here, on the common step grid and causal (y^_t sees inputs up to step t only):
   cross-attention of each modality over each other one's present steps, all pairs computed from
   the same block input (in parallel, not stacked) and averaged per target. SMA and PCMA are added
   to the residual stream, then a feed-forward layer (pre-norm, like every block here).
-  `model.hybrid_blocks` of these are stacked (HMATN's depth is not given in the text: default 1).
+  `model.options.blocks` of these are stacked (HMATN's depth is not given in the text: default 1).
 - CMRA and feature-level fusion: at each step an additive relation score of every modality
   against the joint vector, a softmax over the modalities present at that step (over all of them
   when none is), the attention-weighted sum of the modality features, concatenated with the
@@ -46,14 +46,23 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from edu_affect_data.core.vocabulary import CLASSES
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CausalCrossAttention
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
 from edu_emotionnet.outputs import AffectModel, ModelOutput
+from edu_emotionnet.registry import ModelSpec, ReportPlace
+
+
+class HybridFusionOptions(StrictModel):
+    """`model.options` of HybridFusion."""
+
+    blocks: int = Field(1, ge=1, description="Stacked hybrid multi-attention blocks (joint cross-attention, single-modal and parallel cross-modal attention).")
 
 
 def _per_modality(modalities: tuple[str, ...], make: type[nn.Module], *args: object) -> nn.ModuleDict:
@@ -127,7 +136,7 @@ class RelationFusion(nn.Module):
 
 
 class HybridFusion(AffectModel):
-    """Encoders -> `hybrid_blocks` x HybridBlock -> RelationFusion; weights are the fusion attention."""
+    """Encoders -> `options.blocks` x HybridBlock -> RelationFusion; weights are the fusion attention."""
 
     def __init__(self, config: ModelConfig, text_dim: int) -> None:
         super().__init__()
@@ -136,7 +145,7 @@ class HybridFusion(AffectModel):
             raise ValueError("HybridFusion fuses at least two modalities")
         self.session_prediction = config.session_prediction
         self.encoder = GridEncoder(config, self.modalities, text_dim)
-        self.blocks = nn.ModuleList(HybridBlock(self.modalities, config) for _ in range(config.hybrid_blocks))
+        self.blocks = nn.ModuleList(HybridBlock(self.modalities, config) for _ in range(config.options_as(HybridFusionOptions).blocks))
         self.norm = _per_modality(self.modalities, nn.LayerNorm, config.d_model)
         self.fusion = RelationFusion(self.modalities, config)
 
@@ -147,3 +156,10 @@ class HybridFusion(AffectModel):
             x = block(x, avail, any_avail)
         log_probs, weights = self.fusion({m: self.norm[m](x[m]) for m in self.modalities}, avail)
         return self._output(log_probs, batch.step_valid(), weights)
+
+
+#: The paper's comparison model of Fig. 4.
+HYBRID_FUSION = ModelSpec(
+    "hybrid_fusion", HybridFusion, MODALITIES, ReportPlace("HybridFusion", "fusion", roles=frozenset({"figure_4"})),
+    options=HybridFusionOptions,
+)

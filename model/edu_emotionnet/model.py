@@ -1,16 +1,28 @@
-"""Edu-EmotionNet: encoders -> CMAA -> MIE -> TFL, with the paper's three ablation switches."""
+"""Edu-EmotionNet: encoders -> CMAA -> MIE -> TFL, with the paper's three ablation switches as its options."""
 
 from __future__ import annotations
 
-from edu_affect_data.core.vocabulary import CLASSES
+from pydantic import Field
+
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cmaa import CrossModalAlignment
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
 from edu_emotionnet.mie import ModalityImportance
 from edu_emotionnet.outputs import AffectModel, ModelOutput
-from edu_emotionnet.registry import model_spec
+from edu_emotionnet.registry import ModelSpec, ReportPlace, model_spec
 from edu_emotionnet.tfl import TemporalFeedback
+
+
+class EduEmotionNetOptions(StrictModel):
+    """`model.options` of the full model: each component switched off is one ablation of Table III."""
+
+    cmaa: bool = Field(True, description="Cross-modal attention alignment; false = ablation -CMAA (g = h).")
+    mie: bool = Field(True, description="Modality importance estimation; false = ablation -MIE (equal weights over available modalities).")
+    tfl: bool = Field(True, description="Temporal feedback loop; false = ablation -TFL (no feedback and lambda 0).")
+    kl_weight: float = Field(0.1, ge=0, description="lambda of the temporal-consistency term KL(y_{t-1} || y_t).")
 
 
 class EduEmotionNet(AffectModel):
@@ -18,15 +30,16 @@ class EduEmotionNet(AffectModel):
 
     def __init__(self, config: ModelConfig, text_dim: int) -> None:
         super().__init__()
+        options = config.options_as(EduEmotionNetOptions)
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
-        self.kl_weight = config.kl_weight if config.tfl else 0.0
+        self.kl_weight = options.kl_weight if options.tfl else 0.0
         self.encoder = GridEncoder(config, self.modalities, text_dim)
         self.align = (
-            CrossModalAlignment(self.modalities, config.d_model, config.heads, config.dropout) if config.cmaa else None
+            CrossModalAlignment(self.modalities, config.d_model, config.heads, config.dropout) if options.cmaa else None
         )
-        self.importance = ModalityImportance(self.modalities, config.d_model, learned=config.mie)
-        self.feedback = TemporalFeedback(config.d_model, len(CLASSES), feedback=config.tfl, dropout=config.dropout)
+        self.importance = ModalityImportance(self.modalities, config.d_model, learned=options.mie)
+        self.feedback = TemporalFeedback(config.d_model, len(CLASSES), feedback=options.tfl, dropout=config.dropout)
 
     def forward(self, batch: Batch) -> ModelOutput:
         h, avail = self.encoder(batch)
@@ -35,10 +48,17 @@ class EduEmotionNet(AffectModel):
         return self._output(self.feedback(z), batch.step_valid(), weights)
 
 
+EDU_EMOTIONNET = ModelSpec(
+    "edu_emotionnet", EduEmotionNet, MODALITIES, options=EduEmotionNetOptions,
+    table=ReportPlace("Edu-EmotionNet", table_ii="fusion", full_model=True,
+                      ablations={"cmaa": "-CMAA", "mie": "-MIE", "tfl": "-TFL"}),
+)
+
+
 def build_model(config: ModelConfig, text_dim: int) -> AffectModel:
     """The model or baseline registered as `config.arch` (`edu_emotionnet.registry`); `text_dim` is
     the stored token-embedding width."""
-    model = model_spec(config.arch).build(config, text_dim)
+    model = model_spec(config.arch).model(config, text_dim)
     if not isinstance(model, AffectModel):
         raise TypeError(f"model arch {config.arch!r} built a {type(model).__name__}, not an AffectModel")
     return model

@@ -1,80 +1,22 @@
 """`edu-data report RUNS... --out REPORT`: the paper's tables (mean +- std over seeds) and figures.
 
 Runs are found by their results.json anywhere under the given folders and grouped by config
-name; seeds of one name are its repetitions. Table I compares every model, Table II unimodal
-with fusion models, Table III the ablations of the full model. Then the paired tests of the full
-model against every other model (`edu_emotionnet.significance`), the paper's claims checked on
-synthetic data (`edu_emotionnet.claims`) and the figures (Fig. 3-6, `edu_emotionnet.figures`).
-Nothing here is chosen by a test score: rows follow the runs (full model first, then folder
-order), Fig. 4's comparison model is named (`--baseline`, default `hybrid_fusion`).
+name (`edu_emotionnet.runs`). Table I compares every model, Table II unimodal with fusion models,
+Table III the ablations of the full model; which model is in which table is its arch's
+`ReportPlace` in the registry. Then the paired tests of the full model against every other model
+(`edu_emotionnet.significance`), the paper's claims checked on synthetic data
+(`edu_emotionnet.claims`) and the figures (Fig. 3-6, `edu_emotionnet.figures`). Nothing here is
+chosen by a test score: rows follow the runs (full model first, then folder order), Fig. 4's
+comparison model is named (`--baseline`, default: the run of the registry's Fig. 4 model).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from edu_emotionnet.evaluate import RESULTS
-from edu_emotionnet.figures import DEFAULT_BASELINE
-from edu_emotionnet.registry import Family, UnknownModelError, model_spec
-
-
-@dataclass
-class ModelRuns:
-    """All seeds of one configuration; `family` (the registry's) places it in the tables."""
-
-    name: str
-    arch: str
-    flags: dict[str, bool]
-    results: list[dict[str, Any]] = field(default_factory=list)
-    run_dirs: list[Path] = field(default_factory=list)
-
-    @property
-    def family(self) -> Family:
-        return model_spec(self.arch).family
-
-    @property
-    def is_full_model(self) -> bool:
-        return self.family == "full" and all(self.flags.values())
-
-    @property
-    def is_ablation(self) -> bool:
-        return self.family == "full" and not all(self.flags.values())
-
-    def values(self, key: str) -> np.ndarray:
-        return np.array([r["test"][key] for r in self.results], dtype=float)
-
-    def summary(self, key: str) -> tuple[float, float]:
-        values = self.values(key)
-        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-
-def collect_runs(paths: list[Path]) -> list[ModelRuns]:
-    """Group every results.json under `paths` by config name (order: full model first, then as found)."""
-    groups: dict[str, ModelRuns] = {}
-    for root in paths:
-        root = Path(root)
-        if not root.exists():
-            raise FileNotFoundError(f"{root}: no such run folder")
-        found = sorted(root.rglob(RESULTS)) if root.is_dir() else []
-        if not found:
-            raise FileNotFoundError(f"{root}: no {RESULTS} under it (train first)")
-        for path in found:
-            result = json.loads(path.read_text())
-            try:
-                model_spec(result["arch"])
-            except UnknownModelError as exc:
-                raise UnknownModelError(f"{path}: {exc} (is the package that registers it installed?)") from exc
-            model = result["config"]["model"]
-            flags = {k: bool(model[k]) for k in ("cmaa", "mie", "tfl")}
-            group = groups.setdefault(result["name"], ModelRuns(result["name"], result["arch"], flags))
-            group.results.append(result)
-            group.run_dirs.append(path.parent)
-    return sorted(groups.values(), key=lambda g: not g.is_full_model)
+from edu_affect_data.core.atomic import atomic_write_text
+from edu_emotionnet import claims, figures, significance
+from edu_emotionnet.runs import ModelRuns, collect_runs
 
 
 def _pm(runs: ModelRuns, key: str) -> str:
@@ -83,23 +25,29 @@ def _pm(runs: ModelRuns, key: str) -> str:
 
 
 def _table(rows: list[ModelRuns], extra: dict[str, str] | None = None) -> str:
-    head = "| model | seeds | accuracy (%) | macro-F1 (%) |" + (" Δ macro-F1 vs full |" if extra else "")
-    rule = "|---|---|---|---|" + ("---|" if extra else "")
+    head = "| model | run | seeds | accuracy (%) | macro-F1 (%) |" + (" Δ macro-F1 vs full |" if extra else "")
+    rule = "|---|---|---|---|---|" + ("---|" if extra else "")
     lines = [head, rule]
     for runs in rows:
-        cells = f"| {runs.name} | {len(runs.results)} | {_pm(runs, 'accuracy')} | {_pm(runs, 'macro_f1')} |"
+        cells = f"| {runs.display} | {runs.name} | {len(runs.results)} | {_pm(runs, 'accuracy')} | {_pm(runs, 'macro_f1')} |"
         lines.append(cells + (f" {extra.get(runs.name, '')} |" if extra else ""))
     return "\n".join(lines)
+
+
+def table_ii_rows(groups: list[ModelRuns]) -> list[ModelRuns]:
+    """Table II: the unimodal models, then the fusion models with the full model last (the paper's order)."""
+    members = [g for g in groups if g.table_ii_group is not None]
+    return sorted(members, key=lambda g: (g.table_ii_group != "unimodal", g.is_full_model))
 
 
 def build_tables(groups: list[ModelRuns]) -> dict[str, str]:
     """Markdown of Tables I, II and III (a table is left out when its models are absent)."""
     full = next((g for g in groups if g.is_full_model), None)
     tables = {"I": _table(groups)}
-    unimodal = [g for g in groups if g.family == "unimodal"]
-    fusion = [g for g in groups if g.family == "fusion"] + ([full] if full else [])
-    if unimodal or len(fusion) > 1:
-        tables["II"] = _table(unimodal + fusion)
+    table_ii = table_ii_rows(groups)
+    unimodal = [g for g in table_ii if g.table_ii_group == "unimodal"]
+    if unimodal or len(table_ii) > 1:  # a unimodal row, or fusion models to compare
+        tables["II"] = _table(table_ii)
     ablations = [g for g in groups if g.is_ablation]
     if full and ablations:
         base = full.summary("macro_f1")[0]
@@ -125,22 +73,21 @@ def model_sizes(groups: list[ModelRuns], full: ModelRuns | None) -> str:
 
 
 def write_report(
-    paths: list[Path], out: Path, baseline: str | None = DEFAULT_BASELINE, truth: Path | None = None, data: Path | None = None,
+    paths: list[Path], out: Path, baseline: str | None = None, truth: Path | None = None, data: Path | None = None,
     *, resamples: int | None = None,
 ) -> Path:
     """Write REPORT/report.md and its PNG figures; returns the report path.
 
-    `baseline`: Fig. 4's comparison model, a run name (None: `DEFAULT_BASELINE`, hybrid_fusion);
-    `truth`: the corpora's `synth_truth.json` for claim (a); `data`: the dataset folder when the
-    runs' `config.data` no longer points at it; `resamples`: bootstrap resamples (tests use fewer).
+    `baseline`: Fig. 4's comparison model, a run name (None: the run of the model whose registry
+    place has the `figure_4` role, HybridFusion); `truth`: the corpora's `synth_truth.json` for
+    claim (a); `data`: the dataset folder when the runs' `config.data` no longer points at it;
+    `resamples`: bootstrap resamples (tests use fewer).
     """
-    from edu_emotionnet import claims, figures, significance
-
     groups = collect_runs(paths)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = build_tables(groups)
-    drawn, notes = figures.draw_all(groups, out, baseline or DEFAULT_BASELINE)
+    drawn, notes = figures.draw_all(groups, out, baseline)
     draws = resamples or significance.RESAMPLES
     comparisons = significance.compare_all(groups, draws)
     claim_lines = claims.evaluate_claims(groups, comparisons, truth, data, resamples=draws)
@@ -159,6 +106,5 @@ def write_report(
         lines += ["## Figures", ""]
         lines += [f"![{caption}]({name})\n\n*{caption}*\n" for name, caption in drawn]
         lines += [f"{note}.\n" for note in notes]
-    report = out / "report.md"
-    report.write_text("\n".join(lines))
-    return report
+    # Written last, in one piece: a report.md on disk is a finished report.
+    return atomic_write_text(out / "report.md", "\n".join(lines))

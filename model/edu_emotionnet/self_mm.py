@@ -48,7 +48,7 @@ Adapted to 4-class classification on the causal step grid (every simplification)
   training sample's latest features, and smooths each sample's generated label over epochs with
   y^(n) = (n-1)/(n+1) y^(n-1) + 2/(n+1) y_new. A model here sees neither sample indices nor the
   training set's size, so there is no per-sample memory: each centre is an exponential moving
-  average of its class's batch means (`self_mm.centre_momentum`; the first batch that has the class
+  average of its class's batch means (`options.centre_momentum`; the first batch that has the class
   sets it), kept as buffers (saved with checkpoints, so resuming is exact), and labels are
   generated afresh per batch from those slowly moving centres (no per-sample label momentum).
 - Warm-up: the original generates labels from its second epoch; here, until every class has a
@@ -64,17 +64,26 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from edu_affect_data.core.vocabulary import CLASSES
+from edu_affect_data.core.strict_config import StrictModel
+from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
 from edu_emotionnet.outputs import AffectModel, ModelOutput
+from edu_emotionnet.registry import ModelSpec, ReportPlace
 
 #: The original's guard against division by zero in the relative distances.
 _EPS = 1e-8
 FUSION = "fusion"
+
+
+class SelfMMOptions(StrictModel):
+    """`model.options` of Self-MM."""
+
+    centre_momentum: float = Field(0.9, ge=0, lt=1, description="Momentum m of the ULGM class centres, updated once per training batch as m * centre + (1 - m) * the class's batch mean.")
 
 
 class UnimodalLabelGenerator(nn.Module):
@@ -153,7 +162,7 @@ class SelfMM(AffectModel):
         self.heads = nn.ModuleDict(
             {name: nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, n_classes)) for name in (FUSION, *self.modalities)}
         )
-        self.ulgm = UnimodalLabelGenerator(1 + len(self.modalities), n_classes, d, config.self_mm.centre_momentum)
+        self.ulgm = UnimodalLabelGenerator(1 + len(self.modalities), n_classes, d, config.options_as(SelfMMOptions).centre_momentum)
 
     def _summarise(self, modality: str, x: torch.Tensor) -> torch.Tensor:
         # In float32 whatever the autocast: recurrent kernels differ in which low precisions they take.
@@ -203,3 +212,6 @@ class SelfMM(AffectModel):
         for r, features, classes in updates:  # after every label was made from the centres as they were
             self.ulgm.update(r, features, classes)
         return loss
+
+
+SELF_MM = ModelSpec("self_mm", SelfMM, MODALITIES, ReportPlace("Self-MM", "fusion"), options=SelfMMOptions)

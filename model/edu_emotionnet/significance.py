@@ -20,15 +20,13 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.evaluate import TEST_OUTPUTS
-
-if TYPE_CHECKING:
-    from edu_emotionnet.report import ModelRuns
+from edu_emotionnet.runs import ModelRuns
 
 ALPHA = 0.05
 RESAMPLES = 4000

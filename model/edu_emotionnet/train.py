@@ -17,6 +17,11 @@ test and robustness are sharded over the ranks and gathered on rank 0
 (`evaluate.predict_sharded`), which decides on early stopping and broadcasts its decision; only
 rank 0 writes. Every parameter gets a gradient on every rank at every step (no sub-network is
 skipped on a data condition), so DDP runs without `find_unused_parameters`.
+
+`RUN/results.json` marks a finished run: a resume that finds it (and a finished checkpoint) returns
+it instead of scoring the test split again. It, like every file a run leaves whole (config.json,
+test_outputs.npz, the checkpoints, the rewritten metrics log), goes through `core.atomic`: a kill
+mid-write leaves the previous file or none, never half of one that the next resume would read.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from edu_affect_data.core.atomic import atomic_write_text, remove_stale_temporaries
 from edu_emotionnet.checkpoint import (
     BEST,
     LAST,
@@ -56,6 +62,7 @@ from edu_emotionnet.evaluate import (
     evaluate_model,
     predict_sharded,
     shard_loader,
+    write_results,
 )
 from edu_emotionnet.model import build_model
 from edu_emotionnet.preflight import preflight
@@ -119,7 +126,8 @@ def _train(
     batch_per_rank = per_rank_batch(loop.batch_size, ctx.world_size)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2))
+        remove_stale_temporaries(run_dir)  # what a killed writer of this folder left behind
+        atomic_write_text(run_dir / "config.json", json.dumps(config.model_dump(mode="json"), indent=2))
     seed_everything(config.seed, config.train.deterministic)
     use_bf16 = loop.bf16 and ctx.device.type == "cuda"
 
@@ -254,7 +262,7 @@ def _train(
             "stopped_early": state.stopped_early, "parameters": n_params, "world_size": ctx.world_size,
             "config": config.model_dump(mode="json"), **evaluated,
         }
-        (run_dir / RESULTS).write_text(json.dumps(results, indent=2))
+        write_results(run_dir, results)
     ctx.barrier()
     teardown_distributed(ctx)
     return results
@@ -268,10 +276,22 @@ def train_seeds(config: TrainConfig, out: Path, seeds: list[int] | None, *, resu
 
 
 def _truncate_metrics(path: Path, next_epoch: int) -> None:
-    """Drop log lines of epochs after the checkpoint (written before an interruption)."""
+    """Drop log lines of epochs after the checkpoint (written before an interruption).
+
+    The log is appended to before each checkpoint, so a kill during an append leaves a partial
+    last line of an epoch the checkpoint does not hold: it goes with the other later epochs.
+    """
     if path.exists():
-        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["epoch"] < next_epoch]
-        path.write_text("".join(f"{line}\n" for line in lines))
+        lines = [line for line in path.read_text().splitlines() if _epoch_of(line) < next_epoch]
+        atomic_write_text(path, "".join(f"{line}\n" for line in lines))
+
+
+def _epoch_of(line: str) -> float:
+    """The epoch a metrics line records; infinity for a line that is not a whole record."""
+    try:
+        return float(json.loads(line)["epoch"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def _progress(epochs: range, name: str, enabled: bool) -> Any:

@@ -92,6 +92,6 @@ def test_scored_alone_or_batched_with_longer_sessions_alike(varied: tuple[Path, 
     _check(_config(varied, arch))
 
 
-@pytest.mark.parametrize("switches", [{"session_prediction": "mean"}, {"cmaa": False, "mie": False, "tfl": False}])
+@pytest.mark.parametrize("switches", [{"session_prediction": "mean"}, {"options": {"cmaa": False, "mie": False, "tfl": False}}])
 def test_full_model_variants_are_batch_independent(varied: tuple[Path, Path], switches: dict[str, Any]) -> None:
     _check(_config(varied, "edu_emotionnet", **switches))

@@ -68,7 +68,7 @@ def test_shift_loss_is_class_balanced_over_pairs_that_both_have_the_step() -> No
 
 def test_shift_pairs_at_step_t_ignore_inputs_after_t(make_config, batch: Batch) -> None:
     # Dropout off so that two forward passes in training mode are comparable.
-    model = _model(make_config, dropout=0.0, cfn_esa={"shift_dropout": 0.0}).train()
+    model = _model(make_config, dropout=0.0, options__shift_dropout=0.0).train()
     before, after = model(batch), model(_changed_after(batch, CUT_S))
     shift_before, shift_after = before.auxiliary["shift_logits"], after.auxiliary["shift_logits"]
     assert shift_before.shape == (6, 6, int(batch.n_steps.max()), 2)
@@ -88,7 +88,7 @@ def test_shift_task_only_in_training_and_absent_at_weight_zero(make_config, batc
     main = sequence_loss(out.step_log_probs, batch.labels, out.step_valid, 0.0)
     expected = main + shift_loss(out.auxiliary["shift_logits"], batch.labels, out.step_valid)  # shift_weight 1
     torch.testing.assert_close(model.loss(out, batch.labels), expected)
-    without = _model(make_config, cfn_esa={"shift_weight": 0.0}).train()
+    without = _model(make_config, options__shift_weight=0.0).train()
     assert without.shift is None and without(batch).auxiliary is None
 
 

@@ -24,7 +24,7 @@ from edu_emotionnet.claims import (
     evaluate_claims,
     prediction_flips,
 )
-from edu_emotionnet.report import collect_runs
+from edu_emotionnet.runs import collect_runs
 from edu_emotionnet.significance import compare_all
 from scipy import stats
 from sklearn.metrics import f1_score
@@ -246,7 +246,7 @@ def test_missing_inputs_are_not_evaluated_never_pass(good: tuple[Path, Path, Pat
     lines = claims_of(moved, truth_path, data)
     for claim, why in (("(b) full model beats every unimodal baseline and early/late fusion", "no run of late_fusion"),
                        ("(d) accuracy at 60 % missing modalities drops less than late fusion's", "no run of late_fusion"),
-                       ("(c) ablation -TFL lowers macro-F1", "no run with model.tfl: false"),
+                       ("(c) ablation -TFL lowers macro-F1", "no run with model.options.tfl: false"),
                        ("(e) TFL reduces prediction flips per session", "no -TFL run")):
         assert lines[claim].verdict == NOT_EVALUATED and why in lines[claim].note, lines[claim]
     assert lines["(c) ablation -MIE lowers macro-F1"].verdict == PASS
@@ -291,7 +291,7 @@ def test_report_carries_the_paired_tests_and_the_claims(good: tuple[Path, Path, 
     assert "| edu_emotionnet vs late_fusion (baseline) | 3 |" in report
     section = report[report.index("## Paper claims on synthetic data"):]
     assert section.count("**PASS**") == 10 and "**FAIL**" not in section and "not evaluated" not in section.split("Rules")[0]
-    assert "Fig. 4 not drawn: no run named 'hybrid_fusion'" in report
+    assert "Fig. 4 not drawn: no run of Fig. 4's model (hybrid_fusion) among the runs" in report
 
 
 def test_flip_counts() -> None:

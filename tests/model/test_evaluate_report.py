@@ -17,8 +17,9 @@ from edu_emotionnet.config import EvalConfig
 from edu_emotionnet.data import session_datasets
 from edu_emotionnet.distributed import DistContext
 from edu_emotionnet.evaluate import classification_metrics, evaluate_model, shard_loader
-from edu_emotionnet.report import build_tables, collect_runs
+from edu_emotionnet.report import build_tables
 from edu_emotionnet.robustness import apply_drop, kept_steps
+from edu_emotionnet.runs import collect_runs
 from torch.utils.data import Dataset as TorchDataset
 from typer.testing import CliRunner
 
@@ -111,7 +112,8 @@ def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Pat
     assert groups[0].name == "edu_emotionnet"
     tables = build_tables(groups)
     assert set(tables) == {"I", "II", "III"}
-    assert "| audio_only | 2 |" in tables["II"] and "no_mie" in tables["III"]
+    assert "| Audio-only | audio_only | 2 |" in tables["II"] and "| Edu-EmotionNet -MIE | no_mie | 1 |" in tables["III"]
+    assert "no_mie" not in tables["II"] and tables["II"].splitlines()[-1].startswith("| Edu-EmotionNet | edu_emotionnet | 1 |")
     result = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "report"), "--baseline", "audio_only"])
     assert result.exit_code == 0, result.output
     report = (tmp_path / "report" / "report.md").read_text()
@@ -126,3 +128,20 @@ def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Pat
     for figure in ("fig3_modality_weights.png", "fig4_per_class_f1.png", "fig5_missing_rate.png", "fig6_loss_curves.png"):
         assert f"({figure})" in report
         assert (tmp_path / "report" / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tables_place_runs_by_their_registry_entry_and_options(tmp_path: Path) -> None:
+    from tests.model.fabricated_runs import write_run
+
+    labels = np.arange(8) % 4
+    for name, variant in (("no_cmaa", "ablation_no_cmaa.yaml"), ("mult", "baseline_mult.yaml"),
+                          ("full", "edu_emotionnet.yaml"), ("audio", "baseline_audio.yaml")):
+        write_run(tmp_path / "runs" / name, variant, 0, labels, labels, data=tmp_path / "dataset", name=name)
+    groups = collect_runs([tmp_path / "runs"])
+    assert [g.name for g in groups] == ["full", "audio", "mult", "no_cmaa"]  # full model first, then as found
+    tables = build_tables(groups)
+    rows = {key: [line.split(" | ")[0].lstrip("| ") for line in table.splitlines()[2:]] for key, table in tables.items()}
+    assert rows == {"I": ["Edu-EmotionNet", "Audio-only", "MulT", "Edu-EmotionNet -CMAA"],
+                    "II": ["Audio-only", "MulT", "Edu-EmotionNet"],  # unimodal, fusion, the full model last
+                    "III": ["Edu-EmotionNet", "Edu-EmotionNet -CMAA"]}
+    assert set(build_tables([g for g in groups if g.name in ("mult", "no_cmaa")])) == {"I"}  # one fusion model: nothing to compare

@@ -15,14 +15,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from edu_emotionnet import figures, report
-from edu_emotionnet.report import collect_runs, write_report
+from edu_emotionnet import figures, runs
+from edu_emotionnet.report import write_report
+from edu_emotionnet.runs import collect_runs
 
 from tests.model.fabricated_runs import write_run
 
 LABELS = np.arange(24) % 4
-#: name -> (variant, wrong test sessions); "hybrid_fusion" is a run name (config `name`), whatever its arch.
-RUNS = {"edu_emotionnet": ("edu_emotionnet.yaml", 3), "hybrid_fusion": ("baseline_early_fusion.yaml", 6),
+#: name -> (variant, wrong test sessions); Fig. 4's default is the run of the arch holding the registry's
+#: `figure_4` role (hybrid_fusion), here named "hf" so no choice can lean on a run name.
+RUNS = {"edu_emotionnet": ("edu_emotionnet.yaml", 3), "hf": ("baseline_hybrid_fusion.yaml", 6),
         "late_fusion": ("baseline_late_fusion.yaml", 2), "audio_only": ("baseline_audio.yaml", 9),
         "no_mie": ("ablation_no_mie.yaml", 5)}
 
@@ -71,8 +73,8 @@ def test_permuting_test_metrics_changes_no_choice(tmp_path: Path) -> None:
     best_after = max((g for g in collect_runs([root]) if g.name not in ("edu_emotionnet", "no_mie")), key=lambda g: g.summary("macro_f1")[0])
     assert best_before.name != best_after.name  # the permutation does move the test ranking
     assert before == after
-    assert before["fig4"] == ["Fig. 4: per-class F1, edu_emotionnet against hybrid_fusion](fig4_per_class_f1.png)",
-                              "Fig. 4: per-class F1, edu_emotionnet against hybrid_fusion*"]
+    assert before["fig4"] == ["Fig. 4: per-class F1, edu_emotionnet against hf](fig4_per_class_f1.png)",
+                              "Fig. 4: per-class F1, edu_emotionnet against hf*"]
 
 
 class Poisoned(dict):
@@ -91,8 +93,8 @@ class Poisoned(dict):
 
 def test_choices_never_read_test_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = write_world(tmp_path / "runs")
-    monkeypatch.setattr(report.json, "loads", lambda text: Poisoned(json.JSONDecoder().decode(text)))
-    groups = collect_runs([root])  # grouping and order read names, archs and flags only
+    monkeypatch.setattr(runs.json, "loads", lambda text: Poisoned(json.JSONDecoder().decode(text)))
+    groups = collect_runs([root])  # grouping and order read names, archs and options only
     assert groups[0].name == "edu_emotionnet"
     drawn: list[tuple[str, ...]] = []
     # The drawing itself shows test metrics; the choice of what to draw must not read them.
@@ -101,9 +103,11 @@ def test_choices_never_read_test_metrics(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(figures, "missing_rate", lambda groups, path: drawn.append(("fig5", *(g.name for g in groups))))
     monkeypatch.setattr(figures, "loss_curves", lambda full, path: drawn.append(("fig6", full.name)))
     figures.draw_all(groups, tmp_path)
-    assert ("fig4", "edu_emotionnet", "hybrid_fusion") in drawn
+    assert ("fig4", "edu_emotionnet", "hf") in drawn
     assert ("fig5", *(g.name for g in groups)) in drawn
     drawn.clear()
-    _, notes = figures.draw_all([g for g in groups if g.name != "hybrid_fusion"], tmp_path)
-    assert not any(d[0] == "fig4" for d in drawn)  # the named model is absent: no fallback to "the best"
-    assert notes == ["Fig. 4 not drawn: no run named 'hybrid_fusion' among the runs (audio_only, late_fusion, no_mie); name another with --baseline NAME"]
+    _, notes = figures.draw_all([g for g in groups if g.name != "hf"], tmp_path)
+    assert not any(d[0] == "fig4" for d in drawn)  # the registry's model is absent: no fallback to "the best"
+    assert notes == ["Fig. 4 not drawn: no run of Fig. 4's model (hybrid_fusion) among the runs (audio_only, late_fusion, no_mie); name another with --baseline NAME"]
+    _, notes = figures.draw_all(groups, tmp_path, baseline="hybrid_fusion")
+    assert notes == ["Fig. 4 not drawn: no run named 'hybrid_fusion' among the runs (audio_only, hf, late_fusion, no_mie); name another with --baseline NAME"]

@@ -31,7 +31,7 @@ def test_hybrid_fusion_learns_the_planted_signal(make_config, tmp_path: Path) ->
 
 def test_blocks_follow_the_config(make_config) -> None:
     for blocks in (1, 2):
-        model = build_model(make_config("baseline_hybrid_fusion.yaml", model__hybrid_blocks=blocks).model, 32)
+        model = build_model(make_config("baseline_hybrid_fusion.yaml", model__options__blocks=blocks).model, 32)
         assert isinstance(model, HybridFusion)
         assert len(model.blocks) == blocks and all(isinstance(b, HybridBlock) for b in model.blocks)
         block = model.blocks[0]

@@ -99,7 +99,7 @@ def test_outputs_at_step_t_ignore_later_inputs(arch: str, make_config, batch: Ba
 
 
 def test_no_cmaa_feeds_h_as_g(make_config, batch: Batch) -> None:
-    full, ablated = _model(make_config), _model(make_config, cmaa=False)
+    full, ablated = _model(make_config), _model(make_config, options__cmaa=False)
     assert full.align is not None and ablated.align is None
     seen = {}
     ablated.importance.register_forward_hook(lambda mod, args, out: seen.update(h=args[0], g=args[1]))
@@ -108,7 +108,7 @@ def test_no_cmaa_feeds_h_as_g(make_config, batch: Batch) -> None:
 
 
 def test_no_mie_weights_are_equal_over_available(make_config, batch: Batch) -> None:
-    model = _model(make_config, mie=False)
+    model = _model(make_config, options__mie=False)
     assert model.importance.gates is None
     out = model(batch.masked(frame_mask=torch.zeros_like(batch.frame_mask)))
     avail = out.weights[batch.step_valid()]
@@ -117,7 +117,7 @@ def test_no_mie_weights_are_equal_over_available(make_config, batch: Batch) -> N
 
 
 def test_no_tfl_removes_feedback_and_kl(make_config, batch: Batch) -> None:
-    full, ablated = _model(make_config), _model(make_config, tfl=False)
+    full, ablated = _model(make_config), _model(make_config, options__tfl=False)
     assert full.kl_weight > 0 and ablated.kl_weight == 0
     z = torch.randn(2, 5, 32)
     changed = z.clone()

@@ -1,5 +1,5 @@
 """MulT (Tsai et al. 2019) at the configured depth: learns the planted data, its layer counts follow the
-config, and its temporal convolution sees exactly `mult_kernel` steps, none of them later."""
+config, and its temporal convolution sees exactly `options.kernel` steps, none of them later."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_mult_learns_the_planted_signal(make_config, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("layers", "mult_layers", "crossmodal"), [(1, None, 1), (2, None, 2), (2, 3, 3)])
 def test_layer_counts_follow_the_config(make_config, layers: int, mult_layers: int | None, crossmodal: int) -> None:
-    config = make_config("baseline_mult.yaml", model__layers=layers, model__mult_layers=mult_layers)
+    config = make_config("baseline_mult.yaml", model__layers=layers, model__options__crossmodal_layers=mult_layers)
     model = build_model(config.model, 32)
     assert isinstance(model, MulT)
     assert set(model.crossmodal) == PAIRS  # one crossmodal Transformer per ordered pair
@@ -50,7 +50,7 @@ def test_paper_config_has_the_full_models_depth(make_config) -> None:
 @pytest.mark.parametrize("kernel", [1, 3])
 def test_temporal_convolution_sees_the_last_kernel_steps(make_config, kernel: int) -> None:
     torch.manual_seed(0)
-    model = build_model(make_config("baseline_mult.yaml", model__mult_kernel=kernel).model, 32).eval()
+    model = build_model(make_config("baseline_mult.yaml", model__options__kernel=kernel).model, 32).eval()
     assert isinstance(model, MulT)
     x = torch.randn(2, 10, model.merge["audio"].out_features)
     changed = x.clone()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edu_emotionnet.evaluate import classification_metrics
-from edu_emotionnet.report import collect_runs
+from edu_emotionnet.runs import collect_runs
 from edu_emotionnet.significance import (
     bootstrap,
     compare_all,

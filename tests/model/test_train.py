@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from edu_emotionnet.checkpoint import LoopState
+from edu_emotionnet.evaluate import RESULTS, evaluate_run
 from edu_emotionnet.train import METRICS, is_better, train
 
 TIMING_KEYS = {"seconds", "sessions_per_s"}
@@ -58,9 +59,56 @@ def test_resumed_run_ends_like_an_uninterrupted_one(make_config, tmp_path: Path,
     with pytest.raises(Interrupted):
         train(config, tmp_path / "cut", on_epoch_end=stop_after_second_epoch)
     assert len(_metrics(tmp_path / "cut")) == 2 and not (tmp_path / "cut" / "results.json").exists()
+    with (tmp_path / "cut" / METRICS).open("a") as log:  # as a kill during the next epoch's append leaves it
+        log.write('{"epoch": 2, "train_loss": 1.2')
     resumed = train(config, tmp_path / "cut")
     assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
     assert resumed["test"] == whole["test"] and resumed["robustness"] == whole["robustness"]
     stamp = (tmp_path / "cut" / "results.json").stat().st_mtime_ns
     assert train(config, tmp_path / "cut") == resumed  # a finished run is returned, not re-tested
     assert (tmp_path / "cut" / "results.json").stat().st_mtime_ns == stamp
+
+
+class KilledMidWrite(Exception):
+    pass
+
+
+def crash_writing(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Every text write to `name` (or to a temporary of it) stops after half of the text."""
+    write_text = Path.write_text
+
+    def half_then_crash(path: Path, text: str, *args: object, **kwargs: object) -> int:
+        if Path(name).stem in path.name:
+            write_text(path, text[: len(text) // 2], *args, **kwargs)  # type: ignore[arg-type]
+            raise KilledMidWrite(path)
+        return write_text(path, text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", half_then_crash)
+
+
+def test_a_crash_while_writing_results_leaves_no_half_file_and_the_resume_finishes(
+    make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(train__epochs=2, train__patience=10)
+    whole = train(config, tmp_path / "whole")
+    with monkeypatch.context() as patched:
+        crash_writing(patched, RESULTS)
+        with pytest.raises(KilledMidWrite):
+            train(config, tmp_path / "cut")
+    run = tmp_path / "cut"
+    assert not (run / RESULTS).exists()  # no marker of a finished run, so no half of one
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # and no temporary left over
+    resumed = train(config, run)  # the checkpoint is finished: only the test split is scored, once
+    assert resumed["test"] == whole["test"] and json.loads((run / RESULTS).read_text()) == resumed
+
+
+def test_a_crash_while_rewriting_results_keeps_the_old_file(trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = (run / RESULTS).read_bytes()
+    crash_writing(monkeypatch, RESULTS)
+    with pytest.raises(KilledMidWrite):
+        evaluate_run(run)
+    assert (run / RESULTS).read_bytes() == before

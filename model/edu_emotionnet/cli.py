@@ -1,16 +1,27 @@
-"""CLI commands of the train area: train, experiments, evaluate, report, predict.
+"""The model's `edu-data` commands: train, experiments, evaluate, report, predict.
 
-Each body parses, calls one `edu_emotionnet` function and prints. torch and friends are imported
-inside the commands so `edu-data --help` stays fast.
+They join the data package's app through the entry-point group `edu_affect_data.commands`
+(pyproject.toml: `model = "edu_emotionnet.cli:register"`), which `edu_affect_data.cli` loads:
+the data package never imports this package, and the commands still read `edu-data train ...`.
+Each body parses, calls one `edu_emotionnet` function and prints. Nothing heavy is imported at
+module level (torch and friends inside the commands, the app's type only for mypy), so
+`edu-data --help` stays fast and loading this module never imports `edu_affect_data.cli` back.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from edu_affect_data.cli import app
+if TYPE_CHECKING:
+    from edu_affect_data.cli.errors import Typer
+
+#: Exceptions of this package (by `module.QualName`, subclasses included) that mean "fix what you
+#: gave and rerun": exit 2 and one line, without a traceback. Named, not imported, so deciding an
+#: exit status never imports torch.
+USER_ERRORS = ("edu_emotionnet.media_input.MediaInputError",)
 
 SET_HELP = "Override a config value, dotted key=YAML value (repeatable): --set data=out/dataset --set train.epochs=3"
 
@@ -37,7 +48,16 @@ def _summary(name: str, results: list[dict]) -> None:
             typer.echo(f"{name} seed {r['seed']}: test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f} (best epoch {r['best_epoch']})")
 
 
-@app.command("train")
+def register(app: Typer) -> None:
+    """Add the model's commands to `app` (the `edu-data` app) and name its user errors there."""
+    app.add_user_errors(*USER_ERRORS)
+    app.command("train")(train_command)
+    app.command("experiments")(experiments_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("report")(report_command)
+    app.command("predict")(predict_command)
+
+
 def train_command(
     config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training config (model/configs/*.yaml)."),
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
@@ -55,7 +75,6 @@ def train_command(
     typer.echo(f"run folder: {run}")
 
 
-@app.command("experiments")
 def experiments_command(
     suite: Path = typer.Argument(..., exists=True, dir_okay=False, help="Suite (model/configs/suite_demo.yaml)."),
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP + " (applied to every run)"),
@@ -69,7 +88,6 @@ def experiments_command(
     typer.echo(f"{len(folders)} models trained under {out}: {', '.join(f.name for f in folders)}")
 
 
-@app.command("evaluate")
 def evaluate_command(
     run: Path = typer.Argument(..., exists=True, file_okay=False, help="A finished run folder (holds best.pt)."),
 ) -> None:
@@ -83,7 +101,6 @@ def evaluate_command(
         typer.echo(f"  {kind} drop: " + ", ".join(f"{100 * r['rate']:.0f}%: {r['accuracy']:.3f}" for r in rows))
 
 
-@app.command("report")
 def report_command(
     runs: list[Path] = typer.Argument(..., exists=True, help="Run folders (searched for results.json)."),
     out: Path = typer.Option(..., "--out", help="Report folder (report.md and PNG figures)."),
@@ -97,7 +114,6 @@ def report_command(
     typer.echo(f"report: {write_report(runs, out, baseline, truth, data)}")
 
 
-@app.command("predict")
 def predict_command(
     run: Path = typer.Argument(..., exists=True, file_okay=False, help="A finished run folder."),
     session: str = typer.Argument(..., help="A media file (video with audio, or audio), a session id of the dataset, or split:row (e.g. test:3)."),

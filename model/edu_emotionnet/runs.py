@@ -1,0 +1,101 @@
+"""The finished runs a report reads: every results.json under some folders, grouped by config name.
+
+Seeds of one config name are its repetitions. Where a group appears (which table, which claim,
+which figure) follows from its arch's `ReportPlace` in the registry and from its options (a run
+of the full model with a component switched off is that ablation), never from a name written in
+the report's code and never from a test score. The report, its paired tests, its claims and its
+figures all read groups from here, below them in the import order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from edu_emotionnet.config import TrainConfigError, config_from_dict
+from edu_emotionnet.evaluate import RESULTS
+from edu_emotionnet.registry import ReportPlace, ReportRole, UnknownModelError, model_spec
+
+
+@dataclass
+class ModelRuns:
+    """All seeds of one configuration, with the validated options its runs were trained with."""
+
+    name: str
+    arch: str
+    options: BaseModel
+    results: list[dict[str, Any]] = field(default_factory=list)
+    run_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def place(self) -> ReportPlace:
+        return model_spec(self.arch).table
+
+    @property
+    def switched_off(self) -> tuple[str, ...]:
+        """The full model's components this configuration switches off (its ablation switches set false)."""
+        return tuple(option for option in self.place.ablations if not getattr(self.options, option))
+
+    @property
+    def is_full_model(self) -> bool:
+        return self.place.full_model and not self.switched_off
+
+    @property
+    def is_ablation(self) -> bool:
+        return self.place.full_model and bool(self.switched_off)
+
+    @property
+    def display(self) -> str:
+        """The row name: the model's display name, plus the labels of what an ablation switches off."""
+        return " ".join([self.place.display, *(self.place.ablations[o] for o in self.switched_off)])
+
+    @property
+    def table_ii_group(self) -> str | None:
+        """Its Table II group ("unimodal" or "fusion"); an ablation is in Table III only."""
+        return None if self.is_ablation else self.place.table_ii
+
+    def has_role(self, role: ReportRole) -> bool:
+        """Whether its arch holds `role` (`registry.REPORT_ROLES`); an ablation holds none."""
+        return role in self.place.roles and not self.is_ablation
+
+    def values(self, key: str) -> np.ndarray:
+        return np.array([r["test"][key] for r in self.results], dtype=float)
+
+    def summary(self, key: str) -> tuple[float, float]:
+        values = self.values(key)
+        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def collect_runs(paths: list[Path]) -> list[ModelRuns]:
+    """Group every results.json under `paths` by config name (order: full model first, then as found).
+
+    Each run's stored config is read back through `config.config_from_dict` (old flat model keys
+    included), so the options deciding its place are exactly those it was trained with.
+    """
+    groups: dict[str, ModelRuns] = {}
+    for root in paths:
+        root = Path(root)
+        if not root.exists():
+            raise FileNotFoundError(f"{root}: no such run folder")
+        found = sorted(root.rglob(RESULTS)) if root.is_dir() else []
+        if not found:
+            raise FileNotFoundError(f"{root}: no {RESULTS} under it (train first)")
+        for path in found:
+            result = json.loads(path.read_text())
+            try:
+                model_spec(result["arch"])
+            except UnknownModelError as exc:
+                raise UnknownModelError(f"{path}: {exc} (is the package that registers it installed?)") from exc
+            try:
+                options = config_from_dict(result["config"]).model.options
+            except TrainConfigError as exc:
+                raise TrainConfigError(f"{path}: {exc}") from exc
+            group = groups.setdefault(result["name"], ModelRuns(result["name"], result["arch"], options))
+            group.results.append(result)
+            group.run_dirs.append(path.parent)
+    return sorted(groups.values(), key=lambda g: not g.is_full_model)
