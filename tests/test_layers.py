@@ -2,8 +2,10 @@
 
 Every `import` and `from ... import` counts, wherever it stands: at the top, inside a function (a
 lazy import is still a dependency) or under `if TYPE_CHECKING:` (a type-only circle still means
-two modules that cannot be understood apart). An import of a module's own parent package is
-implied by Python and ignored.
+two modules that cannot be understood apart), and so does a literal `importlib.import_module` /
+`import_target("module:attr")` target. An import of a module's own parent package is implied by
+Python and ignored. (A registry's built-ins named as strings in a table are declarations, not
+imports: `Registry` loads them by name.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {"edu_affect_data": REPO / "edu_affect_data", "edu_emotionnet": REPO / "model" / "edu_emotionnet"}
+#: Functions whose first (literal) argument names a module they import.
+DYNAMIC_IMPORTS = {"import_module", "__import__", "import_target"}
 
 #: Layer of each part of `edu_affect_data`, lowest first: a module may import its own layer and below.
 LAYERS: dict[str, int] = {
@@ -58,6 +62,11 @@ def imported(path: Path, name: str, known: dict[str, Path]) -> Iterator[str]:
                 anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{anchor}.{base}" if base else anchor
             targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if function not in DYNAMIC_IMPORTS:
+                continue
+            targets = [node.args[0].value.partition(":")[0]]
         else:
             continue
         for target in targets:
