@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from edu_affect_data.config import FrameEmbedderConfig
+from edu_affect_data.core.fingerprint import file_digest
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.media.sampling import IMAGENET_MEAN, IMAGENET_STD
 
@@ -138,11 +139,7 @@ def checkpoint_sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASHES[key] = digest.hexdigest()
+        _HASHES[key] = file_digest(path)
     return _HASHES[key]
 
 
