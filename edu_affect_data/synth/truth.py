@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.synth import write_iemocap, write_mosei
 from edu_affect_data.synth.design import CorpusPlan
 from edu_affect_data.synth.plan import RecordingPlan
-from edu_affect_data.synth.profiles import MODALITIES
 
 TRUTH_FILE = "synth_truth.json"
 

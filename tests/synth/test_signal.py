@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.face import FACES, appearance, backdrop_strip, draw_face
 from edu_affect_data.synth.phrasing import PHRASES
-from edu_affect_data.synth.profiles import CLASSES, TINY
+from edu_affect_data.synth.profiles import TINY
 from edu_affect_data.synth.render import render_audio, render_frames
 from edu_affect_data.synth.voice import SAMPLE_RATE
 
