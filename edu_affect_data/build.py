@@ -18,6 +18,8 @@ and schema recorded when the stage completed (a truncated table means rerun). Th
 * the fingerprint of each upstream stage's outputs: SHA-256 of file content for files, the
   listing (path, size, mtime) for folders such as per-session feature shards.
 
+Every digest is `edu_affect_data.core.fingerprint`'s (`path_fingerprint`, `json_digest`).
+
 Each stage function receives a `ConfigSlice` of the configuration holding only its declared
 `config_keys` (the keys its input hash covers); reading any other key fails, naming the stage
 and the key, instead of silently skipping the stage on a changed input.
@@ -32,11 +34,8 @@ and a second build fails with `BuildLocked` (exit 2) naming the holder's pid and
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
-import os
-import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -54,6 +53,7 @@ from edu_affect_data import __version__
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import atomic_write_text
+from edu_affect_data.core.fingerprint import json_digest, path_fingerprint
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
@@ -308,7 +308,7 @@ def _parquet_summary(path: Path) -> dict[str, Any] | None:
     except (OSError, pa.ArrowException):
         return None
     columns = "|".join(f"{c.path}:{c.physical_type}:{c.logical_type}:{c.max_repetition_level}" for c in metadata.schema)
-    schema = hashlib.sha256(columns.encode()).hexdigest()[:16]
+    schema = json_digest(columns, short=True)
     return {"rows": metadata.num_rows, "schema": schema}
 
 
@@ -333,7 +333,7 @@ def input_hash(spec: StageSpec, config: PipelineConfig, paths: BuildPaths, state
         # Every configured corpus's root and every path-valued reader option (e.g. a speaker map).
         inputs["corpora"] = {
             name: {
-                key: tree_fingerprint(Path(value))
+                key: path_fingerprint(Path(value))
                 for key, value in {"root": entry.root, **entry.options}.items()
                 if isinstance(value, Path)
             }
@@ -344,9 +344,9 @@ def input_hash(spec: StageSpec, config: PipelineConfig, paths: BuildPaths, state
     for name in spec.upstream:
         record = state["stages"].get(name)
         outputs = record["outputs"] if record else []
-        upstream[name] = {rel: tree_fingerprint(paths.out / rel, content=True) for rel in outputs}
+        upstream[name] = {rel: path_fingerprint(paths.out / rel, content=True) for rel in outputs}
     inputs["upstream"] = upstream
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    return json_digest(inputs)
 
 
 def _lookup(tree: dict[str, Any], dotted: str) -> Any:
@@ -354,85 +354,6 @@ def _lookup(tree: dict[str, Any], dotted: str) -> Any:
     for key in dotted.split("."):
         node = node[key]
     return node
-
-
-def tree_fingerprint(path: Path, *, content: bool = False) -> str:
-    """Fingerprint of a file or folder: content hash of a file when `content`, else a listing.
-
-    A listing (see `_listing`) names every entry under `path` with its size, mtime and
-    permissions, following symlinks; a missing path fingerprints as "missing" (so it differs
-    from any present one) and never raises.
-    """
-    if path.is_file():
-        if content:
-            try:
-                digest = hashlib.sha256()
-                with path.open("rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-                return digest.hexdigest()
-            except OSError as exc:  # unreadable: rerun the stage, which names the file
-                return f"unreadable:{exc.errno}"
-        return _entry_line(".", path.stat())
-    if not path.is_dir():
-        return "missing" if not path.is_symlink() else f"dangling->{os.readlink(path)}"
-    digest = hashlib.sha256()
-    for line in sorted(_listing(path)):
-        digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
-    return digest.hexdigest()
-
-
-def _entry_line(rel: str, entry: os.stat_result) -> str:
-    """One listing line: path, size, mtime and permission bits (readable or not changes it)."""
-    return f"{rel}\0{entry.st_size}\0{entry.st_mtime_ns}\0{entry.st_mode & 0o7777:o}"
-
-
-def _listing(root: Path) -> Iterator[str]:
-    """Every file and folder under `root`, following directory symlinks, never raising.
-
-    Symlinked folders (a `Session5/` linked from elsewhere) are walked like real ones, so a file
-    broken behind the link changes the fingerprint; each real folder is entered once, keyed by
-    (device, inode), so a link loop ends. A dangling link is listed with its target, an unreadable
-    folder as such: both change the fingerprint instead of crashing the build, and the stage
-    reading the corpus reports the file it cannot use.
-    """
-    seen: set[tuple[int, int]] = set()
-    root_stat = os.stat(root)
-    seen.add((root_stat.st_dev, root_stat.st_ino))
-    stack: list[tuple[str, str]] = [(str(root), "")]  # (absolute folder, its path relative to root)
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError as exc:
-            yield f"{prefix or '.'}\0unlistable\0{exc.errno}"
-            continue
-        for name in names:
-            full = os.path.join(folder, name)
-            rel = prefix + name
-            try:
-                entry = os.stat(full)
-            except FileNotFoundError:
-                yield f"{rel}\0dangling\0{_link_target(full)}"
-                continue
-            except OSError as exc:  # a link loop (ELOOP) or a permission problem on the way
-                yield f"{rel}\0unstatable\0{exc.errno}"
-                continue
-            yield _entry_line(rel, entry)
-            if stat.S_ISDIR(entry.st_mode):
-                key = (entry.st_dev, entry.st_ino)
-                if key in seen:
-                    yield f"{rel}\0loop"
-                    continue
-                seen.add(key)
-                stack.append((full, rel + os.sep))
-
-
-def _link_target(path: str) -> str:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return "?"
 
 
 # -------------------------------------------------------------------------------------- state

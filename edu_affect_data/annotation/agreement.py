@@ -3,7 +3,8 @@
 Point estimates come from the reference implementations: ``sklearn.metrics.cohen_kappa_score``
 (per pair, and one-vs-rest per class), ``statsmodels.stats.inter_rater.fleiss_kappa`` and
 ``krippendorff.alpha`` (nominal). Intervals resample *sessions* (the unit that was sampled, so the
-dependence between one session's ratings is kept) with a seeded numpy Generator and evaluate the
+dependence between one session's ratings is kept) with the seeded bootstrap of ``core.stats``
+(its percentile interval leaves out resamples where a statistic is undefined) and evaluate the
 same statistics with the vectorised formulas of ``agreement_stats``.
 
 Conventions:
@@ -44,7 +45,6 @@ import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
-from statsmodels.stats.proportion import proportion_confint
 
 from edu_affect_data.annotation.agreement_input import (
     COLUMNS,
@@ -64,17 +64,18 @@ from edu_affect_data.annotation.agreement_stats import (
     SessionContributions,
     Statistics,
     annotator_pairs,
-    bootstrap_weights,
     category_counts,
     nanmean,
-    percentile_interval,
 )
 from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
 from edu_affect_data.annotation.majority import UNDECIDED, strict_majority
+from edu_affect_data.core.stats import BootstrapDistribution, Proportion, resample_weights
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 #: Bootstrap resamples behind the agreement intervals (the aggregate stage and `annotate status`).
 AGREEMENT_BOOTSTRAP = 1000
+#: Resamples evaluated at a time: bounds the (block, pairs, K, K) tables of the statistics.
+_BOOTSTRAP_BLOCK = 250
 
 __all__ = [
     "AGREEMENT_BOOTSTRAP",
@@ -206,18 +207,22 @@ def _bootstrap(
     """Statistics of ``n_boot`` session resamples, stacked; None when there is nothing to resample."""
     if n_boot <= 0 or n_sessions == 0:
         return None
-    rng = np.random.default_rng(seed)
     parts = [
-        contributions.statistics(weights) for weights in bootstrap_weights(rng, n_sessions, n_boot)
+        contributions.statistics(weights)
+        for weights in resample_weights(n_sessions, n_boot, seed, block=_BOOTSTRAP_BLOCK)
     ]
     return Statistics(
         *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Statistics))
     )
 
 
+def _ci(estimate: float, samples: np.ndarray | None) -> tuple[float, float]:
+    """The percentile interval of `core.stats` (undefined resamples left out); NaN without resamples."""
+    return BootstrapDistribution(float(estimate), samples).interval() if samples is not None else (np.nan, np.nan)
+
+
 def _interval(estimate: float, samples: np.ndarray | None) -> Estimate:
-    low, high = percentile_interval(samples) if samples is not None else (np.nan, np.nan)
-    return Estimate(float(estimate), low, high)
+    return Estimate(float(estimate), *_ci(estimate, samples))
 
 
 def _mean_over_pairs(values: np.ndarray) -> np.ndarray:
@@ -247,13 +252,8 @@ def _gold_accuracy(
         mine = on_gold["annotator"] == name
         n_rated = int((mine & rated).sum())
         correct = int((mine & rated & (on_gold["label"] == truth)).sum())
-        low, high = (
-            proportion_confint(correct, n_rated, alpha=0.05, method="wilson")
-            if n_rated
-            else (np.nan, np.nan)
-        )
         abstained = int((mine & (on_gold["label"] == abstain)).sum())
-        accuracy.append(GoldAccuracy(name, correct, n_rated, abstained, float(low), float(high)))
+        accuracy.append(GoldAccuracy(name, Proportion.of(correct, n_rated), abstained))
     return accuracy
 
 
@@ -345,7 +345,7 @@ def compute_agreement(
             annotators[b],
             kappas[i],
             overlaps[i],
-            *(percentile_interval(boot.pair_kappa[:, i]) if boot else (np.nan, np.nan)),
+            *_ci(kappas[i], boot.pair_kappa[:, i] if boot else None),
         )
         for i, (a, b) in enumerate(annotator_pairs(len(annotators)))
     ]

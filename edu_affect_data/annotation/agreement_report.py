@@ -14,17 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from edu_affect_data.core.stats import Proportion, format_number, json_number
 from edu_affect_data.core.vocabulary import ABSTAIN
-
-
-def _number(value: float) -> float | None:
-    """JSON has no NaN: an undefined statistic is written as null."""
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
-def format_number(value: float | None, digits: int = 3) -> str:
-    """Three decimals, or n/a for an undefined statistic."""
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
 @dataclass(frozen=True)
@@ -37,9 +28,9 @@ class Estimate:
 
     def to_json(self) -> dict[str, float | None]:
         return {
-            "estimate": _number(self.estimate),
-            "ci_low": _number(self.ci_low),
-            "ci_high": _number(self.ci_high),
+            "estimate": json_number(self.estimate),
+            "ci_low": json_number(self.ci_low),
+            "ci_high": json_number(self.ci_high),
         }
 
     def __str__(self) -> str:
@@ -61,10 +52,10 @@ class PairKappa:
         return {
             "a": self.a,
             "b": self.b,
-            "kappa": _number(self.kappa),
+            "kappa": json_number(self.kappa),
             "n": self.n,
-            "ci_low": _number(self.ci_low),
-            "ci_high": _number(self.ci_high),
+            "ci_low": json_number(self.ci_low),
+            "ci_high": json_number(self.ci_high),
         }
 
 
@@ -77,15 +68,29 @@ class GoldAccuracy:
     """
 
     annotator: str
-    correct: int
-    rated: int
+    #: Correct of rated class votes, with its Wilson interval (``core.stats.Proportion``).
+    score: Proportion
     abstained: int
-    ci_low: float
-    ci_high: float
+
+    @property
+    def correct(self) -> int:
+        return self.score.count
+
+    @property
+    def rated(self) -> int:
+        return self.score.n
 
     @property
     def accuracy(self) -> float:
-        return self.correct / self.rated if self.rated else float("nan")
+        return self.score.estimate
+
+    @property
+    def ci_low(self) -> float:
+        return self.score.ci_low
+
+    @property
+    def ci_high(self) -> float:
+        return self.score.ci_high
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,9 +98,9 @@ class GoldAccuracy:
             "correct": self.correct,
             "rated": self.rated,
             "abstained": self.abstained,
-            "accuracy": _number(self.accuracy),
-            "ci_low": _number(self.ci_low),
-            "ci_high": _number(self.ci_high),
+            "accuracy": json_number(self.accuracy),
+            "ci_low": json_number(self.ci_low),
+            "ci_high": json_number(self.ci_high),
         }
 
 

@@ -5,7 +5,8 @@ Krippendorff's alpha all depend on the data only through sums over sessions: con
 category counts, coincidence matrices. A bootstrap resample is a vector of session multiplicities
 ``w``, and every resampled sum is ``w @ C`` for the matrix ``C`` of per-session contributions. B
 resamples are therefore one ``(B x S) @ (S x m)`` product plus elementwise algebra, with no Python
-loop over resamples or sessions: 1000 resamples of a few hundred sessions take milliseconds.
+loop over resamples or sessions: 1000 resamples of a few hundred sessions take milliseconds. The
+multiplicities and the percentile interval are ``edu_affect_data.core.stats``'s, as for every bootstrap.
 
 The reported point estimates come from scikit-learn, statsmodels and krippendorff (see
 ``agreement.py``); these formulas are checked against them in the tests and used for the intervals.
@@ -15,7 +16,6 @@ undefined (one category only), which then yields NaN rather than a division by a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -216,23 +216,3 @@ def alpha_from_coincidences(coincidences: np.ndarray) -> np.ndarray:
     expected = n**2 - (per_class**2).sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(expected > 0, 1.0 - (n - 1.0) * disagreement / expected, np.nan)
-
-
-def bootstrap_weights(
-    rng: np.random.Generator, n_sessions: int, n_boot: int, chunk: int = 250
-) -> Iterator[np.ndarray]:
-    """Session multiplicities of ``n_boot`` resamples with replacement, in (<= chunk, S) blocks."""
-    probabilities = np.full(n_sessions, 1.0 / n_sessions)
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        yield rng.multinomial(n_sessions, probabilities, size=size).astype(float)
-
-
-def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the finite bootstrap values along axis 0; NaN when none is finite."""
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(finite, [tail, 100.0 - tail])
-    return float(low), float(high)

@@ -12,7 +12,7 @@ the partner. The clip is cut from that region's proxy, which the ingest's one de
 frame), so the source video is never decoded again here. The transcript still shows both speakers' turns (the partner's words are context)
 and marks the session speaker with ``*``. MOSEI videos are used full frame.
 
-A clip that already exists is probed (ffmpeg's header: H.264 + AAC, the configured height and
+A clip that already exists is probed (``media.probe``: H.264 + AAC, the configured height and
 fps, the session's duration) and kept when valid, so a rerun redoes only missing, broken or
 outdated clips. New clips (and transcripts) are written to a temporary name and renamed, so an
 interrupted run never leaves a half-written file that looks finished; the temporaries a killed run
@@ -32,12 +32,10 @@ from typing import Any
 from edu_affect_data.annotation.options import ClipConfig
 from edu_affect_data.core.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
 from edu_affect_data.core.parallel import map_all
+from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_media
 
 CLIPS_DIRNAME = "clips"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_VIDEO = re.compile(r"Stream #\S+.*Video: (\w+).*?, (\d+)x(\d+)[ ,].*?([\d.]+) fps")
-_AUDIO = re.compile(r"Stream #\S+.*Audio: (\w+)")
 
 
 class ClipError(RuntimeError):
@@ -72,16 +70,6 @@ class ClipResult:
     made: bool
 
 
-@dataclass(frozen=True)
-class ClipProbe:
-    duration_s: float
-    video_codec: str
-    width: int
-    height: int
-    fps: float
-    audio_codec: str | None
-
-
 def clips_dir(media_root: Path) -> Path:
     """The folder Label Studio's local-files storage points at (a subfolder of the media root)."""
     return Path(media_root) / CLIPS_DIRNAME
@@ -96,45 +84,32 @@ def check_session_id(session_id: str) -> str:
     return session_id
 
 
-def probe_clip(path: Path) -> ClipProbe | None:
-    """What ffmpeg reads from the clip's header; None when it does not open as a media file."""
-    from imageio_ffmpeg import get_ffmpeg_exe
-
-    run = subprocess.run(
-        [get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    text = run.stderr
-    duration, video = _DURATION.search(text), _VIDEO.search(text)
-    if duration is None or video is None:
+def probe_clip(path: Path) -> MediaProbe | None:
+    """What the clip's header says (`media.probe`); None when it does not open as a media file."""
+    try:
+        return probe_media(path)
+    except BrokenMediaError:
         return None
-    hours, minutes, seconds = duration.groups()
-    audio = _AUDIO.search(text)
-    return ClipProbe(
-        duration_s=int(hours) * 3600 + int(minutes) * 60 + float(seconds),
-        video_codec=video.group(1),
-        width=int(video.group(2)),
-        height=int(video.group(3)),
-        fps=float(video.group(4)),
-        audio_codec=audio.group(1) if audio else None,
-    )
 
 
-def clip_problem(spec: ClipSpec, probe: ClipProbe | None) -> str | None:
+def clip_problem(spec: ClipSpec, probe: MediaProbe | None) -> str | None:
     """Why an existing clip does not fit ``spec`` (None: it fits and is kept)."""
     if probe is None:
         return "does not open as a media file"
-    if probe.video_codec != "h264" or probe.audio_codec != "aac":
-        return f"codecs {probe.video_codec}/{probe.audio_codec}, expected h264/aac"
-    if probe.height != spec.height:
-        return f"height {probe.height}, expected {spec.height}"
-    if abs(probe.fps - spec.fps) > 0.01:
-        return f"{probe.fps:g} fps, expected {spec.fps:g}"
+    video, audio = probe.video, probe.audio
+    if video is None:
+        return "has no video stream"
+    codecs = (video.codec, audio.codec if audio else None)
+    if codecs != ("h264", "aac"):
+        return f"codecs {codecs[0]}/{codecs[1]}, expected h264/aac"
+    if video.height != spec.height:
+        return f"height {video.height}, expected {spec.height}"
+    if abs(video.fps - spec.fps) > 0.01:
+        return f"{video.fps:g} fps, expected {spec.fps:g}"
     tolerance = max(0.1, 1.5 / spec.fps)
-    if abs(probe.duration_s - spec.duration_s) > tolerance:
-        return f"duration {probe.duration_s:.2f} s, expected {spec.duration_s:.2f} s"
+    if probe.duration_s is None or abs(probe.duration_s - spec.duration_s) > tolerance:
+        found = "no duration" if probe.duration_s is None else f"duration {probe.duration_s:.2f} s"
+        return f"{found}, expected {spec.duration_s:.2f} s"
     return None
 
 

@@ -53,69 +53,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import fisher_exact
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
 
 from edu_affect_data.annotation.agreement import compute_agreement
-from edu_affect_data.annotation.agreement_report import (
-    Estimate,
-    GoldAccuracy,
-    PairKappa,
-    format_number,
-)
+from edu_affect_data.annotation.agreement_report import Estimate, GoldAccuracy, PairKappa
 from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
 from edu_affect_data.annotation.majority import UNDECIDED, strict_majority, vote_counts
 from edu_affect_data.annotation.options import DriftConfig
 from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.stats import Proportion, format_number, json_number
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 Comparison = Literal["earlier", "pool"]
-#: Confidence level of every interval shown.
-LEVEL = 0.95
 _COLUMNS = ("session_id", "annotator", "label")
-
-
-def _number(value: float) -> float | None:
-    return None if not math.isfinite(value) else float(value)
-
-
-@dataclass(frozen=True)
-class Proportion:
-    """``count`` of ``n`` with its Wilson score interval (NaN when ``n`` is 0)."""
-
-    count: int
-    n: int
-    ci_low: float
-    ci_high: float
-
-    @classmethod
-    def of(cls, count: int, n: int) -> Proportion:
-        """Wilson rather than the normal interval: it stays inside [0, 1] and keeps its coverage
-        near 0 and 1 and for the few dozen votes of a window."""
-        if n == 0:
-            return cls(0, 0, math.nan, math.nan)
-        low, high = proportion_confint(count, n, alpha=1 - LEVEL, method="wilson")
-        # At 0/n and n/n the Wilson bound is exactly 0 or 1; statsmodels leaves a 1e-17 residue.
-        low, high = (0.0 if count == 0 else float(low)), (1.0 if count == n else float(high))
-        return cls(int(count), int(n), low, high)
-
-    @property
-    def estimate(self) -> float:
-        return self.count / self.n if self.n else math.nan
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "n": self.n,
-            "estimate": _number(self.estimate),
-            "ci_low": _number(self.ci_low),
-            "ci_high": _number(self.ci_high),
-        }
-
-    def __str__(self) -> str:
-        return (
-            f"{format_number(self.estimate, 2)} [{format_number(self.ci_low, 2)}, "
-            f"{format_number(self.ci_high, 2)}] ({self.count}/{self.n})"
-        )
 
 
 @dataclass(frozen=True)
@@ -134,7 +83,7 @@ class ClassShare:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, **self.annotator.to_json(), "pool_share": _number(self.pool), "differs": self.differs}
+        return {"label": self.label, **self.annotator.to_json(), "pool_share": json_number(self.pool), "differs": self.differs}
 
 
 @dataclass(frozen=True)
@@ -153,8 +102,8 @@ class DriftTest:
             "comparison": self.comparison,
             "recent": self.recent.to_json(),
             "reference": self.reference.to_json(),
-            "p_value": _number(self.p_value),
-            "p_holm": _number(self.p_holm),
+            "p_value": json_number(self.p_value),
+            "p_holm": json_number(self.p_holm),
             "fired": self.fired,
         }
 
@@ -231,7 +180,7 @@ class AnnotatorLive:
             "votes": self.votes,
             "abstentions": self.abstentions,
             "agreement_with_majority": self.majority.to_json(),
-            "mean_kappa": _number(self.mean_kappa),
+            "mean_kappa": json_number(self.mean_kappa),
             "classes": [share.to_json() for share in self.classes],
             "drift": self.drift.to_json(),
         }

@@ -95,15 +95,18 @@ def parallel_map(
     workers: int | None = None,
     ordered: bool = True,
     describe: Callable[[T], str] = str,
+    in_flight: int | None = None,
 ) -> Iterator[R]:
     """`fn(item)` for every item on `executor` (or a local pool), at most a few in flight.
 
     Results come in input order when `ordered`, else as they finish. An exception raised by `fn`
-    propagates unchanged (after cancelling what has not started); a dead worker becomes
-    `WorkerLost` naming the item with `describe`.
+    propagates unchanged when its item's turn comes (after cancelling what has not started); a
+    dead worker becomes `WorkerLost` naming the item with `describe`. `in_flight` caps the
+    submitted-but-unread tasks (default `IN_FLIGHT_PER_WORKER` per worker): a caller whose results
+    are large (decoded frames waiting for a model) keeps fewer of them.
     """
     with executor_or_pool(executor, workers) as pool:
-        limit = max(1, executor_workers(pool) * IN_FLIGHT_PER_WORKER)
+        limit = max(1, in_flight if in_flight is not None else executor_workers(pool) * IN_FLIGHT_PER_WORKER)
         pending = iter(items)
         running: deque[tuple[cf.Future[R], T]] = deque()
 

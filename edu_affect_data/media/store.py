@@ -26,10 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.fingerprint import json_digest
 from edu_affect_data.media.frames import FRAME_KINDS
 from edu_affect_data.media.timelines import VideoThresholds
 from edu_affect_data.media.video_pass import ChunkFrames, ChunkJob, ProxySpec, scan_chunk
-from edu_affect_data.stages.features.parts import fingerprint
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -42,7 +42,7 @@ def recording_dir(media_dir: Path, recording_id: str) -> Path:
 def chunk_digest(job: ChunkJob) -> str:
     """The hash of everything a chunk's results depend on."""
     stat = job.video_path.stat() if job.video_path.is_file() else None
-    return fingerprint(
+    inputs = [
         str(job.video_path),
         [stat.st_size, stat.st_mtime_ns] if stat else None,
         job.regions,
@@ -51,7 +51,8 @@ def chunk_digest(job: ChunkJob) -> str:
         job.prime_s,
         [job.thresholds.black_luma, job.thresholds.frozen_mad, job.thresholds.face_check],
         [job.proxy.height, job.proxy.crf] if job.proxy else None,
-    )
+    ]
+    return json_digest(inputs, short=True)
 
 
 def chunk_paths(media_dir: Path, job: ChunkJob, digest: str) -> tuple[Path, dict[str, Path]]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from edu_affect_data.media.frames import FRAME_KINDS, MISSING_STEP_PERIODS
 from edu_affect_data.media.options import GapsConfig
+from edu_affect_data.media.probe import BrokenMediaError
 
 #: Audio is judged in frames of this length (docs/contracts.md).
 AUDIO_FRAME_S = 0.010
@@ -26,19 +27,6 @@ MERGE_TOLERANCE_S = 0.005
 #: share (plus `TRUNCATED_SLACK_FRAMES`), is truncated: an `error`, never a trailing gap.
 TRUNCATED_SHARE = 0.02
 TRUNCATED_SLACK_FRAMES = 2
-
-
-class BrokenMediaError(Exception):
-    """A media file that cannot be used at all (truncated, undecodable, absent).
-
-    `kind` is the short cause for reports ("truncated wav"); the message names the file.
-    """
-
-    def __init__(self, kind: str, path: Path, detail: str) -> None:
-        super().__init__(f"{kind} {path}: {detail}")
-        self.kind = kind
-        self.path = path
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from edu_affect_data.media.frames import (
     region_columns,
 )
 from edu_affect_data.media.options import GapsConfig
+from edu_affect_data.media.probe import probe_media
 from edu_affect_data.media.timelines import (
     BrokenMediaError,
     Timeline,
@@ -294,25 +295,24 @@ def scan_chunk(job: ChunkJob) -> ChunkFrames:
 
 
 def _stream_facts(path: Path) -> tuple[float, float, int, int]:
-    """(fps, declared frame count, width, height) from the container, or `BrokenMediaError`."""
-    import cv2
+    """(fps, declared frame count, width, height) from the container (`probe`), or `BrokenMediaError`.
 
+    The count is NaN when the container declares none (then no truncation check is possible).
+    """
     if not path.is_file():
         raise BrokenMediaError("missing video", path, "no such file")
-    capture = cv2.VideoCapture(str(path))
     try:
-        if not capture.isOpened():
-            raise BrokenMediaError("undecodable video", path, "OpenCV cannot open it")
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        if not fps or not math.isfinite(fps) or fps <= 0:
-            raise BrokenMediaError("undecodable video", path, "no frame rate in the stream")
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if width <= 0 or height <= 0:
-            raise BrokenMediaError("undecodable video", path, "no frame size in the stream")
-        return fps, capture.get(cv2.CAP_PROP_FRAME_COUNT), width, height
-    finally:
-        capture.release()
+        video = probe_media(path).video
+    except BrokenMediaError as exc:
+        raise BrokenMediaError("undecodable video", path, exc.detail) from exc
+    if video is None:
+        raise BrokenMediaError("undecodable video", path, "no video stream")
+    if not video.fps > 0:
+        raise BrokenMediaError("undecodable video", path, "no frame rate in the stream")
+    if video.width <= 0 or video.height <= 0:
+        raise BrokenMediaError("undecodable video", path, "no frame size in the stream")
+    declared = float(video.frames) if video.frames is not None else math.nan
+    return video.fps, declared, video.width, video.height
 
 
 def _read_log(process: subprocess.Popen[bytes], stamps: list[float], log: list[bytes]) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edu_affect_data.core.fingerprint import json_digest
 from edu_affect_data.core.parallel import default_workers, parallel_map
 from edu_affect_data.core.vocabulary import SESSION_STATUSES
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
@@ -51,7 +52,6 @@ from edu_affect_data.media.video_pass import (
     stitch,
 )
 from edu_affect_data.stages.candidates import CandidateSession
-from edu_affect_data.stages.features.parts import fingerprint
 
 #: Every status a manifest row can have, in order of precedence (error > gap > short > kept).
 STATUSES: tuple[str, ...] = SESSION_STATUSES[::-1]
@@ -327,7 +327,7 @@ def _assemble(
     chunks = [r.chunk for r in results if r.chunk is not None]
     jobs = {t.chunk.index: t.chunk for t in tasks if t.chunk is not None}
     if chunks and len(chunks) == len(jobs):
-        digest = fingerprint([str(t.results_path) for t in tasks])
+        digest = json_digest([str(t.results_path) for t in tasks], short=True)
         stitched = read_all_frames(frames_path(media_dir, recording.recording_id, digest)) if media_dir else None
         if stitched is None:  # not stitched by an earlier run yet
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.synth.faults import (
     FILE_LEVEL,
     IEMOCAP_BROKEN,
@@ -35,7 +36,7 @@ from edu_affect_data.synth.plan import (
     plan_video_segments,
     recording_rng,
 )
-from edu_affect_data.synth.profiles import CLASSES, Profile
+from edu_affect_data.synth.profiles import Profile
 from edu_affect_data.synth.source_labels import iemocap_labels, mosei_labels
 
 IEMOCAP_FPS = 30000 / 1001

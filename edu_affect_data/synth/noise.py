@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
+from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.synth.face import Appearance, FaceStyle, face_box
 from edu_affect_data.synth.faults import FILE_LEVEL
 from edu_affect_data.synth.phrasing import FILLER, FRAGMENTS, PHRASES, spoken_spans, spoken_tokens
@@ -39,7 +40,7 @@ from edu_affect_data.synth.plan import (
     UnitPlan,
     recording_rng,
 )
-from edu_affect_data.synth.profiles import MODALITIES, NoiseShape
+from edu_affect_data.synth.profiles import NoiseShape
 from edu_affect_data.synth.voice import SAMPLE_RATE
 
 #: Clearance between a burst and any fault or other burst, and from the recording's ends, seconds.

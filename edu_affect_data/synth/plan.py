@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
 from edu_affect_data.synth.phrasing import fragment_text, spoken_tokens, utterance_text
-from edu_affect_data.synth.profiles import CLASSES, MODALITIES
 from edu_affect_data.synth.source_labels import IemocapLabels
 
 #: Draws one unit's expressed class per modality from its speaker's latent emotion.

@@ -13,11 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The four learner emotions, in the order the dataset's ClassLabel uses.
-CLASSES: tuple[str, ...] = ("Confused", "Curious", "Bored", "Frustrated")
-#: The modalities a latent emotion is expressed in, each independently.
-MODALITIES: tuple[str, ...] = ("audio", "video", "text")
-
 
 @dataclass(frozen=True)
 class IemocapShape:

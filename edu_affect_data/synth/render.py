@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from edu_affect_data.media.frames import region_columns
 from edu_affect_data.synth.face import (
     FACES,
     STRIPE_DRIFT,
@@ -49,14 +50,11 @@ def render_audio(plan: RecordingPlan, seed: int) -> np.ndarray:
 
 
 def _regions(plan: RecordingPlan) -> dict[str, slice]:
-    width = plan.frame_size[0]
-    if len(plan.speakers) == 1:
-        return {"full": slice(0, width)}
-    return {
-        "left": slice(0, width // 2),
-        "right": slice(width // 2, width),
-        "full": slice(0, width),
-    }
+    """Each region's columns by `media.frames.region_columns`, the rule every crop of the pipeline
+    uses, so a speaker is drawn exactly where the pipeline looks for them. For an odd width the
+    middle column belongs to neither half (the halves are equal) and stays black."""
+    names = ("full",) if len(plan.speakers) == 1 else ("left", "right", "full")
+    return {name: slice(*region_columns(plan.frame_size[0], name)) for name in names}
 
 
 def _speech_times(plan: RecordingPlan, speaker: SpeakerPlan) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +113,7 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
     ]
     frozen: dict[int, np.ndarray] = {}
     previous: np.ndarray | None = None
-    frame = np.empty((height, width, 3), dtype=np.uint8)
+    frame = np.zeros((height, width, 3), dtype=np.uint8)  # columns no region draws stay black
     for index in frame_times(plan):
         t = index / plan.fps
         for region, look, strip, (starts, ends), (turn_starts, turn_faces), bursts in people:

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.synth.design import CorpusPlan
-from edu_affect_data.synth.plan import RecordingPlan
-from edu_affect_data.synth.profiles import MODALITIES
+from edu_affect_data.synth.plan import FaultPlan, NoisePlan, RecordingPlan
 from edu_affect_data.synth.write_iemocap import BROKEN_FILE as IEMOCAP_BROKEN_FILE
 from edu_affect_data.synth.write_iemocap import dialog_paths
 from edu_affect_data.synth.write_mosei import BROKEN_FILE as MOSEI_BROKEN_FILE
@@ -45,18 +45,23 @@ def _expressed(expressed: dict[str, str]) -> dict[str, str]:
     return {modality: expressed[modality] for modality in MODALITIES}
 
 
+def _stretch(plan: RecordingPlan, event: FaultPlan | NoisePlan) -> dict[str, Any]:
+    """The keys every fault and noise entry starts with: which recording, modality and region, when, what."""
+    return {
+        "corpus": plan.corpus,
+        "recording": plan.recording_id,
+        "modality": event.modality,
+        "start_s": round(event.start_s, 6),
+        "end_s": round(event.end_s, 6),
+        "region": event.region,
+        "kind": event.kind,
+    }
+
+
 def _noise(plan: RecordingPlan) -> list[dict[str, Any]]:
     entries = []
     for b in plan.noise:
-        entry: dict[str, Any] = {
-            "corpus": plan.corpus,
-            "recording": plan.recording_id,
-            "modality": b.modality,
-            "start_s": round(b.start_s, 6),
-            "end_s": round(b.end_s, 6),
-            "region": b.region,
-            "kind": b.kind,
-        }
+        entry = _stretch(plan, b)
         if b.snr_db is not None:
             entry["snr_db"] = b.snr_db
         if b.units:
@@ -71,15 +76,7 @@ def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
         noise += _noise(plan)
         by_id = {u.unit_id: u for u in plan.units}
         for f in plan.faults:
-            entry: dict[str, Any] = {
-                "corpus": plan.corpus,
-                "recording": plan.recording_id,
-                "modality": f.modality,
-                "start_s": round(f.start_s, 6),
-                "end_s": round(f.end_s, 6),
-                "region": f.region,
-                "kind": f.kind,
-            }
+            entry = _stretch(plan, f)
             if f.units:
                 entry["units"] = list(f.units)
                 entry["expressed"] = {uid: _expressed(by_id[uid].expressed) for uid in f.units}

@@ -25,9 +25,14 @@ _PIXEL_MEAN = (0.485, 0.456, 0.406)
 _PIXEL_STD = (0.229, 0.224, 0.225)
 
 
-def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
-    """(length, dim) fixed sinusoidal encoding of positions 0..length-1 (Vaswani et al.)."""
-    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+def sinusoidal_positions(length: int, dim: int, device: torch.device, start: int = 0) -> torch.Tensor:
+    """(length, dim) fixed sinusoidal encoding of positions start..start+length-1 (Vaswani et al.).
+
+    PE(p, 2i) = sin(p / 10000^(2i/dim)), PE(p, 2i+1) = cos(p / 10000^(2i/dim)). Each row depends only
+    on its own position, in the same float32 arithmetic whatever ``start``, so the streaming
+    encoder (`incremental`) adds exactly the rows the full-sequence forward adds.
+    """
+    position = torch.arange(start, start + length, device=device, dtype=torch.float32)[:, None]
     freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
     table = torch.zeros(length, dim, device=device)
     table[:, 0::2] = torch.sin(position * freq)

@@ -5,14 +5,14 @@ embeddings reads no pixels and builds no cache.
 
 Decoding 224x224 JPEGs costs ~1-2 ms each; a demo epoch holds ~10k of them, every epoch, for
 every run of a suite. The cache holds each split's frames as one uint8 array (N_frames, S, S, 3)
-plus row offsets, memory-mapped on read. Its folder is keyed by a fingerprint of the dataset
-files (name, size, mtime) and the side S, so a rebuilt dataset never reads stale pixels. Files
+plus row offsets, memory-mapped on read. Its folder is keyed by the listing fingerprint of the
+dataset files (`edu_affect_data.core.fingerprint`: name, size, mtime, permissions) and the side S,
+so a rebuilt dataset never reads stale pixels. Files
 are written through `edu_affect_data.core.atomic`, so an interrupted build leaves no half cache.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,16 +20,7 @@ import numpy as np
 import torch
 
 from edu_affect_data.core.atomic import atomic_write
-
-
-def dataset_fingerprint(data_dir: Path) -> str:
-    """Hash of every data file's relative path, size and modification time."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(data_dir).rglob("*")):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(data_dir).parts):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(data_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+from edu_affect_data.core.fingerprint import SHORT_DIGEST, listing_fingerprint
 
 
 def _decode(jpeg: bytes, size: int) -> np.ndarray:
@@ -64,7 +55,10 @@ class FrameCache:
 
 
 def cache_folder(cache_root: Path, data_dir: Path, size: int) -> Path:
-    return Path(cache_root) / f"frames-{dataset_fingerprint(data_dir)}-{size}px"
+    """The cache of `data_dir` at `size` px, keyed by the listing of the dataset's files (hidden ones
+    such as a `.cache` of the hub client left out): a rebuilt or touched dataset gets a new folder."""
+    fingerprint = listing_fingerprint(Path(data_dir), hidden=False)[:SHORT_DIGEST]
+    return Path(cache_root) / f"frames-{fingerprint}-{size}px"
 
 
 def build_frame_cache(split_ds, folder: Path, split: str, size: int) -> FrameCache:  # type: ignore[no-untyped-def]

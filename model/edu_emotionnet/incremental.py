@@ -29,7 +29,6 @@ prefix (`streaming.StreamingPredictor.incremental` says which way a predictor ru
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -45,6 +44,7 @@ from edu_emotionnet.encoders import (
     SequenceEncoder,
     TextEncoder,
     VideoEncoder,
+    sinusoidal_positions,
 )
 from edu_emotionnet.model import EduEmotionNet
 from edu_emotionnet.tfl import TemporalFeedback
@@ -84,16 +84,6 @@ class GrowingBuffer:
         if self.data is None:
             raise RuntimeError("GrowingBuffer.view before any append")
         return self.data.narrow(self.dim, 0, self.length)
-
-
-def positions_between(start: int, stop: int, dim: int, device: torch.device) -> torch.Tensor:
-    """Rows start..stop-1 of `encoders.sinusoidal_positions` (the same float32 arithmetic per position)."""
-    position = torch.arange(start, stop, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    table = torch.zeros(stop - start, dim, device=device)
-    table[:, 0::2] = torch.sin(position * freq)
-    table[:, 1::2] = torch.cos(position * freq[: dim // 2])
-    return table
 
 
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -158,7 +148,7 @@ def sequence_state(module: SequenceEncoder) -> SequenceState:
 
 def sequence_step(module: SequenceEncoder, state: SequenceState, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     n = x.shape[1]
-    positions = positions_between(state.consumed, state.consumed + n, module.project.out_features, x.device)
+    positions = sinusoidal_positions(n, module.project.out_features, x.device, start=state.consumed)
     state.consumed += n
     y = module.project(module.input_norm(x)) + positions
     if module.context is None or state.context is None:

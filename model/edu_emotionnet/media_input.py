@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edu_affect_data.media.options import GapsConfig, MediaConfig
+from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_media
 from edu_affect_data.stages.features.frames import FramesOptions
 from edu_affect_data.stages.features.mfcc import MfccOptions
 from edu_affect_data.stages.features.options import FeaturesConfig
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
 
 #: The card section holding the build's configuration as JSON (`edu_affect_data.stages.card.render_card`).
 CARD_CONFIG = re.compile(r"^## How it was built\s*$.*?^```json\s*$(.*?)^```\s*$", re.S | re.M)
-FFMPEG_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
-FFMPEG_STREAM = re.compile(r"^\s*Stream #\S+: (Video|Audio): (.*)$", re.M)
 #: A session id for the recording, used in messages and as the item's id.
 MEDIA_SESSION = "media"
 
@@ -63,13 +62,6 @@ class MediaSettings:
     source: str
     #: The build's one video pass settings (proxy height and quality): a prediction's frames are made alike.
     media: MediaConfig = field(default_factory=MediaConfig)
-
-
-@dataclass(frozen=True)
-class MediaProbe:
-    has_audio: bool
-    has_video: bool
-    duration_s: float | None
 
 
 @dataclass(frozen=True)
@@ -125,20 +117,11 @@ def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_mod
 
 
 def probe(path: Path) -> MediaProbe:
-    """Streams and duration from `ffmpeg -i` (the bundled ffmpeg has no ffprobe)."""
-    from imageio_ffmpeg import get_ffmpeg_exe
-
-    result = subprocess.run([get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False)
-    log = result.stderr
-    if "Input #0" not in log:
-        last = log.strip().splitlines()[-1] if log.strip() else "no output"
-        raise MediaInputError(f"{path}: not a media file ffmpeg can read ({last})")
-    streams = FFMPEG_STREAM.findall(log)
-    has_video = any(kind == "Video" and "attached pic" not in info for kind, info in streams)
-    has_audio = any(kind == "Audio" for kind, _ in streams)
-    match = FFMPEG_DURATION.search(log)
-    duration = int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3]) if match else None
-    return MediaProbe(has_audio, has_video, duration)
+    """Streams and duration of a recording (`edu_affect_data.media.probe`); `MediaInputError` names an unreadable file."""
+    try:
+        return probe_media(path)
+    except BrokenMediaError as exc:
+        raise MediaInputError(f"{path}: not a media file ffmpeg can read ({exc.detail})") from exc
 
 
 def read_transcript(path: Path) -> tuple[list[tuple[str, float, float]], bool]:
@@ -213,11 +196,11 @@ def media_row(
 
     config, notes = settings.features, []
     found = probe(media)
-    video_path = video if video is not None else (media if found.has_video else None)
-    if video is not None and not probe(video).has_video:
+    video_path = video if video is not None else (media if found.video is not None else None)
+    if video is not None and probe(video).video is None:
         raise MediaInputError(f"{video}: has no video stream")
     audio_path: Path | None = None
-    if found.has_audio:
+    if found.audio is not None:
         # A file soundfile reads is used as is (as the dataset build reads corpus audio); anything else is decoded by ffmpeg.
         try:
             sf.info(str(media))
@@ -245,7 +228,7 @@ def media_row(
     proxied: dict[str, Any] = {}
     if video_path is not None:  # the build's one video pass, so the frames are made like the dataset's
         from edu_affect_data.media.store import pass_recording
-        from edu_affect_data.media.timelines import BrokenMediaError, VideoThresholds
+        from edu_affect_data.media.timelines import VideoThresholds
         from edu_affect_data.media.video_pass import ProxySpec
 
         try:

@@ -14,19 +14,19 @@ import zlib
 import numpy as np
 import torch
 
+from edu_affect_data.core.vocabulary import MODALITIES
 from edu_emotionnet.batch import MFCC_HOP_S, Batch, step_of
 
 KINDS = ("modality", "timestep")
-_ORDER = ("audio", "video", "text")
 
 
 def _draws(seed: int, kind: str, rate: float, session_id: str, n_steps: int) -> np.ndarray:
     rng = np.random.default_rng([seed, KINDS.index(kind), round(rate * 1000), zlib.crc32(session_id.encode())])
-    return rng.random((len(_ORDER), 1 if kind == "modality" else n_steps))
+    return rng.random((len(MODALITIES), 1 if kind == "modality" else n_steps))
 
 
 def kept_steps(seed: int, kind: str, rate: float, session_id: str, n_steps: int) -> np.ndarray:
-    """(3, n_steps) bool: which steps of audio, video, text stay."""
+    """(len(MODALITIES), n_steps) bool: which steps of each modality stay, in `MODALITIES` order."""
     draws = _draws(seed, kind, rate, session_id, n_steps)
     keep = draws >= rate
     if kind == "modality":
@@ -41,7 +41,7 @@ def apply_drop(batch: Batch, kind: str, rate: float, seed: int, step_s: float) -
     if rate <= 0:
         return batch
     horizon = int(batch.n_steps.max())
-    keep = np.zeros((batch.size, len(_ORDER), horizon), dtype=bool)
+    keep = np.zeros((batch.size, len(MODALITIES), horizon), dtype=bool)
     for b, session in enumerate(batch.session_ids):
         n = int(batch.n_steps[b])
         keep[b, :, :n] = kept_steps(seed, kind, rate, session, n)
@@ -58,7 +58,7 @@ def apply_drop(batch: Batch, kind: str, rate: float, seed: int, step_s: float) -
         frames = torch.arange(batch.mfcc_mask.shape[1], device=batch.mfcc_mask.device, dtype=torch.float32)
         audio_times = (frames * MFCC_HOP_S)[None].expand(batch.size, -1)
     return batch.masked(
-        mfcc_mask=masked(batch.mfcc_mask, audio_times, 0),
-        frame_mask=masked(batch.frame_mask, batch.frame_times, 1),
-        token_mask=masked(batch.token_mask, batch.token_end_s, 2),
+        mfcc_mask=masked(batch.mfcc_mask, audio_times, MODALITIES.index("audio")),
+        frame_mask=masked(batch.frame_mask, batch.frame_times, MODALITIES.index("video")),
+        token_mask=masked(batch.token_mask, batch.token_end_s, MODALITIES.index("text")),
     )

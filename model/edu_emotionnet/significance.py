@@ -17,63 +17,34 @@ was drawn, so a metric of B resamples is a few matrix products instead of B Pyth
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edu_affect_data.core.stats import bootstrap
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.evaluate import TEST_OUTPUTS
 from edu_emotionnet.runs import ModelRuns
 
 ALPHA = 0.05
 RESAMPLES = 4000
-#: Resamples drawn at a time (bounds the (block, N) count matrix for large test splits).
-BLOCK = 1000
 METRICS = ("macro_f1", "accuracy")
 METRIC_TITLES = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
 
 
-# --- the bootstrap ----------------------------------------------------------------------------------
-
-
-def resample_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Blocks of (b, n) draw counts: row r says how often each of n items is in resample r."""
-    rng = np.random.default_rng(seed)
-    for first in range(0, resamples, BLOCK):
-        b = min(BLOCK, resamples - first)
-        draws = rng.integers(0, n, (b, n))
-        yield np.bincount((np.arange(b)[:, None] * n + draws).ravel(), minlength=b * n).reshape(b, n).astype(float)
-
-
-def bootstrap(n: int, statistic: Callable[[np.ndarray], np.ndarray], resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
-    """`statistic(counts)` -> (b,) for every resample of n items: the bootstrap distribution (resamples,)."""
-    return np.concatenate([statistic(counts) for counts in resample_counts(n, resamples, seed)])
-
-
-def percentile_ci(distribution: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    tail = 100 * (1 - level) / 2
-    return float(np.percentile(distribution, tail)), float(np.percentile(distribution, 100 - tail))
-
-
-def bootstrap_p(distribution: np.ndarray) -> float:
-    """Two-sided p of "the difference is 0": twice the smaller tail of the resampled differences at 0.
-
-    The p-value that inverts the percentile interval (p < 0.05 exactly when the 95 % interval
-    leaves 0 out, up to ties), with the +1 of a Monte-Carlo p so it is never exactly 0.
-    """
-    b = len(distribution)
-    below, above = int(np.sum(distribution <= 0)), int(np.sum(distribution >= 0))
-    return min(1.0, 2 * (min(below, above) + 1) / (b + 1))
+# --- the bootstrap (edu_affect_data.core.stats: resampling, interval, p) -----------------------------
 
 
 def bootstrap_mean_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of `values` (N,) and its 95 % percentile-bootstrap interval over the N items."""
+    """Mean of `values` (N,) and its 95 % percentile-bootstrap interval over the N items.
+
+    A NaN among the values leaves the mean and its interval undefined (`core.stats`' rule).
+    """
     values = np.asarray(values, dtype=float)
-    means = bootstrap(len(values), lambda counts: counts @ values / len(values), resamples, seed)
-    return (float(values.mean()), *percentile_ci(means))
+    means = bootstrap(lambda counts: counts @ values / len(values), len(values), resamples, seed)
+    return (float(values.mean()), *means.interval())
 
 
 def weighted_metric(counts: np.ndarray, labels: np.ndarray, predicted: np.ndarray, metric: str) -> np.ndarray:
@@ -203,8 +174,8 @@ def paired_bootstrap(
         return np.mean([weighted_metric(counts, labels[s], predicted_a[s], metric)
                         - weighted_metric(counts, labels[s], predicted_b[s], metric) for s in range(seeds)], axis=0)
 
-    distribution = bootstrap(n, difference, resamples, seed)
-    return Bootstrap(float(difference(np.ones((1, n)))[0]), *percentile_ci(distribution), bootstrap_p(distribution), n, seeds)
+    distribution = bootstrap(difference, n, resamples, seed)
+    return Bootstrap(distribution.estimate, *distribution.interval(), distribution.p_value(), n, seeds)
 
 
 @dataclass(frozen=True)

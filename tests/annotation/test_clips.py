@@ -32,12 +32,12 @@ def test_clips_are_h264_aac_of_the_session_window(kept: list[dict], tmp_path: Pa
     assert [r.session_id for r in results] == [s["session_id"] for s in kept]
     for session, result in zip(kept, results, strict=True):
         probe = probe_clip(result.path)
-        assert probe is not None
-        assert (probe.video_codec, probe.audio_codec, probe.height, probe.fps) == ("h264", "aac", 96, 12.5)
+        assert probe is not None and probe.video is not None and probe.audio is not None
+        assert (probe.video.codec, probe.audio.codec, probe.video.height, probe.video.fps) == ("h264", "aac", 96, 12.5)
         assert probe.duration_s == pytest.approx(session["end_s"] - session["start_s"], abs=0.15)
         head = result.path.read_bytes()[:4096]
         assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
-    widths = {s["video_region"]: probe_clip(r.path).width for s, r in zip(kept, results, strict=True)}  # type: ignore[union-attr]
+    widths = {s["video_region"]: probe_clip(r.path).video.width for s, r in zip(kept, results, strict=True)}  # type: ignore[union-attr]
     # 320x120 side by side -> one 160x120 half scaled to 96 high (128 wide); 160x120 full -> 128 wide too.
     assert widths["right"] == widths["left"] == 128 and widths["full"] == 128
 

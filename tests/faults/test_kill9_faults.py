@@ -132,7 +132,8 @@ def test_clips_killed_3_times_then_rerun_are_the_uninterrupted_clips(
     assert not temporaries(folder)
     for session, result, reference in zip(sessions, results, expected, strict=True):
         probe = probe_clip(result.path)
-        assert probe is not None and (probe.video_codec, probe.audio_codec) == ("h264", "aac")
+        assert probe is not None and probe.video is not None and probe.audio is not None
+        assert (probe.video.codec, probe.audio.codec) == ("h264", "aac")
         assert probe.duration_s == pytest.approx(session["end_s"] - session["start_s"], abs=0.15)
         assert digest(result.path) == digest(reference.path)
         assert result.path.with_suffix(".txt").read_text() == reference.path.with_suffix(".txt").read_text()

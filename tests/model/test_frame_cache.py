@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from datasets import load_dataset
-from edu_emotionnet.frame_cache import build_frame_cache, cache_folder, dataset_fingerprint
+from edu_emotionnet.frame_cache import build_frame_cache, cache_folder
 
 
 def test_cache_matches_direct_decoding_and_is_reused(planted_dir: Path, tmp_path: Path) -> None:
@@ -26,13 +26,18 @@ def test_cache_matches_direct_decoding_and_is_reused(planted_dir: Path, tmp_path
     assert (folder / "validation.pixels.npy").stat().st_mtime_ns == stamp
 
 
-def test_fingerprint_follows_the_data_files(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
-    shard = tmp_path / "data" / "train-00000-of-00001.parquet"
+def test_cache_folder_follows_the_data_files_not_hidden_ones(tmp_path: Path) -> None:
+    data = tmp_path / "dataset"
+    (data / "data").mkdir(parents=True)
+    shard = data / "data" / "train-00000-of-00001.parquet"
     shard.write_bytes(b"one")
-    first = dataset_fingerprint(tmp_path)
+    first = cache_folder(tmp_path / "cache", data, 32)
+    assert first.name.startswith("frames-") and first.name.endswith("-32px")
+    (data / ".cache" / "huggingface").mkdir(parents=True)  # a hub client's bookkeeping: not the dataset
+    (data / ".cache" / "huggingface" / "lock").write_bytes(b"x")
+    assert cache_folder(tmp_path / "cache", data, 32) == first
     os.utime(shard, ns=(1, 1))
-    assert dataset_fingerprint(tmp_path) != first
+    assert cache_folder(tmp_path / "cache", data, 32) != first
 
 
 def test_embeddings_runs_build_no_frame_cache(planted_dir: Path, tmp_path: Path) -> None:

@@ -11,19 +11,18 @@ import pytest
 from edu_emotionnet.evaluate import classification_metrics
 from edu_emotionnet.runs import collect_runs
 from edu_emotionnet.significance import (
-    bootstrap,
     compare_all,
     holm,
     paired_bootstrap,
     paired_t,
     render,
-    resample_counts,
     weighted_metric,
 )
 from scipy import stats
 from sklearn.metrics import f1_score
 from statsmodels.stats.multitest import multipletests
 
+from edu_affect_data.core.stats import bootstrap, resample_weights
 from tests.model.fabricated_runs import write_run
 
 
@@ -62,8 +61,8 @@ def test_weighted_metric_equals_the_evaluation_metrics_on_a_resample() -> None:
     ones = np.ones((1, 60))
     for metric in ("macro_f1", "accuracy"):
         assert weighted_metric(ones, labels, predicted, metric)[0] == pytest.approx(classification_metrics(labels, predicted)[metric], abs=1e-12)
-    counts = next(resample_counts(60, 5, seed=1))
-    draws = np.random.default_rng(1).integers(0, 60, (5, 60))  # the same draws resample_counts counted
+    counts = next(resample_weights(60, 5, seed=1))
+    draws = np.random.default_rng(1).integers(0, 60, (5, 60))  # the same draws resample_weights counted
     for r in range(5):
         assert np.array_equal(counts[r], np.bincount(draws[r], minlength=60))
         expected = f1_score(labels[draws[r]], predicted[draws[r]], labels=[0, 1, 2, 3], average="macro", zero_division=0)
@@ -99,7 +98,7 @@ def test_bootstrap_interval_is_the_binomial_one() -> None:
     # macro-F1 on the same case: F1 of b = 2K / (50 + K) on class 0 (class 1 never true), /4 classes.
     f1 = paired_bootstrap(labels, labels, b, "macro_f1", resamples=draws, seed=5)
     assert f1.observed == pytest.approx(0.25 - (2 * right / (n + right)) / 4)
-    assert f1.low == pytest.approx(np.percentile(0.25 - bootstrap(n, lambda c: c @ (b == 0) * 2 / (n + c @ (b == 0)) / 4, draws, 5), 2.5))
+    assert f1.low == pytest.approx(np.percentile(0.25 - bootstrap(lambda c: c @ (b == 0) * 2 / (n + c @ (b == 0)) / 4, n, draws, 5).resampled, 2.5))
 
 
 def _world(root: Path, seeds: list[int], data: Path) -> None:

@@ -7,9 +7,10 @@ import itertools
 
 import pytest
 
+from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.synth.design import CorpusPlan, design_corpora
 from edu_affect_data.synth.plan import FRAME_S, PAUSE_S
-from edu_affect_data.synth.profiles import CLASSES, DEMO, PAPER_SHAPE, TINY, get_profile
+from edu_affect_data.synth.profiles import DEMO, PAPER_SHAPE, TINY, get_profile
 
 
 @pytest.fixture(scope="module")

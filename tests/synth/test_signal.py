@@ -11,10 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
+from edu_affect_data.core.vocabulary import CLASSES
+from edu_affect_data.media.frames import region_pixels
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.face import FACES, appearance, backdrop_strip, draw_face
 from edu_affect_data.synth.phrasing import PHRASES
-from edu_affect_data.synth.profiles import CLASSES, TINY
+from edu_affect_data.synth.profiles import TINY
 from edu_affect_data.synth.render import render_audio, render_frames
 from edu_affect_data.synth.voice import SAMPLE_RATE
 
@@ -40,11 +42,7 @@ def _audio_features(clip: np.ndarray, rate: int) -> np.ndarray:
 
 
 def _face_crop(frame: np.ndarray, region: str) -> np.ndarray:
-    width = frame.shape[1]
-    cols = {"left": slice(0, width // 2), "right": slice(width // 2, width)}.get(
-        region, slice(0, width)
-    )
-    grey = cv2.cvtColor(frame[:, cols], cv2.COLOR_BGR2GRAY)
+    grey = cv2.cvtColor(np.ascontiguousarray(region_pixels(frame, region)), cv2.COLOR_BGR2GRAY)
     small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
     return (small - small.mean()) / (small.std() + 1e-6)
 

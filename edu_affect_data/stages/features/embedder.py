@@ -28,15 +28,16 @@ import contextlib
 import hashlib
 import io
 import re
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import Field
 
+from edu_affect_data.core.fingerprint import file_digest
+from edu_affect_data.core.parallel import parallel_map
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.media.sampling import IMAGENET_MEAN, IMAGENET_STD
 
@@ -158,11 +159,7 @@ def checkpoint_sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASHES[key] = digest.hexdigest()
+        _HASHES[key] = file_digest(path)
     return _HASHES[key]
 
 
@@ -319,27 +316,6 @@ def _pooled(model: Any, x: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------- pipelining
-def decode_ahead(items: Sequence[T], decode: Callable[[T], Any], threads: int) -> Iterator[Any]:
-    """`decode(item)` for each item, in order, computed by `threads` threads at most `threads + 1` ahead.
-
-    The window bounds memory (decoded sessions waiting for the model) while keeping every
-    thread busy; a failure is raised when its item's turn comes.
-    """
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode") as pool:
-        pending: deque[Future[Any]] = deque()
-        upcoming = iter(items)
-        for item in upcoming:
-            pending.append(pool.submit(decode, item))
-            if len(pending) > threads:
-                break
-        while pending:
-            result = pending.popleft().result()
-            for item in upcoming:
-                pending.append(pool.submit(decode, item))
-                break
-            yield result
-
-
 def embed_pipelined(
     items: Sequence[T],
     decode: Callable[[T], tuple[np.ndarray, np.ndarray]],
@@ -380,13 +356,17 @@ def embed_pipelined(
                 offset += len(rows)
             waiting, queued = rest, queued - take
 
-    for index, (pixels, mask) in enumerate(decode_ahead(items, decode, threads)):
-        out.append(np.zeros((len(mask), dim), np.float16))
-        rows = np.flatnonzero(mask)
-        if len(rows):
-            waiting.append((index, rows, pixels[rows]))
-            queued += len(rows)
-        flush(batch_size)
+    # Decoded sessions wait for the model in `core.parallel`'s bounded window: one per thread plus
+    # the one being embedded, so memory is bounded while every thread stays busy.
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode") as pool:
+        decoded = parallel_map(decode, items, executor=pool, in_flight=threads + 1)
+        for index, (pixels, mask) in enumerate(decoded):
+            out.append(np.zeros((len(mask), dim), np.float16))
+            rows = np.flatnonzero(mask)
+            if len(rows):
+                waiting.append((index, rows, pixels[rows]))
+                queued += len(rows)
+            flush(batch_size)
     flush(0)
     return out
 

@@ -1,7 +1,7 @@
 """Where extracted features are committed: small Parquet parts, atomically, named by fingerprint.
 
 A part's file name carries a hash of everything that determines its content (the session row or
-the chunk's transcripts, and the feature config). Resuming is then a directory listing: a part
+the chunk's transcripts, and the feature config: `core.fingerprint.json_digest`). Resuming is then a directory listing: a part
 that exists is finished and valid; one whose inputs changed has another name and is recomputed;
 a process killed mid-write leaves only a temporary file (removed by the next run as stale),
 never a truncated part; a part damaged afterwards (its footer does not parse, or holds the wrong
@@ -10,13 +10,10 @@ number of rows) is deleted and recomputed (`discard_if_damaged`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,12 +23,6 @@ from edu_affect_data.core.atomic import atomic_write
 #: Characters kept from a session id in a part's name; others become `_` (the digest, which
 #: hashes the full id, keeps names unique).
 UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
-
-
-def fingerprint(*parts: Any) -> str:
-    """A short stable hash of JSON-able inputs."""
-    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def session_part_path(folder: Path, session_id: str, digest: str) -> Path:

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import remove_stale_temporaries
+from edu_affect_data.core.fingerprint import json_digest
 from edu_affect_data.core.parallel import WorkerLost, parallel_map
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.stages.features import parts
@@ -160,7 +161,7 @@ def plan_parts(plan: pd.DataFrame, config: FeatureSettings, folder: Path) -> Pla
         kept[extractor.name] = []
         if not extractor.runs_batched(settings):
             for session, _ in sessions:
-                digest = parts.fingerprint(extractor.name, session.fingerprint_data(), settings_json)
+                digest = json_digest([extractor.name, session.fingerprint_data(), settings_json], short=True)
                 path = parts.session_part_path(here, session.session_id, digest)
                 made = PartJob(extractor, settings, types, path, digest)
                 kept[extractor.name].append(path)
@@ -175,7 +176,7 @@ def plan_parts(plan: pd.DataFrame, config: FeatureSettings, folder: Path) -> Pla
             members = [s for s, sp in sessions if sp == split]
             for index, first in enumerate(range(0, len(members), size)):
                 batch = tuple(members[first : first + size])
-                digest = parts.fingerprint(extractor.name, [s.fingerprint_data() for s in batch], settings_json)
+                digest = json_digest([extractor.name, [s.fingerprint_data() for s in batch], settings_json], short=True)
                 path = parts.chunk_part_path(here, split, index, digest)
                 made = PartJob(extractor, settings, types, path, digest)
                 kept[extractor.name].append(path)
