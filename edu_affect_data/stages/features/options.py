@@ -67,7 +67,7 @@ class FeaturesConfig(StrictModel):
             name: value.get(section_of[name]) if name in section_of else plugins.get(name) for name in names
         }
         mapping = {name: o.model_dump(mode="json") if isinstance(o, BaseModel) else o for name, o in mapping.items()}
-        written = yaml.safe_dump({"extractors": mapping}, default_flow_style=True, sort_keys=False).strip()
+        written = yaml.safe_dump({"extractors": mapping}, default_flow_style=True, sort_keys=False, width=10**6).strip()
         moved = ", ".join(f"features.{key}" for key in old) or "a list under features.extractors"
         raise ValueError(
             f"{moved}: extractors and their options are now one mapping, NAME: {{options}}; write "
