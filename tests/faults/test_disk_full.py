@@ -28,6 +28,8 @@ from edu_affect_data.stages.features.run import FeatureError, run_features
 from tests.features import test_run
 from tests.features.fake_build import small_config
 
+#: Both cases run the features stage end to end twice.
+pytestmark = pytest.mark.slow
 #: A finished part (a write in progress is a hidden temporary).
 PART = "*/[!.]*.parquet"
 #: Room for the copied tables and about a third of the reference's features (about 7.8 MB).

@@ -44,6 +44,7 @@ def with_plugin(window_s: float = 0.1):  # type: ignore[no-untyped-def]
     )
 
 
+@pytest.mark.slow
 def test_a_plugin_extractor_is_built_published_loaded_and_validated(
     rms: RmsExtractor, reference: BuildPaths, tmp_path: Path
 ) -> None:

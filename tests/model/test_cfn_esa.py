@@ -99,6 +99,7 @@ def test_every_parameter_gets_a_gradient_in_training_even_under_bf16_autocast(ma
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_cfn_esa_trains_clearly_above_chance(make_config, tmp_path: Path) -> None:
     results = train(make_config("baseline_cfn_esa.yaml", train__epochs=12), tmp_path / "cfn_esa")
     # Chance is 0.25 on four balanced classes; seeds 0-4 of this config scored 1.0.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from edu_emotionnet.hybrid_fusion import HybridBlock, HybridFusion
 from edu_emotionnet.model import build_model
@@ -15,6 +16,7 @@ from tests.helpers.model import first_batch
 MODALITIES = ("audio", "video", "text")
 
 
+@pytest.mark.slow
 def test_hybrid_fusion_learns_the_planted_signal(make_config, tmp_path: Path) -> None:
     results = train(make_config("baseline_hybrid_fusion.yaml"), tmp_path / "run")
     assert results["config"]["model"]["arch"] == "hybrid_fusion"

@@ -76,6 +76,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+@pytest.mark.slow
 def test_predict_media_prints_one_line_per_step(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
     session, settings, steps = stream_media(trained_run, media["mp4"], transcript=media["timed"], data=carded_dataset)
     assert settings.source == str(carded_dataset / "README.md")
@@ -95,6 +96,7 @@ def test_predict_media_prints_one_line_per_step(trained_run: Path, carded_datase
         assert fields[5] == step.label
 
 
+@pytest.mark.slow
 def test_media_without_video_stream_passes_video_as_missing(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
     session, _, steps = stream_media(trained_run, media["wav"], transcript=media["plain"], data=carded_dataset)
     assert session.modalities_present == ("audio", "text")
@@ -143,6 +145,7 @@ def test_item_frames_are_the_run_sized_frames(carded_dataset: Path, media: dict[
     assert "no transcript: text passed as missing" in session.notes
 
 
+@pytest.mark.slow
 def test_unknown_feature_parameters_and_wrong_text_width_are_clear_errors(
     trained_run: Path, planted_dir: Path, carded_dataset: Path, media: dict[str, Path]
 ) -> None:
@@ -187,6 +190,7 @@ def _media_pair(folder: Path, cut_s: float) -> list[dict[str, Path]]:
     return pair
 
 
+@pytest.mark.slow
 def test_predict_outputs_before_t_ignore_the_media_after_t(trained_run: Path, carded_dataset: Path, tmp_path: Path) -> None:
     """Changing the audio samples, video frames and transcript words after 2 s leaves steps 0 and 1 unchanged."""
     cut_s = 2.0

@@ -109,6 +109,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_like_an_uninterrupted_one_centres_included(make_config, tmp_path: Path) -> None:
     """The centres are state outside the optimizer: a resumed run must restore them (they are buffers)."""
     config = make_config("baseline_self_mm.yaml", train__epochs=3, train__patience=10)
@@ -127,6 +128,7 @@ def test_resumed_run_ends_like_an_uninterrupted_one_centres_included(make_config
     assert resumed["test"] == whole["test"]
 
 
+@pytest.mark.slow
 def test_self_mm_trains_clearly_above_chance(make_config, tmp_path: Path) -> None:
     results = train(make_config("baseline_self_mm.yaml", train__epochs=12), tmp_path / "self_mm")
     # Chance is 0.25 on four balanced classes; seeds 0-4 of this config scored 0.72-1.0.

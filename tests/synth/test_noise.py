@@ -70,6 +70,7 @@ def _inside(times: np.ndarray, burst: dict[str, Any]) -> np.ndarray:
     return (times >= burst["start_s"] - 1e-3) & (times < burst["end_s"] - 1e-3)
 
 
+@pytest.mark.slow
 def test_truth_lists_short_bursts_of_every_kind_clear_of_faults(truth: dict[str, Any]) -> None:
     assert {b["kind"] for b in truth["noise"]} == set().union(*KINDS.values())
     for corpus in ("iemocap", "mosei"):
@@ -108,6 +109,7 @@ def test_demo_has_noise_on_and_tiny_off() -> None:
     assert [r.noise for r in again.recordings] == [r.noise for r in demo.recordings]
 
 
+@pytest.mark.slow
 def test_only_the_files_of_recordings_with_bursts_change(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any]
 ) -> None:
@@ -153,6 +155,7 @@ def _utterance_span(root: Path, sentence_wav: Path) -> tuple[float, float]:
     return float(start), float(end)
 
 
+@pytest.mark.slow
 def test_audio_bursts_have_the_recorded_snr_and_change_nothing_else(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any]
 ) -> None:
@@ -209,6 +212,7 @@ def _clean_video(
     return out, keyframes
 
 
+@pytest.mark.slow
 def test_video_bursts_change_the_face_region_only_inside_their_interval(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -250,6 +254,7 @@ def test_video_bursts_change_the_face_region_only_inside_their_interval(
             assert np.array_equal(clean[k][:, keep], dirty[k][:, keep]), k
 
 
+@pytest.mark.slow
 def test_garbled_words_only_inside_text_bursts(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any]
 ) -> None:
@@ -305,6 +310,7 @@ def _ingest(corpora: Path, out: Path) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.slow
 def test_gap_filter_keeps_the_same_sessions_as_without_noise(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -340,6 +346,7 @@ def test_gap_filter_keeps_the_same_sessions_as_without_noise(
     assert len(kept_with_noise) >= 5
 
 
+@pytest.mark.slow
 def test_no_unusable_frame_inside_a_burst(noisy: Path, truth: dict[str, Any]) -> None:
     """The gap scan's own per-frame verdicts (10-ms audio frames, video frames of the region)."""
     gaps = GapsConfig()
