@@ -8,7 +8,6 @@ transcript holes are simply words left out.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from edu_affect_data.corpora.records import (
     VideoRegion,
     Word,
 )
+from tests.helpers.media import ffmpeg
 
 SR = 16000
 FPS = 10.0
@@ -93,19 +93,16 @@ def write_mp4_with_jump(path: Path, duration_s: float, jump_at_s: float, jump_s:
 
     The stream holds `duration_s - jump_s` seconds of frames, so it ends at `duration_s`.
     """
-    import imageio_ffmpeg
-
     frames = _frames(duration_s - jump_s, (), False, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     jump_frame = round(jump_at_s * FPS)
     setpts = f"setpts=N/({FPS:g}*TB)+gte(N\\,{jump_frame})*{jump_s:g}/TB"
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+    ffmpeg(
         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{WIDTH}x{HEIGHT}", "-r", f"{FPS:g}", "-i", "-",
         "-vf", setpts, "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast",
         "-qp", "0", "-pix_fmt", "yuv444p", str(path),
-    ]
-    subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
+        input=b"".join(f.tobytes() for f in frames),
+    )
     return path
 
 

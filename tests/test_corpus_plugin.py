@@ -17,7 +17,6 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from edu_affect_data.annotation.client import LabelStudioSettings, connect, find_project
-from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.annotation.tasks import task_session_ids
 from edu_affect_data.build import STAGES, run_build
 from edu_affect_data.cli import app
@@ -27,7 +26,7 @@ from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import SourceLabels
 from edu_affect_data.corpora.registry import register_corpus, unregister_corpus
-from tests.annotation.server import server_or_reason, unavailable
+from tests.annotation.server import delete_projects, running_server
 from tests.plugins.toy_corpus import CORPUS as TOY
 from tests.plugins.toy_corpus.make import MOODS, ToyCorpus, write_toy_corpus
 
@@ -91,11 +90,7 @@ def test_the_cli_reads_a_plugin_corpus_with_its_options(toy: ToyCorpus, toy_regi
 
 @pytest.fixture()
 def ls_settings() -> LabelStudioSettings:
-    settings, reason = server_or_reason()
-    if settings is None:
-        unavailable(reason)
-        raise AssertionError("unreachable")
-    return settings
+    return running_server()
 
 
 @pytest.mark.labelstudio
@@ -153,11 +148,7 @@ def test_a_plugin_corpus_goes_through_the_whole_build(
             suggested = [p.result[0]["value"]["choices"][0] for p in ls.predictions.list(task=task_id)]
             assert suggested == [latent[session_id]], session_id
     finally:
-        ls = connect(ls_settings)
-        for name in (title, adjudication_title(title)):
-            found = find_project(ls, name, ls_settings)
-            if found is not None:
-                ls.projects.delete(id=found)
+        delete_projects(ls_settings, title)
 
     loaded = datasets.load_dataset(str(paths.dataset))
     published = [row for split in loaded.values() for row in split]

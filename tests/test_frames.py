@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from edu_affect_data.media.frames import (
     region_pixels,
 )
 from edu_affect_data.media.options import GapsConfig
+from tests.helpers.media import ffmpeg
 
 
 @pytest.mark.parametrize("width", [320, 321, 322, 720])
@@ -37,8 +37,6 @@ def test_region_pixels_slices_columns_and_unknown_region_is_an_error() -> None:
 
 def test_ffmpeg_crop_takes_the_same_columns_as_the_array_slice(tmp_path: Path) -> None:
     """An odd width on a yuv420p source: ffmpeg's crop must not round to the chroma grid."""
-    from imageio_ffmpeg import get_ffmpeg_exe
-
     width, height = 322, 16
     rng = np.random.default_rng(0)
     picture = rng.integers(0, 256, (height, width), dtype=np.uint8)
@@ -46,14 +44,12 @@ def test_ffmpeg_crop_takes_the_same_columns_as_the_array_slice(tmp_path: Path) -
     source.write_bytes(picture.tobytes())
     assert ffmpeg_crop("full", width) == ""
     for region in ("left", "right"):
-        run = subprocess.run(
-            [get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "gray",
-             "-s", f"{width}x{height}", "-i", str(source), "-vf", ffmpeg_crop(region, width).rstrip(","),
-             "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-            capture_output=True, check=True,
+        cropped = ffmpeg(
+            "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}", "-i", str(source),
+            "-vf", ffmpeg_crop(region, width).rstrip(","), "-f", "rawvideo", "-pix_fmt", "gray", "-",
         )  # fmt: skip
         expected = region_pixels(picture, region)
-        np.testing.assert_array_equal(np.frombuffer(run.stdout, np.uint8).reshape(expected.shape), expected)
+        np.testing.assert_array_equal(np.frombuffer(cropped, np.uint8).reshape(expected.shape), expected)
 
 
 def test_compare_pixels_shrink_by_an_integer_factor() -> None:

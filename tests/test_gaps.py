@@ -132,6 +132,7 @@ def test_each_fault_kind_is_named_in_the_reason(judged) -> None:
     assert left_black and not right_black
 
 
+@pytest.mark.slow
 def test_broken_files_and_reader_problems_give_error_naming_the_file(tmp_path: Path) -> None:
     recordings = []
     rid = "Ses02M_impro03"

@@ -127,6 +127,7 @@ def _truth_status(row: dict, truth: dict, threshold: float) -> tuple[str, list[s
     return ("gap" if any(o > threshold for o in overlaps) else "clean"), broken, overlaps
 
 
+@pytest.mark.slow
 def test_ingest_on_tiny_corpora_matches_the_synthetic_truth(tiny_corpora: Path, tmp_path: Path) -> None:
     config = load_config(
         Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml",

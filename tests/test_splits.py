@@ -40,6 +40,7 @@ def labelled_table(sessions_per_speaker: list[int], seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("session_id", ignore_index=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     sizes=st.lists(st.integers(1, 12), min_size=3, max_size=30),
@@ -66,6 +67,7 @@ def test_split_invariants_hold_for_any_speakers_and_seed(
     pd.testing.assert_frame_equal(assignment, again)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), n_speakers=st.integers(30, 60))
 def test_split_ratios_within_tolerance_with_many_small_speakers(seed: int, n_speakers: int) -> None:

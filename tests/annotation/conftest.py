@@ -15,13 +15,10 @@ import pytest
 from edu_affect_data.annotation.client import (
     LabelStudioSettings,
     RetryPolicy,
-    connect,
-    find_project,
 )
-from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.config import PipelineConfig, load_config
 from edu_affect_data.core.artifacts import BuildPaths
-from tests.annotation.server import server_or_reason, unavailable
+from tests.annotation.server import delete_projects, running_server
 from tests.annotation.small_corpus import LABELING_CONFIG, SmallCorpus, write_corpus
 
 
@@ -33,10 +30,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> SmallCorpus:
 @pytest.fixture(scope="session")
 def ls_settings() -> LabelStudioSettings:
     """The running server (short retries so a broken test fails fast)."""
-    settings, reason = server_or_reason()
-    if settings is None:
-        unavailable(reason)
-        raise AssertionError("unreachable")
+    settings = running_server()
     return LabelStudioSettings(settings.url, settings.api_key, settings.document_root, settings.origin,
                                RetryPolicy(attempts=3, first_delay_s=0.5, max_delay_s=1.0))
 
@@ -67,8 +61,4 @@ def build(tmp_path: Path, small_corpus: SmallCorpus, ls_settings: LabelStudioSet
     for variable, value in (("LABEL_STUDIO_URL", ls_settings.url), ("LABEL_STUDIO_API_KEY", ls_settings.api_key)):
         monkeypatch.setenv(variable, value)
     yield config, paths
-    ls = connect(ls_settings)
-    for name in (title, adjudication_title(title)):
-        project_id = find_project(ls, name, ls_settings)
-        if project_id is not None:
-            ls.projects.delete(id=project_id)
+    delete_projects(ls_settings, title)

@@ -26,8 +26,11 @@ from edu_affect_data.annotation.client import (
     LabelStudioNotConfigured,
     LabelStudioSettings,
     RetryPolicy,
+    connect,
+    find_project,
     load_settings,
 )
+from edu_affect_data.annotation.review import adjudication_title
 from tests.annotation.small_corpus import REPO
 
 
@@ -51,6 +54,24 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def running_server() -> LabelStudioSettings:
+    """The running server's settings; without one, what :func:`unavailable` does."""
+    settings, reason = server_or_reason()
+    if settings is None:
+        unavailable(reason)
+        raise AssertionError("unreachable")
+    return settings
+
+
+def delete_projects(settings: LabelStudioSettings, title: str) -> None:
+    """Delete a campaign's projects (``title`` and its adjudication project), those that exist."""
+    ls = connect(settings)
+    for name in (title, adjudication_title(title)):
+        project_id = find_project(ls, name, settings)
+        if project_id is not None:
+            ls.projects.delete(id=project_id)
 
 
 # --- A second, disposable Label Studio instance and a fault-injecting proxy -------------------------

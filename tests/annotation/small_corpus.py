@@ -8,7 +8,6 @@ a MOSEI-like single-speaker MP4 with its WAV, a sessions table in SESSIONS_SCHEM
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from edu_affect_data.core.artifacts import SESSIONS_SCHEMA
 from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.corpora.mosei_align import LABEL_COLUMNS
 from edu_affect_data.corpora.records import SourceLabels
+from tests.helpers.media import ffmpeg
 from tests.proxies import with_proxies
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,21 +56,15 @@ def _source_labels(corpus: str) -> SourceLabels:
     return SourceLabels(scores=dict(zip(LABEL_COLUMNS, [0.0, 0.1, 0.0, 0.0, 0.9, 0.0, 0.0], strict=True)))
 
 
-def _ffmpeg(*args: str) -> None:
-    from imageio_ffmpeg import get_ffmpeg_exe
-
-    subprocess.run([get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
-
-
 def write_corpus(root: Path) -> SmallCorpus:
     root.mkdir(parents=True, exist_ok=True)
     avi, dialog_wav = root / "Ses01F_impro01.avi", root / "Ses01F_impro01.wav"
     mp4, video_wav = root / "vidA.mp4", root / "vidA.wav"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x120:rate=30000/1001:duration=12", "-c:v", "mpeg4", "-vtag", "DX50", "-q:v", "4", "-pix_fmt", "yuv420p", str(avi))
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=16000:duration=12", str(dialog_wav))
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=30:duration=8", "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=8",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(mp4))
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=16000:duration=8", str(video_wav))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x120:rate=30000/1001:duration=12", "-c:v", "mpeg4", "-vtag", "DX50", "-q:v", "4", "-pix_fmt", "yuv420p", str(avi))
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=16000:duration=12", str(dialog_wav))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=30:duration=8", "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=8",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(mp4))
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=16000:duration=8", str(video_wav))
     media = {"Ses01F_impro01": (avi, dialog_wav), "vidA": (mp4, video_wav)}
     rows: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []

@@ -12,9 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from edu_affect_data.annotation.client import LabelStudioSettings, connect, find_project
+from edu_affect_data.annotation.client import LabelStudioSettings
 from edu_affect_data.annotation.options import AggregationConfig
-from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.annotation.simulate import session_truths
 from edu_affect_data.build import STAGES, run_build
 from edu_affect_data.config import PipelineConfig, load_config
@@ -23,6 +22,7 @@ from edu_affect_data.stages.aggregate import run_aggregate
 from edu_affect_data.stages.annotate import run_annotate
 from edu_affect_data.stages.ingest import run_ingest
 from edu_affect_data.stages.pull import run_pull
+from tests.annotation.server import delete_projects
 from tests.annotation.small_corpus import REPO
 
 pytestmark = pytest.mark.labelstudio
@@ -42,11 +42,7 @@ def tiny_build(tiny_corpora: Path, tmp_path: Path, ls_settings: LabelStudioSetti
     monkeypatch.setenv("LABEL_STUDIO_URL", ls_settings.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_settings.api_key)
     yield config, BuildPaths(tmp_path / "out")
-    ls = connect(ls_settings)
-    for name in (title, adjudication_title(title)):
-        project_id = find_project(ls, name, ls_settings)
-        if project_id is not None:
-            ls.projects.delete(id=project_id)
+    delete_projects(ls_settings, title)
 
 
 def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[PipelineConfig, BuildPaths]) -> None:

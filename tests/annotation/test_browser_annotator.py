@@ -42,7 +42,7 @@ from tests.annotation.browser import (
     sign_up,
 )
 
-pytestmark = pytest.mark.labelstudio
+pytestmark = [pytest.mark.labelstudio, pytest.mark.browser]
 #: The two simulated annotators whose votes disagree with the person's (API accounts, reused across runs).
 OTHERS = ("sim-browser-b", "sim-browser-c")
 #: What the person clicks on the three tasks the stream serves, and what the two others vote there:

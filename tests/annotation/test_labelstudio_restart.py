@@ -26,7 +26,8 @@ from edu_affect_data.stages.annotate import run_annotate
 from tests.annotation.server import script
 from tests.annotation.server import second_server as start_second_server
 
-pytestmark = pytest.mark.labelstudio
+#: Starting and restarting a second server may take minutes on a loaded machine.
+pytestmark = [pytest.mark.labelstudio, pytest.mark.timeout(600)]
 
 
 @pytest.fixture()

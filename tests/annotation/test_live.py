@@ -135,6 +135,7 @@ def test_a_drifting_annotator_is_flagged_within_a_window_of_votes_after_the_drop
     assert all(t.recent.n <= drift.window for t in verdict.tests)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 def test_nobody_is_flagged_in_a_campaign_without_drift(seed: int) -> None:
     drift = DriftConfig()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import errno
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from edu_affect_data.stages.features.run import FeatureError, run_features
 from tests.features import test_run
 from tests.features.fake_build import small_config
 
+#: Both cases run the features stage end to end twice.
+pytestmark = pytest.mark.slow
 #: A finished part (a write in progress is a hidden temporary).
 PART = "*/[!.]*.parquet"
 #: Room for the copied tables and about a third of the reference's features (about 7.8 MB).
@@ -103,14 +106,19 @@ def test_enospc_from_the_part_writer_stops_features_clearly_and_a_rerun_resumes(
     """The same without a mount: after 7 parts, writing stops half-way with ENOSPC."""
     paths = copy_inputs(reference, tmp_path / "out")
     real_write = parts_module.pq.write_table
-    written: list[Path] = []
+    started: list[Path] = []
+    counting = threading.Lock()
 
     def filling_write(table: Any, where: Any, *args: Any, **kwargs: Any) -> None:
-        if len(written) >= 7:
+        # Two worker threads write at once: a part takes its place in the count under the lock,
+        # before it is written, so exactly the first 7 writes get room, whatever the timing.
+        with counting:
+            place = len(started)
+            started.append(Path(where))
+        if place >= 7:
             Path(where).write_bytes(b"PAR1" + b"\0" * 100)  # the disk took part of the file
             raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: No space left on device")
         real_write(table, where, *args, **kwargs)
-        written.append(Path(where))
 
     monkeypatch.setattr(parts_module.pq, "write_table", filling_write)
     # In-process workers, so the patched writer is the one they call.

@@ -38,6 +38,8 @@ from edu_affect_data.config import load_config
 from edu_affect_data.core.lock import LOCK_NAME, hold_out_lock
 from edu_affect_data.core.parallel import local_pool
 
+#: Every case ingests a damaged copy of the tiny corpora (a few seconds each).
+pytestmark = pytest.mark.slow
 IEMOCAP = "IEMOCAP_full_release"
 MOSEI = "CMU_MOSEI"
 #: A dialog and a video that are `kept`/`gap` on the pristine tiny corpora (seed 0).

@@ -37,6 +37,8 @@ from edu_affect_data.stages.publish import run_publish
 from tests.annotation.small_corpus import SmallCorpus, write_corpus
 from tests.features.fake_build import published_build, small_config
 
+#: Every case kills a stage in a subprocess and reruns it; a kill waits up to 120 s for its point.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 REPO = Path(__file__).resolve().parents[2]
 SEED = 13
 #: Kill points per stage (10 in all).

@@ -48,7 +48,8 @@ from tests.annotation.conftest import build, ls_settings, small_corpus  # noqa: 
 from tests.annotation.server import RESTART_PATIENCE, Fault, FaultProxy, SecondServer, second_server
 from tests.annotation.small_corpus import SmallCorpus
 
-pytestmark = pytest.mark.labelstudio
+#: A restart of the second server may take 85 s on a loaded machine (RESTART_PATIENCE), a few per test.
+pytestmark = [pytest.mark.labelstudio, pytest.mark.timeout(600)]
 IMPORT = re.compile(r"/api/projects/\d+/import/?$")
 EXPORT = re.compile(r"/api/projects/\d+/export/?$")
 ANNOTATIONS = re.compile(r"/api/tasks/\d+/annotations/?$")

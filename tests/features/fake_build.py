@@ -7,7 +7,6 @@ MOSEI-like single-speaker MP4s; each speaker's sessions are short windows of its
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import soundfile as sf
 
 from edu_affect_data import CLASSES
 from edu_affect_data.core.artifacts import LABELS_SCHEMA, SESSIONS_SCHEMA, BuildPaths
+from tests.helpers.media import ffmpeg
 from tests.proxies import with_proxies
 
 SAMPLE_RATE = 16000
@@ -40,8 +40,6 @@ class Recording:
 
 def write_recording(folder: Path, recording: Recording, seed: int) -> tuple[Path, Path]:
     """A wav (voice-like tones + noise) and an MP4 whose every frame differs, except in faults."""
-    import imageio_ffmpeg
-
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(recording.duration_s * SAMPLE_RATE)) / SAMPLE_RATE
@@ -67,11 +65,7 @@ def write_recording(folder: Path, recording: Recording, seed: int) -> tuple[Path
                 frame[:, cols] = 0 if kind == "black" else frames[i - 1][:, cols]
         frames[i] = frame
     mp4 = folder / f"{recording.name}.mp4"
-    command = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-y",
-        "-loglevel",
-        "error",
+    ffmpeg(
         "-f",
         "rawvideo",
         "-pix_fmt",
@@ -91,8 +85,8 @@ def write_recording(folder: Path, recording: Recording, seed: int) -> tuple[Path
         "-pix_fmt",
         "yuv444p",
         str(mp4),
-    ]
-    subprocess.run(command, input=frames.tobytes(), check=True)
+        input=frames.tobytes(),
+    )
     return wav, mp4
 
 

@@ -33,6 +33,7 @@ def wav(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     return path, samples
 
 
+@pytest.mark.slow
 def test_mfcc_equals_librosa_on_the_window(wav: tuple[Path, np.ndarray]) -> None:
     path, samples = wav
     config = MfccOptions(normalize="none")

@@ -51,6 +51,7 @@ def imagenet_top1(embedder: ImageEmbedder, image: np.ndarray) -> tuple[int, int]
     return full, from_embedding
 
 
+@pytest.mark.slow
 def test_efficientnet_lite0_recognises_imagenet_photographs(lite0: ImageEmbedder) -> None:
     from skimage import data
 
@@ -61,6 +62,7 @@ def test_efficientnet_lite0_recognises_imagenet_photographs(lite0: ImageEmbedder
     assert coffee == (ESPRESSO, ESPRESSO)
 
 
+@pytest.mark.slow
 def test_batches_pack_frames_across_items_and_leave_masked_rows_zero(lite0: ImageEmbedder) -> None:
     rng = np.random.default_rng(0)
     items = [rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8) for n in (5, 0, 40, 3)]
@@ -128,6 +130,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_frame_embeddings_round_trip_through_load_dataset(stores: dict[str, Any]) -> None:
     features = stores["embeddings"]["features"]
     assert features["frame_embeddings"] == datasets.Array2D(shape=(None, 1280), dtype="float16")
@@ -144,6 +147,7 @@ def test_frame_embeddings_round_trip_through_load_dataset(stores: dict[str, Any]
         assert np.isfinite(embeddings).all() and (np.abs(embeddings[available]).sum(axis=1) > 0).all()
 
 
+@pytest.mark.slow
 def test_both_stores_the_same_embeddings_next_to_the_jpeg_frames(stores: dict[str, Any]) -> None:
     assert [c for c in stores["both"]["features"] if "frame" in c] == [
         "frames",
@@ -156,6 +160,7 @@ def test_both_stores_the_same_embeddings_next_to_the_jpeg_frames(stores: dict[st
         assert len(row["frames"]) == len(stores["frames"][session]["frames"])
 
 
+@pytest.mark.slow
 def test_validate_accepts_the_embeddings_and_the_card_names_the_embedder(stores: dict[str, Any]) -> None:
     assert stores["violations"] == []
     identity = embedder_identity(EmbedderOptions(size=SIZE))
@@ -250,6 +255,7 @@ class TorchvisionResNet50(nn.Module):
         return x.mean((2, 3))
 
 
+@pytest.mark.slow
 def test_a_torchvision_resnet50_state_dict_computes_the_same_embeddings(tmp_path: Path) -> None:
     torch.manual_seed(0)
     reference = TorchvisionResNet50().eval()

@@ -42,6 +42,7 @@ def with_plugin(window_s: float = 0.1):  # type: ignore[no-untyped-def]
     return small_config(**{"features.extractors.rms": {"window_s": window_s}})
 
 
+@pytest.mark.slow
 def test_a_plugin_extractor_is_built_published_loaded_and_validated(
     rms: RmsExtractor, reference: BuildPaths, tmp_path: Path
 ) -> None:

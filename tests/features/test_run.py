@@ -67,6 +67,7 @@ class CrashingExecutor(cf.ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_recomputes_nothing_finished_and_matches(
     reference: BuildPaths, tmp_path: Path
 ) -> None:
@@ -104,6 +105,8 @@ def test_resume_after_a_crash_recomputes_nothing_finished_and_matches(
     assert paths.features_index.stat().st_mtime_ns == written
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_resume_after_kill_9_matches_an_uninterrupted_run(
     reference: BuildPaths, tmp_path: Path
 ) -> None:
@@ -139,6 +142,7 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(
     assert part_contents(paths) == part_contents(reference)
 
 
+@pytest.mark.slow
 def test_dask_executor_gives_the_same_parts(reference: BuildPaths, tmp_path: Path) -> None:
     from distributed import Client, LocalCluster
 
@@ -154,6 +158,7 @@ def test_dask_executor_gives_the_same_parts(reference: BuildPaths, tmp_path: Pat
     assert part_contents(paths) == part_contents(reference)
 
 
+@pytest.mark.slow
 def test_damaged_parts_are_recomputed_not_reused(reference: BuildPaths, tmp_path: Path) -> None:
     """A part changed after it was written (cut short, overwritten) is found by its footer and redone."""
     paths = fresh_copy(reference, tmp_path)

@@ -87,6 +87,7 @@ def _check(config: TrainConfig) -> None:
                 assert float((together.weights[b, :n] - alone.weights[0]).abs().max()) <= TOLERANCE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", model_names())
 def test_scored_alone_or_batched_with_longer_sessions_alike(varied: tuple[Path, Path], arch: str) -> None:
     _check(_config(varied, arch))

@@ -13,25 +13,21 @@ import torch
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.cfn_esa import CFNESA, shift_loss, shift_targets
 from edu_emotionnet.config import TrainConfig
-from edu_emotionnet.data import collate, session_datasets
-from edu_emotionnet.model import build_model
 from edu_emotionnet.tfl import sequence_loss
 from edu_emotionnet.train import train
+
+from tests.helpers.model import first_batch, seeded_model
 
 CUT_S = 2.0  # steps 0 and 1 end at 2.0 s
 
 
 @pytest.fixture(scope="module")
 def batch(make_config: Callable[..., TrainConfig]) -> Batch:
-    config = make_config("baseline_cfn_esa.yaml")
-    datasets, _ = session_datasets(config.data, config.model.modalities, 1.0, config.model.video, config.cache_dir)
-    return collate([datasets["train"][i] for i in range(6)])
+    return first_batch(make_config("baseline_cfn_esa.yaml"), 6)
 
 
 def _model(make_config: Callable[..., TrainConfig], **model: object) -> CFNESA:
-    torch.manual_seed(0)
-    config = make_config("baseline_cfn_esa.yaml", **{f"model__{k}": v for k, v in model.items()})
-    return build_model(config.model, 32)  # type: ignore[return-value]
+    return seeded_model(make_config, "baseline_cfn_esa.yaml", **model)  # type: ignore[return-value]
 
 
 def _changed_after(batch: Batch, cut_s: float) -> Batch:
@@ -103,6 +99,7 @@ def test_every_parameter_gets_a_gradient_in_training_even_under_bf16_autocast(ma
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_cfn_esa_trains_clearly_above_chance(make_config, tmp_path: Path) -> None:
     results = train(make_config("baseline_cfn_esa.yaml", train__epochs=12), tmp_path / "cfn_esa")
     # Chance is 0.25 on four balanced classes; seeds 0-4 of this config scored 1.0.

@@ -199,6 +199,7 @@ def test_every_claim_passes_where_it_holds(good: tuple[Path, Path, Path]) -> Non
     assert "full 0.33, no_tfl 2.00" in e.measured
 
 
+@pytest.mark.slow
 def test_every_claim_fails_where_it_does_not_hold(tmp_path: Path) -> None:
     runs, truth_path, _ = world(tmp_path, good=False)
     lines = claims_of(runs, truth_path)
@@ -225,6 +226,7 @@ def test_every_claim_fails_where_it_does_not_hold(tmp_path: Path) -> None:
     assert e.verdict == FAIL and e.value == pytest.approx(2.0, abs=1e-12)  # the full model flips, -TFL does not
 
 
+@pytest.mark.slow
 def test_video_bursts_without_the_region_column_apply_to_both_speakers(tmp_path: Path) -> None:
     runs, truth_path, _ = world(tmp_path, good=True, seeds=(0, 1, 2), region=False)
     video = claims_of(runs, truth_path)["(a) MIE weight of video lower during its planted noise"]
@@ -233,6 +235,7 @@ def test_video_bursts_without_the_region_column_apply_to_both_speakers(tmp_path:
     assert "no `video_region` column" in video.note
 
 
+@pytest.mark.slow
 def test_missing_inputs_are_not_evaluated_never_pass(good: tuple[Path, Path, Path], tmp_path: Path) -> None:
     runs, truth_path, data = good
     no_truth = claims_of(runs, None)
@@ -252,6 +255,7 @@ def test_missing_inputs_are_not_evaluated_never_pass(good: tuple[Path, Path, Pat
     assert lines["(c) ablation -MIE lowers macro-F1"].verdict == PASS
 
 
+@pytest.mark.slow
 def test_old_test_outputs_fall_back_to_an_interval_over_seeds(good: tuple[Path, Path, Path], tmp_path: Path) -> None:
     runs, truth_path, _ = good
     old = tmp_path / "runs"
@@ -282,6 +286,7 @@ def test_one_seed_decides_on_the_session_bootstrap(tmp_path: Path) -> None:
     assert "bootstrap p (Holm)" in b.note and "the t-test needs at least 2" in b.note
 
 
+@pytest.mark.slow
 def test_report_carries_the_paired_tests_and_the_claims(good: tuple[Path, Path, Path], tmp_path: Path) -> None:
     runs, truth_path, _ = good
     result = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "report"), "--truth", str(truth_path)])

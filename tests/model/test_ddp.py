@@ -48,6 +48,8 @@ def _epochs_logged(run: Path) -> list[int]:
     return [json.loads(line)["epoch"] for line in (run / METRICS).read_text().splitlines()]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_ddp_run_ends_with_test_and_robustness_equal_to_one_process(planted_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "ddp"
     results = _torchrun(planted_dir, tmp_path, run, "train.epochs=2", "eval.missing_rates=[0.0,0.3]")
@@ -72,6 +74,8 @@ def test_ddp_run_ends_with_test_and_robustness_equal_to_one_process(planted_dir:
         np.testing.assert_allclose(saved["weights"], ddp_outputs["weights"], atol=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_ddp_run_that_stops_early_finishes(planted_dir: Path, tmp_path: Path) -> None:
     # At lr 1e-30 no weight moves (every update is below float32 resolution): validation repeats
     # epoch 0 exactly, which is no improvement, so patience 1 stops the run after epoch 1.

@@ -54,6 +54,7 @@ def test_timestep_drop_masks_inputs_of_dropped_steps_only() -> None:
     assert apply_drop(batch, "timestep", 0.0, 1, 1.0) is batch
 
 
+@pytest.mark.slow
 def test_evaluate_command_rewrites_results(trained_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "copy"
     shutil.copytree(trained_run, run)
@@ -80,6 +81,7 @@ class CountingReads(TorchDataset):
         return self.inner[index]
 
 
+@pytest.mark.slow
 def test_streamed_evaluation_reads_each_test_session_once_whatever_the_batching(trained_run: Path, tmp_path: Path) -> None:
     trained = load_trained(trained_run)
     config = trained.config.model_copy(update={"eval": EvalConfig(missing_rates=[0.0, 0.3, 0.6])})
@@ -101,6 +103,7 @@ def test_streamed_evaluation_reads_each_test_session_once_whatever_the_batching(
     assert by_five["test"]["confusion_matrix"] == trained_results["test"]["confusion_matrix"]
 
 
+@pytest.mark.slow
 def test_report_tables_and_figures(trained_run: Path, make_config, tmp_path: Path) -> None:
     from edu_emotionnet.train import train_seeds
 

@@ -64,6 +64,7 @@ def choices(report_md: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_permuting_test_metrics_changes_no_choice(tmp_path: Path) -> None:
     root = write_world(tmp_path / "runs")
     before = choices(write_report([root], tmp_path / "before", resamples=200).read_text())

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
-from edu_emotionnet.batch import Batch
-from edu_emotionnet.config import TrainConfig
-from edu_emotionnet.data import collate, session_datasets
 from edu_emotionnet.hybrid_fusion import HybridBlock, HybridFusion
 from edu_emotionnet.model import build_model
 from edu_emotionnet.train import train
 
+from tests.helpers.model import first_batch
+
 MODALITIES = ("audio", "video", "text")
 
 
-def _batch(config: TrainConfig) -> Batch:
-    assert config.data is not None
-    datasets, _ = session_datasets(config.data, config.model.modalities, 1.0, config.model.video, config.cache_dir)
-    return collate([datasets["train"][i] for i in range(4)])
-
-
+@pytest.mark.slow
 def test_hybrid_fusion_learns_the_planted_signal(make_config, tmp_path: Path) -> None:
     results = train(make_config("baseline_hybrid_fusion.yaml"), tmp_path / "run")
     assert results["config"]["model"]["arch"] == "hybrid_fusion"
@@ -44,7 +39,7 @@ def test_fusion_weights_are_a_distribution_over_present_modalities(make_config) 
     config = make_config("baseline_hybrid_fusion.yaml")
     torch.manual_seed(0)
     model = build_model(config.model, 32).eval()
-    batch = _batch(config)
+    batch = first_batch(config, 4)
     valid = batch.step_valid()
     no_video = batch.masked(frame_mask=torch.zeros_like(batch.frame_mask))
     weights = model(no_video).weights

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,6 @@ from edu_emotionnet.media_input import (
     read_transcript,
     stream_media,
 )
-from imageio_ffmpeg import get_ffmpeg_exe
 from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
@@ -28,14 +26,11 @@ from edu_affect_data.config import load_config
 from edu_affect_data.media.sampling import extract_frames
 from edu_affect_data.stages.features.mfcc import read_window
 from edu_affect_data.stages.features.text import TextEncoder, Transcript
+from tests.helpers.media import ffmpeg
 
 #: The planted run's token width (tests/model/planted.py writes 32-dim embeddings).
 PLANTED_TEXT_DIM = 32
 TIMED = "0.2 0.6 I\n0.6 1.1 do\n1.1 1.5 not\n1.6 2.4 understand\n2.5 2.9 this\n"
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +68,15 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A 3 s MP4 (test pattern + tone), a WAV, and a timed and a plain transcript."""
     folder = tmp_path_factory.mktemp("media")
     files = {"mp4": folder / "lesson.mp4", "wav": folder / "lesson.wav", "timed": folder / "timed.txt", "plain": folder / "plain.txt"}
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000",
-            "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(files["mp4"]))
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", "3", str(files["wav"]))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000",
+           "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(files["mp4"]))
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", "3", str(files["wav"]))
     files["timed"].write_text(TIMED)
     files["plain"].write_text("I really do not get\nwhy this works\n")
     return files
 
 
+@pytest.mark.slow
 def test_predict_media_prints_one_line_per_step(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
     session, settings, steps = stream_media(trained_run, media["mp4"], transcript=media["timed"], data=carded_dataset)
     assert settings.source == str(carded_dataset / "README.md")
@@ -100,6 +96,7 @@ def test_predict_media_prints_one_line_per_step(trained_run: Path, carded_datase
         assert fields[5] == step.label
 
 
+@pytest.mark.slow
 def test_media_without_video_stream_passes_video_as_missing(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
     session, _, steps = stream_media(trained_run, media["wav"], transcript=media["plain"], data=carded_dataset)
     assert session.modalities_present == ("audio", "text")
@@ -118,7 +115,7 @@ def test_media_features_are_the_causal_forms_of_the_dataset_extractors(carded_da
     row, duration, _, _ = media_row(media["mp4"], settings, PLANTED_TEXT_DIM, tmp_path, step_s=1.0, transcript=media["timed"])
     # Independently decoded audio track, then the dataset's own analysis in its causal form on the same window.
     wav = tmp_path / "own.wav"
-    _ffmpeg("-i", str(media["mp4"]), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_f32le", str(wav))
+    ffmpeg("-i", str(media["mp4"]), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_f32le", str(wav))
     audio = settings.features.extractors["mfcc"]
     np.testing.assert_array_equal(row["mfcc"], causal_mfcc(read_window(wav, 0.0, duration, audio.sample_rate), audio))
     frames = extract_frames(media["mp4"], "full", 0.0, duration, settings.features.extractors["frames"], settings.gaps)
@@ -148,6 +145,7 @@ def test_item_frames_are_the_run_sized_frames(carded_dataset: Path, media: dict[
     assert "no transcript: text passed as missing" in session.notes
 
 
+@pytest.mark.slow
 def test_unknown_feature_parameters_and_wrong_text_width_are_clear_errors(
     trained_run: Path, planted_dir: Path, carded_dataset: Path, media: dict[str, Path]
 ) -> None:
@@ -184,14 +182,15 @@ def _media_pair(folder: Path, cut_s: float) -> list[dict[str, Path]]:
     for name, samples, later_video, later_words in (("a", audio, "testsrc", words[1]), ("b", other, "smptebars", words[2])):
         files = {"wav": folder / f"{name}.wav", "video": folder / f"{name}.avi", "words": folder / f"{name}.txt"}
         sf.write(files["wav"], samples, rate, subtype="FLOAT")
-        _ffmpeg("-f", "lavfi", "-i", f"testsrc=size=160x120:rate=10:duration={cut_s}", "-f", "lavfi",
-                "-i", f"{later_video}=size=160x120:rate=10:duration={4 - cut_s}", "-filter_complex", "[0][1]concat=n=2:v=1",
-                "-c:v", "mjpeg", "-q:v", "3", str(files["video"]))
+        ffmpeg("-f", "lavfi", "-i", f"testsrc=size=160x120:rate=10:duration={cut_s}", "-f", "lavfi",
+               "-i", f"{later_video}=size=160x120:rate=10:duration={4 - cut_s}", "-filter_complex", "[0][1]concat=n=2:v=1",
+               "-c:v", "mjpeg", "-q:v", "3", str(files["video"]))
         files["words"].write_text(words[0] + later_words)
         pair.append(files)
     return pair
 
 
+@pytest.mark.slow
 def test_predict_outputs_before_t_ignore_the_media_after_t(trained_run: Path, carded_dataset: Path, tmp_path: Path) -> None:
     """Changing the audio samples, video frames and transcript words after 2 s leaves steps 0 and 1 unchanged."""
     cut_s = 2.0

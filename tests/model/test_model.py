@@ -12,14 +12,14 @@ from edu_emotionnet.data import collate, session_datasets
 from edu_emotionnet.model import EduEmotionNet, build_model
 from edu_emotionnet.registry import model_names
 
+from tests.helpers.model import first_batch, seeded_model
+
 ARCHS = list(model_names())
 
 
 @pytest.fixture(scope="module")
 def batch(make_config: Callable[..., TrainConfig]) -> Batch:
-    config = make_config()
-    datasets, _ = session_datasets(config.data, ("audio", "video", "text"), 1.0, config.model.video, config.cache_dir)
-    return collate([datasets["train"][i] for i in range(4)])
+    return first_batch(make_config(), 4, ("audio", "video", "text"))
 
 
 #: A pixel video branch small enough for CPU tests (the shipped configs read frame embeddings).
@@ -28,15 +28,11 @@ SMALL_PIXELS = {"input": "pixels", "backbone": "small_cnn", "frame_size": 32, "c
 
 @pytest.fixture(scope="module")
 def pixel_batch(make_config: Callable[..., TrainConfig]) -> Batch:
-    config = make_config(model__video=SMALL_PIXELS)
-    datasets, _ = session_datasets(config.data, ("audio", "video", "text"), 1.0, config.model.video, config.cache_dir)
-    return collate([datasets["train"][i] for i in range(4)])
+    return first_batch(make_config(model__video=SMALL_PIXELS), 4, ("audio", "video", "text"))
 
 
 def _model(make_config: Callable[..., TrainConfig], **model_overrides: object) -> EduEmotionNet:
-    torch.manual_seed(0)
-    config = make_config(**{f"model__{k}": v for k, v in model_overrides.items()})
-    return build_model(config.model, 32).eval()  # type: ignore[return-value]
+    return seeded_model(make_config, **model_overrides).eval()  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -23,6 +23,7 @@ def test_count_of_hand_countable_modules() -> None:
     assert count_parameters(nn.Sequential(shared, shared)) == 6  # a shared parameter counts once
 
 
+@pytest.mark.slow
 def test_counts_equal_real_models_and_the_trained_run(make_config, trained_run: Path) -> None:
     results = json.loads((trained_run / "results.json").read_text())
     config = config_from_dict(results["config"])

@@ -15,6 +15,7 @@ MODALITIES = ("audio", "video", "text")
 PAIRS = {f"{i}<-{j}" for i in MODALITIES for j in MODALITIES if i != j}
 
 
+@pytest.mark.slow
 def test_mult_learns_the_planted_signal(make_config, tmp_path: Path) -> None:
     results = train(make_config("baseline_mult.yaml"), tmp_path / "run")
     assert results["config"]["model"]["arch"] == "mult"

@@ -12,24 +12,20 @@ import pytest
 import torch
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import TrainConfig
-from edu_emotionnet.data import collate, session_datasets
-from edu_emotionnet.model import build_model
 from edu_emotionnet.self_mm import SelfMM, UnimodalLabelGenerator
 from edu_emotionnet.tfl import sequence_loss
 from edu_emotionnet.train import train
 
+from tests.helpers.model import first_batch, seeded_model
+
 
 @pytest.fixture(scope="module")
 def batch(make_config: Callable[..., TrainConfig]) -> Batch:
-    config = make_config("baseline_self_mm.yaml")
-    datasets, _ = session_datasets(config.data, config.model.modalities, 1.0, config.model.video, config.cache_dir)
-    return collate([datasets["train"][i] for i in range(8)])  # two sessions of each class
+    return first_batch(make_config("baseline_self_mm.yaml"), 8)  # two sessions of each class
 
 
 def _model(make_config: Callable[..., TrainConfig], **model: object) -> SelfMM:
-    torch.manual_seed(0)
-    config = make_config("baseline_self_mm.yaml", **{f"model__{k}": v for k, v in model.items()})
-    return build_model(config.model, 32)  # type: ignore[return-value]
+    return seeded_model(make_config, "baseline_self_mm.yaml", **model)  # type: ignore[return-value]
 
 
 def test_centres_start_at_the_first_batch_mean_then_move_with_momentum() -> None:
@@ -113,6 +109,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_like_an_uninterrupted_one_centres_included(make_config, tmp_path: Path) -> None:
     """The centres are state outside the optimizer: a resumed run must restore them (they are buffers)."""
     config = make_config("baseline_self_mm.yaml", train__epochs=3, train__patience=10)
@@ -131,6 +128,7 @@ def test_resumed_run_ends_like_an_uninterrupted_one_centres_included(make_config
     assert resumed["test"] == whole["test"]
 
 
+@pytest.mark.slow
 def test_self_mm_trains_clearly_above_chance(make_config, tmp_path: Path) -> None:
     results = train(make_config("baseline_self_mm.yaml", train__epochs=12), tmp_path / "self_mm")
     # Chance is 0.25 on four balanced classes; seeds 0-4 of this config scored 0.72-1.0.

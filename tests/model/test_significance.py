@@ -117,6 +117,7 @@ def _world(root: Path, seeds: list[int], data: Path) -> None:
         write_run(root / "no_mie", "ablation_no_mie.yaml", s, labels, no_mie, data=data)
 
 
+@pytest.mark.slow
 def test_compare_all_on_runs(tmp_path: Path) -> None:
     _world(tmp_path / "runs", [0, 1, 2], tmp_path / "data")
     groups = collect_runs([tmp_path / "runs"])

@@ -18,6 +18,7 @@ from edu_affect_data.cli import app
 from tests.model.streaming_items import TEXT_DIM, session_item, tiny_config
 
 
+@pytest.mark.slow
 def test_streamed_steps_equal_the_offline_forward(trained_run: Path) -> None:
     predictor = StreamingPredictor(trained_run)
     assert predictor.incremental
@@ -37,6 +38,7 @@ def test_streamed_steps_equal_the_offline_forward(trained_run: Path) -> None:
             assert out.latency_ms > 0
 
 
+@pytest.mark.slow
 def test_predict_command_prints_every_step(trained_run: Path) -> None:
     item = find_session(trained_run, "test:1")
     result = CliRunner().invoke(app, ["predict", str(trained_run), item["session_id"]])
@@ -46,6 +48,7 @@ def test_predict_command_prints_every_step(trained_run: Path) -> None:
     assert "ms" in step_lines[-1]
 
 
+@pytest.mark.slow
 def test_unknown_session_is_a_clear_error(trained_run: Path) -> None:
     result = CliRunner().invoke(app, ["predict", str(trained_run), "no_such_session"])
     assert result.exit_code != 0

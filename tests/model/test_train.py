@@ -19,6 +19,7 @@ def _metrics(run: Path) -> list[dict]:
     return [{k: v for k, v in json.loads(line).items() if k not in TIMING_KEYS} for line in lines]
 
 
+@pytest.mark.slow
 def test_tiny_config_learns_clearly_above_chance(trained_run: Path) -> None:
     results = json.loads((trained_run / "results.json").read_text())
     metrics = _metrics(trained_run)
@@ -45,6 +46,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 2])
 def test_resumed_run_ends_like_an_uninterrupted_one(make_config, tmp_path: Path, workers: int) -> None:
     # With workers the loaders are rebuilt by the resumed run (new worker processes, new iterators):

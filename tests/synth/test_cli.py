@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
@@ -17,6 +18,7 @@ def test_unknown_profile_exits_with_a_message(tmp_path: Path) -> None:
     assert "unknown profile" in result.output
 
 
+@pytest.mark.slow
 def test_overwrite_rewrites_and_prints_the_summary(tiny_corpora: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy"
     shutil.copytree(tiny_corpora, out)

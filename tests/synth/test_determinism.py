@@ -19,6 +19,7 @@ def _hashes(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_tiny_twice_is_byte_identical(tiny_corpora: Path, tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         again = synthesize(tmp_path / "again", "tiny", 0, executor=pool)

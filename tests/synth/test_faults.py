@@ -3,42 +3,23 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from pathlib import Path
 
 import cv2
 import h5py
 import numpy as np
-import pytest
 import soundfile as sf
 
-from edu_affect_data.synth.write_iemocap import dialog_paths
-from edu_affect_data.synth.write_mosei import video_paths
+from tests.helpers.media import decode_video
+from tests.helpers.synth import recording_paths
 
 FRAME = 1 / (30000 / 1001)
 
 
-@pytest.fixture(scope="module")
-def truth(tiny_corpora: Path) -> dict:
-    return json.loads((tiny_corpora / "synth_truth.json").read_text())
-
-
-def _paths(root: Path, corpus: str, recording: str) -> dict[str, Path]:
-    spelled = dialog_paths(recording) if corpus == "iemocap" else video_paths(recording)
-    return {k: root / v for k, v in spelled.items()}
-
-
 def _decode(path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
-    cap = cv2.VideoCapture(str(path))
-    times, frames = [], []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000)
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32))
-    return np.array(times), frames
+    times, frames = decode_video(path)
+    return times, [cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32) for frame in frames]
 
 
 def test_every_kind_is_present_short_and_long(truth: dict) -> None:
@@ -80,7 +61,7 @@ def test_audio_dropouts_are_exact_zeros_and_reach_the_sentence_wavs(
     tiny_corpora: Path, truth: dict
 ) -> None:
     for f in (f for f in truth["faults"] if f["modality"] == "audio"):
-        paths = _paths(tiny_corpora, f["corpus"], f["recording"])
+        paths = recording_paths(tiny_corpora, f["corpus"], f["recording"])
         audio, rate = sf.read(paths["wav"], dtype="int16")
         i0, i1 = round(f["start_s"] * rate), round(f["end_s"] * rate)
         assert not audio[i0:i1].any()
@@ -118,7 +99,7 @@ def test_video_faults_decode_as_recorded(tiny_corpora: Path, truth: dict) -> Non
         (f["corpus"], f["recording"]) for f in truth["faults"] if f["modality"] == "video"
     }
     for corpus, recording in sorted(recordings):
-        path = _paths(tiny_corpora, corpus, recording)["avi" if corpus == "iemocap" else "mp4"]
+        path = recording_paths(tiny_corpora, corpus, recording)["avi" if corpus == "iemocap" else "mp4"]
         times, frames = _decode(path)
         width = frames[0].shape[1]
         columns = {
@@ -161,7 +142,7 @@ def _transcript_words(
             group = f["words"]["data"][recording]
             words, spans = group["features"][:, 0], group["intervals"][()]
         return [tuple(s) for w, s in zip(words, spans, strict=True) if w != b"sp"]
-    paths = _paths(root, corpus, recording)
+    paths = recording_paths(root, corpus, recording)
     out = []
     for unit in units:
         seg = paths["alignment"] / f"{unit['id']}.wdseg"
@@ -185,7 +166,7 @@ def test_transcript_holes_have_no_words_and_are_bounded_by_words(
         assert not [w for w in words if w[1] > f["start_s"] + 1e-3 and w[0] < f["end_s"] - 1e-3]
         assert min(abs(w[1] - f["start_s"]) for w in words) < 1e-3
         assert min(abs(w[0] - f["end_s"]) for w in words) < 1e-3
-        paths = _paths(tiny_corpora, f["corpus"], f["recording"])
+        paths = recording_paths(tiny_corpora, f["corpus"], f["recording"])
         text = paths["transcription"].read_text()
         assert all(re.escape(u) not in text for u in f["units"])
         if f["corpus"] == "iemocap":

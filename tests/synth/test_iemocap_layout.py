@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from pathlib import Path
 
@@ -26,11 +25,6 @@ WDSEG_ROW = re.compile(r"^\t[ \d]{5} [ \d]{5} [ \-\d]{10} (\S+)$")
 
 def _dialogs(root: Path) -> dict[str, Path]:
     return {p.stem: p.parent.parent.parent for p in root.glob(f"{ROOT}/Session*/dialog/wav/*.wav")}
-
-
-@pytest.fixture(scope="module")
-def truth(tiny_corpora: Path) -> dict:
-    return json.loads((tiny_corpora / "synth_truth.json").read_text())
 
 
 def test_release_layout_and_dialog_names(tiny_corpora: Path) -> None:

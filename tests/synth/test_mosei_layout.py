@@ -10,16 +10,10 @@ from pathlib import Path
 import cv2
 import h5py
 import numpy as np
-import pytest
 import soundfile as sf
 
 ROOT = "CMU_MOSEI"
 VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}|\d+")
-
-
-@pytest.fixture(scope="module")
-def truth(tiny_corpora: Path) -> dict:
-    return json.loads((tiny_corpora / "synth_truth.json").read_text())
 
 
 def _video_ids(root: Path) -> list[str]:

@@ -40,7 +40,9 @@ from edu_affect_data.synth.phrasing import spoken_tokens
 from edu_affect_data.synth.profiles import DEMO, TINY, NoiseShape
 from edu_affect_data.synth.render import render_frames
 from edu_affect_data.synth.write_iemocap import dialog_paths
-from edu_affect_data.synth.write_mosei import _jumps, video_paths
+from edu_affect_data.synth.write_mosei import _jumps
+from tests.helpers.media import decode_video
+from tests.helpers.synth import recording_paths
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = {"audio": {"audio_noise"}, "video": {"occlusion", "blur"}, "text": {"garbled_words"}}
@@ -56,32 +58,21 @@ def truth(noisy: Path) -> dict[str, Any]:
     return json.loads((noisy / "synth_truth.json").read_text())
 
 
-def _paths(root: Path, corpus: str, recording: str) -> dict[str, Path]:
-    spelled = dialog_paths(recording) if corpus == "iemocap" else video_paths(recording)
-    return {k: root / v for k, v in spelled.items()}
-
-
 def _bursts(truth: dict[str, Any], modality: str) -> list[dict[str, Any]]:
     return [b for b in truth["noise"] if b["modality"] == modality]
 
 
 def _decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(frame times, BGR frames) of a whole video."""
-    cap = cv2.VideoCapture(str(path))
-    times, frames = [], []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000)
-        frames.append(frame)
-    return np.array(times), np.array(frames)
+    times, frames = decode_video(path)
+    return times, np.array(frames)
 
 
 def _inside(times: np.ndarray, burst: dict[str, Any]) -> np.ndarray:
     return (times >= burst["start_s"] - 1e-3) & (times < burst["end_s"] - 1e-3)
 
 
+@pytest.mark.slow
 def test_truth_lists_short_bursts_of_every_kind_clear_of_faults(truth: dict[str, Any]) -> None:
     assert {b["kind"] for b in truth["noise"]} == set().union(*KINDS.values())
     for corpus in ("iemocap", "mosei"):
@@ -120,6 +111,7 @@ def test_demo_has_noise_on_and_tiny_off() -> None:
     assert [r.noise for r in again.recordings] == [r.noise for r in demo.recordings]
 
 
+@pytest.mark.slow
 def test_only_the_files_of_recordings_with_bursts_change(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any]
 ) -> None:
@@ -132,7 +124,7 @@ def test_only_the_files_of_recordings_with_bursts_change(
         Path("CMU_MOSEI/CMU_MOSEI_TimestampedWords.csd"),
     }
     for b in truth["noise"]:
-        paths = _paths(Path(), b["corpus"], b["recording"])
+        paths = recording_paths(Path(), b["corpus"], b["recording"])
         if b["modality"] == "audio":
             expected.add(paths["wav"])
             expected.add(
@@ -165,6 +157,7 @@ def _utterance_span(root: Path, sentence_wav: Path) -> tuple[float, float]:
     return float(start), float(end)
 
 
+@pytest.mark.slow
 def test_audio_bursts_have_the_recorded_snr_and_change_nothing_else(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any]
 ) -> None:
@@ -174,7 +167,7 @@ def test_audio_bursts_have_the_recorded_snr_and_change_nothing_else(
     assert len(bursts) >= 10
     for recording in {b["recording"] for b in bursts}:
         mine = [b for b in bursts if b["recording"] == recording]
-        relative = _paths(Path(), mine[0]["corpus"], recording)["wav"]
+        relative = recording_paths(Path(), mine[0]["corpus"], recording)["wav"]
         clean, rate = sf.read(tiny_corpora / relative, dtype="int16")
         dirty, _ = sf.read(noisy / relative, dtype="int16")
         touched = np.zeros(len(clean), dtype=bool)
@@ -199,7 +192,7 @@ def _clean_video(
 ) -> tuple[Path, list[float]]:
     """The clean recording's video as the corpus has it; for an inter-coded MP4 re-encoded from the
     clean plan with the noisy file's keyframes, so prediction starts from the same pictures."""
-    paths = _paths(tiny_corpora, corpus, recording)
+    paths = recording_paths(tiny_corpora, corpus, recording)
     if corpus == "iemocap":
         return paths["avi"], []
     noisy_plan = next(
@@ -221,6 +214,7 @@ def _clean_video(
     return out, keyframes
 
 
+@pytest.mark.slow
 def test_video_bursts_change_the_face_region_only_inside_their_interval(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -237,7 +231,7 @@ def test_video_bursts_change_the_face_region_only_inside_their_interval(
             assert len(keyframes) == len(mine)
         t_clean, clean = _decode(clean_path)
         t_noisy, dirty = _decode(
-            _paths(noisy, corpus, recording)["avi" if corpus == "iemocap" else "mp4"]
+            recording_paths(noisy, corpus, recording)["avi" if corpus == "iemocap" else "mp4"]
         )
         assert np.array_equal(t_clean, t_noisy)
         changed = np.zeros((clean.shape[0], clean.shape[2]), dtype=bool)  # frame, column
@@ -262,6 +256,7 @@ def test_video_bursts_change_the_face_region_only_inside_their_interval(
             assert np.array_equal(clean[k][:, keep], dirty[k][:, keep]), k
 
 
+@pytest.mark.slow
 def test_garbled_words_only_inside_text_bursts(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any]
 ) -> None:
@@ -317,6 +312,7 @@ def _ingest(corpora: Path, out: Path) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.slow
 def test_gap_filter_keeps_the_same_sessions_as_without_noise(
     tiny_corpora: Path, noisy: Path, truth: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -352,11 +348,12 @@ def test_gap_filter_keeps_the_same_sessions_as_without_noise(
     assert len(kept_with_noise) >= 5
 
 
+@pytest.mark.slow
 def test_no_unusable_frame_inside_a_burst(noisy: Path, truth: dict[str, Any]) -> None:
     """The gap scan's own per-frame verdicts (10-ms audio frames, video frames of the region)."""
     gaps = GapsConfig()
     for corpus, recording in sorted({(b["corpus"], b["recording"]) for b in truth["noise"]}):
-        paths = _paths(noisy, corpus, recording)
+        paths = recording_paths(noisy, corpus, recording)
         mine = [b for b in truth["noise"] if b["recording"] == recording]
         audio = audio_timeline(paths["wav"], gaps.audio_silence_dbfs)
         video = video_timelines(

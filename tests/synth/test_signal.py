@@ -121,6 +121,7 @@ def text_of(tiny_corpora: Path) -> dict[str, str]:
     return texts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", ["audio", "video"])
 def test_each_unit_shows_its_expressed_class(
     observed: list[dict], predicted: dict[str, list[str | None]], modality: str
@@ -142,6 +143,7 @@ def test_phrases_reveal_each_units_expressed_text_class(
     assert right / len(units) > 0.95
 
 
+@pytest.mark.slow
 def test_a_session_of_a_few_units_reveals_the_latent_class(
     observed: list[dict], predicted: dict[str, list[str | None]]
 ) -> None:
