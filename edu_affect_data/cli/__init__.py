@@ -76,6 +76,6 @@ def add_plugin_commands(target: Typer) -> None:
             raise RegistryError(f"edu-data command plugin {name!r}: its register(app) failed: {exc}") from exc
 
 
-for _area in ("synth", "build", "annotate", "dataset", "agreement"):
+for _area in ("synth", "build", "annotate", "dataset", "sessions", "agreement"):
     importlib.import_module(f"{__name__}.{_area}")
 add_plugin_commands(app)
