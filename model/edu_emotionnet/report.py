@@ -87,7 +87,7 @@ def write_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = build_tables(groups)
-    drawn, notes = figures.draw_all(groups, out, baseline)
+    drawn, notes = figures.draw_all(groups, out, baseline, truth, data)
     draws = resamples or significance.RESAMPLES
     comparisons = significance.compare_all(groups, draws)
     claim_lines = claims.evaluate_claims(groups, comparisons, truth, data, resamples=draws)
@@ -104,7 +104,7 @@ def write_report(
     lines += claims.render(claim_lines)
     if drawn or notes:
         lines += ["## Figures", ""]
-        lines += [f"![{caption}]({name})\n\n*{caption}*\n" for name, caption in drawn]
+        lines += [f"![{figure.caption.split(':')[0]}]({figure.name})\n\n*{figure.caption}*\n" for figure in drawn]
         lines += [f"{note}.\n" for note in notes]
     # Written last, in one piece: a report.md on disk is a finished report.
     return atomic_write_text(out / "report.md", "\n".join(lines))
