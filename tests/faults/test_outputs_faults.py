@@ -39,14 +39,24 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from edu_affect_data.annotation.client import LabelStudioSettings
-from edu_affect_data.build import STAGES, BuildResult, DamagedInput, StageSpec, run_build
+from edu_affect_data.build import (
+    STAGES,
+    BuildResult,
+    DamagedInput,
+    StageSpec,
+    load_state,
+    run_build,
+    save_state,
+)
 from edu_affect_data.cli import app
 from edu_affect_data.cli.errors import EXIT_FAILED, exit_status
 from edu_affect_data.config import PipelineConfig, load_config
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.fingerprint import file_digest
 from edu_affect_data.core.manifest import read_sessions, stored_path, write_sessions
+from edu_affect_data.core.outputs import record_outputs
 from edu_affect_data.core.parallel import local_pool
+from edu_affect_data.stages.card import front_matter
 from edu_affect_data.stages.validate import validate_dataset
 from tests.annotation.conftest import build, ls_settings, small_corpus  # noqa: F401 (fixtures)
 from tests.annotation.server import delete_projects
@@ -349,18 +359,31 @@ def test_an_edited_card_does_not_survive_a_rebuild(built: BuildPaths, build_copy
 
 
 # ----------------------------------------------------------------------------- a moved build
-def absolute_mentions(folder: Path, needle: str) -> list[str]:
-    """Files under `folder` whose bytes contain `needle` (an absolute path), relative to `folder`."""
+def absolute_mentions(folder: Path, *needles: Path) -> list[str]:
+    """Files under `folder` that name one of `needles` (absolute paths), relative to `folder`.
+
+    Parquet is searched in its decoded values and schema metadata (its pages are compressed, so
+    a path inside one need not appear in the file's bytes); every other file in its bytes.
+    """
+    import datasets  # noqa: F401  (the shards' Array2D extension types)
+
     found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if needle.encode() in path.read_bytes():
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            text = json.dumps([table.to_pylist(), {k.decode(): v.decode(errors="replace") for k, v in (table.schema.metadata or {}).items()}], default=str)
+            hit = any(str(needle) in text for needle in needles)
+        else:
+            data = path.read_bytes()
+            hit = any(str(needle).encode() in data for needle in needles)
+        if hit:
             found.append(path.relative_to(folder).as_posix())
     return found
 
 
-def test_a_moved_build_folder_continues_validates_and_trains(build_copy: BuildPaths, tmp_path: Path) -> None:
+def test_a_moved_build_folder_continues_validates_and_trains(built: BuildPaths, build_copy: BuildPaths, tmp_path: Path) -> None:
     old = build_copy.out
-    assert absolute_mentions(old, str(old)) == []  # no artifact names where the build folder is
+    assert absolute_mentions(old, old, built.out) == []  # no artifact names where the build folder is (or was copied from)
     moved = BuildPaths(tmp_path / "elsewhere" / "build")
     moved.out.parent.mkdir()
     os.rename(old, moved.out)  # `mv`: inodes and mtimes kept
@@ -385,9 +408,11 @@ def test_a_moved_build_folder_continues_validates_and_trains(build_copy: BuildPa
     assert (run / "seed0" / "results.json").is_file()
 
 
-def test_a_moved_ingest_is_reused_and_names_no_old_path(ingest_copy: BuildPaths, tiny_corpora: Path, pool: Executor, tmp_path: Path) -> None:
+def test_a_moved_ingest_is_reused_and_names_no_old_path(
+    ingested: BuildPaths, ingest_copy: BuildPaths, tiny_corpora: Path, pool: Executor, tmp_path: Path
+) -> None:
     old = ingest_copy.out
-    assert absolute_mentions(old, str(old)) == []
+    assert absolute_mentions(old, old, ingested.out) == []
     before = {k: {c: v for c, v in row.items() if c not in ("proxy_path", "frames_path")} for k, row in rows_by_id(ingest_copy).items()}
     moved = BuildPaths(tmp_path / "moved")
     os.rename(old, moved.out)
@@ -403,7 +428,8 @@ LOAD = """
 import json, sys
 from datasets import load_dataset
 split = load_dataset(sys.argv[1], split=sys.argv[2])
-print(json.dumps({"ids": list(split["session_id"]), "cache": sorted(f["filename"] for f in split.cache_files)}))
+rows = {"ids": list(split["session_id"]), "labels": list(split["label"])}
+print(json.dumps({**rows, "cache": sorted(f["filename"] for f in split.cache_files)}))
 """
 
 
@@ -417,33 +443,50 @@ def load_in_a_new_process(dataset: Path, split: str, hf_home: Path) -> dict[str,
     return loaded
 
 
-def shard_ids(dataset: Path, split: str) -> list[str]:
-    return [i for shard in sorted((dataset / "data").glob(f"{split}-*.parquet")) for i in pq.read_table(shard, columns=["session_id"])["session_id"].to_pylist()]
+def published(dataset: Path, split: str) -> dict[str, list[Any]]:
+    """The split's session ids and labels as its shards hold them."""
+    shards = sorted((dataset / "data").glob(f"{split}-*.parquet"))
+    table = pa.concat_tables(pq.read_table(shard, columns=["session_id", "label"]) for shard in shards)
+    return {"ids": table["session_id"].to_pylist(), "labels": table["label"].to_pylist()}
+
+
+def swap_two_labels(paths: BuildPaths, first: str, second: str) -> None:
+    """What a re-annotation that swapped two sessions' labels leaves: labels.parquet, recorded by aggregate."""
+    labels = pq.read_table(paths.labels)
+    rows = {row["session_id"]: row for row in labels.to_pylist()}
+    for key in ("label", "votes"):
+        rows[first][key], rows[second][key] = rows[second][key], rows[first][key]
+    pq.write_table(pa.Table.from_pylist(list(rows.values()), schema=labels.schema), paths.labels)
+    state = load_state(paths.build_state)
+    state["stages"]["aggregate"]["files"] = record_outputs(paths.out, state["stages"]["aggregate"]["outputs"])
+    save_state(paths.build_state, state)
 
 
 def test_loading_a_republished_dataset_never_returns_stale_rows(built: BuildPaths, build_copy: BuildPaths, tmp_path: Path) -> None:
     hf_home = tmp_path / "hf"
     first = load_in_a_new_process(build_copy.dataset, "test", hf_home)
-    assert first["ids"] == shard_ids(build_copy.dataset, "test")
-    # Unchanged: the cache is hit (same arrow files, not rewritten).
+    assert {k: first[k] for k in ("ids", "labels")} == published(build_copy.dataset, "test")
+    # Unchanged: the cache is hit (the same arrow files, not rewritten).
     mtimes = {name: Path(name).stat().st_mtime_ns for name in first["cache"]}
     again = load_in_a_new_process(build_copy.dataset, "test", hf_home)
     assert again == first and {name: Path(name).stat().st_mtime_ns for name in again["cache"]} == mtimes
 
-    # Rebuilt in place with another split: the test shard is replaced; a new process loads the new rows.
-    result = run_build(features_config(seed=3), build_copy.out, start_from="split", console=logged())
-    assert result.ran == FROM_SPLIT
-    rebuilt = shard_ids(build_copy.dataset, "test")
-    assert rebuilt != first["ids"]
-    assert load_in_a_new_process(build_copy.dataset, "test", hf_home)["ids"] == rebuilt
-
-    # Another build folder whose dataset is also called `dataset`, with other rows, loads its own.
+    # Another build, its folder also called `dataset`, whose card says the same (same splits, sizes,
+    # counts): two test sessions of one speaker have swapped labels. It loads its own rows.
     other = BuildPaths(copy_build(built.out, tmp_path / "other" / "out"))
-    assert run_build(features_config(seed=2), other.out, start_from="split", console=logged()).ran == FROM_SPLIT
-    elsewhere = shard_ids(other.dataset, "test")
-    assert elsewhere not in (first["ids"], rebuilt)
-    assert load_in_a_new_process(other.dataset, "test", hf_home)["ids"] == elsewhere
-    assert load_in_a_new_process(build_copy.dataset, "test", hf_home)["ids"] == rebuilt
+    swap_two_labels(other, *first["ids"][:2])
+    assert run_build(features_config(), other.out, start_from="split", console=logged()).ran == FROM_SPLIT
+    cards = [front_matter((paths.dataset / "README.md").read_text()) for paths in (build_copy, other)]
+    assert cards[0]["dataset_info"] == cards[1]["dataset_info"] and cards[0]["edu_affect"] == cards[1]["edu_affect"]
+    swapped = published(other.dataset, "test")
+    assert swapped["ids"] == first["ids"] and swapped["labels"] != first["labels"]
+    assert {k: v for k, v in load_in_a_new_process(other.dataset, "test", hf_home).items() if k != "cache"} == swapped
+
+    # Rebuilt in place with another split: the test shard is replaced; a new process loads the new rows.
+    assert run_build(features_config(seed=3), build_copy.out, start_from="split", console=logged()).ran == FROM_SPLIT
+    rebuilt = published(build_copy.dataset, "test")
+    assert rebuilt["ids"] != first["ids"]
+    assert {k: v for k, v in load_in_a_new_process(build_copy.dataset, "test", hf_home).items() if k != "cache"} == rebuilt
 
 
 # ------------------------------------------------------------ annotation (Label Studio server)
@@ -482,7 +525,7 @@ def test_a_moved_annotated_build_is_reused_and_annotate_status_runs_there(
         old = tmp_path / "out"
         done = run_build(config, old, until="aggregate", executor=pool, console=logged())
         assert done.complete and done.ran == ("ingest", "annotate", "pull", "aggregate"), done.message
-        assert absolute_mentions(old, str(old)) == []
+        assert absolute_mentions(old, old) == []
         moved = tmp_path / "elsewhere" / "out"
         moved.parent.mkdir()
         os.rename(old, moved)
