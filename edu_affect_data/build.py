@@ -63,7 +63,7 @@ from edu_affect_data.core.fingerprint import json_digest, path_fingerprint
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
 from edu_affect_data.core.outputs import check_outputs, record_outputs
 from edu_affect_data.core.parallel import executor_or_pool
-from edu_affect_data.core.parquet import DamagedParquet
+from edu_affect_data.core.parquet import damage_behind
 from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
 
 #: 2: every output file recorded with its stat and SHA-256 (1 recorded names and Parquet footers).
@@ -291,7 +291,7 @@ def _recompute_from(
     no stage of this run can recompute (written before `--from`, by no stage, or damaged again
     after a recompute) stops the build with `DamagedInput`.
     """
-    damaged = _damaged(exc)
+    damaged = damage_behind(exc)
     if damaged is None:
         return None
     rel = _relative(damaged.path, paths)
@@ -365,18 +365,6 @@ def _require_upstream(
 
 def _up_to_date(record: dict[str, Any] | None, digest: str) -> bool:
     return record is not None and record["complete"] and record["input_hash"] == digest
-
-
-def _damaged(exc: BaseException) -> DamagedParquet | None:
-    """The `DamagedParquet` behind `exc`, if any: stages wrap what their workers raise (`raise ... from`)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, DamagedParquet):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _record(

@@ -36,6 +36,18 @@ class DamagedParquet(RuntimeError):
         return type(self), (self.path, self.reason)
 
 
+def damage_behind(exc: BaseException) -> DamagedParquet | None:
+    """The `DamagedParquet` behind `exc`, if any: stages wrap what their workers raise (`raise ... from`)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DamagedParquet):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def write_table(table: pa.Table, where: Path | str | pa.NativeFile, **options: Any) -> None:
     """`pq.write_table` with a checksum on every data page."""
     pq.write_table(table, where, write_page_checksum=True, **options)
