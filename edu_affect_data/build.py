@@ -111,7 +111,10 @@ STAGES: tuple[StageSpec, ...] = (
         ("ingest", "annotate"),
     ),
     StageSpec(
-        "aggregate", "edu_affect_data.stages.aggregate:run_aggregate", ("seed", "aggregation", "annotation.gold", "annotation.overlap"), ("pull",)
+        "aggregate",
+        "edu_affect_data.stages.aggregate:run_aggregate",
+        ("seed", "aggregation", "annotation.gold", "annotation.overlap"),
+        ("annotate", "pull"),  # annotate: the gold tasks it drew (annotation/gold.parquet)
     ),
     StageSpec("split", "edu_affect_data.stages.split:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
     StageSpec(
