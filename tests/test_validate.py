@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.fingerprint import file_digest
 from edu_affect_data.stages.features.schema import array2d_column
-from edu_affect_data.stages.validate import validate_dataset
+from edu_affect_data.stages.validate import SHARD_NAME, validate_dataset
 from tests.features.fake_build import published_build
 
 
@@ -32,6 +33,8 @@ def copy(build: BuildPaths, tmp_path: Path) -> BuildPaths:
 
 
 def rewrite_first_row(shard: Path, column: str, value: pa.Array) -> None:
+    """Replace the first row's `column`, as a publish that had written that value would have left the
+    shard: named by its new content's digest, and listed by that name in the card."""
     table = pq.read_table(shard)
     replaced = pa.concat_arrays([value, table.column(column).combine_chunks().slice(1)])
     pq.write_table(
@@ -40,6 +43,12 @@ def rewrite_first_row(shard: Path, column: str, value: pa.Array) -> None:
         ),
         shard,
     )
+    match = SHARD_NAME.match(shard.name)
+    assert match is not None and match["digest"], shard.name
+    renamed = shard.with_name(shard.name.replace(match["digest"], file_digest(shard)[: len(match["digest"])]))
+    shard.rename(renamed)
+    card = shard.parent.parent / "README.md"
+    card.write_text(card.read_text().replace(shard.name, renamed.name))
 
 
 def test_a_clean_build_is_valid(build: BuildPaths) -> None:

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from edu_affect_data.annotation.client import LabelStudioSettings, call_with_retries, user_emails
 from edu_affect_data.annotation.labeling import AFFECT_CONTROL
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA
 from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.parquet import save_table
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -286,7 +286,7 @@ def annotations_table(frame: pd.DataFrame) -> pa.Table:
 
 def write_table(table: pa.Table, path: Path) -> Path:
     """Write Parquet atomically (a reader never sees half a file)."""
-    return atomic_write(path, lambda partial: pq.write_table(table, partial))
+    return save_table(table, path)
 
 
 def write_excluded(excluded: pd.DataFrame, path: Path, project: str) -> Path:

@@ -28,6 +28,7 @@ def run_stages(
     until: str | None = None,
     start_from: str | None = None,
     force: str | None = None,
+    verify: bool = False,
     dask_scheduler: str | None = None,
 ) -> None:
     """Load CONFIG with `--set` and flag `overrides`, run the stages, exit as documented above.
@@ -43,7 +44,9 @@ def run_stages(
 
     check_out_folder(out)
     pipeline = load_config(config, {**parse_overrides(set_ or []), **(overrides or {})})
-    result = run_build(pipeline, out, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler)
+    result = run_build(
+        pipeline, out, until=until, start_from=start_from, force=force, verify=verify, dask_scheduler=dask_scheduler
+    )
     if not result.complete:
         typer.echo(f"{result.waiting_stage}: {result.message}; rerun this command to resume")
         raise typer.Exit(EXIT_WAITING)
@@ -86,6 +89,14 @@ def build(
         str | None, typer.Option("--from", help="Start at this stage; earlier stages' outputs must exist.")
     ] = None,
     force: Annotated[str | None, typer.Option(help="Rerun this stage and every later one even if unchanged.")] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the SHA-256 of every recorded output before reusing it, not only of those whose "
+            "size, mtime or inode changed (finds damage that kept the file's stat).",
+        ),
+    ] = False,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config key: --set sessions.target_s=20 (YAML value).")
     ] = None,
@@ -101,5 +112,6 @@ def build(
     if workers is not None:
         overrides["features.workers"] = workers
     run_stages(
-        config, set_, out, overrides=overrides, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler
+        config, set_, out, overrides=overrides, until=until, start_from=start_from, force=force, verify=verify,
+        dask_scheduler=dask_scheduler,
     )

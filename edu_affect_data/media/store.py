@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.fingerprint import json_digest
+from edu_affect_data.core.parquet import DamagedParquet, read_table, save_table
 from edu_affect_data.media.frames import FRAME_KINDS
 from edu_affect_data.media.timelines import VideoThresholds
 from edu_affect_data.media.video_pass import ChunkFrames, ChunkJob, ProxySpec, scan_chunk
@@ -110,7 +110,7 @@ def write_frames(media_dir: Path, recording_id: str, pts: np.ndarray, chunk_of: 
     columns = {"pts_s": pa.array(pts, pa.float64()), "chunk": pa.array(chunk_of, pa.int32())}
     columns.update({region: pa.array(list(k), pa.string()) for region, k in sorted(kinds.items())})
     table = pa.table(columns)
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    save_table(table, path)
     return path
 
 
@@ -121,8 +121,8 @@ def frames_path(media_dir: Path, recording_id: str, digest: str) -> Path:
 def read_all_frames(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
     """(pts, kinds per region) of a finished frames file, or None when it is absent or unreadable."""
     try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid):
+        table = read_table(path)
+    except (OSError, DamagedParquet):
         return None
     regions = [name for name in table.column_names if name not in FRAMES_SCHEMA_BASE.names]
     return table["pts_s"].to_numpy(), {r: np.asarray(table[r].to_pylist(), dtype=object) for r in regions}
@@ -139,7 +139,7 @@ class RegionFrames:
 def read_frames(path: Path, region: str) -> RegionFrames:
     """The region's column of a frames file; a one-line error naming the file when it is not there."""
     try:
-        table = pq.read_table(path, columns=["pts_s", region])
+        table = read_table(path, ["pts_s", region])
     except (OSError, KeyError, pa.ArrowInvalid) as exc:
         raise FileNotFoundError(f"{path}: cannot read the frame classification for region {region!r} ({exc}); run the ingest stage again") from exc
     return RegionFrames(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from edu_affect_data import __version__
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.parquet import read_table
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.registry import get_corpus
@@ -97,9 +98,9 @@ def _versions() -> dict[str, str]:
 
 def funnel(paths: BuildPaths) -> list[tuple[str, int]]:
     """Candidates -> kept -> labelled -> balanced, read from the build's artifacts."""
-    statuses = pq.read_table(paths.sessions, columns=["status"]).column("status").to_pylist()
+    statuses = read_table(paths.sessions, ["status"]).column("status").to_pylist()
     labelled = pq.read_metadata(paths.labels).num_rows
-    assignment = pq.read_table(paths.assignment, columns=["split"]).column("split").to_pylist()
+    assignment = read_table(paths.assignment, ["split"]).column("split").to_pylist()
     removed = Counter(s for s in statuses if s != "kept")
     return [
         ("candidate sessions", len(statuses)),
@@ -125,7 +126,7 @@ def source_corpora(paths: BuildPaths) -> list[CorpusPlugin]:
 
     The card's corpus title, description, source-label notes, terms and citations are theirs.
     """
-    names = set(pq.read_table(paths.sessions, columns=["corpus"]).column("corpus").to_pylist())
+    names = set(read_table(paths.sessions, ["corpus"]).column("corpus").to_pylist())
     return [get_corpus(str(name)) for name in sorted(names)]
 
 
@@ -287,12 +288,14 @@ def render_card(
     paths: BuildPaths,
     features: datasets.Features,
     stats: dict[str, SplitStats],
-    shard_bytes: dict[str, int],
+    shards: Mapping[str, Sequence[Path]],
     *,
     column_notes: Sequence[str] = (),
 ) -> str:
     """The whole README.md: YAML front matter, then the human-readable description.
 
+    `shards`: each split's shard files, in `data/` beside the card; the `configs` list them by name
+    (content-addressed names, so `datasets`' cache follows the content: `stages.publish`).
     `column_notes`: one sentence per feature extractor (its `description`), under the features table.
     """
     from datasets.info import DatasetInfo, DatasetInfosDict
@@ -316,11 +319,11 @@ def render_card(
             **({"frame_embedder": embedder} if embedder is not None else {}),
         },
     )
-    data_files = [{"split": s, "path": f"data/{s}-*"} for s in SPLITS]
+    data_files = [{"split": s, "path": [f"data/{Path(p).name}" for p in shards[s]]} for s in SPLITS]
     MetadataConfigs({"default": {"data_files": data_files}}).to_dataset_card_data(card_data)
     splits = SplitDict()
     for s in SPLITS:
-        splits.add(SplitInfo(name=s, num_examples=stats[s].sessions, num_bytes=shard_bytes[s]))
+        splits.add(SplitInfo(name=s, num_examples=stats[s].sessions, num_bytes=sum(Path(p).stat().st_size for p in shards[s])))
     DatasetInfosDict(
         {"default": DatasetInfo(features=features, splits=splits)}
     ).to_dataset_card_data(card_data)

@@ -327,7 +327,10 @@ def _assemble(
     chunks = [r.chunk for r in results if r.chunk is not None]
     jobs = {t.chunk.index: t.chunk for t in tasks if t.chunk is not None}
     if chunks and len(chunks) == len(jobs):
-        digest = json_digest([str(t.results_path) for t in tasks], short=True)
+        # Named by its chunks' result files relative to the media folder (each named by its inputs'
+        # hash): the same name wherever the build folder is, so a moved build reuses it.
+        names = [t.results_path.relative_to(media_dir).as_posix() for t in tasks if t.results_path is not None and media_dir]
+        digest = json_digest(names, short=True)
         stitched = read_all_frames(frames_path(media_dir, recording.recording_id, digest)) if media_dir else None
         if stitched is None:  # not stitched by an earlier run yet
 

@@ -24,11 +24,11 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from edu_affect_data.core.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
-from edu_affect_data.core.atomic import atomic_write, atomic_write_text
+from edu_affect_data.core.atomic import atomic_write_text
+from edu_affect_data.core.parquet import read_table, save_table
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, EXCLUDED, SPLITS
@@ -90,10 +90,8 @@ def load_labelled_sessions(paths: BuildPaths) -> pd.DataFrame:
     for needed in (paths.sessions, paths.labels):
         if not needed.exists():
             raise SplitError(f"{needed}: missing (run the previous stage first)")
-    sessions = pq.read_table(
-        paths.sessions, columns=["session_id", "speaker_id", "status"]
-    ).to_pandas()
-    labels = pq.read_table(paths.labels, columns=["session_id", "label"]).to_pandas()
+    sessions = read_table(paths.sessions, ["session_id", "speaker_id", "status"]).to_pandas()
+    labels = read_table(paths.labels, ["session_id", "label"]).to_pandas()
     bad = labels.loc[~labels["label"].isin(CLASSES)]
     if len(bad):
         row = bad.iloc[0]
@@ -356,7 +354,7 @@ def run_split(
     assignment = build_assignment(load_labelled_sessions(paths), config)
     check_speaker_independent(assignment)
     table = pa.Table.from_pandas(assignment, schema=ASSIGNMENT_SCHEMA, preserve_index=False)
-    atomic_write(paths.assignment, lambda tmp: pq.write_table(table, tmp))
+    save_table(table, paths.assignment)
     atomic_write_text(paths.split_report, split_report(assignment, config))
     counts = assignment["split"].value_counts()
     stats: dict[str, float | int | str] = {s: int(counts.get(s, 0)) for s in (*SPLITS, EXCLUDED)}

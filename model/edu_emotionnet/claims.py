@@ -106,6 +106,8 @@ def split_places(data_dir: Path) -> tuple[dict[str, SessionPlace], bool] | str:
     dataset says each session's video region."""
     import pyarrow.parquet as pq
 
+    from edu_affect_data.core.parquet import read_table
+
     files = sorted(Path(data_dir).glob("data/test-*"))
     if not files:
         return f"dataset {data_dir}: no data/test-* files"
@@ -113,7 +115,7 @@ def split_places(data_dir: Path) -> tuple[dict[str, SessionPlace], bool] | str:
     has_region = all(REGION_COLUMN in pq.read_schema(f).names for f in files)
     columns = ["session_id", "corpus", "source_id", "start_s", "end_s"] + ([REGION_COLUMN] if has_region else [])
     for f in files:
-        for row in pq.read_table(f, columns=columns).to_pylist():
+        for row in read_table(f, columns).to_pylist():
             places[str(row["session_id"])] = SessionPlace(
                 str(row["corpus"]), str(row["source_id"]), float(row["start_s"]), float(row["end_s"]),
                 str(row[REGION_COLUMN]) if has_region else None,

@@ -19,6 +19,7 @@ where the recording lacks the extractor's modality.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -67,14 +68,24 @@ class SessionInput:
     proxy_path: str | None = None
     proxy_start_s: float | None = None
     frames_path: str | None = None
+    #: The build folder the proxy and frame table lie in (absolute; None outside a build). Not
+    #: hashed itself: those two paths are hashed relative to it, so a build folder moved with `mv`
+    #: keeps its part names and reuses every part.
+    build_dir: str | None = None
 
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
     def fingerprint_data(self) -> dict[str, Any]:
-        """A JSON-able form of every field (the part-name hash input)."""
-        return asdict(self)
+        """A JSON-able form of every field (the part-name hash input), build paths relative to `build_dir`."""
+        data = asdict(self)
+        build_dir = data.pop("build_dir")
+        if build_dir is not None:
+            for key in ("proxy_path", "frames_path"):
+                if data[key] is not None:
+                    data[key] = os.path.relpath(data[key], build_dir)
+        return data
 
 
 class FeatureExtractor(ABC, Generic[S]):

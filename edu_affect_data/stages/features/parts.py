@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.parquet import write_table
 
 #: Characters kept from a session id in a part's name; others become `_` (the digest, which
 #: hashes the full id, keeps names unique).
@@ -39,7 +40,7 @@ def write_part(table: pa.Table, path: Path) -> None:
     """Write to a temporary name, fsync, then rename: the part appears whole or not at all."""
 
     def write_synced(tmp: Path) -> None:
-        pq.write_table(table, tmp)
+        write_table(table, tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
 
