@@ -34,15 +34,18 @@ def run_stages(
 
     Errors are not caught here: the command's `errors.handle_errors` turns bad configuration,
     flags or inputs (`ConfigError`, `BuildError`, a corpus or speaker-map error, `--out` a file)
-    into one line and exit 2, and a stage failure into one line and exit 1. A stage waiting
+    into one line and exit 2, and a stage failure into one line and exit 1. `--out` inside a
+    corpus folder is refused (exit 2) before anything runs. A stage waiting
     for people prints where it stands and exits 3.
     """
     from edu_affect_data.build import EXIT_WAITING, run_build
     from edu_affect_data.cli.errors import check_out_folder
     from edu_affect_data.config import load_config, parse_overrides
+    from edu_affect_data.corpora.config import check_out_outside_corpora
 
     check_out_folder(out)
     pipeline = load_config(config, {**parse_overrides(set_ or []), **(overrides or {})})
+    check_out_outside_corpora(pipeline.corpora, out)
     result = run_build(pipeline, out, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler)
     if not result.complete:
         typer.echo(f"{result.waiting_stage}: {result.message}; rerun this command to resume")
