@@ -19,6 +19,12 @@ from edu_affect_data.cli import app
 STAGE_HELP = "a stage name in build order, e.g. features; an unknown name lists them all"
 
 
+def set_option(example: str) -> Any:
+    """The `--set KEY=VALUE` option of a command that loads the pipeline, its help showing `example`
+    (a key the command reads; tests/test_help_examples.py loads it with pipelines/demo.yaml)."""
+    return typer.Option("--set", help=f"Override a config key (YAML value, repeatable): --set {example}")
+
+
 def run_stages(
     config: Path,
     set_: list[str] | None,
@@ -89,15 +95,22 @@ def build(
         str | None, typer.Option("--from", help="Start at this stage; earlier stages' outputs must exist.")
     ] = None,
     force: Annotated[str | None, typer.Option(help="Rerun this stage and every later one even if unchanged.")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config key: --set sessions.target_s=20 (YAML value).")
-    ] = None,
+    set_: Annotated[list[str] | None, set_option("gaps.threshold_s=1.5")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (sets features.workers).")] = None,
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Run parallel work on this Dask scheduler (tcp://host:8786).")
     ] = None,
 ) -> None:
-    """Run the stages in order, skipping those whose inputs did not change (exit 3: waiting for people)."""
+    """Run the stages in order, skipping those whose inputs did not change (exit 3: waiting for people).
+
+    Examples:
+
+      edu-data build pipelines/demo.yaml --iemocap corpora/IEMOCAP_full_release --mosei corpora/CMU_MOSEI --out build-output
+
+      edu-data build pipelines/demo.yaml --out build-output --until ingest --set gaps.threshold_s=1.5
+
+      edu-data build pipelines/demo.yaml --corpus mosei=corpora/CMU_MOSEI --out build-output --force features
+    """
     overrides: dict[str, Any] = {
         f"corpora.{name}.root": path.resolve() for name, path in corpus_roots(corpus or [], iemocap, mosei).items()
     }
