@@ -26,6 +26,8 @@ from edu_affect_data.stages.gaps import assess_corpora
 
 VIDEO = "bvU_i4y-wa4"
 ODD_IDS = ("..", ".", "a/b", "../../escape", "nul\x00id", ".hidden")
+#: Kinds of fault covered: odd recording ids through the video pass, odd session ids as part and clip names.
+FAULT_KINDS = 2
 
 
 @pytest.mark.slow
