@@ -153,12 +153,7 @@ def check_export(tasks: list[Any], source: str) -> None:
     """
     first_at: dict[int, int] = {}
     for position, task in enumerate(tasks):
-        if not isinstance(task, dict):
-            raise ExportFormatError(f"{source}: task at position {position} is {_kind(task)}, expected an object")
-        if not _is_id(task.get("id")):
-            raise ExportFormatError(
-                f"{source}: task at position {position}: id is {_kind(task.get('id'))}, expected an integer"
-            )
+        _require_object_with_id(task, f"{source}: task at position {position}")
         where = f"{source}: task {task['id']}"
         if task["id"] in first_at:
             raise ExportFormatError(f"{where} appears twice (positions {first_at[task['id']]} and {position})")
@@ -167,18 +162,21 @@ def check_export(tasks: list[Any], source: str) -> None:
             if task.get(key) is not None and not isinstance(task[key], expected):
                 wanted = "an object" if expected is dict else "a list"
                 raise ExportFormatError(f"{where}: {key} is {_kind(task[key])}, expected {wanted}")
-        for position_in_task, annotation in enumerate(task.get("annotations") or []):
-            _check_annotation(annotation, where, position_in_task)
+        for index, annotation in enumerate(task.get("annotations") or []):
+            _require_object_with_id(annotation, f"{where}, annotation at position {index}")
+            _check_annotation(annotation, f"{where}, annotation {annotation['id']}")
 
 
-def _check_annotation(annotation: Any, task_where: str, position: int) -> None:
-    if not isinstance(annotation, dict):
-        raise ExportFormatError(f"{task_where}, annotation at position {position} is {_kind(annotation)}, expected an object")
-    if not _is_id(annotation.get("id")):
-        raise ExportFormatError(
-            f"{task_where}, annotation at position {position}: id is {_kind(annotation.get('id'))}, expected an integer"
-        )
-    where = f"{task_where}, annotation {annotation['id']}"
+def _require_object_with_id(value: Any, where: str) -> None:
+    """`value` is a JSON object with an integer ``id``, else an `ExportFormatError` saying where."""
+    if not isinstance(value, dict):
+        raise ExportFormatError(f"{where} is {_kind(value)}, expected an object")
+    if not _is_id(value.get("id")):
+        raise ExportFormatError(f"{where}: id is {_kind(value.get('id'))}, expected an integer")
+
+
+def _check_annotation(annotation: dict[str, Any], where: str) -> None:
+    """The fields the readers use (`completed_by`, `result`, `was_cancelled`) have the kinds Label Studio writes."""
     user = annotation.get("completed_by")
     inlined = isinstance(user, dict) and (_is_id(user.get("id")) or (user.get("id") is None and user.get("email")))
     if user is not None and not _is_id(user) and not inlined:

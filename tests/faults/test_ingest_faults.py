@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import h5py
 import imageio_ffmpeg
@@ -55,6 +55,7 @@ VIDEO = "bvU_i4y-wa4"
 MOSEI_VIDEOS = ("-_sipeZeYSJ", "-mRaaDKR_8v", "417759", "8lgGt_59oQW", VIDEO)
 
 Rows = dict[str, dict[str, Any]]
+T = TypeVar("T")
 
 
 def _transcript(root: Path) -> Path:
@@ -259,6 +260,15 @@ def baseline(tiny_corpora: Path, tmp_path_factory: pytest.TempPathFactory, pool:
     return rows
 
 
+def _ingest_damaged(damage: Callable[[Path], T], tiny_corpora: Path, tmp_path: Path, pool: Executor) -> tuple[Path, T]:
+    """Copy the corpora, damage the copy, ingest it into `tmp_path/out` (it completes: faults are data)."""
+    root = _copy(tiny_corpora, tmp_path)
+    damaged = damage(root)
+    result = _ingest(root, tmp_path / "out", pool)
+    assert result.complete and result.ran == ("ingest",)
+    return root, damaged
+
+
 def assert_accounted(baseline: Rows, rows: Rows, affected: tuple[str, ...], named: str, words: str) -> None:
     """The accounting rule of the module docstring: untouched recordings identical, touched ones all `error`."""
     for sid, before in baseline.items():
@@ -280,10 +290,7 @@ def test_reader_fault_is_an_error_row_naming_the_file(
     fault: str, tiny_corpora: Path, tmp_path: Path, baseline: Rows, pool: Executor
 ) -> None:
     damage, affected, words = READER_FAULTS[fault]
-    root = _copy(tiny_corpora, tmp_path)
-    damaged = damage(root)
-    result = _ingest(root, tmp_path / "out", pool)
-    assert result.complete and result.ran == ("ingest",)
+    root, damaged = _ingest_damaged(damage, tiny_corpora, tmp_path, pool)
     named = str(damaged).replace(str(root), "<root>")
     assert_accounted(baseline, _rows(tmp_path / "out", root), affected, named, words)
     assert str(damaged) in (tmp_path / "out/manifest/problems.csv").read_text()
@@ -319,9 +326,7 @@ def test_a_damaged_line_keeps_its_unit_in_its_session_as_an_error(
     fault: str, tiny_corpora: Path, tmp_path: Path, baseline: Rows, pool: Executor
 ) -> None:
     damage, unit, words = LINE_FAULTS[fault]
-    root = _copy(tiny_corpora, tmp_path)
-    damaged, line = damage(root)
-    assert _ingest(root, tmp_path / "out", pool).ran == ("ingest",)
+    root, (damaged, line) = _ingest_damaged(damage, tiny_corpora, tmp_path, pool)
     named = f"{damaged}:{line}".replace(str(root), "<root>")
     assert_placed(baseline, _rows(tmp_path / "out", root), unit, named, words)
     problems = (tmp_path / "out/manifest/problems.csv").read_text()
