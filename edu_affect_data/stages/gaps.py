@@ -371,7 +371,8 @@ def session_problems(sessions: Sequence[CandidateSession], manifest: CorpusManif
     session holding that unit; a unit no session holds (an unlabelled IEMOCAP `X` fragment) is
     still inside the windows around it, so it hits every session whose window overlaps it; and a
     unit the reader did not return at all (a damaged label block of an untranscribed id) cannot be
-    placed, so it hits the whole recording. No problem is ever without consequence.
+    placed, so it hits the whole recording. Only a corpus-level problem (a file of no recording) and
+    a damaged unit outside every window leave the sessions as they are; both stay in problems.csv.
     """
     units = {u.utterance_id: u for u in manifest.utterances}
     holder: dict[str, list[int]] = defaultdict(list)
