@@ -208,7 +208,8 @@ def pull(campaign: Campaign) -> Pull:
     votes = pulled.votes
     mine = votes.valid[votes.valid["session_id"].isin(sessions)].reset_index(drop=True)
     excluded = votes.excluded[votes.excluded["session_id"].isin(sessions)].reset_index(drop=True)
-    export.write_table(export.annotations_table(mine), campaign.paths.annotations)
+    table = export.annotations_table(mine, first_ratings=campaign.config.annotation.overlap.first_ratings)
+    export.write_table(table, campaign.paths.annotations)
     export.write_excluded(excluded, campaign.layout.excluded, "annotation")
     tasks = [t for t in votes.tasks if t.session_id in sessions]
     return Pull(pulled.snapshot, mine, excluded, tasks)

@@ -16,7 +16,6 @@ the features find their pixels through the ingest's artifact, never by guessing 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,17 +25,16 @@ import pyarrow as pa
 
 from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.fingerprint import json_digest
+from edu_affect_data.core.names import path_part
 from edu_affect_data.core.parquet import DamagedParquet, read_table, save_table
 from edu_affect_data.media.frames import FRAME_KINDS
 from edu_affect_data.media.timelines import VideoThresholds
 from edu_affect_data.media.video_pass import ChunkFrames, ChunkJob, ProxySpec, scan_chunk
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
 
 def recording_dir(media_dir: Path, recording_id: str) -> Path:
-    """The recording's folder (its id made file-safe; the digests keep distinct ids apart)."""
-    return Path(media_dir) / _UNSAFE.sub("_", recording_id)
+    """The recording's folder, its id made a safe file name (`core.names.path_part`: `..` stays inside)."""
+    return Path(media_dir) / path_part(recording_id)
 
 
 def chunk_digest(job: ChunkJob) -> str:

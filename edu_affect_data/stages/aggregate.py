@@ -65,7 +65,7 @@ def run_aggregate(
         min_votes=aggregation.min_votes,
         gold=read_gold(paths),
         include_gold=gold is not None and gold.in_agreement,
-        first=config.annotation.overlap.initial if config.annotation.overlap.adaptive else None,
+        first=config.annotation.overlap.first_ratings,
     )
     written = write_agreement_report(report, paths.agreement_dir)
     stats: dict[str, float | int | str] = {

@@ -59,7 +59,7 @@ def register(app: Typer) -> None:
 
 
 def train_command(
-    config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training config (model/configs/*.yaml)."),
+    config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training config, e.g. model/configs/edu_emotionnet.yaml (a suite_*.yaml is for `experiments`)."),
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/<name>)."),
     seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds: one run per seed under RUN/seed<k>/."),
