@@ -89,7 +89,7 @@ def write_report(
     tables = build_tables(groups)
     drawn, notes = figures.draw_all(groups, out, baseline)
     draws = resamples or significance.RESAMPLES
-    comparisons = significance.compare_all(groups, draws)
+    comparisons = significance.compare_all(groups, draws, data=data)
     claim_lines = claims.evaluate_claims(groups, comparisons, truth, data, resamples=draws)
     full = next((g for g in groups if g.is_full_model), None)
     lines = ["# Edu-EmotionNet: results", ""]
