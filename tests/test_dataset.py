@@ -171,3 +171,22 @@ def test_the_card_holds_no_path_of_the_build_machine(
     assert f"{sessions} sessions of {seconds:.1f} s on average" in card
     assert "frames (n, 3, 112, 112) uint8" in card  # the configured side, not a fixed 224
     assert "`edu-data build` (this card is written by its last stage, `publish`)" in card
+
+
+def test_card_states_sessions_and_speakers_per_corpus_and_class(build: BuildPaths, loaded: datasets.DatasetDict) -> None:
+    from edu_affect_data.stages.card import stats_from_card
+
+    card = (build.dataset / "README.md").read_text()
+    block = stats_from_card(card)
+    assert "### Corpora and classes per split" in card
+    for split, rows in loaded.items():
+        corpora, speakers = rows["corpus"], rows["speaker_id"]
+        expected = {c: corpora.count(c) for c in ("iemocap", "mosei")}
+        assert block["corpus_counts"][split] == expected
+        assert block["corpus_speakers"][split] == {c: len({s for s, k in zip(speakers, corpora, strict=True) if k == c}) for c in expected}
+        labels = rows["label"]
+        assert block["class_speakers"][split] == {
+            name: len({s for s, label in zip(speakers, labels, strict=True) if label == i}) for i, name in enumerate(CLASSES)
+        }
+        cells = " | ".join(f"{expected[c]} ({block['corpus_speakers'][split][c]})" for c in expected)
+        assert f"| {split} | {cells} | " in card

@@ -79,10 +79,15 @@ class CardSettings(Protocol):
 
 @dataclass(frozen=True)
 class SplitStats:
+    """One split's figures: the card states them and `validate` checks them against the shards."""
+
     sessions: int
     hours: float
     speakers: int
     class_counts: dict[str, int]
+    class_speakers: dict[str, int]  # distinct speakers with a session of the class
+    corpus_counts: dict[str, int]  # sessions per source corpus (every corpus of the dataset, 0 when absent)
+    corpus_speakers: dict[str, int]
 
 
 def _versions() -> dict[str, str]:
@@ -278,6 +283,28 @@ def _example(config: CardSettings, features: datasets.Features) -> list[str]:
     return [*lines, "```"]
 
 
+def _composition_lines(stats: dict[str, SplitStats]) -> list[str]:
+    """The card's table of sessions (speakers) per split by source corpus and by class."""
+    corpora = sorted({c for st in stats.values() for c in st.corpus_counts})
+    columns = [*corpora, *CLASSES]
+    lines = [
+        "### Corpora and classes per split",
+        "",
+        "Sessions (distinct speakers) of each source corpus and each class. The split is stratified by "
+        "corpus as well as class (`split.stratify_by`): models are selected and tested on every corpus "
+        "they are trained on.",
+        "",
+        "| split | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for s in SPLITS:
+        st = stats[s]
+        cells = [f"{st.corpus_counts.get(c, 0)} ({st.corpus_speakers.get(c, 0)})" for c in corpora]
+        cells += [f"{st.class_counts[c]} ({st.class_speakers[c]})" for c in CLASSES]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -311,6 +338,9 @@ def render_card(
         edu_affect={
             "classes": list(CLASSES),
             "class_counts": {s: stats[s].class_counts for s in SPLITS},
+            "class_speakers": {s: stats[s].class_speakers for s in SPLITS},
+            "corpus_counts": {s: stats[s].corpus_counts for s in SPLITS},
+            "corpus_speakers": {s: stats[s].corpus_speakers for s in SPLITS},
             "sessions": {s: stats[s].sessions for s in SPLITS},
             "speakers": {s: stats[s].speakers for s in SPLITS},
             **({"frame_embedder": embedder} if embedder is not None else {}),
@@ -348,6 +378,7 @@ def render_card(
             + " | ".join(str(st.class_counts[c]) for c in CLASSES)
             + " |"
         )
+    lines += ["", *_composition_lines(stats)]
     lines += ["", "### From candidates to the dataset", "", "| step | sessions |", "|---|---|"]
     lines += [f"| {step} | {count} |" for step, count in funnel(paths)]
     agreement = agreement_summary(paths)
