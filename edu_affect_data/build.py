@@ -30,6 +30,13 @@ it is never skipped on the next run, which resumes there. Exit statuses of the C
 
 One build at a time per `--out`: `run_build` holds `edu_affect_data.core.lock.hold_out_lock` throughout,
 and a second build fails with `BuildLocked` (exit 2) naming the holder's pid and host.
+
+Each build first writes `build_config.json` (`write_build_config`): the whole resolved configuration
+(paths as the card shows them) and whether each corpus is synthetic. The dataset card embeds it.
+It is deliberately not an input of any stage: a change that no stage reads (`features.workers`)
+must not rerun publish. The card still describes the build that made its dataset, because a stage
+is skipped only when every key it reads is unchanged, so the configuration a publish run sees agrees
+with every upstream stage on the keys they read (unless `--from` skipped stages without checking).
 """
 
 from __future__ import annotations
@@ -57,6 +64,8 @@ from edu_affect_data.core.fingerprint import json_digest, path_fingerprint
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
+from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.stages.card import public_config
 
 STATE_VERSION = 1
 #: Exit status of `edu-data build` when a stage waits for people (annotation, adjudication).
@@ -161,6 +170,7 @@ def run_build(
     paths.out.mkdir(parents=True, exist_ok=True)
     try:
         with hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
+            write_build_config(config, paths)
             return _run_stages(selected, names, forced_from, views, config, paths, state,
                                executor, dask_scheduler, console)
     except LockHeld as exc:
@@ -205,6 +215,19 @@ def _run_stages(
             if not outcome.complete:
                 return BuildResult(False, outcome.message, tuple(ran), tuple(skipped), spec.name, outcomes)
     return BuildResult(True, f"build complete up to {selected[-1].name}", tuple(ran), tuple(skipped), None, outcomes)
+
+
+def write_build_config(config: PipelineConfig, paths: BuildPaths) -> Path:
+    """`build_config.json`: the resolved configuration with every path made public as the card shows
+    it (`stages.card.public_config`: no path of this machine in an artifact), and per configured
+    corpus whether its plugin says it is synthetic (`CorpusPlugin.synthetic`)."""
+    corpora = {
+        name: {"synthetic": bool(get_corpus(name).synthetic(entry.root))}
+        for name, entry in sorted(config.corpora.items())
+        if entry.root is not None
+    }
+    document = {"config": public_config(config.model_dump(mode="json"), paths), "corpora": corpora}
+    return atomic_write_text(paths.build_config, json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def stage_config(spec: StageSpec, config: PipelineConfig) -> PipelineConfig:

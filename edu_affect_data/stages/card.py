@@ -2,8 +2,10 @@
 
 The YAML front matter is produced by `datasets`' own `MetadataConfigs`/`DatasetInfosDict` so the
 `configs` and `dataset_info` keys are exactly what the Hub and `load_dataset` expect. The figures
-`validate` checks (class counts per split) also live in the YAML under `edu_affect`, machine
-readable, and the tables in the body are rendered from the same numbers.
+`validate` checks (sessions, speakers, classes and corpora per split) also live in the YAML under
+`edu_affect`, machine readable, and the tables in the body are rendered from the same numbers.
+The provenance (`stages.provenance`: synthetic corpora, simulated annotators, the code, the whole
+build configuration) comes right after the summary, and in the YAML for the model report.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow.parquet as pq
 
-from edu_affect_data import __version__
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.registry import get_corpus
 from edu_affect_data.stages.features.frames import FramesOptions
+from edu_affect_data.stages.provenance import describe_code, read_provenance, summary_lines
 
 if TYPE_CHECKING:
     import datasets
@@ -328,6 +330,7 @@ def render_card(
     from huggingface_hub import DatasetCardData
 
     corpora = source_corpora(paths)
+    provenance = read_provenance(paths)
     embedder = frame_embedder(config, features)
     if embedder is not None:
         embedder = {**embedder, "model": public_path(embedder["model"], paths)}
@@ -343,6 +346,7 @@ def render_card(
             "corpus_speakers": {s: stats[s].corpus_speakers for s in SPLITS},
             "sessions": {s: stats[s].sessions for s in SPLITS},
             "speakers": {s: stats[s].speakers for s in SPLITS},
+            "provenance": provenance.record,
             **({"frame_embedder": embedder} if embedder is not None else {}),
         },
     )
@@ -363,6 +367,10 @@ def render_card(
         f"# Learner emotions: {', '.join(CLASSES)}",
         "",
         _summary(stats, corpora, features, embedder),
+        "",
+        "## Provenance",
+        "",
+        *summary_lines(provenance.record),
         "",
         *_example(config, features),
         "",
@@ -391,6 +399,8 @@ def render_card(
             lines.append(
                 f"| {name.replace('_', ' ')} | {_fmt(value.get('estimate'))} | [{_fmt(value.get('ci_low'))}, {_fmt(value.get('ci_high'))}] |"
             )
+        notes = provenance.record["agreement"].get("notes", []) if isinstance(provenance.record["agreement"], dict) else []
+        lines += ["", *(f"- {note}" for note in notes)] if notes else []
     lines += ["", *_corpus_lines(corpora)]
     lines += ["## Features", "", "| column | feature |", "|---|---|"]
     lines += [f"| {name} | `{feature!r}` |" for name, feature in features.items()]
@@ -404,11 +414,15 @@ def render_card(
         *_embedder_lines(embedder),
         "## How it was built",
         "",
-        f"edu-affect-data {__version__}, `edu-data build` (this card is written by its last stage, `publish`). "
-        "Configuration read by that stage (paths outside the build folder as `<name>` placeholders):",
+        f"{describe_code(provenance.record['code'])}; `edu-data build` (this card is written by its last stage, `publish`). "
+        + ("The whole resolved build configuration (`build_config.json`; paths outside the build folder as "
+           "`<name>` placeholders):" if provenance.build_config is not None else
+           "No `build_config.json` (publish ran outside `edu-data build`): only the configuration read by "
+           "publish is known (paths outside the build folder as `<name>` placeholders):"),
         "",
         "```json",
-        json.dumps(public_config(config.model_dump(mode="json"), paths), indent=2, sort_keys=True),
+        json.dumps(provenance.build_config if provenance.build_config is not None
+                   else public_config(config.model_dump(mode="json"), paths), indent=2, sort_keys=True),
         "```",
         "",
         "Package versions: " + ", ".join(f"{k} {v}" for k, v in _versions().items()) + ".",

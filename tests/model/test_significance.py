@@ -236,3 +236,26 @@ def test_runs_that_disagree_on_a_speaker_are_not_compared(tmp_path: Path) -> Non
     write_run(tmp_path / "late_fusion", "baseline_late_fusion.yaml", 0, labels, labels, data=tmp_path / "d", speakers=speakers[::-1])
     late = compare_all(collect_runs([tmp_path]), resamples=100)["macro_f1"][0]
     assert late.boot is None and "disagree on the test sessions' speakers" in late.boot_reason
+
+
+def test_the_report_opens_with_what_its_dataset_card_says(tmp_path: Path) -> None:
+    import yaml
+    from edu_emotionnet.report import provenance_lines
+
+    data = tmp_path / "dataset"
+    _world(tmp_path / "runs", [0], data)
+    groups = collect_runs([tmp_path / "runs"])
+    missing = "\n".join(provenance_lines(groups, None))
+    assert missing.startswith("## Provenance\n\nReport written by edu-affect-data ") and "Dataset `dataset`: no dataset card" in missing
+    record = {"synthetic_corpora": ["iemocap", "mosei"], "recorded_corpora": [], "simulated_annotators": True,
+              "overlap": {"initial": 2, "max": 3, "adaptive": True},
+              "labels": {"labelled": 237, "decided_by_reviewer": 5, "in_dataset": 200, "in_dataset_decided_by_reviewer": 3},
+              "code": {"version": "0.1.0", "git_commit": "0123456789abcdef", "uncommitted_changes": False}}
+    data.mkdir()
+    (data / "README.md").write_text("---\n" + yaml.safe_dump({"edu_affect": {"provenance": record}}) + "---\n# card\n")
+    text = "\n".join(provenance_lines(groups, None))
+    assert "Dataset `dataset`:\n- **Synthetic corpora: iemocap, mosei**" in text
+    assert "- **Simulated annotators**" in text and "- Decided by the reviewer: 5 of 237 labelled sessions (3 of the 200 in the dataset)." in text
+    assert "- Code: edu-affect-data 0.1.0, commit 0123456789ab." in text
+    (data / "README.md").write_text("---\nedu_affect:\n  classes: []\n---\n")
+    assert "its card records no provenance (published before it was recorded: publish again)" in "\n".join(provenance_lines(groups, data))
