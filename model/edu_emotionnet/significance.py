@@ -182,9 +182,9 @@ class SessionOutputs:
             )
         if outputs.speaker_ids is not None:
             return outputs
-        where = f"{Path(run_dir) / TEST_OUTPUTS} has no speaker ids (written before they were saved)"
+        where = f"{TEST_OUTPUTS} without speaker ids (written before they were saved)"
         if data is None:
-            return replace(outputs, speakers_from=f"{where} and the run names no dataset")
+            return replace(outputs, speakers_from=f"{where} and no dataset named")
         try:
             speakers = session_speakers(data, outputs.session_ids)
         except (OSError, ValueError) as exc:
@@ -256,13 +256,21 @@ def match_sessions(outputs: Mapping[str, SessionOutputs]) -> Matched | str:
     if known is not None and any(not np.array_equal(v, known) for v in speakers.values()):
         other = next(name for name, v in speakers.items() if not np.array_equal(v, known))
         return f"{next(iter(speakers))} and {other} disagree on the test sessions' speakers (different datasets?)"
-    notes += sorted({o.speakers_from for _, o in named if o.speakers_from and o.speaker_ids is not None})
+    fallbacks: dict[str, list[str]] = {}
+    for name, o in named:
+        if o.speakers_from:
+            fallbacks.setdefault(o.speakers_from, []).append(name)
+    sources = [f"{source}: {_runs(names)}" for source, names in sorted(fallbacks.items())]
     if known is None:
-        reasons = sorted({o.speakers_from for _, o in named if o.speakers_from})
-        notes.append("no speaker ids: sessions resampled as independent units, which understates the "
-                     f"uncertainty of clustered data ({'; '.join(reasons)}; evaluate the runs again)")
+        notes.append("no speaker ids: sessions resampled as independent units, which understates the uncertainty "
+                     f"of clustered data ({'; '.join(sources)}; evaluate the runs again)")
         return Matched(ids, np.asarray(ids), tuple(notes), SESSIONS)
-    return Matched(ids, known, tuple(notes))
+    return Matched(ids, known, (*notes, *sources))
+
+
+def _runs(names: list[str]) -> str:
+    """"a seed 0", "a seed 0 and b seed 1", "a seed 0 and 5 other runs"."""
+    return names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} and {len(names) - 1} other runs"
 
 
 # --- the comparisons ------------------------------------------------------------------------------

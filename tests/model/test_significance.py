@@ -221,7 +221,8 @@ def test_old_outputs_take_speakers_from_the_dataset_or_say_they_have_none(tmp_pa
         np.savez_compressed(npz, **kept)
     late = compare_all(collect_runs([tmp_path / "runs"]), resamples=300)["accuracy"][0]
     assert late.boot is not None and (late.boot.clusters, late.boot.units) == (8, "8 speakers, 40 sessions")
-    assert "has no speaker ids (written before they were saved): speakers read from dataset" in late.note
+    assert late.note == (f"test_outputs.npz without speaker ids (written before they were saved): speakers read from "
+                         f"dataset {data}: edu_emotionnet seed 0 and 3 other runs")
     shutil.rmtree(data)
     late = compare_all(collect_runs([tmp_path / "runs"]), resamples=300)["accuracy"][0]
     assert late.boot is not None and late.boot.units == "40 sessions (no speaker ids)"
