@@ -240,6 +240,8 @@ def test_card_opens_with_the_provenance(build: BuildPaths, loaded: datasets.Data
     assert record["synthetic_corpora"] == ["iemocap", "mosei"] and record["simulated_annotators"] is True
     assert record["labels"]["decided_by_reviewer"] == 1
     assert "The whole resolved build configuration (`build_config.json`" in card
+    assert "The split was stratified by label and corpus (`split.stratify_by`)." in card
+    assert "What the split was stratified by is not recorded" in outside
     embedded = json.loads(card[card.index("```json") + len("```json"):card.index("```", card.index("```json") + 7)])
     assert embedded == json.loads(paths.build_config.read_text())["config"]
     assert embedded["annotation"]["simulate"]["annotators"][0]["name"] == "a" and "balance" in embedded  # beyond publish's slice

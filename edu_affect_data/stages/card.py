@@ -285,16 +285,19 @@ def _example(config: CardSettings, features: datasets.Features) -> list[str]:
     return [*lines, "```"]
 
 
-def _composition_lines(stats: dict[str, SplitStats]) -> list[str]:
-    """The card's table of sessions (speakers) per split by source corpus and by class."""
+def _composition_lines(stats: dict[str, SplitStats], build_config: dict[str, Any] | None) -> list[str]:
+    """The card's table of sessions (speakers) per split by source corpus and by class, and what the
+    split was stratified by (from the build's configuration)."""
     corpora = sorted({c for st in stats.values() for c in st.corpus_counts})
     columns = [*corpora, *CLASSES]
+    stratified = build_config["split"]["stratify_by"] if build_config is not None else None
+    how = ("What the split was stratified by is not recorded (no `build_config.json`)." if stratified is None
+           else f"The split was stratified by {' and '.join(stratified)} (`split.stratify_by`)." if stratified
+           else "The split was stratified by nothing but the session ratios (`split.stratify_by: []`).")
     lines = [
         "### Corpora and classes per split",
         "",
-        "Sessions (distinct speakers) of each source corpus and each class. The split is stratified by "
-        "corpus as well as class (`split.stratify_by`): models are selected and tested on every corpus "
-        "they are trained on.",
+        f"Sessions (distinct speakers) of each source corpus and each class. {how}",
         "",
         "| split | " + " | ".join(columns) + " |",
         "|---|" + "---|" * len(columns),
@@ -386,7 +389,7 @@ def render_card(
             + " | ".join(str(st.class_counts[c]) for c in CLASSES)
             + " |"
         )
-    lines += ["", *_composition_lines(stats)]
+    lines += ["", *_composition_lines(stats, provenance.build_config)]
     lines += ["", "### From candidates to the dataset", "", "| step | sessions |", "|---|---|"]
     lines += [f"| {step} | {count} |" for step, count in funnel(paths)]
     agreement = agreement_summary(paths)
