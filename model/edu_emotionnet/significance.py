@@ -261,6 +261,8 @@ def match_sessions(outputs: Mapping[str, SessionOutputs]) -> Matched | str:
         if o.speakers_from:
             fallbacks.setdefault(o.speakers_from, []).append(name)
     sources = [f"{source}: {_runs(names)}" for source, names in sorted(fallbacks.items())]
+    if known is not None and len(np.unique(known)) < 2:
+        return f"the {len(ids)} common test sessions are of one speaker: no interval over speakers"
     if known is None:
         notes.append("no speaker ids: sessions resampled as independent units, which understates the uncertainty "
                      f"of clustered data ({'; '.join(sources)}; evaluate the runs again)")

@@ -260,3 +260,11 @@ def test_the_report_opens_with_what_its_dataset_card_says(tmp_path: Path) -> Non
     assert "- Code: edu-affect-data 0.1.0, commit 0123456789ab." in text
     (data / "README.md").write_text("---\nedu_affect:\n  classes: []\n---\n")
     assert "its card records no provenance (published before it was recorded: publish again)" in "\n".join(provenance_lines(groups, data))
+
+
+def test_one_test_speaker_gives_no_interval_over_speakers(tmp_path: Path) -> None:
+    labels = np.arange(12) % 4
+    for name, variant in (("edu_emotionnet", "edu_emotionnet.yaml"), ("late_fusion", "baseline_late_fusion.yaml")):
+        write_run(tmp_path / name, variant, 0, labels, labels, data=tmp_path / "d", speakers=["spk0"] * 12)
+    late = compare_all(collect_runs([tmp_path]), resamples=100)["accuracy"][0]
+    assert late.boot is None and late.boot_reason == "the 12 common test sessions are of one speaker: no interval over speakers"
