@@ -38,6 +38,13 @@ it is never skipped on the next run, which resumes there. Exit statuses of the C
 
 One build at a time per `--out`: `run_build` holds `edu_affect_data.core.lock.hold_out_lock` throughout,
 and a second build fails with `BuildLocked` (exit 2) naming the holder's pid and host.
+
+Each build first writes `build_config.json` (`write_build_config`): the whole resolved configuration
+(paths as the card shows them) and whether each corpus is synthetic. The dataset card embeds it.
+It is deliberately not an input of any stage: a change that no stage reads (`features.workers`)
+must not rerun publish. The card still describes the build that made its dataset, because a stage
+is skipped only when every key it reads is unchanged, so the configuration a publish run sees agrees
+with every upstream stage on the keys they read (unless `--from` skipped stages without checking).
 """
 
 from __future__ import annotations
@@ -65,6 +72,8 @@ from edu_affect_data.core.outputs import check_outputs, record_outputs
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.parquet import damage_behind
 from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
+from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.stages.card import public_config
 
 #: 2: every output file recorded with its stat and SHA-256 (1 recorded names and Parquet footers).
 STATE_VERSION = 2
@@ -181,6 +190,7 @@ def run_build(
     paths.out.mkdir(parents=True, exist_ok=True)
     try:
         with hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
+            write_build_config(config, paths)
             return _run_stages(selected, names, forced_from, views, config, paths, state, verify,
                                executor, dask_scheduler, console)
     except LockHeld as exc:
@@ -312,6 +322,19 @@ def _recompute_from(
     save_state(paths.build_state, state)
     console.print(f"[bold]{stage:>9}[/] [yellow]{rel} is damaged[/] ({damaged.reason}): deleted; rerunning {owner}, which wrote it")
     return order.index(owner)
+
+
+def write_build_config(config: PipelineConfig, paths: BuildPaths) -> Path:
+    """`build_config.json`: the resolved configuration with every path made public as the card shows
+    it (`stages.card.public_config`: no path of this machine in an artifact), and per configured
+    corpus whether its plugin says it is synthetic (`CorpusPlugin.synthetic`)."""
+    corpora = {
+        name: {"synthetic": bool(get_corpus(name).synthetic(entry.root))}
+        for name, entry in sorted(config.corpora.items())
+        if entry.root is not None
+    }
+    document = {"config": public_config(config.model_dump(mode="json"), paths), "corpora": corpora}
+    return atomic_write_text(paths.build_config, json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def stage_config(spec: StageSpec, config: PipelineConfig) -> PipelineConfig:

@@ -217,3 +217,28 @@ def test_a_touched_output_is_kept_and_a_changed_one_reruns_its_stage(tmp_path: P
     verified = run_build(config, out, stages=fake_stages, verify=True, console=QUIET)
     assert verified.ran == ("beta",) and verified.skipped == ("alpha", "gamma")  # beta's output is byte-identical again
     assert beta.read_text() == "edu-affect+0"
+
+
+def test_the_build_records_its_whole_config_and_which_corpora_are_synthetic(
+    tmp_path: Path, fake_stages, tiny_corpora: Path
+) -> None:
+    """`build_config.json`: the resolved configuration with public paths, and per corpus whether it is
+    synthetic (a `synth_truth.json` beside it); not an input of any stage, so no stage reruns on it."""
+    import json
+
+    recorded = tmp_path / "recorded" / "CMU_MOSEI"
+    recorded.mkdir(parents=True)
+    config = load_config(None, {"corpora.iemocap": str(tiny_corpora / "IEMOCAP_full_release"), "corpora.mosei": str(recorded),
+                                "features.workers": 1})
+    out = tmp_path / "out"
+    run_build(config, out, stages=fake_stages, console=QUIET)
+    written = json.loads((out / "build_config.json").read_text())
+    assert written["corpora"] == {"iemocap": {"synthetic": True}, "mosei": {"synthetic": False}}
+    assert written["config"]["corpora"]["iemocap"]["root"] == "<IEMOCAP_full_release>"  # no path of this machine
+    assert written["config"]["features"]["workers"] == 1 and written["config"]["split"]["stratify_by"] == ["label", "corpus"]
+    assert str(tmp_path) not in (out / "build_config.json").read_text()
+    changed = load_config(None, {"corpora.iemocap": str(tiny_corpora / "IEMOCAP_full_release"), "corpora.mosei": str(recorded),
+                                 "features.workers": 2})
+    again = run_build(changed, out, stages=fake_stages, console=QUIET)
+    assert again.skipped == ("alpha", "beta", "gamma")  # a key no stage reads reruns nothing...
+    assert json.loads((out / "build_config.json").read_text())["config"]["features"]["workers"] == 2  # ...and is recorded

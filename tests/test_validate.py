@@ -95,3 +95,25 @@ def test_card_counts_and_missing_sessions_are_caught(copy: BuildPaths) -> None:
         shard.unlink()
     checks = {v.check for v in validate_dataset(copy.dataset)}
     assert {"class-counts", "layout", "accounted"} <= checks
+
+
+def test_card_corpus_counts_are_checked_against_the_shards(copy: BuildPaths) -> None:
+    """The card's sessions and speakers per split by corpus: a wrong figure in the card, or a shard row
+    moved to another corpus, is a violation naming the split."""
+    from edu_affect_data.stages.card import stats_from_card
+
+    readme = copy.dataset / "README.md"
+    stated = stats_from_card(readme.read_text())
+    assert stated["corpus_counts"]["test"] and set(stated["corpus_speakers"]["test"]) == set(stated["corpus_counts"]["test"])
+    count = stated["corpus_counts"]["train"]["iemocap"]
+    text = readme.read_text()
+    assert text.count("corpus_counts:\n    train:\n      iemocap: ") == 1
+    readme.write_text(text.replace("corpus_counts:\n    train:\n      iemocap: ", "corpus_counts:\n    train:\n      iemocap: 9", 1))
+    violations = validate_dataset(copy.dataset)
+    assert [(v.check, v.where) for v in violations] == [("corpus-counts", "train")], violations
+    readme.write_text(text)
+    shard = sorted((copy.dataset / "data").glob("train-*"))[0]
+    first = pq.read_table(shard, columns=["corpus"]).column("corpus")[0].as_py()
+    rewrite_first_row(shard, "corpus", pa.array(["mosei" if first == "iemocap" else "iemocap"]))
+    checks = {(v.check, v.where) for v in validate_dataset(copy.dataset)}
+    assert ("corpus-counts", "train") in checks and count > 0, checks

@@ -204,3 +204,8 @@ class BuildPaths:
     @property
     def build_state(self) -> Path:
         return self.out / "build_state.json"
+
+    @property
+    def build_config(self) -> Path:
+        """The resolved configuration of the last `edu-data build` (public paths) and its corpora's nature."""
+        return self.out / "build_config.json"

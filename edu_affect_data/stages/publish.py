@@ -42,6 +42,7 @@ from edu_affect_data.stages.features.index import FeaturesIndex, PartRef, read_i
 from edu_affect_data.stages.features.inputs import load_plan, metadata_row
 from edu_affect_data.stages.features.registry import get_extractor, known_names
 from edu_affect_data.stages.features.schema import metadata_features, rows_to_table
+from edu_affect_data.stages.split import sessions_and_speakers
 
 if TYPE_CHECKING:
     import datasets
@@ -169,15 +170,22 @@ def _rows(
 
 
 def split_stats(plan: pd.DataFrame) -> dict[str, SplitStats]:
-    """Sessions, hours, speakers and class counts per split, from the plan the shards were written from."""
+    """Sessions, hours, speakers, and sessions and speakers per class and per corpus of each split,
+    from the plan the shards were written from."""
     stats = {}
+    corpora = sorted(str(c) for c in plan["corpus"].unique())
     for split in SPLITS:
         rows = plan.loc[plan["split"] == split]
+        class_counts, class_speakers = sessions_and_speakers(rows, "label", CLASSES)
+        corpus_counts, corpus_speakers = sessions_and_speakers(rows, "corpus", corpora)
         stats[split] = SplitStats(
             sessions=len(rows),
             hours=float((rows["end_s"] - rows["start_s"]).sum()) / 3600.0,
             speakers=int(rows["speaker_id"].nunique()),
-            class_counts={c: int((rows["label"] == c).sum()) for c in CLASSES},
+            class_counts=class_counts,
+            class_speakers=class_speakers,
+            corpus_counts=corpus_counts,
+            corpus_speakers=corpus_speakers,
         )
     return stats
 

@@ -204,10 +204,12 @@ def validate_dataset(path: Path) -> list[Violation]:
     split_of: dict[str, str] = {}
     speakers: dict[str, set[str]] = defaultdict(set)
     labels: dict[str, list[int]] = {split: [] for split in shards}
+    sessions: dict[str, list[SessionKeys]] = {split: [] for split in shards}
     for split, files in shards.items():
         checks = row_checks(pq.read_schema(files[0]).names)
         for row in _scalar_rows(files, dataset, out):
             labels[split].append(row["label"].as_py())
+            sessions[split].append(SessionKeys(row["speaker_id"].as_py(), row["corpus"].as_py(), row["label"].as_py()))
             session = row["session_id"].as_py()
             if session in split_of:
                 out.append(
@@ -226,6 +228,7 @@ def validate_dataset(path: Path) -> list[Violation]:
                 )
             )
     _check_card(readme, labels, split_speakers(speakers), out)
+    _check_composition(readme, sessions, out)
     _check_accounted(dataset.parent, split_of, out)
     return out
 
@@ -286,6 +289,40 @@ def _check_card(
             if stated != actual:
                 what = {"session-count": "sessions", "speaker-count": "speakers"}.get(check, "num_examples")
                 out.append(Violation(check, split, f"card states {stated} {what}, shards hold {actual}"))
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """What the card's per-corpus and per-class counts are counted from, per shard row."""
+
+    speaker: str
+    corpus: str
+    label: int
+
+
+def _check_composition(readme: Path, sessions: Mapping[str, list[SessionKeys]], out: list[Violation]) -> None:
+    """The card's sessions and speakers per split by corpus and by class against the shards.
+
+    Every corpus found in the shards must be stated for every split (0 where absent), and the card
+    may state no corpus the shards do not hold.
+    """
+    try:
+        block = stats_from_card(readme.read_text())
+    except (ValueError, KeyError):
+        return  # already reported by `_check_card`
+    corpora = sorted({k.corpus for rows in sessions.values() for k in rows})
+    for split in SPLITS:
+        rows = sessions.get(split, [])
+        by_corpus = {c: [k for k in rows if k.corpus == c] for c in corpora}
+        by_class = {name: [k for k in rows if k.label == index] for index, name in enumerate(CLASSES)}
+        for check, key, actual in (
+            ("corpus-counts", "corpus_counts", {c: len(v) for c, v in by_corpus.items()}),
+            ("corpus-speakers", "corpus_speakers", {c: len({k.speaker for k in v}) for c, v in by_corpus.items()}),
+            ("class-speakers", "class_speakers", {c: len({k.speaker for k in v}) for c, v in by_class.items()}),
+        ):
+            stated = _stated(block, key, split)
+            if not isinstance(stated, Mapping) or dict(stated) != actual:
+                out.append(Violation(check, split, f"card states {key} {stated}, shards hold {actual}"))
 
 
 def _dataset_info_examples(front: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 #: Exceptions of this package (by `module.QualName`, subclasses included) that mean "fix what you
 #: gave and rerun": exit 2 and one line, without a traceback. Named, not imported, so deciding an
 #: exit status never imports torch.
-USER_ERRORS = ("edu_emotionnet.media_input.MediaInputError",)
+USER_ERRORS = ("edu_emotionnet.media_input.MediaInputError", "edu_emotionnet.runs.DuplicateRunError")
 
 SET_HELP = "Override a config value, dotted key=YAML value (repeatable): --set data=out/dataset --set train.epochs=3"
 

@@ -16,7 +16,12 @@ from edu_emotionnet.checkpoint import load_trained
 from edu_emotionnet.config import EvalConfig
 from edu_emotionnet.data import session_datasets
 from edu_emotionnet.distributed import DistContext
-from edu_emotionnet.evaluate import classification_metrics, evaluate_model, shard_loader
+from edu_emotionnet.evaluate import (
+    TEST_OUTPUTS,
+    classification_metrics,
+    evaluate_model,
+    shard_loader,
+)
 from edu_emotionnet.report import build_tables
 from edu_emotionnet.robustness import apply_drop, kept_steps
 from edu_emotionnet.runs import collect_runs
@@ -101,6 +106,10 @@ def test_streamed_evaluation_reads_each_test_session_once_whatever_the_batching(
     assert by_five["robustness"] == by_one["robustness"]
     trained_results = json.loads((trained_run / "results.json").read_text())
     assert by_five["test"]["confusion_matrix"] == trained_results["test"]["confusion_matrix"]
+    # The outputs carry each test session's speaker, read from the dataset (planted: test_spk<index % 5>).
+    with np.load(tmp_path / TEST_OUTPUTS) as z:
+        speakers = dict(zip(z["session_ids"].tolist(), z["speaker_ids"].tolist(), strict=True))
+    assert len(speakers) == len(split) and speakers == {s: f"test_spk{int(s.split('_')[1]) % 5}" for s in speakers}
 
 
 @pytest.mark.slow
