@@ -1,0 +1,306 @@
+"""The project's one causal attention, serving whole sequences and streamed steps with the same code.
+
+Every attention over time in the models (the modality encoders' self-attention, CMAA, the
+baselines' step Transformers and crossmodal blocks) is written once here, on
+`F.scaled_dot_product_attention`. A call receives the new elements and, optionally, the
+`StreamState` the earlier calls left: with no state the call is a whole sequence (training,
+evaluation); with a state it is the next chunk of a stream, whose keys and values join those kept
+from the earlier chunks. The whole-sequence forward is literally a stream of one chunk into an empty
+cache, so the two cannot drift apart (torchaudio's Emformer shares `forward` and `infer` the same way;
+the state is one slot per module, as fairseq's `incremental_state`).
+
+Visibility. Query i sees key j when j comes no later than i in the sequence's order, j is valid,
+and, with a window W, when clock(i) - clock(j) < W; a self-attention query always sees itself (so a
+row whose whole prefix is missing stays defined, and is dropped later by its mask); a cross-
+attention has a learned null key instead. A clock is non-decreasing along the sequence (seconds, or
+step indices on the step grid), so a key that falls out of the window of the newest query is out of
+every later query's window too: the cache drops it, and a streamed step costs the same at step 120
+as at step 20 (`model.attention_window_s`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+T = TypeVar("T")
+
+
+class StreamState:
+    """What a model's modules carry from one streamed step to the next: one slot per module.
+
+    A module asks for its own slot (`slot(self, make)`); a module applied to several inputs (one
+    recurrent encoder shared by the modalities) gives each its own `scope`. Whole-sequence calls pass
+    no state at all.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[Any, Any] = {}
+
+    def slot(self, module: nn.Module, make: Callable[[], T]) -> T:
+        key = id(module)
+        if key not in self._slots:
+            self._slots[key] = make()
+        return self._slots[key]  # type: ignore[no-any-return]
+
+    def scope(self, name: str) -> StreamState:
+        """A child state for one of several inputs that share the same modules."""
+        key = ("scope", name)
+        if key not in self._slots:
+            self._slots[key] = StreamState()
+        return self._slots[key]  # type: ignore[no-any-return]
+
+
+def slot_of(state: StreamState | None, module: nn.Module, make: Callable[[], T]) -> T:
+    """The module's slot in `state`, or a fresh one for a whole-sequence call (no state)."""
+    return make() if state is None else state.slot(module, make)
+
+
+@dataclass
+class Counter:
+    """How many elements a module has consumed (where the next chunk's positions start)."""
+
+    seen: int = 0
+
+    def advance(self, n: int) -> int:
+        first, self.seen = self.seen, self.seen + n
+        return first
+
+
+def consumed(state: StreamState | None, module: nn.Module, n: int) -> int:
+    """The position of the first of `n` new elements of `module`'s sequence (0 for a whole sequence)."""
+    return slot_of(state, module, Counter).advance(n)
+
+
+def step_clock(first: int, n: int, device: torch.device) -> torch.Tensor:
+    """(n,) the step-grid clock of steps first..first+n-1: the step index itself."""
+    return torch.arange(first, first + n, device=device, dtype=torch.float32)
+
+
+def running_clock(times: torch.Tensor, valid: torch.Tensor, last: torch.Tensor | None) -> torch.Tensor:
+    """(B, n) each element's clock: the latest valid time up to it (-inf before any), after `last` (B,).
+
+    Times of valid elements are normally increasing already; the running maximum makes the clock
+    non-decreasing whatever the data, which is what lets a stream drop old keys safely.
+    """
+    stamped = torch.where(valid, times.float(), torch.full_like(times, float("-inf"), dtype=torch.float32))
+    if last is not None:
+        stamped = torch.cat([last[:, None], stamped], dim=1)
+    clock = torch.cummax(stamped, dim=1).values
+    return clock[:, 1:] if last is not None else clock
+
+
+@dataclass
+class KeyValueCache:
+    """The keys a causal attention may still show a later query: per layer their keys/values
+    (B, heads, L, d/heads), and, shared by the layers, their positions (L,), validity and clock (B, L)."""
+
+    keys: list[torch.Tensor | None] = field(default_factory=list)
+    values: list[torch.Tensor | None] = field(default_factory=list)
+    positions: torch.Tensor | None = None
+    valid: torch.Tensor | None = None
+    clock: torch.Tensor | None = None
+    seen: int = 0
+
+    def extend(self, valid: torch.Tensor, clock: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Admit n new positions: (their positions (n,), all kept positions (L,), validity and clock (B, L))."""
+        n = valid.shape[1]
+        new = torch.arange(self.seen, self.seen + n, device=valid.device)
+        self.seen += n
+        self.positions = new if self.positions is None else torch.cat([self.positions, new])
+        self.valid = valid if self.valid is None else torch.cat([self.valid, valid], dim=1)
+        self.clock = clock if self.clock is None else torch.cat([self.clock, clock], dim=1)
+        return new, self.positions, self.valid, self.clock
+
+    def layer(self, index: int, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer `index`'s keys and values of every kept position, the new ones appended."""
+        while len(self.keys) <= index:
+            self.keys.append(None)
+            self.values.append(None)
+        old_k, old_v = self.keys[index], self.values[index]
+        self.keys[index] = keys if old_k is None else torch.cat([old_k, keys], dim=2)
+        self.values[index] = values if old_v is None else torch.cat([old_v, values], dim=2)
+        return self.keys[index], self.values[index]  # type: ignore[return-value]
+
+    def evict(self, window: float | None) -> None:
+        """Drop the oldest keys that no later query can see: clock <= the newest clock - window, in every row."""
+        if window is None or self.clock is None or self.clock.shape[1] == 0:
+            return
+        stale = self.clock <= (self.clock[:, -1:] - window)
+        keep_from = int(stale.all(dim=0).long().cumprod(0).sum())  # the leading positions stale in every row
+        if keep_from == 0:
+            return
+        self.positions = self.positions[keep_from:]  # type: ignore[index]
+        self.valid = self.valid[:, keep_from:]  # type: ignore[index]
+        self.clock = self.clock[:, keep_from:]
+        self.keys = [None if k is None else k[:, :, keep_from:] for k in self.keys]
+        self.values = [None if v is None else v[:, :, keep_from:] for v in self.values]
+
+
+def visibility(
+    query_positions: torch.Tensor,
+    query_clock: torch.Tensor,
+    key_positions: torch.Tensor,
+    key_valid: torch.Tensor,
+    key_clock: torch.Tensor,
+    window: float | None,
+    *,
+    sees_itself: bool,
+) -> torch.Tensor:
+    """(B, 1, Lq, Lk) bool, True = may attend: earlier-or-same valid keys inside the window (and itself)."""
+    allowed = (key_positions[None, None, :] <= query_positions[None, :, None]) & key_valid[:, None, :]
+    if window is not None:
+        allowed = allowed & ((query_clock[:, :, None] - key_clock[:, None, :]) < window)
+    if sees_itself:
+        allowed = allowed | (key_positions[None, None, :] == query_positions[None, :, None])
+    return allowed[:, None]
+
+
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    batch, length, dim = x.shape
+    return x.view(batch, length, heads, dim // heads).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    batch, heads, length, dim = x.shape
+    return x.transpose(1, 2).reshape(batch, length, heads * dim)
+
+
+class AttentionBlock(nn.Module):
+    """Pre-norm Transformer block: x + Attn(LN(x)), then x + FF(LN(x)) (GELU, `ff_mult` x d wide)."""
+
+    def __init__(self, d_model: int, heads: int, ff_mult: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm_attention = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.norm_ff = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_model * ff_mult), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_model * ff_mult, d_model))
+        self.dropout = nn.Dropout(dropout)
+        self.attention_dropout = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, cache: KeyValueCache, index: int) -> torch.Tensor:
+        """`x` (B, n, d): the new positions; `mask` (B, 1, n, L) over the kept ones; layer `index` of `cache`."""
+        query, key, value = self.qkv(self.norm_attention(x)).chunk(3, dim=-1)
+        keys, values = cache.layer(index, split_heads(key, self.heads), split_heads(value, self.heads))
+        attended = F.scaled_dot_product_attention(
+            split_heads(query, self.heads), keys, values, attn_mask=mask,
+            dropout_p=self.attention_dropout if self.training else 0.0,
+        )
+        x = x + self.dropout(self.out(merge_heads(attended)))
+        return x + self.dropout(self.ff(self.norm_ff(x)))
+
+
+class CausalTransformer(nn.Module):
+    """Pre-norm causal self-attention layers and a final LayerNorm, optionally windowed.
+
+    `clock` (B, n) is each element's non-decreasing time in the unit of `window` (None: the
+    element's position, for sequences on the step grid).
+    """
+
+    def __init__(self, d_model: int, layers: int, heads: int, ff_mult: int, dropout: float, window: float | None = None) -> None:
+        super().__init__()
+        self.window = window
+        self.layers = nn.ModuleList(AttentionBlock(d_model, heads, ff_mult, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(
+        self, x: torch.Tensor, valid: torch.Tensor, clock: torch.Tensor | None = None, state: StreamState | None = None
+    ) -> torch.Tensor:
+        cache = slot_of(state, self, KeyValueCache)
+        if clock is None:
+            clock = step_clock(cache.seen, x.shape[1], x.device)[None].expand(x.shape[0], -1)
+        new, positions, key_valid, key_clock = cache.extend(valid, clock)
+        mask = visibility(new, clock, positions, key_valid, key_clock, self.window, sees_itself=True)
+        for index, layer in enumerate(self.layers):
+            x = layer(x, mask, cache, index)
+        cache.evict(self.window)
+        return self.norm(x)
+
+
+class CausalCrossAttention(nn.Module):
+    """Multi-head attention of target steps over the causal, masked (and windowed) prefix of a source
+    on the same step grid, plus a learned null key/value that is always visible."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float, window: float | None = None) -> None:
+        super().__init__()
+        self.heads = heads
+        self.window = window
+        self.query = nn.Linear(d_model, d_model)
+        self.key = nn.Linear(d_model, d_model)
+        self.value = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.null_key = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.null_value = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.dropout = dropout
+
+    def forward(
+        self, target: torch.Tensor, source: torch.Tensor, source_valid: torch.Tensor, state: StreamState | None = None
+    ) -> torch.Tensor:
+        """`target`, `source` (B, n, d) and `source_valid` (B, n): the same n new steps of both."""
+        batch, steps = source_valid.shape
+        cache = slot_of(state, self, KeyValueCache)
+        clock = step_clock(cache.seen, steps, source.device)[None].expand(batch, -1)
+        new, positions, key_valid, key_clock = cache.extend(source_valid, clock)
+        keys, values = cache.layer(0, split_heads(self.key(source), self.heads), split_heads(self.value(source), self.heads))
+        null_k = split_heads(self.null_key.expand(batch, -1, -1).to(keys.dtype), self.heads)
+        null_v = split_heads(self.null_value.expand(batch, -1, -1).to(values.dtype), self.heads)
+        visible = visibility(new, clock, positions, key_valid, key_clock, self.window, sees_itself=False)
+        null = torch.ones(batch, 1, steps, 1, dtype=torch.bool, device=visible.device)
+        # The paper writes a softmax over the single key of step t, which is degenerate (its weight
+        # is always 1, so "attention" would be a plain linear map). We attend over the causal
+        # prefix s <= t of the source instead, plus the null key so a fully masked row is defined.
+        attended = F.scaled_dot_product_attention(
+            split_heads(self.query(target), self.heads),
+            torch.cat([null_k, keys], dim=2),
+            torch.cat([null_v, values], dim=2),
+            attn_mask=torch.cat([null, visible], dim=3),
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        cache.evict(self.window)
+        return self.out(merge_heads(attended))
+
+
+class CausalConv1d(nn.Conv1d):
+    """A strided convolution that only looks back: output p sees inputs p*stride-(kernel-1) .. p*stride.
+
+    Whole sequences are left-padded with kernel-1 zeros; a stream keeps the inputs later outputs still
+    need and emits output p as soon as its newest input p*stride has arrived, exactly where the
+    padded whole-sequence convolution places it.
+    """
+
+    def forward(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:  # type: ignore[override]
+        """`x` (B, C, n) the new inputs -> (B, C_out, m) the outputs they complete."""
+        (kernel,), (stride,) = self.kernel_size, self.stride
+        pending = slot_of(state, self, lambda: _ConvPending(x.new_zeros(x.shape[0], self.in_channels, kernel - 1), -(kernel - 1)))
+        return pending.push(self, x, kernel, stride)
+
+
+@dataclass
+class _ConvPending:
+    """Inputs from absolute index `start` on that later outputs still need; counts received and emitted."""
+
+    inputs: torch.Tensor  # (B, C, M)
+    start: int
+    received: int = 0
+    emitted: int = 0
+
+    def push(self, conv: nn.Conv1d, x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+        self.inputs = torch.cat([self.inputs, x.to(self.inputs.dtype)], dim=2)
+        self.received += x.shape[2]
+        last = (self.received - 1) // stride
+        if last < self.emitted:
+            return x.new_zeros(x.shape[0], conv.out_channels, 0)
+        begin = self.emitted * stride - (kernel - 1) - self.start
+        out = conv._conv_forward(self.inputs[..., begin : last * stride + 1 - self.start], conv.weight, conv.bias)
+        self.emitted = last + 1
+        keep = min(self.emitted * stride - (kernel - 1) - self.start, self.inputs.shape[2])
+        self.inputs = self.inputs[..., keep:]
+        self.start += keep
+        return out
