@@ -21,7 +21,7 @@ as at step 20 (`model.attention_window_s`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
@@ -95,51 +95,92 @@ def running_clock(times: torch.Tensor, valid: torch.Tensor, last: torch.Tensor |
     return clock[:, 1:] if last is not None else clock
 
 
-@dataclass
+class Rows:
+    """A tensor that grows by appends along `dim` and drops its oldest rows, copying only the new ones.
+
+    The first append is held as given (a whole-sequence call copies nothing). Later, capacity is kept
+    at about twice what is held: when an append does not fit, the kept rows move to the front of a
+    new buffer once, so appending n rows costs O(n) amortised however long the stream (a `torch.cat`
+    per step would copy the whole window every step).
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.data: torch.Tensor | None = None
+        self.start = 0
+        self.end = 0
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def append(self, x: torch.Tensor) -> torch.Tensor:
+        """Append `x` and return every kept row (a view)."""
+        n = x.shape[self.dim]
+        if self.data is None:  # the first append is held as it is: a whole-sequence call copies nothing
+            self.data, self.start, self.end = x, 0, n
+            return x
+        if self.end + n > self.data.shape[self.dim]:
+            kept = len(self)
+            shape = list(x.shape)
+            shape[self.dim] = max(64, 2 * (kept + n))
+            grown = x.new_empty(shape)
+            if kept:
+                grown.narrow(self.dim, 0, kept).copy_(self.view())
+            self.data, self.start, self.end = grown, 0, kept
+        self.data.narrow(self.dim, self.end, n).copy_(x)
+        self.end += n
+        return self.view()
+
+    def view(self) -> torch.Tensor:
+        if self.data is None:
+            raise RuntimeError("Rows.view before any append")
+        return self.data.narrow(self.dim, self.start, len(self))
+
+    def drop(self, n: int) -> None:
+        """Forget the `n` oldest rows."""
+        self.start += n
+
+
 class KeyValueCache:
     """The keys a causal attention may still show a later query: per layer their keys/values
-    (B, heads, L, d/heads), and, shared by the layers, their positions (L,), validity and clock (B, L)."""
+    (B, heads, L, d/heads), and, shared by the layers, their positions (L,), validity and clock (B, L).
 
-    keys: list[torch.Tensor | None] = field(default_factory=list)
-    values: list[torch.Tensor | None] = field(default_factory=list)
-    positions: torch.Tensor | None = None
-    valid: torch.Tensor | None = None
-    clock: torch.Tensor | None = None
-    seen: int = 0
+    A whole-sequence call fills a fresh cache once; a stream keeps it between steps and drops the
+    keys that fell out of the window (`evict`).
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[Rows] = []
+        self.values: list[Rows] = []
+        self.positions = Rows(0)
+        self.valid = Rows(1)
+        self.clock = Rows(1)
+        self.seen = 0
 
     def extend(self, valid: torch.Tensor, clock: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Admit n new positions: (their positions (n,), all kept positions (L,), validity and clock (B, L))."""
         n = valid.shape[1]
         new = torch.arange(self.seen, self.seen + n, device=valid.device)
         self.seen += n
-        self.positions = new if self.positions is None else torch.cat([self.positions, new])
-        self.valid = valid if self.valid is None else torch.cat([self.valid, valid], dim=1)
-        self.clock = clock if self.clock is None else torch.cat([self.clock, clock], dim=1)
-        return new, self.positions, self.valid, self.clock
+        return new, self.positions.append(new), self.valid.append(valid), self.clock.append(clock)
 
     def layer(self, index: int, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer `index`'s keys and values of every kept position, the new ones appended."""
         while len(self.keys) <= index:
-            self.keys.append(None)
-            self.values.append(None)
-        old_k, old_v = self.keys[index], self.values[index]
-        self.keys[index] = keys if old_k is None else torch.cat([old_k, keys], dim=2)
-        self.values[index] = values if old_v is None else torch.cat([old_v, values], dim=2)
-        return self.keys[index], self.values[index]  # type: ignore[return-value]
+            self.keys.append(Rows(2))
+            self.values.append(Rows(2))
+        return self.keys[index].append(keys), self.values[index].append(values)
 
     def evict(self, window: float | None) -> None:
         """Drop the oldest keys that no later query can see: clock <= the newest clock - window, in every row."""
-        if window is None or self.clock is None or self.clock.shape[1] == 0:
+        if window is None or len(self.clock) == 0:
             return
-        stale = self.clock <= (self.clock[:, -1:] - window)
-        keep_from = int(stale.all(dim=0).long().cumprod(0).sum())  # the leading positions stale in every row
-        if keep_from == 0:
-            return
-        self.positions = self.positions[keep_from:]  # type: ignore[index]
-        self.valid = self.valid[:, keep_from:]  # type: ignore[index]
-        self.clock = self.clock[:, keep_from:]
-        self.keys = [None if k is None else k[:, :, keep_from:] for k in self.keys]
-        self.values = [None if v is None else v[:, :, keep_from:] for v in self.values]
+        clock = self.clock.view()
+        stale = clock <= (clock[:, -1:] - window)
+        drop = int(stale.all(dim=0).long().cumprod(0).sum())  # the leading positions stale in every row
+        if drop:
+            for rows in (self.positions, self.valid, self.clock, *self.keys, *self.values):
+                rows.drop(drop)
 
 
 def visibility(

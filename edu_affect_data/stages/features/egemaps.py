@@ -15,10 +15,11 @@ use (research, teaching, personal use) and for commercial research that is not p
 any other commercial use needs a licence from audEERING GmbH (docs/features.md, "eGeMAPS").
 It is an optional dependency: `pip install 'edu-affect-data[egemaps]'`.
 
-Causal form (`extract_causal`): openSMILE's frame n reads the audio up to 9 frames past its start
-(its 60 ms pitch window plus the 3-frame smoothing), so the descriptors are computed on the signal
-delayed by `CAUSAL_DELAY_S` (80 ms): frame n then depends on the audio before the end of its own
-10 ms slot only, then normalised with running statistics.
+Causal form (`extract_causal`): openSMILE's frame n reads the audio up to 60 ms past its start
+(the 60 ms pitch window; the 3-frame smoothing stays inside it), so the descriptors are computed
+on the signal delayed by `CAUSAL_DELAY_S` (60 ms): frame n then depends on the audio before the end
+of its own 10 ms slot only (tests/features/test_egemaps.py changes the audio after a cut and finds
+exactly the frames whose slot ends after it changed), then normalised with running statistics.
 """
 
 from __future__ import annotations
@@ -56,10 +57,9 @@ PERIOD_S = 0.010
 N_DESCRIPTORS = 25
 #: Frames fewer than round(duration / PERIOD_S): openSMILE emits only frames whose 50 ms window fits.
 EDGE_FRAMES = 4
-#: How far the causal form delays the signal, seconds: openSMILE's frame n reads the audio up to
-#: (n + 9) * 10 ms (measured: on a prefix every frame but the last 4 equals the whole signal's, and
-#: those 4 end 50 ms before the prefix does); delayed by 80 ms, frame n ends where its slot ends.
-CAUSAL_DELAY_S = 0.080
+#: How far the causal form delays the signal, seconds: undelayed, a change of the audio at time T
+#: changes frame round(T / 10 ms) - 6 on (measured); delayed by 60 ms, frame n ends where its slot ends.
+CAUSAL_DELAY_S = 0.060
 
 
 class EgemapsOptions(StrictModel):
@@ -106,7 +106,7 @@ class EgemapsExtractor(FeatureExtractor[EgemapsOptions]):
     description = (
         "`egemaps`: the 25 eGeMAPSv02 low-level descriptors (openSMILE; Eyben et al. 2016) every 10 ms of the session "
         "window, frame n starting at n x 10 ms, normalised per session by default (offline; `edu-data predict` on raw "
-        "media uses running statistics on the signal delayed 80 ms instead)."
+        "media uses running statistics on the signal delayed 60 ms instead)."
     )
 
     def features(self, settings: EgemapsOptions, *, width: int | None = None) -> datasets.Features:
@@ -125,7 +125,9 @@ class EgemapsExtractor(FeatureExtractor[EgemapsOptions]):
     def extract(self, session: SessionInput, settings: EgemapsOptions) -> dict[str, Any]:
         frames = egemaps_lld(self._samples(session, settings), settings.sample_rate)
         if settings.normalize == "session" and len(frames):
-            frames = session_normalise(frames)
+            # In float64: F0 in semitones sits near 35 with a spread of a few tenths, where float32
+            # sums lose the mean's third digit.
+            frames = session_normalise(frames.astype(np.float64))
         return {"egemaps": np.ascontiguousarray(frames, dtype=np.float32)}
 
     def extract_causal(self, session: SessionInput, settings: EgemapsOptions, *, step_of: StepOf) -> dict[str, Any]:
