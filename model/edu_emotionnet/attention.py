@@ -34,9 +34,9 @@ T = TypeVar("T")
 class StreamState:
     """What a model's modules carry from one streamed step to the next: one slot per module.
 
-    A module asks for its own slot (`slot(self, make)`); a module applied to several inputs (one
-    recurrent encoder shared by the modalities) gives each its own `scope`. Whole-sequence calls pass
-    no state at all.
+    A module asks for its own slot (`slot(self, make)`), so it must be called once per step: a module
+    applied to several inputs (one recurrent encoder shared by the modalities) gives each its own
+    `scope`. Whole-sequence calls pass no state at all.
     """
 
     def __init__(self) -> None:
@@ -47,6 +47,13 @@ class StreamState:
         if key not in self._slots:
             self._slots[key] = make()
         return self._slots[key]  # type: ignore[no-any-return]
+
+    def slots(self) -> list[Any]:
+        """Every slot, those of the scopes included (tests and benchmarks look at what a stream keeps)."""
+        out: list[Any] = []
+        for value in self._slots.values():
+            out.extend(value.slots() if isinstance(value, StreamState) else [value])
+        return out
 
     def scope(self, name: str) -> StreamState:
         """A child state for one of several inputs that share the same modules."""

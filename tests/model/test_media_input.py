@@ -211,3 +211,26 @@ def test_predict_outputs_before_t_ignore_the_media_after_t(trained_run: Path, ca
     assert not torch.equal(item_a["audio"][200:], item_b["audio"][200:])
     assert torch.equal(item_a["audio"][:200], item_b["audio"][:200])
     assert any(abs(steps_a[t].probs[c] - steps_b[t].probs[c]) > 1e-4 for t in (2, 3) for c in steps_a[t].probs)
+
+
+def test_a_run_on_egemaps_gets_the_causal_egemaps_of_the_recording(carded_dataset: Path, media: dict[str, Path], tmp_path: Path) -> None:
+    """`predict` is a loop over the extractors that wrote the run's inputs: an eGeMAPS run gets eGeMAPS."""
+    from dataclasses import replace
+
+    from edu_emotionnet.inputs import InputSpec, ModelInputs
+
+    from edu_affect_data.config import load_config
+    from edu_affect_data.stages.features.egemaps import EgemapsExtractor
+    from edu_affect_data.stages.features.extractor import SessionInput
+
+    settings = media_settings(carded_dataset)
+    options = load_config(None, {"features.extractors.egemaps": {}}).features.extractors["egemaps"]
+    settings = replace(settings, features=settings.features.model_copy(
+        update={"extractors": {**settings.features.extractors, "egemaps": options}}))
+    inputs = ModelInputs({"audio": InputSpec("egemaps", 25, 0.010)})
+    row, features, duration, present, _ = media_row(media["wav"], settings, inputs, tmp_path, step_s=1.0)
+    assert present == ("audio",) and list(features)[-1] == "egemaps" and "mfcc" not in row
+    session = SessionInput("media", "media", str(media["wav"]), 0.0, duration, str(media["wav"]), None, "full", "", ())
+    expected = EgemapsExtractor().extract_causal(session, options, step_of=np.floor)["egemaps"]
+    assert row["egemaps"].shape == (round(duration / 0.010) - 4, 25)
+    np.testing.assert_array_equal(row["egemaps"], expected)

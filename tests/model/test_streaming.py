@@ -139,7 +139,7 @@ def test_the_window_bounds_what_a_stream_keeps_and_what_a_step_sees() -> None:
         chunk = predictor._chunk(features)
         with torch.no_grad():
             model.step(chunk, state)
-        caches = [slot for slot in state._slots.values() if isinstance(slot, KeyValueCache)]
+        caches = [slot for slot in state.slots() if isinstance(slot, KeyValueCache)]
         kept.append(max(len(cache.positions) for cache in caches))
     assert max(kept[5:]) == max(kept[12:])  # flat once the window is full
     # Changing only the audio of the first second changes nothing from step 5 on (every attention is windowed;
