@@ -116,3 +116,20 @@ def test_a_plugin_feature_trains_and_streams_as_the_audio_input_by_config_alone(
         offline = trained.model(collate([item])).step_log_probs[0].exp()
     streamed = torch.tensor([list(step.probs.values()) for step in stream_item(predictor, item)])
     assert torch.allclose(streamed, offline, atol=1e-5)
+
+
+def test_the_audio_inputs_suite_runs_what_its_names_say() -> None:
+    """suite_audio_inputs.yaml: each variant rebased onto tiny_cpu keeps its arch, its audio column and its window."""
+    from edu_emotionnet.experiments import load_suite
+
+    from tests.model.conftest import CONFIGS
+
+    runs = {c.name: (c.model.arch, c.model.inputs.audio, c.model.attention_window_s, c.model.d_model)
+            for c in load_suite(CONFIGS / "suite_audio_inputs.yaml")}
+    assert runs == {
+        "edu_emotionnet": ("edu_emotionnet", "mfcc", 10.0, 32),
+        "edu_emotionnet_egemaps": ("edu_emotionnet", "egemaps", 10.0, 32),
+        "edu_emotionnet_no_window": ("edu_emotionnet", "mfcc", None, 32),
+        "audio_only": ("audio_only", "mfcc", 10.0, 32),
+        "audio_only_egemaps": ("audio_only", "egemaps", 10.0, 32),
+    }
