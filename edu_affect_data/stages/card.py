@@ -48,6 +48,10 @@ PROVENANCE_PACKAGES = (
     "scikit-learn",
 )
 
+#: The section `render_card` writes the build's configuration into, as one JSON block.
+BUILD_CONFIG_SECTION = "## How it was built"
+
+
 #: The paper this dataset was built for, as a sentence and as BibTeX.
 PAPER = (
     'S M Rafiuddin, "Edu-EmotionNet: Cross-Modality Attention Alignment with Temporal Feedback Loops", '
@@ -418,7 +422,7 @@ def render_card(
         *(f"- {note}" for note in column_notes),
         "",
         *_embedder_lines(embedder),
-        "## How it was built",
+        BUILD_CONFIG_SECTION,
         "",
         f"{describe_code(provenance.record['code'])}; `edu-data build` (this card is written by its last stage, `publish`). "
         + ("The whole resolved build configuration (`build_config.json`; paths outside the build folder as "
@@ -463,6 +467,28 @@ def front_matter(readme: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("README.md front matter is not a mapping")
     return data
+
+
+def build_config_from_card(readme: str) -> dict[str, Any]:
+    """The build configuration a card records (its "How it was built" JSON block), as a mapping.
+
+    What `edu-data predict` and the model read to know how the features were made (frame periods,
+    MFCC and eGeMAPS settings, the text model). A `ValueError` says what is missing.
+    """
+    _, found, section = readme.partition(f"\n{BUILD_CONFIG_SECTION}\n")
+    if not found:
+        raise ValueError(f"README.md records no build configuration (no {BUILD_CONFIG_SECTION!r} section)")
+    _, fence, rest = section.partition("\n```json\n")
+    block, closed, _ = rest.partition("\n```")
+    if not fence or not closed:
+        raise ValueError(f"README.md: the {BUILD_CONFIG_SECTION!r} section has no ```json block")
+    try:
+        config = json.loads(block)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"README.md: the build configuration is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ValueError("README.md: the build configuration is not a mapping")
+    return config
 
 
 def stats_from_card(readme: str) -> dict[str, Any]:

@@ -130,7 +130,7 @@ def predict_command(
         from edu_emotionnet.media_input import MediaInputError, stream_media
 
         try:
-            media, settings, steps = stream_media(
+            media, settings, predictor, steps = stream_media(
                 run, Path(session), video=video, transcript=transcript, data=data, pipeline=pipeline, text_model=text_model
             )
         except MediaInputError as exc:
@@ -141,8 +141,10 @@ def predict_command(
     else:
         from edu_emotionnet.streaming import stream_session
 
-        item, steps = stream_session(run, session, data)
+        item, predictor, steps = stream_session(run, session, data)
         typer.echo(f"session {item['session_id']}: true label {CLASSES[item['label']]}")
+    inputs = ", ".join(f"{m} {spec.column}" for m, spec in predictor.model.inputs.specs.items())
+    typer.echo(f"streaming: {predictor.mode}; inputs: {inputs}")
     header = "step  " + " ".join(f"{c[:10]:>10}" for c in CLASSES) + "  prediction  weights  latency"
     typer.echo(header)
     for s in steps:

@@ -206,13 +206,14 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[st
     }
 
 
-def robustness_transforms(config: TrainConfig) -> dict[tuple[str, float], Transform | None]:
-    """(kind, rate) -> the drop it applies (None at rate 0: the clean batch), per `config.eval`."""
+def robustness_transforms(config: TrainConfig, audio_period_s: float | None) -> dict[tuple[str, float], Transform | None]:
+    """(kind, rate) -> the drop it applies (None at rate 0: the clean batch), per `config.eval`;
+    `audio_period_s` times the audio input's frames (`ModelInputs.period_s`)."""
     transforms: dict[tuple[str, float], Transform | None] = {}
     for kind in KINDS:
         for rate in config.eval.missing_rates:
             def drop(batch: Batch, kind: str = kind, rate: float = rate) -> Batch:
-                return apply_drop(batch, kind, rate, config.eval.robustness_seed, config.model.step_s)
+                return apply_drop(batch, kind, rate, config.eval.robustness_seed, config.model.step_s, audio_period_s)
 
             transforms[(kind, rate)] = drop if rate > 0 else None
     return transforms
@@ -232,7 +233,7 @@ def robustness_table(passes: Mapping[Any, Predictions], config: TrainConfig) -> 
 
 def robustness_sweep(model: AffectModel, batches: Iterable[Batch], config: TrainConfig, device: torch.device) -> dict[str, Any]:
     """The sweep alone, in one pass over `batches` (an iterable of batches, e.g. a DataLoader)."""
-    passes = predict_passes(model, batches, device, robustness_transforms(config))
+    passes = predict_passes(model, batches, device, robustness_transforms(config, model.inputs.period_s("audio")))
     return robustness_table(passes, config)
 
 
@@ -318,7 +319,7 @@ def evaluate_model(
     Rank 0 writes `test_outputs.npz` (with each session's speaker, from `config.data`) and gets the
     `test`/`robustness` entries; other ranks get None.
     """
-    transforms: dict[Any, Transform | None] = {CLEAN: None, **robustness_transforms(config)}
+    transforms: dict[Any, Transform | None] = {CLEAN: None, **robustness_transforms(config, model.inputs.period_s("audio"))}
     # Rate 0 is the clean batch: score it once and reuse the clean pass for every kind's rate-0 row.
     scored = {key: t for key, t in transforms.items() if key == CLEAN or t is not None}
     passes = predict_sharded(model, test_loader, ctx, scored, autocast=autocast, keep_steps=(CLEAN,))
@@ -347,7 +348,7 @@ def evaluate_run(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
     model, config = trained.model, trained.config
     if config.data is None:
         raise ValueError(f"{run_dir}: the stored config names no dataset (data: null)")
-    datasets, _ = session_datasets(config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir)
+    datasets, _ = session_datasets(config.data, config.model, config.cache_dir)
     ctx = DistContext.single(device)
     loader = shard_loader(datasets["test"], config.train.batch_size, ctx, num_workers=config.train.num_workers, seed=config.seed)
     evaluated = evaluate_model(model, loader, config, ctx, run_dir)

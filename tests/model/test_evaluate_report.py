@@ -50,13 +50,13 @@ def test_drop_masks_are_fixed_by_seed_and_keep_one_modality() -> None:
 
 def test_timestep_drop_masks_inputs_of_dropped_steps_only() -> None:
     batch = Batch(labels=torch.zeros(1, dtype=torch.long), n_steps=torch.tensor([3]),
-                  mfcc=torch.zeros(1, 300, 40), mfcc_mask=torch.ones(1, 300, dtype=torch.bool), session_ids=("x",))
-    dropped = apply_drop(batch, "timestep", 0.5, 1, 1.0)
+                  audio=torch.zeros(1, 300, 40), audio_mask=torch.ones(1, 300, dtype=torch.bool), session_ids=("x",))
+    dropped = apply_drop(batch, "timestep", 0.5, 1, 1.0, 0.010)
     keep = kept_steps(1, "timestep", 0.5, "x", 3)[0]
     for step in range(3):
-        assert bool(dropped.mfcc_mask[0, step * 100 : (step + 1) * 100].all()) == keep[step]
-        assert bool(dropped.mfcc_mask[0, step * 100 : (step + 1) * 100].any()) == keep[step]
-    assert apply_drop(batch, "timestep", 0.0, 1, 1.0) is batch
+        assert bool(dropped.audio_mask[0, step * 100 : (step + 1) * 100].all()) == keep[step]
+        assert bool(dropped.audio_mask[0, step * 100 : (step + 1) * 100].any()) == keep[step]
+    assert apply_drop(batch, "timestep", 0.0, 1, 1.0, 0.010) is batch
 
 
 @pytest.mark.slow
@@ -91,7 +91,7 @@ def test_streamed_evaluation_reads_each_test_session_once_whatever_the_batching(
     trained = load_trained(trained_run)
     config = trained.config.model_copy(update={"eval": EvalConfig(missing_rates=[0.0, 0.3, 0.6])})
     assert config.data is not None
-    datasets, _ = session_datasets(config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir)
+    datasets, _ = session_datasets(config.data, config.model, config.cache_dir)
     evaluated = []
     for batch_size in (5, 1):
         split = CountingReads(datasets["test"])
