@@ -9,16 +9,18 @@ absent, one seed and no per-session outputs) reads "not evaluated: <why>", never
     session's other steps, averaged over the full model's seeds, then over sessions; interval over
     speakers. PASS when the interval is below 0 (per modality, and pooled).
 (b) The full model beats every unimodal baseline and early/late fusion (Table II): PASS when every
-    difference in test macro-F1 is positive and significant: Holm-adjusted p < 0.05 on every paired
-    test of `edu_emotionnet.significance` that could be computed (t-test over seeds, bootstrap over
+    difference in test macro-F1 is positive and significant at the paper's Table II level
+    (`CLAIM_B_ALPHA`, Holm-adjusted p < 0.01) on every paired test of `edu_emotionnet.significance`
+    that could be computed (t-test over seeds, bootstrap over
     speakers).
 (c) Each ablation lowers macro-F1 (Table III): per ablation, PASS when ablation - full is negative
-    and significant.
+    and significant (Holm-adjusted p < 0.05).
 (d) At 60 % missing modalities accuracy drops less for the full model than for late fusion
     (Fig. 5): drop = accuracy at rate 0 - accuracy at rate 0.6 (`robustness.modality`); measured
     drop(late fusion) - drop(full), averaged over paired seeds; PASS when its interval is above 0.
 (e) TFL makes predictions temporally coherent: prediction flips per session (the step argmax
-    changing between consecutive steps), full model - (-TFL ablation), paired over test sessions
+    changing between consecutive steps), full model - (-TFL feedback ablation: the feedback alone
+    switched off, the KL consistency term kept, so the claim is not true by construction), paired over test sessions
     and seeds; PASS when the interval is below 0.
 
 Every interval resamples test speakers, each with all of its test sessions, and is the cluster t
@@ -57,6 +59,9 @@ PASS, FAIL, NOT_EVALUATED = "PASS", "FAIL", "not evaluated"
 #: Claim (d): the missing rate compared with the clean pass (the model compared against holds the
 #: registry's `claim_d` role).
 MISSING_RATE = 0.6
+#: Claim (b)'s significance level: the paper's Table II reports its gains over the unimodal and
+#: early/late fusion baselines at p < 0.01 (Table I and the ablations at p < 0.05, `ALPHA`).
+CLAIM_B_ALPHA = 0.01
 #: Claim (e) is about the temporal feedback loop: the full model's option that switches it off.
 FEEDBACK_SWITCH = "tfl"
 #: The optional dataset column saying which half of a two-speaker video a session is (IEMOCAP).
@@ -257,7 +262,7 @@ def _test_note(c: Comparison) -> str:
     return ", ".join([*parts, *([c.note] if c.note else [])])
 
 
-def beats_baselines(groups: list[ModelRuns], comparisons: list[Comparison], alpha: float = ALPHA) -> ClaimLine:
+def beats_baselines(groups: list[ModelRuns], comparisons: list[Comparison], alpha: float = CLAIM_B_ALPHA) -> ClaimLine:
     """Claim (b) on the macro-F1 comparisons."""
     claim = "(b) full model beats every unimodal baseline and early/late fusion"
     absent = _absent(groups, "claim_b")
@@ -406,7 +411,7 @@ def fewer_flips(
     claim = "(e) TFL reduces prediction flips per session"
     no_tfl = ablation_of(full, groups, FEEDBACK_SWITCH) if full is not None else None
     if full is None or no_tfl is None:
-        return _missing(claim, "no full-model run" if full is None else f"no -TFL run (model.options.{FEEDBACK_SWITCH}: false)")
+        return _missing(claim, "no full-model run" if full is None else f"no -TFL feedback run (model.options.{FEEDBACK_SWITCH}: false)")
     seeds = sorted(set(full.by_seed()) & set(no_tfl.by_seed()))
     if not seeds:
         return _missing(claim, f"no seed in common with {no_tfl.name}")
@@ -437,7 +442,7 @@ def evaluate_claims(
     macro = comparisons.get("macro_f1", [])
     return [
         *weight_dips(full, truth, data, resamples, seed),
-        beats_baselines(groups, macro, alpha) if full else _missing("(b) full model beats every unimodal baseline and early/late fusion", "no full-model run"),
+        beats_baselines(groups, macro, min(alpha, CLAIM_B_ALPHA)) if full else _missing("(b) full model beats every unimodal baseline and early/late fusion", "no full-model run"),
         *(ablations_lower(full, groups, macro, alpha) if full else [_missing("(c) each ablation lowers macro-F1", "no full-model run")]),
         graceful_degradation(full, groups, resamples, seed, data),
         fewer_flips(full, groups, resamples, seed, data),
@@ -465,12 +470,13 @@ def render(lines: list[ClaimLine]) -> list[str]:
         "[mean MIE weight of the modality on steps overlapping its planted bursts − on the session's other "
         "steps] is below 0; steps where the modality was unavailable (weight exactly 0) are left out, so the "
         "figure measures the learned gate, not the availability mask. (b) PASS when every difference is "
-        "positive and significant; (c) PASS per ablation when ablation − full is negative and significant "
-        f"(significant: Holm-adjusted p < {ALPHA:g} on every test that could be computed, the paired t-test over "
+        f"positive and significant at the paper's Table II level (Holm-adjusted p < {CLAIM_B_ALPHA:g}); (c) PASS "
+        "per ablation when ablation − full is negative and significant "
+        f"(significant: Holm-adjusted p < {ALPHA:g} for (c); for both, on every test that could be computed, the paired t-test over "
         "seeds and the paired speaker bootstrap; intervals: the bootstrap's). (d) PASS when the "
         "interval of drop(late fusion) − "
         f"drop(full) from 0 to {100 * MISSING_RATE:.0f} % missing modalities is above 0. (e) PASS when the "
-        "interval of flips(full) − flips(−TFL) per session is below 0. Every interval resamples test speakers, "
+        "interval of flips(full) − flips(−TFL feedback; the KL term kept) per session is below 0. Every interval resamples test speakers, "
         "each with all of its test sessions (the count is next to it), and is the cluster t interval "
         "(difference ± t(G−1) × bootstrap standard error × √(G/(G−1)), G speakers; `core.stats`).",
         "",

@@ -161,8 +161,10 @@ class HybridFusion(AffectModel):
         return self._output(log_probs, batch.step_valid(), weights)
 
 
-#: The paper's comparison model of Fig. 4.
+#: The paper's comparison model of Fig. 4 ("HybridFusion" there). Its row says what it is: a module
+#: rebuilt from the HMATN article's abstract, not the authors' model (docs/baselines.md).
 HYBRID_FUSION = ModelSpec(
-    "hybrid_fusion", HybridFusion, MODALITIES, ReportPlace("HybridFusion", "fusion", roles=frozenset({"figure_4"})),
+    "hybrid_fusion", HybridFusion, MODALITIES,
+    ReportPlace("HMATN-style (reconstructed)", "fusion", roles=frozenset({"figure_4"})),
     options=HybridFusionOptions,
 )

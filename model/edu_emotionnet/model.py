@@ -1,4 +1,10 @@
-"""Edu-EmotionNet: encoders -> CMAA -> MIE -> TFL, with the paper's three ablation switches as its options."""
+"""Edu-EmotionNet: encoders -> CMAA -> MIE -> TFL, with one ablation switch per mechanism as its options.
+
+The paper's TFL is two things: the previous step's soft prediction fed into the current one
+(`tfl`) and the consistency term lambda KL(y_{t-1} || y_t) in the loss (`tfl_kl`). Fewer prediction
+flips is what the KL term optimises, so an ablation switching off both could only confirm claim (e);
+each has its own switch and Table III row, and claim (e) tests the feedback alone (issue 21).
+"""
 
 from __future__ import annotations
 
@@ -23,12 +29,13 @@ class EduEmotionNetOptions(StrictModel):
 
     cmaa: bool = Field(True, description="Cross-modal attention alignment; false = ablation -CMAA (g = h).")
     mie: bool = Field(True, description="Modality importance estimation; false = ablation -MIE (equal weights over available modalities).")
-    tfl: bool = Field(True, description="Temporal feedback loop; false = ablation -TFL (no feedback and lambda 0).")
+    tfl: bool = Field(True, description="Temporal feedback: the previous step's soft prediction enters the current one; false = ablation -TFL feedback (the KL term stays).")
+    tfl_kl: bool = Field(True, description="Temporal-consistency term kl_weight * KL(y_{t-1} || y_t) in the loss; false = ablation -TFL KL (lambda 0, the feedback stays).")
     kl_weight: float = Field(0.1, ge=0, description="lambda of the temporal-consistency term KL(y_{t-1} || y_t).")
 
 
 class EduEmotionNet(AffectModel):
-    """-CMAA: g = h. -MIE: equal weights over the available modalities. -TFL: no feedback, lambda 0."""
+    """-CMAA: g = h. -MIE: equal weights over the available modalities. -TFL feedback: no feedback. -TFL KL: lambda 0."""
 
     streams = True
 
@@ -37,7 +44,7 @@ class EduEmotionNet(AffectModel):
         options = config.options_as(EduEmotionNetOptions)
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
-        self.kl_weight = options.kl_weight if options.tfl else 0.0
+        self.kl_weight = options.kl_weight if options.tfl_kl else 0.0
         self.encoder = GridEncoder(config, self.modalities, inputs)
         self.align = (
             CrossModalAlignment(self.modalities, config.d_model, config.heads, config.dropout, config.window_steps)
@@ -57,7 +64,7 @@ class EduEmotionNet(AffectModel):
 EDU_EMOTIONNET = ModelSpec(
     "edu_emotionnet", EduEmotionNet, MODALITIES, options=EduEmotionNetOptions,
     table=ReportPlace("Edu-EmotionNet", table_ii="fusion", full_model=True,
-                      ablations={"cmaa": "-CMAA", "mie": "-MIE", "tfl": "-TFL"}),
+                      ablations={"cmaa": "-CMAA", "mie": "-MIE", "tfl": "-TFL feedback", "tfl_kl": "-TFL KL"}),
 )
 
 

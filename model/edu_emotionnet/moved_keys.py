@@ -37,6 +37,10 @@ MOVED_MODEL_KEYS: dict[str, tuple[str, str | None]] = {
     "cfn_esa": ("cfn_esa", None),
 }
 
+#: (old key, its value) -> the options that value also switched. The old `tfl: false` removed the
+#: feedback and the KL term together; they are two options now (`model.EduEmotionNetOptions`).
+ALSO_MEANT: dict[tuple[str, Any], dict[str, Any]] = {("tfl", False): {"tfl_kl": False}}
+
 
 def _arch_of(model: Mapping[str, Any]) -> str:
     arch = model.get("arch")
@@ -76,6 +80,8 @@ def remap_moved_keys(tree: Mapping[str, Any]) -> dict[str, Any]:
         if owner != arch or value is None:
             continue
         moved = dict(value) if option is None else {option: value}
+        if option is not None:
+            moved.update(ALSO_MEANT.get((key, value), {}))
         for name, setting in moved.items():
             if name in options and options[name] != setting:
                 raise ConfigError(f"stored config: model.{key} and model.options.{name} disagree; keep one")

@@ -72,7 +72,7 @@ class ReportPlace:
     #: The paper's model: first row, the reference of every paired test, claim and figure.
     full_model: bool = False
     #: Full model only: boolean option -> Table III label of the run that switches it off
-    #: ({"tfl": "-TFL"}); the ablations are the same arch with options changed.
+    #: ({"tfl": "-TFL feedback"}); the ablations are the same arch with options changed.
     ablations: Mapping[str, str] = field(default_factory=dict, hash=False)
     #: The roles of `REPORT_ROLES` the paper gives this model.
     roles: frozenset[ReportRole] = frozenset()

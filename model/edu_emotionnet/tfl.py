@@ -4,7 +4,8 @@ z~_t = MLP_fb([z_t, y^_{t-1}]), y^_t = softmax(MLP_cls(z~_t)), y^_0 uniform. The
 mean_t CE(y^_t, y) + lambda * mean_t KL(y^_{t-1} || y^_t) over consecutive valid steps (t >= 2:
 pulling the first prediction towards the uniform y^_0 would only teach the model to hesitate).
 KL direction: F.kl_div(input=log y^_t, target=y^_{t-1}) = sum y^_{t-1} (log y^_{t-1} - log y^_t)
-= KL(y^_{t-1} || y^_t). The -TFL ablation feeds zeros instead of y^_{t-1} and uses lambda 0.
+= KL(y^_{t-1} || y^_t). The -TFL feedback ablation feeds zeros instead of y^_{t-1} (lambda kept); -TFL KL uses lambda 0
+(the feedback kept): `model.EduEmotionNetOptions`.
 """
 
 from __future__ import annotations

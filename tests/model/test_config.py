@@ -40,10 +40,10 @@ def test_variant_inherits_the_paper_config() -> None:
 
 def test_suite_rebases_every_variant_onto_the_tiny_config() -> None:
     configs = load_suite(CONFIGS / "suite_demo.yaml", {"data": "somewhere"})
-    assert len(configs) == 13
-    # Every row of Table I: every registered architecture, and the three ablations of the full model.
+    assert len(configs) == 14
+    # Every row of Table I: every registered architecture, and the four ablations of the full model.
     assert {c.model.arch for c in configs} == set(model_names())
-    assert {c.name for c in configs} >= {"no_cmaa", "no_mie", "no_tfl", "self_mm", "cfn_esa", "hybrid_fusion", "mult"}
+    assert {c.name for c in configs} >= {"no_cmaa", "no_mie", "no_tfl", "no_tfl_kl", "self_mm", "cfn_esa", "hybrid_fusion", "mult"}
     assert {c.model.d_model for c in configs} == {32}
     by_name = {c.name: c for c in configs}
     assert by_name["no_mie"].model.options == EduEmotionNetOptions(mie=False)

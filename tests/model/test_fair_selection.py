@@ -74,7 +74,7 @@ def test_permuting_test_metrics_changes_no_choice(tmp_path: Path) -> None:
     best_after = max((g for g in collect_runs([root]) if g.name not in ("edu_emotionnet", "no_mie")), key=lambda g: g.summary("macro_f1")[0])
     assert best_before.name != best_after.name  # the permutation does move the test ranking
     assert before == after
-    caption = "Fig. 4: per-class F1 on the test split, Edu-EmotionNet against HybridFusion (run hf)"
+    caption = "Fig. 4: per-class F1 on the test split, Edu-EmotionNet against HMATN-style (reconstructed) (run hf)"
     assert caption in [line.split(";")[0] for line in before["fig4"]]  # the pair the validation split chose
 
 

@@ -112,9 +112,11 @@ def test_no_mie_weights_are_equal_over_available(make_config, batch: Batch) -> N
     assert torch.allclose(avail[both][:, [0, 2]], torch.full_like(avail[both][:, [0, 2]], 0.5))
 
 
-def test_no_tfl_removes_feedback_and_kl(make_config, batch: Batch) -> None:
+def test_the_feedback_and_the_kl_term_are_separate_ablations(make_config, batch: Batch) -> None:
     full, ablated = _model(make_config), _model(make_config, options__tfl=False)
-    assert full.kl_weight > 0 and ablated.kl_weight == 0
+    no_kl = _model(make_config, options__tfl_kl=False)
+    assert full.kl_weight > 0 and ablated.kl_weight == full.kl_weight and no_kl.kl_weight == 0
+    assert no_kl.feedback.feedback and not ablated.feedback.feedback
     z = torch.randn(2, 5, 32)
     changed = z.clone()
     changed[:, 1] += 5.0  # only step 1's fused feature changes

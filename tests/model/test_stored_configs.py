@@ -48,7 +48,7 @@ def test_the_table_names_every_old_key_once() -> None:
     ("variant", "changed", "expected"),
     [
         ("edu_emotionnet.yaml", {}, EduEmotionNetOptions()),
-        ("ablation_no_tfl.yaml", {"tfl": False}, EduEmotionNetOptions(tfl=False)),
+        ("ablation_no_tfl.yaml", {"tfl": False}, EduEmotionNetOptions(tfl=False, tfl_kl=False)),  # old -TFL: both off
         ("edu_emotionnet.yaml", {"cmaa": False, "kl_weight": 0.3}, EduEmotionNetOptions(cmaa=False, kl_weight=0.3)),
         ("baseline_mult.yaml", {"mult_layers": 2, "mult_kernel": 1}, MulTOptions(crossmodal_layers=2, kernel=1)),
         ("baseline_hybrid_fusion.yaml", {"hybrid_blocks": 2}, HybridFusionOptions(blocks=2)),
@@ -100,7 +100,7 @@ def test_an_old_run_folder_loads_and_is_reported_as_what_it_was(make_config: Cal
     (run / "results.json").write_text(json.dumps({**results, "config": old_format(results["config"], tfl=False)}))
 
     trained = load_trained(run)
-    assert trained.config.model.options == EduEmotionNetOptions(tfl=False)
+    assert trained.config.model.options == EduEmotionNetOptions(tfl=False, tfl_kl=False)  # the old -TFL: both off
     assert trained.model.feedback.feedback is False and trained.model.kl_weight == 0.0  # type: ignore[union-attr]
     (group,) = collect_runs([tmp_path / "runs"])
-    assert (group.is_ablation, group.switched_off, group.display) == (True, ("tfl",), "Edu-EmotionNet -TFL")
+    assert (group.is_ablation, group.switched_off, group.display) == (True, ("tfl", "tfl_kl"), "Edu-EmotionNet -TFL feedback -TFL KL")
