@@ -421,6 +421,8 @@ def compute_agreement(
         gold_sessions=gold_sessions,
         gold_left_out=left_out,
         gold_included=bool(gold) and include_gold,
+        coincidence=contributions.coincidences.sum(axis=0).tolist(),
+        first_ratings=first,
     )
 
 

@@ -157,6 +157,13 @@ class AgreementReport:
     gold_left_out: int = 0
     gold_included: bool = False
     dropped: dict[str, int] = field(default_factory=dict)
+    #: Krippendorff's coincidence matrix (classes x classes): every ordered pair of two ratings of
+    #: one session, weighted 1/(m-1) for a session of m ratings; sessions of one rating add nothing.
+    #: It needs no consensus, so unlike `confusion` it is not biased when a session's own votes
+    #: decide its consensus (adaptive overlap, two ratings).
+    coincidence: list[list[float]] = field(default_factory=list)
+    #: Only each session's first this many ratings entered (`agreement.first_ratings`); None: all.
+    first_ratings: int | None = None
 
     @property
     def n_annotators(self) -> int:
@@ -214,6 +221,11 @@ class AgreementReport:
                 "accuracy": [entry.to_json() for entry in self.gold_accuracy],
             },
             "dropped": self.dropped,
+            "coincidence": {
+                "labels": self.classes,
+                "matrix": self.coincidence,
+                "what": "Krippendorff's coincidences: ordered pairs of ratings of one session, weighted 1/(m-1)",
+            },
             "bootstrap": {
                 "n_boot": self.n_boot,
                 "seed": self.seed,
@@ -317,6 +329,23 @@ class AgreementReport:
                 "|---|---:|",
             ]
             lines += [f"| {why} | {count} |" for why, count in self.dropped.items()]
+        if self.coincidence:
+            lines += [
+                "",
+                "## Coincidences: which labels the ratings of one session pair with",
+                "",
+                "Krippendorff's coincidence matrix (`coincidence.png`): every ordered pair of two ratings of one "
+                "session, weighted 1/(m-1) for a session of m ratings; the diagonal is agreement. No consensus "
+                "enters it, so it is fair under adaptive overlap, where a session's own two votes often decide "
+                "its consensus.",
+                "",
+                "| rating \\ other rating | " + " | ".join(self.classes) + " |",
+                "|---|" + "---:|" * len(self.classes),
+            ]
+            lines += [
+                f"| {label} | " + " | ".join(f"{value:.1f}" for value in row) + " |"
+                for label, row in zip(self.classes, self.coincidence, strict=True)
+            ]
         lines += [
             "",
             "## Confusion against the consensus (rows: consensus, columns: annotator)",
@@ -392,6 +421,46 @@ def plot_kappa_heatmap(report: AgreementReport, path: Path) -> Path:
     return _save(figure, path)
 
 
+def plot_coincidence(report: AgreementReport, path: Path) -> Path:
+    """Krippendorff's coincidence matrix as shares of each row, with its counts and a caption.
+
+    The figure that stays informative under adaptive overlap: it pairs the ratings of a session
+    with each other (no consensus in it), so the off-diagonal cells show which classes people mix up.
+    """
+    from matplotlib.figure import Figure
+
+    matrix = np.asarray(report.coincidence, dtype=float).reshape(len(report.classes), len(report.classes))
+    totals = matrix.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(totals > 0, matrix / totals, np.nan)
+    size = 1.5 + 0.9 * len(report.classes)
+    figure = Figure(figsize=(size + 1.8, size + 0.9), layout="constrained")
+    axes = figure.add_subplot()
+    image = _heatmap(axes, shares, report.classes, report.classes, ".0%", vmin=0, vmax=1, cmap="Blues")
+    axes.set_yticks(
+        range(len(report.classes)), [f"{label} ({total:.0f})" for label, total in zip(report.classes, totals[:, 0], strict=True)]
+    )
+    figure.colorbar(image, ax=axes, label="share of the row")
+    axes.set_xlabel("the other rating of the same session")
+    axes.set_ylabel("a rating (row total in brackets)")
+    axes.set_title("Which labels the ratings of one session pair with")
+    pairable = sum(count for m, count in report.ratings_per_session.items() if m >= 2)
+    which = (
+        f"Only each session's first {report.first_ratings} ratings count, all collected before any escalation."
+        if report.first_ratings is not None
+        else "Every rating counts: under adaptive overlap a third rating exists because the first two\n"
+        "disagreed, which lowers the diagonal; `--first 2` counts the first two only."
+    )
+    figure.text(
+        0.0, -0.02,
+        f"Krippendorff's coincidences over the {pairable} sessions with 2 or more ratings: every ordered pair\n"
+        "of two ratings of one session, weighted 1/(m-1) for m ratings; the diagonal is agreement.\n"
+        f"No consensus enters it (with two votes, a consensus is one of them). {which}\n'Cannot tell' is not a rating.",
+        fontsize=8, va="top",
+    )  # fmt: skip
+    return _save(figure, path)
+
+
 def plot_confusions(report: AgreementReport, path: Path) -> Path:
     """One confusion heatmap per annotator (rows consensus, columns annotator), side by side."""
     from matplotlib.figure import Figure
@@ -436,7 +505,8 @@ def new_report_dir(base: Path) -> Path:
 
 
 def write_agreement_report(report: AgreementReport, out_dir: Path) -> list[Path]:
-    """Write ``agreement.json``, ``agreement.md``, ``kappa_heatmap.png`` and ``confusion.png``."""
+    """Write ``agreement.json``, ``agreement.md``, ``coincidence.png``, ``kappa_heatmap.png`` and
+    ``confusion.png``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "agreement.json"
@@ -446,6 +516,7 @@ def write_agreement_report(report: AgreementReport, out_dir: Path) -> list[Path]
     return [
         json_path,
         markdown_path,
+        plot_coincidence(report, out_dir / "coincidence.png"),
         plot_kappa_heatmap(report, out_dir / "kappa_heatmap.png"),
         plot_confusions(report, out_dir / "confusion.png"),
     ]

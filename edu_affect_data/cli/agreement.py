@@ -35,8 +35,16 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
-def pairwise_table(pairs: Sequence[PairKappa], title: str) -> Table:
-    """Cohen's kappa of each annotator pair with n and its interval (here and in `annotate status`)."""
+#: Annotator pairs a terminal table shows; the rest are in the report's files (15 annotators: 105 pairs).
+SHOWN_PAIRS = 10
+
+
+def pairwise_table(pairs: Sequence[PairKappa], title: str, full_list: str | None = None) -> Table:
+    """Cohen's kappa of each annotator pair with n and its interval (here and in `annotate status`).
+
+    At most `SHOWN_PAIRS` rows, the pairs that rated the most sessions together; the caption says
+    how many more there are and where they are listed (`full_list`).
+    """
     from rich.table import Table
 
     from edu_affect_data.annotation.agreement_report import format_number
@@ -46,7 +54,13 @@ def pairwise_table(pairs: Sequence[PairKappa], title: str) -> Table:
         table.add_column(column)
     for column in ("n", "kappa", "95% CI"):
         table.add_column(column, justify="right")
-    for pair in pairs:
+    shown = sorted(pairs, key=lambda pair: -pair.n)[:SHOWN_PAIRS]
+    if len(pairs) > len(shown):
+        table.caption = (
+            f"the {len(shown)} pairs with the most sessions in common; {len(pairs) - len(shown)} more"
+            + (f" in {full_list}" if full_list else "")
+        )
+    for pair in shown:
         table.add_row(
             pair.a, pair.b, str(pair.n), format_number(pair.kappa),
             f"[{format_number(pair.ci_low)}, {format_number(pair.ci_high)}]",
@@ -54,7 +68,7 @@ def pairwise_table(pairs: Sequence[PairKappa], title: str) -> Table:
     return table
 
 
-def _print_table(report: AgreementReport) -> None:
+def _print_table(report: AgreementReport, full_list: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -78,7 +92,7 @@ def _print_table(report: AgreementReport) -> None:
             f"[{format_number(value.ci_low)}, {format_number(value.ci_high)}]",
         )
     console.print(summary)
-    console.print(pairwise_table(report.cohen_kappa_pairwise, "Cohen's kappa per annotator pair"))
+    console.print(pairwise_table(report.cohen_kappa_pairwise, "Cohen's kappa per annotator pair", full_list))
     console.print(_annotator_table(report))
     console.print(
         f"sessions by number of ratings: {per_session_text(report.ratings_per_session)} "
@@ -253,7 +267,8 @@ def agreement(
     elif output_format is OutputFormat.markdown:
         sys.stdout.write(report.to_markdown())
     else:
-        _print_table(report)
+        markdown = next((str(path) for path in written if path.suffix == ".md"), None)
+        _print_table(report, markdown)
     typer.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)
 
 

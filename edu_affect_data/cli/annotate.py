@@ -116,7 +116,9 @@ def _live_tables(live: LiveAgreement) -> list[Table]:
     people.caption = "\n".join(
         escape(f"{person.annotator} {person.drift.describe()}") for person in live.annotators if person.drift.flagged
     ) or None
-    pairs = pairwise_table(live.pairwise, "Cohen's kappa per annotator pair, on the sessions both labelled so far")
+    pairs = pairwise_table(
+        live.pairwise, "Cohen's kappa per annotator pair, on the sessions both labelled so far", "--format json"
+    )
     answers = Table(
         title="Share of each answer: this annotator's / the other annotators'",
         caption="* the others' share is outside this annotator's 95% Wilson interval (intervals: --format json)",

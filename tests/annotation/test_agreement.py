@@ -276,6 +276,7 @@ def test_report_files_and_json_keys(tmp_path: Path) -> None:
     assert [p.name for p in written] == [
         "agreement.json",
         "agreement.md",
+        "coincidence.png",
         "kappa_heatmap.png",
         "confusion.png",
     ]
@@ -354,3 +355,34 @@ def test_a_single_annotator_has_no_pairs_and_undefined_statistics() -> None:
     assert math.isnan(report.krippendorff_alpha.estimate) and math.isnan(
         report.fleiss_kappa.estimate
     )
+
+
+def test_the_coincidence_matrix_is_krippendorffs() -> None:
+    """Hand-computed: [A, A] adds A-A twice; [A, B] adds A-B and B-A; [B, B, C] (m = 3, weight 1/2)
+    adds B-B, B-C, C-B once each. It sums to the ratings of sessions with 2 or more ratings (7), and
+    alpha from it is the library's."""
+    A, B, C, _ = range(4)
+    codes = np.array([[A, A, MISSING], [A, B, MISSING], [B, B, C], [C, MISSING, MISSING]])
+    table = long_table(codes, ["A", "B", "C", "D"])
+    report = compute_agreement(table, classes=["A", "B", "C", "D"], n_boot=0)
+    expected = np.zeros((4, 4))
+    expected[A, A], expected[A, B], expected[B, A], expected[B, B], expected[B, C], expected[C, B] = 2, 1, 1, 1, 1, 1
+    assert np.allclose(report.coincidence, expected) and np.isclose(np.sum(report.coincidence), 7)
+    o = np.asarray(report.coincidence)
+    n_c, n = o.sum(axis=1), o.sum()
+    alpha = 1 - (n - 1) * (o.sum() - np.trace(o)) / (n**2 - (n_c**2).sum())
+    reliability = np.where(codes.T == MISSING, np.nan, codes.T).astype(float)
+    assert alpha == pytest.approx(krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal"))
+    assert "## Coincidences" in report.to_markdown() and report.to_json()["coincidence"]["matrix"] == report.coincidence
+
+
+def test_the_terminal_pair_table_shows_ten_pairs_and_says_where_the_rest_are() -> None:
+    from edu_affect_data.annotation.agreement_report import PairKappa
+    from edu_affect_data.cli.agreement import SHOWN_PAIRS, pairwise_table
+
+    pairs = [PairKappa(f"r{a:02d}", f"r{b:02d}", 0.5, n=a + b, ci_low=0.4, ci_high=0.6) for a, b in annotator_pairs(15)]
+    table = pairwise_table(pairs, "pairs", "agreement/agreement.md")
+    assert len(pairs) == 105 and table.row_count == SHOWN_PAIRS == 10
+    assert table.columns[2]._cells == [str(n) for n in sorted((p.n for p in pairs), reverse=True)[:10]]
+    assert table.caption == "the 10 pairs with the most sessions in common; 95 more in agreement/agreement.md"
+    assert pairwise_table(pairs[:3], "pairs").caption is None
