@@ -447,6 +447,7 @@ def agreement_for_file(
     gold: Path | Mapping[str, str] | None = None,
     include_gold: bool = False,
     first: int | None = None,
+    level: int | None = None,
 ) -> tuple[AgreementReport, list[Path]]:
     """Load a ratings table or a Label Studio ``.json`` export, compute the agreement, write the report.
 
@@ -461,11 +462,12 @@ def agreement_for_file(
     dropped: dict[str, int] = {}
     notes: list[str] = []
     if path.suffix.lower() == ".json":
-        loaded = load_export(path, control=control, classes=classes, abstain=abstain)
+        loaded = load_export(path, control=control, classes=classes, abstain=abstain, level=level)
         table, dropped, notes = loaded.table, loaded.dropped, loaded.notes
     else:
-        if control is not None:
-            raise VotesTableError(f"{path}: a Choices control is chosen in a Label Studio .json export only, not in a table")
+        if control is not None or level is not None:
+            flag = "--control" if control is not None else "--level"
+            raise VotesTableError(f"{path}: {flag} applies to a Label Studio .json export only, not to a table")
         table = load_ratings(path, classes=classes, abstain=abstain)
     if isinstance(gold, (str, Path)):
         resolved = list(classes) if classes is not None else found_classes(table, abstain)

@@ -2,7 +2,8 @@
 
 A table (CSV, TSV, Parquet) has one row per vote: ``session_id, annotator, label``. A Label Studio
 export is read by the one export reader of the pull (``export.read_votes``), generalised: any
-``Choices`` control (``control``, needed only when the results use several), any label, a task
+single-choice control, ``Choices`` or ``Taxonomy`` (``control``, needed only when the results use
+several; a Taxonomy's node at ``level``, the leaf by default), any label, a task
 without ``data.session_id`` as its own unit named by its task id, annotators named as the export
 names them (the inlined user's e-mail, else ``user-id:<n>``). What the reader leaves out
 (cancelled, empty, several choices, a repeated vote) is counted by why, never silently lost.
@@ -96,7 +97,7 @@ class ExportRatings:
 
     #: session_id, annotator, label: one valid vote per row.
     table: pd.DataFrame
-    #: The Choices control read.
+    #: The Choices or Taxonomy control read.
     control: str
     #: Annotations left out, by why (``export.CANCELLED``, ``export.NO_CHOICE``, ...).
     dropped: dict[str, int]
@@ -108,14 +109,14 @@ def _choose_control(path: Path, controls: list[str], control: str | None) -> str
     if control is not None:
         if control not in controls:
             raise VotesTableError(
-                f"{path}: no Choices control {control!r} in the export's results; found {controls or 'none'}"
+                f"{path}: no Choices or Taxonomy control {control!r} in the export's results; found {controls or 'none'}"
             )
         return control
     if not controls:
-        raise VotesTableError(f"{path}: no annotation chooses anything in a Choices control (no result of type 'choices')")
+        raise VotesTableError(f"{path}: no annotation chooses anything in a Choices or Taxonomy control (no result of type 'choices' or 'taxonomy')")
     if len(controls) > 1:
         raise VotesTableError(
-            f"{path}: the results use several Choices controls ({', '.join(controls)}): pick one with --control NAME"
+            f"{path}: the results use several choice controls ({', '.join(controls)}): pick one with --control NAME"
         )
     return controls[0]
 
@@ -136,6 +137,7 @@ def load_export(
     control: str | None = None,
     classes: Sequence[str] | None = None,
     abstain: str = ABSTAIN,
+    level: int | None = None,
 ) -> ExportRatings:
     """The votes of a Label Studio JSON export (the task list with ``annotations``) as ratings.
 
@@ -158,6 +160,7 @@ def load_export(
         project=path.name,
         control=chosen,
         task_as_session=True,
+        level=level,
     )
     if classes is not None:
         _check_export_labels(path, votes.valid, allowed_labels(votes.valid, classes, abstain))
@@ -171,7 +174,10 @@ def load_export(
         why = ", ".join(f"{k}: {v}" for k, v in sorted(dropped.items())) or "no annotations"
         raise VotesTableError(f"{path}: no usable votes in control {chosen!r} ({why})")
     unnamed = sum(1 for task in tasks if (task.get("data") or {}).get("session_id") is None)
-    notes = [f"Read from a Label Studio export, Choices control '{chosen}'."]
+    kinds = export.control_types(tasks, chosen)
+    notes = [f"Read from a Label Studio export, {' and '.join(kinds)} control '{chosen}'"
+             + (f", level {level} of its paths." if level is not None and "Taxonomy" in kinds else
+                ", the leaf of each path." if "Taxonomy" in kinds else ".")]
     if unnamed:
         notes.append(f"{unnamed} task(s) without data.session_id are their own units, named by task id.")
     if dropped:

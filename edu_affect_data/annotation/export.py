@@ -52,6 +52,7 @@ NO_CHOICE = "no choice"
 SEVERAL_CHOICES = "several choices"
 UNKNOWN_LABEL = "unknown label"
 DUPLICATE = "duplicate"
+SHALLOW_PATH = "taxonomy path too short"
 NO_SESSION = "no session_id"
 
 
@@ -192,16 +193,37 @@ def _check_annotation(annotation: dict[str, Any], where: str) -> None:
         raise ExportFormatError(f"{where}: was_cancelled is {_kind(cancelled)}, expected true or false")
 
 
+def _taxonomy_choices(value: dict[str, Any], level: int | None) -> list[str]:
+    """A Taxonomy's choices are paths from the root (``[["Negative", "Frustrated"]]``): each path's
+    node at ``level`` (1 = the top), or its leaf when ``level`` is None; a path too short for the
+    level gives ``""``, which no label list holds (the vote is then dropped, named)."""
+    paths = [path if isinstance(path, list) else [path] for path in value.get("taxonomy") or []]
+    if level is None:
+        return [str(path[-1]) for path in paths if path]
+    return [str(path[level - 1]) if len(path) >= level else "" for path in paths]
+
+
+#: Result types of a single-choice control -> its choices read from a region's ``value``
+#: (``level``: the depth of a Taxonomy's node; the flat types ignore it). Declared data: a new
+#: control type is one entry here.
+CHOICE_READERS: dict[str, Any] = {
+    "choices": lambda value, level: [str(c) for c in value.get("choices") or []],
+    "taxonomy": _taxonomy_choices,
+}
+
+
 def _is_choices(region: Any) -> bool:
-    return isinstance(region, dict) and region.get("type") == "choices"
+    return isinstance(region, dict) and region.get("type") in CHOICE_READERS
 
 
-def _affect_choices(result: Iterable[dict[str, Any]], control: str = AFFECT_CONTROL) -> list[str]:
-    """Every choice made in the ``control`` Choices of one annotation's result."""
+def _affect_choices(
+    result: Iterable[dict[str, Any]], control: str = AFFECT_CONTROL, level: int | None = None
+) -> list[str]:
+    """Every choice made in the ``control`` control (Choices or Taxonomy) of one annotation's result."""
     choices: list[str] = []
     for region in result or []:
         if _is_choices(region) and region.get("from_name") == control:
-            choices.extend(str(c) for c in (region.get("value") or {}).get("choices") or [])
+            choices.extend(CHOICE_READERS[region["type"]](region.get("value") or {}, level))
     return choices
 
 
@@ -221,13 +243,27 @@ def choice_controls(tasks: Iterable[dict[str, Any]]) -> list[str]:
     )
 
 
+def control_types(tasks: Iterable[dict[str, Any]], control: str) -> list[str]:
+    """The result types (``Choices``, ``Taxonomy``) that ``control`` answers with in ``tasks``."""
+    found = {
+        str(region["type"])
+        for task in tasks
+        for annotation in task.get("annotations") or []
+        for region in annotation.get("result") or []
+        if _is_choices(region) and region.get("from_name") == control
+    }
+    return [kind.capitalize() for kind in sorted(found)]
+
+
 def _problem(
-    annotation: dict[str, Any], labels: Collection[str] | None, control: str = AFFECT_CONTROL
+    annotation: dict[str, Any], labels: Collection[str] | None, control: str = AFFECT_CONTROL, level: int | None = None
 ) -> tuple[str | None, str | None, str | None]:
     """(label, None, None) for a usable annotation, else (None, kind, reason); ``labels`` None: any."""
     if annotation.get("was_cancelled"):
         return None, CANCELLED, "cancelled (skipped by the annotator)"
-    choices = _affect_choices(annotation.get("result") or [], control)
+    choices = _affect_choices(annotation.get("result") or [], control, level)
+    if "" in choices:
+        return None, SHALLOW_PATH, f"a '{control}' taxonomy path has no level {level}"
     if not choices:
         return None, NO_CHOICE, f"empty result: no '{control}' choice"
     if len(choices) > 1:
@@ -277,13 +313,15 @@ def read_votes(
     project: str,
     control: str = AFFECT_CONTROL,
     task_as_session: bool = False,
+    level: int | None = None,
 ) -> Votes:
     """Check every annotation of ``tasks`` (export order), naming annotators by pseudonym.
 
     ``pseudonyms`` None names annotators by ``identity`` (e-mail or ``user-id:<n>``); ``labels``
     None accepts any label of the ``control`` Choices; ``task_as_session`` makes a task without
     ``data.session_id`` its own unit, named by its task id, instead of excluding its votes (a
-    build's project has one task per session; another campaign's export need not).
+    build's project has one task per session; another campaign's export need not). ``level``: the
+    node of a Taxonomy control's path taken as the label (1 = the top; None = the leaf).
     """
     valid: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
@@ -302,7 +340,7 @@ def read_votes(
         for annotation in annotations:
             annotator = names[identity(annotation.get("completed_by"), emails)]
             submitted += not annotation.get("was_cancelled")
-            label, kind, reason = _problem(annotation, labels, control)
+            label, kind, reason = _problem(annotation, labels, control, level)
             if session is None:
                 label, kind, reason = None, NO_SESSION, "task has no session_id in its data"
             elif label is not None and annotator in voted:

@@ -185,7 +185,15 @@ def agreement(
         str | None,
         typer.Option(
             "--control",
-            help="Choices control of a Label Studio export to read (needed when it has several).",
+            help="Choices or Taxonomy control of a Label Studio export to read (needed when it has several).",
+        ),
+    ] = None,
+    level: Annotated[
+        int | None,
+        typer.Option(
+            "--level",
+            min=1,
+            help="With a Taxonomy control: the depth of the path taken as the label (1 = the top; default: the leaf).",
         ),
     ] = None,
     gold: Annotated[
@@ -223,6 +231,8 @@ def agreement(
       edu-data agreement --out build-output --seed 0
 
       edu-data agreement --annotations project-3.json --control mood --gold gold.csv
+
+      edu-data agreement --annotations taxonomy-export.json --control affect --level 2
     """
     from edu_affect_data.annotation.agreement import agreement_for_file
     from edu_affect_data.annotation.gold import read_gold
@@ -261,6 +271,7 @@ def agreement(
         gold=gold_source or None,
         include_gold=include_gold,
         first=first,
+        level=level,
     )
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")

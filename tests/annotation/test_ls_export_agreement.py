@@ -111,12 +111,12 @@ def test_several_controls_need_control(export_file: Path) -> None:
     result = CliRunner().invoke(app, ["agreement", "--annotations", str(export_file)])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"error: {export_file}: the results use several Choices controls (certainty, mood): "
+        f"error: {export_file}: the results use several choice controls (certainty, mood): "
         "pick one with --control NAME"
     )
     unknown = CliRunner().invoke(app, ["agreement", "--annotations", str(export_file), "--control", "weather"])
     assert unknown.exit_code == 2
-    assert "no Choices control 'weather' in the export's results; found ['certainty', 'mood']" in unknown.stderr
+    assert "no Choices or Taxonomy control 'weather' in the export's results; found ['certainty', 'mood']" in unknown.stderr
 
     certainty = agreement_json("--annotations", str(export_file), "--control", "certainty")
     assert certainty["classes"] == ["high", "low"]
@@ -150,11 +150,11 @@ def test_broken_exports_and_a_control_on_a_table_are_one_line_errors(tmp_path: P
     assert result.exit_code == 2 and "expected a JSON list of tasks, got an object" in result.stderr
     broken.write_text(json.dumps([{"id": 1, "annotations": [annotation(1, 7, cancelled=True)]}]), encoding="utf-8")
     result = CliRunner().invoke(app, ["agreement", "--annotations", str(broken)])
-    assert result.exit_code == 2 and "no annotation chooses anything in a Choices control" in result.stderr
+    assert result.exit_code == 2 and "no annotation chooses anything in a Choices or Taxonomy control" in result.stderr
     table = tmp_path / "votes.csv"
     table.write_text("session_id,annotator,label\ns1,a,x\ns1,b,y\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["agreement", "--annotations", str(table), "--control", "mood"])
-    assert result.exit_code == 2 and "a Choices control is chosen in a Label Studio .json export only" in result.stderr
+    assert result.exit_code == 2 and "--control applies to a Label Studio .json export only" in result.stderr
 
 
 @pytest.mark.labelstudio
@@ -188,3 +188,43 @@ def test_a_real_projects_export_gives_the_agreement_of_its_pull(
         assert mine["n"] == pair["n"] and mine["kappa"] == pytest.approx(pair["kappa"], abs=1e-12)
     assert {name[a]: n for a, n in from_file["cannot_tell"].items()} == from_pull["cannot_tell"]
     assert from_file["dropped"] == {}
+
+
+def taxonomy(control: str, *paths: list[str]) -> dict[str, Any]:
+    """A Taxonomy result as Label Studio stores it: each choice with its ancestors, root first."""
+    return {"from_name": control, "to_name": "video", "type": "taxonomy", "value": {"taxonomy": [list(p) for p in paths]}}
+
+
+def test_a_taxonomy_control_is_read_at_its_leaf_or_at_the_level_asked(tmp_path: Path) -> None:
+    tasks = [
+        {"id": 1, "data": {"session_id": "s1"}, "annotations": [
+            annotation(1, 7, taxonomy("affect", ["Negative", "Frustrated"])),
+            annotation(2, 8, taxonomy("affect", ["Negative", "Bored"])),
+        ]},
+        {"id": 2, "data": {"session_id": "s2"}, "annotations": [
+            annotation(3, 7, taxonomy("affect", ["Positive", "Curious"])),
+            annotation(4, 8, taxonomy("affect", ["Positive"])),  # a node of level 1 only
+            annotation(5, 9, taxonomy("affect", ["Positive", "Curious"], ["Negative", "Bored"])),  # two choices
+        ]},
+    ]  # fmt: skip
+    path = tmp_path / "taxonomy-export.json"
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+
+    leaf = load_export(path)
+    assert leaf.control == "affect" and "Taxonomy control 'affect', the leaf of each path" in leaf.notes[0]
+    assert leaf.table.values.tolist() == [["s1", "user-id:7", "Frustrated"], ["s1", "user-id:8", "Bored"],
+                                          ["s2", "user-id:7", "Curious"], ["s2", "user-id:8", "Positive"]]
+    assert leaf.dropped == {export.SEVERAL_CHOICES: 1}
+
+    top = load_export(path, level=1)
+    assert top.table["label"].tolist() == ["Negative", "Negative", "Positive", "Positive"]
+    second = load_export(path, level=2)
+    assert second.table["label"].tolist() == ["Frustrated", "Bored", "Curious"]
+    assert second.dropped == {export.SEVERAL_CHOICES: 1, export.SHALLOW_PATH: 1}  # named, not lost
+
+    data = agreement_json("--annotations", str(path), "--level", "1")
+    assert data["n_ratings"] == 4 and data["observed_agreement"]["estimate"] == 1.0
+    table = tmp_path / "votes.csv"
+    pd.DataFrame(MOOD_VOTES, columns=["session_id", "annotator", "label"]).to_csv(table, index=False)
+    refused = CliRunner().invoke(app, ["agreement", "--annotations", str(table), "--level", "2"])
+    assert refused.exit_code == 2 and "--level applies to a Label Studio .json export only" in refused.output
