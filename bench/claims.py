@@ -6,8 +6,9 @@
 The demo's 40 test sessions cannot separate models a few points apart. This bench synthesizes the
 `claims` profile (the demo's look and its planted time-local noise, about seven times the
 recordings), builds the dataset with the demo pipeline's features (frame embeddings at 5 fps), and
-trains the demo suite (`model/configs/suite_demo.yaml`: every row of Table I at the CPU size, the
-ablations, the unimodal and fusion baselines) on it, then writes the report with the claims section
+trains the claims suite (`model/configs/suite_claims.yaml`: the demo suite's rows of Table I at the
+CPU size, the ablations, the unimodal and fusion baselines, each with the same tuning grid chosen
+on validation) on it, then writes the report with the claims section
 checked against `synth_truth.json`.
 
 Bench-only switch: the annotation stages are skipped and every kept session is labelled with its
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import yaml
 from stage_cpu import label_from_truth  # the planted labels (bench-only switch)
 
 from edu_affect_data.config import load_config
@@ -87,7 +89,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--workers", type=int, default=2, help="feature extraction workers")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="training processes (seeds split among them)")
-    parser.add_argument("--suite", type=Path, default=REPO / "model" / "configs" / "suite_demo.yaml")
+    parser.add_argument("--suite", type=Path, default=REPO / "model" / "configs" / "suite_claims.yaml")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     edu_data = str(Path(sys.executable).with_name("edu-data"))
@@ -107,13 +109,17 @@ def main() -> None:
     # keeps every core busy (each seed's runs are independent folders, `runs/<name>/seed<k>`).
     seeds = args.seeds.split(",")
     groups = [",".join(seeds[i :: args.jobs]) for i in range(min(args.jobs, len(seeds)))]
-    processes = [
-        subprocess.Popen(
+    def start(group: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [edu_data, "experiments", str(args.suite), "--set", f"data={dataset}", "--out", str(runs), "--seeds", group]
         )
-        for group in groups
-    ]
-    failed = [p.args for p in processes if p.wait() != 0]
+
+    # A suite with a tuning search trains its trials in runs/<name>/search/: the first group runs
+    # alone so that the others find the trials finished instead of training them concurrently.
+    searched = "search" in (yaml.safe_load(args.suite.read_text()) or {})
+    failed = [first.args for first in [start(groups[0])] if first.wait() != 0] if searched else []
+    processes = [start(group) for group in (groups[1:] if searched else groups)]
+    failed += [p.args for p in processes if p.wait() != 0]
     if failed:
         raise SystemExit(f"training failed: {failed}")
     trained = time.perf_counter()

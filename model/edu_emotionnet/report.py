@@ -22,7 +22,7 @@ from edu_affect_data.core.atomic import atomic_write_text
 from edu_affect_data.core.provenance import code_version
 from edu_affect_data.stages.card import stats_from_card
 from edu_affect_data.stages.provenance import describe_code, summary_lines
-from edu_emotionnet import claims, figures, significance
+from edu_emotionnet import claims, figures, significance, tuning
 from edu_emotionnet.runs import ModelRuns, collect_runs
 
 
@@ -129,6 +129,7 @@ def write_report(
     for key, table in tables.items():
         lines += [f"## {_TITLES[key]}", "", table, ""]
     lines += ["## Model sizes", "", model_sizes(groups, full), ""]
+    lines += ["## Tuning", "", *tuning.render(groups)]
     lines += ["## Paired tests: the full model against every other model", ""]
     lines += significance.render(comparisons, full.name if full else "full")
     lines += ["## Paper claims on synthetic data", ""]

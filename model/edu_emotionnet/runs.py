@@ -104,10 +104,22 @@ class ModelRuns:
         return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+#: A model's record of its tuning search, beside its seed folders (`RUN/search.json`, `tuning.py`).
+SEARCH_RECORD = "search.json"
+#: The folder of a model's search trials (`RUN/search/<k>/`): trials are not runs of the report.
+TRIALS_DIR = "search"
+
+
+def is_search_trial(results: Path) -> bool:
+    """Whether a results.json is a tuning trial's (`RUN/search/<k>/results.json` beside `RUN/search.json`)."""
+    return any(parent.name == TRIALS_DIR and (parent.parent / SEARCH_RECORD).is_file() for parent in results.parents)
+
+
 def collect_runs(paths: list[Path]) -> list[ModelRuns]:
     """Group every results.json under `paths` by config name (order: full model first, then as found).
 
-    Each run's stored config is read back through `config.config_from_dict` (old flat model keys
+    Tuning trials (`is_search_trial`) are not runs: the report reads their record instead. Each
+    run's stored config is read back through `config.config_from_dict` (old flat model keys
     included), so the options deciding its place are exactly those it was trained with.
     """
     groups: dict[str, ModelRuns] = {}
@@ -115,7 +127,7 @@ def collect_runs(paths: list[Path]) -> list[ModelRuns]:
         root = Path(root)
         if not root.exists():
             raise FileNotFoundError(f"{root}: no such run folder")
-        found = sorted(root.rglob(RESULTS)) if root.is_dir() else []
+        found = sorted(p for p in root.rglob(RESULTS) if not is_search_trial(p)) if root.is_dir() else []
         if not found:
             raise FileNotFoundError(f"{root}: no {RESULTS} under it (train first)")
         for path in found:
