@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.parquet import read_table
 from edu_affect_data.core.vocabulary import MODALITIES
 
 #: Columns of `session_table`, in order.
@@ -80,7 +79,7 @@ def _table(path: Path, columns: Iterable[str] | None = None) -> list[dict[str, A
     """The rows of a stage's table, or None when that stage has not written it."""
     if not path.is_file():
         return None
-    return pq.read_table(path, columns=list(columns) if columns is not None else None).to_pylist()
+    return read_table(path, list(columns) if columns is not None else None).to_pylist()
 
 
 def _sessions(paths: BuildPaths) -> list[dict[str, Any]]:
@@ -105,7 +104,7 @@ def _published(paths: BuildPaths) -> dict[str, str] | None:
     where: dict[str, str] = {}
     for shard in shards:
         split = shard.name.split("-")[0]
-        for session_id in pq.read_table(shard, columns=["session_id"]).column("session_id").to_pylist():
+        for session_id in read_table(shard, ["session_id"]).column("session_id").to_pylist():
             where[str(session_id)] = split
     return where
 

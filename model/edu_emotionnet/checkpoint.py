@@ -1,10 +1,18 @@
 """Checkpoints: `ckpt.pt` holds everything a resumed run needs to continue bit-for-bit; `best.pt` the
 weights chosen on validation macro-F1, ties broken by validation loss (what evaluate, report and
-predict load)."""
+predict load).
+
+Each checkpoint records its `format`. Format 1 (no `format` key) held `text_dim` and the weights
+of the Transformer layers under `nn.TransformerEncoderLayer`'s names; format 2 holds the dataset
+inputs (`ModelInputs`) and the names of `edu_emotionnet.attention`. A format-1 checkpoint is read
+through `upgrade_checkpoint` (one remap of the saved names, the inputs of that version); a format
+newer than this code is refused, naming it.
+"""
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +22,50 @@ import torch
 
 from edu_affect_data.core.atomic import atomic_write
 from edu_emotionnet.config import TrainConfig, config_from_dict
+from edu_emotionnet.inputs import ModelInputs, legacy_inputs
 from edu_emotionnet.model import build_model
 from edu_emotionnet.outputs import AffectModel
 
 LAST = "ckpt.pt"
 BEST = "best.pt"
+#: What this code writes; `upgrade_checkpoint` reads every earlier one.
+CHECKPOINT_FORMAT = 2
+#: Format 1's `nn.TransformerEncoder` parameter names -> `attention.CausalTransformer`'s.
+_FORMAT_1_NAMES = (
+    (re.compile(r"\.stack\.layers\.(\d+)\.self_attn\.in_proj_(weight|bias)$"), r".layers.\1.qkv.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.self_attn\.out_proj\.(weight|bias)$"), r".layers.\1.out.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.linear1\.(weight|bias)$"), r".layers.\1.ff.0.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.linear2\.(weight|bias)$"), r".layers.\1.ff.3.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.norm1\.(weight|bias)$"), r".layers.\1.norm_attention.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.norm2\.(weight|bias)$"), r".layers.\1.norm_ff.\2"),
+)
+
+
+class CheckpointFormatError(ValueError):
+    """A checkpoint written by a newer version of this code than the one reading it."""
+
+
+def upgrade_checkpoint(payload: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`payload` in today's format: format 1's names remapped and its inputs made explicit (a copy)."""
+    written = int(payload.get("format", 1))
+    if written > CHECKPOINT_FORMAT:
+        raise CheckpointFormatError(
+            f"{path}: checkpoint format {written} was written by a newer edu-emotionnet than this one, which reads "
+            f"formats 1-{CHECKPOINT_FORMAT}; upgrade the package"
+        )
+    if written == CHECKPOINT_FORMAT:
+        return payload
+    payload = dict(payload)
+    renamed = {}
+    for name, value in payload["model"].items():
+        for pattern, replacement in _FORMAT_1_NAMES:
+            name = pattern.sub(replacement, name)
+        renamed[name] = value
+    payload["model"] = renamed
+    video = (payload["config"].get("model") or {}).get("video") or {}
+    payload["inputs"] = legacy_inputs(int(payload.pop("text_dim")), int(video.get("embedding_dim", 1280))).to_json()
+    payload["format"] = CHECKPOINT_FORMAT
+    return payload
 
 
 @dataclass
@@ -61,28 +108,35 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> None:
 
 
 def save_last(run_dir: Path, *, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: LoopState,
-              config: TrainConfig, text_dim: int) -> None:
+              config: TrainConfig, inputs: ModelInputs) -> None:
     _atomic_save(
         {
+            "format": CHECKPOINT_FORMAT,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "loop": asdict(state),
             "rng": rng_states(),
             "config": config.model_dump(mode="json"),
-            "text_dim": text_dim,
+            "inputs": inputs.to_json(),
         },
         run_dir / LAST,
     )
 
 
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's payload in today's format (`upgrade_checkpoint`)."""
+    return upgrade_checkpoint(torch.load(path, map_location="cpu", weights_only=False), path)
+
+
 def load_last(run_dir: Path) -> dict[str, Any]:
-    return torch.load(run_dir / LAST, map_location="cpu", weights_only=False)
+    return read_checkpoint(run_dir / LAST)
 
 
-def save_best(run_dir: Path, *, model: torch.nn.Module, config: TrainConfig, text_dim: int, epoch: int) -> None:
+def save_best(run_dir: Path, *, model: torch.nn.Module, config: TrainConfig, inputs: ModelInputs, epoch: int) -> None:
     _atomic_save(
-        {"model": model.state_dict(), "config": config.model_dump(mode="json"), "text_dim": text_dim, "epoch": epoch},
+        {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config.model_dump(mode="json"),
+         "inputs": inputs.to_json(), "epoch": epoch},
         run_dir / BEST,
     )
 
@@ -92,7 +146,7 @@ class TrainedRun:
     model: AffectModel  # in eval mode
     config: TrainConfig
     best_epoch: int
-    text_dim: int
+    inputs: ModelInputs
 
 
 def load_trained(run_dir: Path, device: torch.device | str = "cpu") -> TrainedRun:
@@ -100,8 +154,9 @@ def load_trained(run_dir: Path, device: torch.device | str = "cpu") -> TrainedRu
     path = Path(run_dir) / BEST
     if not path.exists():
         raise FileNotFoundError(f"{path}: no best checkpoint (is {run_dir} a finished training run?)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = read_checkpoint(path)
     config = config_from_dict(payload["config"])
-    model = build_model(config.model, int(payload["text_dim"]))
+    inputs = ModelInputs.from_json(payload["inputs"])
+    model = build_model(config.model, inputs)
     model.load_state_dict(payload["model"])
-    return TrainedRun(model.to(device).eval(), config, int(payload["epoch"]), int(payload["text_dim"]))
+    return TrainedRun(model.to(device).eval(), config, int(payload["epoch"]), inputs)

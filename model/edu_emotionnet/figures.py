@@ -22,7 +22,7 @@ from edu_emotionnet.claims import burst_steps, load_noise, split_places
 from edu_emotionnet.registry import models_with_role
 from edu_emotionnet.robustness import KINDS
 from edu_emotionnet.runs import ModelRuns
-from edu_emotionnet.significance import bootstrap_mean_ci, by_seed, load_outputs
+from edu_emotionnet.significance import bootstrap_mean_ci, load_outputs
 
 #: A step's weights are drawn only when at least this many test sessions reach it.
 MIN_SESSIONS_PER_STEP = 5
@@ -219,7 +219,7 @@ def loss_curves(full: ModelRuns, path: Path) -> Figure:
     """Fig. 6: training and validation loss per epoch, one line per seed, the chosen epoch marked."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    runs = by_seed(full)
+    runs = full.by_seed()
     for i, (_, (result, run_dir)) in enumerate(sorted(runs.items())):
         records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
         epochs = [r["epoch"] + 1 for r in records]

@@ -75,7 +75,7 @@ def test_permuting_test_metrics_changes_no_choice(tmp_path: Path) -> None:
     assert best_before.name != best_after.name  # the permutation does move the test ranking
     assert before == after
     caption = "Fig. 4: per-class F1 on the test split, Edu-EmotionNet against HybridFusion (run hf)"
-    assert [line.split(";")[0] for line in before["fig4"]] == [caption, caption]
+    assert caption in [line.split(";")[0] for line in before["fig4"]]  # the pair the validation split chose
 
 
 class Poisoned(dict):
