@@ -1,4 +1,4 @@
-"""Every example of the docs site's pages runs, as a reader would run it (issue 22).
+"""Every example of the README and the docs site's pages runs, as a reader would run it (issue 22).
 
 Which fences run. Every ```bash and ```python block runs, and every ```console block (`$ command`
 lines, each followed by what it prints); other fences (yaml, text, json, none) are only shown.
@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-#: The docs site's sources and the results file it includes.
-PAGES = (*sorted((REPO / "docs").glob("*.md")), REPO / "bench" / "RESULTS.md")
+#: The README, the docs site's sources and the results file it includes.
+PAGES = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "bench" / "RESULTS.md")
 RUNS = {"bash", "python", "console"}
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<ticks>`{3,})(?P<lang>[\w-]*)\s*$")
 MARKER = re.compile(r"^\s*<!--\s*(?P<key>not run|needs|exits (?P<status>\d+))\s*:\s*(?P<value>.*?)\s*-->\s*$")

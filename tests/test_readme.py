@@ -26,6 +26,15 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert "make demo" in head and "make test" in head
 
 
+def test_the_commands_table_is_written_once() -> None:
+    """The README holds the table; the docs page includes that section of it (pymdownx.snippets)."""
+    readme = README.read_text(encoding="utf-8")
+    assert "<!-- --8<-- [start:commands] -->" in readme and "<!-- --8<-- [end:commands] -->" in readme
+    assert readme.count("| `edu-data build CONFIG") == 1
+    page = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
+    assert '--8<-- "README.md:commands"' in page and "| `edu-data" not in page
+
+
 @pytest.mark.slow
 def test_the_docs_site_builds_without_a_warning(tmp_path: Path) -> None:
     """`mkdocs build --strict` (what `make docs` runs): a broken link or anchor, a page left out of
