@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_OUT ?= demo-output
 
-.PHONY: env test test-fast lint demo labelstudio-start labelstudio-stop clean
+.PHONY: env test test-fast lint docs demo labelstudio-start labelstudio-stop clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ test-fast: env
 	$(VENV)/bin/ruff check .
 	env -u PYTHONDONTWRITEBYTECODE $(TEST_ENV) $(VENV)/bin/python -m pytest -q -m "$(FAST)" tests
 
+# The manual as a static site in site/ (open site/index.html): pages from docs/, settings in
+# mkdocs.yml; --strict makes a broken link or anchor, a page missing from the navigation or a missing
+# included file an error. `make test` builds it too (tests/test_readme.py).
+docs: env
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 demo: env
 	bash scripts/demo.sh $(DEMO_OUT)
 
@@ -61,4 +67,4 @@ labelstudio-stop:
 	bash scripts/labelstudio.sh stop
 
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO_OUT) site .pytest_cache .mypy_cache .ruff_cache

@@ -46,4 +46,12 @@ cat <<DONE
   dataset        $OUT/build/dataset/     (load with datasets.load_dataset)
   runs           $OUT/runs/
   report         $OUT/report/report.md
+
+The Label Studio server stops with this script (its projects and votes stay in .labelstudio/data).
+To look at the campaign again, start it and ask for the campaign's status:
+  make labelstudio-start            # or: bash scripts/labelstudio.sh start (prints the URL)
+  $BIN/edu-data annotate status pipelines/demo.yaml --out $OUT/build
+  make labelstudio-stop
+Why a session was kept or dropped:  $BIN/edu-data sessions --out $OUT/build --status gap
+                                    $BIN/edu-data why SESSION_ID --out $OUT/build
 DONE

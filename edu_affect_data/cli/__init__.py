@@ -56,7 +56,7 @@ def version() -> None:
 
 @app.command("config-reference")
 def config_reference() -> None:
-    """Print the Markdown reference of every pipeline configuration key (as in the README)."""
+    """Print the Markdown reference of every pipeline configuration key (the block kept in docs/configuration.md)."""
     from edu_affect_data.config_doc import config_reference_markdown
 
     typer.echo(config_reference_markdown())
