@@ -10,6 +10,7 @@ dropped from pooling by the mask.
 
 from __future__ import annotations
 
+import errno
 import math
 
 import torch
@@ -150,7 +151,7 @@ class ResNetFrameCNN(nn.Module):
         video = config.video
         if video.pretrained is not None:
             if not video.pretrained.is_dir():
-                raise FileNotFoundError(f"model.video.pretrained: {video.pretrained} is not a folder")
+                raise NotADirectoryError(errno.ENOTDIR, "model.video.pretrained is not a folder", str(video.pretrained))
             self.resnet = ResNetModel.from_pretrained(str(video.pretrained), local_files_only=True)
         else:
             self.resnet = ResNetModel(
