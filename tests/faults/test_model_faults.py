@@ -222,6 +222,7 @@ def test_every_user_error_the_model_names_exists() -> None:
         assert name in app.user_errors
 
 
-#: Kinds of fault covered here: the checkpoint damages (and the two resume cases), the predict
-#: cases, the missing dataset for train/predict/evaluate, report without runs, Dask, validate.
-FAULT_KINDS = len(CHECKPOINTS) + 2 + 3 + 3 + 1 + 1 + 1
+#: Kinds of fault covered here: six checkpoint damages, two resume cases, a row and a session id
+#: `predict` cannot find, a missing dataset for train/predict/evaluate, report without runs, an
+#: unreachable Dask scheduler, validate on an empty folder.
+FAULT_KINDS = len(CHECKPOINTS) + 2 + 2 + 3 + 1 + 1 + 1

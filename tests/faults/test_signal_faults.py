@@ -18,7 +18,6 @@ and dataset shard row for row. How fast a run stops is measured by bench/interru
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import re
@@ -43,6 +42,7 @@ from tests.annotation.small_corpus import SmallCorpus, write_corpus
 from tests.faults import signal_stages
 from tests.faults.test_kill9_faults import FINISHED, copy_build, parquet_contents, temporaries
 from tests.features.fake_build import published_build, small_config
+from tests.helpers.processes import live_members, members_after
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 REPO = Path(__file__).resolve().parents[2]
@@ -72,18 +72,6 @@ def points(stage: str, low: int, high: int, count: int) -> list[int]:
     return sorted(random.Random(f"{SEED}-{stage}-{low}").sample(range(low, high), count))
 
 
-def live_members(group: int) -> list[str]:
-    """`pid command` of every process of process group `group` that has not exited (zombies have)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            text = stat.read_text()
-            name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
-            if int(fields[2]) == group and fields[0] != "Z":
-                found.append(f"{stat.parent.name} {name}")
-    return found
-
-
 def interrupt_at(script: str, begun: Callable[[], int], at: int, signum: int, log: Path) -> Stopped:
     """Run `script`; once `begun()` reaches `at`, send `signum` the way a user's tools do; check it ended cleanly."""
     with log.open("w") as stderr:
@@ -108,10 +96,8 @@ def interrupt_at(script: str, begun: Callable[[], int], at: int, signum: int, lo
                 pytest.fail(f"hung: still running {HANG_S} s after {signum!r} at {at}: {left}\n{log.read_text()[-3000:]}")
     output = log.read_text()
     assert running, f"ended (rc {process.returncode}) before its point {at}:\n{output[-3000:]}"
-    deadline = time.monotonic() + 10  # the fork server and resource tracker go when their pipes close
-    while live_members(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not live_members(process.pid), (live_members(process.pid), output[-3000:])
+    left = members_after(process.pid)
+    assert not left, (left, output[-3000:])
     lines = output.strip().splitlines()
     return Stopped(process.returncode, lines[-1] if lines else "")
 

@@ -9,5 +9,6 @@ topic that already has a module stay there (the Label Studio server in
 
 - ``media``: running ffmpeg, decoding a whole video with OpenCV;
 - ``model``: a seeded model and a first batch over the planted dataset;
+- ``processes``: the processes of a process group still alive (the signal tests, bench/interrupt.py);
 - ``synth``: where the synthetic corpora put a recording's files.
 """
