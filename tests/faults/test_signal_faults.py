@@ -18,6 +18,7 @@ and dataset shard row for row. How fast a run stops is measured by bench/interru
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -40,7 +41,13 @@ from edu_affect_data.annotation.clips import clips_dir, make_clips
 from edu_affect_data.core.artifacts import BuildPaths
 from tests.annotation.small_corpus import SmallCorpus, write_corpus
 from tests.faults import signal_stages
-from tests.faults.test_kill9_faults import FINISHED, copy_build, parquet_contents, temporaries
+from tests.faults.test_kill9_faults import (
+    FINISHED,
+    copy_build,
+    files_since,
+    parquet_contents,
+    temporaries,
+)
 from tests.features.fake_build import published_build, small_config
 from tests.helpers.processes import live_members, members_after
 
@@ -247,14 +254,7 @@ def test_publish_interrupted_twice_then_rerun_matches_an_uninterrupted_run(refer
     staging = paths.out / "dataset.partial" / "data"
     script = signal_stages.script("publish", pipeline_of(small_config(), tmp_path / "pipeline.yaml"), paths.out)
     for at, signum in zip(points("publish", 1, len(expected), 2), POINTS["publish"], strict=True):
-        started = time.time_ns()
-
-        def shards_begun(started: int = started) -> int:
-            """Shards this run opened (not the leftovers of an earlier run, which it deletes)."""
-            if not staging.is_dir():
-                return 0
-            return sum(1 for p in staging.iterdir() if _newer(p, started))
-
+        shards_begun = functools.partial(files_since, staging, time.time_ns())
         check_stopped(interrupt_at(script, shards_begun, at, signum, tmp_path / f"publish-{at}.log"), signum, "publish", paths.out)
         # A reader sees the whole old dataset, never half of one.
         assert parquet_contents(paths.dataset, "*.parquet") == expected
@@ -263,9 +263,3 @@ def test_publish_interrupted_twice_then_rerun_matches_an_uninterrupted_run(refer
     assert not (paths.out / "dataset.old").exists()
     assert parquet_contents(paths.dataset, "*.parquet") == expected
 
-
-def _newer(path: Path, since_ns: int) -> bool:
-    try:
-        return path.stat().st_mtime_ns >= since_ns
-    except FileNotFoundError:  # renamed or deleted between the listing and the stat
-        return False
