@@ -47,6 +47,7 @@ def test_its_own_option_is_read_from_the_yaml_and_checked_by_its_model(make_conf
         make_config("baseline_mult.yaml", model__arch="step_gru")  # MulT's option is not the GRU's
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("step_gru_registered")
 def test_trained_it_is_a_row_of_the_reports_tables(make_config: Callable[..., TrainConfig], trained_run: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"

@@ -104,6 +104,7 @@ def test_a_crash_while_writing_results_leaves_no_half_file_and_the_resume_finish
     assert resumed["test"] == whole["test"] and json.loads((run / RESULTS).read_text()) == resumed
 
 
+@pytest.mark.slow
 def test_a_crash_while_rewriting_results_keeps_the_old_file(trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
