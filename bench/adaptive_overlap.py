@@ -35,6 +35,7 @@ from edu_affect_data.annotation.review import adjudication_title
 from edu_affect_data.annotation.simulate import session_truths
 from edu_affect_data.config import PipelineConfig, load_config
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.manifest import read_sessions
 from edu_affect_data.stages.aggregate import run_aggregate
 from edu_affect_data.stages.annotate import run_annotate
 from edu_affect_data.stages.pull import run_pull
@@ -84,6 +85,8 @@ def campaign(out: Path, corpora: Path, sessions: Path, media: Path, mode: str, s
     shutil.rmtree(paths.out, ignore_errors=True)
     paths.sessions.parent.mkdir(parents=True)
     shutil.copyfile(sessions, paths.sessions)
+    # The table names its proxies relative to the build folder: this one sees the ingested build's.
+    paths.video_dir.symlink_to(sessions.parent / paths.video_dir.name, target_is_directory=True)
     started = time.perf_counter()
     try:
         for stage in (run_annotate, run_pull, run_aggregate):
@@ -101,7 +104,7 @@ def campaign(out: Path, corpora: Path, sessions: Path, media: Path, mode: str, s
             project_id = find_project(ls, name, settings)
             if project_id is not None:
                 ls.projects.delete(id=project_id)
-    kept = [r for r in pq.read_table(paths.sessions).to_pylist() if r["status"] == "kept"]
+    kept = [r for r in read_sessions(paths).to_pylist() if r["status"] == "kept"]
     assert config.annotation.simulate is not None
     truth = session_truths(config.annotation.simulate, kept)
     ratings = votes.groupby("session_id").size()

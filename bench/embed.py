@@ -27,8 +27,7 @@ from edu_affect_data.core.artifacts import BuildPaths
 
 def demo_sessions(out: Path, profile: str, count: int) -> list:
     """`count` kept sessions (SessionInput) of the synthetic corpus, cut with the demo's session settings."""
-    import pyarrow.parquet as pq
-
+    from edu_affect_data.core.manifest import read_sessions
     from edu_affect_data.stages.features.inputs import SESSION_COLUMNS, session_input
     from edu_affect_data.stages.ingest import run_ingest
     from edu_affect_data.synth import synthesize
@@ -43,10 +42,10 @@ def demo_sessions(out: Path, profile: str, count: int) -> list:
     paths = BuildPaths(out / profile / "build")
     if not paths.sessions.exists():
         run_ingest(config, paths)
-    rows = pq.read_table(paths.sessions, columns=list(SESSION_COLUMNS)).to_pandas()
+    rows = read_sessions(paths, SESSION_COLUMNS).to_pandas()
     kept = rows.loc[rows["status"] == "kept"].sort_values("session_id")
     step = max(1, len(kept) // count)  # spread over recordings and both corpora
-    return [session_input(row) for _, row in kept.iloc[::step].head(count).iterrows()]
+    return [session_input(row, paths.out) for _, row in kept.iloc[::step].head(count).iterrows()]
 
 
 def timed(work: Callable[[], object]) -> float:

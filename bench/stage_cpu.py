@@ -133,11 +133,10 @@ def _cpu_now() -> float:
 
 
 def _kept_rows(build_out: str, corpus: str | None) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
-
     from edu_affect_data.core.artifacts import BuildPaths
+    from edu_affect_data.core.manifest import read_sessions
 
-    rows = pq.read_table(BuildPaths(Path(build_out)).sessions).to_pylist()
+    rows = read_sessions(BuildPaths(Path(build_out))).to_pylist()
     return [r for r in rows if r["status"] == "kept" and (corpus is None or r["corpus"] == corpus)]
 
 
@@ -238,7 +237,7 @@ def job_extract(job: dict[str, Any]) -> dict[str, Any]:
     config = _config(job)
     extractor = get_extractor(job["extractor"])
     settings = extractor.settings(config)
-    sessions = [session_input(row) for row in _kept_rows(job["out"], job.get("corpus"))]
+    sessions = [session_input(row, Path(job["out"])) for row in _kept_rows(job["out"], job.get("corpus"))]
     sessions = sessions[: job.get("limit") or None]
     if job.get("repeat_to") and sessions:  # full batches, as thousands of sessions would give
         sessions = [sessions[i % len(sessions)] for i in range(int(job["repeat_to"]))]

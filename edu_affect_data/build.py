@@ -6,19 +6,27 @@ pipeline can run up to a stage while later ones are still being written or lack 
 dependencies.
 
 `build_state.json` (under `--out`) records per stage the hash of its inputs, the outputs it
-reported and whether it completed. A stage is skipped when it completed before with the same
-input hash and all its outputs still exist, each Parquet output still reading with the row count
-and schema recorded when the stage completed (a truncated table means rerun). The input hash covers
+reported, every file under them with its size, mtime, inode and SHA-256 (`core.outputs`), and
+whether it completed. A stage is skipped only when it completed before with the same input hash
+and its outputs are still the files it wrote: before deciding, each recorded file is checked
+(stat always, the digest where the stat changed, every digest with `verify`, i.e.
+`edu-data build --verify`). A changed file is named, deleted (a stage that reuses its finished
+files by name, such as ingest's proxies or the feature parts, must not reuse it) and its stage
+reruns. Damage that kept the stat is found when the file is read: project Parquet carries page
+checksums (`core.parquet`), and a stage that meets a `DamagedParquet` makes the build delete the
+file and rerun the stage that wrote it, then go on; where that stage is not part of this run
+(`--from`), the build stops with exit 1 naming the file and the stage. The input hash covers
 
 * the package version and the stage's config keys (as validated, so formatting and comments
   do not matter; a code change within one version needs `--force STAGE`),
 * for ingest, the corpora as a listing of every file's relative path, size, mtime and permissions
   (not their content: hashing IEMOCAP's ~13 GB on every build would cost minutes), following
   symlinked folders once each and listing dangling links with their targets (never a crash),
-* the fingerprint of each upstream stage's outputs: SHA-256 of file content for files, the
-  listing (path, size, mtime) for folders such as per-session feature shards.
+* the recorded SHA-256 of every file each upstream stage wrote (checked as above, so content,
+  not modification times: an upstream stage rerun to byte-identical outputs spares the stages
+  after it).
 
-Every digest is `edu_affect_data.core.fingerprint`'s (`path_fingerprint`, `json_digest`).
+Every digest is `edu_affect_data.core.fingerprint`'s (`path_fingerprint`, `file_digest`, `json_digest`).
 
 Each stage function receives a `ConfigSlice` of the configuration holding only its declared
 `config_keys` (the keys its input hash covers); reading any other key fails, naming the stage
@@ -36,6 +44,13 @@ stage it stopped in; a rerun resumes from what the stages had finished.
 
 One build at a time per `--out`: `run_build` holds `edu_affect_data.core.lock.hold_out_lock` throughout,
 and a second build fails with `BuildLocked` (exit 2) naming the holder's pid and host.
+
+Each build first writes `build_config.json` (`write_build_config`): the whole resolved configuration
+(paths as the card shows them) and whether each corpus is synthetic. The dataset card embeds it.
+It is deliberately not an input of any stage: a change that no stage reads (`features.workers`)
+must not rerun publish. The card still describes the build that made its dataset, because a stage
+is skipped only when every key it reads is unchanged, so the configuration a publish run sees agrees
+with every upstream stage on the keys they read (unless `--from` skipped stages without checking).
 """
 
 from __future__ import annotations
@@ -51,8 +66,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 
 from edu_affect_data import __version__
@@ -62,10 +75,17 @@ from edu_affect_data.core.atomic import atomic_write_text
 from edu_affect_data.core.fingerprint import json_digest, path_fingerprint
 from edu_affect_data.core.interrupt import interrupt_on_signals, interruption
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
+from edu_affect_data.core.outputs import check_outputs, record_outputs
 from edu_affect_data.core.parallel import executor_or_pool
+from edu_affect_data.core.parquet import damage_behind
 from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
+from edu_affect_data.corpora.registry import get_corpus
+from edu_affect_data.stages.card import public_config
 
-STATE_VERSION = 1
+#: 2: every output file recorded with its stat and SHA-256 (1 recorded names and Parquet footers).
+STATE_VERSION = 2
+#: Changed outputs named one per line before the build says how many more there are.
+SHOWN_CHANGES = 5
 #: Exit status of `edu-data build` when a stage waits for people (annotation, adjudication).
 EXIT_WAITING = 3
 
@@ -78,6 +98,10 @@ class BuildError(RuntimeError):
 
 class BuildLocked(BuildError):
     """Another build holds the lock on `--out` (the message names its pid and host)."""
+
+
+class DamagedInput(RuntimeError):
+    """A stage read a damaged file the build cannot recompute in this run (exit 1); the message names it."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +127,10 @@ STAGES: tuple[StageSpec, ...] = (
         ("ingest", "annotate"),
     ),
     StageSpec(
-        "aggregate", "edu_affect_data.stages.aggregate:run_aggregate", ("seed", "aggregation", "annotation.gold", "annotation.overlap"), ("pull",)
+        "aggregate",
+        "edu_affect_data.stages.aggregate:run_aggregate",
+        ("seed", "aggregation", "annotation.gold", "annotation.overlap"),
+        ("annotate", "pull"),  # annotate: the gold tasks it drew (annotation/gold.parquet)
     ),
     StageSpec("split", "edu_affect_data.stages.split:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
     StageSpec(
@@ -139,6 +166,7 @@ def run_build(
     until: str | None = None,
     start_from: str | None = None,
     force: str | None = None,
+    verify: bool = False,
     executor: Executor | None = None,
     dask_scheduler: str | None = None,
     stages: Sequence[StageSpec] | None = None,
@@ -146,6 +174,7 @@ def run_build(
 ) -> BuildResult:
     """Run `stages[start_from..until]` under `out`, skipping unchanged ones; `force` reruns from there.
 
+    `verify`: compare every recorded output's SHA-256, not only those whose stat changed.
     `stages` defaults to `STAGES` (looked up at call time, so tests can register fake stages).
     """
     stages = STAGES if stages is None else tuple(stages)
@@ -162,13 +191,14 @@ def run_build(
     forced_from = names.index(force) if force else len(names)
     state = load_state(paths.build_state)
     selected = list(stages[first : last + 1])
-    _require_upstream(selected, names[:first], state, paths)
+    _require_upstream(selected, names[:first], state, paths, verify)
     views = {spec.name: stage_config(spec, config) for spec in selected}
 
     paths.out.mkdir(parents=True, exist_ok=True)
     try:
         with interrupt_on_signals(), hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
-            return _run_stages(selected, names, forced_from, views, config, paths, state,
+            write_build_config(config, paths)
+            return _run_stages(selected, names, forced_from, views, config, paths, state, verify,
                                executor, dask_scheduler, console)
     except LockHeld as exc:
         raise BuildLocked(str(exc)) from None
@@ -182,40 +212,58 @@ def _run_stages(
     config: PipelineConfig,
     paths: BuildPaths,
     state: dict[str, Any],
+    verify: bool,
     executor: Executor | None,
     dask_scheduler: str | None,
     console: Console,
 ) -> BuildResult:
     """The stage loop of `run_build`, run while holding the lock on `--out`.
 
-    An interruption leaves it as `Interrupted` naming the stage it stopped in and the stages done
-    (`_interruption_named`), once the pool has stopped (leaving `_build_executor`).
+    A stage that meets a damaged file sends the loop back to the stage that wrote it
+    (`_recompute_from`); each file gets one such repair per build. An interruption leaves it as
+    `Interrupted` naming the stage it stopped in and the stages done (`_interruption_named`),
+    once the pool has stopped (leaving `_build_executor`).
     """
     ran: list[str] = []
     skipped: list[str] = []
     outcomes: dict[str, StageOutcome] = {}
+    repaired: set[str] = set()
+    position = 0
     with _build_executor(config, executor, dask_scheduler) as pool, _interruption_named(names, ran, skipped) as current:
-        for spec in selected:
+        while position < len(selected):
+            spec = selected[position]
             current.stage = spec.name
-            digest = input_hash(spec, config, paths, state)
             record = state["stages"].get(spec.name)
-            if names.index(spec.name) < forced_from and _up_to_date(record, digest, paths):
-                console.print(f"[bold]{spec.name:>9}[/] skipped: inputs unchanged, outputs present")
+            intact = _check_recorded(spec.name, record, paths, state, verify, console)
+            digest = input_hash(spec, config, paths, state)
+            if names.index(spec.name) < forced_from and intact and _up_to_date(record, digest):
+                console.print(f"[bold]{spec.name:>9}[/] skipped: inputs unchanged, outputs as the stage wrote them")
                 skipped.append(spec.name)
+                position += 1
                 continue
             console.print(f"[bold]{spec.name:>9}[/] running {spec.target}")
             started = time.perf_counter()
-            outcome = resolve_stage(spec.target)(views[spec.name], paths, executor=pool)
+            try:
+                outcome = resolve_stage(spec.target)(views[spec.name], paths, executor=pool)
+            except Exception as exc:
+                order = [s.name for s in selected[: position + 1]]
+                back = _recompute_from(exc, spec.name, order, paths, state, repaired, console)
+                if back is None:
+                    raise
+                skipped[:] = [name for name in skipped if name not in order[back:]]  # in place: _interruption_named reads it
+                position = back
+                continue
             seconds = time.perf_counter() - started
             outcomes[spec.name] = outcome
             ran.append(spec.name)
-            state["stages"][spec.name] = _record(digest, outcome, seconds, paths)
+            state["stages"][spec.name] = _record(digest, outcome, seconds, paths, record)
             save_state(paths.build_state, state)
             colour = "green" if outcome.complete else "yellow"
             console.print(f"[bold]{spec.name:>9}[/] [{colour}]{'done' if outcome.complete else 'waiting'}[/] "
                           f"in {seconds:.1f} s: {outcome.message}")
             if not outcome.complete:
                 return BuildResult(False, outcome.message, tuple(ran), tuple(skipped), spec.name, outcomes)
+            position += 1
     return BuildResult(True, f"build complete up to {selected[-1].name}", tuple(ran), tuple(skipped), None, outcomes)
 
 
@@ -245,6 +293,86 @@ def _interruption_named(names: list[str], ran: list[str], skipped: list[str]) ->
         raise interruption(exc).during(where, "rerun the same command to resume") from exc
 
 
+def _check_recorded(
+    name: str, record: dict[str, Any] | None, paths: BuildPaths, state: dict[str, Any], verify: bool, console: Console
+) -> bool:
+    """Whether the stage's recorded outputs are still what it wrote; changed files are named and deleted.
+
+    A deleted file is one the stage would otherwise reuse by its name on the rerun (a proxy, a
+    feature part). The record is marked incomplete at once, so a rerun that fails still leaves
+    the stage to run next time.
+    """
+    if record is None:
+        return True
+    if "files" not in record:  # not recorded by this version of the build: nothing to vouch for
+        return False
+    changes, refreshed = check_outputs(paths.out, record["outputs"], record["files"], verify=verify)
+    if not changes:
+        if refreshed != record["files"]:  # new stats of files whose content still matches (a touch)
+            record["files"] = refreshed
+            save_state(paths.build_state, state)
+        return True
+    console.print(f"[bold]{name:>9}[/] [yellow]{len(changes)} output(s) changed since {name} wrote them[/]; rerunning it")
+    for change in changes[:SHOWN_CHANGES]:
+        console.print(f"{'':>9}   {change}")
+    if len(changes) > SHOWN_CHANGES:
+        console.print(f"{'':>9}   ... and {len(changes) - SHOWN_CHANGES} more")
+    for change in changes:
+        if change.path in record["files"]:
+            (paths.out / change.path).unlink(missing_ok=True)
+    record["files"], record["complete"] = refreshed, False
+    save_state(paths.build_state, state)
+    return False
+
+
+def _recompute_from(
+    exc: BaseException,
+    stage: str,
+    order: list[str],
+    paths: BuildPaths,
+    state: dict[str, Any],
+    repaired: set[str],
+    console: Console,
+) -> int | None:
+    """Where the loop resumes after `stage` met a damaged file: the position in `order` of its writer.
+
+    None when `exc` is not about a damaged file. The file is deleted and its writer reruns; a file
+    no stage of this run can recompute (written before `--from`, by no stage, or damaged again
+    after a recompute) stops the build with `DamagedInput`.
+    """
+    damaged = damage_behind(exc)
+    if damaged is None:
+        return None
+    rel = _relative(damaged.path, paths)
+    owner = next((name for name, record in state["stages"].items() if rel in record.get("files", {})), None)
+    what = f"{stage}: {damaged.path} is damaged ({damaged.reason})"
+    if owner is None:
+        raise DamagedInput(f"{what}; no stage of this build wrote it") from exc
+    if owner not in order:
+        raise DamagedInput(f"{what}; stage {owner} wrote it: rerun from there (edu-data build --from {owner})") from exc
+    if rel in repaired:
+        raise DamagedInput(f"{what} again after stage {owner} recomputed it: check the disk") from exc
+    repaired.add(rel)
+    (paths.out / rel).unlink(missing_ok=True)
+    state["stages"][owner]["complete"] = False
+    save_state(paths.build_state, state)
+    console.print(f"[bold]{stage:>9}[/] [yellow]{rel} is damaged[/] ({damaged.reason}): deleted; rerunning {owner}, which wrote it")
+    return order.index(owner)
+
+
+def write_build_config(config: PipelineConfig, paths: BuildPaths) -> Path:
+    """`build_config.json`: the resolved configuration with every path made public as the card shows
+    it (`stages.card.public_config`: no path of this machine in an artifact), and per configured
+    corpus whether its plugin says it is synthetic (`CorpusPlugin.synthetic`)."""
+    corpora = {
+        name: {"synthetic": bool(get_corpus(name).synthetic(entry.root))}
+        for name, entry in sorted(config.corpora.items())
+        if entry.root is not None
+    }
+    document = {"config": public_config(config.model_dump(mode="json"), paths), "corpora": corpora}
+    return atomic_write_text(paths.build_config, json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
 def stage_config(spec: StageSpec, config: PipelineConfig) -> PipelineConfig:
     """The view of `config` that `spec`'s function receives: only its declared `config_keys`.
 
@@ -272,82 +400,53 @@ def resolve_stage(target: str) -> StageFunction:
     return function  # type: ignore[no-any-return]
 
 
-def _require_upstream(selected: list[StageSpec], before: list[str], state: dict[str, Any], paths: BuildPaths) -> None:
-    """With --from, the stages not run must have left complete outputs for the ones that are."""
+def _require_upstream(
+    selected: list[StageSpec], before: list[str], state: dict[str, Any], paths: BuildPaths, verify: bool
+) -> None:
+    """With --from, the stages not run must have left complete outputs, as they wrote them, for the ones that are."""
+    checked: set[str] = set()
     for spec in selected:
         for name in spec.upstream:
-            if name not in before:
+            if name not in before or name in checked:
                 continue
+            checked.add(name)
             record = state["stages"].get(name)
-            if record is None or not record["complete"] or not _outputs_exist(record, paths):
+            if record is None or not record["complete"] or "files" not in record:
+                problem = f"which {paths.build_state} does not show complete"
+            else:
+                changes, refreshed = check_outputs(paths.out, record["outputs"], record["files"], verify=verify)
+                record["files"] = refreshed
+                more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
+                problem = f"whose output {changes[0]}{more}" if changes else ""
+            if problem:
                 raise BuildError(
                     f"--from {selected[0].name}: stage {spec.name} needs the outputs of {name}, "
-                    f"which {paths.build_state} does not show complete and present; build up to {name} first"
+                    f"{problem}; build up to {name} first"
                 )
 
 
-def _up_to_date(record: dict[str, Any] | None, digest: str, paths: BuildPaths) -> bool:
-    return (
-        record is not None
-        and record["complete"]
-        and record["input_hash"] == digest
-        and _outputs_exist(record, paths)
-    )
+def _up_to_date(record: dict[str, Any] | None, digest: str) -> bool:
+    return record is not None and record["complete"] and record["input_hash"] == digest
 
 
-def _outputs_exist(record: dict[str, Any], paths: BuildPaths) -> bool:
-    """Every recorded output is there and every recorded Parquet file still reads as recorded.
+def _record(
+    digest: str, outcome: StageOutcome, seconds: float, paths: BuildPaths, previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The stage's entry in the state: its outputs, and every file under them with its stat and digest.
 
-    A truncated or rewritten `sessions.parquet` exists but is no longer the stage's output, so
-    existence alone would skip the stage with broken outputs; the footer holds the row count and
-    schema, which costs one small read per file to check.
+    Files unchanged since `previous` (checked at the start of this stage) keep their digests.
     """
-    if not all((paths.out / rel).exists() for rel in record["outputs"]):
-        return False
-    recorded: dict[str, dict[str, Any] | None] = record.get("parquet", {})
-    return all(_parquet_summary(paths.out / rel) == summary for rel, summary in recorded.items())
-
-
-def _record(digest: str, outcome: StageOutcome, seconds: float, paths: BuildPaths) -> dict[str, Any]:
     outputs = [_relative(p, paths) for p in outcome.outputs]
     return {
         "input_hash": digest,
         "complete": outcome.complete,
         "outputs": outputs,
-        "parquet": _parquet_summaries(outputs, paths),
+        "files": record_outputs(paths.out, outputs, (previous or {}).get("files")),
         "message": outcome.message,
         "stats": outcome.stats,
         "seconds": round(seconds, 3),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def _parquet_summaries(outputs: list[str], paths: BuildPaths) -> dict[str, dict[str, Any] | None]:
-    """`{relative path: {rows, schema}}` of every Parquet output file (folders: the files under them)."""
-    found: list[Path] = []
-    for rel in outputs:
-        path = paths.out / rel
-        if path.is_file() and path.suffix == ".parquet":
-            found.append(path)
-        elif path.is_dir():
-            found.extend(sorted(path.rglob("*.parquet")))
-    return {_relative(p, paths): _parquet_summary(p) for p in found}
-
-
-def _parquet_summary(path: Path) -> dict[str, Any] | None:
-    """Row count and schema digest from the Parquet footer; None when the file cannot be read.
-
-    The Parquet schema, not its Arrow form: Arrow renders extension types (`datasets`' Array2D)
-    differently depending on whether `datasets` was imported, which made a fresh process see
-    "changed" outputs and rerun a finished stage.
-    """
-    try:
-        metadata = pq.read_metadata(path)
-    except (OSError, pa.ArrowException):
-        return None
-    columns = "|".join(f"{c.path}:{c.physical_type}:{c.logical_type}:{c.max_repetition_level}" for c in metadata.schema)
-    schema = json_digest(columns, short=True)
-    return {"rows": metadata.num_rows, "schema": schema}
 
 
 def _relative(path: Path, paths: BuildPaths) -> str:
@@ -360,7 +459,7 @@ def _relative(path: Path, paths: BuildPaths) -> str:
 
 # ------------------------------------------------------------------------------------ hashing
 def input_hash(spec: StageSpec, config: PipelineConfig, paths: BuildPaths, state: dict[str, Any]) -> str:
-    """SHA-256 over the stage's config values, corpora listing and upstream output fingerprints."""
+    """SHA-256 over the stage's config values, corpora listing and upstream outputs' recorded digests."""
     dumped = config.model_dump(mode="json")
     inputs: dict[str, Any] = {
         "stage": spec.name,
@@ -379,10 +478,9 @@ def input_hash(spec: StageSpec, config: PipelineConfig, paths: BuildPaths, state
             if entry.root is not None
         }
     upstream: dict[str, Any] = {}
-    for name in spec.upstream:
-        record = state["stages"].get(name)
-        outputs = record["outputs"] if record else []
-        upstream[name] = {rel: path_fingerprint(paths.out / rel, content=True) for rel in outputs}
+    for name in spec.upstream:  # the digests recorded when it wrote them, checked before this stage
+        files = (state["stages"].get(name) or {}).get("files", {})
+        upstream[name] = {rel: entry.get("sha256") for rel, entry in sorted(files.items())}
     inputs["upstream"] = upstream
     return json_digest(inputs)
 

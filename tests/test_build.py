@@ -198,18 +198,47 @@ def test_lock_from_another_host_is_refused_and_a_finished_build_releases_it(tmp_
     assert run_build(config, out, stages=fake_stages, console=QUIET).skipped == ("alpha", "beta", "gamma")
 
 
-def test_parquet_summary_is_the_same_with_and_without_datasets_imported(tmp_path: Path) -> None:
-    """A fresh process (no `datasets` import) must see a finished stage's outputs as unchanged."""
-    import subprocess
-    import sys
+def test_a_touched_output_is_kept_and_a_changed_one_reruns_its_stage(tmp_path: Path, fake_stages) -> None:
+    """Reuse follows content: a new mtime costs one digest (and is recorded), new bytes rerun the stage."""
+    out = tmp_path / "out"
+    config = load_config(None)
+    run_build(config, out, stages=fake_stages, console=QUIET)
+    _runs(out)
+    beta = out / "beta.txt"
+    os.utime(beta, ns=(beta.stat().st_atime_ns, beta.stat().st_mtime_ns + 10**9))
+    assert run_build(config, out, stages=fake_stages, console=QUIET).ran == ()
+    assert load_state(out / "build_state.json")["stages"]["beta"]["files"]["beta.txt"]["mtime_ns"] == beta.stat().st_mtime_ns
+    # Same size, same mtime, same inode, other bytes: only --verify reads it.
+    stat = beta.stat()
+    with beta.open("r+b") as handle:
+        handle.write(b"X")
+    os.utime(beta, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert run_build(config, out, stages=fake_stages, console=QUIET).ran == ()
+    verified = run_build(config, out, stages=fake_stages, verify=True, console=QUIET)
+    assert verified.ran == ("beta",) and verified.skipped == ("alpha", "gamma")  # beta's output is byte-identical again
+    assert beta.read_text() == "edu-affect+0"
 
-    from datasets import Array2D, Dataset, Features
 
-    part = tmp_path / "part.parquet"
-    Dataset.from_dict({"x": [[[1.0, 2.0]]]}, features=Features({"x": Array2D((None, 2), "float32")})).to_parquet(str(part))
-    code = "import sys; from pathlib import Path; {}from edu_affect_data.build import _parquet_summary; print(_parquet_summary(Path(sys.argv[1])))"
-    plain, imported = (
-        subprocess.run([sys.executable, "-c", code.format(prefix), str(part)], capture_output=True, text=True, check=True).stdout
-        for prefix in ("", "import datasets; ")
-    )
-    assert plain == imported and "'rows': 1" in plain
+def test_the_build_records_its_whole_config_and_which_corpora_are_synthetic(
+    tmp_path: Path, fake_stages, tiny_corpora: Path
+) -> None:
+    """`build_config.json`: the resolved configuration with public paths, and per corpus whether it is
+    synthetic (a `synth_truth.json` beside it); not an input of any stage, so no stage reruns on it."""
+    import json
+
+    recorded = tmp_path / "recorded" / "CMU_MOSEI"
+    recorded.mkdir(parents=True)
+    config = load_config(None, {"corpora.iemocap": str(tiny_corpora / "IEMOCAP_full_release"), "corpora.mosei": str(recorded),
+                                "features.workers": 1})
+    out = tmp_path / "out"
+    run_build(config, out, stages=fake_stages, console=QUIET)
+    written = json.loads((out / "build_config.json").read_text())
+    assert written["corpora"] == {"iemocap": {"synthetic": True}, "mosei": {"synthetic": False}}
+    assert written["config"]["corpora"]["iemocap"]["root"] == "<IEMOCAP_full_release>"  # no path of this machine
+    assert written["config"]["features"]["workers"] == 1 and written["config"]["split"]["stratify_by"] == ["label", "corpus"]
+    assert str(tmp_path) not in (out / "build_config.json").read_text()
+    changed = load_config(None, {"corpora.iemocap": str(tiny_corpora / "IEMOCAP_full_release"), "corpora.mosei": str(recorded),
+                                 "features.workers": 2})
+    again = run_build(changed, out, stages=fake_stages, console=QUIET)
+    assert again.skipped == ("alpha", "beta", "gamma")  # a key no stage reads reruns nothing...
+    assert json.loads((out / "build_config.json").read_text())["config"]["features"]["workers"] == 2  # ...and is recorded

@@ -75,7 +75,7 @@ def test_shards_and_row_groups_respect_the_limits(build: BuildPaths) -> None:
     names = {p.name.split("-")[0] for p in shards}
     assert names == {"train", "validation", "test"}
     train = [p for p in shards if p.name.startswith("train-")]
-    assert len(train) > 1 and train[-1].name.endswith(f"-of-{len(train):05d}.parquet")
+    assert len(train) > 1 and f"-of-{len(train):05d}-" in train[-1].name
     for shard in shards:
         # The caps are in Arrow's uncompressed bytes, as `datasets` measures shards (the file adds
         # Parquet's page overhead on top); a table read back counts its buffers a little
@@ -156,7 +156,8 @@ def test_the_card_holds_no_path_of_the_build_machine(
         },
     )
     stats = split_stats(load_plan(build))
-    card = render_card(config, build, loaded["train"].features, stats, dict.fromkeys(SPLITS, 1))
+    shards = {split: sorted((build.dataset / "data").glob(f"{split}-*.parquet")) for split in SPLITS}
+    card = render_card(config, build, loaded["train"].features, stats, shards)
     published = (build.dataset / "README.md").read_text()
     for text in (card, published):
         for machine in {str(build.out), str(build.dataset), str(tmp_path), str(Path.home()), "/root/", "/work/", "/tmp/"}:
@@ -171,3 +172,79 @@ def test_the_card_holds_no_path_of_the_build_machine(
     assert f"{sessions} sessions of {seconds:.1f} s on average" in card
     assert "frames (n, 3, 112, 112) uint8" in card  # the configured side, not a fixed 224
     assert "`edu-data build` (this card is written by its last stage, `publish`)" in card
+
+
+def test_card_states_sessions_and_speakers_per_corpus_and_class(build: BuildPaths, loaded: datasets.DatasetDict) -> None:
+    from edu_affect_data.stages.card import stats_from_card
+
+    card = (build.dataset / "README.md").read_text()
+    block = stats_from_card(card)
+    assert "### Corpora and classes per split" in card
+    for split, rows in loaded.items():
+        corpora, speakers = rows["corpus"], rows["speaker_id"]
+        expected = {c: corpora.count(c) for c in ("iemocap", "mosei")}
+        assert block["corpus_counts"][split] == expected
+        assert block["corpus_speakers"][split] == {c: len({s for s, k in zip(speakers, corpora, strict=True) if k == c}) for c in expected}
+        labels = rows["label"]
+        assert block["class_speakers"][split] == {
+            name: len({s for s, label in zip(speakers, labels, strict=True) if label == i}) for i, name in enumerate(CLASSES)
+        }
+        cells = " | ".join(f"{expected[c]} ({block['corpus_speakers'][split][c]})" for c in expected)
+        assert f"| {split} | {cells} | " in card
+
+
+def test_card_opens_with_the_provenance(build: BuildPaths, loaded: datasets.DatasetDict, tmp_path: Path, tiny_corpora: Path) -> None:
+    """Synthetic corpora and simulated annotators first and in bold, the overlap and the ratings the
+    agreement used, the reviewer's share, the code and the whole build configuration; and, published
+    outside a build, that all this is not recorded."""
+    import json
+    import shutil
+
+    import pyarrow as pa
+
+    from edu_affect_data.build import write_build_config
+    from edu_affect_data.config import load_config
+    from edu_affect_data.core.vocabulary import SPLITS
+    from edu_affect_data.stages.card import render_card, stats_from_card
+    from edu_affect_data.stages.publish import load_plan, split_stats
+
+    outside = (build.dataset / "README.md").read_text()
+    assert "whether they are synthetic is not recorded" in outside and "No `build_config.json`" in outside
+    assert stats_from_card(outside)["provenance"]["simulated_annotators"] == "not recorded"
+
+    for folder in ("manifest", "annotation", "splits"):
+        shutil.copytree(build.out / folder, tmp_path / folder)
+    paths = BuildPaths(tmp_path)
+    labels = pq.read_table(paths.labels)
+    assigned = pq.read_table(paths.assignment).to_pandas()
+    in_dataset = assigned.loc[assigned["split"] != "excluded", "session_id"].iloc[0]
+    methods = ["adjudicated" if s == in_dataset else m for s, m in zip(labels["session_id"].to_pylist(), labels["method"].to_pylist(), strict=True)]
+    pq.write_table(labels.set_column(labels.schema.get_field_index("method"), "method", pa.array(methods)), paths.labels)
+    paths.agreement_dir.mkdir(parents=True, exist_ok=True)
+    (paths.agreement_dir / "agreement.json").write_text(json.dumps(
+        {"n_ratings": 40, "n_sessions": 20, "gold": {"left_out_of_agreement": 2}, "notes": ["Only the first 2 ratings of every session count."]}))
+    config = load_config(None, {
+        "corpora.iemocap": str(tiny_corpora / "IEMOCAP_full_release"), "corpora.mosei": str(tiny_corpora / "CMU_MOSEI"),
+        "annotation.overlap": {"initial": 2, "max": 3}, "annotation.simulate": {"annotators": [{"name": "a", "accuracy": 0.9}]},
+    })
+    write_build_config(config, paths)
+    card = render_card(config, paths, loaded["train"].features, split_stats(load_plan(build)),
+                       {split: sorted((build.dataset / "data").glob(f"{split}-*.parquet")) for split in SPLITS})
+    provenance = card[card.index("## Provenance"):card.index("```python")]
+    assert "- **Synthetic corpora: iemocap, mosei** (generated by `edu-data synth`, not recordings of people)." in provenance
+    assert "- **Simulated annotators** (`annotation.simulate`): the labels are not people's judgements." in provenance
+    assert "- Overlap policy: adaptive: 2 ratings per session, raised to 3 when they disagree." in provenance
+    assert "- Agreement computed on each session's first 2 ratings: 40 ratings of 20 sessions, 2 gold sessions left out." in provenance
+    assert f"- Decided by the reviewer: 1 of {labels.num_rows} labelled sessions (1 of the {len(load_plan(build))} in the dataset)." in provenance
+    assert "- Code: edu-affect-data " in provenance
+    assert "- Only the first 2 ratings of every session count." in card  # the agreement report's own notes
+    record = stats_from_card(card)["provenance"]
+    assert record["synthetic_corpora"] == ["iemocap", "mosei"] and record["simulated_annotators"] is True
+    assert record["labels"]["decided_by_reviewer"] == 1
+    assert "The whole resolved build configuration (`build_config.json`" in card
+    assert "The split was stratified by label and corpus (`split.stratify_by`)." in card
+    assert "What the split was stratified by is not recorded" in outside
+    embedded = json.loads(card[card.index("```json") + len("```json"):card.index("```", card.index("```json") + 7)])
+    assert embedded == json.loads(paths.build_config.read_text())["config"]
+    assert embedded["annotation"]["simulate"]["annotators"][0]["name"] == "a" and "balance" in embedded  # beyond publish's slice
+    assert str(tiny_corpora) not in card and str(tmp_path) not in card

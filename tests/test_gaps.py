@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,12 @@ from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, 
 from edu_affect_data.media.options import GapsConfig
 from edu_affect_data.media.timelines import Gap, Timeline
 from edu_affect_data.stages.candidates import CandidateSession, SessionsConfig, build_sessions
-from edu_affect_data.stages.gaps import SessionVerdict, assess_sessions, text_timeline
+from edu_affect_data.stages.gaps import (
+    SessionVerdict,
+    assess_sessions,
+    session_problems,
+    text_timeline,
+)
 from tests.ingest_media import (
     VideoFault,
     alternating_units,
@@ -209,3 +214,30 @@ def test_face_check_counts_faceless_frames_and_dask_executor_works(tmp_path: Pat
     assert verdicts and all(v.status == "gap" and "(no_face)" in v.reason for v in verdicts)
     plain = assess_sessions(sessions, manifest, GAPS, min_s=SESSIONS.min_s)
     assert all(v.status in ("kept", "short") for v in plain), [v.reason for v in plain]
+
+
+def test_every_reader_problem_reaches_the_sessions_it_concerns(tmp_path: Path) -> None:
+    """A unit's problem hits its session; an unlabelled unit's, the windows around it; an unknown unit's, the recording."""
+    rid = "Ses01F_impro01"
+    units = alternating_units("iemocap", rid, 60.0)
+    fragment = replace(units[11], utterance_id=f"{rid}_MXX0", annotated=False)  # inside S_F's third window
+    units[11] = fragment
+    recording = Recording("iemocap", rid, None, None, "side_by_side")
+    manifest = manifest_of("iemocap", tmp_path, [(recording, units)])
+    sessions = build_sessions(manifest, SESSIONS)
+    own = units[2].utterance_id
+    manifest.problems += [
+        Problem("t.txt", 3, "bad line", rid, own),
+        Problem("t.txt", 6, "bad fragment", rid, fragment.utterance_id),
+        Problem("e.txt", 9, "bad block of an untranscribed unit", rid, f"{rid}_F099"),
+        Problem("corpus.csd", None, "a file of no recording"),
+    ]
+    hit = session_problems(sessions, manifest)
+    reasons = {s.session_id: {p.reason for p in problems} for s, problems in zip(sessions, hit, strict=True)}
+    around = {s.session_id for s in sessions if s.start_s < fragment.end_s and fragment.start_s < s.end_s}
+    assert around and all(fragment.utterance_id not in s.utterance_ids for s in sessions)
+    for session in sessions:
+        expected = {"bad block of an untranscribed unit"}
+        expected |= {"bad line"} if own in session.utterance_ids else set()
+        expected |= {"bad fragment"} if session.session_id in around else set()
+        assert reasons[session.session_id] == expected, session.session_id

@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "config": 4,
     "config_doc": 5,
     "build": 5,
+    "audit": 5,
     "cli": 6,
 }
 

@@ -13,6 +13,7 @@ import edu_affect_data.stages.ingest as manifest_module
 from edu_affect_data.build import run_build
 from edu_affect_data.config import PipelineConfig, load_config
 from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
+from edu_affect_data.core.manifest import read_sessions
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording
 from edu_affect_data.stages.ingest import run_ingest, sessions_table
 from tests.ingest_media import alternating_units, manifest_of, write_avi, write_wav
@@ -60,8 +61,15 @@ def test_every_candidate_is_a_schema_valid_row(ingest_env) -> None:
     assert {"kept", "gap", "error"} <= statuses
     assert outcome.stats["candidates"] == len(rows)
     assert outcome.message.startswith(f"{len(rows)} candidate sessions")
+    # Stored relative (to the corpus root its metadata records, and to the build folder), read back absolute.
+    resolved = {r["session_id"]: r for r in read_sessions(paths).to_pylist()}
     for row in rows:
-        assert Path(row["audio_path"]).is_absolute() and Path(row["video_path"]).is_absolute()
+        assert not Path(row["audio_path"]).is_absolute() and not Path(row["video_path"]).is_absolute()
+        media = resolved[row["session_id"]]
+        assert Path(media["audio_path"]) == manifests[0].root / row["audio_path"] and Path(media["audio_path"]).is_file()
+        assert Path(media["video_path"]).is_file()
+        if row["proxy_path"] is not None:
+            assert not Path(row["proxy_path"]).is_absolute() and Path(media["proxy_path"]).is_file()
         assert (row["status"] == "kept") == (row["reason"] == "")
         if row["status"] == "gap":
             assert row["gap_audio_s"] > 2.0 and 20.0 <= row["gap_audio_start_s"] < 20.1

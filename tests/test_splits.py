@@ -14,30 +14,49 @@ from hypothesis import strategies as st
 from edu_affect_data import CLASSES
 from edu_affect_data.config import load_config
 from edu_affect_data.core.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
+from edu_affect_data.core.strict_config import ConfigError
 from edu_affect_data.stages.split import (
     SplitError,
     build_assignment,
     check_speaker_independent,
     run_split,
+    stratification_warnings,
 )
 
 #: With >= 30 speakers of 2-6 sessions each, every split's share must land this close to its target.
 RATIO_TOLERANCE = 0.05
 
 
-def labelled_table(sessions_per_speaker: list[int], seed: int) -> pd.DataFrame:
+def labelled_table(sessions_per_speaker: list[int], seed: int, corpus: str = "iemocap") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for s, count in enumerate(sessions_per_speaker):
         for k in range(count):
             rows.append(
                 {
-                    "session_id": f"s{s:03d}_{k:03d}",
-                    "speaker_id": f"spk{s:03d}",
+                    "session_id": f"{corpus}_s{s:03d}_{k:03d}",
+                    "speaker_id": f"{corpus}_spk{s:03d}",
+                    "corpus": corpus,
                     "label": CLASSES[int(rng.integers(4))],
                 }
             )
     return pd.DataFrame(rows).sort_values("session_id", ignore_index=True)
+
+
+def two_corpora(seed: int, big: int = 10, big_size: int = 13, small: int = 18) -> pd.DataFrame:
+    """The demo's shape: an IEMOCAP-like corpus of `big` large speakers and a MOSEI-like one of
+    `small` speakers of 2-6 sessions."""
+    sizes = [int(n) for n in np.random.default_rng(seed).integers(2, 7, small)]
+    both = pd.concat([labelled_table([big_size] * big, seed, "iemocap"), labelled_table(sizes, seed + 1, "mosei")])
+    return both.sort_values("session_id", ignore_index=True)
+
+
+def corpus_shares(assignment: pd.DataFrame) -> pd.DataFrame:
+    """Share of each corpus in each split (rows: splits), and overall (row `all`)."""
+    used = assignment.loc[assignment["split"] != "excluded"]
+    shares = pd.crosstab(used["split"], used["corpus"], normalize="index")
+    shares.loc["all"] = used["corpus"].value_counts(normalize=True)
+    return shares
 
 
 @pytest.mark.slow
@@ -83,10 +102,10 @@ def test_split_ratios_within_tolerance_with_many_small_speakers(seed: int, n_spe
 
 def test_balance_caps_classes_round_robin_over_speakers() -> None:
     # Confused: speaker A has 10 sessions, B..E one each; a cap of 5 must keep all five speakers.
-    rows = [{"session_id": f"a{k}", "speaker_id": "A", "label": "Confused"} for k in range(10)]
-    rows += [{"session_id": f"{s}0", "speaker_id": s, "label": "Confused"} for s in "BCDE"]
+    rows = [{"session_id": f"a{k}", "speaker_id": "A", "corpus": "iemocap", "label": "Confused"} for k in range(10)]
+    rows += [{"session_id": f"{s}0", "speaker_id": s, "corpus": "iemocap", "label": "Confused"} for s in "BCDE"]
     rows += [
-        {"session_id": f"x{k}{c}", "speaker_id": f"X{k % 3}", "label": c}
+        {"session_id": f"x{k}{c}", "speaker_id": f"X{k % 3}", "corpus": "iemocap", "label": c}
         for k in range(6)
         for c in CLASSES[1:]
     ]
@@ -159,6 +178,10 @@ def test_run_split_writes_assignment_report_and_folds(tmp_path: Path) -> None:
     report = paths.split_report.read_text()
     for split in ("train", "validation", "test"):
         assert f"| {split} | {int((used['split'] == split).sum())} |" in report
+    # Sessions (speakers) and share per corpus and per class, for every split and overall.
+    assert "## Corpora per split: sessions (speakers), share of the split's sessions" in report
+    assert f"| all | {len(used)} ({used['speaker_id'].nunique()}), 1.00 |" in report
+    assert "## Classes per split" in report
 
 
 def test_unknown_label_is_an_error_naming_the_session(tmp_path: Path) -> None:
@@ -170,3 +193,68 @@ def test_unknown_label_is_an_error_naming_the_session(tmp_path: Path) -> None:
     )
     with pytest.raises(SplitError, match="session s1: label 'Happy'"):
         run_split(load_config(None), paths)
+
+
+# ------------------------------------------------------------------------- stratified by corpus
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_every_split_holds_every_corpus_near_its_overall_share(seed: int) -> None:
+    """10 large IEMOCAP-like speakers and 18 small MOSEI-like ones: whatever the seed, validation and
+    test hold both corpora, each within 10 points of its overall share, with the ratios kept."""
+    labelled = two_corpora(seed)
+    assignment = build_assignment(labelled, load_config(None, {"seed": seed}))
+    check_speaker_independent(assignment)
+    shares = corpus_shares(assignment)
+    assert set(shares.index) == {"train", "validation", "test", "all"} and (shares > 0).all().all(), shares
+    assert ((shares.drop(index="all") - shares.loc["all"]).abs() <= 0.10 + 1e-9).all().all(), shares
+    split_shares = assignment.loc[assignment["split"] != "excluded", "split"].value_counts(normalize=True)
+    for split, target in (("train", 0.7), ("validation", 0.1), ("test", 0.2)):
+        assert abs(split_shares[split] - target) <= 0.05, split_shares
+    assert stratification_warnings(assignment, load_config(None, {"seed": seed})) == []
+    pd.testing.assert_frame_equal(assignment, build_assignment(labelled, load_config(None, {"seed": seed})))
+
+
+def test_a_split_by_label_alone_can_separate_the_corpora() -> None:
+    """Why the corpus is stratified: over the same seeds, stratifying by label alone leaves a corpus
+    out of a split or far from its share at least once (the demo's validation held no IEMOCAP)."""
+    off = []
+    for seed in range(8):
+        config = load_config(None, {"seed": seed, "split.stratify_by": ["label"]})
+        shares = corpus_shares(build_assignment(two_corpora(seed), config)).reindex(columns=["iemocap", "mosei"], fill_value=0.0)
+        off.append(float((shares.drop(index="all") - shares.loc["all"]).abs().max().max()))
+    assert max(off) > 0.10, off
+
+
+def test_a_corpus_with_fewer_speakers_than_splits_is_named_in_a_warning(tmp_path: Path) -> None:
+    from tests.features.fake_build import write_tables
+
+    labelled = pd.concat([labelled_table([4] * 20, 0, "mosei"), labelled_table([6, 6], 1, "iemocap")])
+    config = load_config(None, {"seed": 0})
+    assignment = build_assignment(labelled.sort_values("session_id", ignore_index=True), config)
+    warnings = stratification_warnings(assignment, config)
+    missing = [w for w in warnings if w.startswith("corpus iemocap: no session in")]
+    assert len(missing) == 1 and "its 2 speakers cannot fill 3 splits" in missing[0], warnings
+    assert not any(w.startswith("corpus mosei") and "no session" in w for w in warnings), warnings
+    # The stage says so in its message and its report.
+    paths = BuildPaths(tmp_path)
+    sessions = [{"session_id": r.session_id, "speaker_id": r.speaker_id, "status": "kept", "corpus": r.corpus}
+                for r in labelled.itertuples()]
+    write_tables(paths, sessions, dict(zip(labelled["session_id"], labelled["label"], strict=True)))
+    outcome = run_split(config, paths)
+    assert "warning: corpus iemocap" in outcome.message and outcome.stats["warnings"] == len(warnings)
+    report = paths.split_report.read_text()
+    assert "## Warnings" in report and f"- **{missing[0]}**" in report
+
+
+def test_stratify_by_is_configurable_and_strict() -> None:
+    labelled = two_corpora(0)
+    plain = build_assignment(labelled, load_config(None, {"split.stratify_by": []}))
+    shares = plain.loc[plain["split"] != "excluded", "split"].value_counts(normalize=True)
+    assert abs(shares["validation"] - 0.1) <= 0.05
+    with pytest.raises(ConfigError, match="stratify_by"):
+        load_config(None, {"split.stratify_by": ["speaker"]})
+    with pytest.raises(ConfigError, match="names a column twice"):
+        load_config(None, {"split.stratify_by": ["corpus", "corpus"]})
+    with pytest.raises(SplitError, match="no column corpus"):
+        build_assignment(labelled.drop(columns="corpus"), load_config(None))

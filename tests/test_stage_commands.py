@@ -12,10 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 import edu_affect_data.build as build_module
-from edu_affect_data.build import EXIT_WAITING, StageSpec, load_state, save_state
+from edu_affect_data.build import EXIT_WAITING, StageSpec, load_state
 from edu_affect_data.cli import app
 from edu_affect_data.core.artifacts import BuildPaths
 from tests.features.fake_build import write_tables
+from tests.helpers.build_state import plant_state
 from tests.test_splits import labelled_table
 
 
@@ -28,17 +29,7 @@ def _upstream(out: Path, labels: dict[str, str] | None = None) -> BuildPaths:
         for r in labelled.itertuples()
     ]
     write_tables(paths, sessions, labels or dict(zip(labelled["session_id"], labelled["label"], strict=True)))
-    record = {"input_hash": "recorded", "complete": True, "message": "", "stats": {}, "seconds": 0.0}
-    save_state(
-        paths.build_state,
-        {
-            "version": build_module.STATE_VERSION,
-            "stages": {
-                "ingest": {**record, "outputs": ["manifest/sessions.parquet"]},
-                "aggregate": {**record, "outputs": ["annotation/labels.parquet"]},
-            },
-        },
-    )
+    plant_state(paths, {"ingest": ["manifest/sessions.parquet"], "aggregate": ["annotation/labels.parquet"]}, "recorded")
     return paths
 
 
@@ -62,7 +53,7 @@ def test_split_records_its_state_skips_when_unchanged_and_force_reruns(tmp_path:
     # Unchanged inputs and intact outputs: skipped.
     assert runner.invoke(app, ["split", str(config_file), "--out", str(paths.out)]).exit_code == 0
     assert load_state(paths.build_state)["stages"]["split"] == record
-    # A damaged Parquet output no longer reads with the recorded rows and schema: rerun, not skipped.
+    # A damaged Parquet output is not what the stage wrote: rerun, not skipped.
     paths.assignment.write_bytes(b"damaged")
     rerun = runner.invoke(app, ["split", str(config_file), "--out", str(paths.out)])
     assert rerun.exit_code == 0, rerun.output

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.fingerprint import file_digest
 from edu_affect_data.stages.features.schema import array2d_column
-from edu_affect_data.stages.validate import validate_dataset
+from edu_affect_data.stages.validate import SHARD_NAME, validate_dataset
 from tests.features.fake_build import published_build
 
 
@@ -32,6 +33,8 @@ def copy(build: BuildPaths, tmp_path: Path) -> BuildPaths:
 
 
 def rewrite_first_row(shard: Path, column: str, value: pa.Array) -> None:
+    """Replace the first row's `column`, as a publish that had written that value would have left the
+    shard: named by its new content's digest, and listed by that name in the card."""
     table = pq.read_table(shard)
     replaced = pa.concat_arrays([value, table.column(column).combine_chunks().slice(1)])
     pq.write_table(
@@ -40,6 +43,12 @@ def rewrite_first_row(shard: Path, column: str, value: pa.Array) -> None:
         ),
         shard,
     )
+    match = SHARD_NAME.match(shard.name)
+    assert match is not None and match["digest"], shard.name
+    renamed = shard.with_name(shard.name.replace(match["digest"], file_digest(shard)[: len(match["digest"])]))
+    shard.rename(renamed)
+    card = shard.parent.parent / "README.md"
+    card.write_text(card.read_text().replace(shard.name, renamed.name))
 
 
 def test_a_clean_build_is_valid(build: BuildPaths) -> None:
@@ -86,3 +95,25 @@ def test_card_counts_and_missing_sessions_are_caught(copy: BuildPaths) -> None:
         shard.unlink()
     checks = {v.check for v in validate_dataset(copy.dataset)}
     assert {"class-counts", "layout", "accounted"} <= checks
+
+
+def test_card_corpus_counts_are_checked_against_the_shards(copy: BuildPaths) -> None:
+    """The card's sessions and speakers per split by corpus: a wrong figure in the card, or a shard row
+    moved to another corpus, is a violation naming the split."""
+    from edu_affect_data.stages.card import stats_from_card
+
+    readme = copy.dataset / "README.md"
+    stated = stats_from_card(readme.read_text())
+    assert stated["corpus_counts"]["test"] and set(stated["corpus_speakers"]["test"]) == set(stated["corpus_counts"]["test"])
+    count = stated["corpus_counts"]["train"]["iemocap"]
+    text = readme.read_text()
+    assert text.count("corpus_counts:\n    train:\n      iemocap: ") == 1
+    readme.write_text(text.replace("corpus_counts:\n    train:\n      iemocap: ", "corpus_counts:\n    train:\n      iemocap: 9", 1))
+    violations = validate_dataset(copy.dataset)
+    assert [(v.check, v.where) for v in violations] == [("corpus-counts", "train")], violations
+    readme.write_text(text)
+    shard = sorted((copy.dataset / "data").glob("train-*"))[0]
+    first = pq.read_table(shard, columns=["corpus"]).column("corpus")[0].as_py()
+    rewrite_first_row(shard, "corpus", pa.array(["mosei" if first == "iemocap" else "iemocap"]))
+    checks = {(v.check, v.where) for v in validate_dataset(copy.dataset)}
+    assert ("corpus-counts", "train") in checks and count > 0, checks

@@ -57,6 +57,7 @@ from edu_affect_data.annotation.agreement_report import (
     Estimate,
     GoldAccuracy,
     PairKappa,
+    new_report_dir,
     write_agreement_report,
 )
 from edu_affect_data.annotation.agreement_stats import (
@@ -69,6 +70,7 @@ from edu_affect_data.annotation.agreement_stats import (
 )
 from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
 from edu_affect_data.annotation.majority import UNDECIDED, strict_majority
+from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.stats import BootstrapDistribution, Proportion, resample_weights
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
@@ -422,6 +424,15 @@ def compute_agreement(
     )
 
 
+def default_report_base(path: Path) -> Path:
+    """Where a report of ``path`` goes by default: beside it, or, for a build's own pulled table
+    (``OUT/annotation/annotations.parquet``), in ``OUT``: never in the folder the aggregate stage
+    owns (``OUT/annotation/agreement/``, which the dataset card reads)."""
+    folder = Path(path).parent
+    build = BuildPaths(folder.parent)
+    return build.out if build.annotation_dir == folder and build.build_state.is_file() else folder
+
+
 def agreement_for_file(
     path: Path,
     report_dir: Path | None = None,
@@ -437,9 +448,10 @@ def agreement_for_file(
 ) -> tuple[AgreementReport, list[Path]]:
     """Load a ratings table or a Label Studio ``.json`` export, compute the agreement, write the report.
 
-    The report goes to ``report_dir`` (default ``<input dir>/agreement``). ``classes`` None: the
-    labels found. ``control``: the export's Choices control (needed when it has several). ``gold``:
-    a ``session_id,label`` CSV (its labels must be among the classes) or an in-memory mapping.
+    The report goes to ``report_dir``, or (None) to a new folder (`new_report_dir`) in
+    `default_report_base`. ``classes`` None: the labels found. ``control``: the export's Choices
+    control (needed when it has several). ``gold``: a ``session_id,label`` CSV (its labels must be
+    among the classes, and some of its sessions among the rated ones) or an in-memory mapping.
     """
     from edu_affect_data.annotation.gold import read_gold_file
 
@@ -455,7 +467,12 @@ def agreement_for_file(
         table = load_ratings(path, classes=classes, abstain=abstain)
     if isinstance(gold, (str, Path)):
         resolved = list(classes) if classes is not None else found_classes(table, abstain)
-        gold = read_gold_file(Path(gold), [c for c in resolved if c != abstain])
+        gold_file, gold = Path(gold), read_gold_file(Path(gold), [c for c in resolved if c != abstain])
+        if gold and not set(gold) & set(table["session_id"].astype(str)):
+            raise VotesTableError(
+                f"{gold_file}: none of its {len(gold)} gold sessions is among the "
+                f"{table['session_id'].nunique()} rated sessions of {path} (a gold file of another campaign?)"
+            )
     report = compute_agreement(
         table,
         seed=seed,
@@ -467,7 +484,5 @@ def agreement_for_file(
         first=first,
     )
     report = replace(report, dropped=dropped, notes=[*notes, *report.notes])
-    written = write_agreement_report(
-        report, report_dir if report_dir is not None else path.parent / "agreement"
-    )
+    written = write_agreement_report(report, report_dir if report_dir is not None else new_report_dir(default_report_base(path)))
     return report, written

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from edu_affect_data.annotation import export
 from edu_affect_data.annotation.estimators import VotesTableError, check_votes_table
+from edu_affect_data.core.parquet import DamagedParquet, read_table
 from edu_affect_data.core.vocabulary import ABSTAIN
 
 #: The columns of a ratings table: (item, rater, label).
@@ -59,7 +60,7 @@ def load_ratings(
     offset = 0 if suffix == ".parquet" else 2
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            frame = read_table(path).to_pandas()
         else:
             frame = pd.read_csv(
                 path,
@@ -68,7 +69,7 @@ def load_ratings(
                 keep_default_na=False,
                 na_values=[""],
             )
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, DamagedParquet) as exc:
         raise VotesTableError(f"{path}: not a readable Parquet file: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise VotesTableError(f"{path}: not UTF-8 text (byte offset {exc.start}): {exc.reason}") from exc

@@ -6,6 +6,7 @@ report never touches pyplot's global figure registry or the user's backend.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -415,6 +416,23 @@ def plot_confusions(report: AgreementReport, path: Path) -> Path:
     for axes in list(grid.flat)[report.n_annotators :]:
         axes.set_visible(False)
     return _save(figure, path)
+
+
+def new_report_dir(base: Path) -> Path:
+    """A folder no report was written to before: ``base/agreement``, else ``agreement-2``, ``-3``, ...
+
+    Created here (exclusively), so two runs never share one and an earlier report is never
+    overwritten by a run that did not name its folder.
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        candidate = base / ("agreement" if n == 1 else f"agreement-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
 
 
 def write_agreement_report(report: AgreementReport, out_dir: Path) -> list[Path]:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from edu_affect_data.annotation import export, overlap, review
 from edu_affect_data.annotation.client import (
@@ -46,6 +45,7 @@ from edu_affect_data.annotation.tasks import (
     session_task,
 )
 from edu_affect_data.core.artifacts import ADJUDICATIONS_SCHEMA, BuildPaths
+from edu_affect_data.core.manifest import read_sessions
 from edu_affect_data.core.vocabulary import ANSWERS
 
 if TYPE_CHECKING:
@@ -107,10 +107,10 @@ def open_campaign(
 
 
 def kept_sessions(paths: BuildPaths) -> dict[str, dict[str, Any]]:
-    """session_id -> SESSIONS_SCHEMA row, for sessions with status ``kept``."""
+    """session_id -> SESSIONS_SCHEMA row (paths absolute), for sessions with status ``kept``."""
     if not paths.sessions.exists():
         raise CampaignError(f"{paths.sessions} does not exist: run the ingest stage first")
-    rows = pq.read_table(paths.sessions).to_pylist()
+    rows = read_sessions(paths).to_pylist()
     return {str(row["session_id"]): row for row in rows if row["status"] == "kept"}
 
 
@@ -208,7 +208,8 @@ def pull(campaign: Campaign) -> Pull:
     votes = pulled.votes
     mine = votes.valid[votes.valid["session_id"].isin(sessions)].reset_index(drop=True)
     excluded = votes.excluded[votes.excluded["session_id"].isin(sessions)].reset_index(drop=True)
-    export.write_table(export.annotations_table(mine), campaign.paths.annotations)
+    table = export.annotations_table(mine, first_ratings=campaign.config.annotation.overlap.first_ratings)
+    export.write_table(table, campaign.paths.annotations)
     export.write_excluded(excluded, campaign.layout.excluded, "annotation")
     tasks = [t for t in votes.tasks if t.session_id in sessions]
     return Pull(pulled.snapshot, mine, excluded, tasks)

@@ -21,7 +21,6 @@ left behind are deleted by the next one.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
@@ -31,11 +30,11 @@ from typing import Any
 
 from edu_affect_data.annotation.options import ClipConfig
 from edu_affect_data.core.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
+from edu_affect_data.core.names import path_part
 from edu_affect_data.core.parallel import map_all
 from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_media
 
 CLIPS_DIRNAME = "clips"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 
 
 class ClipError(RuntimeError):
@@ -75,13 +74,9 @@ def clips_dir(media_root: Path) -> Path:
     return Path(media_root) / CLIPS_DIRNAME
 
 
-def check_session_id(session_id: str) -> str:
-    """Session ids become file names and URL parts: refuse anything that is not plain."""
-    if not _SAFE_ID.match(session_id):
-        raise ClipError(
-            f"session {session_id!r}: id is not usable as a file name (letters, digits, _ . : - only)"
-        )
-    return session_id
+def clip_path(media_root: Path, session_id: str, suffix: str = ".mp4") -> Path:
+    """``clips/<session><suffix>``: the session id made a safe file name (`core.names.path_part`)."""
+    return clips_dir(media_root) / f"{path_part(session_id)}{suffix}"
 
 
 def probe_clip(path: Path) -> MediaProbe | None:
@@ -157,7 +152,7 @@ def _cut_checked(spec: ClipSpec, partial: Path) -> None:
 
 def clip_spec(session: dict[str, Any], media_root: Path, clip: ClipConfig) -> ClipSpec:
     """The clip of one SESSIONS_SCHEMA row."""
-    session_id = check_session_id(str(session["session_id"]))
+    session_id = str(session["session_id"])
     for column in ("proxy_path", "audio_path"):
         if not session.get(column):
             hint = " (run the ingest stage again: it leaves the proxies clips are cut from)" if column == "proxy_path" else ""
@@ -169,7 +164,7 @@ def clip_spec(session: dict[str, Any], media_root: Path, clip: ClipConfig) -> Cl
         audio_path=str(session["audio_path"]),
         start_s=float(session["start_s"]),
         end_s=float(session["end_s"]),
-        out_path=str(clips_dir(media_root) / f"{session_id}.mp4"),
+        out_path=str(clip_path(media_root, session_id)),
         height=clip.height,
         fps=clip.fps,
         crf=clip.crf,
@@ -203,7 +198,7 @@ def session_transcript(session: dict[str, Any]) -> str:
 
 def write_transcript(session: dict[str, Any], media_root: Path) -> Path:
     """``clips/<session>.txt`` beside the clip (rewritten only when its text changed)."""
-    path = clips_dir(media_root) / f"{check_session_id(str(session['session_id']))}.txt"
+    path = clip_path(media_root, str(session["session_id"]), ".txt")
     text = session_transcript(session) + "\n"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         atomic_write_text(path, text)

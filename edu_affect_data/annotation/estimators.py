@@ -33,7 +33,7 @@ from edu_affect_data.annotation.majority import majority_labels, vote_counts
 from edu_affect_data.annotation.methods import build_estimator
 from edu_affect_data.core.artifacts import LABELS_SCHEMA
 from edu_affect_data.core.strict_config import NoOptions, StrictModel
-from edu_affect_data.core.vocabulary import ABSTAIN, ANSWERS, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, ADJUDICATED, ANSWERS, CLASSES
 
 if TYPE_CHECKING:
     from edu_affect_data.annotation.options import AggregationConfig
@@ -290,7 +290,7 @@ def aggregate_labels(
         final = _check_adjudications(adjudications, decided.index)
         decided = decided.astype(object)
         decided.loc[final.index] = final
-        method.loc[final.index] = "adjudicated"
+        method.loc[final.index] = ADJUDICATED
     resolved = decided.notna()
     ordered = tidy.sort_values(["task", "worker"], kind="stable")
     votes = ordered.groupby("task", sort=True)["label"].agg(list)

@@ -38,6 +38,7 @@ from edu_affect_data.annotation.labeling import AFFECT_CONTROL
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA
 from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.parquet import save_table
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -115,14 +116,80 @@ def write_snapshot(raw: bytes, folder: Path, kind: str, project_id: int) -> Path
 
 
 def parse_export(raw: bytes, source: str) -> list[dict[str, Any]]:
-    """The task list of a JSON export; ``source`` (the snapshot) names it in errors."""
+    """The task list of a JSON export, checked by `check_export`; ``source`` names it in errors."""
     try:
         tasks = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportFormatError(f"{source}: not JSON: {exc}") from exc
-    if not isinstance(tasks, list) or not all(isinstance(t, dict) and "id" in t for t in tasks):
-        raise ExportFormatError(f"{source}: expected a JSON list of tasks with ids")
+    if not isinstance(tasks, list):
+        raise ExportFormatError(f"{source}: expected a JSON list of tasks, got {_kind(tasks)}")
+    check_export(tasks, source)
     return sorted(tasks, key=lambda task: int(task["id"]))
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind as an error message says it (`a string ('x')`, `null`, `an object`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_export(tasks: list[Any], source: str) -> None:
+    """Refuse an export whose shape the readers would misread, naming the task and annotation.
+
+    Label Studio writes integer task and annotation ids, ``data`` as an object, ``annotations`` as
+    a list of objects and ``completed_by`` as a user id or an inlined user object; anything else
+    (a hand-edited or foreign file) is an `ExportFormatError` instead of a ``KeyError`` deep in the
+    reader, so ``edu-data agreement`` says which file, task and annotation to fix (exit 2).
+    """
+    first_at: dict[int, int] = {}
+    for position, task in enumerate(tasks):
+        _require_object_with_id(task, f"{source}: task at position {position}")
+        where = f"{source}: task {task['id']}"
+        if task["id"] in first_at:
+            raise ExportFormatError(f"{where} appears twice (positions {first_at[task['id']]} and {position})")
+        first_at[task["id"]] = position
+        for key, expected in (("data", dict), ("annotations", list)):
+            if task.get(key) is not None and not isinstance(task[key], expected):
+                wanted = "an object" if expected is dict else "a list"
+                raise ExportFormatError(f"{where}: {key} is {_kind(task[key])}, expected {wanted}")
+        for index, annotation in enumerate(task.get("annotations") or []):
+            _require_object_with_id(annotation, f"{where}, annotation at position {index}")
+            _check_annotation(annotation, f"{where}, annotation {annotation['id']}")
+
+
+def _require_object_with_id(value: Any, where: str) -> None:
+    """`value` is a JSON object with an integer ``id``, else an `ExportFormatError` saying where."""
+    if not isinstance(value, dict):
+        raise ExportFormatError(f"{where} is {_kind(value)}, expected an object")
+    if not _is_id(value.get("id")):
+        raise ExportFormatError(f"{where}: id is {_kind(value.get('id'))}, expected an integer")
+
+
+def _check_annotation(annotation: dict[str, Any], where: str) -> None:
+    """The fields the readers use (`completed_by`, `result`, `was_cancelled`) have the kinds Label Studio writes."""
+    user = annotation.get("completed_by")
+    inlined = isinstance(user, dict) and (_is_id(user.get("id")) or (user.get("id") is None and user.get("email")))
+    if user is not None and not _is_id(user) and not inlined:
+        raise ExportFormatError(
+            f"{where}: completed_by is {_kind(user)}, expected a user id or a user object with an integer id"
+        )
+    result = annotation.get("result")
+    if result is not None and not (isinstance(result, list) and all(isinstance(r, dict) for r in result)):
+        raise ExportFormatError(f"{where}: result is {_kind(result)}, expected a list of objects")
+    cancelled = annotation.get("was_cancelled")
+    if cancelled is not None and not isinstance(cancelled, bool):
+        raise ExportFormatError(f"{where}: was_cancelled is {_kind(cancelled)}, expected true or false")
 
 
 def _is_choices(region: Any) -> bool:
@@ -277,16 +344,36 @@ def read_votes(
     )
 
 
-def annotations_table(frame: pd.DataFrame) -> pa.Table:
-    """``frame`` as an Arrow table validated against ANNOTATIONS_SCHEMA."""
+#: Schema metadata of ``annotations.parquet``: the campaign's first-ratings rule, so that a later
+#: ``edu-data agreement --out OUT`` applies it as the aggregate stage does (`OverlapConfig.first_ratings`).
+FIRST_RATINGS_KEY = b"edu_affect_data.first_ratings"
+
+
+def annotations_table(frame: pd.DataFrame, *, first_ratings: int | None) -> pa.Table:
+    """``frame`` as an Arrow table validated against ANNOTATIONS_SCHEMA, recording the campaign's
+    first-ratings rule (``first_ratings``: each session's first N ratings, None for all)."""
     columns = {name: frame[name].tolist() for name in ANNOTATIONS_SCHEMA.names}
     columns["lead_time"] = [None if pd.isna(v) else float(v) for v in columns["lead_time"]]
-    return pa.Table.from_pydict(columns, schema=ANNOTATIONS_SCHEMA)
+    table = pa.Table.from_pydict(columns, schema=ANNOTATIONS_SCHEMA)
+    rule = b"all" if first_ratings is None else str(first_ratings).encode()
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), FIRST_RATINGS_KEY: rule})
+
+
+def recorded_first_ratings(path: Path) -> tuple[bool, int | None]:
+    """(whether ``path``, an ``annotations.parquet``, records its first-ratings rule; the rule: N or None for all).
+
+    A table pulled before the rule was recorded says nothing (False, None).
+    """
+    metadata = pq.read_schema(path).metadata or {}
+    rule = metadata.get(FIRST_RATINGS_KEY)
+    if rule is None:
+        return False, None
+    return True, None if rule == b"all" else int(rule)
 
 
 def write_table(table: pa.Table, path: Path) -> Path:
     """Write Parquet atomically (a reader never sees half a file)."""
-    return atomic_write(path, lambda partial: pq.write_table(table, partial))
+    return save_table(table, path)
 
 
 def write_excluded(excluded: pd.DataFrame, path: Path, project: str) -> Path:

@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from edu_affect_data.annotation.options import GoldConfig
 from edu_affect_data.core.artifacts import GOLD_SCHEMA, BuildPaths
-from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.parquet import read_table, save_table
 from edu_affect_data.core.vocabulary import CLASSES
 
 #: Seed role of the gold draw, so it does not share a stream with other draws of the build.
@@ -85,12 +84,12 @@ def write_gold(gold: Mapping[str, str], paths: BuildPaths) -> Path:
     table = pa.Table.from_pydict(
         {"session_id": list(gold), "label": list(gold.values())}, schema=GOLD_SCHEMA
     )
-    return atomic_write(paths.gold, lambda partial: pq.write_table(table, partial))
+    return save_table(table, paths.gold)
 
 
 def read_gold(paths: BuildPaths) -> dict[str, str]:
     """The campaign's gold tasks as drawn at push time (empty when the build has none)."""
     if not paths.gold.is_file():
         return {}
-    table = pq.read_table(paths.gold)
+    table = read_table(paths.gold)
     return dict(zip(table["session_id"].to_pylist(), table["label"].to_pylist(), strict=True))

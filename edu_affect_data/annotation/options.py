@@ -78,6 +78,12 @@ class OverlapConfig(StrictModel):
     def adaptive(self) -> bool:
         return self.max > self.initial
 
+    @property
+    def first_ratings(self) -> int | None:
+        """Each session's first ratings that are an unbiased sample: `initial` under adaptive overlap
+        (later ones were asked for because these disagreed), None (all) under fixed overlap."""
+        return self.initial if self.adaptive else None
+
 
 class GoldConfig(StrictModel):
     """Gold tasks: sessions whose label is known, mixed into the queue to measure each annotator."""

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from edu_affect_data.annotation.client import LabelStudioSettings
-from edu_affect_data.annotation.clips import clips_dir, session_transcript
+from edu_affect_data.annotation.clips import clip_path, clips_dir, session_transcript
 from edu_affect_data.annotation.export import EXCLUDED_COLUMNS, ProjectPull, pull_project
 from edu_affect_data.annotation.pseudonyms import Pseudonyms
 from edu_affect_data.annotation.tasks import (
@@ -76,7 +76,7 @@ def push_queue(
     tasks = [
         session_task(
             sessions[session_id],
-            clip=clips_dir(media_root) / f"{session_id}.mp4",
+            clip=clip_path(media_root, session_id),
             transcript=session_transcript(dict(sessions[session_id])),
             document_root=settings.document_root,
             extra={"votes": votes_text(annotations, session_id)},

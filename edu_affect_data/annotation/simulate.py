@@ -32,11 +32,9 @@ from typing import Any
 import numpy as np
 
 from edu_affect_data.annotation.options import SimulateConfig, SimulatedAnnotator
-from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
+from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES, SYNTH_TRUTH_FILE
+from edu_affect_data.corpora.plugin import synthetic_truth
 
-#: What ``edu-data synth`` writes next to the corpora it makes (``synth.truth.TRUTH_FILE``; not
-#: imported from there, which would load the synthetic corpus writers).
-TRUTH_FILE = "synth_truth.json"
 #: Role numbers in the seed: annotators 0..N-1, their lead times (500 + index), the reviewer,
 #: the assignment draw.
 _LEAD_TIME_ROLE = 500
@@ -52,11 +50,11 @@ def truth_path(simulate: SimulateConfig, recording: Path) -> Path:
     """``simulate.truth``, else the nearest ``synth_truth.json`` in a folder above ``recording``."""
     if simulate.truth is not None:
         return Path(simulate.truth)
-    for folder in Path(recording).parents:
-        if (folder / TRUTH_FILE).is_file():
-            return folder / TRUTH_FILE
+    found = synthetic_truth(Path(recording).parent)
+    if found is not None:
+        return found
     raise TruthError(
-        f"annotation.simulate.truth is not set and no folder above {recording} holds {TRUTH_FILE}"
+        f"annotation.simulate.truth is not set and no folder above {recording} holds {SYNTH_TRUTH_FILE}"
     )
 
 

@@ -7,6 +7,12 @@ The model package joins this way (`edu-data train/experiments/evaluate/report/pr
 package never imports it. Every command goes through `cli.errors.handle_errors` (the app is an
 `errors.Typer`): an error is one line and exit 2 for a user error, 1 for a failed stage, with the
 traceback only under `edu-data --debug`.
+
+Examples in help texts follow one convention, so that tests/test_help_examples.py finds and checks
+every one (parsed by its command, its config loaded with its `--set` values): a full command line
+starts with `edu-data ` on its own line of the command's docstring; an option's help shows its own
+flag with a value (`--set KEY=VALUE`, a key the command reads); an argument's help shows
+`e.g. VALUE`. Paths in examples are relative to the repository, as in the README.
 """
 
 from __future__ import annotations
@@ -76,6 +82,6 @@ def add_plugin_commands(target: Typer) -> None:
             raise RegistryError(f"edu-data command plugin {name!r}: its register(app) failed: {exc}") from exc
 
 
-for _area in ("synth", "build", "annotate", "dataset", "agreement"):
+for _area in ("synth", "build", "annotate", "dataset", "sessions", "agreement"):
     importlib.import_module(f"{__name__}.{_area}")
 add_plugin_commands(app)

@@ -2,7 +2,10 @@
 
 Labels are data: a table or export is measured on the labels it holds unless `--classes` names
 them; the abstention (`--abstain`, "Cannot tell" by default) is a missing rating counted per
-annotator. `--out OUT` measures the build's own pull on the project's classes, with its gold tasks.
+annotator. `--out OUT` measures the build's own pull on the project's classes, with its gold tasks
+and its first-ratings rule (as the aggregate stage does, and says so). The report goes to a new
+folder (`OUT/agreement/`, or beside the input; `-2`, `-3`... when taken) unless `--report-dir`
+names one, and never to `OUT/annotation/agreement/`, which only the aggregate stage writes.
 """
 
 from __future__ import annotations
@@ -146,7 +149,8 @@ def agreement(
         Path | None,
         typer.Option(
             "--report-dir",
-            help="Where agreement.json/.md and the heatmaps go (default: <input dir>/agreement).",
+            help="Where agreement.json/.md and the heatmaps go (default: a new folder agreement/, "
+            "agreement-2/, ... in OUT or beside the input; never OUT/annotation/agreement/).",
         ),
     ] = None,
     classes: Annotated[
@@ -187,19 +191,37 @@ def agreement(
             "--first",
             min=1,
             help="Only each session's first N ratings (by annotation_id, else file order): the unbiased "
-            "figures of an adaptive-overlap campaign (N = overlap.initial).",
+            "figures of an adaptive-overlap campaign (N = overlap.initial; the default with --out, "
+            "from the build's pull).",
         ),
     ] = None,
+    all_ratings: Annotated[
+        bool,
+        typer.Option("--all-ratings", help="Count every rating, even where --out's build would count the first N only."),
+    ] = False,
 ) -> None:
-    """Cohen's kappa (pairwise, per class), Fleiss' kappa, Krippendorff's alpha with bootstrap intervals."""
+    """Cohen's kappa (pairwise, per class), Fleiss' kappa, Krippendorff's alpha with bootstrap intervals.
+
+    Examples:
+
+      edu-data agreement --annotations votes.csv --n-boot 1000
+
+      edu-data agreement --out build-output --seed 0
+
+      edu-data agreement --annotations project-3.json --control mood --gold gold.csv
+    """
     from edu_affect_data.annotation.agreement import agreement_for_file
     from edu_affect_data.annotation.gold import read_gold
     from edu_affect_data.core.artifacts import BuildPaths
 
-    if annotations is None and out is None:
+    if (annotations is None) == (out is None):
         raise typer.BadParameter(
-            "give --annotations FILE or --out OUT (reads OUT/annotation/annotations.parquet)"
+            "give --annotations FILE or --out OUT (reads OUT/annotation/annotations.parquet), not both"
         )
+    if first is not None and all_ratings:
+        raise typer.BadParameter("--first N and --all-ratings contradict each other; give one")
+    if report_dir is not None:
+        _refuse_build_agreement_dir(report_dir)
     chosen = _classes_option(classes)
     gold_source: Path | dict[str, str] | None = gold
     if annotations is not None:
@@ -209,6 +231,8 @@ def agreement(
         source = BuildPaths(out).annotations
         chosen = list(CLASSES) if chosen is None else chosen
         gold_source = gold if gold is not None else read_gold(BuildPaths(out))
+        if first is None and not all_ratings:
+            first = _build_first_ratings(source)
     # A file that cannot be used (empty, header only, corrupt Parquet, a missing column, an
     # unknown label with --classes, an export with several controls and no --control) is a
     # `VotesTableError` naming the file: the app's error path prints it on one line, exit 2.
@@ -231,3 +255,44 @@ def agreement(
     else:
         _print_table(report)
     typer.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)
+
+
+def _build_first_ratings(pulled: Path) -> int | None:
+    """The build's first-ratings rule recorded in its pulled table, said on stderr (None: every rating)."""
+    from edu_affect_data.annotation.export import recorded_first_ratings
+
+    if not pulled.is_file():
+        return None  # the reader names the missing file
+    recorded, first = recorded_first_ratings(pulled)
+    if not recorded:
+        typer.echo(
+            f"note: {pulled} does not record the campaign's first-ratings rule (pulled by an older version): "
+            "every rating counts; for an adaptive-overlap campaign pass --first N (overlap.initial) "
+            "to match the aggregate stage",
+            err=True,
+        )
+    elif first is None:
+        typer.echo("note: every rating counts, as in the aggregate stage (the campaign's overlap is fixed)", err=True)
+    else:
+        typer.echo(
+            f"note: only each session's first {first} ratings count: the build's first-ratings rule "
+            f"(adaptive overlap, overlap.initial {first}), as in the aggregate stage; --all-ratings counts every rating",
+            err=True,
+        )
+    return first
+
+
+def _refuse_build_agreement_dir(report_dir: Path) -> None:
+    """`--report-dir` may not be (inside) a build's `annotation/agreement/`: the aggregate stage's output
+    (one line, exit 2, like any flag the user must change)."""
+    from edu_affect_data.core.artifacts import BuildPaths
+    from edu_affect_data.core.strict_config import ConfigError
+
+    target = report_dir.resolve()
+    for folder in (target, *target.parents):
+        build = BuildPaths(folder.parent.parent)
+        if folder == build.agreement_dir and build.build_state.is_file():
+            raise ConfigError(
+                f"--report-dir {report_dir} is the build {build.out}'s own agreement report, written by its "
+                "aggregate stage (the dataset card reads it); choose another folder"
+            )

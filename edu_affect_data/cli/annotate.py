@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edu_affect_data.cli import app
+from edu_affect_data.cli.build import set_option
 from edu_affect_data.cli.errors import Typer
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ app.add_typer(annotate, name="annotate")
 
 ConfigArg = Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.")]
 OutOpt = Annotated[Path, typer.Option(help="Build folder (holds manifest/sessions.parquet).")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: --set annotation.maximum_annotations=2.")]
+SetOpt = Annotated[list[str] | None, set_option("annotation.overlap.max=3")]
 EXIT_WAITING = 3
 
 
@@ -157,7 +158,12 @@ def status(
         typer.Option("--plot", help="PNG of rolling agreement per annotator (default: OUT/annotation/status/agreement_over_time.png)."),
     ] = None,
 ) -> None:
-    """Sessions complete / total, votes, the reviewer's queue, live agreement and drift (exit 3 while not done)."""
+    """Sessions complete / total, votes, the reviewer's queue, live agreement and drift (exit 3 while not done).
+
+    Example:
+
+      edu-data annotate status pipelines/demo.yaml --out build-output --set annotation.drift.window=20
+    """
     from rich.console import Console
     from rich.table import Table
 

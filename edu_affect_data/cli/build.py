@@ -19,6 +19,12 @@ from edu_affect_data.cli import app
 STAGE_HELP = "a stage name in build order, e.g. features; an unknown name lists them all"
 
 
+def set_option(example: str) -> Any:
+    """The `--set KEY=VALUE` option of a command that loads the pipeline, its help showing `example`
+    (a key the command reads; tests/test_help_examples.py loads it with pipelines/demo.yaml)."""
+    return typer.Option("--set", help=f"Override a config key (YAML value, repeatable): --set {example}")
+
+
 def run_stages(
     config: Path,
     set_: list[str] | None,
@@ -28,22 +34,28 @@ def run_stages(
     until: str | None = None,
     start_from: str | None = None,
     force: str | None = None,
+    verify: bool = False,
     dask_scheduler: str | None = None,
 ) -> None:
     """Load CONFIG with `--set` and flag `overrides`, run the stages, exit as documented above.
 
     Errors are not caught here: the command's `errors.handle_errors` turns bad configuration,
     flags or inputs (`ConfigError`, `BuildError`, a corpus or speaker-map error, `--out` a file)
-    into one line and exit 2, and a stage failure into one line and exit 1. A stage waiting
+    into one line and exit 2, and a stage failure into one line and exit 1. `--out` inside a
+    corpus folder is refused (exit 2) before anything runs. A stage waiting
     for people prints where it stands and exits 3.
     """
     from edu_affect_data.build import EXIT_WAITING, run_build
     from edu_affect_data.cli.errors import check_out_folder
     from edu_affect_data.config import load_config, parse_overrides
+    from edu_affect_data.corpora.config import check_out_outside_corpora
 
     check_out_folder(out)
     pipeline = load_config(config, {**parse_overrides(set_ or []), **(overrides or {})})
-    result = run_build(pipeline, out, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler)
+    check_out_outside_corpora(pipeline.corpora, out)
+    result = run_build(
+        pipeline, out, until=until, start_from=start_from, force=force, verify=verify, dask_scheduler=dask_scheduler
+    )
     if not result.complete:
         typer.echo(f"{result.waiting_stage}: {result.message}; rerun this command to resume")
         raise typer.Exit(EXIT_WAITING)
@@ -86,20 +98,36 @@ def build(
         str | None, typer.Option("--from", help="Start at this stage; earlier stages' outputs must exist.")
     ] = None,
     force: Annotated[str | None, typer.Option(help="Rerun this stage and every later one even if unchanged.")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config key: --set sessions.target_s=20 (YAML value).")
-    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the SHA-256 of every recorded output before reusing it, not only of those whose "
+            "size, mtime or inode changed (finds damage that kept the file's stat).",
+        ),
+    ] = False,
+    set_: Annotated[list[str] | None, set_option("gaps.threshold_s=1.5")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (sets features.workers).")] = None,
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Run parallel work on this Dask scheduler (tcp://host:8786).")
     ] = None,
 ) -> None:
-    """Run the stages in order, skipping those whose inputs did not change (exit 3: waiting for people)."""
+    """Run the stages in order, skipping those whose inputs did not change (exit 3: waiting for people).
+
+    Examples:
+
+      edu-data build pipelines/demo.yaml --iemocap corpora/IEMOCAP_full_release --mosei corpora/CMU_MOSEI --out build-output
+
+      edu-data build pipelines/demo.yaml --out build-output --until ingest --set gaps.threshold_s=1.5
+
+      edu-data build pipelines/demo.yaml --corpus mosei=corpora/CMU_MOSEI --out build-output --force features
+    """
     overrides: dict[str, Any] = {
         f"corpora.{name}.root": path.resolve() for name, path in corpus_roots(corpus or [], iemocap, mosei).items()
     }
     if workers is not None:
         overrides["features.workers"] = workers
     run_stages(
-        config, set_, out, overrides=overrides, until=until, start_from=start_from, force=force, dask_scheduler=dask_scheduler
+        config, set_, out, overrides=overrides, until=until, start_from=start_from, force=force, verify=verify,
+        dask_scheduler=dask_scheduler,
     )

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from edu_affect_data.cli import app
-from edu_affect_data.cli.build import run_stages
+from edu_affect_data.cli.build import run_stages, set_option
 
 ConfigArg = Annotated[
     Path,
@@ -21,10 +21,6 @@ ConfigArg = Annotated[
 ]
 OutOption = Annotated[
     Path, typer.Option(help="Build folder holding the earlier stages' artifacts and build_state.json.")
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a config key: --set features.extractors.frames.fps=5."),
 ]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Rerun the stage even if its inputs did not change.")
@@ -44,6 +40,10 @@ def validate(
 
     A damaged or missing shard is a violation naming the file; a DATASET that is not a folder, or
     an empty one, is a user error (one line, exit 2).
+
+    Example:
+
+      edu-data validate build-output/dataset
     """
     from edu_affect_data.stages.validate import validate_dataset
 
@@ -62,23 +62,47 @@ def _run_stage(stage: str, config: Path, out: Path, set_: list[str] | None, forc
 
 @app.command("split")
 def split(
-    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None, force: ForceOption = False
+    config: ConfigArg,
+    out: OutOption = Path("build-output"),
+    set_: Annotated[list[str] | None, set_option("split.folds=5")] = None,
+    force: ForceOption = False,
 ) -> None:
-    """Balance the labelled sessions and split them by speaker (splits/assignment.parquet, report.md)."""
+    """Balance the labelled sessions and split them by speaker (splits/assignment.parquet, report.md).
+
+    Example:
+
+      edu-data split pipelines/demo.yaml --out build-output --set split.folds=5
+    """
     _run_stage("split", config, out, set_, force)
 
 
 @app.command("features")
 def features(
-    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None, force: ForceOption = False
+    config: ConfigArg,
+    out: OutOption = Path("build-output"),
+    set_: Annotated[list[str] | None, set_option("features.extractors.frames.fps=5")] = None,
+    force: ForceOption = False,
 ) -> None:
-    """Extract MFCC, frames and token embeddings into features/ (resumes finished sessions)."""
+    """Extract MFCC, frames and token embeddings into features/ (resumes finished sessions).
+
+    Example:
+
+      edu-data features pipelines/demo.yaml --out build-output --set features.extractors.frames.fps=5
+    """
     _run_stage("features", config, out, set_, force)
 
 
 @app.command("publish")
 def publish(
-    config: ConfigArg, out: OutOption = Path("build-output"), set_: SetOption = None, force: ForceOption = False
+    config: ConfigArg,
+    out: OutOption = Path("build-output"),
+    set_: Annotated[list[str] | None, set_option("dataset.max_shard_mb=200")] = None,
+    force: ForceOption = False,
 ) -> None:
-    """Write dataset/ (Parquet shards + README.md card) from features/."""
+    """Write dataset/ (Parquet shards + README.md card) from features/.
+
+    Example:
+
+      edu-data publish pipelines/demo.yaml --out build-output --force
+    """
     _run_stage("publish", config, out, set_, force)

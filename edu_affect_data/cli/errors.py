@@ -59,6 +59,7 @@ USER_ERRORS = (
     "edu_affect_data.stages.features.text.TextModelError",
     "edu_affect_data.core.registry.RegistryError",
     "edu_affect_data.stages.validate.NotADataset",
+    "edu_affect_data.audit.AuditError",
 )
 #: OS errors that are about a path the user gave, not about the machine (a full disk is not).
 PATH_ERRORS: tuple[type[OSError], ...] = (

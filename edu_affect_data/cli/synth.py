@@ -26,7 +26,12 @@ def synth(
         show_default=False,
     ),
 ) -> None:
-    """Write synthetic corpora in the real on-disk formats, with injected faults and a learnable latent emotion."""
+    """Write synthetic corpora in the real on-disk formats, with injected faults and a learnable latent emotion.
+
+    Example:
+
+      edu-data synth corpora --profile demo --seed 0
+    """
     from edu_affect_data.synth import summarize, synthesize
 
     started = time.perf_counter()

@@ -16,7 +16,9 @@ TURN = pa.struct(
     [("speaker_id", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string())]
 )
 
-#: manifest/sessions.parquet: one row per candidate session, whatever its fate.
+#: manifest/sessions.parquet: one row per candidate session, whatever its fate. No path in it is
+#: absolute (`core.manifest`: read it with `read_sessions`, which resolves them); its schema
+#: metadata `media_roots` records each corpus's root once.
 SESSIONS_SCHEMA = pa.schema(
     [
         ("session_id", pa.string()),
@@ -27,8 +29,8 @@ SESSIONS_SCHEMA = pa.schema(
         ("end_s", pa.float64()),
         ("duration_s", pa.float64()),
         ("utterance_ids", pa.list_(pa.string())),  # the session speaker's units, in time order
-        ("audio_path", pa.string()),  # absolute
-        ("video_path", pa.string()),  # absolute
+        ("audio_path", pa.string()),  # relative to the corpus's root (metadata `media_roots`)
+        ("video_path", pa.string()),  # relative to the corpus's root (metadata `media_roots`)
         ("video_region", pa.string()),  # left | right | full
         ("text", pa.string()),  # the session speaker's words, tags removed
         ("words", pa.list_(WORD)),  # the session speaker's words, recording time
@@ -45,9 +47,9 @@ SESSIONS_SCHEMA = pa.schema(
         ("gap_text_s", pa.float64()),
         ("gap_text_start_s", pa.float64()),
         # The one video pass's results (media/store.py); null when the video could not be decoded.
-        ("proxy_path", pa.string()),  # absolute: the speaker region's proxy chunk holding the window
+        ("proxy_path", pa.string()),  # relative to --out: the speaker region's proxy chunk holding the window
         ("proxy_start_s", pa.float64()),  # recording time of the proxy's first frame
-        ("frames_path", pa.string()),  # absolute: the recording's frame classification
+        ("frames_path", pa.string()),  # relative to --out: the recording's frame classification
     ]
 )
 
@@ -202,3 +204,8 @@ class BuildPaths:
     @property
     def build_state(self) -> Path:
         return self.out / "build_state.json"
+
+    @property
+    def build_config(self) -> Path:
+        """The resolved configuration of the last `edu-data build` (public paths) and its corpora's nature."""
+        return self.out / "build_config.json"

@@ -1,29 +1,98 @@
 """One strict YAML loader for every configuration the project reads (pipelines, training, suites).
 
 Strict on purpose: a misspelled key (`hop_lenth`) is an error naming its dotted path, never a
-silent default; an empty or non-mapping file is an error, not "all defaults"; `--set key=value`
-values are parsed as YAML scalars and checked exactly like the same text in a file. A file may
+silent default; an empty or non-mapping file is an error, not "all defaults"; a key written twice
+in one mapping is an error naming both lines (plain YAML keeps the last one silently); booleans
+are not numbers and numbers are not booleans (`threshold_s: true` and `face_check: 1` are errors,
+where pydantic alone would read 1.0 and True; an integer for a float stays fine); `--set
+key=value` values are parsed as YAML and checked exactly like the same text in a file. A file may
 name a `base:` file (relative to itself) and state only what it changes: mappings merge
 recursively, anything else replaces.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import math
+import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 M = TypeVar("M", bound=BaseModel)
 
+_UNIONS = (Union, types.UnionType)
+_SEQUENCES = (list, tuple, set, frozenset, collections.abc.Sequence, collections.abc.Set)
+_MAPPINGS = (dict, collections.abc.Mapping)
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The alternatives of a (possibly `Annotated`, possibly union) annotation."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in _UNIONS:
+        return tuple(m for arg in get_args(annotation) for m in _members(arg))
+    return (annotation,)
+
+
+def wrong_kind(annotation: Any, value: Any) -> str | None:
+    """Why `value` mixes up booleans and numbers for a field typed `annotation`, else None.
+
+    pydantic's lax mode turns `true` into 1.0 for a float and `1` into True for a bool, so a
+    `--set gaps.threshold_s=true` would run with 1 s. Only that mix-up is judged here (inside
+    lists, tuples and mappings too); every other check is pydantic's.
+    """
+    members = _members(annotation)
+    if Any in members:
+        return None
+    scalars = {m for m in members if isinstance(m, type)}
+    if isinstance(value, bool):
+        if bool not in scalars and scalars & {int, float}:
+            return f"{value!r} is a boolean, not a number"
+        return None
+    if isinstance(value, (int, float)):
+        if bool in scalars and not scalars & {int, float}:
+            return f"{value!r} is a number, not a boolean (write true or false)"
+        return None
+    inner = [m for m in members if get_origin(m) in (_SEQUENCES if isinstance(value, (list, tuple)) else _MAPPINGS)]
+    if not inner or not isinstance(value, (list, tuple, Mapping)):
+        return None
+    reasons = [_wrong_inside(m, value) for m in inner]
+    return None if any(r is None for r in reasons) else reasons[0]
+
+
+def _wrong_inside(container: Any, value: Any) -> str | None:
+    args = get_args(container)
+    if isinstance(value, Mapping):
+        pairs = [(args[1] if len(args) == 2 else Any, v, f"[{k!r}]") for k, v in value.items()]
+    elif get_origin(container) is tuple and args and args[-1] is not Ellipsis:
+        pairs = [(a, v, f"[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=False))]
+    else:
+        pairs = [(args[0] if args else Any, v, f"[{i}]") for i, v in enumerate(value)]
+    for annotation, item, where in pairs:
+        reason = wrong_kind(annotation, item)
+        if reason is not None:
+            return f"{where}: {reason}"
+    return None
+
 
 class StrictModel(BaseModel):
-    """Base of every config section: unknown keys are errors, values are frozen."""
+    """Base of every config section: unknown keys are errors, values are frozen, and a boolean is
+    never read as a number nor a number as a boolean (`wrong_kind`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_number_mixup(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        reason = wrong_kind(field.annotation, value) if field is not None else None
+        if reason is not None:
+            raise ValueError(reason)
+        return value
 
 
 class ConfigError(ValueError):
@@ -58,14 +127,49 @@ def describe_validation_error(exc: ValidationError, header: str) -> str:
     return "\n".join(lines)
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping that names one key twice (PyYAML's own loaders keep the last value silently)."""
+
+    def __init__(self, key: Any, first_line: int, line: int) -> None:
+        super().__init__(f"key {key!r} is written twice in one mapping (lines {first_line} and {line}); keep one")
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key written twice in one mapping, naming both lines.
+
+    Keys brought in by a merge (`<<: *defaults`) may be overridden, as YAML intends.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                seen = first_line.get(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            line = key_node.start_mark.line + 1
+            if seen is not None:
+                raise DuplicateKeyError(key, seen, line)
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text as Python values, by `UniqueKeyLoader` (the one YAML parser of configurations)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+
+
 def read_mapping(path: Path, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
-    """The top-level mapping of a YAML file; unreadable, empty or non-mapping files are errors."""
+    """The top-level mapping of a YAML file; unreadable, empty or non-mapping files and repeated keys are errors."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
     if raw is None:
@@ -123,7 +227,7 @@ def parse_overrides(items: list[str], error: type[ConfigError] = ConfigError) ->
         if not sep or not key.strip():
             raise error(f"--set {item!r}: expected key=value, e.g. sessions.min_s=8")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_yaml(text) if text.strip() else None
         except yaml.YAMLError as exc:
             raise error(f"--set {item!r}: the value is not valid YAML: {' '.join(str(exc).split())}") from exc
         if isinstance(value, float) and not math.isfinite(value):

@@ -24,3 +24,10 @@ MODALITIES: tuple[str, ...] = ("audio", "video", "text")
 
 #: Fates of a candidate session in the manifest (precedence error > gap > short).
 SESSION_STATUSES: tuple[str, ...] = ("kept", "gap", "short", "error")
+
+#: The label method of a session the reviewer decided (`annotation/labels.parquet` `method`).
+ADJUDICATED = "adjudicated"
+
+#: What `edu-data synth` writes beside the corpora it makes: their known truth. A corpus with this
+#: file in its folder or a folder above is synthetic (`corpora.plugin.synthetic_truth`).
+SYNTH_TRUTH_FILE = "synth_truth.json"

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edu_affect_data.core.strict_config import ConfigError
 from edu_affect_data.corpora.registry import CorpusRegistryError, get_corpus
 
 #: Keys of the old flat `corpora:` section that are still read: `mosei_speaker_map: PATH` means
@@ -81,3 +82,20 @@ def check_corpora(corpora: dict[str, CorpusConfig]) -> dict[str, CorpusConfig]:
 def corpus_roots(corpora: Mapping[str, CorpusConfig]) -> dict[str, Path]:
     """The corpora to read (root set), by name in sorted order: the order ingest reads them in."""
     return {name: Path(entry.root) for name, entry in sorted(corpora.items()) if entry.root is not None}
+
+
+def check_out_outside_corpora(corpora: Mapping[str, CorpusConfig], out: Path) -> None:
+    """Refuse a build folder inside (or equal to) a corpus folder, with a one-line `ConfigError`.
+
+    Ingest fingerprints the corpus folders: the build's own files there would change that
+    fingerprint on every run (ingest redone each time), and a reader could pick them up as corpus
+    files. Symlinks are resolved on both sides.
+    """
+    target = Path(out).resolve()
+    for name, root in corpus_roots(corpora).items():
+        folder = root.resolve()
+        if target == folder or folder in target.parents:
+            raise ConfigError(
+                f"--out {out} is inside corpora.{name}.root {root}: the build would change the corpus it reads; "
+                "choose a build folder outside it"
+            )

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edu_affect_data.corpora.common import UnusableFile, read_source_text
+from edu_affect_data.corpora.common import UnusableFile, read_source_text, readable_times
 from edu_affect_data.corpora.records import Problem, SourceLabels
 
 CONSENSUS_CODES = frozenset(
@@ -36,8 +36,10 @@ DIMENSIONS = ("valence", "activation", "dominance")
 _LABEL_ALIASES = {"Neutral state": "Neutral"}
 
 _NUM = r"(\d+(?:\.\d+)?)"
+#: Times may be read negative, to be refused by `readable_times` like a transcript's.
+_TIME = r"(-?\d+(?:\.\d+)?)"
 _HEADER = re.compile(
-    rf"^\[\s*{_NUM}\s*-\s*{_NUM}\s*\]\s+(\S+)\s+(\S+)\s+\[\s*{_NUM}\s*,\s*{_NUM}\s*,\s*{_NUM}\s*\]\s*$"
+    rf"^\[\s*{_TIME}\s*-\s*{_TIME}\s*\]\s+(\S+)\s+(\S+)\s+\[\s*{_NUM}\s*,\s*{_NUM}\s*,\s*{_NUM}\s*\]\s*$"
 )
 _EVALUATOR = re.compile(r"^([CA])-([EFM]\d+):(.*)$")
 _COMMENT = re.compile(r"\s*\(.*\)\s*$")
@@ -136,8 +138,8 @@ class _Parser:
             problem = f"utterance {utterance_id} does not belong to dialog {self.dialog}"
         elif code not in CONSENSUS_CODES:
             problem = f"unknown consensus code {code!r} (want one of {sorted(CONSENSUS_CODES)})"
-        elif float(end) <= float(start):
-            problem = f"end {end} is not after start {start}"
+        else:
+            problem = readable_times(float(start), float(end))
         if problem is not None:
             self.report(number, problem, utterance_id)
             return _OpenBlock(None, line=number)

@@ -21,10 +21,17 @@ Decisions a user of this reader must know:
   names the file and the cause, so every session of the dialog is an `error` row. Utterances labelled in
   EmoEvaluation but absent from an existing transcription are left out (that is how a transcript
   hole looks) and counted in `skipped`.
+* **A transcription line that does not parse** (a malformed id, unreadable or negative times, a
+  repeated id) is a Problem naming file and line, and its utterance is never dropped: it is placed
+  by `common.locate_bad_line` (its readable id, else its times, else the one unclaimed EmoEvaluation
+  block between its neighbours), so its session becomes `error` and no session is re-cut. A line
+  nothing places makes every session of the dialog `error`. Negative or backward times in
+  EmoEvaluation are refused by the same rule (`common.readable_times`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from concurrent.futures import Executor
@@ -33,13 +40,18 @@ from pathlib import Path
 
 from edu_affect_data.core.parallel import map_all
 from edu_affect_data.corpora.common import (
+    BadLine,
     CorpusLayoutError,
     LineError,
     RecordingResult,
+    Span,
     UnusableFile,
     assemble_manifest,
+    claim,
     is_hidden,
+    locate_bad_line,
     read_source_text,
+    readable_times,
     spread_words,
     strip_tags,
 )
@@ -59,8 +71,10 @@ from edu_affect_data.corpora.wdseg import read_wdseg
 
 _DIALOG = re.compile(r"^(Ses\d+)[FM]_\w+$")
 _SESSION_DIR = re.compile(r"^Session\d+$")
-_TIMED_LINE = re.compile(r"^(\S+)\s+\[\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*\]:\s?(.*)$")
-_HAS_TIMES = re.compile(r"\[\s*[\d.]+\s*-\s*[\d.]+\s*\]")
+#: `[start-end]`; a negative time is read (and then refused by `readable_times`), not taken for a separator.
+_TIMES = re.compile(r"\[\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*\]")
+_TIMED_LINE = re.compile(rf"^(\S+)\s+{_TIMES.pattern}:\s?(.*)$")
+_HAS_TIMES = re.compile(r"\[\s*-?[\d.]+\s*-\s*-?[\d.]+\s*\]")
 _REGION: dict[str, VideoRegion] = {"F": "left", "M": "right"}
 
 
@@ -182,7 +196,7 @@ def read_dialog(job: DialogJob) -> RecordingResult:
             for b in emo.blocks.values()
         ]
     else:
-        lines = parse_transcription(text, transcript, job.dialog, result)
+        lines = parse_transcription(text, transcript, job, emo, result)
         transcribed = {line.utterance_id for line in lines}
         result.skipped["iemocap_labelled_utterances_not_in_transcript"] += sum(
             1 for uid in emo.blocks if uid not in transcribed
@@ -205,16 +219,20 @@ def read_dialog(job: DialogJob) -> RecordingResult:
 
 
 def parse_transcription(
-    text: str, path: Path, dialog: str, result: RecordingResult
+    text: str, path: Path, job: DialogJob, emo: EmoEvaluation, result: RecordingResult
 ) -> list[TranscriptLine]:
     """Timed lines of `transcriptions/<dialog>.txt` (its text, already read by `read_source_text`).
 
     A line with neither bracketed times nor an utterance id of this dialog is not an utterance
     (counted in `skipped`); a line with either that does not parse is a Problem, so damaged times
-    are never mistaken for a non-utterance line.
+    are never mistaken for a non-utterance line. The unit of such a line is still placed
+    (`common.locate_bad_line`, with the EmoEvaluation blocks as the label entries): its session
+    becomes an `error` naming the file and line, and no session is re-cut around a missing unit.
     """
+    dialog = job.dialog
     lines: list[TranscriptLine] = []
-    seen: dict[str, int] = {}
+    bad: list[BadLine] = []
+    seen: dict[str, TranscriptLine] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -222,30 +240,78 @@ def parse_transcription(
         if not _HAS_TIMES.search(line) and not line.startswith(f"{dialog}_"):
             result.skipped["iemocap_transcript_lines_without_times"] += 1
             continue
-        match = _TIMED_LINE.match(line)
-        reason = None
-        if match is None:
-            reason = f"malformed utterance line (want 'id [start-end]: text'): {line!r}"
+        parsed = _read_line(line, number, path, job, seen)
+        if isinstance(parsed, TranscriptLine):
+            seen[parsed.utterance_id] = parsed
+            lines.append(parsed)
         else:
-            uid, start, end, words = (
-                match.group(1),
-                float(match.group(2)),
-                float(match.group(3)),
-                match.group(4),
-            )
-            if not uid.startswith(f"{dialog}_"):
-                reason = f"utterance {uid} does not belong to dialog {dialog}"
-            elif end <= start:
-                reason = f"end {end} is not after start {start}"
-            elif uid in seen:
-                reason = f"utterance {uid} listed twice (first at line {seen[uid]})"
-        if reason is not None:
-            uid_or_none = match.group(1) if match else None
-            result.problems.append(Problem(str(path), number, reason, dialog, uid_or_none))
+            bad.append(parsed)
+    readable = [(t.line, Span(t.utterance_id, t.start_s, t.end_s)) for t in lines]
+    free = [
+        Span(uid, b.start_s, b.end_s)
+        for uid, b in emo.blocks.items()
+        if uid not in seen and speaker_of(uid, dialog, job.session) is not None
+    ]
+    for damaged in bad:
+        placed = locate_bad_line(damaged, readable, free)
+        if placed is None or placed.unit_id is None:
+            result.problems.append(Problem(str(path), damaged.line, f"{damaged.reason}; {_UNPLACED}", dialog))
             continue
-        seen[uid] = number
-        lines.append(TranscriptLine(uid, start, end, strip_tags(words), path, number))
+        free = claim(free, placed)
+        if placed.unit_id in seen:  # an exact repeat of a readable line: that unit is the damaged one
+            result.problems.append(Problem(str(path), damaged.line, damaged.reason, dialog, placed.unit_id))
+            continue
+        reason = f"{damaged.reason} (placed as {placed.unit_id} at {placed.start_s:g}-{placed.end_s:g} s)"
+        result.problems.append(Problem(str(path), damaged.line, reason, dialog, placed.unit_id))
+        unit = TranscriptLine(placed.unit_id, placed.start_s, placed.end_s, damaged.text, path, damaged.line)
+        seen[unit.utterance_id] = unit
+        lines.append(unit)
     return lines
+
+
+#: What happens to the unit of a line that nothing places (`locate_bad_line` found no position).
+_UNPLACED = "its unit cannot be placed, so every session of the dialog is an error"
+
+
+def _read_line(
+    line: str, number: int, path: Path, job: DialogJob, seen: dict[str, TranscriptLine]
+) -> TranscriptLine | BadLine:
+    """One utterance line as a `TranscriptLine`, or, when it does not parse, what of it is readable."""
+    dialog = job.dialog
+    match = _TIMED_LINE.match(line)
+    if match is not None:
+        uid, start_text, end_text, words = match.groups()
+        reason = ""
+    else:
+        guess = re.search(rf"{re.escape(dialog)}_\w+", line)
+        uid = guess.group(0) if guess else None
+        times = _TIMES.search(line)
+        start_text, end_text = times.groups() if times else (None, None)
+        words = line.split("]:", 1)[1] if "]:" in line else ""
+        reason = f"malformed utterance line (want 'id [start-end]: text'): {line!r}"
+    start, end = (float(start_text), float(end_text)) if start_text and end_text else (math.nan, math.nan)
+    time_problem = readable_times(start, end) if start_text else "no readable times"
+    id_ok = uid is not None and uid.startswith(f"{dialog}_") and speaker_of(uid, dialog, job.session) is not None
+    if not reason:
+        assert uid is not None
+        if not uid.startswith(f"{dialog}_"):
+            reason = f"utterance {uid} does not belong to dialog {dialog}"
+        elif not id_ok:
+            reason = f"cannot tell the speaker of {uid} (last token is not F/M + digits or an X fragment)"
+        elif time_problem is not None:
+            reason = time_problem
+        elif uid in seen:
+            reason = f"utterance {uid} listed twice (first at line {seen[uid].line})"
+        else:
+            return TranscriptLine(uid, start, end, strip_tags(words), path, number)
+    return BadLine(
+        number,
+        reason,
+        uid,
+        uid if id_ok and uid not in seen else None,
+        (start, end) if time_problem is None else None,
+        strip_tags(words),
+    )
 
 
 def speaker_of(utterance_id: str, dialog: str, session: str) -> Speaker | None:

@@ -21,11 +21,17 @@ Decisions a user of this reader must know:
   recording-level Problem names the file and the cause (the video's sessions are `error` rows).
 * **Unreadable .csd** (truncated HDF5, wrong layout): every video gets a recording-level Problem
   naming the file, so its sessions are `error` rows instead of silently unlabelled or evenly timed.
+* **A transcript line that does not parse** (index, times, layout; a negative start too) is a
+  Problem naming file and line, and its segment is never dropped: `common.locate_bad_line` places
+  it (readable times, else the labels CSD row no readable line describes), so its session becomes
+  `error` and no session is re-cut; a line nothing places makes every session of the video `error`.
+  Label rows and word times are held to the same time rule (`common.readable_times`).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import Executor
@@ -38,15 +44,28 @@ from pydantic import Field
 from edu_affect_data.core.parallel import map_all
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.corpora.common import (
+    BadLine,
     CorpusLayoutError,
     RecordingResult,
+    Span,
     UnusableFile,
     assemble_manifest,
+    claim,
     is_hidden,
+    locate_bad_line,
     read_source_text,
+    readable_times,
+    same_unit,
     spread_words,
 )
-from edu_affect_data.corpora.csd import CsdEntry, CsdError, CsdReader, keys_by_video, read_metadata
+from edu_affect_data.corpora.csd import (
+    CsdEntry,
+    CsdError,
+    CsdReader,
+    keys_by_video,
+    read_metadata,
+    split_key,
+)
 from edu_affect_data.corpora.mosei_align import (
     LABEL_COLUMNS,
     LabelRow,
@@ -55,6 +74,7 @@ from edu_affect_data.corpora.mosei_align import (
     label_rows,
     match_labels,
     segments_from_labels,
+    unplaceable_words,
 )
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.records import (
@@ -266,7 +286,7 @@ def read_video(job: VideoJob, labels_csd: OpenCsd, words_csd: OpenCsd) -> Record
         )
         segments = segments_from_labels(vid, rows) if rows else []
     else:
-        segments = parse_segments(text, transcript, vid, result)
+        segments = parse_segments(text, transcript, vid, rows, result)
 
     labels = match_labels(segments, rows, result.skipped)
     words = _aligned_words(job, words_csd, segments, result)
@@ -290,48 +310,94 @@ def read_video(job: VideoJob, labels_csd: OpenCsd, words_csd: OpenCsd) -> Record
     return result
 
 
-def parse_segments(text: str, path: Path, video_id: str, result: RecordingResult) -> list[Segment]:
+def parse_segments(
+    text: str, path: Path, video_id: str, rows: list[LabelRow], result: RecordingResult
+) -> list[Segment]:
     """Segments of one transcript (its text, read by `read_source_text`), time-sorted.
 
-    Each unreadable line is a Problem.
+    Each unreadable line is a Problem, and its segment is still placed (`common.locate_bad_line`,
+    the label rows that no readable line describes as the label entries): its session becomes an
+    `error` naming the file and line, and no session is re-cut around a missing segment. A placed
+    segment whose index cannot be read is named after its line, `<vid>_line<N>`.
     """
-    lines = text.splitlines()
     prefix = f"{video_id}___"
     segments: list[Segment] = []
-    seen: dict[int, int] = {}
-    for number, line in enumerate(lines, start=1):
+    bad: list[BadLine] = []
+    seen: dict[int, Segment] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        segment, reason = _parse_segment_line(line.rstrip("\r\n"), prefix, video_id, number)
-        if segment is not None and segment.index in seen:
-            reason = f"segment {segment.index} listed twice (first at line {seen[segment.index]})"
-            segment = None
-        if segment is None:
-            result.problems.append(
-                Problem(str(path), number, f"{reason}: {line.strip()[:120]!r}", video_id)
-            )
+        parsed = _parse_segment_line(line.rstrip("\r\n"), prefix, video_id, number, seen)
+        if isinstance(parsed, Segment):
+            seen[parsed.index] = parsed
+            segments.append(parsed)
+        else:
+            bad.append(parsed)
+    readable = [(seg.line or 0, Span(seg.utterance_id, seg.start_s, seg.end_s)) for seg in segments]
+    free = [
+        Span(_aligned_id(video_id, row), row.start_s, row.end_s)
+        for row in rows
+        if not any(same_unit((row.start_s, row.end_s), (seg.start_s, seg.end_s)) for seg in segments)
+    ]
+    taken = {seg.utterance_id for seg in segments}
+    for damaged in bad:
+        placed = locate_bad_line(damaged, readable, free)
+        if placed is None:
+            reason = f"{damaged.reason}; its segment cannot be placed, so every session of the video is an error"
+            result.problems.append(Problem(str(path), damaged.line, reason, video_id))
             continue
-        seen[segment.index] = number
-        segments.append(segment)
+        if placed.unit_id in taken and any(placed is span for _, span in readable):
+            # an exact repeat of a readable line: that segment is the damaged one
+            result.problems.append(Problem(str(path), damaged.line, damaged.reason, video_id, placed.unit_id))
+            continue
+        free = claim(free, placed)
+        named = placed.unit_id is not None and placed.unit_id not in taken
+        unit_id = placed.unit_id if named and placed.unit_id is not None else f"{video_id}_line{damaged.line}"
+        reason = f"{damaged.reason} (placed as {unit_id} at {placed.start_s:g}-{placed.end_s:g} s)"
+        result.problems.append(Problem(str(path), damaged.line, reason, video_id, unit_id))
+        index = int(unit_id[len(video_id) + 1 :]) if named else -1
+        segments.append(Segment(unit_id, index, placed.start_s, placed.end_s, damaged.text, damaged.line))
+        taken.add(unit_id)
     return sorted(segments, key=lambda s: (s.start_s, s.index))
 
 
+def _aligned_id(video_id: str, row: LabelRow) -> str | None:
+    """The segment id a label row names (`<vid>[k]` keys of an SDK-aligned CSD), else None."""
+    index = split_key(row.key)[1]
+    return None if index is None else f"{video_id}_{index}"
+
+
 def _parse_segment_line(
-    line: str, prefix: str, video_id: str, number: int
-) -> tuple[Segment | None, str]:
+    line: str, prefix: str, video_id: str, number: int, seen: dict[int, Segment]
+) -> Segment | BadLine:
+    """One `<vid>___<seg>___<start>___<end>___<text>` line, or what of it is readable."""
     if not line.startswith(prefix):
-        return None, f"line does not start with '{prefix}'"
+        return BadLine(number, f"line does not start with '{prefix}': {line.strip()[:120]!r}", None, None, None, "")
     parts = line[len(prefix) :].split("___", 3)
     if len(parts) != 4:
-        return None, "want '<vid>___<seg>___<start>___<end>___<text>'"
+        reason = f"want '<vid>___<seg>___<start>___<end>___<text>': {line.strip()[:120]!r}"
+        return BadLine(number, reason, None, None, None, "")
     index_text, start_text, end_text, text = parts
+    text = " ".join(text.split())
+    index = int(index_text) if index_text.strip().isdigit() else None
     try:
-        index, start, end = int(index_text), float(start_text), float(end_text)
+        start, end = float(start_text), float(end_text)
     except ValueError:
-        return None, "segment index, start or end is not a number"
-    if index < 0 or end <= start or start < 0:
-        return None, f"segment {index} has bad index or times {start}-{end}"
-    return Segment(f"{video_id}_{index}", index, start, end, " ".join(text.split()), number), ""
+        start = end = math.nan
+    times_problem = readable_times(start, end) if not math.isnan(start) else "start or end is not a number"
+    written = f"{video_id}_{index_text.strip()}"
+    if index is None:
+        reason = f"segment index {index_text!r} is not a number"
+    elif times_problem is not None:
+        reason = f"segment {index}: {times_problem}"
+    elif index in seen:
+        reason = f"segment {index} listed twice (first at line {seen[index].line})"
+    else:
+        return Segment(written, index, start, end, text, number)
+    reason = f"{reason}: {line.strip()[:120]!r}"
+    unit_id = written if index is not None and index not in seen else None
+    times = (start, end) if times_problem is None else None
+    return BadLine(number, reason, written, unit_id, times, text)
 
 
 def _open_csd(path: Path | None, needed: bool, stack: ExitStack) -> OpenCsd:
@@ -369,6 +435,8 @@ def _aligned_words(
     job: VideoJob, csd: OpenCsd, segments: list[Segment], result: RecordingResult
 ) -> dict[str, list[Word]]:
     entries = _csd_entries(job, csd, job.layout.words_csd, job.word_keys, result)
+    path = job.layout.words_csd
+    result.problems.extend(Problem(str(path), None, reason, job.video_id) for reason in unplaceable_words(entries))
     return assign_words(segments, entries, result.skipped) if entries else {}
 
 

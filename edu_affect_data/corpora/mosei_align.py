@@ -6,14 +6,17 @@ overlap, never by position. Words are assigned to the segment holding their midp
 
 Choices (documented for users of the reader):
 
-* A label row belongs to the segment it overlaps most, if that overlap covers at least half of the
-  shorter of the two intervals; otherwise it is counted as `mosei_label_rows_without_segment`
-  (a segment missing from the transcript, e.g. a transcript hole, looks like that).
+* A label row belongs to the segment it overlaps most among those it describes (`common.same_unit`:
+  the overlap covers at least half of the shorter of the two intervals); otherwise it is counted
+  as `mosei_label_rows_without_segment` (a segment missing from the transcript, e.g. a transcript
+  hole, looks like that).
 * Two rows for one segment: the larger overlap wins, the other is counted.
 * Values outside their documented range (sentiment [-3, 3], emotions [0, 3]) are **kept as
   published** and counted as `mosei_label_values_out_of_range_kept`; clipping would invent data.
-  Non-finite values make the row unreadable (a Problem).
-* `sp` (silence) and empty tokens are not words.
+  Non-finite values, and times that `common.readable_times` refuses (negative, backward), make the
+  row unreadable (a Problem), as the same times do in a transcript.
+* `sp` (silence) and empty tokens are not words. A word whose time is not finite or negative is a
+  Problem naming the key and row (the word cannot be placed in any segment).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edu_affect_data.corpora.common import readable_times, same_unit
 from edu_affect_data.corpora.csd import CsdEntry, decode_words, split_key
 from edu_affect_data.corpora.records import SourceLabels, Word
 
@@ -64,10 +68,11 @@ def label_rows(entries: list[CsdEntry]) -> tuple[list[LabelRow], list[str]]:
         for i, (interval, values) in enumerate(zip(entry.intervals, entry.features, strict=True)):
             floats = tuple(float(v) for v in values)
             start, end = float(interval[0]), float(interval[1])
-            if not all(math.isfinite(v) for v in (*floats, start, end)):
-                errors.append(f"data/{entry.key} row {i}: non-finite value or time")
-            elif end <= start:
-                errors.append(f"data/{entry.key} row {i}: interval {start}-{end} is not forward")
+            times_problem = readable_times(start, end)
+            if not all(math.isfinite(v) for v in floats):
+                errors.append(f"data/{entry.key} row {i}: non-finite value")
+            elif times_problem is not None:
+                errors.append(f"data/{entry.key} row {i}: {times_problem}")
             else:
                 rows.append(LabelRow(entry.key, i, start, end, floats))
     return rows, errors
@@ -79,14 +84,9 @@ def match_labels(
     """Labels per segment id, by largest interval overlap (see module docstring for the rules)."""
     best: dict[str, tuple[float, LabelRow]] = {}
     for row in rows:
-        scored = [
-            (_overlap(seg.start_s, seg.end_s, row.start_s, row.end_s), seg) for seg in segments
-        ]
+        scored = [(same_unit((seg.start_s, seg.end_s), (row.start_s, row.end_s)), seg) for seg in segments]
         overlap, segment = max(scored, key=lambda pair: pair[0], default=(0.0, None))
-        shorter = min(
-            row.end_s - row.start_s, (segment.end_s - segment.start_s) if segment else 0.0
-        )
-        if segment is None or overlap <= 0 or overlap < 0.5 * shorter:
+        if segment is None or overlap <= 0:
             skipped["mosei_label_rows_without_segment"] += 1
             continue
         if segment.utterance_id in best:
@@ -118,6 +118,21 @@ def segments_from_labels(video_id: str, rows: list[LabelRow]) -> list[Segment]:
         index = aligned if aligned is not None else order
         segments.append(Segment(f"{video_id}_{index}", index, row.start_s, row.end_s, "", None))
     return segments
+
+
+def unplaceable_words(entries: list[CsdEntry]) -> list[str]:
+    """Why words of a words CSD have no place in time: per key, the first non-finite or negative time."""
+    errors = []
+    for entry in entries:
+        bad = ~np.isfinite(entry.intervals).all(axis=1) | (entry.intervals < 0).any(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            start, end = entry.intervals[row].tolist()
+            errors.append(
+                f"data/{entry.key} row {row}: word time {start}-{end} is not finite or before the start "
+                f"of the recording ({int(bad.sum())} such row(s))"
+            )
+    return errors
 
 
 def assign_words(
@@ -158,6 +173,3 @@ def _containing(segments: list[Segment], t: float) -> Segment | None:
     """Slow path for overlapping segments: the first one holding `t`."""
     return next((s for s in segments if s.start_s <= t <= s.end_s), None)
 
-
-def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
-    return min(a_end, b_end) - max(a_start, b_start)

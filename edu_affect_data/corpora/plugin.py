@@ -10,7 +10,9 @@ the annotation tasks and the dataset card then ask the plugin instead of knowing
 * `summarize_labels(units)`: a session's `SourceLabels` from its units' (manifest `source_labels`);
 * `preannotate(labels, mapping)`: the class a session's source labels suggest to annotators;
 * `session_custom(recording, units)`: the session's corpus-specific fields (manifest `custom`);
-* `title`, `description`, `source_labels`, `citation`, `licence`: what the dataset card says.
+* `title`, `description`, `source_labels`, `citation`, `licence`: what the dataset card says;
+* `synthetic(root)`: whether the corpus at `root` was generated (`edu-data synth`) rather than
+  recorded, which the dataset card and the model report state first.
 
 The defaults suit a corpus whose labels are a category code plus named scores.
 """
@@ -28,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from edu_affect_data.core.strict_config import NoOptions, parse_options
+from edu_affect_data.core.vocabulary import SYNTH_TRUTH_FILE
 from edu_affect_data.corpora.records import CorpusManifest, Recording, SourceLabels, Utterance
 
 #: A corpus name is a config key, a CLI `NAME=PATH` and the first part of session ids.
@@ -65,6 +68,20 @@ def summarize_source_labels(units: Sequence[Utterance]) -> SourceLabels | None:
     """
     summary = SourceLabels(category=most_frequent_category(units), scores=mean_scores(units))
     return None if summary.is_empty() else summary
+
+
+def synthetic_truth(folder: Path) -> Path | None:
+    """The `synth_truth.json` in `folder` or the nearest folder above it, if any: what `edu-data synth`
+    writes beside the corpora it generates (one level above each corpus root)."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / SYNTH_TRUTH_FILE).is_file():
+            return candidate / SYNTH_TRUTH_FILE
+    return None
+
+
+def beside_synthetic_truth(root: Path) -> bool:
+    """Default `CorpusPlugin.synthetic`: a `synth_truth.json` in the corpus folder or a folder above."""
+    return synthetic_truth(Path(root)) is not None
 
 
 def preannotate_category(labels: SourceLabels, mapping: Mapping[str, str]) -> str | None:
@@ -105,6 +122,7 @@ class CorpusPlugin:
     summarize_labels: Callable[[Sequence[Utterance]], SourceLabels | None] = summarize_source_labels
     preannotate: Callable[[SourceLabels, Mapping[str, str]], str | None] = preannotate_category
     session_custom: Callable[[Recording, Sequence[Utterance]], dict[str, Any]] = session_custom
+    synthetic: Callable[[Path], bool] = beside_synthetic_truth
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):

@@ -16,27 +16,25 @@ the features find their pixels through the ingest's artifact, never by guessing 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.fingerprint import json_digest
+from edu_affect_data.core.names import path_part
+from edu_affect_data.core.parquet import DamagedParquet, read_table, save_table
 from edu_affect_data.media.frames import FRAME_KINDS
 from edu_affect_data.media.timelines import VideoThresholds
 from edu_affect_data.media.video_pass import ChunkFrames, ChunkJob, ProxySpec, scan_chunk
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
 
 def recording_dir(media_dir: Path, recording_id: str) -> Path:
-    """The recording's folder (its id made file-safe; the digests keep distinct ids apart)."""
-    return Path(media_dir) / _UNSAFE.sub("_", recording_id)
+    """The recording's folder, its id made a safe file name (`core.names.path_part`: `..` stays inside)."""
+    return Path(media_dir) / path_part(recording_id)
 
 
 def chunk_digest(job: ChunkJob) -> str:
@@ -110,7 +108,7 @@ def write_frames(media_dir: Path, recording_id: str, pts: np.ndarray, chunk_of: 
     columns = {"pts_s": pa.array(pts, pa.float64()), "chunk": pa.array(chunk_of, pa.int32())}
     columns.update({region: pa.array(list(k), pa.string()) for region, k in sorted(kinds.items())})
     table = pa.table(columns)
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    save_table(table, path)
     return path
 
 
@@ -121,8 +119,8 @@ def frames_path(media_dir: Path, recording_id: str, digest: str) -> Path:
 def read_all_frames(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
     """(pts, kinds per region) of a finished frames file, or None when it is absent or unreadable."""
     try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid):
+        table = read_table(path)
+    except (OSError, DamagedParquet):
         return None
     regions = [name for name in table.column_names if name not in FRAMES_SCHEMA_BASE.names]
     return table["pts_s"].to_numpy(), {r: np.asarray(table[r].to_pylist(), dtype=object) for r in regions}
@@ -139,7 +137,7 @@ class RegionFrames:
 def read_frames(path: Path, region: str) -> RegionFrames:
     """The region's column of a frames file; a one-line error naming the file when it is not there."""
     try:
-        table = pq.read_table(path, columns=["pts_s", region])
+        table = read_table(path, ["pts_s", region])
     except (OSError, KeyError, pa.ArrowInvalid) as exc:
         raise FileNotFoundError(f"{path}: cannot read the frame classification for region {region!r} ({exc}); run the ingest stage again") from exc
     return RegionFrames(

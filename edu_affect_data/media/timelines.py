@@ -130,6 +130,8 @@ def audio_timeline(path: Path, silence_dbfs: float) -> Timeline:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise BrokenMediaError("unreadable audio", path, str(exc)) from exc
+    if info.frames == 0:  # a valid header over no samples: broken like a 0-byte file, not a gap
+        raise BrokenMediaError("empty audio", path, "the file holds no samples")
     sizes = _declared_and_held_wav_bytes(path)
     if sizes is not None:
         declared, held, block_align = sizes

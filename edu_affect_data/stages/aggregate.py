@@ -22,6 +22,7 @@ from edu_affect_data.annotation.export import write_table
 from edu_affect_data.annotation.gold import read_gold
 from edu_affect_data.annotation.options import CampaignSettings
 from edu_affect_data.core.artifacts import ADJUDICATIONS_SCHEMA, ANNOTATIONS_SCHEMA, BuildPaths
+from edu_affect_data.core.parquet import read_table
 from edu_affect_data.core.stage import StageOutcome
 
 
@@ -33,7 +34,7 @@ def _read_pulled(path: Path, columns: list[str]) -> pd.DataFrame:
     """A table the pull stage wrote, or a clear error when it is not there."""
     if not path.is_file():
         raise MissingArtifactError(f"{path} does not exist: run the pull stage first (edu-data build --until pull)")
-    return pd.read_parquet(path, columns=columns)
+    return read_table(path, columns).to_pandas()
 
 
 def run_aggregate(
@@ -64,7 +65,7 @@ def run_aggregate(
         min_votes=aggregation.min_votes,
         gold=read_gold(paths),
         include_gold=gold is not None and gold.in_agreement,
-        first=config.annotation.overlap.initial if config.annotation.overlap.adaptive else None,
+        first=config.annotation.overlap.first_ratings,
     )
     written = write_agreement_report(report, paths.agreement_dir)
     stats: dict[str, float | int | str] = {

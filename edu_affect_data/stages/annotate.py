@@ -42,7 +42,7 @@ def run_annotate(
         "complete": len(done),
         "project_id": pushed.project_id,
     }
-    outputs = (campaign.layout.media_root,)
+    outputs = (campaign.layout.media_root, paths.gold)  # gold.parquet: drawn at push, read by aggregate
     if len(done) < total:
         return StageOutcome(
             False, f"waiting for annotations: {len(done)}/{total} sessions complete", outputs, stats

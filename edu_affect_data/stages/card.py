@@ -2,8 +2,10 @@
 
 The YAML front matter is produced by `datasets`' own `MetadataConfigs`/`DatasetInfosDict` so the
 `configs` and `dataset_info` keys are exactly what the Hub and `load_dataset` expect. The figures
-`validate` checks (class counts per split) also live in the YAML under `edu_affect`, machine
-readable, and the tables in the body are rendered from the same numbers.
+`validate` checks (sessions, speakers, classes and corpora per split) also live in the YAML under
+`edu_affect`, machine readable, and the tables in the body are rendered from the same numbers.
+The provenance (`stages.provenance`: synthetic corpora, simulated annotators, the code, the whole
+build configuration) comes right after the summary, and in the YAML for the model report.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,12 +21,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow.parquet as pq
 
-from edu_affect_data import __version__
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.parquet import read_table
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
 from edu_affect_data.corpora.plugin import CorpusPlugin
 from edu_affect_data.corpora.registry import get_corpus
 from edu_affect_data.stages.features.frames import FramesOptions
+from edu_affect_data.stages.provenance import describe_code, read_provenance, summary_lines
 
 if TYPE_CHECKING:
     import datasets
@@ -44,6 +47,10 @@ PROVENANCE_PACKAGES = (
     "transformers",
     "scikit-learn",
 )
+
+#: The section `render_card` writes the build's configuration into, as one JSON block.
+BUILD_CONFIG_SECTION = "## How it was built"
+
 
 #: The paper this dataset was built for, as a sentence and as BibTeX.
 PAPER = (
@@ -79,10 +86,15 @@ class CardSettings(Protocol):
 
 @dataclass(frozen=True)
 class SplitStats:
+    """One split's figures: the card states them and `validate` checks them against the shards."""
+
     sessions: int
     hours: float
     speakers: int
     class_counts: dict[str, int]
+    class_speakers: dict[str, int]  # distinct speakers with a session of the class
+    corpus_counts: dict[str, int]  # sessions per source corpus (every corpus of the dataset, 0 when absent)
+    corpus_speakers: dict[str, int]
 
 
 def _versions() -> dict[str, str]:
@@ -97,9 +109,9 @@ def _versions() -> dict[str, str]:
 
 def funnel(paths: BuildPaths) -> list[tuple[str, int]]:
     """Candidates -> kept -> labelled -> balanced, read from the build's artifacts."""
-    statuses = pq.read_table(paths.sessions, columns=["status"]).column("status").to_pylist()
+    statuses = read_table(paths.sessions, ["status"]).column("status").to_pylist()
     labelled = pq.read_metadata(paths.labels).num_rows
-    assignment = pq.read_table(paths.assignment, columns=["split"]).column("split").to_pylist()
+    assignment = read_table(paths.assignment, ["split"]).column("split").to_pylist()
     removed = Counter(s for s in statuses if s != "kept")
     return [
         ("candidate sessions", len(statuses)),
@@ -125,7 +137,7 @@ def source_corpora(paths: BuildPaths) -> list[CorpusPlugin]:
 
     The card's corpus title, description, source-label notes, terms and citations are theirs.
     """
-    names = set(pq.read_table(paths.sessions, columns=["corpus"]).column("corpus").to_pylist())
+    names = set(read_table(paths.sessions, ["corpus"]).column("corpus").to_pylist())
     return [get_corpus(str(name)) for name in sorted(names)]
 
 
@@ -278,6 +290,31 @@ def _example(config: CardSettings, features: datasets.Features) -> list[str]:
     return [*lines, "```"]
 
 
+def _composition_lines(stats: dict[str, SplitStats], build_config: dict[str, Any] | None) -> list[str]:
+    """The card's table of sessions (speakers) per split by source corpus and by class, and what the
+    split was stratified by (from the build's configuration)."""
+    corpora = sorted({c for st in stats.values() for c in st.corpus_counts})
+    columns = [*corpora, *CLASSES]
+    stratified = build_config["split"]["stratify_by"] if build_config is not None else None
+    how = ("What the split was stratified by is not recorded (no `build_config.json`)." if stratified is None
+           else f"The split was stratified by {' and '.join(stratified)} (`split.stratify_by`)." if stratified
+           else "The split was stratified by nothing but the session ratios (`split.stratify_by: []`).")
+    lines = [
+        "### Corpora and classes per split",
+        "",
+        f"Sessions (distinct speakers) of each source corpus and each class. {how}",
+        "",
+        "| split | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for s in SPLITS:
+        st = stats[s]
+        cells = [f"{st.corpus_counts.get(c, 0)} ({st.corpus_speakers.get(c, 0)})" for c in corpora]
+        cells += [f"{st.class_counts[c]} ({st.class_speakers[c]})" for c in CLASSES]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -287,12 +324,14 @@ def render_card(
     paths: BuildPaths,
     features: datasets.Features,
     stats: dict[str, SplitStats],
-    shard_bytes: dict[str, int],
+    shards: Mapping[str, Sequence[Path]],
     *,
     column_notes: Sequence[str] = (),
 ) -> str:
     """The whole README.md: YAML front matter, then the human-readable description.
 
+    `shards`: each split's shard files, in `data/` beside the card; the `configs` list them by name
+    (content-addressed names, so `datasets`' cache follows the content: `stages.publish`).
     `column_notes`: one sentence per feature extractor (its `description`), under the features table.
     """
     from datasets.info import DatasetInfo, DatasetInfosDict
@@ -301,6 +340,7 @@ def render_card(
     from huggingface_hub import DatasetCardData
 
     corpora = source_corpora(paths)
+    provenance = read_provenance(paths)
     embedder = frame_embedder(config, features)
     if embedder is not None:
         embedder = {**embedder, "model": public_path(embedder["model"], paths)}
@@ -311,16 +351,20 @@ def render_card(
         edu_affect={
             "classes": list(CLASSES),
             "class_counts": {s: stats[s].class_counts for s in SPLITS},
+            "class_speakers": {s: stats[s].class_speakers for s in SPLITS},
+            "corpus_counts": {s: stats[s].corpus_counts for s in SPLITS},
+            "corpus_speakers": {s: stats[s].corpus_speakers for s in SPLITS},
             "sessions": {s: stats[s].sessions for s in SPLITS},
             "speakers": {s: stats[s].speakers for s in SPLITS},
+            "provenance": provenance.record,
             **({"frame_embedder": embedder} if embedder is not None else {}),
         },
     )
-    data_files = [{"split": s, "path": f"data/{s}-*"} for s in SPLITS]
+    data_files = [{"split": s, "path": [f"data/{Path(p).name}" for p in shards[s]]} for s in SPLITS]
     MetadataConfigs({"default": {"data_files": data_files}}).to_dataset_card_data(card_data)
     splits = SplitDict()
     for s in SPLITS:
-        splits.add(SplitInfo(name=s, num_examples=stats[s].sessions, num_bytes=shard_bytes[s]))
+        splits.add(SplitInfo(name=s, num_examples=stats[s].sessions, num_bytes=sum(Path(p).stat().st_size for p in shards[s])))
     DatasetInfosDict(
         {"default": DatasetInfo(features=features, splits=splits)}
     ).to_dataset_card_data(card_data)
@@ -333,6 +377,10 @@ def render_card(
         f"# Learner emotions: {', '.join(CLASSES)}",
         "",
         _summary(stats, corpora, features, embedder),
+        "",
+        "## Provenance",
+        "",
+        *summary_lines(provenance.record),
         "",
         *_example(config, features),
         "",
@@ -348,6 +396,7 @@ def render_card(
             + " | ".join(str(st.class_counts[c]) for c in CLASSES)
             + " |"
         )
+    lines += ["", *_composition_lines(stats, provenance.build_config)]
     lines += ["", "### From candidates to the dataset", "", "| step | sessions |", "|---|---|"]
     lines += [f"| {step} | {count} |" for step, count in funnel(paths)]
     agreement = agreement_summary(paths)
@@ -360,6 +409,8 @@ def render_card(
             lines.append(
                 f"| {name.replace('_', ' ')} | {_fmt(value.get('estimate'))} | [{_fmt(value.get('ci_low'))}, {_fmt(value.get('ci_high'))}] |"
             )
+        notes = provenance.record["agreement"].get("notes", []) if isinstance(provenance.record["agreement"], dict) else []
+        lines += ["", *(f"- {note}" for note in notes)] if notes else []
     lines += ["", *_corpus_lines(corpora)]
     lines += ["## Features", "", "| column | feature |", "|---|---|"]
     lines += [f"| {name} | `{feature!r}` |" for name, feature in features.items()]
@@ -371,13 +422,17 @@ def render_card(
         *(f"- {note}" for note in column_notes),
         "",
         *_embedder_lines(embedder),
-        "## How it was built",
+        BUILD_CONFIG_SECTION,
         "",
-        f"edu-affect-data {__version__}, `edu-data build` (this card is written by its last stage, `publish`). "
-        "Configuration read by that stage (paths outside the build folder as `<name>` placeholders):",
+        f"{describe_code(provenance.record['code'])}; `edu-data build` (this card is written by its last stage, `publish`). "
+        + ("The whole resolved build configuration (`build_config.json`; paths outside the build folder as "
+           "`<name>` placeholders):" if provenance.build_config is not None else
+           "No `build_config.json` (publish ran outside `edu-data build`): only the configuration read by "
+           "publish is known (paths outside the build folder as `<name>` placeholders):"),
         "",
         "```json",
-        json.dumps(public_config(config.model_dump(mode="json"), paths), indent=2, sort_keys=True),
+        json.dumps(provenance.build_config if provenance.build_config is not None
+                   else public_config(config.model_dump(mode="json"), paths), indent=2, sort_keys=True),
         "```",
         "",
         "Package versions: " + ", ".join(f"{k} {v}" for k, v in _versions().items()) + ".",
@@ -412,6 +467,28 @@ def front_matter(readme: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("README.md front matter is not a mapping")
     return data
+
+
+def build_config_from_card(readme: str) -> dict[str, Any]:
+    """The build configuration a card records (its "How it was built" JSON block), as a mapping.
+
+    What `edu-data predict` and the model read to know how the features were made (frame periods,
+    MFCC and eGeMAPS settings, the text model). A `ValueError` says what is missing.
+    """
+    _, found, section = readme.partition(f"\n{BUILD_CONFIG_SECTION}\n")
+    if not found:
+        raise ValueError(f"README.md records no build configuration (no {BUILD_CONFIG_SECTION!r} section)")
+    _, fence, rest = section.partition("\n```json\n")
+    block, closed, _ = rest.partition("\n```")
+    if not fence or not closed:
+        raise ValueError(f"README.md: the {BUILD_CONFIG_SECTION!r} section has no ```json block")
+    try:
+        config = json.loads(block)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"README.md: the build configuration is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ValueError("README.md: the build configuration is not a mapping")
+    return config
 
 
 def stats_from_card(readme: str) -> dict[str, Any]:

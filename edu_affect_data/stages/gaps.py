@@ -249,12 +249,8 @@ def assess_corpora(
         for unit in manifest.utterances:
             units_by_recording[unit.recording_id].append(unit)
         texts = {s.source_id: text_timeline(units_by_recording[s.source_id]) for s in sessions}
-        recording_problems, unit_problems = _index_problems(manifest.problems)
         corpus_verdicts = []
-        for session in sessions:
-            problems = list(recording_problems.get(session.source_id, []))
-            for unit_id in session.utterance_ids:
-                problems.extend(unit_problems.get(unit_id, []))
+        for session, problems in zip(sessions, session_problems(sessions, manifest), strict=True):
             media_of = measured[(manifest.corpus, session.source_id)]
             verdict = _judge(session, media_of, texts[session.source_id], problems, cfg, min_s)
             corpus_verdicts.append(replace(verdict, media=media_of.session_media(session)))
@@ -327,7 +323,10 @@ def _assemble(
     chunks = [r.chunk for r in results if r.chunk is not None]
     jobs = {t.chunk.index: t.chunk for t in tasks if t.chunk is not None}
     if chunks and len(chunks) == len(jobs):
-        digest = json_digest([str(t.results_path) for t in tasks], short=True)
+        # Named by its chunks' result files relative to the media folder (each named by its inputs'
+        # hash): the same name wherever the build folder is, so a moved build reuses it.
+        names = [t.results_path.relative_to(media_dir).as_posix() for t in tasks if t.results_path is not None and media_dir]
+        digest = json_digest(names, short=True)
         stitched = read_all_frames(frames_path(media_dir, recording.recording_id, digest)) if media_dir else None
         if stitched is None:  # not stitched by an earlier run yet
 
@@ -368,17 +367,38 @@ def _assemble(
     )
 
 
-def _index_problems(
-    problems: Sequence[Problem],
-) -> tuple[dict[str, list[Problem]], dict[str, list[Problem]]]:
-    by_recording: dict[str, list[Problem]] = defaultdict(list)
-    by_unit: dict[str, list[Problem]] = defaultdict(list)
-    for problem in problems:
-        if problem.utterance_id is not None:
-            by_unit[problem.utterance_id].append(problem)
+def session_problems(sessions: Sequence[CandidateSession], manifest: CorpusManifest) -> list[list[Problem]]:
+    """The reader problems that make each session an `error`, in `sessions` order.
+
+    A recording-level problem hits every session of the recording. A problem of one unit hits the
+    session holding that unit; a unit no session holds (an unlabelled IEMOCAP `X` fragment) is
+    still inside the windows around it, so it hits every session whose window overlaps it; and a
+    unit the reader did not return at all (a damaged label block of an untranscribed id) cannot be
+    placed, so it hits the whole recording. Only a corpus-level problem (a file of no recording) and
+    a damaged unit outside every window leave the sessions as they are; both stay in problems.csv.
+    """
+    units = {u.utterance_id: u for u in manifest.utterances}
+    holder: dict[str, list[int]] = defaultdict(list)
+    for index, session in enumerate(sessions):
+        for unit_id in session.utterance_ids:
+            holder[unit_id].append(index)
+    hit: list[list[Problem]] = [[] for _ in sessions]
+    for problem in manifest.problems:
+        if problem.utterance_id in holder:
+            targets = holder[problem.utterance_id]
+        elif problem.utterance_id in units:
+            unit = units[problem.utterance_id]
+            targets = [
+                i for i, s in enumerate(sessions)
+                if s.source_id == unit.recording_id and s.start_s < unit.end_s and unit.start_s < s.end_s
+            ]  # fmt: skip
         elif problem.recording_id is not None:
-            by_recording[problem.recording_id].append(problem)
-    return by_recording, by_unit
+            targets = [i for i, s in enumerate(sessions) if s.source_id == problem.recording_id]
+        else:
+            targets = []  # a corpus-level problem (a file of no recording): listed in problems.csv only
+        for index in targets:
+            hit[index].append(problem)
+    return hit
 
 
 def _judge(

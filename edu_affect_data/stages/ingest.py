@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
 from edu_affect_data.core.atomic import atomic_write
+from edu_affect_data.core.manifest import stored_path, write_sessions
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.core.strict_config import ConfigError
@@ -84,11 +84,11 @@ def run_ingest(config: IngestSettings, paths: BuildPaths, *, executor: Executor 
     causes: list[tuple[str, ...]] = []
     for (sessions, manifest), verdicts in zip(groups, judged, strict=True):
         manifest.problems.extend(by_corpus.get(manifest.corpus, []))  # broken media go to problems.csv too
-        rows.extend(session_row(s, v) for s, v in zip(sessions, verdicts, strict=True))
+        rows.extend(session_row(s, v, root=manifest.root, out=paths.out) for s, v in zip(sessions, verdicts, strict=True))
         causes.extend(v.causes for v in verdicts)
     remove_stale_media(paths.video_dir, media_files)
     table = sessions_table(rows)
-    atomic_write(paths.sessions, lambda tmp: pq.write_table(table, tmp))
+    write_sessions(table, paths, {m.corpus: m.root for m in manifests})
     atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
     atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config.sessions, config.gaps, tmp))
     elapsed = time.perf_counter() - started
@@ -138,8 +138,12 @@ def _corpus_of(problem: Problem, groups: list[tuple[Any, CorpusManifest]]) -> st
     return next(m.corpus for _, m in groups if problem.recording_id in m.recordings)
 
 
-def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str, Any]:
-    """One `SESSIONS_SCHEMA` row; media paths absolute, times in recording seconds."""
+def session_row(session: CandidateSession, verdict: SessionVerdict, *, root: Path, out: Path) -> dict[str, Any]:
+    """One `SESSIONS_SCHEMA` row, times in recording seconds.
+
+    Paths are stored relative (`core.manifest`): the corpus's media to its `root`, the video pass's
+    proxy and frame table to the build folder `out`, so the build folder can move.
+    """
     row: dict[str, Any] = {
         "session_id": session.session_id,
         "corpus": session.corpus,
@@ -149,8 +153,8 @@ def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str,
         "end_s": session.end_s,
         "duration_s": session.duration_s,
         "utterance_ids": list(session.utterance_ids),
-        "audio_path": str(session.audio_path.resolve()) if session.audio_path else None,
-        "video_path": str(session.video_path.resolve()) if session.video_path else None,
+        "audio_path": stored_path(session.audio_path, root),
+        "video_path": stored_path(session.video_path, root),
         "video_region": session.video_region,
         "text": session.text,
         "words": [{"text": w.text, "start_s": w.start_s, "end_s": w.end_s} for w in session.words],
@@ -168,9 +172,9 @@ def session_row(session: CandidateSession, verdict: SessionVerdict) -> dict[str,
         row[f"gap_{modality}_s"] = gap.duration_s if gap is not None else 0.0
         row[f"gap_{modality}_start_s"] = gap.start_s if gap is not None else None
     media = verdict.media
-    row["proxy_path"] = str(media.proxy_path.resolve()) if media is not None else None
+    row["proxy_path"] = stored_path(media.proxy_path, out) if media is not None else None
     row["proxy_start_s"] = media.proxy_start_s if media is not None else None
-    row["frames_path"] = str(media.frames_path.resolve()) if media is not None else None
+    row["frames_path"] = stored_path(media.frames_path, out) if media is not None else None
     return row
 
 

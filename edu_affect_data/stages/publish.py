@@ -9,6 +9,13 @@ schema is `Features.arrow_schema`: real `Array2D` extension types plus the `hugg
 metadata, which is what makes `load_dataset` return the declared features. The folder is built
 next to the old one and swapped in by renames at the end, so a failed or killed publish never
 leaves half a dataset.
+
+Shard names carry their content's digest (`train-00000-of-00002-<sha256[:16]>.parquet`) and the
+card lists them by name: `datasets` keys its cache on the card's `configs` (the data-file
+patterns) and the folder's name, not on the files' content, so with a fixed pattern a dataset
+rebuilt in place, or another build's folder also called `dataset`, loaded the rows cached from
+the first one. Named by content, a changed dataset is a new cache entry and an unchanged one
+(rebuilt byte for byte, or moved) still hits the cache; `validate` checks each name against its bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from edu_affect_data.core import parquet
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.fingerprint import SHORT_DIGEST, file_digest
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
@@ -33,6 +42,7 @@ from edu_affect_data.stages.features.index import FeaturesIndex, PartRef, read_i
 from edu_affect_data.stages.features.inputs import load_plan, metadata_row
 from edu_affect_data.stages.features.registry import get_extractor, known_names
 from edu_affect_data.stages.features.schema import metadata_features, rows_to_table
+from edu_affect_data.stages.split import sessions_and_speakers
 
 if TYPE_CHECKING:
     import datasets
@@ -94,24 +104,25 @@ class ShardWriter:
         if self.writer is None:
             path = self.folder / f".{self.split}-{len(self.shards):05d}.parquet"
             self.shards.append(path)
-            self.writer = pq.ParquetWriter(path, self.schema)
+            self.writer = parquet.writer(path, self.schema)
             self.shard_bytes = 0
         self.writer.write_table(group, row_group_size=group.num_rows)
         self.shard_bytes += group.nbytes
 
     def close(self) -> list[Path]:
-        """Finish and give the shards their `split-XXXXX-of-YYYYY.parquet` names (an empty split gets one empty shard)."""
+        """Finish and name the shards `split-XXXXX-of-YYYYY-<digest>.parquet` (an empty split gets one empty shard)."""
         if self.buffer:
             self._flush()
         if self.writer is None and not self.shards:
             path = self.folder / f".{self.split}-00000.parquet"
-            pq.write_table(self.schema.empty_table(), path)
+            parquet.write_table(self.schema.empty_table(), path)
             self.shards.append(path)
         if self.writer is not None:
             self.writer.close()
         final = []
         for index, path in enumerate(self.shards):
-            target = self.folder / f"{self.split}-{index:05d}-of-{len(self.shards):05d}.parquet"
+            digest = file_digest(path)[:SHORT_DIGEST]
+            target = self.folder / f"{self.split}-{index:05d}-of-{len(self.shards):05d}-{digest}.parquet"
             path.replace(target)
             final.append(target)
         return final
@@ -131,7 +142,7 @@ class _PartReader:
             path = self.folder / ref.path
             if not path.exists():
                 raise PublishError(f"{path}: feature part missing; run the features stage again")
-            cached = (ref.path, pq.read_table(path))
+            cached = (ref.path, parquet.read_table(path))
             self.open[ref.extractor] = cached
         table = cached[1]
         if ref.row >= table.num_rows or table["session_id"][ref.row].as_py() != session_id:
@@ -159,15 +170,22 @@ def _rows(
 
 
 def split_stats(plan: pd.DataFrame) -> dict[str, SplitStats]:
-    """Sessions, hours, speakers and class counts per split, from the plan the shards were written from."""
+    """Sessions, hours, speakers, and sessions and speakers per class and per corpus of each split,
+    from the plan the shards were written from."""
     stats = {}
+    corpora = sorted(str(c) for c in plan["corpus"].unique())
     for split in SPLITS:
         rows = plan.loc[plan["split"] == split]
+        class_counts, class_speakers = sessions_and_speakers(rows, "label", CLASSES)
+        corpus_counts, corpus_speakers = sessions_and_speakers(rows, "corpus", corpora)
         stats[split] = SplitStats(
             sessions=len(rows),
             hours=float((rows["end_s"] - rows["start_s"]).sum()) / 3600.0,
             speakers=int(rows["speaker_id"].nunique()),
-            class_counts={c: int((rows["label"] == c).sum()) for c in CLASSES},
+            class_counts=class_counts,
+            class_speakers=class_speakers,
+            corpus_counts=corpus_counts,
+            corpus_speakers=corpus_speakers,
         )
     return stats
 
@@ -233,7 +251,6 @@ def run_publish(config: PublishSettings, paths: BuildPaths, *, executor: Executo
     shutil.rmtree(_retired(paths.dataset), ignore_errors=True)  # a killed run's old dataset
     (staging / "data").mkdir(parents=True)
     shards: dict[str, list[Path]] = {}
-    sizes: dict[str, int] = {}
     for split in SPLITS:
         writer = ShardWriter(
             staging / "data",
@@ -245,9 +262,8 @@ def run_publish(config: PublishSettings, paths: BuildPaths, *, executor: Executo
         for row in _rows(index, split, metadata, features, paths.features_dir):
             writer.add(row)
         shards[split] = writer.close()
-        sizes[split] = sum(p.stat().st_size for p in shards[split])
     stats = split_stats(plan)
-    card = render_card(config, paths, features, stats, sizes, column_notes=column_notes(index))
+    card = render_card(config, paths, features, stats, shards, column_notes=column_notes(index))
     (staging / "README.md").write_text(card)
     _swap_in(staging, paths.dataset)
     total = sum(s.sessions for s in stats.values())

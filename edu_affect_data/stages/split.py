@@ -4,9 +4,21 @@ Why speakers and not sessions: a model that has heard a voice in training recogn
 not the emotion, so one speaker's sessions must all fall in one split (a hard invariant, checked
 before anything is written). Speakers come in very different sizes (IEMOCAP: 10 actors with
 hundreds of sessions each; MOSEI: one speaker per video), so exact ratios are not always
-reachable; a seeded search over speaker assignments minimises the ratio error plus the per-class
-distribution error, which beats `StratifiedGroupKFold` when there are only a handful of large
-groups and three unequal splits.
+reachable; a seeded search over speaker assignments minimises one cost, which beats
+`StratifiedGroupKFold` when there are only a handful of large groups and three unequal splits:
+
+* the ratio error (sessions per split against the target ratios);
+* per stratified column (`split.stratify_by`, default label and corpus), the distribution error
+  (sessions of each value per split against its share of the targets) and every point by which a
+  value's share of a split strays more than `split.max_share_gap` from its overall share;
+* a ruinous penalty for an empty split and for a value missing from a split although it has a
+  speaker for every split.
+
+Why the corpus too: the corpora differ in recording, speech style and label distribution, and a
+split by speaker alone can leave a corpus out of validation (IEMOCAP has 10 speakers), so that
+models are selected on a corpus they barely train on. A corpus with fewer speakers than splits
+cannot be in all of them, and a corpus of a few large speakers cannot always be shared within the
+gap: the split report and the stage's message then name it (`stratification_warnings`).
 
 Balancing draws each class round-robin over its speakers (one session from every speaker per
 round, speakers and sessions in seeded order), so the cap removes sessions from the
@@ -18,25 +30,23 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from edu_affect_data.core.artifacts import ASSIGNMENT_SCHEMA, BuildPaths
-from edu_affect_data.core.atomic import atomic_write, atomic_write_text
+from edu_affect_data.core.atomic import atomic_write_text
+from edu_affect_data.core.parquet import read_table, save_table
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, EXCLUDED, SPLITS
+from edu_affect_data.stages.split_search import assign_speakers, speaker_table
 
-#: Weight of the class-distribution error relative to the session-ratio error.
-CLASS_ERROR_WEIGHT = 0.5
-#: Randomised greedy starts of the speaker search; each is refined by local moves.
-SEARCH_RESTARTS = 16
+#: Columns of the labelled sessions a split can be stratified by.
+StratifyKey = Literal["label", "corpus"]
 
 
 class BalanceConfig(StrictModel):
@@ -58,6 +68,20 @@ class SplitRatios(StrictModel):
 class SplitConfig(StrictModel):
     ratios: SplitRatios = SplitRatios()
     folds: int | None = Field(None, ge=2, description="Also write K speaker-independent cross-validation folds.")
+    stratify_by: list[StratifyKey] = Field(
+        ["label", "corpus"],
+        description="Columns whose distribution each split (and fold) should follow: `label`, `corpus`; [] = session ratios only.",
+    )
+    max_share_gap: float = Field(
+        0.10, ge=0, le=1,
+        description="Largest gap between a stratified value's share of a split and its overall share before the search pays for it (0.10 = 10 points).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SplitConfig:
+        if len(set(self.stratify_by)) != len(self.stratify_by):
+            raise ValueError(f"stratify_by names a column twice: {self.stratify_by}")
+        return self
 
 
 class SplitSettings(Protocol):
@@ -77,23 +101,13 @@ class SplitError(ValueError):
     """Inputs that cannot be balanced or split; the message names the session or speaker."""
 
 
-@dataclass(frozen=True)
-class SpeakerTable:
-    """Per-speaker class counts: the only thing the assignment search needs."""
-
-    speakers: tuple[str, ...]
-    counts: np.ndarray  # (n_speakers, n_classes) int
-
-
 def load_labelled_sessions(paths: BuildPaths) -> pd.DataFrame:
-    """Kept sessions that carry a final label: session_id, speaker_id, label (validated)."""
+    """Kept sessions that carry a final label: session_id, speaker_id, corpus, label (validated)."""
     for needed in (paths.sessions, paths.labels):
         if not needed.exists():
             raise SplitError(f"{needed}: missing (run the previous stage first)")
-    sessions = pq.read_table(
-        paths.sessions, columns=["session_id", "speaker_id", "status"]
-    ).to_pandas()
-    labels = pq.read_table(paths.labels, columns=["session_id", "label"]).to_pandas()
+    sessions = read_table(paths.sessions, ["session_id", "speaker_id", "corpus", "status"]).to_pandas()
+    labels = read_table(paths.labels, ["session_id", "label"]).to_pandas()
     bad = labels.loc[~labels["label"].isin(CLASSES)]
     if len(bad):
         row = bad.iloc[0]
@@ -115,7 +129,7 @@ def load_labelled_sessions(paths: BuildPaths) -> pd.DataFrame:
         raise SplitError(
             f"{paths.labels}: session {row.session_id} has status {row.status!r}, only kept sessions can be labelled"
         )
-    return merged[["session_id", "speaker_id", "label"]].sort_values(
+    return merged[["session_id", "speaker_id", "corpus", "label"]].sort_values(
         "session_id", ignore_index=True
     )
 
@@ -147,124 +161,24 @@ def balance(labelled: pd.DataFrame, per_class: int | None, seed: int) -> pd.Seri
     return keep
 
 
-def speaker_table(balanced: pd.DataFrame) -> SpeakerTable:
-    """Class counts per speaker, speakers sorted so the search is independent of row order."""
-    pivot = (
-        balanced.assign(label=pd.Categorical(balanced["label"], categories=CLASSES))
-        .pivot_table(
-            index="speaker_id",
-            columns="label",
-            values="session_id",
-            aggfunc="count",
-            observed=False,
-        )
-        .reindex(columns=list(CLASSES))
-        .fillna(0)
-        .sort_index()
-    )
-    return SpeakerTable(tuple(str(s) for s in pivot.index), pivot.to_numpy(dtype=np.int64))
-
-
-def _cost(split_counts: np.ndarray, targets: np.ndarray, total: float, require_all: bool) -> float:
-    """Ratio error + weighted class-distribution error, in shares of the total; empty splits are ruinous."""
-    ratio_error = np.abs(split_counts.sum(axis=1) - targets.sum(axis=1)).sum() / total
-    class_error = np.abs(split_counts - targets).sum() / total
-    empty = int(require_all) * int((split_counts.sum(axis=1) == 0).sum())
-    return float(ratio_error + CLASS_ERROR_WEIGHT * class_error + 10.0 * empty)
-
-
-def assign_speakers(table: SpeakerTable, ratios: Sequence[float], seed: int) -> np.ndarray:
-    """Group index per speaker minimising `_cost`: randomised greedy starts plus local moves.
-
-    Deterministic for a given table, ratios and seed.
-    """
-    n_speakers, n_groups = len(table.speakers), len(ratios)
-    if n_speakers == 0:
-        return np.zeros(0, dtype=np.int64)
-    counts = table.counts.astype(np.float64)
-    total = float(counts.sum())
-    targets = np.outer(np.asarray(ratios, dtype=np.float64), counts.sum(axis=0))
-    require_all = n_speakers >= n_groups
-    rng = np.random.default_rng(seed)
-    sizes = counts.sum(axis=1)
-    best: tuple[float, np.ndarray] | None = None
-    for restart in range(SEARCH_RESTARTS):
-        # Largest speakers first (first start exactly so), later starts perturb the order.
-        jitter = rng.random(n_speakers) * (0.0 if restart == 0 else sizes.max() * 0.5)
-        order = np.argsort(-(sizes + jitter), kind="stable")
-        groups = np.full(n_speakers, -1, dtype=np.int64)
-        split_counts = np.zeros((n_groups, counts.shape[1]))
-        identity = np.eye(n_groups)[:, :, None]
-        for speaker in order:
-            # Cost of each choice at once: (choice, group, class) counts after adding the speaker.
-            trials = split_counts[None] + identity * counts[speaker][None, None, :]
-            ratio_error = np.abs(trials.sum(axis=2) - targets.sum(axis=1)).sum(axis=1)
-            class_error = np.abs(trials - targets[None]).sum(axis=(1, 2))
-            chosen = int(np.argmin(ratio_error + CLASS_ERROR_WEIGHT * class_error))
-            groups[speaker] = chosen
-            split_counts[chosen] += counts[speaker]
-        groups, cost = _improve(groups, counts, targets, total, require_all)
-        if best is None or cost < best[0] - 1e-12:
-            best = (cost, groups)
-    assert best is not None
-    return best[1]
-
-
-def _improve(
-    groups: np.ndarray, counts: np.ndarray, targets: np.ndarray, total: float, require_all: bool
-) -> tuple[np.ndarray, float]:
-    """Hill-climb with single-speaker moves and pairwise swaps until no move lowers the cost."""
-    n_groups = targets.shape[0]
-    split_counts = np.zeros_like(targets)
-    for speaker, group in enumerate(groups):
-        split_counts[group] += counts[speaker]
-    cost = _cost(split_counts, targets, total, require_all)
-    improved = True
-    while improved:
-        improved = False
-        for speaker in range(len(groups)):
-            here = groups[speaker]
-            for there in range(n_groups):
-                if there == here:
-                    continue
-                split_counts[here] -= counts[speaker]
-                split_counts[there] += counts[speaker]
-                new = _cost(split_counts, targets, total, require_all)
-                if new < cost - 1e-12:
-                    groups[speaker], cost, here, improved = there, new, there, True
-                else:
-                    split_counts[there] -= counts[speaker]
-                    split_counts[here] += counts[speaker]
-        if improved or len(groups) > 200:
-            continue
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                ga, gb = groups[a], groups[b]
-                if ga == gb:
-                    continue
-                delta = counts[a] - counts[b]
-                split_counts[ga] -= delta
-                split_counts[gb] += delta
-                new = _cost(split_counts, targets, total, require_all)
-                if new < cost - 1e-12:
-                    groups[a], groups[b], cost, improved = gb, ga, new, True
-                else:
-                    split_counts[ga] += delta
-                    split_counts[gb] -= delta
-    return groups, cost
-
-
 def build_assignment(labelled: pd.DataFrame, config: SplitSettings) -> pd.DataFrame:
-    """Every labelled session with its split (or `excluded`, reason `balance`) and CV fold."""
+    """Every labelled session with its split (or `excluded`, reason `balance`) and CV fold.
+
+    The columns of `labelled` (which must hold every `split.stratify_by` column) are kept beside
+    the assignment's; `run_split` writes the assignment's.
+    """
+    absent = [key for key in config.split.stratify_by if key not in labelled.columns]
+    if absent:
+        raise SplitError(f"split.stratify_by: the labelled sessions have no column {', '.join(absent)}")
     kept = balance(labelled, config.balance.per_class, config.seed)
     assignment = labelled.assign(
         split=EXCLUDED, reason="balance", fold=pd.array([None] * len(labelled), dtype="Int32")
     )
     assignment.loc[kept, "reason"] = ""
     balanced = labelled.loc[kept]
-    table = speaker_table(balanced)
-    ratios = _ratios(config.split.ratios)
-    split_of = dict(zip(table.speakers, assign_speakers(table, ratios, config.seed), strict=True))
+    table = speaker_table(balanced, config.split.stratify_by)
+    ratios, gap = _ratios(config.split.ratios), config.split.max_share_gap
+    split_of = dict(zip(table.speakers, assign_speakers(table, ratios, config.seed, gap), strict=True))
     assignment.loc[kept, "split"] = balanced["speaker_id"].map(lambda s: SPLITS[split_of[s]])
     if config.split.folds:
         k = config.split.folds
@@ -273,10 +187,10 @@ def build_assignment(labelled: pd.DataFrame, config: SplitSettings) -> pd.DataFr
                 f"split.folds={k} needs at least {k} speakers, the balanced data has {len(table.speakers)}"
             )
         fold_of = dict(
-            zip(table.speakers, assign_speakers(table, [1.0 / k] * k, config.seed + 1), strict=True)
+            zip(table.speakers, assign_speakers(table, [1.0 / k] * k, config.seed + 1, gap), strict=True)
         )
         assignment.loc[kept, "fold"] = balanced["speaker_id"].map(fold_of).astype("Int32")
-    return assignment[list(ASSIGNMENT_SCHEMA.names)].reset_index(drop=True)
+    return assignment.reset_index(drop=True)
 
 
 def _ratios(ratios: SplitRatios) -> list[float]:
@@ -301,17 +215,71 @@ def check_speaker_independent(assignment: pd.DataFrame) -> None:
         )
 
 
+def sessions_and_speakers(rows: pd.DataFrame, key: str, values: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Sessions and distinct speakers of `rows` per value of column `key` (every value of `values`, 0 when absent)."""
+    grouped = rows.groupby(key)
+    sessions, speakers = grouped.size(), grouped["speaker_id"].nunique()
+    return ({v: int(sessions.get(v, 0)) for v in values}, {v: int(speakers.get(v, 0)) for v in values})
+
+
+def _values(used: pd.DataFrame, key: str) -> list[str]:
+    return list(CLASSES) if key == "label" else sorted(str(v) for v in used[key].unique())
+
+
+def stratification_warnings(assignment: pd.DataFrame, config: SplitSettings) -> list[str]:
+    """One line per stratified value missing from a split, or whose share of a split strays more than
+    `split.max_share_gap` from its overall share, with how many speakers it has (why it could not
+    be placed better)."""
+    used = assignment.loc[assignment["split"] != EXCLUDED]
+    gap = config.split.max_share_gap
+    warnings = []
+    for key in config.split.stratify_by:
+        overall_sessions, overall_speakers = sessions_and_speakers(used, key, _values(used, key))
+        for value, count in overall_sessions.items():
+            if not count:
+                continue
+            speakers = overall_speakers[value]
+            why = (f"its {speakers} speaker{'s' if speakers != 1 else ''} cannot fill {len(SPLITS)} splits"
+                   if speakers < len(SPLITS) else f"the search found no better split of its {speakers} speakers")
+            overall = count / len(used)
+            for split in SPLITS:
+                rows = used.loc[used["split"] == split]
+                share = float((rows[key] == value).mean()) if len(rows) else 0.0
+                if len(rows) and not share:
+                    warnings.append(f"{key} {value}: no session in {split} ({why})")
+                elif len(rows) and abs(share - overall) > gap + 1e-9:
+                    warnings.append(f"{key} {value}: {share:.2f} of {split} against {overall:.2f} overall, "
+                                    f"more than {100 * gap:g} points off ({why})")
+    return warnings
+
+
+def _composition(used: pd.DataFrame, key: str, title: str) -> list[str]:
+    """The report's table of sessions (speakers) per split and value of `key`, with each value's share."""
+    values = _values(used, key)
+    lines = [f"## {title} per split: sessions (speakers), share of the split's sessions", "",
+             "| split | " + " | ".join(values) + " |", "|---|" + "---|" * len(values)]
+    for split in [*SPLITS, "all"]:
+        rows = used if split == "all" else used.loc[used["split"] == split]
+        sessions, speakers = sessions_and_speakers(rows, key, values)
+        cells = [f"{sessions[v]} ({speakers[v]}), {sessions[v] / max(len(rows), 1):.2f}" for v in values]
+        lines.append(f"| {split} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def split_report(assignment: pd.DataFrame, config: SplitSettings) -> str:
-    """Markdown: achieved ratios against the targets, speakers and class counts per split."""
+    """Markdown: achieved ratios against the targets, then sessions and speakers per split by corpus
+    and by class, the stratification warnings, folds and each split's speakers."""
     used = assignment.loc[assignment["split"] != EXCLUDED]
     total = max(len(used), 1)
     targets = dict(zip(SPLITS, _ratios(config.split.ratios), strict=True))
+    stratified = ", ".join(config.split.stratify_by) or "nothing (session ratios only)"
     lines = [
         "# Balance and speaker-independent split",
         "",
         f"Labelled sessions: {len(assignment)}; kept after balancing: {len(used)}; "
         f"excluded (reason `balance`): {int((assignment['split'] == EXCLUDED).sum())}; "
-        f"cap per class: {config.balance.per_class if config.balance.per_class is not None else 'smallest class'}; seed {config.seed}.",
+        f"cap per class: {config.balance.per_class if config.balance.per_class is not None else 'smallest class'}; seed {config.seed}. "
+        f"Stratified by {stratified} (largest share gap sought: {100 * config.split.max_share_gap:g} points).",
         "",
         "| split | sessions | share | target | speakers | " + " | ".join(CLASSES) + " |",
         "|---|---|---|---|---|" + "---|" * len(CLASSES),
@@ -328,9 +296,12 @@ def split_report(assignment: pd.DataFrame, config: SplitSettings) -> str:
     missing = [c for c in CLASSES if labelled_counts.get(c, 0) == 0]
     if missing:
         lines += ["", f"**No labelled session for: {', '.join(missing)}.**"]
+    lines += ["", *_composition(used, "corpus", "Corpora"), *_composition(used, "label", "Classes")]
+    warnings = stratification_warnings(assignment, config)
+    if warnings:
+        lines += ["## Warnings", "", *(f"- **{w}**" for w in warnings), ""]
     if config.split.folds:
         lines += [
-            "",
             f"## {config.split.folds} cross-validation folds (by speaker)",
             "",
             "| fold | sessions | speakers |",
@@ -338,7 +309,8 @@ def split_report(assignment: pd.DataFrame, config: SplitSettings) -> str:
         ]
         for fold, rows in used.groupby("fold"):
             lines.append(f"| {fold} | {len(rows)} | {rows['speaker_id'].nunique()} |")
-    lines += ["", "## Speakers per split", ""]
+        lines.append("")
+    lines += ["## Speakers per split", ""]
     for split in SPLITS:
         speakers = sorted(used.loc[used["split"] == split, "speaker_id"].unique())
         lines.append(f"- {split}: {', '.join(speakers) if speakers else '(none)'}")
@@ -355,12 +327,16 @@ def run_split(
     del executor
     assignment = build_assignment(load_labelled_sessions(paths), config)
     check_speaker_independent(assignment)
-    table = pa.Table.from_pandas(assignment, schema=ASSIGNMENT_SCHEMA, preserve_index=False)
-    atomic_write(paths.assignment, lambda tmp: pq.write_table(table, tmp))
+    table = pa.Table.from_pandas(assignment[list(ASSIGNMENT_SCHEMA.names)], schema=ASSIGNMENT_SCHEMA, preserve_index=False)
+    save_table(table, paths.assignment)
     atomic_write_text(paths.split_report, split_report(assignment, config))
     counts = assignment["split"].value_counts()
     stats: dict[str, float | int | str] = {s: int(counts.get(s, 0)) for s in (*SPLITS, EXCLUDED)}
     message = ", ".join(f"{s} {stats[s]}" for s in (*SPLITS, EXCLUDED))
+    warnings = stratification_warnings(assignment, config)
+    stats["warnings"] = len(warnings)
+    if warnings:
+        message += f"; warning: {warnings[0]}" + (f" (+{len(warnings) - 1} more in {paths.split_report})" if len(warnings) > 1 else "")
     return StageOutcome(True, f"split: {message}", (paths.assignment, paths.split_report), stats)
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from edu_affect_data.core.fingerprint import file_digest
+from edu_affect_data.core.parquet import DamagedParquet, read_batches, read_table
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
 from edu_affect_data.stages.card import front_matter, stats_from_card
 from edu_affect_data.stages.features.extractor import finite_check
@@ -79,7 +81,8 @@ def _check_row(split: str, row: Mapping[str, pa.Scalar], checks: list[RowCheck],
         out.extend(Violation(name, where, message) for name, message in check(row, end - start))
 
 
-SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d+)-of-(?P<total>\d+)\.parquet$")
+#: `datasets`' shard names, with the content digest publish appends (`stages.publish`), if any.
+SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d+)-of-(?P<total>\d+)(?:-(?P<digest>[0-9a-f]+))?\.parquet$")
 
 
 def _readable_schema(shard: Path, dataset: Path, out: list[Violation]) -> pa.Schema | None:
@@ -89,6 +92,54 @@ def _readable_schema(shard: Path, dataset: Path, out: list[Violation]) -> pa.Sch
     except (pa.ArrowException, OSError) as exc:
         out.append(Violation("shard", str(shard.relative_to(dataset)), f"unreadable Parquet: {exc}"))
         return None
+
+
+def _listed_shards(readme: Path) -> dict[str, list[str]] | None:
+    """Each split's data files as the card's `configs` name them, or None when it gives patterns (or nothing usable)."""
+    try:
+        configs = front_matter(readme.read_text()).get("configs")
+    except ValueError:
+        return None
+    if not isinstance(configs, list) or len(configs) != 1 or not isinstance(configs[0], Mapping):
+        return None
+    listed: dict[str, list[str]] = {}
+    for entry in configs[0].get("data_files") or []:
+        if not isinstance(entry, Mapping):
+            return None
+        files = entry.get("path")
+        files = [files] if isinstance(files, str) else files
+        if not isinstance(files, list) or any(not isinstance(f, str) or "*" in f for f in files):
+            return None
+        listed[str(entry.get("split"))] = files
+    return listed
+
+
+def _check_listing(dataset: Path, listed: Mapping[str, list[str]], out: list[Violation]) -> None:
+    """The card's named data files against `data/`: each must exist, and nothing else is there.
+
+    `load_dataset` reads exactly the files the card names: a missing one fails the load, an
+    unlisted one is silently left out (a shard copied in by hand is not part of the dataset).
+    """
+    named = {name for files in listed.values() for name in files}
+    for name in sorted(named):
+        if not (dataset / name).is_file():
+            out.append(Violation("layout", name, "shard missing (the card lists it)"))
+    for shard in sorted((dataset / "data").glob("*.parquet")):
+        name = shard.relative_to(dataset).as_posix()
+        if name not in named:
+            out.append(Violation("layout", name, "not listed in the card's configs: load_dataset does not read it"))
+
+
+def _check_digest(shard: Path, dataset: Path, out: list[Violation]) -> None:
+    """A shard must hold the content its name's digest promises (a name without one promises none).
+
+    A shard replaced or changed after publishing (another split's shard copied over it) is named
+    here; its rows are still checked, so the violations also say what is wrong in them.
+    """
+    match = SHARD_NAME.match(shard.name)
+    if match is not None and match["digest"] and not file_digest(shard).startswith(match["digest"]):
+        where = shard.relative_to(dataset).as_posix()
+        out.append(Violation("shard", where, "content does not match the digest in its name (replaced or changed after publishing)"))
 
 
 def _missing_shards(split: str, shards: list[Path], out: list[Violation]) -> None:
@@ -109,16 +160,28 @@ def _missing_shards(split: str, shards: list[Path], out: list[Violation]) -> Non
 
 
 def _shards(dataset: Path, out: list[Violation]) -> dict[str, list[Path]]:
-    """Each split's readable shard files, after checking none is missing or damaged and they agree on one schema."""
+    """Each split's readable shard files, after checking none is missing or damaged and they agree on one schema.
+
+    The files are those the card names (`configs`), else those its `data/<split>-*` pattern finds.
+    """
+    listed = _listed_shards(dataset / "README.md")
+    if listed is not None:
+        _check_listing(dataset, listed, out)
     found = {}
     for split in SPLITS:
-        shards = sorted((dataset / "data").glob(f"{split}-*.parquet"))
+        if listed is not None:
+            shards = [dataset / name for name in listed.get(split, []) if (dataset / name).is_file()]
+        else:
+            shards = sorted((dataset / "data").glob(f"{split}-*.parquet"))
+            _missing_shards(split, shards, out)
         if not shards:
-            out.append(Violation("layout", split, f"no shards data/{split}-*.parquet"))
+            if not listed or not listed.get(split):
+                out.append(Violation("layout", split, f"no shards data/{split}-*.parquet"))
             continue
-        _missing_shards(split, shards, out)
         schemas = {shard: _readable_schema(shard, dataset, out) for shard in shards}
         readable = [shard for shard, schema in schemas.items() if schema is not None]
+        for shard in readable:
+            _check_digest(shard, dataset, out)
         if not readable:
             continue
         if len({schemas[s] for s in readable}) > 1:
@@ -152,10 +215,12 @@ def validate_dataset(path: Path) -> list[Violation]:
     split_of: dict[str, str] = {}
     speakers: dict[str, set[str]] = defaultdict(set)
     labels: dict[str, list[int]] = {split: [] for split in shards}
+    sessions: dict[str, list[SessionKeys]] = {split: [] for split in shards}
     for split, files in shards.items():
         checks = row_checks(pq.read_schema(files[0]).names)
         for row in _scalar_rows(files, dataset, out):
             labels[split].append(row["label"].as_py())
+            sessions[split].append(SessionKeys(row["speaker_id"].as_py(), row["corpus"].as_py(), row["label"].as_py()))
             session = row["session_id"].as_py()
             if session in split_of:
                 out.append(
@@ -174,6 +239,7 @@ def validate_dataset(path: Path) -> list[Violation]:
                 )
             )
     _check_card(readme, labels, split_speakers(speakers), out)
+    _check_composition(readme, sessions, out)
     _check_accounted(dataset.parent, split_of, out)
     return out
 
@@ -186,12 +252,13 @@ def _scalar_rows(files: list[Path], dataset: Path, out: list[Violation]) -> Iter
     """
     for shard in files:
         try:
-            for batch in pq.ParquetFile(shard).iter_batches(batch_size=16):
+            for batch in read_batches(shard, batch_size=16):
                 columns = {name: batch.column(name) for name in batch.schema.names}
                 for index in range(batch.num_rows):
                     yield {name: column[index] for name, column in columns.items()}
-        except (pa.ArrowException, OSError) as exc:
-            out.append(Violation("shard", str(shard.relative_to(dataset)), f"unreadable Parquet: {exc}"))
+        except (pa.ArrowException, OSError, DamagedParquet) as exc:
+            reason = exc.reason if isinstance(exc, DamagedParquet) else exc
+            out.append(Violation("shard", str(shard.relative_to(dataset)), f"unreadable Parquet: {reason}"))
 
 
 def split_speakers(speakers: Mapping[str, set[str]]) -> dict[str, int]:
@@ -235,6 +302,40 @@ def _check_card(
                 out.append(Violation(check, split, f"card states {stated} {what}, shards hold {actual}"))
 
 
+@dataclass(frozen=True)
+class SessionKeys:
+    """What the card's per-corpus and per-class counts are counted from, per shard row."""
+
+    speaker: str
+    corpus: str
+    label: int
+
+
+def _check_composition(readme: Path, sessions: Mapping[str, list[SessionKeys]], out: list[Violation]) -> None:
+    """The card's sessions and speakers per split by corpus and by class against the shards.
+
+    Every corpus found in the shards must be stated for every split (0 where absent), and the card
+    may state no corpus the shards do not hold.
+    """
+    try:
+        block = stats_from_card(readme.read_text())
+    except (ValueError, KeyError):
+        return  # already reported by `_check_card`
+    corpora = sorted({k.corpus for rows in sessions.values() for k in rows})
+    for split in SPLITS:
+        rows = sessions.get(split, [])
+        by_corpus = {c: [k for k in rows if k.corpus == c] for c in corpora}
+        by_class = {name: [k for k in rows if k.label == index] for index, name in enumerate(CLASSES)}
+        for check, key, actual in (
+            ("corpus-counts", "corpus_counts", {c: len(v) for c, v in by_corpus.items()}),
+            ("corpus-speakers", "corpus_speakers", {c: len({k.speaker for k in v}) for c, v in by_corpus.items()}),
+            ("class-speakers", "class_speakers", {c: len({k.speaker for k in v}) for c, v in by_class.items()}),
+        ):
+            stated = _stated(block, key, split)
+            if not isinstance(stated, Mapping) or dict(stated) != actual:
+                out.append(Violation(check, split, f"card states {key} {stated}, shards hold {actual}"))
+
+
 def _dataset_info_examples(front: Mapping[str, Any]) -> dict[str, Any]:
     """`dataset_info.splits[].num_examples` by split name (what `load_dataset` reports)."""
     info = front.get("dataset_info")
@@ -251,7 +352,7 @@ def _check_accounted(build: Path, split_of: dict[str, str], out: list[Violation]
     paths = BuildPaths(build)
     if not paths.assignment.exists():
         return
-    assignment = pq.read_table(paths.assignment).to_pandas()
+    assignment = read_table(paths.assignment).to_pandas()
     for row in assignment.itertuples():
         where = f"{row.split}/{row.session_id}"
         if row.split == "excluded":
@@ -289,10 +390,10 @@ def _check_accounted(build: Path, split_of: dict[str, str], out: list[Violation]
             )
         )
     if paths.sessions.exists() and paths.labels.exists():
-        sessions = pq.read_table(paths.sessions, columns=["session_id", "status"]).to_pandas()
+        sessions = read_table(paths.sessions, ["session_id", "status"]).to_pandas()
         kept = set(sessions.loc[sessions["status"] == "kept", "session_id"])
         labelled = set(
-            pq.read_table(paths.labels, columns=["session_id"]).column("session_id").to_pylist()
+            read_table(paths.labels, ["session_id"]).column("session_id").to_pylist()
         )
         for session in sorted((kept & labelled) - assigned):
             out.append(

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from edu_affect_data.core.vocabulary import MODALITIES
+from edu_affect_data.core.vocabulary import SYNTH_TRUTH_FILE as TRUTH_FILE
 from edu_affect_data.synth.design import CorpusPlan
 from edu_affect_data.synth.plan import FaultPlan, NoisePlan, RecordingPlan
 from edu_affect_data.synth.write_iemocap import BROKEN_FILE as IEMOCAP_BROKEN_FILE
 from edu_affect_data.synth.write_iemocap import dialog_paths
 from edu_affect_data.synth.write_mosei import BROKEN_FILE as MOSEI_BROKEN_FILE
 from edu_affect_data.synth.write_mosei import video_paths
-
-TRUTH_FILE = "synth_truth.json"
 
 
 def _broken_files(plan: RecordingPlan) -> list[dict[str, Any]]:

@@ -27,10 +27,18 @@ from torch import nn
 
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
+from edu_emotionnet.attention import (
+    CausalConv1d,
+    CausalCrossAttention,
+    CausalTransformer,
+    StreamState,
+    consumed,
+    slot_of,
+)
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.cmaa import CausalCrossAttention
 from edu_emotionnet.config import ModelConfig
-from edu_emotionnet.encoders import CausalTransformer, GridEncoder, sinusoidal_positions
+from edu_emotionnet.encoders import GridEncoder, sinusoidal_positions
+from edu_emotionnet.inputs import ModelInputs
 from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.registry import ModelSpec, ReportPlace
 
@@ -41,28 +49,31 @@ class StepClassifier(nn.Module):
     def __init__(self, in_dim: int, config: ModelConfig, layers: int = 1) -> None:
         super().__init__()
         self.project = nn.Linear(in_dim, config.d_model)
-        self.context = CausalTransformer(config.d_model, layers, config.heads, config.ff_mult, config.dropout)
+        self.context = CausalTransformer(config.d_model, layers, config.heads, config.ff_mult, config.dropout, config.window_steps)
         self.classify = nn.Sequential(nn.Linear(config.d_model, config.d_model), nn.GELU(), nn.Linear(config.d_model, len(CLASSES)))
 
-    def forward(self, x: torch.Tensor, key_valid: torch.Tensor) -> torch.Tensor:
-        x = self.project(x) + sinusoidal_positions(x.shape[1], self.project.out_features, x.device)
-        return F.log_softmax(self.classify(self.context(x, key_valid)).float(), dim=-1)
+    def forward(self, x: torch.Tensor, key_valid: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        first = consumed(state, self, x.shape[1])
+        x = self.project(x) + sinusoidal_positions(x.shape[1], self.project.out_features, x.device, start=first)
+        return F.log_softmax(self.classify(self.context(x, key_valid, state=state)).float(), dim=-1)
 
 
 class Unimodal(AffectModel):
     """One modality: the single one its registry entry names (`audio_only`, `visual_only`, `text_only`)."""
 
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    streams = True
+
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         (self.modality,) = config.modalities
         self.modalities = (self.modality,)
         self.session_prediction = config.session_prediction
-        self.encoder = GridEncoder(config, self.modalities, text_dim)
+        self.encoder = GridEncoder(config, self.modalities, inputs)
         self.head = StepClassifier(config.d_model, config)
 
-    def forward(self, batch: Batch) -> ModelOutput:
-        h, avail = self.encoder(batch)
-        return self._output(self.head(h[self.modality], avail[self.modality]), batch.step_valid())
+    def forward(self, batch: Batch, state: StreamState | None = None) -> ModelOutput:
+        h, avail = self.encoder(batch, state)
+        return self._output(self.head(h[self.modality], avail[self.modality], state), batch.step_valid())
 
 
 #: The paper's Table II baselines; the full model must beat each of them (claim (b)).
@@ -72,36 +83,54 @@ TEXT_ONLY = ModelSpec("text_only", Unimodal, ("text",), ReportPlace("Text-only",
 
 
 class EarlyFusion(AffectModel):
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    streams = True
+
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
-        self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
+        self.encoder = GridEncoder(config, self.modalities, inputs, contextual=False)
         width = len(self.modalities) * (config.d_model + 1)
         self.head = StepClassifier(width, config, layers=config.layers)
 
-    def forward(self, batch: Batch) -> ModelOutput:
-        h, avail = self.encoder(batch)
+    def forward(self, batch: Batch, state: StreamState | None = None) -> ModelOutput:
+        h, avail = self.encoder(batch, state)
         fused = torch.cat([h[m] for m in self.modalities] + [avail[m][..., None].to(h[m].dtype) for m in self.modalities], dim=-1)
         any_avail = torch.stack([avail[m] for m in self.modalities]).any(0)
-        return self._output(self.head(fused, any_avail), batch.step_valid())
+        return self._output(self.head(fused, any_avail, state), batch.step_valid())
 
 
 EARLY_FUSION = ModelSpec("early_fusion", EarlyFusion, MODALITIES, ReportPlace("Early Fusion", "fusion", roles=frozenset({"claim_b"})))
 
 
+class _Seen:
+    """Late fusion's stream: which modalities were available at some earlier step (B, M)."""
+
+    def __init__(self) -> None:
+        self.seen: torch.Tensor | None = None
+
+
 class LateFusion(AffectModel):
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    streams = True
+
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
-        self.encoder = GridEncoder(config, self.modalities, text_dim)
+        self.encoder = GridEncoder(config, self.modalities, inputs)
         self.heads = nn.ModuleDict({m: StepClassifier(config.d_model, config) for m in self.modalities})
 
-    def forward(self, batch: Batch) -> ModelOutput:
-        h, avail = self.encoder(batch)
-        per_modality = torch.stack([self.heads[m](h[m], avail[m]) for m in self.modalities], dim=-2)  # (B,T,M,C)
-        seen = torch.stack([avail[m] for m in self.modalities], dim=-1).long().cummax(dim=1).values.bool()
+    def forward(self, batch: Batch, state: StreamState | None = None) -> ModelOutput:
+        h, avail = self.encoder(batch, state)
+        per_modality = torch.stack([self.heads[m](h[m], avail[m], state) for m in self.modalities], dim=-2)  # (B,T,M,C)
+        carried = slot_of(state, self, _Seen)
+        present = torch.stack([avail[m] for m in self.modalities], dim=-1)
+        if carried.seen is not None:
+            present = torch.cat([carried.seen[:, None], present], dim=1)
+        seen = present.long().cummax(dim=1).values.bool()
+        if carried.seen is not None:
+            seen = seen[:, 1:]
+        carried.seen = seen[:, -1]
         seen = seen | ~seen.any(-1, keepdim=True)  # nothing seen yet: average all heads (their priors)
         weights = seen.float() / seen.float().sum(-1, keepdim=True)
         mixture = (per_modality.exp() * weights[..., None]).sum(-2).clamp_min(1e-12).log()
@@ -128,30 +157,34 @@ class CrossmodalBlock(nn.Module):
         super().__init__()
         d = config.d_model
         self.norm_target, self.norm_source, self.norm_ff = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attend = CausalCrossAttention(d, config.heads, config.dropout)
+        self.attend = CausalCrossAttention(d, config.heads, config.dropout, config.window_steps)
         self.ff = nn.Sequential(nn.Linear(d, d * config.ff_mult), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(d * config.ff_mult, d))
 
-    def forward(self, target: torch.Tensor, source: torch.Tensor, source_valid: torch.Tensor) -> torch.Tensor:
-        target = target + self.attend(self.norm_target(target), self.norm_source(source), source_valid)
+    def forward(
+        self, target: torch.Tensor, source: torch.Tensor, source_valid: torch.Tensor, state: StreamState | None = None
+    ) -> torch.Tensor:
+        target = target + self.attend(self.norm_target(target), self.norm_source(source), source_valid, state)
         return target + self.ff(self.norm_ff(target))
 
 
 class MulT(AffectModel):
     """Temporal convolutions -> crossmodal Transformers per pair -> self-attention per target -> residual head."""
 
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    streams = True
+
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         self.modalities = config.modalities
         if len(self.modalities) < 2:
             raise ValueError("MulT needs at least two modalities")
         self.session_prediction = config.session_prediction
-        self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
+        self.encoder = GridEncoder(config, self.modalities, inputs, contextual=False)
         d = config.d_model
         options = config.options_as(MulTOptions)
         self.kernel = options.kernel
         # Tsai et al. Sec. 3.1: a 1-D temporal convolution per modality (bias-free, as the official
         # code's projections); here causal over steps (left padding only).
-        self.temporal = nn.ModuleDict({m: nn.Conv1d(d, d, self.kernel, bias=False) for m in self.modalities})
+        self.temporal = nn.ModuleDict({m: CausalConv1d(d, d, self.kernel, bias=False) for m in self.modalities})
         self.embed_dropout = nn.Dropout(config.dropout)
         depth = options.crossmodal_layers if options.crossmodal_layers is not None else config.layers
         self.pairs = [(i, j) for i in self.modalities for j in self.modalities if i != j]
@@ -162,21 +195,23 @@ class MulT(AffectModel):
         others = len(self.modalities) - 1
         self.merge = nn.ModuleDict({m: nn.Linear(others * d, d) for m in self.modalities})
         self.self_attention = nn.ModuleDict(
-            {m: CausalTransformer(d, config.layers, config.heads, config.ff_mult, config.dropout) for m in self.modalities}
+            {m: CausalTransformer(d, config.layers, config.heads, config.ff_mult, config.dropout, config.window_steps) for m in self.modalities}
         )
         width = len(self.modalities) * d
         self.proj1, self.proj2 = nn.Linear(width, width), nn.Linear(width, width)
         self.out_dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(width, len(CLASSES))
 
-    def _temporal(self, modality: str, x: torch.Tensor) -> torch.Tensor:
-        y = self.temporal[modality](F.pad(x.transpose(1, 2), (self.kernel - 1, 0))).transpose(1, 2)
-        return self.embed_dropout(y + sinusoidal_positions(y.shape[1], y.shape[2], y.device))
+    def _temporal(self, modality: str, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        conv = self.temporal[modality]
+        y = conv(x.transpose(1, 2), state).transpose(1, 2)
+        first = consumed(state.scope(modality) if state is not None else None, self, y.shape[1])
+        return self.embed_dropout(y + sinusoidal_positions(y.shape[1], y.shape[2], y.device, start=first))
 
-    def forward(self, batch: Batch) -> ModelOutput:
-        h, avail = self.encoder(batch)
+    def forward(self, batch: Batch, state: StreamState | None = None) -> ModelOutput:
+        h, avail = self.encoder(batch, state)
         step_valid = batch.step_valid()
-        x = {m: self._temporal(m, h[m]) for m in self.modalities}
+        x = {m: self._temporal(m, h[m], state) for m in self.modalities}
         targets = []
         for i in self.modalities:
             streams = []
@@ -185,9 +220,9 @@ class MulT(AffectModel):
                     continue
                 y = x[i]
                 for block in self.crossmodal[f"{i}<-{j}"]:  # type: ignore[attr-defined]
-                    y = block(y, x[j], avail[j])
+                    y = block(y, x[j], avail[j], state)
                 streams.append(self.crossmodal_norm[f"{i}<-{j}"](y))
-            targets.append(self.self_attention[i](self.merge[i](torch.cat(streams, dim=-1)), step_valid))
+            targets.append(self.self_attention[i](self.merge[i](torch.cat(streams, dim=-1)), step_valid, state=state))
         last = torch.cat(targets, dim=-1)  # step t's features: the last step of the prefix up to t
         hidden = self.proj2(self.out_dropout(F.relu(self.proj1(last)))) + last
         return self._output(F.log_softmax(self.out(hidden).float(), dim=-1), step_valid)

@@ -3,9 +3,10 @@
 All times are seconds from the session start. A mask is True where the element is real and
 usable; padding, missing frames and special tokens are False. The grid has `n_steps` steps of
 `step_s` seconds per session; an element belongs to the step its time falls in (audio positions
-carry the start time of the newest 10 ms frame they have seen, frames their timestamp, tokens
+carry the start time of the newest audio frame they have seen, frames their timestamp, tokens
 their end time: a word is known once it has been spoken), so pooling into step t never uses
-anything later than the end of step t.
+anything later than the end of step t. `audio` holds whichever per-frame column `model.inputs.audio`
+names (MFCC, eGeMAPS, ...), as wide as the dataset declares it.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from typing import Any
 
 import torch
 
-MFCC_HOP_S = 0.010
+
+class LateInputError(ValueError):
+    """A streamed element of step t timed in an earlier step: the earlier outputs are already given out."""
 
 
 @dataclass(frozen=True)
 class Batch:
     labels: torch.Tensor  # (B,) long
     n_steps: torch.Tensor  # (B,) long, >= 1
-    mfcc: torch.Tensor | None = None  # (B, Ta, 40) float
-    mfcc_mask: torch.Tensor | None = None  # (B, Ta) bool
+    audio: torch.Tensor | None = None  # (B, Ta, width) float: the `model.inputs.audio` column's frames
+    audio_mask: torch.Tensor | None = None  # (B, Ta) bool
     frames: torch.Tensor | None = None  # (B, F, 3, S, S) uint8
     frame_embeddings: torch.Tensor | None = None  # (B, F, D) float16: video input `embeddings` (instead of frames)
     frame_times: torch.Tensor | None = None  # (B, F) float
@@ -43,14 +46,14 @@ class Batch:
 
     def masked(
         self,
-        mfcc_mask: torch.Tensor | None = None,
+        audio_mask: torch.Tensor | None = None,
         frame_mask: torch.Tensor | None = None,
         token_mask: torch.Tensor | None = None,
     ) -> Batch:
         """The same batch with some inputs marked missing (robustness evaluation, streaming)."""
         return replace(
             self,
-            mfcc_mask=self.mfcc_mask if mfcc_mask is None else mfcc_mask,
+            audio_mask=self.audio_mask if audio_mask is None else audio_mask,
             frame_mask=self.frame_mask if frame_mask is None else frame_mask,
             token_mask=self.token_mask if token_mask is None else token_mask,
         )
@@ -81,14 +84,23 @@ def step_of(times: torch.Tensor, step_s: float, n_steps: int | torch.Tensor) -> 
 
 
 def pool_to_grid(
-    features: torch.Tensor, times: torch.Tensor, valid: torch.Tensor, step_s: float, n_steps: int | torch.Tensor
+    features: torch.Tensor,
+    times: torch.Tensor,
+    valid: torch.Tensor,
+    step_s: float,
+    n_steps: int | torch.Tensor,
+    first: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean of the valid features in each step: (B, L, d) -> (B, T, d) and availability (B, T).
 
     `n_steps`: each session's grid length (B,), T = the longest (or one length for all rows).
+    `first`: the grid's steps before it are already given out (a stream): the result covers steps
+    first..T-1, and a valid element timed before `first` is a `LateInputError`.
     """
-    steps = step_of(times, step_s, n_steps)
-    horizon = int(n_steps.max()) if isinstance(n_steps, torch.Tensor) else n_steps
+    steps = step_of(times, step_s, n_steps) - first
+    if first and bool((valid & (steps < 0)).any()):
+        raise LateInputError(f"step {first}: an element is timed in an earlier step, whose output is already given")
+    horizon = (int(n_steps.max()) if isinstance(n_steps, torch.Tensor) else n_steps) - first
     one_hot = (steps[..., None] == torch.arange(horizon, device=steps.device)) & valid[..., None]
     weights = one_hot.to(features.dtype)  # (B, L, T)
     counts = weights.sum(dim=1)  # (B, T)

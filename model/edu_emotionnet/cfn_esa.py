@@ -48,6 +48,8 @@ Adapted to a session on the causal step grid (every simplification):
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -55,10 +57,11 @@ from torch import nn
 
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
+from edu_emotionnet.attention import CausalCrossAttention, StreamState, slot_of
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.cmaa import CausalCrossAttention
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
+from edu_emotionnet.inputs import ModelInputs
 from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.registry import ModelSpec, ReportPlace
 
@@ -80,6 +83,13 @@ def feed_forward(d: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d, 2 * d), nn.ReLU(), nn.Dropout(dropout), nn.Linear(2 * d, d), nn.Dropout(dropout))
 
 
+class _Hidden:
+    """A recurrent layer's hidden state between streamed steps (None before the first)."""
+
+    def __init__(self) -> None:
+        self.hidden: Any = None
+
+
 class RecurrentLayer(nn.Module):
     """One RUME layer, made causal: unidirectional GRU, residual LayerNorm, then feed-forward."""
 
@@ -91,10 +101,12 @@ class RecurrentLayer(nn.Module):
         self.norm_recurrent, self.norm_out = nn.LayerNorm(d), nn.LayerNorm(d)
         self.ff = feed_forward(d, dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        """Streamed, the GRU's hidden state is carried from the previous call."""
+        carried = slot_of(state, self, _Hidden)
         # In float32 whatever the autocast: recurrent kernels differ in which low precisions they take.
         with torch.autocast(x.device.type, enabled=False):
-            recurrent = self.gru(x.float())[0]
+            recurrent, carried.hidden = self.gru(x.float(), carried.hidden)
         recurrent = self.norm_recurrent(x + self.dropout(self.project(recurrent.to(x.dtype))))
         return self.norm_out(x + recurrent + self.ff(recurrent))
 
@@ -106,25 +118,25 @@ class CrossModalLayer(nn.Module):
         super().__init__()
         if CENTRE not in modalities or len(modalities) != 3:
             raise ValueError(f"CFN-ESA's cross-modal encoder is text-centred over three modalities, got {modalities}")
-        d, heads, dropout = config.d_model, config.heads, config.dropout
+        d, heads, dropout, window = config.d_model, config.heads, config.dropout, config.window_steps
         self.modalities = modalities
         self.others = tuple(m for m in modalities if m != CENTRE)
-        self.self_attend = nn.ModuleDict({m: CausalCrossAttention(d, heads, dropout) for m in modalities})
+        self.self_attend = nn.ModuleDict({m: CausalCrossAttention(d, heads, dropout, window) for m in modalities})
         # Text attends each other modality; each other modality attends text.
         self.cross_attend = nn.ModuleDict(
-            {**{f"{CENTRE}<-{m}": CausalCrossAttention(d, heads, dropout) for m in self.others},
-             **{f"{m}<-{CENTRE}": CausalCrossAttention(d, heads, dropout) for m in self.others}}
+            {**{f"{CENTRE}<-{m}": CausalCrossAttention(d, heads, dropout, window) for m in self.others},
+             **{f"{m}<-{CENTRE}": CausalCrossAttention(d, heads, dropout, window) for m in self.others}}
         )
         self.merge_centre = nn.Linear(2 * d, d)
         self.ff = nn.ModuleDict({m: feed_forward(d, dropout) for m in modalities})
         self.norms = nn.ModuleDict({f"{m}_{stage}": nn.LayerNorm(d) for m in modalities for stage in ("self", "cross", "ff")})
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str, torch.Tensor]:
-        own = {m: self.norms[f"{m}_self"](x[m] + self.dropout(self.self_attend[m](x[m], x[m], valid))) for m in self.modalities}
-        centre = torch.cat([self.dropout(self.cross_attend[f"{CENTRE}<-{m}"](own[CENTRE], own[m], valid)) for m in self.others], -1)
+    def forward(self, x: dict[str, torch.Tensor], valid: torch.Tensor, state: StreamState | None = None) -> dict[str, torch.Tensor]:
+        own = {m: self.norms[f"{m}_self"](x[m] + self.dropout(self.self_attend[m](x[m], x[m], valid, state))) for m in self.modalities}
+        centre = torch.cat([self.dropout(self.cross_attend[f"{CENTRE}<-{m}"](own[CENTRE], own[m], valid, state)) for m in self.others], -1)
         cross = {CENTRE: F.relu(self.merge_centre(centre))}
-        cross.update({m: self.cross_attend[f"{m}<-{CENTRE}"](own[m], own[CENTRE], valid) for m in self.others})
+        cross.update({m: self.cross_attend[f"{m}<-{CENTRE}"](own[m], own[CENTRE], valid, state) for m in self.others})
         mixed = {m: self.norms[f"{m}_cross"](x[m] + own[m] + self.dropout(cross[m])) for m in self.modalities}
         return {m: self.norms[f"{m}_ff"](x[m] + mixed[m] + self.ff[m](mixed[m])) for m in self.modalities}
 
@@ -170,13 +182,15 @@ def shift_loss(logits: torch.Tensor, labels: torch.Tensor, step_valid: torch.Ten
 
 
 class CFNESA(AffectModel):
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    streams = True
+
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
         esa = config.options_as(CFNESAOptions)
         d = config.d_model
-        self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
+        self.encoder = GridEncoder(config, self.modalities, inputs, contextual=False)
         self.rume = nn.ModuleList(RecurrentLayer(d, config.dropout) for _ in range(esa.rume_layers))
         acme_layers = esa.acme_layers if esa.acme_layers is not None else config.layers
         self.acme = nn.ModuleList(CrossModalLayer(self.modalities, config) for _ in range(acme_layers))
@@ -187,21 +201,22 @@ class CFNESA(AffectModel):
         # Without its loss the module would have no gradient (DDP runs without find_unused_parameters).
         self.shift = EmotionShift(d, esa.shift_hidden, esa.shift_dropout) if esa.shift_weight > 0 else None
 
-    def _unimodal(self, x: torch.Tensor) -> torch.Tensor:
+    def _unimodal(self, x: torch.Tensor, state: StreamState | None) -> torch.Tensor:
         for layer in self.rume:
-            x = layer(x)
+            x = layer(x, state)
         return x
 
-    def _fused(self, streams: dict[str, torch.Tensor], step_valid: torch.Tensor) -> torch.Tensor:
+    def _fused(self, streams: dict[str, torch.Tensor], step_valid: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         for layer in self.acme:
-            streams = layer(streams, step_valid)
+            streams = layer(streams, step_valid, state)
         return self.dropout(F.relu(self.fuse(torch.cat([streams[m] for m in self.modalities], dim=-1))))
 
-    def forward(self, batch: Batch) -> ModelOutput:
-        h, _ = self.encoder(batch)
+    def forward(self, batch: Batch, state: StreamState | None = None) -> ModelOutput:
+        h, _ = self.encoder(batch, state)
         step_valid = batch.step_valid()
-        streams = {m: self._unimodal(h[m]) for m in self.modalities}
-        fused = self._fused(streams, step_valid)
+        # One RUME serves the three modalities: each keeps its own recurrent state.
+        streams = {m: self._unimodal(h[m], state.scope(m) if state is not None else None) for m in self.modalities}
+        fused = self._fused(streams, step_valid, state)
         auxiliary = None
         if self.training and self.shift is not None:
             auxiliary = {"shift_logits": self.shift(fused, self._fused(streams, step_valid))}

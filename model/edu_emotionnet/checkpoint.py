@@ -2,18 +2,25 @@
 weights chosen on validation macro-F1, ties broken by validation loss (what evaluate, report and
 predict load).
 
-Every checkpoint records the package version that wrote it and its format (`CHECKPOINT_FORMAT`).
+Each checkpoint records its `format` and the package version that wrote it. Format 1 (no
+`format` key) held `text_dim` and the weights of the Transformer layers under
+`nn.TransformerEncoderLayer`'s names; format 2 holds the dataset inputs (`ModelInputs`) and the
+names of `edu_emotionnet.attention`. A format-1 checkpoint is read through `upgrade_checkpoint`
+(one remap of the saved names, the inputs of that version).
+
 One that cannot be used is a `CheckpointError` (exit 2: the run folder is the user's input) naming
 the file, what is wrong with it and what to do: a file that is not a checkpoint or is cut short
 (random bytes give pickle's "invalid load key", a truncated one "PytorchStreamReader failed"), one
-that lacks what this version reads, or whose weights do not fit the model its config describes
-(then the version that wrote it is named, or that it recorded none).
+of a format newer than this code (`CheckpointFormatError`), one that lacks what its format holds,
+or whose weights do not fit the model its config describes (then the version that wrote it is
+named, or that it recorded none).
 """
 
 from __future__ import annotations
 
 import pickle
 import random
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,37 +32,76 @@ from edu_affect_data import __version__
 from edu_affect_data.core.atomic import atomic_write
 from edu_affect_data.core.strict_config import ConfigError
 from edu_emotionnet.config import TrainConfig, config_from_dict
+from edu_emotionnet.inputs import ModelInputs, legacy_inputs
 from edu_emotionnet.model import build_model
 from edu_emotionnet.outputs import AffectModel
 
 LAST = "ckpt.pt"
 BEST = "best.pt"
-#: What a checkpoint holds, as this version writes and reads it; older checkpoints record none.
-CHECKPOINT_FORMAT = 1
+#: What this code writes; `upgrade_checkpoint` reads every earlier one.
+CHECKPOINT_FORMAT = 2
 WRITER = f"edu-affect-data {__version__}"
-#: Keys each kind of checkpoint must hold.
-LAST_KEYS = ("model", "optimizer", "scheduler", "loop", "rng", "config", "text_dim")
-BEST_KEYS = ("model", "config", "text_dim", "epoch")
+#: Keys each kind of checkpoint must hold (in today's format).
+LAST_KEYS = ("model", "optimizer", "scheduler", "loop", "rng", "config", "inputs")
+BEST_KEYS = ("model", "config", "inputs", "epoch")
+#: Format 1 held the width of the text features where today's holds the inputs.
+_FORMAT_1_INSTEAD = {"inputs": "text_dim"}
 #: What to do about an unusable checkpoint of each kind.
 RETRAIN = "train the run again (edu-data train CONFIG --out {run} --no-resume) or restore the file from a copy"
 RESTART = "rerun with --no-resume to start the run over (or with another --out), or restore the file from a copy"
+#: Format 1's `nn.TransformerEncoder` parameter names -> `attention.CausalTransformer`'s.
+_FORMAT_1_NAMES = (
+    (re.compile(r"\.stack\.layers\.(\d+)\.self_attn\.in_proj_(weight|bias)$"), r".layers.\1.qkv.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.self_attn\.out_proj\.(weight|bias)$"), r".layers.\1.out.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.linear1\.(weight|bias)$"), r".layers.\1.ff.0.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.linear2\.(weight|bias)$"), r".layers.\1.ff.3.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.norm1\.(weight|bias)$"), r".layers.\1.norm_attention.\2"),
+    (re.compile(r"\.stack\.layers\.(\d+)\.norm2\.(weight|bias)$"), r".layers.\1.norm_ff.\2"),
+)
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and says what to do."""
 
 
+class CheckpointFormatError(CheckpointError):
+    """A checkpoint written by a newer version of this code than the one reading it."""
+
+
 def _writer(payload: dict[str, Any]) -> str:
     """Which version wrote a checkpoint, as far as it says."""
     written_by = payload.get("written_by")
     if written_by is None:
-        return f"written by a version that recorded none (older than checkpoint format 1); this is {WRITER}"
+        return f"written by a version that recorded none (before checkpoints named their writer); this is {WRITER}"
     return f"written by {written_by}; this is {WRITER}"
 
 
+def upgrade_checkpoint(payload: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`payload` in today's format: format 1's names remapped and its inputs made explicit (a copy)."""
+    written = int(payload.get("format", 1))
+    if written > CHECKPOINT_FORMAT:
+        raise CheckpointFormatError(
+            f"{path}: checkpoint format {written} was written by a newer version than this one, which reads "
+            f"formats 1-{CHECKPOINT_FORMAT} ({_writer(payload)}); upgrade edu-affect-data"
+        )
+    if written == CHECKPOINT_FORMAT:
+        return payload
+    payload = dict(payload)
+    renamed = {}
+    for name, value in payload["model"].items():
+        for pattern, replacement in _FORMAT_1_NAMES:
+            name = pattern.sub(replacement, name)
+        renamed[name] = value
+    payload["model"] = renamed
+    video = (payload["config"].get("model") or {}).get("video") or {}
+    payload["inputs"] = legacy_inputs(int(payload.pop("text_dim")), int(video.get("embedding_dim", 1280))).to_json()
+    payload["format"] = CHECKPOINT_FORMAT
+    return payload
+
+
 def read_checkpoint(path: Path, keys: tuple[str, ...], advice: str, map_location: Any = "cpu") -> dict[str, Any]:
-    """The checkpoint at `path` holding `keys`, or a `CheckpointError` naming it and saying `advice`
-    (where `{run}` stands for the run folder)."""
+    """The checkpoint at `path` holding `keys`, in today's format (`upgrade_checkpoint`), or a
+    `CheckpointError` naming it and saying `advice` (where `{run}` stands for the run folder)."""
     path = Path(path)
     advice = advice.format(run=path.parent)
     if not path.is_file():
@@ -69,16 +115,15 @@ def read_checkpoint(path: Path, keys: tuple[str, ...], advice: str, map_location
         ) from exc
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a checkpoint of this package (a {type(payload).__name__}); {advice}")
-    written = payload.get("format")
-    if isinstance(written, int) and written > CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {written} is newer than this version reads ({CHECKPOINT_FORMAT}); "
-            f"{_writer(payload)}: upgrade edu-affect-data"
-        )
+    written = payload.get("format", 1)
+    if not isinstance(written, int):
+        raise CheckpointError(f"{path}: its format is {written!r}, not a number ({_writer(payload)}); {advice}")
+    if written < CHECKPOINT_FORMAT:  # what it must hold to be upgraded
+        keys = tuple(_FORMAT_1_INSTEAD.get(key, key) for key in keys)
     missing = [key for key in keys if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: holds no {', '.join(missing)} ({_writer(payload)}); {advice}")
-    return payload
+    return upgrade_checkpoint(payload, path)
 
 
 def stored_config(path: Path, payload: dict[str, Any], advice: str) -> TrainConfig:
@@ -139,21 +184,22 @@ def restore_rng(states: dict[str, Any]) -> None:
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
     """A killed run leaves the previous checkpoint, never half of a new one."""
-    stamped = {**payload, "format": CHECKPOINT_FORMAT, "written_by": WRITER}
+    stamped = {**payload, "written_by": WRITER}
     atomic_write(path, lambda tmp: torch.save(stamped, tmp))
 
 
 def save_last(run_dir: Path, *, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: LoopState,
-              config: TrainConfig, text_dim: int) -> None:
+              config: TrainConfig, inputs: ModelInputs) -> None:
     _atomic_save(
         {
+            "format": CHECKPOINT_FORMAT,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "loop": asdict(state),
             "rng": rng_states(),
             "config": config.model_dump(mode="json"),
-            "text_dim": text_dim,
+            "inputs": inputs.to_json(),
         },
         run_dir / LAST,
     )
@@ -164,9 +210,10 @@ def load_last(run_dir: Path) -> dict[str, Any]:
     return read_checkpoint(Path(run_dir) / LAST, LAST_KEYS, RESTART)
 
 
-def save_best(run_dir: Path, *, model: torch.nn.Module, config: TrainConfig, text_dim: int, epoch: int) -> None:
+def save_best(run_dir: Path, *, model: torch.nn.Module, config: TrainConfig, inputs: ModelInputs, epoch: int) -> None:
     _atomic_save(
-        {"model": model.state_dict(), "config": config.model_dump(mode="json"), "text_dim": text_dim, "epoch": epoch},
+        {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config.model_dump(mode="json"),
+         "inputs": inputs.to_json(), "epoch": epoch},
         run_dir / BEST,
     )
 
@@ -176,7 +223,7 @@ class TrainedRun:
     model: AffectModel  # in eval mode
     config: TrainConfig
     best_epoch: int
-    text_dim: int
+    inputs: ModelInputs
 
 
 def load_trained(run_dir: Path, device: torch.device | str = "cpu") -> TrainedRun:
@@ -186,6 +233,7 @@ def load_trained(run_dir: Path, device: torch.device | str = "cpu") -> TrainedRu
         raise CheckpointError(f"{path}: no best checkpoint (is {run_dir} a finished training run? train it first)")
     payload = read_checkpoint(path, BEST_KEYS, RETRAIN)
     config = stored_config(path, payload, RETRAIN)
-    model = build_model(config.model, int(payload["text_dim"]))
+    inputs = ModelInputs.from_json(payload["inputs"])
+    model = build_model(config.model, inputs)
     load_weights(model, payload["model"], path, payload, "weights", RETRAIN)
-    return TrainedRun(model.to(device).eval(), config, int(payload["epoch"]), int(payload["text_dim"]))
+    return TrainedRun(model.to(device).eval(), config, int(payload["epoch"]), inputs)

@@ -6,12 +6,12 @@ absent, one seed and no per-session outputs) reads "not evaluated: <why>", never
 
 (a) MIE down-weights a modality while it is noisy (paper Fig. 3): per test session and modality m,
     mean MIE weight of m on the steps overlapping a planted burst of m minus its mean weight on the
-    session's other steps, averaged over the full model's seeds, then over sessions; bootstrap
-    interval over sessions. PASS when the interval is below 0 (per modality, and pooled).
+    session's other steps, averaged over the full model's seeds, then over sessions; interval over
+    speakers. PASS when the interval is below 0 (per modality, and pooled).
 (b) The full model beats every unimodal baseline and early/late fusion (Table II): PASS when every
     difference in test macro-F1 is positive and significant: Holm-adjusted p < 0.05 on every paired
     test of `edu_emotionnet.significance` that could be computed (t-test over seeds, bootstrap over
-    sessions).
+    speakers).
 (c) Each ablation lowers macro-F1 (Table III): per ablation, PASS when ablation - full is negative
     and significant.
 (d) At 60 % missing modalities accuracy drops less for the full model than for late fusion
@@ -20,6 +20,11 @@ absent, one seed and no per-session outputs) reads "not evaluated: <why>", never
 (e) TFL makes predictions temporally coherent: prediction flips per session (the step argmax
     changing between consecutive steps), full model - (-TFL ablation), paired over test sessions
     and seeds; PASS when the interval is below 0.
+
+Every interval resamples test speakers, each with all of its test sessions, and is the cluster t
+interval of `significance.mean_interval` / `significance.paired_bootstrap`; each is printed with
+its number of speakers. Runs are compared on the test sessions all of them scored
+(`significance.match_sessions`: the others are named in the note).
 """
 
 from __future__ import annotations
@@ -40,10 +45,12 @@ from edu_emotionnet.significance import (
     ALPHA,
     RESAMPLES,
     Comparison,
-    bootstrap_mean_ci,
-    by_seed,
-    common_sessions,
+    Interval,
+    Matched,
+    SessionOutputs,
     load_outputs,
+    match_sessions,
+    mean_interval,
 )
 
 PASS, FAIL, NOT_EVALUATED = "PASS", "FAIL", "not evaluated"
@@ -65,14 +72,20 @@ class ClaimLine:
     high: float | None = None
     measured: str = ""  # the figure in words
     note: str = ""  # what else a reader must know (why not evaluated, which test decided)
+    units: str = ""  # what the interval resampled: "8 speakers, 40 sessions"
 
 
 def _missing(claim: str, why: str) -> ClaimLine:
     return ClaimLine(claim, NOT_EVALUATED, note=f"not evaluated: {why}")
 
 
-def _interval_below_zero(claim: str, value: float, low: float, high: float, measured: str, note: str = "") -> ClaimLine:
-    return ClaimLine(claim, PASS if high < 0 else FAIL, value, low, high, measured, note)
+def _interval_below_zero(claim: str, interval: Interval, measured: str, note: str = "") -> ClaimLine:
+    verdict = PASS if interval.high < 0 else FAIL
+    return ClaimLine(claim, verdict, interval.estimate, interval.low, interval.high, measured, note, interval.units)
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 # --- (a) MIE weights during planted noise -------------------------------------------------------------
@@ -106,6 +119,8 @@ def split_places(data_dir: Path) -> tuple[dict[str, SessionPlace], bool] | str:
     dataset says each session's video region."""
     import pyarrow.parquet as pq
 
+    from edu_affect_data.core.parquet import read_table
+
     files = sorted(Path(data_dir).glob("data/test-*"))
     if not files:
         return f"dataset {data_dir}: no data/test-* files"
@@ -113,7 +128,7 @@ def split_places(data_dir: Path) -> tuple[dict[str, SessionPlace], bool] | str:
     has_region = all(REGION_COLUMN in pq.read_schema(f).names for f in files)
     columns = ["session_id", "corpus", "source_id", "start_s", "end_s"] + ([REGION_COLUMN] if has_region else [])
     for f in files:
-        for row in pq.read_table(f, columns=columns).to_pylist():
+        for row in read_table(f, columns).to_pylist():
             places[str(row["session_id"])] = SessionPlace(
                 str(row["corpus"]), str(row["source_id"]), float(row["start_s"]), float(row["end_s"]),
                 str(row[REGION_COLUMN]) if has_region else None,
@@ -155,13 +170,17 @@ def weight_dips(full: ModelRuns | None, truth: Path | None, data: Path | None, r
     noise = load_noise(truth)
     if isinstance(noise, str):
         return [_missing("(a) MIE weight lower during planted noise", noise)]
-    runs = by_seed(full)
-    outputs = load_outputs(full, sorted(runs))
+    runs = full.by_seed()
+    outputs = load_outputs(full, sorted(runs), data)
     if isinstance(outputs, str):
         return [_missing("(a) MIE weight lower during planted noise", outputs)]
+    matched = match_sessions({f"{full.name} seed {s}": o for s, o in outputs.items()})
+    if isinstance(matched, str):
+        return [_missing("(a) MIE weight lower during planted noise", matched)]
+    speaker_of = dict(zip(matched.ids, matched.groups, strict=True))
     # (session, modality) -> per-seed differences; sessions pooled over seeds afterwards.
     diffs: dict[tuple[str, str], list[float]] = defaultdict(list)
-    notes: set[str] = set()
+    notes: set[str] = set(matched.notes)
     by_recording: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for b in noise:
         by_recording[(str(b["corpus"]), str(b["recording"]))].append(b)
@@ -190,7 +209,7 @@ def weight_dips(full: ModelRuns | None, truth: Path | None, data: Path | None, r
         if unplaced:
             notes.add(f"{len(unplaced)} of {len(out.session_ids)} test sessions not in dataset {directory}: left out")
         for i, sid in enumerate(out.session_ids):
-            if sid not in places:
+            if sid not in places or sid not in speaker_of:
                 continue
             weights = out.weights[i][~np.isnan(out.weights[i][:, 0])].astype(float)
             bursts = by_recording.get((places[sid].corpus, places[sid].recording), [])
@@ -210,20 +229,23 @@ def weight_dips(full: ModelRuns | None, truth: Path | None, data: Path | None, r
         if not values:
             lines.append(_missing(claim, f"no test session has steps both in and out of a planted {m} burst"))
             continue
-        lines.append(_weight_line(claim, np.array(list(values.values())), resamples, seed, "; ".join(sorted(notes))))
+        lines.append(_weight_line(claim, values, speaker_of, matched.unit, resamples, seed, "; ".join(sorted(notes))))
     claim = "(a) MIE weight lower during planted noise, all modalities pooled"
     if not per_session:
         lines.append(_missing(claim, "no test session overlaps a planted burst"))
     else:
-        pooled = np.array([np.mean(v) for v in per_session.values()])
-        lines.append(_weight_line(claim, pooled, resamples, seed, "; ".join(sorted(notes))))
+        pooled = {sid: float(np.mean(v)) for sid, v in per_session.items()}
+        lines.append(_weight_line(claim, pooled, speaker_of, matched.unit, resamples, seed, "; ".join(sorted(notes))))
     return lines
 
 
-def _weight_line(claim: str, values: np.ndarray, resamples: int, seed: int, note: str) -> ClaimLine:
-    mean, low, high = bootstrap_mean_ci(values, resamples, seed)
-    measured = f"weight in burst − outside: {mean:+.3f} over {len(values)} sessions"
-    return _interval_below_zero(claim, mean, low, high, measured, note)
+def _weight_line(
+    claim: str, values: dict[str, float], speaker_of: dict[str, Any], unit: str, resamples: int, seed: int, note: str
+) -> ClaimLine:
+    """One (a) line: per-session weight differences, their mean and its interval over speakers."""
+    interval = mean_interval(np.array(list(values.values())), np.array([speaker_of[sid] for sid in values]), resamples, seed, unit=unit)
+    measured = f"weight in burst − outside: {interval.estimate:+.3f} over {len(values)} sessions"
+    return _interval_below_zero(claim, interval, measured, note)
 
 
 # --- (b), (c) from the paired tests --------------------------------------------------------------------
@@ -232,7 +254,7 @@ def _weight_line(claim: str, values: np.ndarray, resamples: int, seed: int, note
 def _test_note(c: Comparison) -> str:
     parts = [f"t-test p (Holm) {c.p_holm:.2g}" if c.p_holm is not None else f"no t-test ({c.t.reason})",
              f"bootstrap p (Holm) {c.boot_p_holm:.2g}" if c.boot_p_holm is not None else f"no bootstrap ({c.boot_reason})"]
-    return ", ".join(parts)
+    return ", ".join([*parts, *([c.note] if c.note else [])])
 
 
 def beats_baselines(groups: list[ModelRuns], comparisons: list[Comparison], alpha: float = ALPHA) -> ClaimLine:
@@ -255,7 +277,7 @@ def beats_baselines(groups: list[ModelRuns], comparisons: list[Comparison], alph
     verdict = FAIL if failing else PASS
     if failing:
         note = f"not positive and significant at {alpha:g}: {', '.join(c.other for c in failing)}. " + note
-    return ClaimLine(claim, verdict, weakest.t.mean_diff, low, high, measured, note)
+    return ClaimLine(claim, verdict, weakest.t.mean_diff, low, high, measured, note, weakest.boot.units if weakest.boot else "")
 
 
 def _absent(groups: list[ModelRuns], role: ReportRole) -> list[str]:
@@ -287,7 +309,7 @@ def ablations_lower(full: ModelRuns, groups: list[ModelRuns], comparisons: list[
         low, high = (-c.boot.high, -c.boot.low) if c.boot else (None, None)
         verdict = PASS if value < 0 and significant else FAIL
         measured = f"Δ macro-F1 ({runs.name} − full) {100 * value:+.1f} pp over {len(c.seeds)} seeds"
-        lines.append(ClaimLine(claim, verdict, value, low, high, measured, _test_note(c)))
+        lines.append(ClaimLine(claim, verdict, value, low, high, measured, _test_note(c), c.boot.units if c.boot else ""))
     return lines
 
 
@@ -299,13 +321,15 @@ def _accuracy_at(result: dict[str, Any], rate: float) -> float | None:
     return next((float(r["accuracy"]) for r in rows if math.isclose(float(r["rate"]), rate, abs_tol=1e-9)), None)
 
 
-def graceful_degradation(full: ModelRuns | None, groups: list[ModelRuns], resamples: int = RESAMPLES, seed: int = 0) -> ClaimLine:
+def graceful_degradation(
+    full: ModelRuns | None, groups: list[ModelRuns], resamples: int = RESAMPLES, seed: int = 0, data: Path | None = None
+) -> ClaimLine:
     """Claim (d): drop(late fusion) - drop(full) of accuracy from rate 0 to 0.6 (whole modalities missing)."""
     claim = f"(d) accuracy at {100 * MISSING_RATE:.0f} % missing modalities drops less than late fusion's"
     late = next((g for g in groups if g.has_role("claim_d")), None)
     if full is None or late is None:
         return _missing(claim, "no full-model run" if full is None else f"no run of {', '.join(models_with_role('claim_d')) or 'a claim (d) model'}")
-    mine, theirs = by_seed(full), by_seed(late)
+    mine, theirs = full.by_seed(), late.by_seed()
     seeds = sorted(set(mine) & set(theirs))
     if not seeds:
         return _missing(claim, f"no seed in common with {late.name}")
@@ -319,7 +343,7 @@ def graceful_degradation(full: ModelRuns | None, groups: list[ModelRuns], resamp
     full_drop, late_drop = (float(np.mean(x)) for x in zip(*drops, strict=True))
     value = late_drop - full_drop
     measured = f"accuracy drop 0 → {100 * MISSING_RATE:.0f} %: full {100 * full_drop:.1f} pp, {late.name} {100 * late_drop:.1f} pp; difference {100 * value:+.1f} pp"
-    interval = _session_drop_interval(full, late, seeds, resamples, seed)
+    interval = _session_drop_interval(full, late, seeds, resamples, seed, data)
     if isinstance(interval, str):
         if len(seeds) < 2:
             return ClaimLine(claim, NOT_EVALUATED, value, None, None, measured, f"not evaluated: 1 seed and {interval}")
@@ -330,29 +354,39 @@ def graceful_degradation(full: ModelRuns | None, groups: list[ModelRuns], resamp
             return ClaimLine(claim, NOT_EVALUATED, value, None, None, measured,
                              f"not evaluated: the difference is the same for every seed (no t interval) and {interval}")
         low, high = stats.t.interval(0.95, len(per_seed) - 1, loc=per_seed.mean(), scale=stats.sem(per_seed))
-        note = f"interval: t over {len(seeds)} seeds ({interval})"
+        note, units = f"interval: t over {len(seeds)} seeds ({interval})", f"{len(seeds)} seeds"
     else:
-        low, high = interval
-        note = f"interval: bootstrap over test sessions, {len(seeds)} seeds"
-    return ClaimLine(claim, PASS if low > 0 else FAIL, value, float(low), float(high), measured, note)
+        (low, high), units = (interval[0].low, interval[0].high), interval[0].units
+        note = _joined(f"interval: speaker bootstrap over test sessions, {len(seeds)} seeds", interval[1])
+    return ClaimLine(claim, PASS if low > 0 else FAIL, value, float(low), float(high), measured, note, units)
 
 
-def _session_drop_interval(full: ModelRuns, late: ModelRuns, seeds: list[int], resamples: int, seed: int) -> tuple[float, float] | str:
+def _session_drop_interval(
+    full: ModelRuns, late: ModelRuns, seeds: list[int], resamples: int, seed: int, data: Path | None
+) -> tuple[Interval, str] | str:
+    """The interval over speakers of [late fusion's - the full model's] per-session accuracy drop, and
+    the note on its sessions; or why there is none."""
     key = robustness_key("modality", MISSING_RATE)
-    a, b = load_outputs(full, seeds), load_outputs(late, seeds)
+    a, b = load_outputs(full, seeds, data), load_outputs(late, seeds, data)
     if isinstance(a, str) or isinstance(b, str):
         return str(a if isinstance(a, str) else b)
     if not all(key in o.robustness for o in [*a.values(), *b.values()]):
         return f"no per-session predictions at {key} in {full.name}'s or {late.name}'s test outputs (evaluate again)"
-    ids = common_sessions([*a.values(), *b.values()])
+    matched = _matched(full, a, late, b)
+    if isinstance(matched, str):
+        return matched
     per_session = []
     for s in seeds:
-        ra, rb = a[s].rows(ids), b[s].rows(ids)
+        ra, rb = a[s].rows(matched.ids), b[s].rows(matched.ids)
         correct = [(o.predicted[r] == o.labels[r]).astype(float) - (o.robustness[key][r] == o.labels[r]).astype(float)
                    for o, r in ((a[s], ra), (b[s], rb))]
         per_session.append(correct[1] - correct[0])
-    _, low, high = bootstrap_mean_ci(np.mean(per_session, axis=0), resamples, seed)
-    return low, high
+    return mean_interval(np.mean(per_session, axis=0), matched.groups, resamples, seed, unit=matched.unit), matched.note
+
+
+def _matched(full: ModelRuns, a: dict[int, SessionOutputs], other: ModelRuns, b: dict[int, SessionOutputs]) -> Matched | str:
+    """`significance.match_sessions` over the seeds of two runs."""
+    return match_sessions({**{f"{full.name} seed {s}": o for s, o in a.items()}, **{f"{other.name} seed {s}": o for s, o in b.items()}})
 
 
 # --- (e) prediction flips ---------------------------------------------------------------------------
@@ -366,26 +400,29 @@ def prediction_flips(step_probs: np.ndarray) -> np.ndarray:
     return changes.sum(axis=1)
 
 
-def fewer_flips(full: ModelRuns | None, groups: list[ModelRuns], resamples: int = RESAMPLES, seed: int = 0) -> ClaimLine:
+def fewer_flips(
+    full: ModelRuns | None, groups: list[ModelRuns], resamples: int = RESAMPLES, seed: int = 0, data: Path | None = None
+) -> ClaimLine:
     claim = "(e) TFL reduces prediction flips per session"
     no_tfl = ablation_of(full, groups, FEEDBACK_SWITCH) if full is not None else None
     if full is None or no_tfl is None:
         return _missing(claim, "no full-model run" if full is None else f"no -TFL run (model.options.{FEEDBACK_SWITCH}: false)")
-    seeds = sorted(set(by_seed(full)) & set(by_seed(no_tfl)))
+    seeds = sorted(set(full.by_seed()) & set(no_tfl.by_seed()))
     if not seeds:
         return _missing(claim, f"no seed in common with {no_tfl.name}")
-    a, b = load_outputs(full, seeds), load_outputs(no_tfl, seeds)
+    a, b = load_outputs(full, seeds, data), load_outputs(no_tfl, seeds, data)
     if isinstance(a, str) or isinstance(b, str):
         return _missing(claim, str(a if isinstance(a, str) else b))
-    ids = common_sessions([*a.values(), *b.values()])
-    if not ids:
-        return _missing(claim, "no test session in common")
+    matched = _matched(full, a, no_tfl, b)
+    if isinstance(matched, str):
+        return _missing(claim, matched)
+    ids = matched.ids
     flips_full = np.mean([prediction_flips(a[s].step_probs[a[s].rows(ids)]) for s in seeds], axis=0)
     flips_ablation = np.mean([prediction_flips(b[s].step_probs[b[s].rows(ids)]) for s in seeds], axis=0)
-    mean, low, high = bootstrap_mean_ci(flips_full - flips_ablation, resamples, seed)
+    interval = mean_interval(flips_full - flips_ablation, matched.groups, resamples, seed, unit=matched.unit)
     measured = (f"flips per session: full {flips_full.mean():.2f}, {no_tfl.name} {flips_ablation.mean():.2f}; "
-                f"difference {mean:+.2f} over {len(ids)} sessions, {len(seeds)} seeds")
-    return _interval_below_zero(claim, mean, low, high, measured, "interval: bootstrap over test sessions")
+                f"difference {interval.estimate:+.2f} over {len(ids)} sessions, {len(seeds)} seeds")
+    return _interval_below_zero(claim, interval, measured, _joined("interval: speaker bootstrap over test sessions", matched.note))
 
 
 # --- the section ------------------------------------------------------------------------------------
@@ -402,8 +439,8 @@ def evaluate_claims(
         *weight_dips(full, truth, data, resamples, seed),
         beats_baselines(groups, macro, alpha) if full else _missing("(b) full model beats every unimodal baseline and early/late fusion", "no full-model run"),
         *(ablations_lower(full, groups, macro, alpha) if full else [_missing("(c) each ablation lowers macro-F1", "no full-model run")]),
-        graceful_degradation(full, groups, resamples, seed),
-        fewer_flips(full, groups, resamples, seed),
+        graceful_degradation(full, groups, resamples, seed, data),
+        fewer_flips(full, groups, resamples, seed, data),
     ]
 
 
@@ -412,27 +449,30 @@ def _interval(line: ClaimLine) -> str:
         return "–"
     scale, digits = (1, 3) if line.claim.startswith("(a)") else (1, 2) if line.claim.startswith("(e)") else (100, 1)
     low, high = scale * line.low + 0.0, scale * line.high + 0.0  # + 0.0: no "-0.0"
-    return f"[{low:+.{digits}f}, {high:+.{digits}f}]" + (" pp" if scale == 100 else "")
+    interval = f"[{low:+.{digits}f}, {high:+.{digits}f}]" + (" pp" if scale == 100 else "")
+    return f"{interval} ({line.units})" if line.units else interval
 
 
 def render(lines: list[ClaimLine]) -> list[str]:
     """Markdown of the section's table and the claims' definitions."""
-    out = ["| claim | measured | 95 % interval | verdict | note |", "|---|---|---|---|---|"]
+    out = ["| claim | measured | 95 % interval (clusters) | verdict | note |", "|---|---|---|---|---|"]
     for line in lines:
         verdict = f"**{line.verdict}**" if line.verdict in (PASS, FAIL) else line.verdict
         out.append(f"| {line.claim} | {line.measured or '–'} | {_interval(line)} | {verdict} | {line.note or ''} |")
     out += [
         "",
-        "Rules, fixed before any run: (a) PASS when the bootstrap interval (over test sessions) of "
+        "Rules, fixed before any run: (a) PASS when the interval of "
         "[mean MIE weight of the modality on steps overlapping its planted bursts − on the session's other "
         "steps] is below 0; steps where the modality was unavailable (weight exactly 0) are left out, so the "
         "figure measures the learned gate, not the availability mask. (b) PASS when every difference is "
         "positive and significant; (c) PASS per ablation when ablation − full is negative and significant "
         f"(significant: Holm-adjusted p < {ALPHA:g} on every test that could be computed, the paired t-test over "
-        "seeds and the paired bootstrap over test sessions; intervals: the bootstrap's). (d) PASS when the "
+        "seeds and the paired speaker bootstrap; intervals: the bootstrap's). (d) PASS when the "
         "interval of drop(late fusion) − "
         f"drop(full) from 0 to {100 * MISSING_RATE:.0f} % missing modalities is above 0. (e) PASS when the "
-        "interval of flips(full) − flips(−TFL) per session is below 0.",
+        "interval of flips(full) − flips(−TFL) per session is below 0. Every interval resamples test speakers, "
+        "each with all of its test sessions (the count is next to it), and is the cluster t interval "
+        "(difference ± t(G−1) × bootstrap standard error × √(G/(G−1)), G speakers; `core.stats`).",
         "",
     ]
     return out

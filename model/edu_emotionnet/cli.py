@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: which the data package's own list names.)
 USER_ERRORS = (
     "edu_emotionnet.media_input.MediaInputError",
+    "edu_emotionnet.runs.DuplicateRunError",
     # A run folder's checkpoint that is damaged, missing or from another version (it names the file).
     "edu_emotionnet.checkpoint.CheckpointError",
     # A dataset folder that is missing or does not hold the published format.
@@ -68,7 +69,7 @@ def register(app: Typer) -> None:
 
 
 def train_command(
-    config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training config (model/configs/*.yaml)."),
+    config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training config, e.g. model/configs/edu_emotionnet.yaml (a suite_*.yaml is for `experiments`)."),
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/<name>)."),
     seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds: one run per seed under RUN/seed<k>/."),
@@ -139,7 +140,7 @@ def predict_command(
         from edu_emotionnet.media_input import MediaInputError, stream_media
 
         try:
-            media, settings, steps = stream_media(
+            media, settings, predictor, steps = stream_media(
                 run, Path(session), video=video, transcript=transcript, data=data, pipeline=pipeline, text_model=text_model
             )
         except MediaInputError as exc:
@@ -150,8 +151,10 @@ def predict_command(
     else:
         from edu_emotionnet.streaming import stream_session
 
-        item, steps = stream_session(run, session, data)
+        item, predictor, steps = stream_session(run, session, data)
         typer.echo(f"session {item['session_id']}: true label {CLASSES[item['label']]}")
+    inputs = ", ".join(f"{m} {spec.column}" for m, spec in predictor.model.inputs.specs.items())
+    typer.echo(f"streaming: {predictor.mode}; inputs: {inputs}")
     header = "step  " + " ".join(f"{c[:10]:>10}" for c in CLASSES) + "  prediction  weights  latency"
     typer.echo(header)
     for s in steps:

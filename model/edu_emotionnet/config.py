@@ -28,6 +28,7 @@ from pydantic import (
 from edu_affect_data.core import strict_config
 from edu_affect_data.core.strict_config import ConfigError, NoOptions, StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
+from edu_emotionnet.inputs import InputsConfig
 from edu_emotionnet.moved_keys import moved_key_problems, remap_moved_keys
 from edu_emotionnet.registry import DEFAULT_ARCH, model_spec
 
@@ -54,7 +55,7 @@ class TrainConfigError(ConfigError):
 
 class AudioEncoderConfig(StrictModel):
     conv_channels: int = Field(64, ge=1, description="Channels of the strided down-sampling convolutions.")
-    strides: list[int] = Field([2, 2], description="Stride of each causal conv layer; their product is the down-sampling factor over 10 ms MFCC frames.")
+    strides: list[int] = Field([2, 2], description="Stride of each causal conv layer; their product is the down-sampling factor over the audio column's frames (10 ms for MFCC and eGeMAPS).")
     kernel: int = Field(5, ge=1, description="Kernel of each causal conv layer (left-padded so no output sees the future).")
 
 
@@ -99,6 +100,13 @@ class ModelConfig(StrictModel):
     dropout: float = Field(0.2, ge=0, lt=1)
     input_norm: bool = Field(True, description="LayerNorm on each modality's features before the input projection (every model, baselines included).")
     step_s: float = Field(1.0, gt=0, description="Width of one step of the common time grid, seconds.")
+    attention_window_s: float | None = Field(
+        None, gt=0,
+        description="Every attention over time sees only the last W seconds (encoders: element times; the step grid: "
+        "steps after t - W/step_s), in training and streaming alike, so a streamed step costs the same at any "
+        "length; null = the whole causal prefix.",
+    )
+    inputs: InputsConfig = Field(default_factory=InputsConfig, description="The dataset column each encoder reads; widths and frame periods come from the dataset.")
     session_prediction: Literal["last", "mean"] = Field("last", description="Session label from the last valid step, or the mean over valid steps.")
     audio: AudioEncoderConfig = AudioEncoderConfig()
     video: VideoEncoderConfig = VideoEncoderConfig()
@@ -133,6 +141,11 @@ class ModelConfig(StrictModel):
         if self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
         return self
+
+    @property
+    def window_steps(self) -> float | None:
+        """`attention_window_s` in steps, for the attentions over the step grid."""
+        return None if self.attention_window_s is None else self.attention_window_s / self.step_s
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ down-scaled frame cache (CPU configs).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +18,34 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from edu_affect_data.core.vocabulary import SPLITS
-from edu_affect_data.stages.features.registry import modality_extractors
+from edu_affect_data.media.options import GapsConfig, MediaConfig
+from edu_affect_data.stages.features.extractor import ExtractorError
+from edu_affect_data.stages.features.options import FeaturesConfig
+from edu_affect_data.stages.features.registry import column_owner, known_names
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.config import CLASSES, VideoEncoderConfig, VideoInput
+from edu_emotionnet.config import CLASSES, ModelConfig, VideoInput
 from edu_emotionnet.frame_cache import FrameCache, build_frame_cache, cache_folder
+from edu_emotionnet.inputs import InputsConfig, InputSpec, ModelInputs
 
 BASE_COLUMNS = ("session_id", "label", "start_s", "end_s")
-#: Extractor columns that are not model inputs as such: the video input column is chosen per run
-#: (`VIDEO_INPUT_COLUMN`; pixels decoded by `datasets` or from the frame cache), token ids only
-#: matter to the text encoder that ran already.
-NOT_READ = ("frames", "frame_embeddings", "input_ids")
-#: `model.video.input` -> the dataset column holding it (next to `frame_times`, `frame_available`).
-VIDEO_INPUT_COLUMN: dict[str, str] = {"embeddings": "frame_embeddings", "pixels": "frames"}
-#: modality -> the dataset columns the model reads, those of the extractor serving it (the registry).
-MODALITY_COLUMNS = {
-    modality: tuple(c for c in extractor.columns if c not in NOT_READ)
-    for modality, extractor in modality_extractors().items()
+#: The columns read beside each modality's input column: frame times and availability, token times and mask.
+COMPANION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "audio": (),
+    "video": ("frame_times", "frame_available"),
+    "text": ("attention_mask", "token_start_s", "token_end_s"),
 }
+
+
+def input_column(modality: str, inputs: InputsConfig, video_input: VideoInput) -> str:
+    """The dataset column feeding `modality`'s encoder: `model.inputs`, pixels from `frames`."""
+    if modality == "video" and video_input == "pixels":
+        return "frames"
+    return str(getattr(inputs, modality))
+
+
+def model_columns(modalities: tuple[str, ...], inputs: InputsConfig, video_input: VideoInput) -> dict[str, tuple[str, ...]]:
+    """modality -> the dataset columns its encoder reads: the input column, then its companions."""
+    return {m: (input_column(m, inputs, video_input), *COMPANION_COLUMNS[m]) for m in modalities}
 
 
 def causal_token_ends(ends: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -51,12 +63,41 @@ class DatasetFormatError(ValueError):
     """The dataset folder does not hold what docs/contracts.md promises."""
 
 
-def load_splits(data_dir: Path, video_input: VideoInput) -> Any:
-    """`datasets.load_dataset(folder)` with the three splits and the features checked.
+@dataclass(frozen=True)
+class DatasetBuild:
+    """How a dataset's features were made, from its card's recorded build configuration: the extractors
+    with their options (those registered here), the usable-frame rule and the video pass settings."""
 
-    The video input column (`frame_embeddings` or `frames`) is required only for the input a run
-    reads: a dataset published with `features.extractors.frames.store: embeddings` has no frames.
+    features: FeaturesConfig
+    gaps: GapsConfig
+    source: str
+    media: MediaConfig = field(default_factory=MediaConfig)
+
+
+def dataset_build(data_dir: Path) -> DatasetBuild:
+    """The build configuration recorded in `data_dir/README.md` (`stages.card.build_config_from_card`).
+
+    Extractors not registered here (a plugin not installed) are left out: their columns cannot be
+    model inputs on this machine anyway.
     """
+    from edu_affect_data.stages.card import build_config_from_card
+
+    card = Path(data_dir) / "README.md"
+    if not card.is_file():
+        raise DatasetFormatError(f"{card}: no dataset card, so how the features were made is unknown")
+    try:
+        built = build_config_from_card(card.read_text(encoding="utf-8"))
+        recorded = (built.get("features") or {}).get("extractors") or {}
+        features = FeaturesConfig.model_validate({"extractors": {n: o for n, o in recorded.items() if n in known_names()}})
+        return DatasetBuild(features, GapsConfig.model_validate(built.get("gaps", {})), str(card),
+                            MediaConfig.model_validate(built.get("media", {})))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetFormatError(f"{card}: {' '.join(str(exc).split())}") from exc
+
+
+def load_splits(data_dir: Path, columns: dict[str, tuple[str, ...]]) -> Any:
+    """`datasets.load_dataset(folder)` with the three splits and the features checked: the base columns
+    and `columns` (modality -> the columns its encoder reads, `model_columns`) must be there."""
     from datasets import load_dataset
 
     data_dir = Path(data_dir)
@@ -71,30 +112,62 @@ def load_splits(data_dir: Path, video_input: VideoInput) -> Any:
         raise DatasetFormatError(f"{data_dir}: missing split(s) {missing}: no data/<split>-* files")
     splits = load_dataset(str(data_dir), data_files=patterns)
     features = splits["train"].features
-    needed = set(BASE_COLUMNS).union(*MODALITY_COLUMNS.values(), {VIDEO_INPUT_COLUMN[video_input]})
+    needed = set(BASE_COLUMNS).union(*columns.values())
     absent = sorted(needed - set(features))
     if absent:
-        hint = ""
-        if VIDEO_INPUT_COLUMN[video_input] in absent:
-            other = "pixels" if video_input == "embeddings" else "embeddings"
-            hint = (f" (model.video.input is {video_input!r}: publish the dataset with features.extractors.frames.store "
-                    f"{'embeddings' if video_input == 'embeddings' else 'frames'} or both, or train with "
-                    f"--set model.video.input={other})")
-        raise DatasetFormatError(f"{data_dir}: missing column(s) {absent}{hint}")
+        hints = []
+        video = columns.get("video", ("",))[0]
+        if video in absent:
+            other = "pixels" if video != "frames" else "embeddings"
+            hints.append(f"model.video.input reads {video!r}: publish the dataset with features.extractors.frames.store "
+                         f"{'frames' if video == 'frames' else 'embeddings'} or both, or train with --set model.video.input={other}")
+        for modality in ("audio", "text"):
+            if modality in columns and columns[modality][0] in absent:
+                hints.append(f"model.inputs.{modality} is {columns[modality][0]!r}: build the dataset with its extractor "
+                             f"or set model.inputs.{modality} to a column it has")
+        raise DatasetFormatError(f"{data_dir}: missing column(s) {absent}" + (f" ({'; '.join(hints)})" if hints else ""))
     names = list(getattr(features["label"], "names", []))
     if names != list(CLASSES):
         raise DatasetFormatError(f"{data_dir}: label must be ClassLabel{list(CLASSES)}, got {features['label']}")
     return splits
 
 
-def text_width(splits: Any) -> int:
-    """H of the stored token embeddings (384 MiniLM, 768 bert-base)."""
-    return int(splits["train"].features["token_embeddings"].shape[1])
+def column_width(feature: Any, column: str) -> int:
+    """Values per element of a per-element column: an `Array2D`'s second dimension, 1 for a plain sequence."""
+    shape = getattr(feature, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] is not None:
+        return int(shape[1])
+    if hasattr(feature, "feature") and not hasattr(feature.feature, "feature"):  # Sequence(Value): one number per element
+        return 1
+    raise DatasetFormatError(f"column {column!r} is {feature!r}: a model input is an Array2D (elements x width) or a sequence of numbers")
 
 
-def frame_embedding_width(splits: Any) -> int:
-    """D of the stored frame embeddings (1280 EfficientNet-Lite0, 2048 ResNet-50)."""
-    return int(splits["train"].features["frame_embeddings"].shape[1])
+def dataset_inputs(data_dir: Path, splits: Any, model: ModelConfig, modalities: tuple[str, ...] | None = None) -> ModelInputs:
+    """Each read modality's column (the model's unless `modalities` says), width (from the dataset's
+    features) and frame period (from the extractor that wrote it, with the settings the card records)."""
+    features = splits["train"].features
+    columns = model_columns(model.modalities if modalities is None else modalities, model.inputs, model.video.input)
+    specs: dict[str, InputSpec] = {}
+    for modality, (column, *_) in columns.items():
+        if modality == "video" and model.video.input == "pixels":
+            specs[modality] = InputSpec(column, 3)  # RGB frames: the frame CNN decides its width
+            continue
+        width = column_width(features[column], column)
+        period = None
+        if modality == "audio":
+            build = dataset_build(data_dir)
+            try:
+                owner = column_owner(column, list(build.features.extractors))
+            except ExtractorError as exc:
+                raise DatasetFormatError(f"{build.source}: {exc} (is its plugin installed?)") from exc
+            from edu_affect_data.config import PipelineConfig
+
+            period = owner.period_s(owner.settings(PipelineConfig(features=build.features, gaps=build.gaps)), column)
+            if period is None:
+                raise DatasetFormatError(f"{data_dir}: column {column!r} (extractor {owner.name!r}) declares no frame period, "
+                                         "so it cannot be the audio input (model.inputs.audio)")
+        specs[modality] = InputSpec(column, width, period)
+    return ModelInputs(specs)
 
 
 def n_steps_of(duration_s: float, step_s: float) -> int:
@@ -102,8 +175,8 @@ def n_steps_of(duration_s: float, step_s: float) -> int:
 
 
 class SessionDataset(TorchDataset):
-    """One split as tensors. Video (`video_input`): the stored frame embeddings, or pixels from
-    `frame_cache` when given, else decoded by `datasets`."""
+    """One split as tensors, each modality read from the column `inputs` names. Video (`video_input`):
+    the stored frame embeddings, or pixels from `frame_cache` when given, else decoded by `datasets`."""
 
     def __init__(
         self,
@@ -113,17 +186,17 @@ class SessionDataset(TorchDataset):
         frame_cache: FrameCache | None,
         in_memory: bool = False,
         *,
+        inputs: ModelInputs,
         video_input: VideoInput = "pixels",
     ) -> None:
         if video_input == "embeddings" and frame_cache is not None:
             raise ValueError("a frame cache holds pixels; video input `embeddings` reads none")
-        columns = list(BASE_COLUMNS) + [c for m in modalities for c in MODALITY_COLUMNS[m]]
-        if "video" in modalities and frame_cache is None:
-            columns.append(VIDEO_INPUT_COLUMN[video_input])
+        self.inputs = inputs
+        read = {m: (inputs[m].column, *COMPANION_COLUMNS[m]) for m in modalities}
+        if "video" in modalities and frame_cache is not None:
+            read["video"] = COMPANION_COLUMNS["video"]  # the pixels come from the cache
+        columns = list(BASE_COLUMNS) + [c for m in modalities for c in read[m]]
         self.video_input = video_input
-        self.embedding_dim = (
-            int(split.features["frame_embeddings"].shape[1]) if video_input == "embeddings" and "video" in modalities else 0
-        )
         self.rows = split.select_columns(columns).with_format(
             "torch", columns=[c for c in columns if c != "session_id"], output_all_columns=True
         )
@@ -151,11 +224,13 @@ class SessionDataset(TorchDataset):
             "n_steps": n_steps_of(float(row["end_s"] - row["start_s"]), self.step_s),
         }
         if "audio" in self.modalities:
-            item["mfcc"] = row["mfcc"].float().reshape(-1, 40)
+            audio = self.inputs["audio"]
+            item["audio"] = row[audio.column].float().reshape(-1, audio.width)
         if "video" in self.modalities and self.video_input == "embeddings":
             # float16 as stored (half the host memory and transfer); the encoder works in float32.
             # A session without frames reads back as an empty tensor of no width: give it (0, D).
-            item["frame_embeddings"] = row["frame_embeddings"].to(torch.float16).reshape(-1, self.embedding_dim)
+            video = self.inputs["video"]
+            item["frame_embeddings"] = row[video.column].to(torch.float16).reshape(-1, video.width)
         elif "video" in self.modalities:
             frames = self.frame_cache.frames(index) if self.frame_cache is not None else row["frames"]
             if not isinstance(frames, torch.Tensor):  # a session with no frames decodes to an empty list
@@ -165,7 +240,7 @@ class SessionDataset(TorchDataset):
             item["frame_times"] = row["frame_times"].float().reshape(-1)
             item["frame_available"] = row["frame_available"].bool().reshape(-1)
         if "text" in self.modalities:
-            item["tokens"] = row["token_embeddings"]
+            item["tokens"] = row[self.inputs["text"].column]
             mask = (row["attention_mask"] > 0) & (row["token_start_s"] >= 0) & (row["token_end_s"] >= 0)
             item["token_end_s"] = causal_token_ends(row["token_end_s"].float(), mask)
             item["token_mask"] = mask
@@ -188,10 +263,10 @@ def collate(items: list[dict[str, Any]]) -> Batch:
         "n_steps": torch.tensor([it["n_steps"] for it in items], dtype=torch.long),
         "session_ids": tuple(it["session_id"] for it in items),
     }
-    if "mfcc" in first:
-        mfcc = [it["mfcc"] for it in items]
-        fields["mfcc"] = _pad(mfcc)
-        fields["mfcc_mask"] = _pad([torch.ones(m.shape[0], dtype=torch.bool) for m in mfcc], False)
+    if "audio" in first:
+        audio = [it["audio"] for it in items]
+        fields["audio"] = _pad(audio)
+        fields["audio_mask"] = _pad([torch.ones(a.shape[0], dtype=torch.bool) for a in audio], False)
     if "frame_embeddings" in first:
         fields["frame_embeddings"] = _pad([it["frame_embeddings"] for it in items])
     if "frames" in first:
@@ -213,13 +288,14 @@ def collate(items: list[dict[str, Any]]) -> Batch:
 
 def session_datasets(
     data_dir: Path,
-    modalities: tuple[str, ...],
-    step_s: float,
-    video: VideoEncoderConfig,
+    model: ModelConfig,
     cache_root: Path | None,
     in_memory: bool = False,
-) -> tuple[dict[str, SessionDataset], int]:
-    """The three splits and the text width, video read as `video.input` says.
+    *,
+    modalities: tuple[str, ...] | None = None,
+) -> tuple[dict[str, SessionDataset], ModelInputs]:
+    """The three splits, read as `model` says (its modalities unless `modalities` names others,
+    `model.inputs`, `model.video.input`), and the inputs they hold (`dataset_inputs`).
 
     `embeddings`: the stored frame embeddings, whose width must be `video.embedding_dim`.
     `pixels`: frames below 224 px come from the frame cache (built once), 224-px ones are decoded
@@ -227,12 +303,15 @@ def session_datasets(
     first read: on a small dataset trained for many short epochs, decoding the Parquet rows again
     each epoch costs as much as the model.
     """
-    splits = load_splits(data_dir, video.input)
-    reads_video = "video" in modalities
-    if reads_video and video.input == "embeddings" and frame_embedding_width(splits) != video.embedding_dim:
+    video = model.video
+    read = model.modalities if modalities is None else tuple(modalities)
+    splits = load_splits(data_dir, model_columns(read, model.inputs, video.input))
+    inputs = dataset_inputs(data_dir, splits, model, read)
+    reads_video = "video" in read
+    if reads_video and video.input == "embeddings" and inputs.width("video") != video.embedding_dim:
         raise DatasetFormatError(
-            f"{data_dir}: frame_embeddings are {frame_embedding_width(splits)}-dim but model.video.embedding_dim is "
-            f"{video.embedding_dim}; set --set model.video.embedding_dim={frame_embedding_width(splits)}"
+            f"{data_dir}: {inputs['video'].column} are {inputs.width('video')}-dim but model.video.embedding_dim is "
+            f"{video.embedding_dim}; set --set model.video.embedding_dim={inputs.width('video')}"
         )
     out: dict[str, SessionDataset] = {}
     for name in SPLITS:
@@ -244,5 +323,5 @@ def session_datasets(
         # The test split is read once (test and robustness score each batch together): keeping it
         # would only hold the whole split in memory.
         keep = in_memory and name != "test"
-        out[name] = SessionDataset(splits[name], modalities, step_s, cache, keep, video_input=video.input)
-    return out, text_width(splits)
+        out[name] = SessionDataset(splits[name], read, model.step_s, cache, keep, inputs=inputs, video_input=video.input)
+    return out, inputs

@@ -3,7 +3,9 @@
 `evaluate_run(RUN)` is `edu-data evaluate`: it reloads the best-on-validation checkpoint, scores
 the test split (accuracy, macro-F1, per-class F1, confusion matrix), sweeps the missing rates for
 both drop kinds, and writes everything into `RUN/results.json` plus the per-step outputs the
-report's weight figure needs (`RUN/test_outputs.npz`).
+report's weight figure needs (`RUN/test_outputs.npz`). The test outputs carry each session's
+speaker (the dataset's `speaker_id`): sessions of one speaker are not independent, so every
+interval of the report resamples speakers, not sessions (`edu_emotionnet.significance`).
 
 Evaluation is streamed: batches come from a DataLoader and only the per-session outputs (a label,
 C probabilities, T_i x C step probabilities, T_i x M weights) are kept, so host memory does not
@@ -17,7 +19,7 @@ of one process scoring the whole split.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,13 +206,14 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[st
     }
 
 
-def robustness_transforms(config: TrainConfig) -> dict[tuple[str, float], Transform | None]:
-    """(kind, rate) -> the drop it applies (None at rate 0: the clean batch), per `config.eval`."""
+def robustness_transforms(config: TrainConfig, audio_period_s: float | None) -> dict[tuple[str, float], Transform | None]:
+    """(kind, rate) -> the drop it applies (None at rate 0: the clean batch), per `config.eval`;
+    `audio_period_s` times the audio input's frames (`ModelInputs.period_s`)."""
     transforms: dict[tuple[str, float], Transform | None] = {}
     for kind in KINDS:
         for rate in config.eval.missing_rates:
             def drop(batch: Batch, kind: str = kind, rate: float = rate) -> Batch:
-                return apply_drop(batch, kind, rate, config.eval.robustness_seed, config.model.step_s)
+                return apply_drop(batch, kind, rate, config.eval.robustness_seed, config.model.step_s, audio_period_s)
 
             transforms[(kind, rate)] = drop if rate > 0 else None
     return transforms
@@ -230,7 +233,7 @@ def robustness_table(passes: Mapping[Any, Predictions], config: TrainConfig) -> 
 
 def robustness_sweep(model: AffectModel, batches: Iterable[Batch], config: TrainConfig, device: torch.device) -> dict[str, Any]:
     """The sweep alone, in one pass over `batches` (an iterable of batches, e.g. a DataLoader)."""
-    passes = predict_passes(model, batches, device, robustness_transforms(config))
+    passes = predict_passes(model, batches, device, robustness_transforms(config, model.inputs.period_s("audio")))
     return robustness_table(passes, config)
 
 
@@ -239,15 +242,52 @@ def robustness_key(kind: str, rate: float) -> str:
     return f"{kind}:{rate:g}"
 
 
+def split_rows(data_dir: Path, columns: Sequence[str], split: str = "test") -> list[dict[str, Any]]:
+    """`columns` of every row of `split` in the dataset folder (`data/<split>-*`), nothing else read.
+
+    A column the dataset does not have is an error naming the file (callers that can do without a
+    column check the schema first).
+    """
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(data_dir).glob(f"data/{split}-*"))
+    if not files:
+        raise FileNotFoundError(f"dataset {data_dir}: no data/{split}-* files")
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        absent = [c for c in columns if c not in pq.read_schema(f).names]
+        if absent:
+            raise ValueError(f"{f}: no column {', '.join(absent)}")
+        rows += pq.read_table(f, columns=list(columns)).to_pylist()
+    return rows
+
+
+def session_speakers(data_dir: Path, session_ids: Sequence[str]) -> tuple[str, ...]:
+    """The speaker (`speaker_id`) of each of `session_ids`, in that order, from the dataset's test split."""
+    speaker_of = {str(r["session_id"]): str(r["speaker_id"]) for r in split_rows(data_dir, ("session_id", "speaker_id"))}
+    unknown = [s for s in session_ids if s not in speaker_of]
+    if unknown:
+        raise ValueError(f"dataset {data_dir}: test session {unknown[0]} (and {len(unknown) - 1} more) not in its test split")
+    return tuple(speaker_of[s] for s in session_ids)
+
+
 def save_test_outputs(
-    path: Path, preds: Predictions, modalities: tuple[str, ...], robustness: Mapping[tuple[str, float], Predictions] | None = None
+    path: Path,
+    preds: Predictions,
+    modalities: tuple[str, ...],
+    robustness: Mapping[tuple[str, float], Predictions] | None = None,
+    *,
+    speaker_ids: Sequence[str],
 ) -> None:
     """Per-session step outputs, padded to the longest session (NaN beyond a session's end).
 
     With `robustness` ((kind, rate) -> that pass), each pass's per-session predictions are kept too
     (`robustness_keys`, `robustness_predicted` (K, N)): the report's claim on missing modalities
-    needs them to put an interval over test sessions on an accuracy drop.
+    needs them to put an interval over test sessions on an accuracy drop. `speaker_ids`: each
+    session's speaker, the unit the report's intervals resample.
     """
+    if len(speaker_ids) != len(preds.session_ids):
+        raise ValueError(f"{len(speaker_ids)} speaker ids for {len(preds.session_ids)} test sessions")
     horizon = max((p.shape[0] for p in preds.step_probs), default=0)
     steps = np.full((len(preds.step_probs), horizon, len(CLASSES)), np.nan, np.float32)
     weights = np.full((len(preds.step_probs), horizon, len(modalities)), np.nan, np.float32)
@@ -266,7 +306,8 @@ def save_test_outputs(
     atomic_write(path, lambda tmp: np.savez_compressed(
         tmp, labels=preds.labels, session_probs=preds.session_probs, step_probs=steps,
         weights=weights, has_weights=preds.weights is not None,
-        modalities=np.array(modalities), session_ids=np.array(preds.session_ids), **extra,
+        modalities=np.array(modalities), session_ids=np.array(preds.session_ids),
+        speaker_ids=np.array(speaker_ids, dtype=str), **extra,
     ))
 
 
@@ -275,9 +316,10 @@ def evaluate_model(
 ) -> dict[str, Any] | None:
     """Test metrics + robustness in one streamed, sharded pass over the test split.
 
-    Rank 0 writes `test_outputs.npz` and gets the `test`/`robustness` entries; other ranks get None.
+    Rank 0 writes `test_outputs.npz` (with each session's speaker, from `config.data`) and gets the
+    `test`/`robustness` entries; other ranks get None.
     """
-    transforms: dict[Any, Transform | None] = {CLEAN: None, **robustness_transforms(config)}
+    transforms: dict[Any, Transform | None] = {CLEAN: None, **robustness_transforms(config, model.inputs.period_s("audio"))}
     # Rate 0 is the clean batch: score it once and reuse the clean pass for every kind's rate-0 row.
     scored = {key: t for key, t in transforms.items() if key == CLEAN or t is not None}
     passes = predict_sharded(model, test_loader, ctx, scored, autocast=autocast, keep_steps=(CLEAN,))
@@ -287,7 +329,10 @@ def evaluate_model(
     for key, transform in transforms.items():
         if transform is None:
             passes[key] = preds
-    save_test_outputs(run_dir / TEST_OUTPUTS, preds, model.modalities, {k: passes[k] for k in transforms if k != CLEAN})
+    if config.data is None:
+        raise ValueError(f"{run_dir}: the config names no dataset (data: null), so the test sessions' speakers are unknown")
+    save_test_outputs(run_dir / TEST_OUTPUTS, preds, model.modalities, {k: passes[k] for k in transforms if k != CLEAN},
+                      speaker_ids=session_speakers(config.data, preds.session_ids))
     test = classification_metrics(preds.labels, preds.predicted)
     test["loss"] = preds.loss
     return {"test": test, "robustness": robustness_table(passes, config)}
@@ -305,7 +350,7 @@ def evaluate_run(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
         raise TrainConfigError(f"{run_dir / BEST}: the run's config names no dataset (data: null)")
     if not Path(config.data).is_dir():
         raise DatasetFormatError(f"{config.data}: no such dataset folder (the dataset {run_dir} was trained on, as its {BEST} records)")
-    datasets, _ = session_datasets(config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir)
+    datasets, _ = session_datasets(config.data, config.model, config.cache_dir)
     ctx = DistContext.single(device)
     loader = shard_loader(datasets["test"], config.train.batch_size, ctx, num_workers=config.train.num_workers, seed=config.seed)
     evaluated = evaluate_model(model, loader, config, ctx, run_dir)

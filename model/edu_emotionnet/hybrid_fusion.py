@@ -51,10 +51,11 @@ from torch import nn
 
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
+from edu_emotionnet.attention import CausalCrossAttention, StreamState
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.cmaa import CausalCrossAttention
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
+from edu_emotionnet.inputs import ModelInputs
 from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.registry import ModelSpec, ReportPlace
 
@@ -74,16 +75,16 @@ class HybridBlock(nn.Module):
 
     def __init__(self, modalities: tuple[str, ...], config: ModelConfig) -> None:
         super().__init__()
-        d, heads, dropout = config.d_model, config.heads, config.dropout
+        d, heads, dropout, window = config.d_model, config.heads, config.dropout, config.window_steps
         self.modalities = modalities
         self.pairs = [(i, j) for i in modalities for j in modalities if i != j]
         self.joint = nn.Linear(len(modalities) * d, d)
         self.norm_joint = nn.LayerNorm(d)
         self.norm_query = _per_modality(modalities, nn.LayerNorm, d)
-        self.joint_attention = _per_modality(modalities, CausalCrossAttention, d, heads, dropout)
+        self.joint_attention = _per_modality(modalities, CausalCrossAttention, d, heads, dropout, window)
         self.norm_hybrid = _per_modality(modalities, nn.LayerNorm, d)
-        self.single = _per_modality(modalities, CausalCrossAttention, d, heads, dropout)
-        self.cross = nn.ModuleDict({f"{i}<-{j}": CausalCrossAttention(d, heads, dropout) for i, j in self.pairs})
+        self.single = _per_modality(modalities, CausalCrossAttention, d, heads, dropout, window)
+        self.cross = nn.ModuleDict({f"{i}<-{j}": CausalCrossAttention(d, heads, dropout, window) for i, j in self.pairs})
         self.norm_ff = _per_modality(modalities, nn.LayerNorm, d)
         self.ff = nn.ModuleDict(
             {
@@ -94,15 +95,15 @@ class HybridBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: dict[str, torch.Tensor], avail: dict[str, torch.Tensor], any_avail: torch.Tensor
+        self, x: dict[str, torch.Tensor], avail: dict[str, torch.Tensor], any_avail: torch.Tensor, state: StreamState | None = None
     ) -> dict[str, torch.Tensor]:
         joint = self.norm_joint(self.joint(torch.cat([x[m] for m in self.modalities], dim=-1)))
-        x = {m: x[m] + self.dropout(self.joint_attention[m](self.norm_query[m](x[m]), joint, any_avail)) for m in self.modalities}
+        x = {m: x[m] + self.dropout(self.joint_attention[m](self.norm_query[m](x[m]), joint, any_avail, state)) for m in self.modalities}
         normed = {m: self.norm_hybrid[m](x[m]) for m in self.modalities}
         out = {}
         for i in self.modalities:
-            single = self.single[i](normed[i], normed[i], avail[i])
-            cross = torch.stack([self.cross[f"{i}<-{j}"](normed[i], normed[j], avail[j]) for j in self.modalities if j != i]).mean(0)
+            single = self.single[i](normed[i], normed[i], avail[i], state)
+            cross = torch.stack([self.cross[f"{i}<-{j}"](normed[i], normed[j], avail[j], state) for j in self.modalities if j != i]).mean(0)
             y = x[i] + self.dropout(single) + self.dropout(cross)
             out[i] = y + self.ff[i](self.norm_ff[i](y))
         return out
@@ -138,22 +139,24 @@ class RelationFusion(nn.Module):
 class HybridFusion(AffectModel):
     """Encoders -> `options.blocks` x HybridBlock -> RelationFusion; weights are the fusion attention."""
 
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    streams = True
+
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         self.modalities = config.modalities
         if len(self.modalities) < 2:
             raise ValueError("HybridFusion fuses at least two modalities")
         self.session_prediction = config.session_prediction
-        self.encoder = GridEncoder(config, self.modalities, text_dim)
+        self.encoder = GridEncoder(config, self.modalities, inputs)
         self.blocks = nn.ModuleList(HybridBlock(self.modalities, config) for _ in range(config.options_as(HybridFusionOptions).blocks))
         self.norm = _per_modality(self.modalities, nn.LayerNorm, config.d_model)
         self.fusion = RelationFusion(self.modalities, config)
 
-    def forward(self, batch: Batch) -> ModelOutput:
-        x, avail = self.encoder(batch)
+    def forward(self, batch: Batch, state: StreamState | None = None) -> ModelOutput:
+        x, avail = self.encoder(batch, state)
         any_avail = torch.stack([avail[m] for m in self.modalities]).any(0)
         for block in self.blocks:
-            x = block(x, avail, any_avail)
+            x = block(x, avail, any_avail, state)
         log_probs, weights = self.fusion({m: self.norm[m](x[m]) for m in self.modalities}, avail)
         return self._output(log_probs, batch.step_valid(), weights)
 

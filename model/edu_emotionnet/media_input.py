@@ -1,67 +1,57 @@
 """Raw media as a model input: a learning platform's recording becomes the features the dataset holds.
 
 A platform has a video with sound (MP4, AVI, ...) or a WAV plus perhaps a separate video, and
-perhaps a transcript. The features are computed by the dataset's own code (`session_mfcc`,
-`extract_frames` with region `full`, `TextEncoder`) with the parameters the run's dataset was
-built with, read from the dataset card's recorded build configuration (or a pipeline YAML), in
-their causal form (`causal_features`: running MFCC normalisation, each word piece embedded from
-the transcript prefix heard by its step), so the prediction at step t depends on the recording up
-to the end of step t only, where the dataset's session-level features would let it see the whole
-session. The row then goes through
-`SessionDataset` (and the frame cache below 224 px) like a training row, so pixels and masks are
-derived by the very code the model was trained on.
+perhaps a transcript. The features are computed by the dataset's own extractors, those that wrote
+the columns the run reads (`model.inputs`), with the settings the run's dataset was built with
+(the dataset card's recorded build configuration, read by `stages.card`, or a pipeline YAML), in
+their causal form (`FeatureExtractor.extract_causal`: running normalisation for MFCC and eGeMAPS,
+each word piece embedded from the transcript prefix heard by its step, frames as extracted), so
+the prediction at step t depends on the recording up to the end of step t only. `predict` on
+media is one loop over those extractors: a feature added as a plugin with a causal form needs
+nothing here. The row then goes through `SessionDataset` (and the frame cache below 224 px) like a
+training row, so pixels and masks are derived by the very code the model was trained on.
 
 The whole recording is one session: window [0, duration), duration = the audio's length (the
 video's when there is no audio). A modality the input lacks (no audio or video stream, no
 transcript) is passed as missing; the model masks it. A plain-text transcript has no word times;
 its words are spread evenly over the duration (the result says so), because untimed tokens are
 masked and would never reach a causal model.
+
+Left as is: media at another sample rate than the dataset's are resampled (librosa / ffmpeg)
+with a linear-phase filter, whose few samples of lookahead are not compensated.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
-from edu_affect_data.media.options import GapsConfig, MediaConfig
 from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_media
+from edu_affect_data.stages.features.extractor import ExtractorError
 from edu_affect_data.stages.features.frames import FramesOptions
-from edu_affect_data.stages.features.mfcc import MfccOptions
-from edu_affect_data.stages.features.options import FeaturesConfig
-from edu_affect_data.stages.features.registry import DEFAULT_EXTRACTORS
-from edu_affect_data.stages.features.text import TextOptions
+from edu_affect_data.stages.features.registry import column_owner
+from edu_affect_data.stages.features.text import CausalFeatureError, TextOptions
+from edu_emotionnet.batch import step_of
+from edu_emotionnet.data import DatasetBuild, DatasetFormatError, dataset_build, n_steps_of
+from edu_emotionnet.inputs import ModelInputs
 
 if TYPE_CHECKING:
     from edu_emotionnet.config import VideoInput
-    from edu_emotionnet.streaming import StepOutput
+    from edu_emotionnet.streaming import StepOutput, StreamingPredictor
 
-#: The card section holding the build's configuration as JSON (`edu_affect_data.stages.card.render_card`).
-CARD_CONFIG = re.compile(r"^## How it was built\s*$.*?^```json\s*$(.*?)^```\s*$", re.S | re.M)
 #: A session id for the recording, used in messages and as the item's id.
 MEDIA_SESSION = "media"
 
 
 class MediaInputError(ValueError):
     """Media, transcript or settings that cannot be turned into model input; the message names the file."""
-
-
-@dataclass(frozen=True)
-class MediaSettings:
-    """The feature parameters of the run's dataset, and where they were read."""
-
-    features: FeaturesConfig
-    gaps: GapsConfig
-    source: str
-    #: The build's one video pass settings (proxy height and quality): a prediction's frames are made alike.
-    media: MediaConfig = field(default_factory=MediaConfig)
 
 
 @dataclass(frozen=True)
@@ -74,8 +64,8 @@ class MediaSession:
     notes: tuple[str, ...]
 
 
-def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_model: str | None = None) -> MediaSettings:
-    """Feature parameters: a pipeline YAML when given, else the JSON block of the dataset card.
+def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_model: str | None = None) -> DatasetBuild:
+    """Feature parameters: a pipeline YAML when given, else the dataset card's recorded build configuration.
 
     `text_model` replaces `features.extractors.text.model` (a model kept at another path on this machine).
     """
@@ -83,37 +73,20 @@ def media_settings(data_dir: Path | None, pipeline: Path | None = None, text_mod
         from edu_affect_data.config import load_config
 
         config = load_config(pipeline)
-        features, gaps, media, source = config.features, config.gaps, config.media, str(pipeline)
+        build = DatasetBuild(config.features, config.gaps, str(pipeline), config.media)
     else:
         if data_dir is None:
             raise MediaInputError("no dataset known for this run: pass --data DATASET or --pipeline PIPELINE.yaml")
-        card = Path(data_dir) / "README.md"
-        if not card.is_file():
-            raise MediaInputError(f"{card}: no dataset card; pass --pipeline PIPELINE.yaml (the build's config)")
-        found = CARD_CONFIG.search(card.read_text(encoding="utf-8"))
-        if found is None:
-            raise MediaInputError(
-                f"{card}: the card records no build configuration (no '## How it was built' JSON block), so the "
-                "feature parameters (fps, MFCC, text model, max_tokens, dtype) are unknown; pass --pipeline PIPELINE.yaml"
-            )
         try:
-            built = json.loads(found.group(1))
-            # The model reads the built-in extractors only: plugin extractors (maybe not installed
-            # here) and their options are not needed to rebuild its inputs; one the build did not
-            # run gets its defaults (its modality is absent from the dataset anyway).
-            recorded = built["features"].get("extractors") or {}
-            features = FeaturesConfig.model_validate(
-                {"extractors": {name: recorded.get(name) for name in DEFAULT_EXTRACTORS}}
-            )
-            gaps = GapsConfig.model_validate(built["gaps"])
-            media = MediaConfig.model_validate(built.get("media", {}))  # cards before the one pass: defaults
-        except (ValueError, KeyError, TypeError) as exc:
-            raise MediaInputError(f"{card}: the recorded build configuration is unreadable: {exc}") from exc
-        source = str(card)
+            build = dataset_build(Path(data_dir))
+        except DatasetFormatError as exc:
+            raise MediaInputError(
+                f"{exc}; the feature parameters (fps, MFCC, text model, max_tokens, dtype) are unknown: pass --pipeline PIPELINE.yaml"
+            ) from exc
     if text_model is not None:
-        text = features.options_of("text", TextOptions).model_copy(update={"model": text_model})
-        features = features.model_copy(update={"extractors": {**features.extractors, "text": text}})
-    return MediaSettings(features, gaps, source, media)
+        text = build.features.options_of("text", TextOptions).model_copy(update={"model": text_model})
+        build = replace(build, features=build.features.model_copy(update={"extractors": {**build.features.extractors, "text": text}}))
+    return build
 
 
 def probe(path: Path) -> MediaProbe:
@@ -172,27 +145,28 @@ def _extract_audio(path: Path, sample_rate: int, folder: Path) -> Path:
 
 def media_row(
     media: Path,
-    settings: MediaSettings,
-    text_dim: int,
+    settings: DatasetBuild,
+    inputs: ModelInputs,
     workdir: Path,
     *,
     step_s: float,
     video: Path | None = None,
     transcript: Path | None = None,
-) -> tuple[dict[str, Any], float, tuple[str, ...], tuple[str, ...]]:
-    """The recording as one dataset row (published columns), its duration, modalities present, notes.
+) -> tuple[dict[str, Any], Any, float, tuple[str, ...], tuple[str, ...]]:
+    """The recording as one dataset row (the columns of `inputs` and their companions), their
+    `datasets` features, its duration, the modalities present, and notes.
 
-    Each modality's columns come from the extractor serving it (`features.registry`), run on the
-    recording as one session with the dataset's settings, in their causal form (`causal_values`:
-    what step t holds depends on the media up to the end of step t only, `step_s` wide); a
-    modality the input lacks gets the extractor's `missing` values.
+    Each input column comes from the extractor that wrote it in the dataset (`column_owner`), run on
+    the recording as one session with the dataset's settings, in its causal form
+    (`FeatureExtractor.extract_causal`: what step t holds depends on the media up to the end of
+    step t only, steps of `step_s`); a modality the input lacks gets the extractor's `missing` values.
     """
     import soundfile as sf
 
     from edu_affect_data.config import PipelineConfig
     from edu_affect_data.stages.features.extractor import SessionInput
-    from edu_affect_data.stages.features.registry import modality_extractors
-    from edu_affect_data.stages.features.schema import extractor_features
+    from edu_affect_data.stages.features.schema import extractor_features, metadata_features, select
+    from edu_emotionnet.data import BASE_COLUMNS
 
     config, notes = settings.features, []
     found = probe(media)
@@ -206,7 +180,7 @@ def media_row(
             sf.info(str(media))
             audio_path = media
         except (RuntimeError, sf.LibsndfileError):
-            audio_path = _extract_audio(media, config.options_of("mfcc", MfccOptions).sample_rate, workdir)
+            audio_path = _extract_audio(media, _audio_rate(settings, inputs), workdir)
         info = sf.info(str(audio_path))
         duration = info.frames / info.samplerate
     else:
@@ -259,52 +233,48 @@ def media_row(
         "start_s": 0.0,
         "end_s": float(duration),
     }
+    declared = dict(select(metadata_features(), BASE_COLUMNS))
+    text_width = inputs.width("text") if "text" in inputs.specs else None
+    n_steps = n_steps_of(duration, step_s)
     present = []
-    for modality, extractor in modality_extractors().items():
+    for modality, spec in inputs.specs.items():
+        try:
+            extractor = column_owner(spec.column, list(config.extractors))
+        except ExtractorError as exc:
+            raise MediaInputError(f"{settings.source}: {exc}") from exc
         options = extractor.settings(pipeline)
-        expected = extractor_features(extractor, options, width=text_dim)
+        expected = extractor_features(extractor, options, width=text_width)
+        declared.update(expected)
         if not available.get(modality, False):
             row.update(extractor.missing(options, expected))
             continue
-        values = causal_values(extractor, session, options, step_s)
+        try:
+            values = extractor.extract_causal(session, options, step_of=lambda times: grid_steps(times, step_s, n_steps))
+        except (ExtractorError, CausalFeatureError) as exc:
+            raise MediaInputError(str(exc)) from exc
         _check_widths(extractor.name, values, expected)
         row.update({column: values[column] for column in expected})  # the columns its settings write
         present.append(modality)
-    return row, float(duration), tuple(present), tuple(notes)
+    from datasets import Features
+
+    return row, Features(declared), float(duration), tuple(present), tuple(notes)
 
 
-#: Extractors whose values are causal as extracted: per frame, each judged against earlier frames only.
-CAUSAL_AS_EXTRACTED = frozenset({"frames"})
+#: The rate an audio track is decoded at when the audio input's extractor names none (extractors resample).
+DECODE_RATE = 16000
 
 
-def causal_values(extractor: Any, session: Any, options: Any, step_s: float) -> dict[str, Any]:
-    """One extractor's columns for the recording, in causal form (`edu_emotionnet.causal_features`):
-    running MFCC normalisation, text embedded from the words heard so far, frames as extracted.
+def _audio_rate(settings: DatasetBuild, inputs: ModelInputs) -> int:
+    """The sample rate of the extractor writing the audio input (`sample_rate` of its options), else `DECODE_RATE`."""
+    if "audio" not in inputs.specs:
+        return DECODE_RATE
+    owner = column_owner(inputs["audio"].column, list(settings.features.extractors))
+    return int(getattr(settings.features.extractors[owner.name], "sample_rate", DECODE_RATE))
 
-    An extractor with no known causal form is an error: its session-level values would let the
-    prediction at step t depend on media after step t.
-    """
-    from edu_affect_data.stages.features.mfcc import read_window
-    from edu_affect_data.stages.features.text import TextEncoder, transcript_of
-    from edu_emotionnet.causal_features import CausalFeatureError, causal_mfcc, causal_text_features
-    from edu_emotionnet.data import n_steps_of
 
-    if extractor.name == "mfcc":
-        samples = read_window(Path(session.audio_path), session.start_s, session.end_s, options.sample_rate)
-        return {"mfcc": causal_mfcc(samples, options)}
-    if extractor.name == "text":
-        try:
-            return causal_text_features(TextEncoder(options), transcript_of(session), step_s, n_steps_of(session.duration_s, step_s))
-        except CausalFeatureError as exc:
-            raise MediaInputError(str(exc)) from exc
-    if extractor.name in CAUSAL_AS_EXTRACTED:
-        values: dict[str, Any] = extractor.extract_batch([session], options)[0]
-        extractor.close()
-        return values
-    raise MediaInputError(
-        f"feature extractor {extractor.name!r} ({extractor.modality}) has no causal form for streaming: its values for "
-        f"step t could depend on the media after t; known causal extractors: mfcc, text, {', '.join(sorted(CAUSAL_AS_EXTRACTED))}"
-    )
+def grid_steps(times: np.ndarray, step_s: float, n_steps: int) -> np.ndarray:
+    """The model's step grid (`batch.step_of`) for an extractor's causal form: session seconds -> steps."""
+    return step_of(torch.from_numpy(np.asarray(times, dtype=np.float32)), step_s, n_steps).numpy()
 
 
 def _check_widths(name: str, values: dict[str, Any], expected: Any) -> None:
@@ -323,46 +293,42 @@ def _check_widths(name: str, values: dict[str, Any], expected: Any) -> None:
 
 def media_session(
     media: Path,
-    settings: MediaSettings,
+    settings: DatasetBuild,
     *,
-    modalities: tuple[str, ...],
+    inputs: ModelInputs,
     step_s: float,
     frame_size: int,
     video_input: VideoInput,
-    text_dim: int,
     video: Path | None = None,
     transcript: Path | None = None,
 ) -> MediaSession:
-    """The recording as the item `SessionDataset` would give for it: video as the run reads it
-    (`video_input`: frame embeddings from the dataset's embedder, or frames at the run's `frame_size`)."""
+    """The recording as the item `SessionDataset` would give for it, over the run's `inputs`: video as
+    the run reads it (`video_input`: frame embeddings from the dataset's embedder, or frames at the
+    run's `frame_size`)."""
     import pyarrow as pa
     from datasets import Dataset
 
-    from edu_affect_data.config import PipelineConfig
-    from edu_affect_data.stages.features.registry import modality_extractors
-    from edu_affect_data.stages.features.schema import dataset_features, select
-    from edu_emotionnet.data import BASE_COLUMNS, SessionDataset
+    from edu_emotionnet.data import SessionDataset
     from edu_emotionnet.frame_cache import build_frame_cache
 
     for path in (media, video, transcript):
         if path is not None and not Path(path).is_file():
             raise MediaInputError(f"{path}: no such file")
-    store = "embeddings" if video_input == "embeddings" else "frames"
-    frames = settings.features.options_of("frames", FramesOptions).model_copy(update={"store": store})
-    features_config = settings.features.model_copy(update={"extractors": {**settings.features.extractors, "frames": frames}})
-    settings = MediaSettings(features_config, settings.gaps, settings.source, settings.media)
+    modalities = tuple(inputs.specs)
+    if "video" in modalities:  # the frames extractor writes the columns of the run's video input
+        store = "embeddings" if video_input == "embeddings" else "frames"
+        frames = settings.features.options_of("frames", FramesOptions).model_copy(update={"store": store})
+        settings = replace(settings, features=settings.features.model_copy(
+            update={"extractors": {**settings.features.extractors, "frames": frames}}))
     with tempfile.TemporaryDirectory(prefix="edu-media-") as tmp:
         workdir = Path(tmp)
-        row, duration, present, notes = media_row(media, settings, text_dim, workdir, step_s=step_s, video=video, transcript=transcript)
-        declared = dataset_features(PipelineConfig(features=settings.features, gaps=settings.gaps), text_dim)  # `frames` writes the columns of its `store`
-        columns = [*BASE_COLUMNS, *(c for e in modality_extractors().values() for c in e.columns if c in declared)]
-        features = select(declared, columns)
+        row, features, duration, present, notes = media_row(media, settings, inputs, workdir, step_s=step_s, video=video, transcript=transcript)
         encoded = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in features.encode_example({c: row[c] for c in features}).items()}
         split = Dataset(pa.Table.from_pylist([encoded], schema=features.arrow_schema))
         cache = None
         if "video" in modalities and video_input == "pixels" and frame_size != 224 and row["frames"]:
             cache = build_frame_cache(split, workdir / "frames", "media", frame_size)
-        item = SessionDataset(split, modalities, step_s, cache, video_input=video_input)[0]
+        item = SessionDataset(split, modalities, step_s, cache, inputs=inputs, video_input=video_input)[0]
     return MediaSession(item, duration, present, notes)
 
 
@@ -375,15 +341,15 @@ def stream_media(
     data: Path | None = None,
     pipeline: Path | None = None,
     text_model: str | None = None,
-) -> tuple[MediaSession, MediaSettings, list[StepOutput]]:
+) -> tuple[MediaSession, DatasetBuild, StreamingPredictor, list[StepOutput]]:
     """`edu-data predict RUN MEDIA`: a recording through the streaming predictor, step by step."""
-    from edu_emotionnet.streaming import StreamingPredictor, session_steps
+    from edu_emotionnet.streaming import StreamingPredictor, stream_item
 
     predictor = StreamingPredictor(run_dir)
     model = predictor.config.model
     settings = media_settings(data or predictor.config.data, pipeline, text_model)
     session = media_session(
-        media, settings, modalities=tuple(predictor.modalities), step_s=model.step_s,
-        frame_size=model.video.frame_size, video_input=model.video.input, text_dim=predictor.text_dim, video=video, transcript=transcript,
+        media, settings, inputs=predictor.model.inputs, step_s=model.step_s,
+        frame_size=model.video.frame_size, video_input=model.video.input, video=video, transcript=transcript,
     )
-    return session, settings, [predictor.step(f) for f in session_steps(session.item, model.step_s)]
+    return session, settings, predictor, stream_item(predictor, session.item)

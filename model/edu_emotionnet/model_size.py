@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from edu_emotionnet.config import TrainConfig
+from edu_emotionnet.inputs import ModelInputs
 from edu_emotionnet.model import build_model
 
 
@@ -35,7 +36,7 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def parameter_counts(configs: Iterable[TrainConfig], text_dim: int, device: str = "meta") -> list[ModelSize]:
+def parameter_counts(configs: Iterable[TrainConfig], inputs: ModelInputs, device: str = "meta") -> list[ModelSize]:
     """(name, arch, parameters) of each config's model at its configured size, in the given order.
 
     `device="cpu"` builds real weights instead (slower; the counts are the same).
@@ -43,7 +44,7 @@ def parameter_counts(configs: Iterable[TrainConfig], text_dim: int, device: str 
     rows = []
     for config in configs:
         with torch.device(device):
-            model = build_model(config.model, text_dim)
+            model = build_model(config.model, inputs)
         rows.append(ModelSize(config.name, config.model.arch, count_parameters(model)))
     return rows
 

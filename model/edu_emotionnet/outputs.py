@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from edu_emotionnet.attention import StreamState
 from edu_emotionnet.batch import Batch
+from edu_emotionnet.inputs import ModelInputs
 from edu_emotionnet.tfl import sequence_loss, session_log_probs
 
 
@@ -24,14 +26,39 @@ class ModelOutput:
 
 
 class AffectModel(nn.Module):
-    """A causal session classifier over the step grid: y^_t depends on inputs up to step t only."""
+    """A causal session classifier over the step grid: y^_t depends on inputs up to step t only.
+
+    Streaming is optional. A model whose `forward(batch, state)` accepts a `StreamState` sets
+    `streams = True`: `step(chunk, state)` then gives step t's output from the inputs that arrived
+    during step t, by the very code of the whole-session forward (each module keeps what later
+    steps need in its slot of `state`). A model without it is streamed by re-running the received
+    prefix (`streaming.StreamingPredictor` says which way it runs).
+    """
 
     modalities: tuple[str, ...]
+    #: The dataset inputs it was built over (set by `model.build_model`).
+    inputs: ModelInputs
     kl_weight: float = 0.0
     session_prediction: str = "last"
+    #: Whether `forward` takes a `StreamState` (and so `step` works).
+    streams: bool = False
 
     def forward(self, batch: Batch) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def init_state(self) -> StreamState:
+        """An empty stream: every module starts its slot at the first step."""
+        if not self.streams:
+            raise NotImplementedError(f"{type(self).__name__} has no step-wise form: stream it by re-running the prefix")
+        return StreamState()
+
+    def step(self, chunk: Batch, state: StreamState) -> ModelOutput:
+        """Step t's output (B, 1, ...) from `chunk`, the inputs that arrived during step t."""
+        if not self.streams:
+            raise NotImplementedError(f"{type(self).__name__} has no step-wise form: stream it by re-running the prefix")
+        if self.training:
+            raise RuntimeError("streaming runs in eval mode (dropout would differ per call)")
+        return self(chunk, state)  # type: ignore[no-any-return]
 
     def _output(
         self,

@@ -65,7 +65,8 @@ class SessionShape:
     """
 
     sessions: int
-    audio_frames: int  # 10 ms MFCC frames
+    audio_frames: int  # frames of the audio input column (`model.inputs.audio`)
+    audio_width: int  # its values per frame
     video_frames: int  # stored frames (or frame embeddings)
     tokens: int
     text_dim: int
@@ -133,7 +134,7 @@ def activation_parts(config: TrainConfig, shape: SessionShape, batch: int) -> di
     m, video = config.model, config.model.video
     parts: dict[str, float] = {}
     if "audio" in m.modalities:
-        length, channels, elements = shape.audio_frames, 40, 0.0
+        length, channels, elements = shape.audio_frames, shape.audio_width, 0.0
         for stride in m.audio.strides:  # padded input, conv output and GELU output per layer
             out = math.ceil(length / stride)
             elements += channels * (length + m.audio.kernel - 1) + 2 * m.audio.conv_channels * out
@@ -160,7 +161,7 @@ def session_input_bytes(config: TrainConfig, shape: SessionShape, audio_frames: 
     m, video = config.model, config.model.video
     total = 0
     if "audio" in m.modalities:
-        total += audio_frames * (40 * 4 + 1)  # float32 MFCC + mask
+        total += audio_frames * (shape.audio_width * 4 + 1)  # float32 frames + mask
     if "video" in m.modalities:
         if video.input == "embeddings":
             per_frame = shape.embedding_dim * 2  # float16, as stored
@@ -199,10 +200,12 @@ def _lengths(table: Any, column: str) -> list[int]:
     return out
 
 
-def split_shape(split: Any) -> SessionShape:
-    """The shape of a `datasets` split (or a `SessionDataset`'s rows) from Arrow lengths only."""
+def split_shape(split: Any, audio_column: str = "mfcc") -> SessionShape:
+    """The shape of a `datasets` split (or a `SessionDataset`'s rows) from Arrow lengths only;
+    `audio_column` is the audio input (`model.inputs.audio`)."""
     features, table = split.features, split.data
-    audio = _lengths(table, "mfcc") if "mfcc" in features else [0]
+    audio = _lengths(table, audio_column) if audio_column in features else [0]
+    audio_shape = getattr(features.get(audio_column), "shape", None)
     video = _lengths(table, "frame_times") if "frame_times" in features else [0]
     tokens_feature = features.get("token_embeddings")
     tokens, text_dim = (int(tokens_feature.shape[0]), int(tokens_feature.shape[1])) if tokens_feature is not None else (0, 0)
@@ -210,6 +213,7 @@ def split_shape(split: Any) -> SessionShape:
     return SessionShape(
         sessions=len(split),
         audio_frames=max(audio, default=0),
+        audio_width=int(audio_shape[1]) if audio_shape is not None else 1,
         video_frames=max(video, default=0),
         tokens=tokens,
         text_dim=text_dim,
@@ -270,7 +274,7 @@ def preflight(config: TrainConfig, train_split: Any, device: torch.device, *, pe
     """
     rows = getattr(train_split, "rows", train_split)
     bf16 = config.train.bf16 and device.type == "cuda"
-    found = estimate(config, split_shape(rows), per_rank_batch=per_rank_batch, parameters=parameters, bf16=bf16)
+    found = estimate(config, split_shape(rows, config.model.inputs.audio), per_rank_batch=per_rank_batch, parameters=parameters, bf16=bf16)
     check(found, config, per_rank_batch=per_rank_batch, device_name=str(device),
           device_limit=device_memory_bytes(device), host_limit=host_available_bytes())
     return found

@@ -14,8 +14,9 @@ imported on first use, so listing the names imports nothing). Another package ad
     [project.entry-points."edu_emotionnet.models"]
     my_gru = "my_package.models:MY_GRU"   # MY_GRU = ModelSpec("my_gru", GRU, MODALITIES, ReportPlace("GRU"))
 
-The class is called as `Class(config: ModelConfig, text_dim: int)`, must be an `AffectModel` and
-reads its options as `config.options_as(ItsOptions)`. Validating a config imports the module of
+The class is called as `Class(config: ModelConfig, inputs: ModelInputs)` (the dataset's columns,
+widths and frame periods, `edu_emotionnet.inputs`), must be an `AffectModel` and reads its options
+as `config.options_as(ItsOptions)`; it streams step by step when it sets `streams = True`. Validating a config imports the module of
 its arch (its options live there), so an arch is checked by exactly the code that will run it.
 """
 

@@ -8,6 +8,10 @@ Table III the ablations of the full model; which model is in which table is its 
 (`edu_emotionnet.claims`) and the figures (Fig. 3-6, `edu_emotionnet.figures`). Nothing here is
 chosen by a test score: rows follow the runs (full model first, then folder order), Fig. 4's
 comparison model is named (`--baseline`, default: the run of the registry's Fig. 4 model).
+
+The report opens with its provenance: what its datasets' cards say of them (synthetic corpora,
+simulated annotators, overlap, reviewer, the code that built them: `stages.provenance`) and the
+code that wrote the report, so no figure below can be read without knowing what it was measured on.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from edu_affect_data.core.atomic import atomic_write_text
+from edu_affect_data.core.provenance import code_version
+from edu_affect_data.stages.card import stats_from_card
+from edu_affect_data.stages.provenance import describe_code, summary_lines
 from edu_emotionnet import claims, figures, significance
 from edu_emotionnet.runs import ModelRuns, collect_runs
 
@@ -72,6 +79,30 @@ def model_sizes(groups: list[ModelRuns], full: ModelRuns | None) -> str:
     return parameter_table(rows, reference=reference)
 
 
+def provenance_lines(groups: list[ModelRuns], data: Path | None) -> list[str]:
+    """The report's opening section: each dataset the runs were scored on, as its card describes it."""
+    datasets = [data] if data is not None else sorted({Path(r["config"]["data"]) for g in groups for r in g.results if r["config"].get("data")})
+    lines = ["## Provenance", "", f"Report written by {describe_code(code_version().to_json())}.", ""]
+    if not datasets:
+        return [*lines, "The runs name no dataset (`data`): what they were measured on is not known here.", ""]
+    for dataset in datasets:
+        card = Path(dataset) / "README.md"
+        try:
+            record = stats_from_card(card.read_text(encoding="utf-8")).get("provenance") if card.is_file() else None
+        except ValueError as exc:
+            record, problem = None, f"its card cannot be read ({exc})"
+        else:
+            problem = "no dataset card (pass --data)" if not card.is_file() else "its card records no provenance (published before it was recorded: publish again)"
+        lines.append(f"Dataset `{dataset.name}`:" if isinstance(record, dict) else f"Dataset `{dataset.name}`: {problem}.")
+        if isinstance(record, dict):
+            recorded = record.get("build_config") == "build_config.json"
+            lines += [*summary_lines(record), "- Build configuration: " + (
+                "in full in the dataset card (`README.md`, \"How it was built\")." if recorded else "not recorded in full (published outside `edu-data build`)."), ""]
+        else:
+            lines.append("")
+    return lines
+
+
 def write_report(
     paths: list[Path], out: Path, baseline: str | None = None, truth: Path | None = None, data: Path | None = None,
     *, resamples: int | None = None,
@@ -87,12 +118,12 @@ def write_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = build_tables(groups)
-    drawn, notes = figures.draw_all(groups, out, baseline)
+    drawn, notes = figures.draw_all(groups, out, baseline, truth, data)
     draws = resamples or significance.RESAMPLES
-    comparisons = significance.compare_all(groups, draws)
+    comparisons = significance.compare_all(groups, draws, data=data)
     claim_lines = claims.evaluate_claims(groups, comparisons, truth, data, resamples=draws)
     full = next((g for g in groups if g.is_full_model), None)
-    lines = ["# Edu-EmotionNet: results", ""]
+    lines = ["# Edu-EmotionNet: results", "", *provenance_lines(groups, data)]
     lines.append(f"Runs: {', '.join(f'{g.name} ({len(g.results)} seeds)' for g in groups)}. ")
     lines.append("Checkpoints chosen on validation macro-F1 (ties: lower validation loss); the test split was scored once per run.\n")
     for key, table in tables.items():
@@ -104,7 +135,7 @@ def write_report(
     lines += claims.render(claim_lines)
     if drawn or notes:
         lines += ["## Figures", ""]
-        lines += [f"![{caption}]({name})\n\n*{caption}*\n" for name, caption in drawn]
+        lines += [f"![{figure.caption.split(':')[0]}]({figure.name})\n\n*{figure.caption}*\n" for figure in drawn]
         lines += [f"{note}.\n" for note in notes]
     # Written last, in one piece: a report.md on disk is a finished report.
     return atomic_write_text(out / "report.md", "\n".join(lines))

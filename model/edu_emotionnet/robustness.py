@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from edu_affect_data.core.vocabulary import MODALITIES
-from edu_emotionnet.batch import MFCC_HOP_S, Batch, step_of
+from edu_emotionnet.batch import Batch, step_of
 
 KINDS = ("modality", "timestep")
 
@@ -36,8 +36,9 @@ def kept_steps(seed: int, kind: str, rate: float, session_id: str, n_steps: int)
     return keep
 
 
-def apply_drop(batch: Batch, kind: str, rate: float, seed: int, step_s: float) -> Batch:
-    """The batch with the dropped inputs masked out (rate 0 returns it unchanged)."""
+def apply_drop(batch: Batch, kind: str, rate: float, seed: int, step_s: float, audio_period_s: float | None = None) -> Batch:
+    """The batch with the dropped inputs masked out (rate 0 returns it unchanged); audio frame n is
+    timed n * `audio_period_s` (the audio input's frame period, needed when the batch has audio)."""
     if rate <= 0:
         return batch
     horizon = int(batch.n_steps.max())
@@ -54,11 +55,13 @@ def apply_drop(batch: Batch, kind: str, rate: float, seed: int, step_s: float) -
         return mask & keep_t[:, modality].gather(1, steps)
 
     audio_times = None
-    if batch.mfcc_mask is not None:
-        frames = torch.arange(batch.mfcc_mask.shape[1], device=batch.mfcc_mask.device, dtype=torch.float32)
-        audio_times = (frames * MFCC_HOP_S)[None].expand(batch.size, -1)
+    if batch.audio_mask is not None:
+        if audio_period_s is None:
+            raise ValueError("the batch has audio: apply_drop needs its frame period (audio_period_s)")
+        frames = torch.arange(batch.audio_mask.shape[1], device=batch.audio_mask.device, dtype=torch.float32)
+        audio_times = (frames * audio_period_s)[None].expand(batch.size, -1)
     return batch.masked(
-        mfcc_mask=masked(batch.mfcc_mask, audio_times, MODALITIES.index("audio")),
+        audio_mask=masked(batch.audio_mask, audio_times, MODALITIES.index("audio")),
         frame_mask=masked(batch.frame_mask, batch.frame_times, MODALITIES.index("video")),
         token_mask=masked(batch.token_mask, batch.token_end_s, MODALITIES.index("text")),
     )

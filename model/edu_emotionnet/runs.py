@@ -5,6 +5,10 @@ which figure) follows from its arch's `ReportPlace` in the registry and from its
 of the full model with a component switched off is that ablation), never from a name written in
 the report's code and never from a test score. The report, its paired tests, its claims and its
 figures all read groups from here, below them in the import order.
+
+Two runs of one configuration with the same seed are an error naming both folders: every paired
+test pairs runs by seed, and keeping either one silently would decide the comparison by folder
+order.
 """
 
 from __future__ import annotations
@@ -21,6 +25,16 @@ from pydantic import BaseModel
 from edu_emotionnet.config import TrainConfigError, config_from_dict
 from edu_emotionnet.evaluate import RESULTS
 from edu_emotionnet.registry import ReportPlace, ReportRole, UnknownModelError, model_spec
+
+
+class DuplicateRunError(ValueError):
+    """Two runs of one configuration with the same seed (the message names both folders)."""
+
+    def __init__(self, name: str, seed: int, first: Path, second: Path) -> None:
+        super().__init__(
+            f"{first} and {second}: both are run {name!r} seed {seed}; pass only one of them "
+            "(paired tests pair runs by seed)"
+        )
 
 
 @dataclass
@@ -64,6 +78,25 @@ class ModelRuns:
         """Whether its arch holds `role` (`registry.REPORT_ROLES`); an ablation holds none."""
         return role in self.place.roles and not self.is_ablation
 
+    def add(self, result: dict[str, Any], run_dir: Path) -> None:
+        """One more seed; a seed this configuration already has is a `DuplicateRunError` naming both runs."""
+        seed = int(result["seed"])
+        for other, folder in zip(self.results, self.run_dirs, strict=True):
+            if int(other["seed"]) == seed:
+                raise DuplicateRunError(self.name, seed, folder, Path(run_dir))
+        self.results.append(result)
+        self.run_dirs.append(Path(run_dir))
+
+    def by_seed(self) -> dict[int, tuple[dict[str, Any], Path]]:
+        """seed -> (results.json, run folder); a repeated seed is a `DuplicateRunError`."""
+        found: dict[int, tuple[dict[str, Any], Path]] = {}
+        for result, folder in zip(self.results, self.run_dirs, strict=True):
+            seed = int(result["seed"])
+            if seed in found:
+                raise DuplicateRunError(self.name, seed, found[seed][1], folder)
+            found[seed] = (result, folder)
+        return found
+
     def values(self, key: str) -> np.ndarray:
         return np.array([r["test"][key] for r in self.results], dtype=float)
 
@@ -97,6 +130,5 @@ def collect_runs(paths: list[Path]) -> list[ModelRuns]:
             except TrainConfigError as exc:
                 raise TrainConfigError(f"{path}: {exc}") from exc
             group = groups.setdefault(result["name"], ModelRuns(result["name"], result["arch"], options))
-            group.results.append(result)
-            group.run_dirs.append(path.parent)
+            group.add(result, path.parent)
     return sorted(groups.values(), key=lambda g: not g.is_full_model)

@@ -62,6 +62,8 @@ Adapted to 4-class classification on the causal step grid (every simplification)
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -69,9 +71,11 @@ from torch import nn
 
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
+from edu_emotionnet.attention import StreamState, slot_of
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
+from edu_emotionnet.inputs import ModelInputs
 from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.registry import ModelSpec, ReportPlace
 
@@ -147,13 +151,22 @@ class UnimodalLabelGenerator(nn.Module):
         return target, torch.tanh(1 - label), torch.where(label >= 0, classes, nearest)
 
 
+class _Recurrent:
+    """Each modality's LSTM state (h, c) between streamed steps."""
+
+    def __init__(self) -> None:
+        self.hidden: dict[str, Any] = {}
+
+
 class SelfMM(AffectModel):
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    streams = True
+
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
         d, n_classes = config.d_model, len(CLASSES)
-        self.encoder = GridEncoder(config, self.modalities, text_dim)
+        self.encoder = GridEncoder(config, self.modalities, inputs)
         self.subnets = nn.ModuleDict({m: nn.LSTM(d, d, batch_first=True) for m in self.modalities})
         self.dropout = nn.Dropout(config.dropout)
         self.post = nn.ModuleDict(
@@ -164,10 +177,12 @@ class SelfMM(AffectModel):
         )
         self.ulgm = UnimodalLabelGenerator(1 + len(self.modalities), n_classes, d, config.options_as(SelfMMOptions).centre_momentum)
 
-    def _summarise(self, modality: str, x: torch.Tensor) -> torch.Tensor:
+    def _summarise(self, modality: str, x: torch.Tensor, state: StreamState | None) -> torch.Tensor:
+        carried = slot_of(state, self, _Recurrent)
         # In float32 whatever the autocast: recurrent kernels differ in which low precisions they take.
         with torch.autocast(x.device.type, enabled=False):
-            return self.subnets[modality](x.float())[0]  # type: ignore[no-any-return]
+            out, carried.hidden[modality] = self.subnets[modality](x.float(), carried.hidden.get(modality))
+        return out  # type: ignore[no-any-return]
 
     def _features(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.post[name](self.dropout(x)))
@@ -175,10 +190,10 @@ class SelfMM(AffectModel):
     def _log_probs(self, name: str, features: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(self.heads[name](features).float(), dim=-1)
 
-    def forward(self, batch: Batch) -> ModelOutput:
-        h, avail = self.encoder(batch)
+    def forward(self, batch: Batch, state: StreamState | None = None) -> ModelOutput:
+        h, avail = self.encoder(batch, state)
         step_valid = batch.step_valid()
-        summary = {m: self._summarise(m, h[m]) for m in self.modalities}
+        summary = {m: self._summarise(m, h[m], state) for m in self.modalities}
         fused = self._features(FUSION, torch.cat([summary[m] for m in self.modalities], dim=-1))
         auxiliary = None
         if self.training:

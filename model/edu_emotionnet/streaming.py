@@ -1,12 +1,15 @@
 """Streaming inference: feed a session step by step, get y^_t and the modality weights at once.
 
 Every model here is causal (tested), so the output for step t computed from the inputs received
-so far equals the offline output for step t. Edu-EmotionNet (and its ablations) run incrementally
-(`edu_emotionnet.incremental`): step t costs the work of the inputs that arrived during step t,
-with the causal encoders' and CMAA's keys/values cached and the TFL state carried, equal to the
-full forward within 1e-5 (tested at every step). An architecture without a step-wise form is
-streamed by re-running the model over the received prefix (`StreamingPredictor.incremental` is
-False), exact by construction but O(t) per step.
+so far equals the offline output for step t. A model that streams (`AffectModel.streams`: the full
+model, its ablations and every built-in baseline) runs incrementally: step t costs the work of the
+inputs that arrived during step t, each module carrying what later steps need in its slot of a
+`StreamState` (the encoders' and attentions' keys/values, the recurrent and feedback states), by
+the same code as the whole-session forward, and equal to it within 1e-5 (tested at every step).
+With `model.attention_window_s` the kept keys are bounded, so a step costs the same at any length.
+A model without a step-wise form is streamed by re-running the model over the received prefix
+(`StreamingPredictor.incremental` is False, and `predict` says so), exact by construction but
+O(t) per step.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 
 import torch
 
-from edu_emotionnet.batch import MFCC_HOP_S, Batch, step_of
+from edu_emotionnet.attention import StreamState
+from edu_emotionnet.batch import Batch, step_of
 from edu_emotionnet.checkpoint import (
     BEST,
     BEST_KEYS,
@@ -29,7 +33,6 @@ from edu_emotionnet.checkpoint import (
 )
 from edu_emotionnet.config import CLASSES, TrainConfig
 from edu_emotionnet.data import collate
-from edu_emotionnet.incremental import EduEmotionNetState, incremental_model
 from edu_emotionnet.outputs import AffectModel
 
 #: Per-frame columns of a session item, split over the steps by `frame_times`.
@@ -41,7 +44,7 @@ TOKEN_KEYS = ("tokens", "token_end_s", "token_mask")
 class StepFeatures:
     """The inputs that arrived during one step (any of them may be empty or None)."""
 
-    mfcc: torch.Tensor | None = None  # (n, 40): the step's 10 ms frames, in order
+    audio: torch.Tensor | None = None  # (n, width): the step's audio frames (`model.inputs.audio`), in order
     frames: torch.Tensor | None = None  # (k, 3, S, S) uint8, S = the run's frame_size
     frame_embeddings: torch.Tensor | None = None  # (k, D): stored frame embeddings (video input `embeddings`)
     frame_times: torch.Tensor | None = None  # (k,) seconds from session start
@@ -65,28 +68,36 @@ class StreamingPredictor:
 
     def __init__(self, run_dir: Path, device: str = "cpu") -> None:
         trained = load_trained(Path(run_dir), device)
-        self._setup(trained.model, trained.config, trained.text_dim, device)
+        self._setup(trained.model, trained.config, device)
 
     @classmethod
-    def for_model(cls, model: AffectModel, config: TrainConfig, text_dim: int, device: str = "cpu", *, incremental: bool = True) -> StreamingPredictor:
+    def for_model(cls, model: AffectModel, config: TrainConfig, device: str = "cpu", *, incremental: bool = True) -> StreamingPredictor:
         """A predictor over a model in memory (benchmarks, tests); `incremental=False` forces prefix re-runs."""
         predictor = cls.__new__(cls)
-        predictor._setup(model.to(device).eval(), config, text_dim, device, incremental=incremental)
+        predictor._setup(model.to(device).eval(), config, device, incremental=incremental)
         return predictor
 
-    def _setup(self, model: AffectModel, config: TrainConfig, text_dim: int, device: str, *, incremental: bool = True) -> None:
-        self.model, self.config, self.text_dim = model, config, text_dim
+    def _setup(self, model: AffectModel, config: TrainConfig, device: str, *, incremental: bool = True) -> None:
+        self.model, self.config = model, config
         self.device = torch.device(device)
         self.modalities = self.model.modalities
-        self.stepper = incremental_model(self.model) if incremental else None
-        #: True: step t costs only the new inputs (cached state); False: the prefix is re-run.
-        self.incremental = self.stepper is not None
+        #: True: step t costs only the new inputs (the model's `step`); False: the prefix is re-run.
+        self.incremental = incremental and model.streams
         self.reset()
+
+    @property
+    def mode(self) -> str:
+        """How this predictor streams, in words (printed by `predict`)."""
+        if self.incremental:
+            return "incremental: each step computes only its new inputs (the model's step-wise form)"
+        if not self.model.streams:
+            return f"prefix re-run: {type(self.model).__name__} has no step-wise form, so each step re-runs the model over the inputs so far (O(t) per step)"
+        return "prefix re-run (forced)"
 
     def reset(self) -> None:
         self._received: dict[str, list[torch.Tensor]] = {}
         self._steps = 0
-        self._state: EduEmotionNetState | None = self.stepper.init_state(1, self.device) if self.stepper is not None else None
+        self._state: StreamState | None = self.model.init_state() if self.incremental else None
 
     def _append(self, key: str, value: torch.Tensor | None) -> None:
         if value is not None:
@@ -96,46 +107,49 @@ class StreamingPredictor:
         parts = self._received.get(key)
         return torch.cat(parts) if parts else empty
 
-    def _item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"session_id": "stream", "label": 0, "n_steps": self._steps}
+    def _empty(self) -> dict[str, torch.Tensor]:
+        """What each input looks like when nothing of it arrived: zero elements of the right width."""
+        empty: dict[str, torch.Tensor] = {}
+        inputs = self.model.inputs
         if "audio" in self.modalities:
-            item["mfcc"] = self._joined("mfcc", torch.zeros(0, 40))
+            empty["audio"] = torch.zeros(0, inputs.width("audio"))
         if "video" in self.modalities:
             video = self.config.model.video
             if video.input == "embeddings":
-                item["frame_embeddings"] = self._joined("frame_embeddings", torch.zeros(0, video.embedding_dim))
+                empty["frame_embeddings"] = torch.zeros(0, inputs.width("video"))
             else:
-                item["frames"] = self._joined("frames", torch.zeros(0, 3, video.frame_size, video.frame_size, dtype=torch.uint8))
-            item["frame_times"] = self._joined("frame_times", torch.zeros(0))
-            item["frame_available"] = self._joined("frame_available", torch.zeros(0, dtype=torch.bool))
+                empty["frames"] = torch.zeros(0, 3, video.frame_size, video.frame_size, dtype=torch.uint8)
+            empty["frame_times"] = torch.zeros(0)
+            empty["frame_available"] = torch.zeros(0, dtype=torch.bool)
         if "text" in self.modalities:
+            empty["tokens"] = torch.zeros(0, inputs.width("text"))
+            empty["token_end_s"] = torch.zeros(0)
+            empty["token_mask"] = torch.zeros(0, dtype=torch.bool)
+        return empty
+
+    def _item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"session_id": "stream", "label": 0, "n_steps": self._steps}
+        for key, empty in self._empty().items():
+            item[key] = self._joined(key, empty)
+        if "text" in self.modalities and not self._received.get("tokens"):
             # Nothing said yet: one masked slot, so the text encoder never sees an empty sequence.
-            item["tokens"] = self._joined("tokens", torch.zeros(1, self.text_dim))
-            item["token_end_s"] = self._joined("token_end_s", torch.zeros(1))
-            item["token_mask"] = self._joined("token_mask", torch.zeros(1, dtype=torch.bool))
+            item.update(tokens=torch.zeros(1, self.model.inputs.width("text")), token_end_s=torch.zeros(1),
+                        token_mask=torch.zeros(1, dtype=torch.bool))
         return item
 
     def _chunk(self, features: StepFeatures) -> Batch:
         """The step's own elements as a one-session batch, every sequence exactly as long as what arrived."""
-        def given(value: torch.Tensor | None, empty: torch.Tensor) -> torch.Tensor:
-            return (value if value is not None else empty).to(self.device)[None]
-
         values: dict[str, Any] = {"labels": torch.zeros(1, dtype=torch.long), "n_steps": torch.ones(1, dtype=torch.long)}
-        if "audio" in self.modalities:
-            values["mfcc"] = given(features.mfcc, torch.zeros(0, 40)).float()
-            values["mfcc_mask"] = torch.ones(values["mfcc"].shape[:2], dtype=torch.bool, device=self.device)
-        if "video" in self.modalities:
-            video = self.config.model.video
-            if video.input == "embeddings":
-                values["frame_embeddings"] = given(features.frame_embeddings, torch.zeros(0, video.embedding_dim))
-            else:
-                values["frames"] = given(features.frames, torch.zeros(0, 3, video.frame_size, video.frame_size, dtype=torch.uint8))
-            values["frame_times"] = given(features.frame_times, torch.zeros(0))
-            values["frame_mask"] = given(features.frame_available, torch.zeros(0, dtype=torch.bool))
-        if "text" in self.modalities:
-            values["tokens"] = given(features.tokens, torch.zeros(0, self.text_dim)).float()
-            values["token_end_s"] = given(features.token_end_s, torch.zeros(0))
-            values["token_mask"] = given(features.token_mask, torch.zeros(0, dtype=torch.bool))
+        for key, empty in self._empty().items():
+            value = getattr(features, key)
+            values[key] = (value if value is not None else empty).to(self.device)[None]
+        if "audio" in values:
+            values["audio"] = values["audio"].float()
+            values["audio_mask"] = torch.ones(values["audio"].shape[:2], dtype=torch.bool, device=self.device)
+        if "frame_available" in values:
+            values["frame_mask"] = values.pop("frame_available")
+        if "tokens" in values:
+            values["tokens"] = values["tokens"].float()
         return Batch(**values)
 
     @torch.no_grad()
@@ -143,19 +157,18 @@ class StreamingPredictor:
         started = time.perf_counter()
         t = self._steps
         self._steps += 1
-        if self.stepper is not None and self._state is not None:
-            log_probs, step_weights = self.stepper.step(self._state, self._chunk(features))
-            probs = log_probs[0].float().exp().cpu()
-            weight_row: torch.Tensor | None = step_weights[0].cpu()
+        if self._state is not None:
+            output = self.model.step(self._chunk(features), self._state)
+            row = 0
         else:
-            for key in ("mfcc", "frames", "frame_embeddings", "frame_times", "frame_available", *TOKEN_KEYS):
+            for key in ("audio", *FRAME_KEYS, *TOKEN_KEYS):
                 self._append(key, getattr(features, key))
             output = self.model(collate([self._item()]).to(self.device))
-            probs = output.step_log_probs[0, t].float().exp().cpu()
-            weight_row = output.weights[0, t].cpu() if output.weights is not None else None
+            row = t
+        probs = output.step_log_probs[0, row].float().exp().cpu()
         weights = None
-        if weight_row is not None:
-            weights = {m: float(w) for m, w in zip(self.modalities, weight_row, strict=True)}
+        if output.weights is not None:
+            weights = {m: float(w) for m, w in zip(self.modalities, output.weights[0, row].cpu(), strict=True)}
         latency = (time.perf_counter() - started) * 1000
         return StepOutput(t, {c: float(p) for c, p in zip(CLASSES, probs, strict=True)}, CLASSES[int(probs.argmax())], weights, latency)
 
@@ -173,13 +186,14 @@ def token_delivery_steps(ends: torch.Tensor, mask: torch.Tensor, step_s: float, 
     return torch.tensor(steps, dtype=torch.long)
 
 
-def session_steps(item: dict[str, Any], step_s: float) -> list[StepFeatures]:
-    """Split one dataset session (a SessionDataset item) into what arrives in each step.
+def session_steps(item: dict[str, Any], step_s: float, audio_period_s: float | None = None) -> list[StepFeatures]:
+    """Split one dataset session (a SessionDataset item) into what arrives in each step; audio frame
+    n is timed n * `audio_period_s` (the run's `ModelInputs.period_s("audio")`).
 
     Tokens keep their order (`token_delivery_steps`); trailing padding is not sent. A token heard
     in a later step than its own end's (an earlier token ends after it) is delivered with the
     middle of that step as its time, so the stream never places an element in a step whose output
-    was already given (`incremental.LateInputError`).
+    was already given (`batch.LateInputError`).
     """
     n = int(item["n_steps"])
     parts: list[dict[str, list[int]]] = [{} for _ in range(n)]
@@ -189,9 +203,11 @@ def session_steps(item: dict[str, Any], step_s: float) -> list[StepFeatures]:
             parts[s].setdefault(key, []).append(index)
 
     token_steps = torch.zeros(0, dtype=torch.long)
-    if "mfcc" in item:
-        frames = torch.arange(item["mfcc"].shape[0], dtype=torch.float32)
-        assign("audio", step_of(frames * MFCC_HOP_S, step_s, n))
+    if "audio" in item:
+        if audio_period_s is None:
+            raise ValueError("the item has audio: session_steps needs its frame period (audio_period_s)")
+        frames = torch.arange(item["audio"].shape[0], dtype=torch.float32)
+        assign("audio", step_of(frames * audio_period_s, step_s, n))
     if "frame_times" in item:
         assign("video", step_of(item["frame_times"], step_s, n))
     if "token_mask" in item:
@@ -201,7 +217,7 @@ def session_steps(item: dict[str, Any], step_s: float) -> list[StepFeatures]:
     for part in parts:
         values: dict[str, Any] = {}
         if "audio" in part:
-            values["mfcc"] = item["mfcc"][part["audio"]]
+            values["audio"] = item["audio"][part["audio"]]
         if "video" in part:
             idx = part["video"]
             values.update({key: item[key][idx] for key in FRAME_KEYS if key in item})
@@ -232,8 +248,7 @@ def find_session(run_dir: Path, session: str, data: Path | None = None, config: 
     data = data or config.data
     if data is None:
         raise SessionNotFound(f"{run_dir}: the run's config names no dataset; pass --data DATASET")
-    model = config.model
-    datasets, _ = session_datasets(data, model.modalities, model.step_s, model.video, config.cache_dir)
+    datasets, _ = session_datasets(data, config.model, config.cache_dir)
     sizes = ", ".join(f"{name} {len(datasets[name])}" for name in SPLITS)
     split, sep, row = session.partition(":")
     if sep and split in SPLITS and row.isdigit():
@@ -252,8 +267,15 @@ def find_session(run_dir: Path, session: str, data: Path | None = None, config: 
     )
 
 
-def stream_session(run_dir: Path, session: str, data: Path | None = None) -> tuple[dict[str, Any], list[StepOutput]]:
+def stream_session(run_dir: Path, session: str, data: Path | None = None) -> tuple[dict[str, Any], StreamingPredictor, list[StepOutput]]:
     """`edu-data predict`: run a dataset session through the streaming predictor step by step."""
     predictor = StreamingPredictor(run_dir)
     item = find_session(run_dir, session, data, predictor.config)
-    return item, [predictor.step(features) for features in session_steps(item, predictor.config.model.step_s)]
+    return item, predictor, stream_item(predictor, item)
+
+
+def stream_item(predictor: StreamingPredictor, item: dict[str, Any]) -> list[StepOutput]:
+    """Every step of one session item through `predictor` (reset first)."""
+    predictor.reset()
+    steps = session_steps(item, predictor.config.model.step_s, predictor.model.inputs.period_s("audio"))
+    return [predictor.step(features) for features in steps]

@@ -13,6 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edu_emotionnet.attention import StreamState, slot_of
+
+
+class _Previous:
+    """y^_{t-1} (B, C) of a stream; None before its first step (then uniform)."""
+
+    def __init__(self) -> None:
+        self.probs: torch.Tensor | None = None
+
 
 class TemporalFeedback(nn.Module):
     def __init__(self, d_model: int, n_classes: int, feedback: bool = True, dropout: float = 0.0) -> None:
@@ -22,16 +31,21 @@ class TemporalFeedback(nn.Module):
         self.fuse = nn.Sequential(nn.Linear(d_model + n_classes, d_model), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_model, d_model))
         self.classify = nn.Sequential(nn.GELU(), nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, n_classes))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Step log-probabilities (B, T, C), computed step by step (y^_t depends on y^_{t-1})."""
+    def forward(self, z: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        """Step log-probabilities (B, T, C), computed step by step (y^_t depends on y^_{t-1});
+        streamed, y^_{t-1} is carried in `state` from the previous call."""
         batch, steps, _ = z.shape
-        previous = torch.full((batch, self.n_classes), 1.0 / self.n_classes, device=z.device, dtype=z.dtype)
+        carried = slot_of(state, self, _Previous)
+        previous = carried.probs
+        if previous is None:
+            previous = torch.full((batch, self.n_classes), 1.0 / self.n_classes, device=z.device, dtype=z.dtype)
         outputs = []
         for t in range(steps):
             fed = previous if self.feedback else torch.zeros_like(previous)
             log_probs = F.log_softmax(self.classify(self.fuse(torch.cat([z[:, t], fed], dim=-1))).float(), dim=-1)
             outputs.append(log_probs)
             previous = log_probs.exp().to(z.dtype)
+        carried.probs = previous
         return torch.stack(outputs, dim=1)
 
 

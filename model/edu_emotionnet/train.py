@@ -138,12 +138,11 @@ def _train(
 
     # ---------------------------------------------------------------- data
     # Rank 0 builds the frame cache first; the others then only load it.
-    modalities, step_s = config.model.modalities, config.model.step_s
     if ctx.is_main:
-        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video, config.cache_dir, loop.in_memory)
+        datasets, inputs = session_datasets(config.data, config.model, config.cache_dir, loop.in_memory)
     ctx.barrier()
     if not ctx.is_main:
-        datasets, text_dim = session_datasets(config.data, modalities, step_s, config.model.video, config.cache_dir, loop.in_memory)
+        datasets, inputs = session_datasets(config.data, config.model, config.cache_dir, loop.in_memory)
     # The order is a function of (seed, epoch) only, on one process as under DDP: nothing to restore.
     sampler: DistributedSampler[int] = DistributedSampler(datasets["train"], ctx.world_size, ctx.rank, shuffle=True, seed=config.seed)
     persistent = loop.num_workers > 0
@@ -157,7 +156,7 @@ def _train(
     )
 
     # ---------------------------------------------------------------- model
-    model = build_model(config.model, text_dim).to(ctx.device)
+    model = build_model(config.model, inputs).to(ctx.device)
     n_params = sum(p.numel() for p in model.parameters())
     # Before any step: a config that cannot fit this device or host stops here, with the knobs named.
     preflight(config, datasets["train"], ctx.device, per_rank_batch=batch_per_rank, parameters=n_params)
@@ -235,7 +234,7 @@ def _train(
         # ------------------------------------------------------------ checkpoint
         if ctx.is_main:
             if improved:
-                save_best(run_dir, model=model, config=config, text_dim=text_dim, epoch=epoch)
+                save_best(run_dir, model=model, config=config, inputs=inputs, epoch=epoch)
             record = {
                 "epoch": epoch, "train_loss": loss_sum / max(sessions_f, 1.0),
                 "train_accuracy": correct_f / max(sessions_f, 1.0), "val_loss": val.loss,
@@ -245,7 +244,7 @@ def _train(
             with (run_dir / METRICS).open("a") as log:
                 log.write(json.dumps(record) + "\n")
             save_last(run_dir, model=model, optimizer=optimizer, scheduler=scheduler, state=state,
-                      config=config, text_dim=text_dim)
+                      config=config, inputs=inputs)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", val_f1=f"{val_metrics['macro_f1']:.3f}")
         ctx.barrier()  # best.pt and ckpt.pt are on disk before any rank goes on
         if on_epoch_end is not None:
@@ -266,6 +265,7 @@ def _train(
             "name": config.name, "arch": config.model.arch, "seed": config.seed, "best_epoch": state.best_epoch,
             "best_val_macro_f1": state.best_macro_f1, "epochs_run": state.next_epoch,
             "stopped_early": state.stopped_early, "parameters": n_params, "world_size": ctx.world_size,
+            "inputs": inputs.to_json(),
             "config": config.model_dump(mode="json"), **evaluated,
         }
         write_results(run_dir, results)

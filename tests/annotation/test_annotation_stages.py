@@ -18,6 +18,7 @@ from edu_affect_data.annotation.simulate import session_truths
 from edu_affect_data.build import STAGES, run_build
 from edu_affect_data.config import PipelineConfig, load_config
 from edu_affect_data.core.artifacts import ANNOTATIONS_SCHEMA, LABELS_SCHEMA, BuildPaths
+from edu_affect_data.core.manifest import read_sessions
 from edu_affect_data.stages.aggregate import run_aggregate
 from edu_affect_data.stages.annotate import run_annotate
 from edu_affect_data.stages.ingest import run_ingest
@@ -72,7 +73,7 @@ def test_ingest_annotate_aggregate_on_the_tiny_corpora(tiny_build: tuple[Pipelin
     assert max(int(n) for n in agreement["ratings_per_session"]) == 2
     assert any(note.startswith("Only the first 2 ratings of every session count") for note in agreement["notes"])
     assert aggregated.stats["adjudicated"] == aggregated.stats["adjudication_queue"]
-    sessions = [r for r in pq.read_table(paths.sessions).to_pylist() if r["session_id"] in kept]
+    sessions = [r for r in read_sessions(paths).to_pylist() if r["session_id"] in kept]
     assert config.annotation.simulate is not None
     truth = session_truths(config.annotation.simulate, sessions)
     right = sum(r["label"] == truth[r["session_id"]] for r in labels.to_pylist())

@@ -71,9 +71,10 @@ def test_a_window_past_the_media_end_is_an_error_naming_the_session(kept: list[d
     assert not list((tmp_path / "clips").glob("*.mp4"))
 
 
-def test_unsafe_session_ids_are_refused(kept: list[dict], tmp_path: Path) -> None:
-    with pytest.raises(ClipError, match="file name"):
-        make_clips([{**kept[0], "session_id": "../escape"}], tmp_path, CLIP)
+def test_an_unsafe_session_id_is_encoded_inside_the_clips_folder(kept: list[dict], tmp_path: Path) -> None:
+    [result] = make_clips([{**kept[0], "session_id": "../escape"}], tmp_path, CLIP)
+    assert result.path == tmp_path / "clips" / "%2E.%2Fescape.mp4"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips"]  # nothing written beside it
 
 
 def test_transcript_lists_both_speakers_from_the_clip_start(kept: list[dict], tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ def test_broken_exports_and_a_control_on_a_table_are_one_line_errors(tmp_path: P
     assert result.exit_code == 2 and result.stderr.startswith(f"error: {broken}: not JSON")
     broken.write_text('{"tasks": []}', encoding="utf-8")
     result = CliRunner().invoke(app, ["agreement", "--annotations", str(broken)])
-    assert result.exit_code == 2 and "expected a JSON list of tasks with ids" in result.stderr
+    assert result.exit_code == 2 and "expected a JSON list of tasks, got an object" in result.stderr
     broken.write_text(json.dumps([{"id": 1, "annotations": [annotation(1, 7, cancelled=True)]}]), encoding="utf-8")
     result = CliRunner().invoke(app, ["agreement", "--annotations", str(broken)])
     assert result.exit_code == 2 and "no annotation chooses anything in a Choices control" in result.stderr

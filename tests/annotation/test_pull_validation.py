@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from edu_affect_data.annotation.export import (
+    FIRST_RATINGS_KEY,
     ExportFormatError,
     annotations_table,
     parse_export,
@@ -70,8 +71,9 @@ def test_every_invalid_annotation_is_excluded_with_its_reason(tmp_path: Path) ->
     assert reasons[7].startswith("more than one 'affect' choice")
     assert reasons[9] == "task has no session_id in its data"
     assert [(t.session_id, t.valid_votes, t.submitted) for t in votes.tasks] == [("s1", 3, 4), ("s2", 0, 3)]
-    table = annotations_table(valid)
+    table = annotations_table(valid, first_ratings=2)
     assert table.schema.equals(ANNOTATIONS_SCHEMA)
+    assert table.schema.metadata[FIRST_RATINGS_KEY] == b"2"
     assert not any("@" in str(v) for v in table.to_pandas().to_numpy().ravel())
 
 

@@ -189,8 +189,11 @@ def test_bad_transcript_line_is_reported_with_line_number(iemocap_root: Path) ->
     path.write_text("\n".join(lines) + "\n")
     manifest = read_iemocap(iemocap_root)
     bad = [p for p in manifest.problems if p.path == str(path)]
-    assert [(p.line, p.utterance_id) for p in bad] == [(2, None)]
-    assert "Ses02M_script03_2_M000" not in _by_id(manifest)
+    assert [(p.line, p.utterance_id) for p in bad] == [(2, "Ses02M_script03_2_M000")]
+    assert "placed as Ses02M_script03_2_M000 at 4-6 s" in bad[0].reason
+    unit = _by_id(manifest)["Ses02M_script03_2_M000"]  # never dropped: times from its EmoEvaluation block
+    assert (unit.start_s, unit.end_s, unit.speaker_id) == (4.0, 6.0, "Ses02_M")
+    assert unit.text == "Why would the loop stop there?"
 
 
 def test_malformed_wdseg_is_reported_and_falls_back(iemocap_root: Path) -> None:

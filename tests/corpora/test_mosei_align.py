@@ -50,12 +50,14 @@ def test_unreadable_rows_are_explained() -> None:
     nan = CsdEntry("w[0]", 0, np.full((1, 7), np.nan), np.array([[0.0, 1.0]]))
     narrow = CsdEntry("x", None, np.zeros((1, 3)), np.array([[0.0, 1.0]]))
     backwards = CsdEntry("y", None, np.zeros((1, 7)), np.array([[2.0, 1.0]]))
-    rows, errors = label_rows([good, nan, narrow, backwards])
+    negative = CsdEntry("z", None, np.zeros((1, 7)), np.array([[-0.5, 1.0]]))
+    rows, errors = label_rows([good, nan, narrow, backwards, negative])
     assert len(rows) == 2
     assert errors == [
-        "data/w[0] row 0: non-finite value or time",
+        "data/w[0] row 0: non-finite value",
         "data/x/features has 3 columns, want 7 ('sentiment', 'happy', 'sad', 'anger', 'surprise', 'disgust', 'fear')",
-        "data/y row 0: interval 2.0-1.0 is not forward",
+        "data/y row 0: end 1.0 is not after start 2.0",
+        "data/z row 0: start -0.5 is before the start of the recording",
     ]
 
 

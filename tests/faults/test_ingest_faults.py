@@ -10,7 +10,10 @@ broken download would, runs `run_build(..., until="ingest")`, and checks three t
   fault does not touch comes out with the same id, status and reason as on the pristine corpora,
   and every recording the fault touches still has at least one row, all of them `error` naming
   the damaged file. A recording can change how it is cut into sessions (utterances recovered from
-  EmoEvaluation have no `X` fragments), but it can never vanish.
+  EmoEvaluation have no `X` fragments), but it can never vanish;
+* for a damaged line (`LINE_FAULTS`), a stricter rule (`assert_placed`): no unit vanishes and no
+  session is re-cut (same sessions, same windows, same number of units), the session holding the
+  line's unit is `error` naming the file and line, and every other row is as on the pristine corpora.
 
 `FAULT_KINDS` counts the kinds covered here (the README's "Faults tried" table reads it).
 """
@@ -25,10 +28,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import h5py
+import imageio_ffmpeg
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import soundfile as sf
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -48,6 +55,7 @@ VIDEO = "bvU_i4y-wa4"
 MOSEI_VIDEOS = ("-_sipeZeYSJ", "-mRaaDKR_8v", "417759", "8lgGt_59oQW", VIDEO)
 
 Rows = dict[str, dict[str, Any]]
+T = TypeVar("T")
 
 
 def _transcript(root: Path) -> Path:
@@ -76,6 +84,39 @@ def _mp4(root: Path) -> Path:
 
 def _words_csd(root: Path) -> Path:
     return root / MOSEI / "CMU_MOSEI_TimestampedWords.csd"
+
+
+def _labels_csd(root: Path) -> Path:
+    return root / MOSEI / "CMU_MOSEI_Labels.csd"
+
+
+def _mosei_wav(root: Path) -> Path:
+    return root / MOSEI / "Raw/Audio/Full/WAV_16000" / f"{VIDEO}.wav"
+
+
+def _zero_samples(path: Path) -> Path:
+    """The same WAV header (rate, channels, PCM 16) over a data chunk of 0 samples."""
+    info = sf.info(str(path))
+    sf.write(str(path), np.zeros((0, info.channels), np.float32), info.samplerate, subtype="PCM_16")
+    return path
+
+
+def _no_frames(path: Path) -> Path:
+    """An MP4 whose video stream holds no decodable frame (stream-copied from past its end)."""
+    source = path.with_name("source.mp4")
+    path.rename(source)
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ffmpeg, "-loglevel", "error", "-ss", "500", "-i", str(source), "-c", "copy", "-map", "0", str(path)], check=True)
+    source.unlink()
+    return path
+
+
+def _negative_label_start(root: Path) -> Path:
+    with h5py.File(_labels_csd(root), "a") as handle:
+        intervals = handle[f"All Labels/data/{VIDEO}/intervals"]
+        row = intervals[0]
+        intervals[0] = [-row[0], row[1]]
+    return _labels_csd(root)
 
 
 def _truncate_half(path: Path) -> Path:
@@ -118,9 +159,62 @@ READER_FAULTS: dict[str, tuple[Callable[[Path], Path], tuple[str, ...], str]] = 
     "avi_half_truncated": (lambda r: _truncate_half(_avi(r)), (DIALOG,), "truncated video"),
     "mp4_half_truncated": (lambda r: _truncate_half(_mp4(r)), (VIDEO,), "truncated video"),
     "dangling_symlink_to_a_needed_wav": (_dangling_needed, (DIALOG,), "missing dialog wav"),
+    # issue 20, case 4: a header over no samples was a 36-s "audio gap (missing)" and no problems.csv row
+    "mosei_wav_with_zero_samples": (lambda r: _zero_samples(_mosei_wav(r)), (VIDEO,), "empty audio"),
+    "mp4_without_a_decodable_frame": (lambda r: _no_frames(_mp4(r)), (VIDEO,), "no frame could be decoded"),
+    "labels_csd_negative_start": (_negative_label_start, (VIDEO,), "is before the start of the recording"),
 }
-#: Kinds of fault this module covers: the reader faults above plus the cache, link and lock cases below.
-FAULT_KINDS = len(READER_FAULTS) + 7
+
+
+def _edit_line(path: Path, contains: str, edit: Callable[[str], str]) -> tuple[Path, int]:
+    """Apply `edit` to the one line holding `contains`; (the file, that line's 1-based number)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    [index] = [i for i, line in enumerate(lines) if contains in line]
+    lines[index] = edit(lines[index])
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path, index + 1
+
+
+UNIT = f"{DIALOG}_F001"  # in the session Ses05_F:000, `kept` on the pristine corpora
+SEGMENT = f"{VIDEO}___1___"
+
+# name -> (damage one line: (file, line), the unit id the damaged line's unit gets, words in the reason)
+LINE_FAULTS: dict[str, tuple[Callable[[Path], tuple[Path, int]], str, str]] = {
+    # issue 20, case 5: the unit vanished and its speaker's sessions were re-cut (kept -> gap)
+    "iemocap_malformed_utterance_id": (
+        lambda r: _edit_line(_transcript(r), f"{UNIT} [", lambda line: line.replace("_F001 ", "_F0x1 ")),
+        UNIT,
+        f"cannot tell the speaker of {DIALOG}_F0x1",
+    ),
+    "iemocap_unreadable_times": (
+        lambda r: _edit_line(_transcript(r), f"{UNIT} [", lambda line: line.replace("-018.", "-0x18.")),
+        UNIT,
+        "malformed utterance line",
+    ),
+    "iemocap_negative_start_in_transcript": (
+        lambda r: _edit_line(_transcript(r), f"{UNIT} [", lambda line: line.replace("[014.", "[-014.")),
+        UNIT,
+        "start -14.5255 is before the start of the recording",
+    ),
+    "emoevaluation_negative_start": (
+        lambda r: _edit_line(_emo(r), f"\t{UNIT}\t", lambda line: line.replace("[14.", "[-14.")),
+        UNIT,
+        "start -14.5255 is before the start of the recording",
+    ),
+    # issue 20, case 5 on MOSEI: the segment was dropped
+    "mosei_malformed_segment_index": (
+        lambda r: _edit_line(_mosei_transcript(r), SEGMENT, lambda line: line.replace("___1___", "___x___")),
+        f"{VIDEO}_line2",
+        "segment index 'x' is not a number",
+    ),
+    "mosei_negative_start_in_transcript": (
+        lambda r: _edit_line(_mosei_transcript(r), SEGMENT, lambda line: line.replace("___1___", "___1___-")),
+        f"{VIDEO}_1",
+        "is before the start of the recording",
+    ),
+}
+#: Kinds of fault this module covers: the reader and line faults above plus the cache, link and lock cases below.
+FAULT_KINDS = len(READER_FAULTS) + len(LINE_FAULTS) + 7
 
 QUIET = Console(file=StringIO())
 
@@ -166,6 +260,15 @@ def baseline(tiny_corpora: Path, tmp_path_factory: pytest.TempPathFactory, pool:
     return rows
 
 
+def _ingest_damaged(damage: Callable[[Path], T], tiny_corpora: Path, tmp_path: Path, pool: Executor) -> tuple[Path, T]:
+    """Copy the corpora, damage the copy, ingest it into `tmp_path/out` (it completes: faults are data)."""
+    root = _copy(tiny_corpora, tmp_path)
+    damaged = damage(root)
+    result = _ingest(root, tmp_path / "out", pool)
+    assert result.complete and result.ran == ("ingest",)
+    return root, damaged
+
+
 def assert_accounted(baseline: Rows, rows: Rows, affected: tuple[str, ...], named: str, words: str) -> None:
     """The accounting rule of the module docstring: untouched recordings identical, touched ones all `error`."""
     for sid, before in baseline.items():
@@ -187,10 +290,7 @@ def test_reader_fault_is_an_error_row_naming_the_file(
     fault: str, tiny_corpora: Path, tmp_path: Path, baseline: Rows, pool: Executor
 ) -> None:
     damage, affected, words = READER_FAULTS[fault]
-    root = _copy(tiny_corpora, tmp_path)
-    damaged = damage(root)
-    result = _ingest(root, tmp_path / "out", pool)
-    assert result.complete and result.ran == ("ingest",)
+    root, damaged = _ingest_damaged(damage, tiny_corpora, tmp_path, pool)
     named = str(damaged).replace(str(root), "<root>")
     assert_accounted(baseline, _rows(tmp_path / "out", root), affected, named, words)
     assert str(damaged) in (tmp_path / "out/manifest/problems.csv").read_text()
@@ -202,6 +302,35 @@ def test_reader_fault_is_an_error_row_naming_the_file(
         assert all(" of 41.7 seconds (" in r and "of 1250 declared frames" in r for r in reasons), reasons
     if fault == "mp4_half_truncated":
         assert all(" of 37.1 seconds (" in r and "of 544 declared frames" in r for r in reasons), reasons
+
+
+def assert_placed(baseline: Rows, rows: Rows, unit: str, named: str, words: str) -> None:
+    """The rule for a damaged line (module docstring): nothing re-cut, only the unit's session an `error`."""
+    assert set(rows) == set(baseline), "sessions were re-cut"
+    holders = [sid for sid, row in rows.items() if unit in row["utterance_ids"]]
+    assert len(holders) == 1, (unit, holders)
+    for sid, before in baseline.items():
+        after = rows[sid]
+        window = ("start_s", "end_s")
+        assert [after[k] for k in window] == [before[k] for k in window], sid
+        assert len(after["utterance_ids"]) == len(before["utterance_ids"]), sid
+        if sid == holders[0]:
+            assert after["status"] == "error", (sid, after["reason"])
+            assert named in after["reason"] and words in after["reason"], after["reason"]
+        else:
+            assert (after["status"], after["reason"]) == (before["status"], before["reason"]), sid
+
+
+@pytest.mark.parametrize("fault", sorted(LINE_FAULTS))
+def test_a_damaged_line_keeps_its_unit_in_its_session_as_an_error(
+    fault: str, tiny_corpora: Path, tmp_path: Path, baseline: Rows, pool: Executor
+) -> None:
+    damage, unit, words = LINE_FAULTS[fault]
+    root, (damaged, line) = _ingest_damaged(damage, tiny_corpora, tmp_path, pool)
+    named = f"{damaged}:{line}".replace(str(root), "<root>")
+    assert_placed(baseline, _rows(tmp_path / "out", root), unit, named, words)
+    problems = (tmp_path / "out/manifest/problems.csv").read_text()
+    assert f"{damaged},{line}," in problems and unit in problems
 
 
 def test_broken_file_behind_a_symlinked_session_folder_reruns_ingest(
@@ -241,8 +370,8 @@ def test_truncated_sessions_parquet_reruns_ingest(tiny_corpora: Path, tmp_path: 
     out = tmp_path / "out"
     _ingest(root, out, pool)
     before = _rows(out, root)
-    recorded = load_state(out / "build_state.json")["stages"]["ingest"]["parquet"]
-    assert recorded["manifest/sessions.parquet"]["rows"] == len(before)
+    recorded = load_state(out / "build_state.json")["stages"]["ingest"]["files"]
+    assert recorded["manifest/sessions.parquet"]["size"] == (out / "manifest/sessions.parquet").stat().st_size
     _truncate_half(out / "manifest/sessions.parquet")
     assert _ingest(root, out, pool).ran == ("ingest",)
     assert _rows(out, root) == before

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from edu_emotionnet.inputs import ModelInputs
 from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
@@ -83,14 +84,17 @@ def _rewrite(change: Callable[[dict], None]) -> Callable[[Path], None]:
 
 
 def _older_weights(payload: dict, written_by: str | None) -> None:
-    """Weights saved under a name this version's model no longer has, by `written_by` (None: unrecorded)."""
+    """Weights saved under a name this version's model no longer has, by `written_by`; None: by a
+    version that recorded no writer, which wrote format 1 (no `format`, `text_dim` for the inputs)."""
     weights = payload["model"]
     first = next(iter(weights))
     weights[f"renamed_{first}"] = weights.pop(first)
-    payload.pop("format", None)
     payload.pop("written_by", None)
     if written_by is not None:
-        payload["format"], payload["written_by"] = 1, written_by
+        payload["written_by"] = written_by
+    else:
+        payload.pop("format")
+        payload["text_dim"] = ModelInputs.from_json(payload.pop("inputs")).width("text")
 
 
 #: name -> (how best.pt is damaged, words the line must hold besides the file's path).
@@ -107,7 +111,7 @@ CHECKPOINTS: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     ),
     "newer format": (
         _rewrite(lambda p: p.update(format=99, written_by="edu-affect-data 9.0.0")),
-        ("checkpoint format 99 is newer", "written by edu-affect-data 9.0.0", "upgrade edu-affect-data"),
+        ("checkpoint format 99 was written by a newer version", "written by edu-affect-data 9.0.0", "upgrade edu-affect-data"),
     ),
     "not a checkpoint dict": (_rewrite(lambda p: p.clear()), ("holds no model, config, text_dim, epoch",)),
 }

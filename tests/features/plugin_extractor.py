@@ -3,6 +3,9 @@
 It is what a newcomer writes to add a feature: one `FeatureExtractor` subclass with its options
 model, registered with `register_extractor` (or an `edu_affect_data.features` entry point), then
 selected in `features.extractors` with its options as the value: `features.extractors.rms: {window_s: 0.1}`.
+It declares its frame period and its causal form, so a run can read it as its audio input by
+config alone (`model.inputs.audio: rms_energy`, tests/model/test_inputs.py) and `predict` can
+compute it on raw media.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ import pyarrow as pa
 from pydantic import Field
 
 from edu_affect_data.core.strict_config import StrictModel
-from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, finite_check
+from edu_affect_data.stages.features.extractor import (
+    FeatureExtractor,
+    SessionInput,
+    StepOf,
+    finite_check,
+)
 from edu_affect_data.stages.features.mfcc import read_window
 
 
@@ -45,6 +53,13 @@ class RmsExtractor(FeatureExtractor[RmsOptions]):
         size = round(settings.window_s * settings.sample_rate)
         windows = samples[: len(samples) // size * size].reshape(-1, size)
         return {"rms_energy": np.sqrt((windows.astype(np.float64) ** 2).mean(axis=1)).astype(np.float32)}
+
+    def period_s(self, settings: RmsOptions, column: str) -> float | None:
+        return settings.window_s
+
+    def extract_causal(self, session: SessionInput, settings: RmsOptions, *, step_of: StepOf) -> dict[str, Any]:
+        """Causal as extracted: window n is the audio of its own slot [n, n + 1) x window_s."""
+        return self.extract(session, settings)
 
     def check(self, row: Mapping[str, pa.Scalar], duration_s: float) -> Iterator[tuple[str, str]]:
         yield from finite_check(row, self.columns)

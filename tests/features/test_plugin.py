@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from edu_affect_data.build import STATE_VERSION, run_build, save_state
+from edu_affect_data.build import run_build
 from edu_affect_data.cli import app
 from edu_affect_data.config import ConfigError
 from edu_affect_data.core.artifacts import BuildPaths
@@ -21,6 +21,7 @@ from edu_affect_data.stages.features.registry import register_extractor, unregis
 from edu_affect_data.stages.validate import validate_dataset
 from tests.features.fake_build import published_build, small_config
 from tests.features.plugin_extractor import RmsExtractor
+from tests.helpers.build_state import plant_state
 
 #: The upstream stages' outputs a `--from features` build needs recorded as complete.
 UPSTREAM = {"ingest": "manifest", "aggregate": "annotation", "split": "splits"}
@@ -50,16 +51,7 @@ def test_a_plugin_extractor_is_built_published_loaded_and_validated(
     for folder in ("manifest", "annotation", "splits", "features"):
         shutil.copytree(reference.out / folder, tmp_path / folder)
     paths = BuildPaths(tmp_path)
-    save_state(
-        paths.build_state,
-        {
-            "version": STATE_VERSION,
-            "stages": {
-                stage: {"input_hash": "planted", "complete": True, "outputs": [folder]}
-                for stage, folder in UPSTREAM.items()
-            },
-        },
-    )
+    plant_state(paths, {stage: [folder] for stage, folder in UPSTREAM.items()})
     result = run_build(with_plugin(), tmp_path, start_from="features", until="publish")
     assert result.complete and result.ran == ("features", "publish")
 

@@ -7,6 +7,7 @@ under ``tests.`` (``from tests.helpers.media import ffmpeg``), as ``tests.ingest
 topic that already has a module stay there (the Label Studio server in
 ``tests.annotation.server``, the fake builds in ``tests.features.fake_build``); the rest come here:
 
+- ``build_state``: a ``build_state.json`` for a build folder assembled by hand;
 - ``media``: running ffmpeg, decoding a whole video with OpenCV;
 - ``model``: a seeded model and a first batch over the planted dataset;
 - ``processes``: the processes of a process group still alive (the signal tests, bench/interrupt.py);

@@ -47,12 +47,14 @@ def write_run(
     missing: dict[float, np.ndarray] | None = None,
     name: str | None = None,
     step_s: float = 1.0,
+    speakers: list[str] | None = None,
 ) -> Path:
     """One seed of `variant` (a model/configs file over tiny_cpu.yaml) under `folder`/seed<k>.
 
     `step_predicted`: per session, the argmax at each step (default: the session's prediction at
     4 steps); `missing`: rate -> predictions with whole modalities dropped at that rate (rate 0 is
-    `predicted`), written into the robustness rows and the test outputs.
+    `predicted`), written into the robustness rows and the test outputs. `speakers`: each test
+    session's speaker (default: every session a speaker of its own).
     """
     overrides = {"data": str(data), "seed": seed, "model.step_s": step_s, "eval.missing_rates": [0.0, *sorted(missing or {})]}
     if name is not None:
@@ -70,7 +72,8 @@ def write_run(
     clean = preds(predicted)
     passes = {(kind, rate): preds(guess) for kind in ("modality", "timestep") for rate, guess in (missing or {}).items()}
     modalities = config.model.modalities
-    save_test_outputs(run / TEST_OUTPUTS, clean, modalities, passes)
+    speaker_ids = speakers if speakers is not None else [f"speaker_{i:04d}" for i in range(len(labels))]
+    save_test_outputs(run / TEST_OUTPUTS, clean, modalities, passes, speaker_ids=speaker_ids)
     rows = [{"rate": 0.0, **_scores(labels, predicted)}] + [{"rate": r, **_scores(labels, g)} for r, g in sorted((missing or {}).items())]
     results = {
         "name": config.name, "arch": config.model.arch, "seed": seed, "best_epoch": 0,

@@ -10,6 +10,8 @@ like the publish stage does: Parquet with the features' real Arrow types
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +151,25 @@ def write_planted_dataset(
                     for i in range(first, min(count, first + rows_per_group))
                 ]
                 writer.write_table(rows_to_table(rows, features))
-    data_files = "\n".join(f"  - split: {s}\n    path: data/{s}-*" for s in sizes)
-    (out / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files:\n{data_files}\n---\n# planted\n")
+    write_card(out, sizes, build_config(fps, frames))
     return out
+
+
+def build_config(fps: float = FPS, frames: bool = True, **overrides: object) -> dict:
+    """The pipeline configuration the planted columns stand for (MFCC 40 x 10 ms, frames at `fps`,
+    128 float16 tokens), as the card records it: what the model reads frame periods from."""
+    from edu_affect_data.config import load_config
+
+    values = {"features.extractors.frames": {"fps": fps, "store": "both" if frames else "embeddings"},
+              "features.extractors.text": {"max_tokens": N_TOKENS, "dtype": "float16"}, **overrides}
+    return load_config(None, values).model_dump(mode="json")
+
+
+def write_card(out: Path, splits: Iterable[str], config: dict) -> None:
+    """`out/README.md`: the `configs` YAML naming the splits and the build configuration block, as publish writes them."""
+    from edu_affect_data.stages.card import BUILD_CONFIG_SECTION
+
+    data_files = "\n".join(f"  - split: {s}\n    path: data/{s}-*" for s in splits)
+    block = json.dumps(config, indent=2, sort_keys=True)
+    (out / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files:\n{data_files}\n---\n# planted\n\n"
+                                   f"{BUILD_CONFIG_SECTION}\n\nConfiguration:\n\n```json\n{block}\n```\n\n## Licence\n")

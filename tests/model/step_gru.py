@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.config import ModelConfig
 from edu_emotionnet.encoders import GridEncoder
+from edu_emotionnet.inputs import ModelInputs
 from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.registry import ModelSpec, ReportPlace
 from pydantic import Field
@@ -31,12 +32,12 @@ class StepGRUOptions(StrictModel):
 
 
 class StepGRU(AffectModel):
-    def __init__(self, config: ModelConfig, text_dim: int) -> None:
+    def __init__(self, config: ModelConfig, inputs: ModelInputs) -> None:
         super().__init__()
         options = config.options_as(StepGRUOptions)
         self.modalities = config.modalities
         self.session_prediction = config.session_prediction
-        self.encoder = GridEncoder(config, self.modalities, text_dim, contextual=False)
+        self.encoder = GridEncoder(config, self.modalities, inputs, contextual=False)
         self.gru = nn.GRU(len(self.modalities) * (config.d_model + 1), options.hidden, batch_first=True)
         self.classify = nn.Linear(options.hidden, len(CLASSES))
 

@@ -32,11 +32,11 @@ def tiny_config(variant: str = "edu_emotionnet.yaml", video: str = "embeddings",
 
 
 def session_item(config: TrainConfig, duration_s: float, seed: int, fps: float = 5.0) -> dict[str, Any]:
-    """One session: MFCC at 10 ms, frames at `fps` (none in [2, 3.5) s), words ~2 per second."""
+    """One session: audio (MFCC-like) frames at 10 ms, frames at `fps` (none in [2, 3.5) s), words ~2 per second."""
     generator = torch.Generator().manual_seed(seed)
     n_steps = max(1, int(torch.tensor(duration_s / config.model.step_s).ceil()))
     item: dict[str, Any] = {"session_id": f"s{seed}", "label": seed % 4, "n_steps": n_steps}
-    item["mfcc"] = torch.randn(round(duration_s * 100) + 1, 40, generator=generator)
+    item["audio"] = torch.randn(round(duration_s * 100) + 1, 40, generator=generator)
     times = torch.arange(0, duration_s, 1 / fps, dtype=torch.float32)
     times = times[(times < 2.0) | (times >= 3.5)]
     item["frame_times"] = times

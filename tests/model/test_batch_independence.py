@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import torch
-from edu_emotionnet.batch import MFCC_HOP_S
 from edu_emotionnet.config import TrainConfig, load_train_config
 from edu_emotionnet.data import collate, session_datasets
 from edu_emotionnet.model import build_model
@@ -41,15 +40,15 @@ def _config(varied: tuple[Path, Path], arch: str, **model: Any) -> TrainConfig:
     return load_train_config(CONFIGS / "tiny_cpu.yaml", overrides)
 
 
-def _past_the_grid(item: dict[str, Any], step_s: float) -> dict[str, Any]:
+def _past_the_grid(item: dict[str, Any], step_s: float, audio_period_s: float) -> dict[str, Any]:
     """The item with audio frames, a frame and a word placed after the end of its step grid."""
     end = item["n_steps"] * step_s
     item = dict(item)
-    if "mfcc" in item:
-        extra = round(end / MFCC_HOP_S) + 3 - item["mfcc"].shape[0]
+    if "audio" in item:
+        extra = round(end / audio_period_s) + 3 - item["audio"].shape[0]
         if extra > 0:
-            item["mfcc"] = torch.cat([item["mfcc"], torch.randn(extra, item["mfcc"].shape[1])])
-        assert (item["mfcc"].shape[0] - 1) * MFCC_HOP_S >= end
+            item["audio"] = torch.cat([item["audio"], torch.randn(extra, item["audio"].shape[1])])
+        assert (item["audio"].shape[0] - 1) * audio_period_s >= end
     if "frame_times" in item and item["frame_times"].shape[0]:
         times = item["frame_times"].clone()
         times[-1] = end + 0.3
@@ -64,15 +63,13 @@ def _past_the_grid(item: dict[str, Any], step_s: float) -> dict[str, Any]:
 
 def _check(config: TrainConfig) -> None:
     assert config.data is not None
-    datasets, text_dim = session_datasets(
-        config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir
-    )
+    datasets, inputs = session_datasets(config.data, config.model, config.cache_dir)
     test = datasets["test"]
-    items = [_past_the_grid(test[i], config.model.step_s) for i in range(len(test))]
+    items = [_past_the_grid(test[i], config.model.step_s, 0.010) for i in range(len(test))]
     lengths = sorted(item["n_steps"] for item in items)
     assert lengths[0] < lengths[-1] - 3  # a real spread of lengths in the batch
     torch.manual_seed(0)
-    model = build_model(config.model, text_dim).eval()
+    model = build_model(config.model, inputs).eval()
     with torch.no_grad():
         together = model(collate(items))
         for b, item in enumerate(items):

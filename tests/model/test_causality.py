@@ -5,19 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from edu_emotionnet.causal_features import (
-    analysis_delay,
-    causal_mfcc,
-    causal_text_features,
-    running_normalise,
-)
 from edu_emotionnet.data import collate
+from edu_emotionnet.media_input import grid_steps
 from edu_emotionnet.model import build_model
 from edu_emotionnet.streaming import StreamingPredictor, session_steps
 
-from edu_affect_data.stages.features.mfcc import NORMALIZE_EPS, MfccOptions, mfcc
-from edu_affect_data.stages.features.text import TextEncoder, TextOptions, Transcript
-from tests.model.streaming_items import TEXT_DIM, session_item, tiny_config
+from edu_affect_data.stages.features.mfcc import (
+    NORMALIZE_EPS,
+    MfccOptions,
+    analysis_delay,
+    causal_mfcc,
+    mfcc,
+    running_normalise,
+)
+from edu_affect_data.stages.features.text import (
+    TextEncoder,
+    TextOptions,
+    Transcript,
+    causal_text_features,
+)
+from tests.helpers.model import planted_inputs
+from tests.model.streaming_items import EMBEDDING_DIM, TEXT_DIM, session_item, tiny_config
 
 CUT_S = 2.0
 WORDS = (("we", 0.1, 0.4), ("add", 0.5, 0.8), ("the", 0.9, 1.1), ("fractions", 1.2, 1.9),
@@ -70,8 +78,8 @@ def test_running_normalisation_uses_the_frames_so_far() -> None:
 
 def test_word_pieces_are_embedded_from_the_words_heard_by_their_step(text_encoder: TextEncoder) -> None:
     changed = (*WORDS[:4], ("second", 2.2, 2.4), ("never", 2.7, 3.1))
-    a = causal_text_features(text_encoder, Transcript("a", "", WORDS, 0.0), 1.0, 4)
-    b = causal_text_features(text_encoder, Transcript("b", "", changed, 0.0), 1.0, 4)
+    a = causal_text_features(text_encoder, Transcript("a", "", WORDS, 0.0), lambda t: grid_steps(t, 1.0, 4))
+    b = causal_text_features(text_encoder, Transcript("b", "", changed, 0.0), lambda t: grid_steps(t, 1.0, 4))
     heard = (a["token_end_s"] >= 0) & (a["token_end_s"] < CUT_S)  # the pieces of words ending before 2 s
     assert heard.sum() >= 4
     np.testing.assert_array_equal(a["token_embeddings"][heard], b["token_embeddings"][heard])
@@ -90,7 +98,7 @@ def _changed_after(item: dict, cut_s: float, seed: int) -> dict:
     generator = torch.Generator().manual_seed(seed)
     out = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in item.items()}
     frames = int(cut_s * 100)
-    out["mfcc"][frames:] = torch.randn(out["mfcc"][frames:].shape, generator=generator)
+    out["audio"][frames:] = torch.randn(out["audio"][frames:].shape, generator=generator)
     late = out["frame_times"] >= cut_s
     out["frame_embeddings"][late] = torch.randn(out["frame_embeddings"][late].shape, generator=generator).half()
     out["frame_available"][late] = ~out["frame_available"][late]
@@ -102,7 +110,7 @@ def _changed_after(item: dict, cut_s: float, seed: int) -> dict:
 def test_model_outputs_before_t_ignore_inputs_after_t_offline_and_streamed() -> None:
     config = tiny_config(model__layers=2, model__audio__strides=[2, 2])
     torch.manual_seed(0)
-    model = build_model(config.model, TEXT_DIM).eval()
+    model = build_model(config.model, planted_inputs(TEXT_DIM, EMBEDDING_DIM)).eval()
     item = session_item(config, 6.0, 7)
     changed = _changed_after(item, CUT_S, 8)
     with torch.no_grad():
@@ -112,8 +120,8 @@ def test_model_outputs_before_t_ignore_inputs_after_t_offline_and_streamed() -> 
     assert not torch.allclose(a.step_log_probs[0, before:], b.step_log_probs[0, before:], atol=1e-3)
     streamed = []
     for session in (item, changed):
-        predictor = StreamingPredictor.for_model(model, config, TEXT_DIM)
-        streamed.append([predictor.step(f) for f in session_steps(session, 1.0)])
+        predictor = StreamingPredictor.for_model(model, config)
+        streamed.append([predictor.step(f) for f in session_steps(session, 1.0, 0.010)])
     for t in range(before):
         assert streamed[0][t].probs == pytest.approx(streamed[1][t].probs, abs=1e-6)
         assert streamed[0][t].weights == pytest.approx(streamed[1][t].weights, abs=1e-6)

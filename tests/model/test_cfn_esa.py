@@ -33,13 +33,13 @@ def _model(make_config: Callable[..., TrainConfig], **model: object) -> CFNESA:
 def _changed_after(batch: Batch, cut_s: float) -> Batch:
     """Every input later than `cut_s` replaced by other values."""
     gen = torch.Generator().manual_seed(1)
-    mfcc, frames, tokens = batch.mfcc.clone(), batch.frame_embeddings.clone(), batch.tokens.clone()
+    audio, frames, tokens = batch.audio.clone(), batch.frame_embeddings.clone(), batch.tokens.clone()
     late_audio = slice(int(cut_s * 100), None)
-    mfcc[:, late_audio] = torch.randn(mfcc[:, late_audio].shape, generator=gen) * 3
+    audio[:, late_audio] = torch.randn(audio[:, late_audio].shape, generator=gen) * 3
     late_frames, late_tokens = batch.frame_times >= cut_s, batch.token_end_s >= cut_s
     frames[late_frames] = (torch.rand(frames[late_frames].shape, generator=gen) * 3).to(frames.dtype)
     tokens[late_tokens] = torch.randn(tokens[late_tokens].shape, generator=gen) * 3
-    return replace(batch, mfcc=mfcc, frame_embeddings=frames, tokens=tokens)
+    return replace(batch, audio=audio, frame_embeddings=frames, tokens=tokens)
 
 
 def test_shift_targets_say_whether_two_sessions_labels_differ() -> None:

@@ -21,6 +21,7 @@ from edu_emotionnet.train import lr_factor
 from pydantic import BaseModel
 
 from edu_affect_data.core.strict_config import ConfigError, NoOptions
+from tests.helpers.model import planted_inputs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "model" / "configs"
 
@@ -108,7 +109,7 @@ def test_the_registry_drives_modalities_model_and_options(make_config) -> None:
         config = make_config(model__arch=name)
         assert config.model.modalities == spec.modalities
         assert type(config.model.options) is spec.options and config.model.options == spec.options()  # its own, at defaults
-        model = build_model(config.model, 32)
+        model = build_model(config.model, planted_inputs())
         assert isinstance(model, spec.model) and model.modalities == spec.modalities
     assert model_spec("visual_only").modalities == ("video",) and model_spec("mult").table.table_ii == "fusion"
 
@@ -158,7 +159,7 @@ def test_a_registered_model_is_buildable_and_placed_by_its_spec(make_config, mon
     register_model(ModelSpec("audio_text_late", LateFusion, ("audio", "text"), ReportPlace("Late AT", "fusion")))
     config = make_config(model__arch="audio_text_late")
     assert config.model.modalities == ("audio", "text") and config.model.options == NoOptions()
-    model = build_model(config.model, 32)
+    model = build_model(config.model, planted_inputs())
     assert isinstance(model, LateFusion) and model.modalities == ("audio", "text")
     runs = ModelRuns("late_at", "audio_text_late", config.model.options)
     assert (runs.display, runs.table_ii_group, runs.is_full_model, runs.is_ablation) == ("Late AT", "fusion", False, False)

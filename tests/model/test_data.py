@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from edu_emotionnet.config import TrainConfig, VideoEncoderConfig
-from edu_emotionnet.data import DatasetFormatError, collate, load_splits, session_datasets
+from edu_emotionnet.config import ModelConfig, TrainConfig, VideoEncoderConfig
+from edu_emotionnet.data import (
+    DatasetFormatError,
+    collate,
+    load_splits,
+    model_columns,
+    session_datasets,
+)
+from edu_emotionnet.inputs import InputsConfig
 
 from tests.model.planted import EMBEDDING_SIGNAL_DIMS, planted_embeddings, write_planted_dataset
 
@@ -20,8 +27,8 @@ PIXELS = VideoEncoderConfig(input="pixels", backbone="small_cnn", frame_size=32)
 def test_in_memory_items_equal_fresh_reads_and_are_kept(make_config: Callable[..., TrainConfig]) -> None:
     config = make_config()
     for video in (config.model.video, PIXELS):
-        fresh, _ = session_datasets(config.data, MODALITIES, 1.0, video, config.cache_dir)
-        kept, _ = session_datasets(config.data, MODALITIES, 1.0, video, config.cache_dir, in_memory=True)
+        fresh, _ = session_datasets(config.data, ModelConfig(video=video), config.cache_dir)
+        kept, _ = session_datasets(config.data, ModelConfig(video=video), config.cache_dir, in_memory=True)
         for index in (0, 3):
             first, read = kept["train"][index], fresh["train"][index]
             assert first.keys() == read.keys()
@@ -34,7 +41,7 @@ def test_in_memory_items_equal_fresh_reads_and_are_kept(make_config: Callable[..
 def test_embeddings_input_reads_the_stored_vectors_and_never_a_pixel(make_config: Callable[..., TrainConfig]) -> None:
     config = make_config()
     assert config.model.video.input == "embeddings"
-    datasets, _ = session_datasets(config.data, MODALITIES, 1.0, config.model.video, config.cache_dir)
+    datasets, _ = session_datasets(config.data, ModelConfig(video=config.model.video), config.cache_dir)
     train = datasets["train"]
     assert "frames" not in train.rows.column_names and "frame_embeddings" in train.rows.column_names
     assert train.frame_cache is None
@@ -50,7 +57,7 @@ def test_embeddings_input_reads_the_stored_vectors_and_never_a_pixel(make_config
 
 def test_collate_pads_embeddings_with_the_frame_mask(make_config: Callable[..., TrainConfig]) -> None:
     config = make_config()
-    datasets, _ = session_datasets(config.data, MODALITIES, 1.0, config.model.video, config.cache_dir)
+    datasets, _ = session_datasets(config.data, ModelConfig(video=config.model.video), config.cache_dir)
     items = [datasets["train"][i] for i in range(4)]
     batch = collate(items)
     longest = max(it["frame_times"].shape[0] for it in items)
@@ -65,22 +72,22 @@ def test_collate_pads_embeddings_with_the_frame_mask(make_config: Callable[..., 
 
 def test_a_dataset_of_embeddings_only_loads_for_embeddings_and_names_the_fix_for_pixels(tmp_path: Path) -> None:
     data = write_planted_dataset(tmp_path / "embeddings_only", {"train": 4, "validation": 4, "test": 4}, frames=False)
-    assert "frames" not in load_splits(data, "embeddings")["train"].features
-    datasets, _ = session_datasets(data, MODALITIES, 1.0, VideoEncoderConfig(), None)
+    assert "frames" not in load_splits(data, model_columns(MODALITIES, InputsConfig(), "embeddings"))["train"].features
+    datasets, _ = session_datasets(data, ModelConfig(video=VideoEncoderConfig()), None)
     assert datasets["test"][0]["frame_embeddings"].shape[1] == 1280
     with pytest.raises(DatasetFormatError, match=r"missing column\(s\) \['frames'\].*model.video.input=embeddings"):
-        session_datasets(data, MODALITIES, 1.0, PIXELS, tmp_path / "cache")
+        session_datasets(data, ModelConfig(video=PIXELS), tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # refused before any frame cache
 
 
 def test_embedding_width_must_match_the_config(tmp_path: Path) -> None:
     data = write_planted_dataset(tmp_path / "wide", {"train": 2, "validation": 2, "test": 2}, frames=False, embedding_dim=64)
     with pytest.raises(DatasetFormatError, match=r"64-dim but model.video.embedding_dim is 1280; set --set model.video.embedding_dim=64"):
-        session_datasets(data, MODALITIES, 1.0, VideoEncoderConfig(), None)
-    datasets, _ = session_datasets(data, MODALITIES, 1.0, VideoEncoderConfig(embedding_dim=64), None)
+        session_datasets(data, ModelConfig(video=VideoEncoderConfig()), None)
+    datasets, _ = session_datasets(data, ModelConfig(video=VideoEncoderConfig(embedding_dim=64)), None)
     assert datasets["train"][0]["frame_embeddings"].shape[1] == 64
     # A model that does not read video does not care.
-    session_datasets(data, ("audio", "text"), 1.0, VideoEncoderConfig(), None)
+    session_datasets(data, ModelConfig(), None, modalities=("audio", "text"))
 
 
 def test_token_end_times_never_go_back_in_time() -> None:

@@ -105,16 +105,14 @@ def test_every_parameter_gets_a_gradient_when_inputs_are_missing(
     pixels = {"model__video__backbone": "small_cnn", "model__video__frame_size": 32, "model__video__cnn_channels": 4}
     config = make_config(model__arch=arch, model__video__input=video_input, **(pixels if video_input == "pixels" else {}))
     assert config.data is not None
-    datasets, text_dim = session_datasets(
-        config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir
-    )
+    datasets, inputs = session_datasets(config.data, config.model, config.cache_dir)
     batch = collate([datasets["train"][i] for i in range(4)])
-    for missing in ("mfcc_mask", "frame_mask", "token_mask"):
+    for missing in ("audio_mask", "frame_mask", "token_mask"):
         mask = getattr(batch, missing)
         if mask is None:
             continue
         torch.manual_seed(0)
-        model = build_model(config.model, text_dim).train()
+        model = build_model(config.model, inputs).train()
         hollow = batch.masked(**{missing: torch.zeros_like(mask)})
         output = model(hollow)
         model.loss(output, hollow.labels).backward()

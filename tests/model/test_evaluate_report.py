@@ -16,7 +16,12 @@ from edu_emotionnet.checkpoint import load_trained
 from edu_emotionnet.config import EvalConfig
 from edu_emotionnet.data import session_datasets
 from edu_emotionnet.distributed import DistContext
-from edu_emotionnet.evaluate import classification_metrics, evaluate_model, shard_loader
+from edu_emotionnet.evaluate import (
+    TEST_OUTPUTS,
+    classification_metrics,
+    evaluate_model,
+    shard_loader,
+)
 from edu_emotionnet.report import build_tables
 from edu_emotionnet.robustness import apply_drop, kept_steps
 from edu_emotionnet.runs import collect_runs
@@ -45,13 +50,13 @@ def test_drop_masks_are_fixed_by_seed_and_keep_one_modality() -> None:
 
 def test_timestep_drop_masks_inputs_of_dropped_steps_only() -> None:
     batch = Batch(labels=torch.zeros(1, dtype=torch.long), n_steps=torch.tensor([3]),
-                  mfcc=torch.zeros(1, 300, 40), mfcc_mask=torch.ones(1, 300, dtype=torch.bool), session_ids=("x",))
-    dropped = apply_drop(batch, "timestep", 0.5, 1, 1.0)
+                  audio=torch.zeros(1, 300, 40), audio_mask=torch.ones(1, 300, dtype=torch.bool), session_ids=("x",))
+    dropped = apply_drop(batch, "timestep", 0.5, 1, 1.0, 0.010)
     keep = kept_steps(1, "timestep", 0.5, "x", 3)[0]
     for step in range(3):
-        assert bool(dropped.mfcc_mask[0, step * 100 : (step + 1) * 100].all()) == keep[step]
-        assert bool(dropped.mfcc_mask[0, step * 100 : (step + 1) * 100].any()) == keep[step]
-    assert apply_drop(batch, "timestep", 0.0, 1, 1.0) is batch
+        assert bool(dropped.audio_mask[0, step * 100 : (step + 1) * 100].all()) == keep[step]
+        assert bool(dropped.audio_mask[0, step * 100 : (step + 1) * 100].any()) == keep[step]
+    assert apply_drop(batch, "timestep", 0.0, 1, 1.0, 0.010) is batch
 
 
 @pytest.mark.slow
@@ -86,7 +91,7 @@ def test_streamed_evaluation_reads_each_test_session_once_whatever_the_batching(
     trained = load_trained(trained_run)
     config = trained.config.model_copy(update={"eval": EvalConfig(missing_rates=[0.0, 0.3, 0.6])})
     assert config.data is not None
-    datasets, _ = session_datasets(config.data, config.model.modalities, config.model.step_s, config.model.video, config.cache_dir)
+    datasets, _ = session_datasets(config.data, config.model, config.cache_dir)
     evaluated = []
     for batch_size in (5, 1):
         split = CountingReads(datasets["test"])
@@ -101,6 +106,10 @@ def test_streamed_evaluation_reads_each_test_session_once_whatever_the_batching(
     assert by_five["robustness"] == by_one["robustness"]
     trained_results = json.loads((trained_run / "results.json").read_text())
     assert by_five["test"]["confusion_matrix"] == trained_results["test"]["confusion_matrix"]
+    # The outputs carry each test session's speaker, read from the dataset (planted: test_spk<index % 5>).
+    with np.load(tmp_path / TEST_OUTPUTS) as z:
+        speakers = dict(zip(z["session_ids"].tolist(), z["speaker_ids"].tolist(), strict=True))
+    assert len(speakers) == len(split) and speakers == {s: f"test_spk{int(s.split('_')[1]) % 5}" for s in speakers}
 
 
 @pytest.mark.slow

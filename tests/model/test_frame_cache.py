@@ -41,13 +41,11 @@ def test_cache_folder_follows_the_data_files_not_hidden_ones(tmp_path: Path) -> 
 
 
 def test_embeddings_runs_build_no_frame_cache(planted_dir: Path, tmp_path: Path) -> None:
-    from edu_emotionnet.config import VideoEncoderConfig
+    from edu_emotionnet.config import ModelConfig, VideoEncoderConfig
     from edu_emotionnet.data import session_datasets
 
-    datasets, _ = session_datasets(planted_dir, ("audio", "video", "text"), 1.0, VideoEncoderConfig(frame_size=32), tmp_path)
+    datasets, _ = session_datasets(planted_dir, ModelConfig(video=VideoEncoderConfig(frame_size=32)), tmp_path)
     assert all(split.frame_cache is None for split in datasets.values())
     assert list(tmp_path.iterdir()) == []  # nothing decoded, nothing written
-    pixels, _ = session_datasets(
-        planted_dir, ("audio", "video", "text"), 1.0, VideoEncoderConfig(input="pixels", frame_size=32), tmp_path
-    )
+    pixels, _ = session_datasets(planted_dir, ModelConfig(video=VideoEncoderConfig(input="pixels", frame_size=32)), tmp_path)
     assert pixels["test"].frame_cache is not None and len(list(tmp_path.iterdir())) == 1

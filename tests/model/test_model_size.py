@@ -13,6 +13,7 @@ from edu_emotionnet.model import build_model
 from edu_emotionnet.model_size import ModelSize, count_parameters, parameter_counts, parameter_table
 from torch import nn
 
+from tests.helpers.model import planted_inputs
 from tests.model.conftest import CONFIGS
 
 
@@ -28,21 +29,21 @@ def test_counts_equal_real_models_and_the_trained_run(make_config, trained_run: 
     results = json.loads((trained_run / "results.json").read_text())
     config = config_from_dict(results["config"])
     assert config.data is not None
-    _, text_dim = session_datasets(config.data, config.model.modalities, 1.0, config.model.video, config.cache_dir)
+    _, inputs = session_datasets(config.data, config.model, config.cache_dir)
     # What the trainer counted and stored is what the meta-device count gives for the same config.
-    assert parameter_counts([config], text_dim) == [ModelSize(config.name, "edu_emotionnet", results["parameters"])]
+    assert parameter_counts([config], inputs) == [ModelSize(config.name, "edu_emotionnet", results["parameters"])]
     configs = [make_config(name) for name in ("baseline_audio.yaml", "baseline_mult.yaml", "baseline_hybrid_fusion.yaml")]
-    counts = parameter_counts(configs, 48)
+    counts = parameter_counts(configs, planted_inputs(48))
     for config, row in zip(configs, counts, strict=True):
-        assert row.parameters == sum(p.numel() for p in build_model(config.model, 48).parameters())
-    assert counts == parameter_counts(configs, 48, device="cpu")
+        assert row.parameters == sum(p.numel() for p in build_model(config.model, planted_inputs(48)).parameters())
+    assert counts == parameter_counts(configs, planted_inputs(48), device="cpu")
 
 
 @pytest.mark.parametrize("name", ["edu_emotionnet.yaml", "baseline_text.yaml", "baseline_mult.yaml", "baseline_hybrid_fusion.yaml"])
 def test_text_width_adds_its_layernorm_and_projection_row(make_config, name: str) -> None:
     # The text encoder reads H-dim token embeddings: LayerNorm(H) (2H) and Linear(H, d) (H*d + d).
     config = make_config(name)
-    (small,), (large,) = parameter_counts([config], 40), parameter_counts([config], 41)
+    (small,), (large,) = parameter_counts([config], planted_inputs(40)), parameter_counts([config], planted_inputs(41))
     assert large.parameters - small.parameters == config.model.d_model + 2
 
 
@@ -51,7 +52,7 @@ def test_paper_size_ratios(text_dim: int) -> None:
     """At d=256, 4 layers, 4 heads: MulT has 6 crossmodal and 3 self-attention stacks of 4 layers against the
     full model's 3 encoder stacks, so 2-3x its parameters; HybridFusion adds one hybrid block, < 1.5x."""
     names = ("edu_emotionnet.yaml", "baseline_mult.yaml", "baseline_hybrid_fusion.yaml")
-    full, mult, hybrid = parameter_counts([load_train_config(CONFIGS / n) for n in names], text_dim)
+    full, mult, hybrid = parameter_counts([load_train_config(CONFIGS / n) for n in names], planted_inputs(text_dim))
     assert 2.0 <= mult.parameters / full.parameters <= 3.0, (mult, full)
     assert 1.0 <= hybrid.parameters / full.parameters <= 1.5, (hybrid, full)
 

@@ -11,6 +11,8 @@ from edu_emotionnet.baselines import CrossmodalBlock, MulT
 from edu_emotionnet.model import build_model
 from edu_emotionnet.train import train
 
+from tests.helpers.model import planted_inputs
+
 MODALITIES = ("audio", "video", "text")
 PAIRS = {f"{i}<-{j}" for i in MODALITIES for j in MODALITIES if i != j}
 
@@ -25,13 +27,13 @@ def test_mult_learns_the_planted_signal(make_config, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("layers", "mult_layers", "crossmodal"), [(1, None, 1), (2, None, 2), (2, 3, 3)])
 def test_layer_counts_follow_the_config(make_config, layers: int, mult_layers: int | None, crossmodal: int) -> None:
     config = make_config("baseline_mult.yaml", model__layers=layers, model__options__crossmodal_layers=mult_layers)
-    model = build_model(config.model, 32)
+    model = build_model(config.model, planted_inputs())
     assert isinstance(model, MulT)
     assert set(model.crossmodal) == PAIRS  # one crossmodal Transformer per ordered pair
     for stack in model.crossmodal.values():
         assert len(stack) == crossmodal and all(isinstance(b, CrossmodalBlock) for b in stack)
     for m in MODALITIES:
-        assert len(model.self_attention[m].stack.layers) == layers  # self-attention over the concatenation
+        assert len(model.self_attention[m].layers) == layers  # self-attention over the concatenation
         assert model.merge[m].in_features == 2 * config.model.d_model
     assert model.out.in_features == 3 * config.model.d_model
 
@@ -41,17 +43,17 @@ def test_paper_config_has_the_full_models_depth(make_config) -> None:
 
     from tests.model.conftest import CONFIGS
 
-    model = build_model(load_train_config(CONFIGS / "baseline_mult.yaml").model, 384)
+    model = build_model(load_train_config(CONFIGS / "baseline_mult.yaml").model, planted_inputs(384))
     assert isinstance(model, MulT)
     assert {len(s) for s in model.crossmodal.values()} == {4}
-    assert {len(t.stack.layers) for t in model.self_attention.values()} == {4}
+    assert {len(t.layers) for t in model.self_attention.values()} == {4}
     assert model.merge["audio"].out_features == 256 and model.temporal["audio"].kernel_size == (3,)
 
 
 @pytest.mark.parametrize("kernel", [1, 3])
 def test_temporal_convolution_sees_the_last_kernel_steps(make_config, kernel: int) -> None:
     torch.manual_seed(0)
-    model = build_model(make_config("baseline_mult.yaml", model__options__kernel=kernel).model, 32).eval()
+    model = build_model(make_config("baseline_mult.yaml", model__options__kernel=kernel).model, planted_inputs()).eval()
     assert isinstance(model, MulT)
     x = torch.randn(2, 10, model.merge["audio"].out_features)
     changed = x.clone()

@@ -16,6 +16,7 @@ from edu_emotionnet.registry import model_names, register_model
 from edu_emotionnet.report import write_report
 from edu_emotionnet.train import train_seeds
 
+from tests.helpers.model import planted_inputs
 from tests.model.step_gru import STEP_GRU, StepGRU, StepGRUOptions
 
 YAML = Path(__file__).with_name("step_gru.yaml")
@@ -38,9 +39,9 @@ def test_unregistered_the_arch_is_an_error_listing_the_known_ones(make_config: C
 def test_its_own_option_is_read_from_the_yaml_and_checked_by_its_model(make_config: Callable[..., TrainConfig]) -> None:
     config = make_config(str(YAML))
     assert config.model.arch == "step_gru" and config.model.options == StepGRUOptions(hidden=20)
-    model = build_model(config.model, 32)
+    model = build_model(config.model, planted_inputs())
     assert isinstance(model, StepGRU) and model.gru.hidden_size == 20
-    assert build_model(make_config(str(YAML), model__options__hidden=7).model, 32).gru.hidden_size == 7  # type: ignore[union-attr]
+    assert build_model(make_config(str(YAML), model__options__hidden=7).model, planted_inputs()).gru.hidden_size == 7  # type: ignore[union-attr]
     with pytest.raises(TrainConfigError, match=r"model\.options\.hiden.*options of model arch 'step_gru': hidden"):
         make_config(str(YAML), model__options__hiden=7)
     with pytest.raises(TrainConfigError, match=r"model\.options\.kernel.*options of model arch 'step_gru'"):

@@ -25,9 +25,11 @@ from edu_emotionnet.preflight import (
     split_shape,
 )
 
+from tests.helpers.model import planted_inputs
+
 CONFIGS = Path(__file__).resolve().parents[2] / "model" / "configs"
 #: The paper's session: 30 s of 10 ms MFCC frames, 30 fps frames, 128 bert-base tokens; 3,500 training sessions.
-PAPER = SessionShape(sessions=3500, audio_frames=3000, video_frames=900, tokens=128, text_dim=768, embedding_dim=1280,
+PAPER = SessionShape(sessions=3500, audio_frames=3000, audio_width=40, video_frames=900, tokens=128, text_dim=768, embedding_dim=1280,
                      total_audio_frames=3500 * 3000, total_video_frames=3500 * 900)
 GPU_80GB = 80 * 10**9
 #: Host memory of a typical 80 GB-GPU node left to one training process (a generous bound; the pixel setting needs 10x more).
@@ -37,7 +39,7 @@ GPU_HOST = 64 * GIB
 def _paper(**overrides: object) -> tuple[TrainConfig, int]:
     config = load_train_config(CONFIGS / "edu_emotionnet.yaml", dict(overrides))
     with torch.device("meta"):  # the parameter count without allocating the ResNet
-        parameters = sum(p.numel() for p in build_model(config.model, PAPER.text_dim).parameters())
+        parameters = sum(p.numel() for p in build_model(config.model, planted_inputs(PAPER.text_dim)).parameters())
     return config, parameters
 
 
@@ -119,14 +121,14 @@ def test_per_frame_cnn_estimate_matches_autograd(video: dict[str, object]) -> No
 ])
 def test_the_estimate_bounds_what_autograd_saves_for_one_step(make_config: Callable[..., TrainConfig], overrides: dict[str, object]) -> None:
     config = make_config(**{k.replace(".", "__"): v for k, v in overrides.items()})
-    datasets, width = session_datasets(config.data, config.model.modalities, 1.0, config.model.video, config.cache_dir)
+    datasets, inputs = session_datasets(config.data, config.model, config.cache_dir)
     train = datasets["train"]
     shape = split_shape(train.rows)
-    longest = max(range(len(train)), key=lambda i: train[i]["mfcc"].shape[0])
+    longest = max(range(len(train)), key=lambda i: train[i]["audio"].shape[0])
     batch = collate([train[longest]] * 4)  # the worst batch: the longest session, 4 times
-    assert batch.mfcc is not None and batch.mfcc.shape[1] == shape.audio_frames
+    assert batch.audio is not None and batch.audio.shape[1] == shape.audio_frames
     torch.manual_seed(0)
-    model = build_model(config.model, width).train()
+    model = build_model(config.model, inputs).train()
     params = {p.untyped_storage().data_ptr(): p for p in model.parameters()}
     measured = saved_activation_bytes(lambda: model.loss(model(batch), batch.labels), params)
     found = estimate(config, shape, per_rank_batch=4, parameters=0, bf16=False)
@@ -136,7 +138,7 @@ def test_the_estimate_bounds_what_autograd_saves_for_one_step(make_config: Calla
 def test_split_shape_reads_lengths_without_values(planted_dir: Path) -> None:
     from edu_emotionnet.data import load_splits
 
-    split = load_splits(planted_dir, "embeddings")["train"]
+    split = load_splits(planted_dir, {"audio": ("mfcc",)})["train"]
     shape = split_shape(split)
     assert shape.sessions == len(split) == 40
     assert shape.audio_frames == max(len(m) for m in split["mfcc"])

@@ -4,12 +4,13 @@ and constructed cases whose bootstrap distribution is known."""
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from edu_emotionnet.evaluate import classification_metrics
-from edu_emotionnet.runs import collect_runs
+from edu_emotionnet.runs import DuplicateRunError, collect_runs
 from edu_emotionnet.significance import (
     compare_all,
     holm,
@@ -23,7 +24,7 @@ from sklearn.metrics import f1_score
 from statsmodels.stats.multitest import multipletests
 
 from edu_affect_data.core.stats import bootstrap, resample_weights
-from tests.model.fabricated_runs import write_run
+from tests.model.fabricated_runs import write_places, write_run
 
 
 def test_paired_t_matches_scipy_and_the_textbook() -> None:
@@ -76,29 +77,51 @@ def test_bootstrap_of_a_constant_difference() -> None:
     result = paired_bootstrap(labels, a, b, "macro_f1", resamples=500, seed=0)
     # Every resample: seed 0 differs by 1/4, seed 1 by 0; averaged over seeds 1/8, whatever the draw.
     assert (result.observed, result.low, result.high) == (0.125, 0.125, 0.125)
-    assert result.p == 2 / 501 and (result.sessions, result.seeds) == (30, 2)
+    # The same difference on every resample: no spread, p 0 (1 for a difference of exactly 0).
+    assert result.p == 0.0 and (result.sessions, result.seeds, result.clusters) == (30, 2, 30)
     same = paired_bootstrap(labels, a, a, "macro_f1", resamples=500)
     assert (same.observed, same.low, same.high, same.p) == (0.0, 0.0, 0.0, 1.0)
 
 
-def test_bootstrap_interval_is_the_binomial_one() -> None:
-    """a is always right, b right on 40 of 50 sessions: over resamples, b's accuracy is K/50 with
-    K ~ Binomial(50, 0.8), so the difference 1 - K/50 has known 2.5 % and 97.5 % quantiles."""
+def test_bootstrap_interval_is_the_t_test_one_for_independent_sessions() -> None:
+    """a is always right, b right on 40 of 50 sessions, each session its own unit: the accuracy
+    difference is the mean of 0/1 per-session differences, so the cluster t interval is the one-sample
+    t-test's interval on them (bootstrap SE x sqrt(n/(n-1)) = sd/sqrt(n)), up to Monte-Carlo error."""
     n, right, draws = 50, 40, 20000
     labels = np.zeros(n, dtype=int)
     b = np.where(np.arange(n) < right, 0, 1)
     result = paired_bootstrap(labels, labels, b, "accuracy", resamples=draws, seed=5)
-    assert result.observed == pytest.approx(0.2)
-    k_low, k_high = stats.binom.ppf([0.025, 0.975], n, right / n)
-    # Percentiles of a discrete distribution from 20000 draws: the binomial quantile, within one step.
-    assert 1 - (k_high + 1) / n <= result.low <= 1 - (k_high - 1) / n
-    assert 1 - (k_low + 1) / n <= result.high <= 1 - (k_low - 1) / n
-    # P(difference <= 0) = P(K = 50) = 0.8^50 ~ 1.4e-5: almost no resample reaches 0.
-    assert result.p < 0.002
+    assert result.observed == pytest.approx(0.2) and result.clusters == n
+    per_session = (labels == labels).astype(float) - (b == labels)
+    reference = stats.ttest_1samp(per_session, 0.0)
+    low, high = reference.confidence_interval(0.95)
+    half = (high - low) / 2
+    assert result.low == pytest.approx(low, abs=0.02 * half) and result.high == pytest.approx(high, abs=0.02 * half)
+    assert result.p == pytest.approx(reference.pvalue, rel=0.2)
     # macro-F1 on the same case: F1 of b = 2K / (50 + K) on class 0 (class 1 never true), /4 classes.
     f1 = paired_bootstrap(labels, labels, b, "macro_f1", resamples=draws, seed=5)
     assert f1.observed == pytest.approx(0.25 - (2 * right / (n + right)) / 4)
-    assert f1.low == pytest.approx(np.percentile(0.25 - bootstrap(lambda c: c @ (b == 0) * 2 / (n + c @ (b == 0)) / 4, n, draws, 5).resampled, 2.5))
+    spread = np.std(bootstrap(lambda c: c @ (b == 0) * 2 / (n + c @ (b == 0)) / 4, n, draws, 5).resampled, ddof=1)
+    assert f1.high - f1.observed == pytest.approx(stats.t.ppf(0.975, n - 1) * spread * np.sqrt(n / (n - 1)), rel=1e-9)
+
+
+def test_the_speaker_bootstrap_resamples_speakers_not_sessions() -> None:
+    """8 speakers of 5 sessions; b is wrong on every session of speakers 0 and 1 only. Over speakers
+    the difference is the mean of the per-speaker differences (1, 1, 0, ..., 0): its t interval is
+    the t-test's over those 8 values, far wider than over 40 sessions as if independent."""
+    speakers = np.repeat(np.arange(8), 5)
+    labels = np.zeros(40, dtype=int)
+    b = np.where(speakers < 2, 1, 0)
+    by_speaker = paired_bootstrap(labels, labels, b, "accuracy", resamples=20000, seed=1, groups=speakers)
+    by_session = paired_bootstrap(labels, labels, b, "accuracy", resamples=20000, seed=1)
+    assert (by_speaker.clusters, by_speaker.sessions, by_session.clusters) == (8, 40, 40)
+    assert by_speaker.units == "8 speakers, 40 sessions" and by_session.units == "40 sessions (no speaker ids)"
+    reference = stats.ttest_1samp(np.array([1.0, 1.0, 0, 0, 0, 0, 0, 0]), 0.0)
+    low, high = reference.confidence_interval(0.95)
+    assert by_speaker.observed == pytest.approx(0.25)
+    assert (by_speaker.low, by_speaker.high) == pytest.approx((low, high), abs=0.02 * (high - low))
+    assert by_speaker.p == pytest.approx(reference.pvalue, rel=0.1) and by_speaker.p > 0.05  # 2 of 8 speakers
+    assert by_session.p < 0.001  # the session bootstrap calls the same data significant
 
 
 def _world(root: Path, seeds: list[int], data: Path) -> None:
@@ -145,3 +168,103 @@ def test_one_seed_says_the_t_test_is_not_computed(tmp_path: Path) -> None:
     assert late.t.p is None and late.p_holm is None and late.basis == "bootstrap"
     text = "\n".join(render(comparisons, "edu_emotionnet"))
     assert "not computed (1 paired seed: the t-test needs at least 2)" in text
+
+
+# --- pairing guards and speakers -----------------------------------------------------------------------
+
+
+def test_two_runs_with_one_seed_are_an_error_naming_both(tmp_path: Path) -> None:
+    labels = np.arange(8) % 4
+    first = write_run(tmp_path / "a" / "edu_emotionnet", "edu_emotionnet.yaml", 0, labels, labels, data=tmp_path / "data")
+    second = write_run(tmp_path / "b" / "edu_emotionnet", "edu_emotionnet.yaml", 0, labels, labels, data=tmp_path / "data")
+    with pytest.raises(DuplicateRunError) as caught:
+        collect_runs([tmp_path / "a", tmp_path / "b"])
+    assert str(first) in str(caught.value) and str(second) in str(caught.value) and "seed 0" in str(caught.value)
+    runs = collect_runs([tmp_path / "a"])[0]
+    runs.results.append(runs.results[0])  # built by hand, around `add`
+    runs.run_dirs.append(second)
+    with pytest.raises(DuplicateRunError, match="seed 0"):
+        runs.by_seed()
+
+
+def test_sessions_not_scored_by_every_run_are_left_out_and_named(tmp_path: Path) -> None:
+    """late_fusion seed 1 scored 36 of the 40 sessions: both tests use the 36 all runs scored, the
+    t-test on metrics recomputed there, and the comparison says which sessions were left out."""
+    _world(tmp_path / "runs", [0, 1, 2], tmp_path / "data")
+    late = tmp_path / "runs" / "late_fusion" / "seed1" / "test_outputs.npz"
+    with np.load(late) as z:
+        kept = {k: (z[k][4:] if k in ("labels", "session_probs", "step_probs", "weights", "session_ids", "speaker_ids") else z[k])
+                for k in z.files if not k.startswith("robustness")}
+    np.savez_compressed(late, **kept)
+    accuracy = {c.other: c for c in compare_all(collect_runs([tmp_path / "runs"]), resamples=300)["accuracy"]}
+    late_fusion = accuracy["late_fusion"]
+    assert late_fusion.boot is not None and late_fusion.boot.sessions == 36
+    assert late_fusion.note == ("4 test sessions left out, not scored by every run (test_0000, test_0001, test_0002, ...; "
+                                "missing from late_fusion seed 1); compared on 36")
+    # On sessions 4..39 the full model is always right, late fusion wrong on sessions 4..(9 - s).
+    on_common = [(36 - max(0, 6 - s)) / 36 for s in range(3)]
+    assert late_fusion.t.mean_diff == pytest.approx(1.0 - np.mean(on_common), abs=1e-12)
+    assert accuracy["no_mie"].boot is not None and accuracy["no_mie"].boot.sessions == 40  # its runs are complete
+    text = "\n".join(render({"accuracy": list(accuracy.values())}, "edu_emotionnet"))
+    assert f"- vs late_fusion: {late_fusion.note}." in text
+
+
+def test_old_outputs_take_speakers_from_the_dataset_or_say_they_have_none(tmp_path: Path) -> None:
+    """Test outputs written before speaker ids: the speakers come from the run's dataset, with a note;
+    without a dataset the sessions are resampled alone, and the comparison says so."""
+    data = tmp_path / "data"
+    write_places(data, [{"session_id": f"test_{i:04d}", "speaker_id": f"spk{i // 5}"} for i in range(40)])
+    _world(tmp_path / "runs", [0, 1], data)
+    for npz in (tmp_path / "runs").rglob("test_outputs.npz"):
+        with np.load(npz) as z:
+            kept = {k: z[k] for k in z.files if k != "speaker_ids"}
+        np.savez_compressed(npz, **kept)
+    late = compare_all(collect_runs([tmp_path / "runs"]), resamples=300)["accuracy"][0]
+    assert late.boot is not None and (late.boot.clusters, late.boot.units) == (8, "8 speakers, 40 sessions")
+    assert late.note == (f"test_outputs.npz without speaker ids (written before they were saved): speakers read from "
+                         f"dataset {data}: edu_emotionnet seed 0 and 3 other runs")
+    shutil.rmtree(data)
+    late = compare_all(collect_runs([tmp_path / "runs"]), resamples=300)["accuracy"][0]
+    assert late.boot is not None and late.boot.units == "40 sessions (no speaker ids)"
+    assert "no speaker ids: sessions resampled as independent units" in late.note
+    assert f"dataset {data} cannot give them" in late.note
+
+
+def test_runs_that_disagree_on_a_speaker_are_not_compared(tmp_path: Path) -> None:
+    labels = np.arange(12) % 4
+    speakers = [f"spk{i // 3}" for i in range(12)]
+    write_run(tmp_path / "edu_emotionnet", "edu_emotionnet.yaml", 0, labels, labels, data=tmp_path / "d", speakers=speakers)
+    write_run(tmp_path / "late_fusion", "baseline_late_fusion.yaml", 0, labels, labels, data=tmp_path / "d", speakers=speakers[::-1])
+    late = compare_all(collect_runs([tmp_path]), resamples=100)["macro_f1"][0]
+    assert late.boot is None and "disagree on the test sessions' speakers" in late.boot_reason
+
+
+def test_the_report_opens_with_what_its_dataset_card_says(tmp_path: Path) -> None:
+    import yaml
+    from edu_emotionnet.report import provenance_lines
+
+    data = tmp_path / "dataset"
+    _world(tmp_path / "runs", [0], data)
+    groups = collect_runs([tmp_path / "runs"])
+    missing = "\n".join(provenance_lines(groups, None))
+    assert missing.startswith("## Provenance\n\nReport written by edu-affect-data ") and "Dataset `dataset`: no dataset card" in missing
+    record = {"synthetic_corpora": ["iemocap", "mosei"], "recorded_corpora": [], "simulated_annotators": True,
+              "overlap": {"initial": 2, "max": 3, "adaptive": True},
+              "labels": {"labelled": 237, "decided_by_reviewer": 5, "in_dataset": 200, "in_dataset_decided_by_reviewer": 3},
+              "code": {"version": "0.1.0", "git_commit": "0123456789abcdef", "uncommitted_changes": False}}
+    data.mkdir()
+    (data / "README.md").write_text("---\n" + yaml.safe_dump({"edu_affect": {"provenance": record}}) + "---\n# card\n")
+    text = "\n".join(provenance_lines(groups, None))
+    assert "Dataset `dataset`:\n- **Synthetic corpora: iemocap, mosei**" in text
+    assert "- **Simulated annotators**" in text and "- Decided by the reviewer: 5 of 237 labelled sessions (3 of the 200 in the dataset)." in text
+    assert "- Code: edu-affect-data 0.1.0, commit 0123456789ab." in text
+    (data / "README.md").write_text("---\nedu_affect:\n  classes: []\n---\n")
+    assert "its card records no provenance (published before it was recorded: publish again)" in "\n".join(provenance_lines(groups, data))
+
+
+def test_one_test_speaker_gives_no_interval_over_speakers(tmp_path: Path) -> None:
+    labels = np.arange(12) % 4
+    for name, variant in (("edu_emotionnet", "edu_emotionnet.yaml"), ("late_fusion", "baseline_late_fusion.yaml")):
+        write_run(tmp_path / name, variant, 0, labels, labels, data=tmp_path / "d", speakers=["spk0"] * 12)
+    late = compare_all(collect_runs([tmp_path]), resamples=100)["accuracy"][0]
+    assert late.boot is None and late.boot_reason == "the 12 common test sessions are of one speaker: no interval over speakers"

@@ -13,14 +13,19 @@ error. `settings(config)` is what its values depend on, hashed into its part nam
 options; an extractor that also depends on another section says so there (`frames` adds `gaps`).
 
 The same object serves the rest of the pipeline: `validate` runs its `check` on every published
-row, and `predict` (`edu_emotionnet.media_input`) runs `extract` on a raw recording and `missing`
-where the recording lacks the extractor's modality.
+row; the model reads `period_s` (how far apart a per-frame column's rows are) to time its inputs;
+and `predict` (`edu_emotionnet.media_input`) runs `extract_causal` on a raw recording, the causal
+form of `extract` (what falls into step t depends on the media up to the end of step t only), and
+`missing` where the recording lacks the extractor's modality. The batch form serves offline
+training and evaluation (a session-level normalisation may look ahead); the causal form is what a
+stream can know, and an extractor without one cannot feed `predict`.
 """
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
 
 #: An extractor's settings: its config section (a pydantic model, hashed into part names).
 S = TypeVar("S", bound=BaseModel)
+#: A streaming model's step grid: session times (seconds, float32) -> the step index holding each.
+StepOf = Callable[[np.ndarray], np.ndarray]
 
 
 class ExtractorError(RegistryError):
@@ -67,14 +74,24 @@ class SessionInput:
     proxy_path: str | None = None
     proxy_start_s: float | None = None
     frames_path: str | None = None
+    #: The build folder the proxy and frame table lie in (absolute; None outside a build). Not
+    #: hashed itself: those two paths are hashed relative to it, so a build folder moved with `mv`
+    #: keeps its part names and reuses every part.
+    build_dir: str | None = None
 
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
     def fingerprint_data(self) -> dict[str, Any]:
-        """A JSON-able form of every field (the part-name hash input)."""
-        return asdict(self)
+        """A JSON-able form of every field (the part-name hash input), build paths relative to `build_dir`."""
+        data = asdict(self)
+        build_dir = data.pop("build_dir")
+        if build_dir is not None:
+            for key in ("proxy_path", "frames_path"):
+                if data[key] is not None:
+                    data[key] = os.path.relpath(data[key], build_dir)
+        return data
 
 
 class FeatureExtractor(ABC, Generic[S]):
@@ -142,6 +159,26 @@ class FeatureExtractor(ABC, Generic[S]):
 
     def close(self) -> None:
         """Free what `extract_batch` keeps loaded (a model); the stage calls it when done."""
+
+    def period_s(self, settings: S, column: str) -> float | None:
+        """Seconds between consecutive rows of `column` when it is a stream of frames at a fixed rate
+        (row n covers [n, n + 1) periods from the session start); None: its elements carry their own
+        times (frame_times, token times) or it is no stream. A column the model reads as its audio
+        input must have one."""
+        return None
+
+    def extract_causal(self, session: SessionInput, settings: S, *, step_of: StepOf) -> dict[str, Any]:
+        """The columns of one recording in causal form, for streaming prediction on raw media: a row
+        timed in step t depends on the media up to the end of step t only. `step_of` is the model's
+        grid: session times (seconds) -> the step that holds them.
+
+        The default refuses: a batch value (normalised over the session, embedded from the whole
+        transcript) could let the prediction at step t depend on what comes after it.
+        """
+        raise ExtractorError(
+            f"feature extractor {self.name!r} ({self.modality}) declares no causal form: its values for step t could "
+            "depend on the media after t, so it cannot feed a streamed prediction"
+        )
 
     def missing(self, settings: S, features: datasets.Features) -> dict[str, Any]:
         """Values for a recording without this extractor's modality (the model masks them)."""

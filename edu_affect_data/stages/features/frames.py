@@ -36,7 +36,12 @@ from edu_affect_data.stages.features.embedder import (
     embed_pipelined,
     embedder_identity,
 )
-from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
+from edu_affect_data.stages.features.extractor import (
+    FeatureExtractor,
+    SessionInput,
+    StepOf,
+    matrix_of,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -173,6 +178,13 @@ class FramesExtractor(FeatureExtractor[FramesSettings]):
 
     def close(self) -> None:
         _EMBEDDERS.clear()
+
+    def extract_causal(self, session: SessionInput, settings: FramesSettings, *, step_of: StepOf) -> dict[str, Any]:
+        """Causal as extracted: each frame is the picture shown at its time, judged available against the
+        last usable frame before it, and embedded alone."""
+        values = self.extract_batch([session], settings)[0]
+        self.close()
+        return values
 
     def missing(self, settings: FramesSettings, features: datasets.Features) -> dict[str, Any]:
         values: dict[str, Any] = {"frame_times": np.zeros(0, np.float32), "frame_available": np.zeros(0, bool)}

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from edu_affect_data.core.artifacts import FEATURES_INDEX_SCHEMA, BuildPaths
 from edu_affect_data.core.atomic import atomic_write_bytes
+from edu_affect_data.core.parquet import read_table, write_table
 
 if TYPE_CHECKING:
     import datasets
@@ -83,7 +83,7 @@ def write_index(
         }
     )
     buffer = pa.BufferOutputStream()
-    pq.write_table(table, buffer)
+    write_table(table, buffer)
     data = buffer.getvalue().to_pybytes()
     # Unchanged content keeps the old file (and its mtime): a rerun of features that reused every
     # part leaves the stage's output listing as it was, so publish is skipped as before.
@@ -99,7 +99,7 @@ def read_index(paths: BuildPaths) -> FeaturesIndex:
     path = paths.features_index
     if not path.exists():
         raise FeaturesIndexError(f"{path}: missing (run the features stage first)")
-    table = pq.read_table(path)
+    table = read_table(path)
     if not table.schema.remove_metadata().equals(FEATURES_INDEX_SCHEMA):
         raise FeaturesIndexError(f"{path}: schema {table.schema.remove_metadata()} is not FEATURES_INDEX_SCHEMA")
     metadata = table.schema.metadata or {}

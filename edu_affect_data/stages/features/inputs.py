@@ -8,12 +8,14 @@ in which split and with which label; what was extracted for them travels only th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.manifest import read_sessions
+from edu_affect_data.core.parquet import read_table
 from edu_affect_data.stages.features.extractor import SessionInput
 from edu_affect_data.stages.split import split_of_sessions
 
@@ -49,9 +51,9 @@ def load_plan(paths: BuildPaths) -> pd.DataFrame:
     for needed in (paths.assignment, paths.sessions, paths.labels):
         if not needed.exists():
             raise FeatureError(f"{needed}: missing (run the previous stages first)")
-    assignment = split_of_sessions(pq.read_table(paths.assignment).to_pandas())
-    sessions = pq.read_table(paths.sessions, columns=list(SESSION_COLUMNS)).to_pandas()
-    labels = pq.read_table(paths.labels, columns=["session_id", "method", "votes"]).to_pandas()
+    assignment = split_of_sessions(read_table(paths.assignment).to_pandas())
+    sessions = read_sessions(paths, SESSION_COLUMNS).to_pandas()  # media paths absolute
+    labels = read_table(paths.labels, ["session_id", "method", "votes"]).to_pandas()
     plan = assignment.merge(sessions, on="session_id", how="left").merge(
         labels, on="session_id", how="left"
     )
@@ -68,8 +70,8 @@ def load_plan(paths: BuildPaths) -> pd.DataFrame:
     return plan.rename(columns={"method": "label_method"})
 
 
-def session_input(row: Any) -> SessionInput:
-    """The extractor's view of one plan row."""
+def session_input(row: Any, build_dir: Path | None = None) -> SessionInput:
+    """The extractor's view of one plan row; `build_dir`: the build folder its proxy paths lie in."""
     words = row["words"] if row["words"] is not None else []
     return SessionInput(
         session_id=str(row["session_id"]),
@@ -85,6 +87,7 @@ def session_input(row: Any) -> SessionInput:
         proxy_path=_optional(row.get("proxy_path")),
         proxy_start_s=None if _optional(row.get("proxy_start_s")) is None else float(row["proxy_start_s"]),
         frames_path=_optional(row.get("frames_path")),
+        build_dir=str(Path(build_dir).absolute()) if build_dir is not None else None,
     )
 
 

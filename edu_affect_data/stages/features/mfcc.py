@@ -5,6 +5,11 @@ what its 30-second session costs. The analysis is librosa's MFCC with a 25 ms wi
 (n_fft = win_length, the paper's framing); per-session mean/variance normalisation removes the
 channel and loudness differences between recordings, which otherwise separate corpora better
 than emotions do.
+
+Its causal form (`extract_causal`, for `edu-data predict` on raw media) is the same analysis on
+the signal delayed by `analysis_delay` samples, so that frame n ends where its hop slot ends
+(librosa centres frame n on sample n*hop: a 25 ms window reaches 2.5 ms past its slot), then
+running normalisation: frame n is normalised by the mean and standard deviation of frames 0..n.
 """
 
 from __future__ import annotations
@@ -19,7 +24,12 @@ import soundfile as sf
 from pydantic import Field
 
 from edu_affect_data.core.strict_config import StrictModel
-from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
+from edu_affect_data.stages.features.extractor import (
+    FeatureExtractor,
+    SessionInput,
+    StepOf,
+    matrix_of,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -93,10 +103,45 @@ def mfcc(samples: np.ndarray, config: MfccOptions) -> np.ndarray:
     log_mel = librosa.power_to_db(mel)
     coefficients = scipy.fft.dct(log_mel, axis=0, type=2, norm="ortho")[: config.n_mfcc].T
     if config.normalize == "session":
-        coefficients = (coefficients - coefficients.mean(axis=0)) / (
-            coefficients.std(axis=0) + NORMALIZE_EPS
-        )
+        coefficients = session_normalise(coefficients)
     return np.ascontiguousarray(coefficients, dtype=np.float32)
+
+
+def session_normalise(frames: np.ndarray) -> np.ndarray:
+    """(frames, n) -> each column minus its session mean, over its session standard deviation (+eps)."""
+    return (frames - frames.mean(axis=0)) / (frames.std(axis=0) + NORMALIZE_EPS)
+
+
+def running_normalise(frames: np.ndarray) -> np.ndarray:
+    """(frames, n) -> frame k minus the mean of frames 0..k, over their standard deviation (+eps):
+    the causal form of `session_normalise` (cumulative sums in float64; frame 0 becomes 0)."""
+    x = frames.astype(np.float64)
+    count = np.arange(1, len(x) + 1, dtype=np.float64)[:, None]
+    mean = np.cumsum(x, axis=0) / count
+    variance = np.maximum(np.cumsum(x * x, axis=0) / count - mean * mean, 0.0)
+    return np.ascontiguousarray((x - mean) / (np.sqrt(variance) + NORMALIZE_EPS), dtype=np.float32)
+
+
+def delayed(samples: np.ndarray, delay: int) -> np.ndarray:
+    """The signal `delay` samples later, as long as before (zeros first): an analysis of it is causal
+    when `delay` covers how far the analysis of a frame reaches past the frame's slot."""
+    if delay <= 0:
+        return samples
+    return np.ascontiguousarray(np.concatenate([np.zeros(delay, samples.dtype), samples[: max(len(samples) - delay, 0)]]))
+
+
+def analysis_delay(config: MfccOptions) -> int:
+    """Samples by which frame n of a centred analysis window reaches past its slot [n*hop, (n+1)*hop)."""
+    win = round(config.win_s * config.sample_rate)
+    hop = round(config.hop_s * config.sample_rate)
+    return max(0, (win - win // 2) - hop)
+
+
+def causal_mfcc(samples: np.ndarray, config: MfccOptions) -> np.ndarray:
+    """(frames, n_mfcc) float32, as many frames as the batch MFCC of `samples`; frame n depends on the
+    samples before (n + 1) * hop only."""
+    raw = mfcc(delayed(samples, analysis_delay(config)), config.model_copy(update={"normalize": "none"}))
+    return running_normalise(raw) if config.normalize == "session" else raw
 
 
 def session_mfcc(
@@ -128,6 +173,14 @@ class MfccExtractor(FeatureExtractor[MfccOptions]):
         if session.audio_path is None:
             raise AudioFeatureError(f"session {session.session_id}: no audio file")
         return {"mfcc": session_mfcc(Path(session.audio_path), session.start_s, session.end_s, settings)}
+
+    def period_s(self, settings: MfccOptions, column: str) -> float | None:
+        return settings.hop_s
+
+    def extract_causal(self, session: SessionInput, settings: MfccOptions, *, step_of: StepOf) -> dict[str, Any]:
+        if session.audio_path is None:
+            raise AudioFeatureError(f"session {session.session_id}: no audio file")
+        return {"mfcc": causal_mfcc(read_window(Path(session.audio_path), session.start_s, session.end_s, settings.sample_rate), settings)}
 
     def missing(self, settings: MfccOptions, features: datasets.Features) -> dict[str, Any]:
         return {"mfcc": np.zeros((0, settings.n_mfcc), np.float32)}

@@ -37,7 +37,7 @@ class FeaturesConfig(StrictModel):
         default_factory=lambda: dict.fromkeys(DEFAULT_EXTRACTORS),
         validate_default=True,
         description="Feature extractors to run, in dataset column order, each with its options: "
-        "`NAME: {options}` (null or {} = defaults). Built-ins `mfcc`, `frames`, `text`; plugins through "
+        "`NAME: {options}` (null or {} = defaults). Built-ins `mfcc`, `frames`, `text`, `egemaps`; plugins through "
         "the entry-point group `edu_affect_data.features`.",
     )
     workers: int | None = Field(None, ge=1, description="Processes for extraction; null = all cores.")

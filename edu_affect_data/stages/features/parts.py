@@ -11,7 +11,6 @@ number of rows) is deleted and recomputed (`discard_if_damaged`).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,15 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from edu_affect_data.core.atomic import atomic_write
-
-#: Characters kept from a session id in a part's name; others become `_` (the digest, which
-#: hashes the full id, keeps names unique).
-UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
+from edu_affect_data.core.names import path_part
+from edu_affect_data.core.parquet import write_table
 
 
 def session_part_path(folder: Path, session_id: str, digest: str) -> Path:
-    """`<readable id>--<digest>.parquet`; `digest` must hash the session id among its inputs."""
-    return folder / f"{UNSAFE_CHARS.sub('_', session_id)}--{digest}.parquet"
+    """`<session id as a safe name>--<digest>.parquet` (`core.names.path_part`); `digest` hashes its inputs."""
+    return folder / f"{path_part(session_id)}--{digest}.parquet"
 
 
 def chunk_part_path(folder: Path, split: str, chunk: int, digest: str) -> Path:
@@ -39,7 +36,7 @@ def write_part(table: pa.Table, path: Path) -> None:
     """Write to a temporary name, fsync, then rename: the part appears whole or not at all."""
 
     def write_synced(tmp: Path) -> None:
-        pq.write_table(table, tmp)
+        write_table(table, tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
 

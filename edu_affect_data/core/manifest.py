@@ -1,0 +1,100 @@
+"""The sessions table's file paths: stored relative, so a build folder can move; read back absolute.
+
+`manifest/sessions.parquet` names four files per session. The ingest's own outputs (`proxy_path`,
+`frames_path`, under `OUT/manifest/video/`) are stored relative to the build folder; the corpus's
+media (`audio_path`, `video_path`) relative to that corpus's root, which the table's schema
+metadata records once per corpus (`media_roots`, the only absolute paths in a build's artifacts:
+where the licensed corpus lives, never where the build does). A build folder moved with `mv`
+therefore reads the same table and finds its proxies in the new place, and a corpus that moves
+is a changed ingest input (its root is part of the configuration).
+
+Readers go through `read_sessions`, which returns the paths absolute. A value that is already
+absolute (a table written by hand, or the columns `media.store.pass_recording` gives outside a
+build) means itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.parquet import read_table, save_table
+
+#: Columns stored relative to the build folder (`--out`).
+BUILD_RELATIVE = ("proxy_path", "frames_path")
+#: Columns stored relative to the root of the session's corpus (`media_roots`).
+CORPUS_RELATIVE = ("audio_path", "video_path")
+#: Schema metadata key of the sessions table: JSON {corpus name: absolute root}.
+MEDIA_ROOTS_KEY = b"media_roots"
+
+
+class ManifestPathError(RuntimeError):
+    """A relative media path the sessions table gives no base for; the message names the table."""
+
+
+def stored_path(path: Path | str | None, base: Path) -> str | None:
+    """`path` as the sessions table stores it: relative to `base` (both made absolute first, links kept)."""
+    if path is None:
+        return None
+    return Path(os.path.relpath(Path(path).absolute(), Path(base).absolute())).as_posix()
+
+
+def write_sessions(table: pa.Table, paths: BuildPaths, roots: Mapping[str, Path]) -> Path:
+    """Write the (validated) sessions table atomically with each corpus's root in its metadata."""
+    metadata = dict(table.schema.metadata or {})
+    metadata[MEDIA_ROOTS_KEY] = json.dumps({name: str(Path(root).absolute()) for name, root in sorted(roots.items())}).encode()
+    return save_table(table.replace_schema_metadata(metadata), paths.sessions)
+
+
+def media_roots(table: pa.Table) -> dict[str, str]:
+    """{corpus: absolute root} from a sessions table's metadata (empty for a hand-made table)."""
+    raw = (table.schema.metadata or {}).get(MEDIA_ROOTS_KEY)
+    return dict(json.loads(raw)) if raw else {}
+
+
+def read_sessions(paths: BuildPaths, columns: Sequence[str] | None = None) -> pa.Table:
+    """`manifest/sessions.parquet` (or `columns` of it) with every path column absolute.
+
+    Page checksums are verified (`core.parquet.read_table`). A missing table is `FileNotFoundError`.
+    """
+    wanted = list(columns) if columns is not None else None
+    corpus_paths = [c for c in CORPUS_RELATIVE if wanted is None or c in wanted]
+    reading = None if wanted is None else wanted + (["corpus"] if corpus_paths and "corpus" not in wanted else [])
+    table = read_table(paths.sessions, reading)
+    out = str(paths.out.absolute())
+    for column in BUILD_RELATIVE:
+        if column in table.column_names:
+            table = _set(table, column, [_join(out, value) for value in table[column].to_pylist()])
+    if corpus_paths:
+        roots = media_roots(table)
+        corpora = table["corpus"].to_pylist()
+        for column in corpus_paths:
+            values = table[column].to_pylist()
+            table = _set(table, column, [_from_root(paths, roots, c, v) for c, v in zip(corpora, values, strict=True)])
+    return table.select(wanted) if wanted is not None else table
+
+
+def _join(base: str, value: str | None) -> str | None:
+    return None if value is None else os.path.join(base, value)  # an absolute value stays itself
+
+
+def _from_root(paths: BuildPaths, roots: Mapping[str, str], corpus: str, value: str | None) -> str | None:
+    if value is None or os.path.isabs(value):
+        return value
+    if corpus not in roots:
+        raise ManifestPathError(
+            f"{paths.sessions}: {value!r} is relative to the root of corpus {corpus!r}, which the table "
+            "does not record; run the ingest stage again (edu-data build --force ingest)"
+        )
+    return os.path.join(roots[corpus], value)
+
+
+def _set(table: pa.Table, column: str, values: list[str | None]) -> pa.Table:
+    index = table.column_names.index(column)
+    return table.set_column(index, table.field(index), pa.array(values, pa.string()))
+
