@@ -76,15 +76,22 @@ def _writer(payload: dict[str, Any]) -> str:
     return f"written by {written_by}; this is {WRITER}"
 
 
-def upgrade_checkpoint(payload: dict[str, Any], path: Path) -> dict[str, Any]:
-    """`payload` in today's format: format 1's names remapped and its inputs made explicit (a copy)."""
-    written = int(payload.get("format", 1))
+def _format_of(payload: dict[str, Any], path: Path) -> int:
+    """The format `payload` was written in (format 1 recorded none); `CheckpointFormatError` past today's."""
+    written = payload.get("format", 1)
+    if not isinstance(written, int):
+        raise CheckpointError(f"{path}: its format is {written!r}, not a number ({_writer(payload)})")
     if written > CHECKPOINT_FORMAT:
         raise CheckpointFormatError(
             f"{path}: checkpoint format {written} was written by a newer version than this one, which reads "
             f"formats 1-{CHECKPOINT_FORMAT} ({_writer(payload)}); upgrade edu-affect-data"
         )
-    if written == CHECKPOINT_FORMAT:
+    return written
+
+
+def upgrade_checkpoint(payload: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`payload` in today's format: format 1's names remapped and its inputs made explicit (a copy)."""
+    if _format_of(payload, path) == CHECKPOINT_FORMAT:
         return payload
     payload = dict(payload)
     renamed = {}
@@ -115,10 +122,7 @@ def read_checkpoint(path: Path, keys: tuple[str, ...], advice: str, map_location
         ) from exc
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a checkpoint of this package (a {type(payload).__name__}); {advice}")
-    written = payload.get("format", 1)
-    if not isinstance(written, int):
-        raise CheckpointError(f"{path}: its format is {written!r}, not a number ({_writer(payload)}); {advice}")
-    if written < CHECKPOINT_FORMAT:  # what it must hold to be upgraded
+    if _format_of(payload, path) < CHECKPOINT_FORMAT:  # what it must hold to be upgraded
         keys = tuple(_FORMAT_1_INSTEAD.get(key, key) for key in keys)
     missing = [key for key in keys if key not in payload]
     if missing:
