@@ -191,6 +191,7 @@ def test_report_on_a_folder_without_runs(tmp_path: Path) -> None:
 
 def test_an_unreachable_dask_scheduler(tmp_path: Path) -> None:
     import dask
+    import distributed  # noqa: F401  (its config defaults loaded first: leaving `config.set` would drop them)
 
     (tmp_path / "corpus").mkdir()
     config = tmp_path / "pipeline.yaml"
