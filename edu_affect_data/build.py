@@ -34,7 +34,13 @@ and the key, instead of silently skipping the stage on a changed input.
 
 A stage that returns `complete=False` (people still annotating) stops the build with its message;
 it is never skipped on the next run, which resumes there. Exit statuses of the CLI: 0 done,
-1 a stage failed, 2 bad configuration or flags, 3 waiting for people (see `BuildResult`).
+1 a stage failed, 2 bad configuration or flags, 3 waiting for people (see `BuildResult`),
+130 / 143 stopped by Ctrl-C / SIGTERM.
+
+Ctrl-C and SIGTERM stop the build within seconds (`core.interrupt`): the stage unwinds (ffmpeg
+children killed, temporaries removed), the process pool is stopped (`parallel.LocalPool.stop`:
+no worker is waited for beyond a short grace), the lock is released and `Interrupted` names the
+stage it stopped in; a rerun resumes from what the stages had finished.
 
 One build at a time per `--out`: `run_build` holds `edu_affect_data.core.lock.hold_out_lock` throughout,
 and a second build fails with `BuildLocked` (exit 2) naming the holder's pid and host.
@@ -67,6 +73,7 @@ from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import atomic_write_text
 from edu_affect_data.core.fingerprint import json_digest, path_fingerprint
+from edu_affect_data.core.interrupt import interrupt_on_signals, interruption
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
 from edu_affect_data.core.outputs import check_outputs, record_outputs
 from edu_affect_data.core.parallel import executor_or_pool
@@ -189,7 +196,7 @@ def run_build(
 
     paths.out.mkdir(parents=True, exist_ok=True)
     try:
-        with hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
+        with interrupt_on_signals(), hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
             write_build_config(config, paths)
             return _run_stages(selected, names, forced_from, views, config, paths, state, verify,
                                executor, dask_scheduler, console)
@@ -213,16 +220,19 @@ def _run_stages(
     """The stage loop of `run_build`, run while holding the lock on `--out`.
 
     A stage that meets a damaged file sends the loop back to the stage that wrote it
-    (`_recompute_from`); each file gets one such repair per build.
+    (`_recompute_from`); each file gets one such repair per build. An interruption leaves it as
+    `Interrupted` naming the stage it stopped in and the stages done (`_interruption_named`),
+    once the pool has stopped (leaving `_build_executor`).
     """
     ran: list[str] = []
     skipped: list[str] = []
     outcomes: dict[str, StageOutcome] = {}
     repaired: set[str] = set()
     position = 0
-    with _build_executor(config, executor, dask_scheduler) as pool:
+    with _build_executor(config, executor, dask_scheduler) as pool, _interruption_named(names, ran, skipped) as current:
         while position < len(selected):
             spec = selected[position]
+            current.stage = spec.name
             record = state["stages"].get(spec.name)
             intact = _check_recorded(spec.name, record, paths, state, verify, console)
             digest = input_hash(spec, config, paths, state)
@@ -240,7 +250,7 @@ def _run_stages(
                 back = _recompute_from(exc, spec.name, order, paths, state, repaired, console)
                 if back is None:
                     raise
-                skipped = [name for name in skipped if name not in order[back:]]
+                skipped[:] = [name for name in skipped if name not in order[back:]]  # in place: _interruption_named reads it
                 position = back
                 continue
             seconds = time.perf_counter() - started
@@ -255,6 +265,32 @@ def _run_stages(
                 return BuildResult(False, outcome.message, tuple(ran), tuple(skipped), spec.name, outcomes)
             position += 1
     return BuildResult(True, f"build complete up to {selected[-1].name}", tuple(ran), tuple(skipped), None, outcomes)
+
+
+@dataclass
+class _Current:
+    """The stage the loop is in (None: not in one yet)."""
+
+    stage: str | None = None
+
+
+@contextmanager
+def _interruption_named(names: list[str], ran: list[str], skipped: list[str]) -> Iterator[_Current]:
+    """Re-raise an interruption of the block as `Interrupted` saying where it stopped and what to do."""
+    current = _Current()
+    try:
+        yield current
+    except KeyboardInterrupt as exc:
+        done = [name for name in names if name in ran or name in skipped]
+        if current.stage is None:
+            where = "before the first stage"
+        elif current.stage in done:
+            where = f"after stage {current.stage}"
+        else:
+            where = f"in stage {current.stage}"
+        if done:
+            where += f" ({', '.join(done)} done)"
+        raise interruption(exc).during(where, "rerun the same command to resume") from exc
 
 
 def _check_recorded(
@@ -487,12 +523,32 @@ def _build_executor(
     its workers start only when a stage submits work, so serial stages cost nothing.
     """
     if executor is None and dask_scheduler is not None:
-        try:
-            from distributed import Client
-        except ImportError as exc:  # optional dependency group `dask`
-            raise BuildError("--dask-scheduler needs `pip install edu-affect-data[dask]`") from exc
-        with Client(dask_scheduler) as client:
-            yield client.get_executor()
+        with _dask_client(dask_scheduler) as client:
+            dask = client.get_executor()
+            try:
+                yield dask
+            except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    dask.shutdown(wait=False)  # interrupted: cancel the build's tasks on the cluster
+                raise
         return
     with executor_or_pool(executor, config.features.workers) as pool:
         yield pool
+
+
+def _dask_client(address: str) -> Any:
+    """A `distributed.Client` of the scheduler at `address`; `BuildError` (exit 2) naming it when unreachable.
+
+    The wait is Dask's own connect timeout (`distributed.comm.timeouts.connect`, 30 s by default).
+    """
+    try:
+        from distributed import Client
+    except ImportError as exc:  # optional dependency group `dask`
+        raise BuildError("--dask-scheduler needs `pip install edu-affect-data[dask]`") from exc
+    try:
+        return Client(address)
+    except (OSError, ValueError) as exc:  # a timeout is an OSError; a malformed address a ValueError
+        raise BuildError(
+            f"--dask-scheduler {address}: cannot reach a Dask scheduler there ({exc}); start one "
+            "(`dask scheduler`) or leave the flag out to run on local processes"
+        ) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -167,3 +168,43 @@ def test_a_proxy_after_a_timestamp_jump_shows_the_frame_of_each_time(tmp_path: P
         # Each frame is fresh noise: the shown picture is far closer to its own source frame than to a neighbour.
         closest = min(near, key=lambda i: np.abs(shown - pictures[i]).mean())
         assert closest == expected, (k, closest, expected)
+
+
+def _children() -> list[str]:
+    """`pid name state` of this process's child processes (zombies included: a child never waited for)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[1]) == os.getpid():
+            found.append(f"{stat.parent.name} {text[text.index('(') + 1 : text.rindex(')')]} {fields[0]}")
+    return found
+
+
+def test_an_interrupted_pass_kills_ffmpeg_and_removes_its_half_written_proxies(
+    video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM unwinding a worker) mid-stream: no ffmpeg left blocked on its pipe, no temporary."""
+    from edu_affect_data.media import video_pass
+
+    judged = 0
+    classify = video_pass.FrameClassifier.classify
+
+    def interrupted(self: object, *args: object, **kwargs: object) -> object:
+        nonlocal judged
+        judged += 1
+        if judged == 10:
+            raise KeyboardInterrupt
+        return classify(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(video_pass.FrameClassifier, "classify", interrupted)
+    proxies = tuple((region, str(tmp_path / f"{region}.mp4")) for region in REGIONS)
+    job = ChunkJob("dialog", video, REGIONS, 0, 0.0, None, 0.0, THRESHOLDS, ProxySpec(96, 30), proxies)
+    before = _children()
+    with pytest.raises(KeyboardInterrupt):
+        scan_chunk(job)
+    assert _children() == before  # ffmpeg killed and waited for
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither proxy nor temporary

@@ -38,17 +38,14 @@ def validate(
 ) -> None:
     """Check speaker independence, duplicates, every card count, shards, shapes, finite values, times (exit 1 on any violation).
 
-    A damaged or missing shard is a violation naming the file; a DATASET that is not a folder is
-    a user error (one line, exit 2).
+    A damaged or missing shard is a violation naming the file; a DATASET that is not a folder, or
+    an empty one, is a user error (one line, exit 2).
 
     Example:
 
       edu-data validate build-output/dataset
     """
     from edu_affect_data.stages.validate import validate_dataset
-
-    if not dataset.is_dir():
-        raise NotADirectoryError(20, "not a dataset folder (expected README.md and data/)", str(dataset))
 
     violations = validate_dataset(dataset)
     for violation in violations:

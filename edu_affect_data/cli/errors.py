@@ -14,6 +14,11 @@ a path (missing, a file where a folder is needed, no permission). Everything els
 stage failure: exit 1, the message names the recording or session the stage was working on.
 A package that adds commands to the app (`edu_affect_data.commands` entry points) names its own
 user errors on it (`Typer.add_user_errors`); this module names none of another package's.
+
+Ctrl-C and SIGTERM stop any command the same way (`core.interrupt`): the command unwinds (its
+temporaries removed, its workers and ffmpeg children stopped), then one line says where it stopped
+and what to do (`edu-data build`: the stage, and that a rerun resumes), and the exit status is
+128 + the signal number: 130 for Ctrl-C, 143 for SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from typer.models import CommandFunctionType
+
+from edu_affect_data.core.interrupt import interrupt_on_signals, interruption
 
 EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
@@ -51,6 +58,7 @@ USER_ERRORS = (
     "edu_affect_data.stages.features.embedder.EmbedderError",
     "edu_affect_data.stages.features.text.TextModelError",
     "edu_affect_data.core.registry.RegistryError",
+    "edu_affect_data.stages.validate.NotADataset",
     "edu_affect_data.audit.AuditError",
 )
 #: OS errors that are about a path the user gave, not about the machine (a full disk is not).
@@ -133,10 +141,20 @@ def report(
     return typer.Exit(status)
 
 
+def report_interruption(exc: KeyboardInterrupt) -> typer.Exit:
+    """Print where the command stopped (and the traceback with --debug) on stderr; the Exit to raise."""
+    stopped = interruption(exc)
+    if debug_requested():
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    typer.echo(str(stopped), err=True)
+    return typer.Exit(stopped.exit_status)
+
+
 def handle_errors(
     function: Callable[P, R], user_errors: Collection[str] = USER_ERRORS, packages: Collection[str] = PROJECT_PACKAGES
 ) -> Callable[P, R]:
-    """Run a command body; any exception except click's own becomes `report`'s line and status.
+    """Run a command body with SIGINT/SIGTERM raising; an exception except click's own becomes
+    `report`'s line and status, an interruption `report_interruption`'s.
 
     `user_errors` and `packages` are read when an error happens (an app passes its live sets).
     """
@@ -144,9 +162,12 @@ def handle_errors(
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return function(*args, **kwargs)
+            with interrupt_on_signals():
+                return function(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # exit statuses and usage errors the command chose itself
+        except KeyboardInterrupt as exc:
+            raise report_interruption(exc) from exc
         except Exception as exc:
             raise report(exc, user_errors, packages) from exc
 

@@ -9,6 +9,13 @@ items there are, and names the item whose worker died instead of a bare `BrokenP
 Local pools start workers from a fork server (a parent that holds torch threads must not fork)
 and pin BLAS/OpenMP to one thread per worker: N workers x N BLAS threads on N cores run several
 times slower than N single-threaded workers.
+
+A local pool stops at once when the work is interrupted (Ctrl-C, SIGTERM: `core.interrupt`):
+`LocalPool.stop` cancels what has not started, tells each worker to stop (it unwinds its task, so
+its ffmpeg is killed and its temporaries removed, and exits) and kills any worker still there after
+`STOP_GRACE_S`. Waiting for the running tasks instead, as `ProcessPoolExecutor`'s own exit does,
+kept an interrupted build alive for as long as its longest task, or for ever where a worker had
+lost its ffmpeg's pipe.
 """
 
 from __future__ import annotations
@@ -16,17 +23,25 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import TypeVar
+from types import TracebackType
+from typing import Any, TypeVar
+
+from edu_affect_data.core.interrupt import WorkerStopped, stop_worker_on_signals
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: Tasks kept in flight per worker: enough to hide scheduling latency, few enough for flat memory.
 IN_FLIGHT_PER_WORKER = 2
+#: Seconds a stopped pool gives its workers to unwind (kill their ffmpeg, remove their temporaries)
+#: before it kills them: unwinding takes milliseconds unless a worker is inside a long native call.
+STOP_GRACE_S = 2.0
 #: Environment variables that cap native thread pools (numpy's BLAS, OpenMP, numba).
 THREAD_LIMIT_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -52,7 +67,7 @@ def default_workers(requested: int | None = None) -> int:
 
 
 def pin_worker_threads() -> None:
-    """Pool initializer: one native thread per worker (set before numpy/librosa are imported)."""
+    """One native thread per worker (set before numpy/librosa are imported)."""
     for name in THREAD_LIMIT_VARIABLES:
         os.environ[name] = "1"
     try:
@@ -62,18 +77,80 @@ def pin_worker_threads() -> None:
     threadpool_limits(1)
 
 
-def local_pool(workers: int | None = None) -> cf.ProcessPoolExecutor:
-    """A process pool from a fork server with single-threaded native libraries in each worker."""
-    return cf.ProcessPoolExecutor(
-        max_workers=default_workers(workers),
-        mp_context=multiprocessing.get_context("forkserver"),
-        initializer=pin_worker_threads,
-    )
+def start_worker() -> None:
+    """Pool initializer: single-threaded native libraries, and SIGINT/SIGTERM that stop the worker."""
+    pin_worker_threads()
+    stop_worker_on_signals()
+
+
+def _run_in_worker(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+    """A task of a `LocalPool`: `fn(*args, **kwargs)`, and the worker's end when it is told to stop.
+
+    The task has unwound when `WorkerStopped` reaches here (its `finally` blocks ran); returning it
+    as the task's exception would let the worker take the next queued task, so it exits instead.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except WorkerStopped as stopped:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + stopped.signum)
+
+
+class LocalPool(cf.ProcessPoolExecutor):
+    """A process pool from a fork server, one native thread per worker, that stops at once when interrupted.
+
+    Leaving its `with` block normally waits for the submitted work, as any executor does; leaving it
+    with an exception cancels what has not started; leaving it interrupted (`KeyboardInterrupt`,
+    `core.interrupt.Interrupted`, `SystemExit`) `stop`s it.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        super().__init__(
+            max_workers=default_workers(workers),
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=start_worker,
+        )
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> cf.Future[R]:
+        return super().submit(_run_in_worker, fn, *args, **kwargs)
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Cancel what has not started, SIGTERM every worker, SIGKILL those still alive after `grace_s`."""
+        processes = list((self._processes or {}).values())
+        self.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + grace_s
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.kill()  # its ffmpeg, if any, dies on its next write to the closed pipe
+                process.join()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.stop()
+            return
+        try:
+            self.shutdown(wait=True, cancel_futures=exc_type is not None)
+        except BaseException:
+            self.stop()  # interrupted while waiting for the last tasks
+            raise
+
+
+def local_pool(workers: int | None = None) -> LocalPool:
+    """A `LocalPool` of `workers` processes (default: every core this process may use)."""
+    return LocalPool(workers)
 
 
 @contextmanager
 def executor_or_pool(executor: cf.Executor | None, workers: int | None = None) -> Iterator[cf.Executor]:
-    """The caller's executor (left running), or a local pool owned for the `with` block."""
+    """The caller's executor (left running), or a `LocalPool` owned for the `with` block."""
     if executor is not None:
         yield executor
         return
@@ -127,18 +204,22 @@ def parallel_map(
                     other.cancel()
                 raise
 
-        fill()
-        while running:
-            if ordered:
-                future, item = running.popleft()
-            else:
-                done, _ = cf.wait([f for f, _ in running], return_when=cf.FIRST_COMPLETED)
-                index = next(i for i, (f, _) in enumerate(running) if f in done)
-                future, item = running[index]
-                del running[index]
-            value = result(future, item)
+        try:
             fill()
-            yield value
+            while running:
+                if ordered:
+                    future, item = running.popleft()
+                else:
+                    done, _ = cf.wait([f for f, _ in running], return_when=cf.FIRST_COMPLETED)
+                    index = next(i for i, (f, _) in enumerate(running) if f in done)
+                    future, item = running[index]
+                    del running[index]
+                value = result(future, item)
+                fill()
+                yield value
+        finally:  # the reader stopped early (an error, an interruption, a `break`): nothing more starts
+            for other, _ in running:
+                other.cancel()
 
 
 def map_all(

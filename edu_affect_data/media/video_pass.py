@@ -232,17 +232,55 @@ def _partials(job: ChunkJob) -> list[tuple[Path, Path]]:
 
 
 def scan_chunk(job: ChunkJob) -> ChunkFrames:
-    """Run the chunk's one decoding pass; `BrokenMediaError` names the file when it cannot be decoded."""
+    """Run the chunk's one decoding pass; `BrokenMediaError` names the file when it cannot be decoded.
+
+    However it ends (an undecodable file, Ctrl-C or SIGTERM unwinding the worker: `core.interrupt`),
+    ffmpeg is killed and waited for and the half-written proxies are removed: an ffmpeg left behind
+    blocks for ever writing frames into a pipe nobody reads.
+    """
     fps, declared, width, height = _stream_facts(job.video_path)
     command, placed, frame_bytes = _command(job, width, height)
-    for final, _ in _partials(job):
+    partials = _partials(job)
+    for final, _ in partials:
         final.parent.mkdir(parents=True, exist_ok=True)
     faces = FaceDetector() if job.thresholds.face_check else None
     judges = {
         r: FrameClassifier(job.thresholds.black_luma, job.thresholds.frozen_mad, faces=faces, period_s=1.0 / fps)
         for r in job.regions
     }
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        try:
+            pts, kinds, references = _classify_stream(process, job, placed, frame_bytes, judges)
+            for final, partial in partials:
+                partial.replace(final)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            for _, partial in partials:  # none left once renamed
+                partial.unlink(missing_ok=True)
+    shown = pts[pts >= proxy_from(job) - 1e-9]
+    return ChunkFrames(
+        index=job.index,
+        start_s=job.start_s,
+        pts=pts,
+        kinds=kinds,
+        references=references,
+        fps=fps,
+        declared_frames=declared,
+        proxies={region: final for region, (final, _) in zip(job.regions, partials, strict=False)},
+        proxy_start_s=float(shown.min()) if len(shown) else job.start_s,
+        end_s=job.end_s,
+    )
+
+
+def _classify_stream(
+    process: subprocess.Popen[bytes],
+    job: ChunkJob,
+    placed: list[tuple[int, int, int]],
+    frame_bytes: int,
+    judges: dict[str, FrameClassifier],
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Judge every frame ffmpeg writes: (timestamps, kinds per region, reference times per region)."""
     stamps: list[float] = []
     log: list[bytes] = []
     reader = threading.Thread(target=_read_log, args=(process, stamps, log), daemon=True)
@@ -266,31 +304,16 @@ def scan_chunk(job: ChunkJob) -> ChunkFrames:
     code = process.wait()
     reader.join()
     if code != 0 or count == 0:
-        for _, partial in _partials(job):
-            partial.unlink(missing_ok=True)
         tail = b"".join(log[-3:]).decode(errors="replace").strip().splitlines()
         if code != 0:
             raise BrokenMediaError("undecodable video", job.video_path, tail[-1] if tail else f"ffmpeg exit {code}")
         if job.start_s > 0:
             raise BrokenMediaError("truncated video", job.video_path, f"no frame could be decoded from {job.start_s:.1f} s on")
         raise BrokenMediaError("undecodable video", job.video_path, "no frame could be decoded")
-    pts = np.asarray(stamps[:count], dtype=np.float64)
-    shown = pts[pts >= proxy_from(job) - 1e-9]
-    proxies = {}
-    for region, (final, partial) in zip(job.regions if job.proxy else (), _partials(job), strict=True):
-        partial.replace(final)
-        proxies[region] = final
-    return ChunkFrames(
-        index=job.index,
-        start_s=job.start_s,
-        pts=pts,
-        kinds={r: np.asarray(kinds[r], dtype=object) for r in job.regions},
-        references={r: np.asarray(references[r], dtype=np.float64) for r in job.regions},
-        fps=fps,
-        declared_frames=declared,
-        proxies=proxies,
-        proxy_start_s=float(shown.min()) if len(shown) else job.start_s,
-        end_s=job.end_s,
+    return (
+        np.asarray(stamps[:count], dtype=np.float64),
+        {r: np.asarray(kinds[r], dtype=object) for r in job.regions},
+        {r: np.asarray(references[r], dtype=np.float64) for r in job.regions},
     )
 
 

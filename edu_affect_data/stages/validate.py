@@ -191,13 +191,24 @@ def _shards(dataset: Path, out: list[Violation]) -> dict[str, list[Path]]:
     return found
 
 
+class NotADataset(ValueError):
+    """The folder given to validate holds no dataset at all (neither a card nor shards): the user
+    named the wrong folder, which is not a violation of a dataset's promises."""
+
+
 def validate_dataset(path: Path) -> list[Violation]:
-    """Every violated promise of the dataset at `path` (empty list: valid)."""
+    """Every violated promise of the dataset at `path` (empty list: valid).
+
+    `NotADataset` when `path` is not a folder or holds neither `README.md` nor `data/`.
+    """
     import datasets  # noqa: F401  (registers the Array2D extension types)
 
     dataset = Path(path)
     out: list[Violation] = []
     readme = dataset / "README.md"
+    if not dataset.is_dir() or not (readme.exists() or (dataset / "data").exists()):
+        hint = f" (a build folder: its dataset is {dataset / 'dataset'})" if (dataset / "dataset" / "README.md").is_file() else ""
+        raise NotADataset(f"{dataset}: not a dataset folder, it holds no README.md card and no data/{hint}")
     if not readme.exists():
         return [Violation("layout", str(dataset), "no README.md dataset card")]
     shards = _shards(dataset, out)

@@ -20,8 +20,18 @@ if TYPE_CHECKING:
 
 #: Exceptions of this package (by `module.QualName`, subclasses included) that mean "fix what you
 #: gave and rerun": exit 2 and one line, without a traceback. Named, not imported, so deciding an
-#: exit status never imports torch.
-USER_ERRORS = ("edu_emotionnet.media_input.MediaInputError", "edu_emotionnet.runs.DuplicateRunError")
+#: exit status never imports torch. (A training config's `TrainConfigError` is a `ConfigError`,
+#: which the data package's own list names.)
+USER_ERRORS = (
+    "edu_emotionnet.media_input.MediaInputError",
+    "edu_emotionnet.runs.DuplicateRunError",
+    # A run folder's checkpoint that is damaged, missing or from another version (it names the file).
+    "edu_emotionnet.checkpoint.CheckpointError",
+    # A dataset folder that is missing or does not hold the published format.
+    "edu_emotionnet.data.DatasetFormatError",
+    # `predict RUN SESSION` with a session id or split:row the dataset does not have.
+    "edu_emotionnet.streaming.SessionNotFound",
+)
 
 SET_HELP = "Override a config value, dotted key=YAML value (repeatable): --set data=out/dataset --set train.epochs=3"
 

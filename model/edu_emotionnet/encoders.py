@@ -15,6 +15,7 @@ audio frame period come from the dataset (`ModelInputs`), never from constants h
 
 from __future__ import annotations
 
+import errno
 import math
 from dataclasses import dataclass
 
@@ -163,7 +164,7 @@ class ResNetFrameCNN(nn.Module):
         video = config.video
         if video.pretrained is not None:
             if not video.pretrained.is_dir():
-                raise FileNotFoundError(f"model.video.pretrained: {video.pretrained} is not a folder")
+                raise NotADirectoryError(errno.ENOTDIR, "model.video.pretrained is not a folder", str(video.pretrained))
             self.resnet = ResNetModel.from_pretrained(str(video.pretrained), local_files_only=True)
         else:
             self.resnet = ResNetModel(

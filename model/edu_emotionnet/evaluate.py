@@ -32,8 +32,8 @@ from torch.utils.data import DataLoader, Dataset
 from edu_affect_data.core.atomic import atomic_write, atomic_write_text
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.config import TrainConfig
-from edu_emotionnet.data import collate
+from edu_emotionnet.config import TrainConfig, TrainConfigError
+from edu_emotionnet.data import DatasetFormatError, collate
 from edu_emotionnet.distributed import DistContext, ShardSampler
 from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.robustness import KINDS, apply_drop
@@ -340,14 +340,16 @@ def evaluate_model(
 
 def evaluate_run(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
     """Re-evaluate a finished run from `best.pt` and update its results.json (one process)."""
-    from edu_emotionnet.checkpoint import load_trained
+    from edu_emotionnet.checkpoint import BEST, load_trained
     from edu_emotionnet.data import session_datasets
 
     run_dir = Path(run_dir)
     trained = load_trained(run_dir, device)
     model, config = trained.model, trained.config
     if config.data is None:
-        raise ValueError(f"{run_dir}: the stored config names no dataset (data: null)")
+        raise TrainConfigError(f"{run_dir / BEST}: the run's config names no dataset (data: null)")
+    if not Path(config.data).is_dir():
+        raise DatasetFormatError(f"{config.data}: no such dataset folder (the dataset {run_dir} was trained on, as its {BEST} records)")
     datasets, _ = session_datasets(config.data, config.model, config.cache_dir)
     ctx = DistContext.single(device)
     loader = shard_loader(datasets["test"], config.train.batch_size, ctx, num_workers=config.train.num_workers, seed=config.seed)

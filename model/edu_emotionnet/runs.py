@@ -13,6 +13,7 @@ order.
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,10 +127,10 @@ def collect_runs(paths: list[Path]) -> list[ModelRuns]:
     for root in paths:
         root = Path(root)
         if not root.exists():
-            raise FileNotFoundError(f"{root}: no such run folder")
+            raise FileNotFoundError(errno.ENOENT, "no such run folder", str(root))
         found = sorted(p for p in root.rglob(RESULTS) if not is_search_trial(p)) if root.is_dir() else []
         if not found:
-            raise FileNotFoundError(f"{root}: no {RESULTS} under it (train first)")
+            raise FileNotFoundError(errno.ENOENT, f"no {RESULTS} under it (train first)", str(root))
         for path in found:
             result = json.loads(path.read_text())
             try:

@@ -23,7 +23,14 @@ import torch
 
 from edu_emotionnet.attention import StreamState
 from edu_emotionnet.batch import Batch, step_of
-from edu_emotionnet.checkpoint import load_trained
+from edu_emotionnet.checkpoint import (
+    BEST,
+    BEST_KEYS,
+    RETRAIN,
+    load_trained,
+    read_checkpoint,
+    stored_config,
+)
 from edu_emotionnet.config import CLASSES, TrainConfig
 from edu_emotionnet.data import collate
 from edu_emotionnet.outputs import AffectModel
@@ -224,31 +231,46 @@ def session_steps(item: dict[str, Any], step_s: float, audio_period_s: float | N
     return out
 
 
-def find_session(run_dir: Path, session: str, data: Path | None = None) -> dict[str, Any]:
-    """A dataset session as a model input item: by session id, or `split:row` (e.g. `test:3`)."""
-    from edu_emotionnet.checkpoint import BEST, read_checkpoint
-    from edu_emotionnet.config import config_from_dict
+class SessionNotFound(LookupError):
+    """`predict`'s SESSION names no session of the dataset; the message says what the dataset holds."""
+
+
+def find_session(run_dir: Path, session: str, data: Path | None = None, config: TrainConfig | None = None) -> dict[str, Any]:
+    """A dataset session as a model input item: by session id, or `split:row` (e.g. `test:3`).
+
+    `config` is the run's (read from its `best.pt` when not given); `data` defaults to its dataset.
+    """
     from edu_emotionnet.data import SPLITS, session_datasets
 
-    config = config_from_dict(read_checkpoint(Path(run_dir) / BEST)["config"])
+    if config is None:
+        path = Path(run_dir) / BEST
+        config = stored_config(path, read_checkpoint(path, BEST_KEYS, RETRAIN), RETRAIN)
     data = data or config.data
     if data is None:
-        raise ValueError(f"{run_dir}: no dataset in the run's config; pass --data")
+        raise SessionNotFound(f"{run_dir}: the run's config names no dataset; pass --data DATASET")
     datasets, _ = session_datasets(data, config.model, config.cache_dir)
+    sizes = ", ".join(f"{name} {len(datasets[name])}" for name in SPLITS)
     split, sep, row = session.partition(":")
     if sep and split in SPLITS and row.isdigit():
+        rows = len(datasets[split])
+        if int(row) >= rows:
+            within = f"{rows} session{'s' if rows != 1 else ''}: rows 0-{rows - 1}" if rows else "no sessions"
+            raise SessionNotFound(f"{session}: the {split} split of {data} has {within}")
         return datasets[split][int(row)]
     for name in SPLITS:
         ids = datasets[name].rows["session_id"]
         if session in ids:
             return datasets[name][list(ids).index(session)]
-    raise KeyError(f"session {session!r} is in none of {SPLITS} of {data}")
+    raise SessionNotFound(
+        f"session {session!r} is in none of the splits of {data} ({sizes} sessions): give a session id "
+        "of the dataset or SPLIT:ROW, e.g. test:0"
+    )
 
 
 def stream_session(run_dir: Path, session: str, data: Path | None = None) -> tuple[dict[str, Any], StreamingPredictor, list[StepOutput]]:
     """`edu-data predict`: run a dataset session through the streaming predictor step by step."""
     predictor = StreamingPredictor(run_dir)
-    item = find_session(run_dir, session, data)
+    item = find_session(run_dir, session, data, predictor.config)
     return item, predictor, stream_item(predictor, item)
 
 

@@ -41,14 +41,19 @@ from torch.utils.data import DataLoader, DistributedSampler
 from edu_affect_data.core.atomic import atomic_write_text, remove_stale_temporaries
 from edu_emotionnet.checkpoint import (
     BEST,
+    BEST_KEYS,
     LAST,
+    RESTART,
+    RETRAIN,
     LoopState,
     load_last,
+    load_weights,
+    read_checkpoint,
     restore_rng,
     save_best,
     save_last,
 )
-from edu_emotionnet.config import TrainConfig
+from edu_emotionnet.config import TrainConfig, TrainConfigError
 from edu_emotionnet.data import collate, session_datasets
 from edu_emotionnet.distributed import (
     per_rank_batch,
@@ -120,7 +125,7 @@ def _train(
 ) -> dict[str, Any]:
     # ---------------------------------------------------------------- setup
     if config.data is None:
-        raise ValueError("no dataset: set `data:` in the config or pass --set data=PATH")
+        raise TrainConfigError("no dataset: set `data:` in the config or pass --set data=PATH")
     ctx = setup_distributed(config.train.device)
     loop = config.train
     batch_per_rank = per_rank_batch(loop.batch_size, ctx.world_size)
@@ -175,9 +180,10 @@ def _train(
         if finished and (run_dir / RESULTS).exists():  # done before: never score the test split twice
             teardown_distributed(ctx)
             return json.loads((run_dir / RESULTS).read_text()) if ctx.is_main else {}
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        changed = f"the config differs from the one the run started with? {RESTART}"
+        for module, key, what in ((model, "model", "weights"), (optimizer, "optimizer", "optimizer state"),
+                                  (scheduler, "scheduler", "schedule")):
+            load_weights(module, saved[key], run_dir / LAST, saved, what, changed)
         state = LoopState(**saved["loop"])
         restore_rng(saved["rng"])
         if ctx.is_main:
@@ -249,8 +255,8 @@ def _train(
     # ---------------------------------------------------------------- test, once, best checkpoint
     # Every rank loads best.pt (on disk since the last epoch's barrier) and scores its shard of the
     # test split under every robustness drop in one streamed pass; rank 0 gathers and writes.
-    best = torch.load(run_dir / BEST, map_location=ctx.device, weights_only=False)
-    model.load_state_dict(best["model"])
+    best = read_checkpoint(run_dir / BEST, BEST_KEYS, RETRAIN, map_location=ctx.device)
+    load_weights(model, best["model"], run_dir / BEST, best, "weights", RETRAIN)
     test_loader = shard_loader(datasets["test"], batch_per_rank, ctx, num_workers=loop.num_workers, seed=config.seed)
     evaluated = evaluate_model(model, test_loader, config, ctx, run_dir)
     results: dict[str, Any] = {}

@@ -2,7 +2,7 @@
 (and the task and annotation), exit 2; on a build it measures what the aggregate stage measures and
 never writes into the build's own report.
 
-`FAULT_KINDS` counts the kinds covered here (the README's "Faults tried" table reads it).
+`FAULT_KINDS` counts the kinds covered here (the "Faults tried" table of docs/troubleshooting.md reads it).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ that fails on good input is one line naming what failed, exit 1; a traceback onl
 
 The ingest cases run `edu-data build PIPELINE --until ingest` on the `tiny` synthetic corpora (or
 an empty or swapped folder); they stop before any recording is read. `FAULT_KINDS` counts the
-kinds covered here (the README's "Faults tried" table reads it).
+kinds covered here (the "Faults tried" table of docs/troubleshooting.md reads it).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ USER_ERRORS: dict[str, tuple[Callable[[Path, Path], list[str]], Callable[[Path, 
     "malformed --corpus": (lambda t, c: ["--corpus", "mosei"], lambda t, c: Path("mosei"), ("expected NAME=PATH",)),
     "unknown stage": (lambda t, c: ["--until", "ingset"], lambda t, c: Path("ingset"), ("unknown stage",)),
 }
-FAULT_KINDS = len(USER_ERRORS) + 2  # + a killed pool worker, a stage's own failure (exit 1)
+FAULT_KINDS = len(USER_ERRORS) + 3  # + a killed pool worker, a stage's own failure (exit 1), SIGTERM (143)
 
 
 @pytest.mark.parametrize("fault", sorted(USER_ERRORS))
@@ -114,8 +114,21 @@ def test_debug_prints_the_traceback_and_keeps_the_status(tmp_path: Path) -> None
 
 FAILING_STAGES = '''
 import os
+import signal
+import time
 
 from edu_affect_data.core.parallel import parallel_map
+from edu_affect_data.core.stage import StageOutcome
+
+
+def fine(config, paths, *, executor=None):
+    return StageOutcome(True, "fine", ())
+
+
+def terminated(config, paths, *, executor=None):
+    """`kill PID` arrives while the stage works."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
 
 
 def killed(config, paths, *, executor=None):
@@ -129,7 +142,7 @@ def broken(config, paths, *, executor=None):
 
 
 @pytest.fixture()
-def failing_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+def failing_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Replace the build's stages with one stage running `FAILING_STAGES.<name>`."""
     module = f"failing_stages_{os.getpid()}_{tmp_path.name}"
     (tmp_path / "mods").mkdir()
@@ -137,8 +150,9 @@ def failing_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[
     monkeypatch.syspath_prepend(str(tmp_path / "mods"))
     monkeypatch.delitem(sys.modules, module, raising=False)
 
-    def use(name: str) -> None:
-        monkeypatch.setattr(build_module, "STAGES", (StageSpec("only", f"{module}:{name}", ("name",)),))
+    def use(*names: str) -> None:
+        stages = [StageSpec("only" if len(names) == 1 else name, f"{module}:{name}", ("name",)) for name in names]
+        monkeypatch.setattr(build_module, "STAGES", tuple(stages))
 
     return use
 
@@ -151,7 +165,7 @@ def failing_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[
     ],
 )
 def test_a_failed_stage_is_one_line_naming_what_failed(
-    stage: str, words: tuple[str, ...], failing_stage: Callable[[str], None], tmp_path: Path
+    stage: str, words: tuple[str, ...], failing_stage: Callable[..., None], tmp_path: Path
 ) -> None:
     failing_stage(stage)
     config = tmp_path / "pipeline.yaml"
@@ -162,6 +176,17 @@ def test_a_failed_stage_is_one_line_naming_what_failed(
     for word in words:
         assert word in line, (word, line)
     assert line.endswith("(rerun with --debug for the traceback)")
+
+
+def test_sigterm_stops_the_build_with_one_line_naming_the_stage(failing_stage: Callable[..., None], tmp_path: Path) -> None:
+    failing_stage("fine", "terminated")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text("name: faults\n")
+    result = CliRunner().invoke(app, ["build", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 143, result.output
+    assert result.output.splitlines()[-1] == "stopped by SIGTERM in stage terminated (fine done); rerun the same command to resume"
+    assert "Traceback" not in result.output
+    assert (tmp_path / "out" / ".build.lock").read_text() == ""  # released: the rerun is not locked out
 
 
 def test_every_named_user_error_exists() -> None:

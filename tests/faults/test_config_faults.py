@@ -2,7 +2,7 @@
 
 Each case runs `edu-data build CONFIG --until ingest` (and one `edu-data validate`-free stage
 command) through the CLI; nothing is built, and the build folder is left without a state file.
-`FAULT_KINDS` counts the kinds covered here (the README's "Faults tried" table reads it).
+`FAULT_KINDS` counts the kinds covered here (the "Faults tried" table of docs/troubleshooting.md reads it).
 """
 
 from __future__ import annotations

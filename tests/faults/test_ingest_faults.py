@@ -15,7 +15,7 @@ broken download would, runs `run_build(..., until="ingest")`, and checks three t
   session is re-cut (same sessions, same windows, same number of units), the session holding the
   line's unit is `error` naming the file and line, and every other row is as on the pristine corpora.
 
-`FAULT_KINDS` counts the kinds covered here (the README's "Faults tried" table reads it).
+`FAULT_KINDS` counts the kinds covered here (the "Faults tried" table of docs/troubleshooting.md reads it).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ dataset shard equal row for row, every clip byte for byte, and no temporary left
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
@@ -190,15 +191,7 @@ def test_publish_killed_3_times_then_rerun_matches_an_uninterrupted_run(
         f"run_publish(small_config(), BuildPaths({str(paths.out)!r}))\n"
     )
     for at in kill_points("publish", len(expected)):
-        started = time.time_ns()
-
-        def shards_begun(started: int = started) -> int:
-            """Shards this run opened (not the leftovers of the previous kill, which it deletes)."""
-            if not staging.is_dir():
-                return 0
-            return sum(1 for p in staging.iterdir() if _newer(p, started))
-
-        kill_after(script, shards_begun, at, tmp_path / f"publish-{at}.log")
+        kill_after(script, functools.partial(files_since, staging, time.time_ns()), at, tmp_path / f"publish-{at}.log")
         # A reader sees the whole old dataset or none, never half of one.
         assert not paths.dataset.exists() or parquet_contents(paths.dataset, "*.parquet") == expected
 
@@ -207,6 +200,14 @@ def test_publish_killed_3_times_then_rerun_matches_an_uninterrupted_run(
     assert not (paths.out / "dataset.old").exists()
     assert (paths.dataset / "README.md").is_file()
     assert parquet_contents(paths.dataset, "*.parquet") == expected
+
+
+def files_since(folder: Path, since_ns: int) -> int:
+    """Files in `folder` written since `since_ns`: those a run opened, not the leftovers of an earlier
+    run (which it deletes)."""
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in folder.iterdir() if _newer(p, since_ns))
 
 
 def _newer(path: Path, since_ns: int) -> bool:

@@ -14,7 +14,7 @@ Two small builds are damaged: the `tiny` synthetic corpora ingested through the 
 (hand-made sessions, stored as ingest stores them) taken through split, features and publish by
 `run_build`. The same builds are moved with `mv` and continued, validated and trained on from the
 new place, and their published datasets loaded by fresh processes sharing one Hugging Face cache.
-`FAULT_KINDS` counts the kinds covered here (the README's "Faults tried" table reads it).
+`FAULT_KINDS` counts the kinds covered here (the "Faults tried" table of docs/troubleshooting.md reads it).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each case damages a copy of a published build (`tests.features.fake_build.published_build`) and
 checks the violation (its check and where it points) and the CLI: exit 1, the file or split named,
-no traceback. `FAULT_KINDS` counts the kinds covered here (the README's "Faults tried" table reads it).
+no traceback. `FAULT_KINDS` counts the kinds covered here (the "Faults tried" table of docs/troubleshooting.md reads it).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import soundfile as sf
 
 from edu_affect_data import CLASSES
 from edu_affect_data.core.artifacts import LABELS_SCHEMA, SESSIONS_SCHEMA, BuildPaths
+from edu_affect_data.core.manifest import stored_path
 from tests.helpers.media import ffmpeg
 from tests.proxies import with_proxies
 
@@ -142,7 +143,11 @@ def write_tables(paths: BuildPaths, sessions: list[dict], labels: dict[str, str]
     """manifest/sessions.parquet and annotation/labels.parquet (3 votes, unanimous)."""
     paths.sessions.parent.mkdir(parents=True, exist_ok=True)
     paths.labels.parent.mkdir(parents=True, exist_ok=True)
-    sessions = with_proxies(sessions, paths.video_dir)
+    # Stored relative to the build, as the ingest stores them: a copy of the build reads its own proxies.
+    sessions = [
+        {**row, **{key: stored_path(row.get(key), paths.out) for key in ("proxy_path", "frames_path")}}
+        for row in with_proxies(sessions, paths.video_dir)
+    ]
     pq.write_table(pa.Table.from_pylist(sessions, schema=SESSIONS_SCHEMA), paths.sessions)
     rows = [
         {

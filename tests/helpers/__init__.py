@@ -10,5 +10,6 @@ topic that already has a module stay there (the Label Studio server in
 - ``build_state``: a ``build_state.json`` for a build folder assembled by hand;
 - ``media``: running ffmpeg, decoding a whole video with OpenCV;
 - ``model``: a seeded model and a first batch over the planted dataset;
+- ``processes``: the processes of a process group still alive (the signal tests, bench/interrupt.py);
 - ``synth``: where the synthetic corpora put a recording's files.
 """

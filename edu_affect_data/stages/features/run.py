@@ -4,9 +4,15 @@ Per-session extractors (`runs_batched` false: MFCC, JPEG-only frames, plugins) r
 processes, one task per session through `parallel_map` on a `concurrent.futures.Executor` (the
 build's pool, a Dask `Client.get_executor()`, or a local pool), and the worker writes the
 session's part of each extractor itself so no frames travel back through pickling. Batched
-extractors (the text encoder, the frame embedder) run in a thread of the parent while the workers
-do the per-session media work, in fixed chunks of each split's sessions sorted by id, so a resumed run batches exactly like an uninterrupted one and
-produces the same floats.
+extractors (the text encoder, the frame embedder) run in the parent's main thread while the
+workers do the per-session media work, in fixed chunks of each split's sessions sorted by id, so a
+resumed run batches exactly like an uninterrupted one and produces the same floats.
+
+The model work is in the main thread because that is where Ctrl-C and SIGTERM arrive
+(`core.interrupt`): an interrupted build stops between two forward passes. A helper thread feeds
+the workers and collects their figures; it only waits on futures and writes nothing, so an
+interruption never waits for it (were the model in a thread, the stage would wait for a chunk of
+32 sessions' frames to be embedded, tens of seconds, before it could stop).
 
 Each part is named by the hash of its inputs (the session's media and window, the extractor and
 its settings), so after a crash or kill -9 a rerun computes only what is missing; an extractor
@@ -22,12 +28,14 @@ from __future__ import annotations
 
 import errno
 import shutil
+import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator
+from concurrent.futures import Future
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel
@@ -35,7 +43,7 @@ from pydantic import BaseModel
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import remove_stale_temporaries
 from edu_affect_data.core.fingerprint import json_digest
-from edu_affect_data.core.parallel import WorkerLost, parallel_map
+from edu_affect_data.core.parallel import WorkerLost, executor_or_pool, parallel_map
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.stages.features import parts
 from edu_affect_data.stages.features.extractor import ExtractorError, FeatureExtractor, SessionInput
@@ -51,6 +59,8 @@ if TYPE_CHECKING:
     import datasets
 
 __all__ = ["FeatureError", "load_plan", "run_features"]
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -215,9 +225,7 @@ def no_space_error(folder: Path, what: str) -> FeatureError:
     )
 
 
-def _run_sessions(
-    tasks: list[SessionTask], executor: cf.Executor | None, workers: int | None, folder: Path
-) -> Iterator[SessionResult]:
+def _run_sessions(tasks: list[SessionTask], executor: cf.Executor, folder: Path) -> Generator[SessionResult, None, None]:
     """Per-session tasks in order; a failure names its session (results arrive in task order)."""
     from tqdm import tqdm
 
@@ -225,7 +233,6 @@ def _run_sessions(
         extract_session,
         tasks,
         executor=executor,
-        workers=workers,
         describe=lambda task: f"session {task.session.session_id}",
     )
     with tqdm(total=len(tasks), desc="features: per session", unit="session", mininterval=1.0) as bar:
@@ -244,8 +251,12 @@ def _run_sessions(
             yield result
 
 
-def _run_chunks(chunks: list[Chunk], folder: Path) -> dict[str, float]:
-    """Run batched extractors on the chunks that have no part yet; seconds per extractor and their stats."""
+def _run_chunks(chunks: list[Chunk], folder: Path, stop: Callable[[], bool]) -> dict[str, float]:
+    """Run batched extractors on the chunks that have no part yet; seconds per extractor and their stats.
+
+    Ends early, before the next chunk, once `stop()` is true (the per-session work failed: waiting
+    for every chunk would only delay its error).
+    """
     from tqdm import tqdm
 
     seconds: dict[str, float] = {}
@@ -253,6 +264,8 @@ def _run_chunks(chunks: list[Chunk], folder: Path) -> dict[str, float]:
     extractors = {chunk.job.extractor.name: chunk.job.extractor for chunk in todo}
     try:
         for chunk in tqdm(todo, desc="features: batched", unit="chunk", mininterval=1.0):
+            if stop():
+                break
             job = chunk.job
             started = time.perf_counter()
             values = job.extractor.extract_batch(list(chunk.sessions), job.settings)
@@ -280,6 +293,43 @@ def _run_chunks(chunks: list[Chunk], folder: Path) -> dict[str, float]:
     return seconds
 
 
+def _session_figures(
+    tasks: list[SessionTask], executor: cf.Executor, folder: Path, stop: threading.Event
+) -> tuple[dict[str, float], float]:
+    """The helper thread's work: every per-session task, its figures summed, and the seconds it took.
+
+    Stops reading results once `stop` is set (the stage is unwinding); the window then cancels
+    what has not started.
+    """
+    started = time.perf_counter()
+    figures: dict[str, float] = {}
+    if not tasks:
+        return figures, 0.0
+    with closing(_run_sessions(tasks, executor, folder)) as results:
+        for result in results:
+            if stop.is_set():
+                break
+            for key, value in result.figures.items():
+                figures[key] = figures.get(key, 0.0) + value
+    return figures, time.perf_counter() - started
+
+
+def _in_background(fn: Callable[..., R], *args: Any) -> Future[R]:
+    """`fn(*args)` in a daemon thread: a process that is stopping (interrupted) never waits for it."""
+    future: Future[R] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="features-per-session", daemon=True).start()
+    return future
+
+
 def _remove_stale(folder: Path, kept: dict[str, list[Path]]) -> int:
     """Delete temporaries, parts of an older plan and folders of extractors no longer selected."""
     removed = remove_stale_temporaries(folder)  # the index's, after a kill while writing it
@@ -292,12 +342,6 @@ def _remove_stale(folder: Path, kept: dict[str, list[Path]]) -> int:
     return removed
 
 
-def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
-    """`fn(*args)` and the seconds it took."""
-    started = time.perf_counter()
-    return fn(*args), time.perf_counter() - started
-
-
 def run_features(config: FeatureSettings, paths: BuildPaths, *, executor: cf.Executor | None = None) -> StageOutcome:
     """Extract every assigned session's features into `features/`, resuming finished parts.
 
@@ -306,19 +350,23 @@ def run_features(config: FeatureSettings, paths: BuildPaths, *, executor: cf.Exe
     plan = plan_parts(load_plan(paths), config, paths.features_dir, build_dir=paths.out)
     stale = _remove_stale(paths.features_dir, plan.kept)
     computed = sum(len(task.jobs) for task in plan.tasks)
-    figures: dict[str, float] = {}
     batch_computed = sum(1 for chunk in plan.chunks if not chunk.job.part.exists())
-    started = time.perf_counter()
-    # The batched extractors (the text model, the frame embedder: CUDA when present) run in a parent
-    # thread while the workers do the per-session media work, instead of after it.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="features-batched") as parent:
-        batched = parent.submit(_timed, _run_chunks, plan.chunks, paths.features_dir)
-        if plan.tasks:
-            for result in _run_sessions(plan.tasks, executor, config.features.workers, paths.features_dir):
-                for key, value in result.figures.items():
-                    figures[key] = figures.get(key, 0.0) + value
-        per_session_s = time.perf_counter() - started
-        chunk_figures, batched_s = batched.result()
+    stop = threading.Event()
+    # The pool is held here, not in the helper thread, so that an interruption (raised in this
+    # thread) stops it (`LocalPool.stop`); a local pool starts no process before its first task.
+    with executor_or_pool(executor, config.features.workers) as pool:
+        sessions = _in_background(_session_figures, plan.tasks, pool, paths.features_dir, stop)
+        try:
+            started = time.perf_counter()
+
+            def failed() -> bool:
+                return sessions.done() and sessions.exception() is not None
+
+            chunk_figures = _run_chunks(plan.chunks, paths.features_dir, failed)
+            batched_s = time.perf_counter() - started
+            figures, per_session_s = sessions.result()
+        finally:
+            stop.set()
     figures.update(chunk_figures)
 
     names = list(config.features.extractors)
