@@ -1,7 +1,10 @@
 """The published dataset as padded, masked batches (docs/contracts.md, "Dataset features").
 
-Rows come from `datasets.load_dataset(folder).with_format("torch")`, reading only the columns
-the model's modalities need. Video is read as `model.video.input` says: `embeddings` reads the
+Rows come from `datasets.load_dataset(folder)`, reading only the columns the model's modalities
+need, a batch at a time: the DataLoader asks `SessionDataset.__getitems__` for a batch's indices,
+which takes those rows from the memory-mapped Arrow table at once and turns each column into one
+numpy array (`batch_rows`), cut into per-session views. `datasets`' per-row formatter (one Python
+pass and one extension-type conversion per row and column) cost 16x the Arrow read. Video is read as `model.video.input` says: `embeddings` reads the
 stored `frame_embeddings` (float16, D per frame) and never touches a pixel; `pixels` reads the
 JPEG frames, decoded by `datasets` (full-size configs, in DataLoader workers) or from the
 down-scaled frame cache (CPU configs).
@@ -10,10 +13,13 @@ down-scaled frame cache (CPU configs).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
@@ -174,6 +180,59 @@ def n_steps_of(duration_s: float, step_s: float) -> int:
     return max(1, math.ceil(duration_s / step_s - 1e-6))
 
 
+def _is_list(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind))
+
+
+def _list_bounds(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """A list array's per-row bounds in its values (first 0, last the values' length) and those values."""
+    if pa.types.is_fixed_size_list(array.type):
+        size = array.type.list_size
+        return np.arange(len(array) + 1) * size, array.values.slice(array.offset * size, len(array) * size)
+    offsets = array.offsets.to_numpy()  # `.values` ignores a slice's offset; `.offsets` does not
+    return offsets - offsets[0], array.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+
+
+def _formatted(values: np.ndarray, keep_float16: bool) -> np.ndarray:
+    """`values` in the dtype `datasets`' torch formatter gives (integers int64, floats float32, the
+    rest as they are), as a fresh writable array; float16 kept when `keep_float16`."""
+    if np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.int64)
+    if np.issubdtype(values.dtype, np.floating) and not (keep_float16 and values.dtype == np.float16):
+        return values.astype(np.float32)
+    return values.copy()
+
+
+def batch_rows(column: pa.ChunkedArray | pa.Array, *, keep_float16: bool = False) -> list[np.ndarray]:
+    """One Arrow column of a batch as one array per row, equal to what `datasets`' torch formatter
+    gives for each row, converted in one numpy operation per column (the rows are views into it).
+
+    A scalar column gives 0-d arrays; a sequence 1-d; a sequence of sequences (an `Array2D`) 2-d
+    (an empty one (0, width), or (0,) when no row of the batch has an element to give the width). `keep_float16` leaves float16 values
+    as stored (the frame embeddings: the formatter's float32 would be cast straight back).
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(array, pa.ExtensionArray):  # `datasets`' Array2D: nested lists underneath
+        array = array.storage
+    if not _is_list(array.type):
+        scalars = _formatted(array.to_numpy(zero_copy_only=False), keep_float16)
+        return [scalars[k, ...] for k in range(len(scalars))]
+    rows, values = _list_bounds(array)
+    counts = np.diff(rows)
+    nested = _is_list(values.type)
+    if nested:
+        inner, values = _list_bounds(values)
+        rows = inner[rows]
+    leaves = _formatted(values.to_numpy(zero_copy_only=False), keep_float16)
+    cut = np.split(leaves, rows[1:-1])
+    if not nested:
+        return cut
+    if not counts.any():  # no element in the whole batch, so no width to give them
+        return cut
+    width = len(leaves) // int(counts.sum())
+    return [part.reshape(count, width) for part, count in zip(cut, counts, strict=True)]
+
+
 class SessionDataset(TorchDataset):
     """One split as tensors, each modality read from the column `inputs` names. Video (`video_input`):
     the stored frame embeddings, or pixels from `frame_cache` when given, else decoded by `datasets`."""
@@ -197,8 +256,14 @@ class SessionDataset(TorchDataset):
             read["video"] = COMPANION_COLUMNS["video"]  # the pixels come from the cache
         columns = list(BASE_COLUMNS) + [c for m in modalities for c in read[m]]
         self.video_input = video_input
-        self.rows = split.select_columns(columns).with_format(
-            "torch", columns=[c for c in columns if c != "session_id"], output_all_columns=True
+        # The Arrow-backed rows (no format: `rows[name]` is a column); batches read from `arrow`.
+        self.rows = split.select_columns(columns)
+        self.arrow = self.rows.with_format("arrow")
+        # Pixels without a cache are JPEGs that `datasets` decodes, one session at a time.
+        self.pixels = (
+            split.select_columns(["frames"]).with_format("torch")
+            if "video" in modalities and video_input == "pixels" and frame_cache is None
+            else None
         )
         self.modalities = modalities
         self.step_s = step_s
@@ -210,14 +275,38 @@ class SessionDataset(TorchDataset):
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if self.memory is None:
-            return self._read(int(index))
-        if int(index) not in self.memory:
-            self.memory[int(index)] = self._read(int(index))
-        return self.memory[int(index)]
+        return self.__getitems__([int(index)])[0]
 
-    def _read(self, index: int) -> dict[str, Any]:
-        row = self.rows[index]
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The items of `indices` (what the DataLoader asks for a batch), unread ones in one Arrow read."""
+        indices = [int(i) for i in indices]
+        kept = self.memory if self.memory is not None else {}
+        unread = list(dict.fromkeys(i for i in indices if i not in kept))
+        read = dict(zip(unread, self._read(unread), strict=True)) if unread else {}
+        if self.memory is not None:
+            self.memory.update(read)
+        return [kept[i] if i in kept else read[i] for i in indices]
+
+    def _read(self, indices: list[int]) -> list[dict[str, Any]]:
+        table = self.arrow[indices]
+        embeddings = self.inputs["video"].column if "video" in self.modalities and self.video_input == "embeddings" else None
+        columns = {
+            name: batch_rows(table.column(name), keep_float16=name == embeddings)
+            for name in table.column_names
+            if name not in ("session_id", "frames")
+        }
+        session_ids = table.column("session_id").to_pylist()
+        return [
+            self._item(index, {"session_id": session_ids[k], **{name: torch.from_numpy(rows[k]) for name, rows in columns.items()}})
+            for k, index in enumerate(indices)
+        ]
+
+    def _pixels(self, index: int) -> Any:
+        assert self.pixels is not None, "pixels are read from the frame cache"
+        return self.pixels[index]["frames"]
+
+    def _item(self, index: int, row: dict[str, Any]) -> dict[str, Any]:
+        """One session's item from its row (each column as `datasets`' torch formatter gives it)."""
         item: dict[str, Any] = {
             "session_id": row["session_id"],
             "label": int(row["label"]),
@@ -232,7 +321,7 @@ class SessionDataset(TorchDataset):
             video = self.inputs["video"]
             item["frame_embeddings"] = row[video.column].to(torch.float16).reshape(-1, video.width)
         elif "video" in self.modalities:
-            frames = self.frame_cache.frames(index) if self.frame_cache is not None else row["frames"]
+            frames = self.frame_cache.frames(index) if self.frame_cache is not None else self._pixels(index)
             if not isinstance(frames, torch.Tensor):  # a session with no frames decodes to an empty list
                 frames = torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
             item["frames"] = frames

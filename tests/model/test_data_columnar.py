@@ -1,0 +1,127 @@
+"""Batches read a batch at a time from Arrow equal those built row by row through `datasets`' torch formatter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+from datasets import Array2D, Dataset, Features, Sequence, Value
+from edu_emotionnet.batch import Batch
+from edu_emotionnet.config import ModelConfig, TrainConfig, VideoEncoderConfig
+from edu_emotionnet.data import SessionDataset, batch_rows, collate, session_datasets
+from torch.utils.data import DataLoader
+
+from tests.features.fake_build import published_build
+
+MODALITIES = ("audio", "video", "text")
+
+
+def per_row_items(dataset: SessionDataset, indices: list[int]) -> list[dict]:
+    """Items as the loader made them before batch reads: each row through `with_format("torch")`."""
+    columns = dataset.rows.column_names
+    rows = dataset.rows.with_format("torch", columns=[c for c in columns if c != "session_id"], output_all_columns=True)
+    pixels = dataset.pixels
+    items = []
+    for index in indices:
+        row = dict(rows[index])
+        if pixels is not None:
+            row["frames"] = pixels[index]["frames"]
+        items.append(dataset._item(index, row))
+    return items
+
+
+def assert_same_batch(new: Batch, old: Batch) -> None:
+    for f in fields(Batch):
+        a, b = getattr(new, f.name), getattr(old, f.name)
+        if isinstance(b, torch.Tensor):
+            assert isinstance(a, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape, f.name
+            assert torch.equal(a, b), f.name
+        else:
+            assert a == b, f.name
+
+
+def assert_loader_matches_per_row_reads(dataset: SessionDataset, batch_size: int) -> int:
+    """Every batch of a shuffled DataLoader over `dataset` equals collate of the per-row items."""
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0)).tolist()
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=order, collate_fn=collate)
+    batches = 0
+    for start, batch in zip(range(0, len(order), batch_size), loader, strict=True):
+        assert_same_batch(batch, collate(per_row_items(dataset, order[start : start + batch_size])))
+        batches += 1
+    return batches
+
+
+@pytest.mark.slow
+def test_batches_of_a_published_build_equal_per_row_reads(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The real pipeline's columns (MFCC, frame times and availability, float16 token embeddings, int
+    masks); its video is JPEG frames, read from the down-scaled frame cache as the CPU configs do."""
+    data = published_build(tmp_path_factory.getbasetemp()).dataset
+    model = ModelConfig(video=VideoEncoderConfig(input="pixels", backbone="small_cnn", frame_size=32))
+    datasets, _ = session_datasets(data, model, tmp_path_factory.mktemp("frame-cache"), modalities=MODALITIES)
+    for split in ("train", "test"):
+        assert assert_loader_matches_per_row_reads(datasets[split], batch_size=4) >= 2
+    item = datasets["train"][1]
+    assert item["audio"].dtype == torch.float32 and item["tokens"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("video", ["embeddings", "pixels"])
+def test_batches_of_the_planted_dataset_equal_per_row_reads(make_config: Callable[..., TrainConfig], video: str) -> None:
+    """The planted set: float16 embeddings and tokens, fixed-size token columns, JPEG frames (224 px:
+    decoded by `datasets`), sessions of different lengths in one batch."""
+    config = make_config()
+    model = ModelConfig(video=VideoEncoderConfig(input="embeddings") if video == "embeddings" else
+                        VideoEncoderConfig(input="pixels", backbone="small_cnn", frame_size=224))
+    datasets, _ = session_datasets(config.data, model, config.cache_dir)
+    assert assert_loader_matches_per_row_reads(datasets["validation"], batch_size=5) == 4
+
+
+def test_in_memory_batches_reuse_the_kept_items(make_config: Callable[..., TrainConfig]) -> None:
+    config = make_config()
+    datasets, _ = session_datasets(config.data, ModelConfig(video=config.model.video), config.cache_dir, in_memory=True)
+    train = datasets["train"]
+    first = train.__getitems__([3, 1, 3])
+    assert first[0] is first[2] and train.memory is not None and set(train.memory) == {1, 3}
+    again = train.__getitems__([1, 2])
+    assert again[0] is first[1] and set(train.memory) == {1, 2, 3}
+    assert_same_batch(collate(again), collate(per_row_items(train, [1, 2])))
+
+
+def test_batch_rows_cuts_every_column_kind_like_the_formatter(tmp_path: Path) -> None:
+    """Scalars, sequences (variable and fixed length), Array2D with a variable first dimension (some
+    empty), float16 kept or widened; a taken (re-ordered) batch; against `with_format("torch")`."""
+    features = Features({
+        "label": Value("int8"),
+        "start_s": Value("float64"),
+        "times": Sequence(Value("float32")),
+        "mask": Sequence(Value("int8"), length=3),
+        "flags": Sequence(Value("bool")),
+        "matrix": Array2D(shape=(None, 2), dtype="float16"),
+        "fixed": Array2D(shape=(2, 3), dtype="float32"),
+    })
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, n in enumerate((2, 0, 3, 1)):
+        rows.append({
+            "label": i, "start_s": 0.1 * i, "times": rng.random(n).astype(np.float32).tolist(),
+            "mask": [1, 0, i % 2], "flags": [bool(k % 2) for k in range(n)],
+            "matrix": rng.standard_normal((n, 2)).astype(np.float16), "fixed": rng.random((2, 3)).astype(np.float32),
+        })
+    dataset = Dataset.from_list(rows, features=features)
+    order = [2, 0, 3, 1]
+    table = dataset.with_format("arrow")[order]
+    formatted = dataset.with_format("torch")
+    for name in features:
+        cut = batch_rows(table.column(name))
+        for k, index in enumerate(order):
+            expected = formatted[index][name]
+            got = torch.from_numpy(cut[k])
+            assert got.dtype == expected.dtype and got.shape == expected.shape and torch.equal(got, expected), (name, index)
+    kept = batch_rows(table.column("matrix"), keep_float16=True)
+    assert kept[0].dtype == np.float16 and np.array_equal(kept[0], np.asarray(rows[2]["matrix"]))
+    sliced = pa.chunked_array([table.column("times").combine_chunks().slice(1, 2)])  # an offset into its values
+    assert [a.tolist() for a in batch_rows(sliced)] == [formatted[i]["times"].tolist() for i in order[1:3]]
