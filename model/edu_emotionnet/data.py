@@ -2,9 +2,9 @@
 
 Rows come from `datasets.load_dataset(folder)`, reading only the columns the model's modalities
 need, a batch at a time: the DataLoader asks `SessionDataset.__getitems__` for a batch's indices,
-which takes those rows from the memory-mapped Arrow table at once and turns each column into one
-numpy array (`batch_rows`), cut into per-session views. `datasets`' per-row formatter (one Python
-pass and one extension-type conversion per row and column) cost 16x the Arrow read. Video is read as `model.video.input` says: `embeddings` reads the
+whose rows are read from the memory-mapped Arrow table column by column (`columns.ArrowRows`: one
+numpy array per column, cut into per-session views), equal to what `datasets`' per-row torch
+formatter gives, at a fraction of its cost (bench/loader_speed.py). Video is read as `model.video.input` says: `embeddings` reads the
 stored `frame_embeddings` (float16, D per frame) and never touches a pixel; `pixels` reads the
 JPEG frames, decoded by `datasets` (full-size configs, in DataLoader workers) or from the
 down-scaled frame cache (CPU configs).
@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
@@ -29,6 +27,7 @@ from edu_affect_data.stages.features.extractor import ExtractorError
 from edu_affect_data.stages.features.options import FeaturesConfig
 from edu_affect_data.stages.features.registry import column_owner, known_names
 from edu_emotionnet.batch import Batch
+from edu_emotionnet.columns import ArrowRows
 from edu_emotionnet.config import CLASSES, ModelConfig, VideoInput
 from edu_emotionnet.frame_cache import FrameCache, build_frame_cache, cache_folder
 from edu_emotionnet.inputs import InputsConfig, InputSpec, ModelInputs
@@ -180,59 +179,6 @@ def n_steps_of(duration_s: float, step_s: float) -> int:
     return max(1, math.ceil(duration_s / step_s - 1e-6))
 
 
-def _is_list(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind))
-
-
-def _list_bounds(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """A list array's per-row bounds in its values (first 0, last the values' length) and those values."""
-    if pa.types.is_fixed_size_list(array.type):
-        size = array.type.list_size
-        return np.arange(len(array) + 1) * size, array.values.slice(array.offset * size, len(array) * size)
-    offsets = array.offsets.to_numpy()  # `.values` ignores a slice's offset; `.offsets` does not
-    return offsets - offsets[0], array.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-
-
-def _formatted(values: np.ndarray, keep_float16: bool) -> np.ndarray:
-    """`values` in the dtype `datasets`' torch formatter gives (integers int64, floats float32, the
-    rest as they are), as a fresh writable array; float16 kept when `keep_float16`."""
-    if np.issubdtype(values.dtype, np.integer):
-        return values.astype(np.int64)
-    if np.issubdtype(values.dtype, np.floating) and not (keep_float16 and values.dtype == np.float16):
-        return values.astype(np.float32)
-    return values.copy()
-
-
-def batch_rows(column: pa.ChunkedArray | pa.Array, *, keep_float16: bool = False) -> list[np.ndarray]:
-    """One Arrow column of a batch as one array per row, equal to what `datasets`' torch formatter
-    gives for each row, converted in one numpy operation per column (the rows are views into it).
-
-    A scalar column gives 0-d arrays; a sequence 1-d; a sequence of sequences (an `Array2D`) 2-d
-    (an empty one (0, width), or (0,) when no row of the batch has an element to give the width). `keep_float16` leaves float16 values
-    as stored (the frame embeddings: the formatter's float32 would be cast straight back).
-    """
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if isinstance(array, pa.ExtensionArray):  # `datasets`' Array2D: nested lists underneath
-        array = array.storage
-    if not _is_list(array.type):
-        scalars = _formatted(array.to_numpy(zero_copy_only=False), keep_float16)
-        return [scalars[k, ...] for k in range(len(scalars))]
-    rows, values = _list_bounds(array)
-    counts = np.diff(rows)
-    nested = _is_list(values.type)
-    if nested:
-        inner, values = _list_bounds(values)
-        rows = inner[rows]
-    leaves = _formatted(values.to_numpy(zero_copy_only=False), keep_float16)
-    cut = np.split(leaves, rows[1:-1])
-    if not nested:
-        return cut
-    if not counts.any():  # no element in the whole batch, so no width to give them
-        return cut
-    width = len(leaves) // int(counts.sum())
-    return [part.reshape(count, width) for part, count in zip(cut, counts, strict=True)]
-
-
 class SessionDataset(TorchDataset):
     """One split as tensors, each modality read from the column `inputs` names. Video (`video_input`):
     the stored frame embeddings, or pixels from `frame_cache` when given, else decoded by `datasets`."""
@@ -256,9 +202,8 @@ class SessionDataset(TorchDataset):
             read["video"] = COMPANION_COLUMNS["video"]  # the pixels come from the cache
         columns = list(BASE_COLUMNS) + [c for m in modalities for c in read[m]]
         self.video_input = video_input
-        # The Arrow-backed rows (no format: `rows[name]` is a column); batches read from `arrow`.
+        # The Arrow-backed rows (no format: `rows[name]` is a column); batches are taken from its table.
         self.rows = split.select_columns(columns)
-        self.arrow = self.rows.with_format("arrow")
         # Pixels without a cache are JPEGs that `datasets` decodes, one session at a time.
         self.pixels = (
             split.select_columns(["frames"]).with_format("torch")
@@ -270,6 +215,13 @@ class SessionDataset(TorchDataset):
         self.frame_cache = frame_cache
         # Items are only read, never changed in place (collate copies them into padded batches).
         self.memory: dict[int, dict[str, Any]] | None = {} if in_memory else None
+        # The table's columns as numpy views, and its session ids, from the first read on.
+        self.columns: tuple[ArrowRows, list[str]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["columns"] = None  # views of this process's memory map: a DataLoader worker builds its own
+        return state
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -288,17 +240,18 @@ class SessionDataset(TorchDataset):
         return [kept[i] if i in kept else read[i] for i in indices]
 
     def _read(self, indices: list[int]) -> list[dict[str, Any]]:
-        table = self.arrow[indices]
+        if self.columns is None:
+            table = self.rows.data.table
+            numeric = [c for c in self.rows.column_names if c not in ("session_id", "frames")]
+            self.columns = ArrowRows(table, numeric), table.column("session_id").to_pylist()
+        arrow, session_ids = self.columns
+        mapping = self.rows._indices  # a split that was `select`ed or shuffled reads its rows through this
+        rows = indices if mapping is None else mapping.column(0).to_numpy()[indices].tolist()
         embeddings = self.inputs["video"].column if "video" in self.modalities and self.video_input == "embeddings" else None
-        columns = {
-            name: batch_rows(table.column(name), keep_float16=name == embeddings)
-            for name in table.column_names
-            if name not in ("session_id", "frames")
-        }
-        session_ids = table.column("session_id").to_pylist()
+        columns = arrow.take(rows, keep_float16=(embeddings,) if embeddings else ())
         return [
-            self._item(index, {"session_id": session_ids[k], **{name: torch.from_numpy(rows[k]) for name, rows in columns.items()}})
-            for k, index in enumerate(indices)
+            self._item(index, {"session_id": session_ids[row], **{name: torch.from_numpy(cut[k]) for name, cut in columns.items()}})
+            for k, (index, row) in enumerate(zip(indices, rows, strict=True))
         ]
 
     def _pixels(self, index: int) -> Any:
@@ -338,9 +291,10 @@ class SessionDataset(TorchDataset):
 
 def _pad(seqs: list[torch.Tensor], fill: float | bool = 0) -> torch.Tensor:
     longest = max(1, *(s.shape[0] for s in seqs))
-    out = torch.full((len(seqs), longest, *seqs[0].shape[1:]), fill, dtype=seqs[0].dtype)
-    for i, s in enumerate(seqs):
+    out = torch.empty((len(seqs), longest, *seqs[0].shape[1:]), dtype=seqs[0].dtype)
+    for i, s in enumerate(seqs):  # each element written once: the values, then the padding
         out[i, : s.shape[0]] = s
+        out[i, s.shape[0] :] = fill
     return out
 
 

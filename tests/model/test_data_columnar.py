@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -12,8 +11,9 @@ import pytest
 import torch
 from datasets import Array2D, Dataset, Features, Sequence, Value
 from edu_emotionnet.batch import Batch
+from edu_emotionnet.columns import ArrowRows
 from edu_emotionnet.config import ModelConfig, TrainConfig, VideoEncoderConfig
-from edu_emotionnet.data import SessionDataset, batch_rows, collate, session_datasets
+from edu_emotionnet.data import SessionDataset, collate, session_datasets
 from torch.utils.data import DataLoader
 
 from tests.features.fake_build import published_build
@@ -91,9 +91,9 @@ def test_in_memory_batches_reuse_the_kept_items(make_config: Callable[..., Train
     assert_same_batch(collate(again), collate(per_row_items(train, [1, 2])))
 
 
-def test_batch_rows_cuts_every_column_kind_like_the_formatter(tmp_path: Path) -> None:
+def test_arrow_rows_cut_every_column_kind_like_the_formatter() -> None:
     """Scalars, sequences (variable and fixed length), Array2D with a variable first dimension (some
-    empty), float16 kept or widened; a taken (re-ordered) batch; against `with_format("torch")`."""
+    empty), float16 kept or widened; rows re-ordered across chunks; against `with_format("torch")`."""
     features = Features({
         "label": Value("int8"),
         "start_s": Value("float64"),
@@ -112,16 +112,18 @@ def test_batch_rows_cuts_every_column_kind_like_the_formatter(tmp_path: Path) ->
             "matrix": rng.standard_normal((n, 2)).astype(np.float16), "fixed": rng.random((2, 3)).astype(np.float32),
         })
     dataset = Dataset.from_list(rows, features=features)
+    table = pa.concat_tables([dataset.data.table.slice(0, 1), dataset.data.table.slice(1)])  # two chunks
     order = [2, 0, 3, 1]
-    table = dataset.with_format("arrow")[order]
+    taken = ArrowRows(table, list(features)).take(order)
     formatted = dataset.with_format("torch")
     for name in features:
-        cut = batch_rows(table.column(name))
         for k, index in enumerate(order):
             expected = formatted[index][name]
-            got = torch.from_numpy(cut[k])
+            got = torch.from_numpy(taken[name][k])
             assert got.dtype == expected.dtype and got.shape == expected.shape and torch.equal(got, expected), (name, index)
-    kept = batch_rows(table.column("matrix"), keep_float16=True)
-    assert kept[0].dtype == np.float16 and np.array_equal(kept[0], np.asarray(rows[2]["matrix"]))
-    sliced = pa.chunked_array([table.column("times").combine_chunks().slice(1, 2)])  # an offset into its values
-    assert [a.tolist() for a in batch_rows(sliced)] == [formatted[i]["times"].tolist() for i in order[1:3]]
+    kept = ArrowRows(table, ["matrix"]).take([2], keep_float16=["matrix"])["matrix"][0]
+    assert kept.dtype == np.float16 and np.array_equal(kept, np.asarray(rows[2]["matrix"]))
+    sliced = pa.table({"times": table.column("times").combine_chunks().slice(1, 2)})  # an offset into its values
+    assert [a.tolist() for a in ArrowRows(sliced, ["times"]).take([1, 0])["times"]] == [
+        formatted[i]["times"].tolist() for i in (2, 1)
+    ]
