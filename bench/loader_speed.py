@@ -10,8 +10,9 @@ the page cache for all):
 
 - `loader`: one epoch of the training split through a DataLoader over `SessionDataset` (batch reads
   from Arrow, `collate`; num_workers 0, shuffled), video input `embeddings`, all three modalities;
-- `per-row`: the same batches built row by row through `datasets`' `with_format("torch")` (how the
-  loader read before issue 24), for context;
+- `per-row`: the same batches built row by row through `datasets`' `with_format("torch")` and
+  `collate` (how the loader read before issue 24: `tests/model/test_data_columnar.py`'s reference),
+  for context;
 - `floor`: the same columns read with pyarrow from `datasets`' memory-mapped Arrow cache files and
   turned into numpy arrays (every list column flattened to its values, copied so the pages are
   read), the whole split at once: no batching, no shuffling, no padding.
@@ -77,16 +78,18 @@ def main() -> None:
         columns = train.rows.column_names
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).tolist()
         batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
-        per_row = train.rows.with_format("torch", columns=[c for c in columns if c != "session_id"], output_all_columns=True)
         files = [f["filename"] for f in train.rows.cache_files]
 
         def loader() -> None:
             for _ in DataLoader(train, batch_size=args.batch_size, sampler=order, collate_fn=collate):
                 pass
 
+        sys.path.insert(0, str(ROOT))
+        from tests.model.test_data_columnar import per_row_items
+
         def row_by_row() -> None:
             for indices in batches:
-                collate([train._item(i, dict(per_row[i])) for i in indices])
+                collate(per_row_items(train, indices))
 
         def floor() -> None:
             for name in files:

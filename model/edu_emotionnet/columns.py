@@ -4,8 +4,8 @@
 extension type from its JSON on every slice) and its torch formatter converts each row's columns
 one by one, which cost 16x the Arrow read of the same columns. Here each column of the table is
 seen once, per process, as the numpy values of each of its chunks (views of the memory map, no
-copy) with each row's bounds in them; a batch of any rows is then one `np.concatenate` of their
-slices per column, converted to its dtype in the same pass, and cut into per-row views.
+copy) with each row's bounds in them; a batch of any rows is then each column's rows copied once
+into one array padded to the batch's longest, converted to its dtype on the way.
 
 The values equal what `datasets`' torch formatter gives for each row: integers as int64, floats as
 float32 (float16 kept where asked: the frame embeddings, which the formatter would widen only for
@@ -50,19 +50,34 @@ class ColumnChunk:
     values: np.ndarray  # the leaf values (a view of the memory map where Arrow allows)
     bounds: np.ndarray | None  # (rows + 1,) offsets into `values`; None for a scalar column
     lengths: np.ndarray | None  # (rows,) first-dimension length of each row of a 2-d column
+    width: int  # elements of the second dimension of a 2-d column (0 when no row has one), else 1
 
     @classmethod
     def of(cls, array: pa.Array) -> ColumnChunk:
         if isinstance(array, pa.ExtensionArray):  # `datasets`' Array2D: nested lists underneath
             array = array.storage
         if not _is_list(array.type):
-            return cls(array.to_numpy(zero_copy_only=False), None, None)
+            return cls(array.to_numpy(zero_copy_only=False), None, None, 1)
         bounds, values = _list_bounds(array)
-        lengths = None
+        lengths, width = None, 1
         if _is_list(values.type):
             inner, values = _list_bounds(values)
-            lengths, bounds = np.diff(bounds), inner[bounds]
-        return cls(values.to_numpy(zero_copy_only=False), bounds, lengths)
+            sizes = np.diff(inner)
+            lengths, bounds, width = np.diff(bounds), inner[bounds], int(sizes[0]) if len(sizes) else 0
+        return cls(values.to_numpy(zero_copy_only=False), bounds, lengths, width)
+
+
+@dataclass(frozen=True)
+class TakenColumn:
+    """One column of a batch of rows: scalars (B,), or each row's values padded with zeros to the
+    batch's longest (at least 1), (B, longest) or (B, longest, width), with each row's length."""
+
+    values: np.ndarray
+    lengths: np.ndarray | None  # (B,) elements per row; None for a scalar column
+
+    def row(self, k: int) -> np.ndarray:
+        """Row `k` as `datasets`' torch formatter shapes it (a view)."""
+        return self.values[k, ...] if self.lengths is None else self.values[k, : self.lengths[k]]
 
 
 class ArrowRows:
@@ -74,27 +89,29 @@ class ArrowRows:
             name: [ColumnChunk.of(chunk) for chunk in table.column(name).chunks] for name in columns
         }
 
-    def take(self, rows: Sequence[int], keep_float16: Collection[str] = ()) -> dict[str, list[np.ndarray]]:
-        """column -> one fresh array per row of `rows` (in that order), dtypes as `formatter_dtype`."""
+    def take(self, rows: Sequence[int], keep_float16: Collection[str] = ()) -> dict[str, TakenColumn]:
+        """column -> the rows `rows` (in that order), copied once from the memory map, dtypes as
+        `formatter_dtype`."""
         where = np.asarray(rows, dtype=np.int64)
         chunk_of = np.searchsorted(self.starts, where, side="right") - 1
         local = where - self.starts[chunk_of]
         return {name: self._column(chunks, chunk_of, local, name in keep_float16) for name, chunks in self.chunks.items()}
 
     @staticmethod
-    def _column(chunks: list[ColumnChunk], chunk_of: np.ndarray, local: np.ndarray, keep_float16: bool) -> list[np.ndarray]:
+    def _column(chunks: list[ColumnChunk], chunk_of: np.ndarray, local: np.ndarray, keep_float16: bool) -> TakenColumn:
         dtype = formatter_dtype(chunks[0].values.dtype, keep_float16)
+        picked = list(zip(chunk_of.tolist(), local.tolist(), strict=True))
         if chunks[0].bounds is None:
-            scalars = np.array([chunks[c].values[r] for c, r in zip(chunk_of, local, strict=True)], dtype=dtype)
-            return [scalars[k, ...] for k in range(len(scalars))]
-        parts = [chunks[c].values[chunks[c].bounds[r] : chunks[c].bounds[r + 1]] for c, r in zip(chunk_of, local, strict=True)]
-        flat = np.concatenate(parts, dtype=dtype) if parts else np.empty(0, dtype)
-        cut = np.split(flat, np.cumsum([len(p) for p in parts])[:-1])
-        if chunks[0].lengths is None:
-            return cut
-        lengths = [int(chunks[c].lengths[r]) for c, r in zip(chunk_of, local, strict=True)]  # type: ignore[index]
-        total = sum(lengths)
-        if not total:  # no element in the whole batch, so no width to give them
-            return cut
-        width = len(flat) // total
-        return [part.reshape(n, width) for part, n in zip(cut, lengths, strict=True)]
+            return TakenColumn(np.array([chunks[c].values[r] for c, r in picked], dtype=dtype), None)
+        nested = chunks[0].lengths is not None
+        lengths = np.array(
+            [chunks[c].lengths[r] if nested else chunks[c].bounds[r + 1] - chunks[c].bounds[r] for c, r in picked],  # type: ignore[index]
+            dtype=np.int64,
+        )
+        inner = (max(chunk.width for chunk in chunks),) if nested else ()
+        out = np.empty((len(picked), max(1, int(lengths.max(initial=0))), *inner), dtype=dtype)
+        for k, (c, r) in enumerate(picked):  # one copy per row, converted on the way; then the padding
+            chunk, n = chunks[c], int(lengths[k])
+            out[k, :n] = chunk.values[chunk.bounds[r] : chunk.bounds[r + 1]].reshape(n, *inner)  # type: ignore[index]
+            out[k, n:] = 0
+        return TakenColumn(out, lengths)

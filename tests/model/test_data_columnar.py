@@ -13,7 +13,13 @@ from datasets import Array2D, Dataset, Features, Sequence, Value
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.columns import ArrowRows
 from edu_emotionnet.config import ModelConfig, TrainConfig, VideoEncoderConfig
-from edu_emotionnet.data import SessionDataset, collate, session_datasets
+from edu_emotionnet.data import (
+    SessionDataset,
+    causal_token_ends,
+    collate,
+    n_steps_of,
+    session_datasets,
+)
 from torch.utils.data import DataLoader
 
 from tests.features.fake_build import published_build
@@ -22,17 +28,43 @@ MODALITIES = ("audio", "video", "text")
 
 
 def per_row_items(dataset: SessionDataset, indices: list[int]) -> list[dict]:
-    """Items as the loader made them before batch reads: each row through `with_format("torch")`."""
+    """Items as the loader made them before batch reads (the reference): each row through
+    `with_format("torch")`, then the item code of that loader."""
     columns = dataset.rows.column_names
     rows = dataset.rows.with_format("torch", columns=[c for c in columns if c != "session_id"], output_all_columns=True)
-    pixels = dataset.pixels
+    inputs, modalities = dataset.inputs, dataset.modalities
     items = []
     for index in indices:
-        row = dict(rows[index])
-        if pixels is not None:
-            row["frames"] = pixels[index]["frames"]
-        items.append(dataset._item(index, row))
+        row = rows[index]
+        item = {"session_id": row["session_id"], "label": int(row["label"]),
+                "n_steps": n_steps_of(float(row["end_s"] - row["start_s"]), dataset.step_s)}
+        if "audio" in modalities:
+            item["audio"] = row[inputs["audio"].column].float().reshape(-1, inputs["audio"].width)
+        if "video" in modalities and dataset.video_input == "embeddings":
+            item["frame_embeddings"] = row[inputs["video"].column].to(torch.float16).reshape(-1, inputs["video"].width)
+        elif "video" in modalities:
+            frames = dataset.frame_cache.frames(index) if dataset.frame_cache is not None else dataset.pixels[index]["frames"]
+            item["frames"] = frames if isinstance(frames, torch.Tensor) else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
+        if "video" in modalities:
+            item["frame_times"] = row["frame_times"].float().reshape(-1)
+            item["frame_available"] = row["frame_available"].bool().reshape(-1)
+        if "text" in modalities:
+            item["tokens"] = row[inputs["text"].column]
+            mask = (row["attention_mask"] > 0) & (row["token_start_s"] >= 0) & (row["token_end_s"] >= 0)
+            item["token_end_s"] = causal_token_ends(row["token_end_s"].float(), mask)
+            item["token_mask"] = mask
+        items.append(item)
     return items
+
+
+def assert_same_items(new: list[dict], old: list[dict]) -> None:
+    for a, b in zip(new, old, strict=True):
+        assert a.keys() == b.keys()
+        for key, value in b.items():
+            if isinstance(value, torch.Tensor):
+                assert a[key].dtype == value.dtype and a[key].shape == value.shape and torch.equal(a[key], value), key
+            else:
+                assert a[key] == value, key
 
 
 def assert_same_batch(new: Batch, old: Batch) -> None:
@@ -51,7 +83,11 @@ def assert_loader_matches_per_row_reads(dataset: SessionDataset, batch_size: int
     loader = DataLoader(dataset, batch_size=batch_size, sampler=order, collate_fn=collate)
     batches = 0
     for start, batch in zip(range(0, len(order), batch_size), loader, strict=True):
-        assert_same_batch(batch, collate(per_row_items(dataset, order[start : start + batch_size])))
+        indices = order[start : start + batch_size]
+        reference = per_row_items(dataset, indices)
+        assert_same_batch(batch, collate(reference))
+        assert_same_items(dataset.__getitems__(indices), reference)
+        assert_same_batch(collate(list(dataset.__getitems__(indices))), batch)  # items padded one by one
         batches += 1
     return batches
 
@@ -119,11 +155,12 @@ def test_arrow_rows_cut_every_column_kind_like_the_formatter() -> None:
     for name in features:
         for k, index in enumerate(order):
             expected = formatted[index][name]
-            got = torch.from_numpy(taken[name][k])
+            got = torch.from_numpy(np.array(taken[name].row(k)))
             assert got.dtype == expected.dtype and got.shape == expected.shape and torch.equal(got, expected), (name, index)
-    kept = ArrowRows(table, ["matrix"]).take([2], keep_float16=["matrix"])["matrix"][0]
+    kept = ArrowRows(table, ["matrix"]).take([2], keep_float16=["matrix"])["matrix"].row(0)
     assert kept.dtype == np.float16 and np.array_equal(kept, np.asarray(rows[2]["matrix"]))
     sliced = pa.table({"times": table.column("times").combine_chunks().slice(1, 2)})  # an offset into its values
-    assert [a.tolist() for a in ArrowRows(sliced, ["times"]).take([1, 0])["times"]] == [
+    taken_times = ArrowRows(sliced, ["times"]).take([1, 0])["times"]
+    assert [taken_times.row(k).tolist() for k in (0, 1)] == [
         formatted[i]["times"].tolist() for i in (2, 1)
     ]
