@@ -50,10 +50,11 @@ class ColumnChunk:
     values: np.ndarray  # the leaf values (a view of the memory map where Arrow allows)
     bounds: np.ndarray | None  # (rows + 1,) offsets into `values`; None for a scalar column
     lengths: np.ndarray | None  # (rows,) first-dimension length of each row of a 2-d column
-    width: int  # elements of the second dimension of a 2-d column (0 when no row has one), else 1
+    width: int  # second dimension of a 2-d column (declared, else seen; 0 if neither), else 1
 
     @classmethod
     def of(cls, array: pa.Array) -> ColumnChunk:
+        declared = getattr(array.type, "shape", None)  # an Array2D's (None or rows, width)
         if isinstance(array, pa.ExtensionArray):  # `datasets`' Array2D: nested lists underneath
             array = array.storage
         if not _is_list(array.type):
@@ -63,7 +64,8 @@ class ColumnChunk:
         if _is_list(values.type):
             inner, values = _list_bounds(values)
             sizes = np.diff(inner)
-            lengths, bounds, width = np.diff(bounds), inner[bounds], int(sizes[0]) if len(sizes) else 0
+            width = int(declared[-1]) if declared and declared[-1] is not None else int(sizes[0]) if len(sizes) else 0
+            lengths, bounds = np.diff(bounds), inner[bounds]
         return cls(values.to_numpy(zero_copy_only=False), bounds, lengths, width)
 
 

@@ -157,6 +157,8 @@ def test_arrow_rows_cut_every_column_kind_like_the_formatter() -> None:
             expected = formatted[index][name]
             got = torch.from_numpy(np.array(taken[name].row(k)))
             assert got.dtype == expected.dtype and got.shape == expected.shape and torch.equal(got, expected), (name, index)
+    empty = ArrowRows(table, ["matrix"]).take([1])["matrix"]  # no row of the batch has an element
+    assert empty.values.shape == (1, 1, 2) and empty.row(0).shape == formatted[1]["matrix"].shape == (0, 2)
     kept = ArrowRows(table, ["matrix"]).take([2], keep_float16=["matrix"])["matrix"].row(0)
     assert kept.dtype == np.float16 and np.array_equal(kept, np.asarray(rows[2]["matrix"]))
     sliced = pa.table({"times": table.column("times").combine_chunks().slice(1, 2)})  # an offset into its values
