@@ -18,7 +18,13 @@ the page cache for all):
   read), the whole split at once: no batching, no shuffling, no padding.
 
 Prints the three times and `loader / floor` as a speed ratio (floor time / loader time; issue 24's
-target >= 0.5). The machine this runs on is named in the report that quotes it, with its load.
+target >= 0.5).
+
+Measured 2026-12-06 at branch i24-floors on the shared 2-core development machine (load average
+3.6 from other engineers' jobs), `.venv/bin/python bench/loader_speed.py --rounds 9`, three runs
+(128 sessions, 102 MiB): loader / floor 0.753x, 0.866x, 0.705x (loader 27.7-29.8 ms, floor
+19.5-25.0 ms per epoch); per-row / floor 0.088-0.114x. Runs while another job of this session
+loaded the machine spread from 0.37x to 1.01x: read the three-run figure, and re-run it.
 """
 
 from __future__ import annotations

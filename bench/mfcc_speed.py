@@ -10,11 +10,14 @@ which goes first; the figures are the medians over rounds. Prints both times, th
 (librosa time / extractor time: >= 1.0 means the extractor is at least as fast) and the largest
 absolute difference over all coefficients (issue 24: <= 1e-4).
 
-Measured 2026-12-06 at branch i24-floors on the shared 2-core development machine (load average
-5-8 from other engineers' jobs), `.venv/bin/python bench/mfcc_speed.py`, three runs: speed ratio
-1.27x, 1.32x, 1.50x (librosa 133-223 ms, extractor 104-158 ms per round of 681 s of audio), max
-difference 6.1e-05 (2 ulp of a c0 of about -363). Before (np.einsum projection, filterbank per call)
-the issue measured 0.61x.
+Measured 2026-12-06 at branch i24-floors on the shared 2-core development machine, by
+`.venv/bin/python bench/mfcc_speed.py`: speed ratio 1.27x, 1.32x, 1.50x (load average 5-8 from
+other engineers' jobs) and 1.23x, 1.31x, 1.07x (load 3.5), librosa 131-223 ms and the extractor
+104-158 ms per round of 681 s of audio; max difference 6.1e-05 every time (2 ulp of a c0 of about
+-363). In CPU time (`time.process_time`, same clips) 1.3x. Two thirds of the extractor's time is
+the float64 FFT that librosa also does (kept so the power spectrum is librosa's to the bit); the
+gain is the filterbank kept per process and the sparse projection. Before (np.einsum projection,
+filterbank per call) the issue measured 0.61x.
 """
 
 from __future__ import annotations
