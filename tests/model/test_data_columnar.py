@@ -166,3 +166,16 @@ def test_arrow_rows_cut_every_column_kind_like_the_formatter() -> None:
     assert [taken_times.row(k).tolist() for k in (0, 1)] == [
         formatted[i]["times"].tolist() for i in (2, 1)
     ]
+
+
+@pytest.mark.slow
+def test_loader_workers_started_by_spawn_give_the_same_batches(make_config: Callable[..., TrainConfig]) -> None:
+    """A worker gets the dataset pickled (without the parent's views of its memory map) and reads its own."""
+    config = make_config()
+    train = session_datasets(config.data, ModelConfig(video=config.model.video), config.cache_dir)[0]["train"]
+    train[0]  # the parent has read: its column views exist and must not travel
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(1)).tolist()
+    here = DataLoader(train, batch_size=8, sampler=order, collate_fn=collate)
+    workers = DataLoader(train, batch_size=8, sampler=order, collate_fn=collate, num_workers=2, multiprocessing_context="spawn")
+    for a, b in zip(here, workers, strict=True):
+        assert_same_batch(b, a)
