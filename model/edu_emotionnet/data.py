@@ -214,7 +214,7 @@ class SessionDataset(TorchDataset):
         self.modalities = modalities
         self.step_s = step_s
         self.frame_cache = frame_cache
-        # Items are only read, never changed in place (collate copies them into padded batches).
+        # Items are only read, never changed in place (a fresh item is a view of its padded batch).
         self.memory: dict[int, dict[str, Any]] | None = {} if in_memory else None
         # The table's columns as numpy views, and its session ids, from the first read on.
         self.columns: tuple[ArrowRows, list[str]] | None = None
