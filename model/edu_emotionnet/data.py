@@ -1,7 +1,10 @@
 """The published dataset as padded, masked batches (docs/contracts.md, "Dataset features").
 
-Rows come from `datasets.load_dataset(folder).with_format("torch")`, reading only the columns
-the model's modalities need. Video is read as `model.video.input` says: `embeddings` reads the
+Rows come from `datasets.load_dataset(folder)`, reading only the columns the model's modalities
+need, a batch at a time: the DataLoader asks `SessionDataset.__getitems__` for a batch's indices,
+whose rows are read from the memory-mapped Arrow table column by column (`columns.ArrowRows`: one
+numpy array per column, cut into per-session views), equal to what `datasets`' per-row torch
+formatter gives, at a fraction of its cost (bench/loader_speed.py). Video is read as `model.video.input` says: `embeddings` reads the
 stored `frame_embeddings` (float16, D per frame) and never touches a pixel; `pixels` reads the
 JPEG frames, decoded by `datasets` (full-size configs, in DataLoader workers) or from the
 down-scaled frame cache (CPU configs).
@@ -10,10 +13,12 @@ down-scaled frame cache (CPU configs).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
@@ -23,6 +28,7 @@ from edu_affect_data.stages.features.extractor import ExtractorError
 from edu_affect_data.stages.features.options import FeaturesConfig
 from edu_affect_data.stages.features.registry import column_owner, known_names
 from edu_emotionnet.batch import Batch
+from edu_emotionnet.columns import ArrowRows, TakenColumn
 from edu_emotionnet.config import CLASSES, ModelConfig, VideoInput
 from edu_emotionnet.frame_cache import FrameCache, build_frame_cache, cache_folder
 from edu_emotionnet.inputs import InputsConfig, InputSpec, ModelInputs
@@ -49,13 +55,13 @@ def model_columns(modalities: tuple[str, ...], inputs: InputsConfig, video_input
 
 
 def causal_token_ends(ends: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Each real token placed no earlier than the tokens before it (a running maximum of end times).
+    """Each real token (last dimension: one session, or a batch of them) placed no earlier than the tokens before it (a running maximum of end times).
 
     The text encoder is causal over tokens, so token i carries what tokens < i said; were it pooled
     to an earlier step than a preceding token that ends later (overlapping alignments), that step
     would hear a word before it was spoken. Special and padding tokens keep their -1.
     """
-    running = torch.cummax(torch.where(mask, ends, torch.full_like(ends, -math.inf)), dim=0).values
+    running = torch.cummax(torch.where(mask, ends, torch.full_like(ends, -math.inf)), dim=-1).values
     return torch.where(mask, running, ends)
 
 
@@ -197,66 +203,155 @@ class SessionDataset(TorchDataset):
             read["video"] = COMPANION_COLUMNS["video"]  # the pixels come from the cache
         columns = list(BASE_COLUMNS) + [c for m in modalities for c in read[m]]
         self.video_input = video_input
-        self.rows = split.select_columns(columns).with_format(
-            "torch", columns=[c for c in columns if c != "session_id"], output_all_columns=True
+        # The Arrow-backed rows (no format: `rows[name]` is a column); batches are taken from its table.
+        self.rows = split.select_columns(columns)
+        # Pixels without a cache are JPEGs that `datasets` decodes, one session at a time.
+        self.pixels = (
+            split.select_columns(["frames"]).with_format("torch")
+            if "video" in modalities and video_input == "pixels" and frame_cache is None
+            else None
         )
         self.modalities = modalities
         self.step_s = step_s
         self.frame_cache = frame_cache
-        # Items are only read, never changed in place (collate copies them into padded batches).
+        # Items are only read, never changed in place (a fresh item is a view of its padded batch).
         self.memory: dict[int, dict[str, Any]] | None = {} if in_memory else None
+        # The table's columns as numpy views, and its session ids, from the first read on.
+        self.columns: tuple[ArrowRows, list[str]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["columns"] = None  # views of this process's memory map: a DataLoader worker builds its own
+        return state
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if self.memory is None:
-            return self._read(int(index))
-        if int(index) not in self.memory:
-            self.memory[int(index)] = self._read(int(index))
-        return self.memory[int(index)]
+        return self.__getitems__([int(index)])[0]
 
-    def _read(self, index: int) -> dict[str, Any]:
-        row = self.rows[index]
-        item: dict[str, Any] = {
-            "session_id": row["session_id"],
-            "label": int(row["label"]),
-            "n_steps": n_steps_of(float(row["end_s"] - row["start_s"]), self.step_s),
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The items of `indices` (what the DataLoader asks for a batch). Read from Arrow together, they
+        come as `SessionItems`, which carry their padded batch, so `collate` copies nothing again."""
+        indices = [int(i) for i in indices]
+        if self.memory is None:
+            return self._read(indices)
+        unread = list(dict.fromkeys(i for i in indices if i not in self.memory))
+        if unread:  # kept compact: a view would hold its whole padded batch
+            read = self._read(unread)
+            self.memory.update((i, {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in item.items()})
+                               for i, item in zip(unread, read, strict=True))
+        return [self.memory[i] for i in indices]
+
+    def _read(self, indices: list[int]) -> SessionItems:
+        if self.columns is None:
+            table = self.rows.data.table
+            numeric = [c for c in self.rows.column_names if c not in ("session_id", "frames")]
+            self.columns = ArrowRows(table, numeric), table.column("session_id").to_pylist()
+        arrow, session_ids = self.columns
+        mapping = self.rows._indices  # a split that was `select`ed or shuffled reads its rows through this
+        rows = indices if mapping is None else mapping.column(0).to_numpy()[indices].tolist()
+        embeddings = self.inputs["video"].column if "video" in self.modalities and self.video_input == "embeddings" else None
+        taken = arrow.take(rows, keep_float16=(embeddings,) if embeddings else ())
+        frames = None
+        if "video" in self.modalities and self.video_input == "pixels":
+            frames = [self.frame_cache.frames(i) if self.frame_cache is not None else self._pixels(i) for i in indices]
+            frames = [f if isinstance(f, torch.Tensor) else torch.zeros(0, 3, 1, 1, dtype=torch.uint8) for f in frames]
+        return self._assemble(taken, tuple(session_ids[r] for r in rows), frames)
+
+    def _pixels(self, index: int) -> Any:
+        assert self.pixels is not None, "pixels are read from the frame cache"
+        return self.pixels[index]["frames"]
+
+    def _assemble(self, taken: dict[str, TakenColumn], session_ids: tuple[str, ...], frames: list[torch.Tensor] | None) -> SessionItems:
+        """The padded batch of these rows (columns as `datasets`' torch formatter types them) and its items.
+
+        An item is what `collate` pads: `session_id`, `label`, `n_steps`, then per modality `audio`
+        (frames, width); `frame_embeddings` (float16 as stored: half the host memory and transfer;
+        the encoder works in float32) or `frames` (uint8 pixels); `frame_times`, `frame_available`;
+        `tokens`, `token_end_s` (`causal_token_ends`), `token_mask`.
+        """
+        def tensor(name: str) -> torch.Tensor:
+            return torch.from_numpy(taken[name].values)
+
+        count = len(session_ids)
+        duration = taken["end_s"].values - taken["start_s"].values  # float32, as the formatter gave them
+        fields: dict[str, Any] = {
+            "labels": tensor("label"),
+            "n_steps": torch.tensor([n_steps_of(float(d), self.step_s) for d in duration], dtype=torch.long),
+            "session_ids": session_ids,
         }
+        lengths: dict[str, np.ndarray] = {}
         if "audio" in self.modalities:
             audio = self.inputs["audio"]
-            item["audio"] = row[audio.column].float().reshape(-1, audio.width)
-        if "video" in self.modalities and self.video_input == "embeddings":
-            # float16 as stored (half the host memory and transfer); the encoder works in float32.
-            # A session without frames reads back as an empty tensor of no width: give it (0, D).
-            video = self.inputs["video"]
-            item["frame_embeddings"] = row[video.column].to(torch.float16).reshape(-1, video.width)
-        elif "video" in self.modalities:
-            frames = self.frame_cache.frames(index) if self.frame_cache is not None else row["frames"]
-            if not isinstance(frames, torch.Tensor):  # a session with no frames decodes to an empty list
-                frames = torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
-            item["frames"] = frames
+            fields["audio"] = tensor(audio.column).float().reshape(count, -1, audio.width)
+            lengths["audio"] = taken[audio.column].lengths  # type: ignore[assignment]
+            fields["audio_mask"] = torch.arange(fields["audio"].shape[1]) < torch.from_numpy(lengths["audio"])[:, None]
         if "video" in self.modalities:
-            item["frame_times"] = row["frame_times"].float().reshape(-1)
-            item["frame_available"] = row["frame_available"].bool().reshape(-1)
+            if frames is None:
+                video = self.inputs["video"]
+                fields["frame_embeddings"] = tensor(video.column).to(torch.float16).reshape(count, -1, video.width)
+                lengths["frame_embeddings"] = taken[video.column].lengths  # type: ignore[assignment]
+            else:
+                fields["frames"] = pad_frames(frames)
+            fields["frame_times"] = tensor("frame_times").float()
+            fields["frame_mask"] = tensor("frame_available").bool()
+            lengths["frame_times"] = taken["frame_times"].lengths  # type: ignore[assignment]
         if "text" in self.modalities:
-            item["tokens"] = row[self.inputs["text"].column]
-            mask = (row["attention_mask"] > 0) & (row["token_start_s"] >= 0) & (row["token_end_s"] >= 0)
-            item["token_end_s"] = causal_token_ends(row["token_end_s"].float(), mask)
-            item["token_mask"] = mask
-        return item
+            fields["tokens"] = tensor(self.inputs["text"].column)
+            mask = (tensor("attention_mask") > 0) & (tensor("token_start_s") >= 0) & (tensor("token_end_s") >= 0)
+            fields["token_end_s"] = causal_token_ends(tensor("token_end_s").float(), mask)
+            fields["token_mask"] = mask
+        batch = Batch(**fields)
+        items = []
+        for k in range(count):
+            item: dict[str, Any] = {"session_id": session_ids[k], "label": int(batch.labels[k]), "n_steps": int(batch.n_steps[k])}
+            if batch.audio is not None:
+                item["audio"] = batch.audio[k, : lengths["audio"][k]]
+            if batch.frame_embeddings is not None:
+                item["frame_embeddings"] = batch.frame_embeddings[k, : lengths["frame_embeddings"][k]]
+            if frames is not None:
+                item["frames"] = frames[k]
+            if batch.frame_times is not None and batch.frame_mask is not None:
+                item["frame_times"] = batch.frame_times[k, : lengths["frame_times"][k]]
+                item["frame_available"] = batch.frame_mask[k, : lengths["frame_times"][k]]
+            if batch.tokens is not None and batch.token_end_s is not None and batch.token_mask is not None:
+                item["tokens"], item["token_end_s"], item["token_mask"] = batch.tokens[k], batch.token_end_s[k], batch.token_mask[k]
+            items.append(item)
+        return SessionItems(items, batch)
+
+
+class SessionItems(list):  # type: ignore[type-arg]
+    """Items read together (a list, as torch's `__getitems__` promises), with their padded batch."""
+
+    def __init__(self, items: list[dict[str, Any]], batch: Batch) -> None:
+        super().__init__(items)
+        self.batch = batch
 
 
 def _pad(seqs: list[torch.Tensor], fill: float | bool = 0) -> torch.Tensor:
     longest = max(1, *(s.shape[0] for s in seqs))
-    out = torch.full((len(seqs), longest, *seqs[0].shape[1:]), fill, dtype=seqs[0].dtype)
-    for i, s in enumerate(seqs):
+    out = torch.empty((len(seqs), longest, *seqs[0].shape[1:]), dtype=seqs[0].dtype)
+    for i, s in enumerate(seqs):  # each element written once: the values, then the padding
         out[i, : s.shape[0]] = s
+        out[i, s.shape[0] :] = fill
     return out
 
 
+def pad_frames(frames: list[torch.Tensor]) -> torch.Tensor:
+    """(B, F, 3, S, S) uint8: sessions' frames padded; one without frames takes the others' size."""
+    sizes = {tuple(f.shape[1:]) for f in frames if f.shape[0]}
+    if len(sizes) > 1:
+        raise DatasetFormatError(f"frames of different sizes in one batch: {sorted(sizes)}")
+    shape = sizes.pop() if sizes else (3, 1, 1)
+    return _pad([f if f.shape[0] else torch.zeros(0, *shape, dtype=torch.uint8) for f in frames])
+
+
 def collate(items: list[dict[str, Any]]) -> Batch:
-    """Pad every sequence to the batch's longest; masks are False on padding."""
+    """Pad every sequence to the batch's longest; masks are False on padding. Items read together
+    from the dataset (`SessionItems`) already hold their padded batch."""
+    if isinstance(items, SessionItems):
+        return items.batch
     first = items[0]
     fields: dict[str, Any] = {
         "labels": torch.tensor([it["label"] for it in items], dtype=torch.long),
@@ -270,12 +365,7 @@ def collate(items: list[dict[str, Any]]) -> Batch:
     if "frame_embeddings" in first:
         fields["frame_embeddings"] = _pad([it["frame_embeddings"] for it in items])
     if "frames" in first:
-        sizes = {tuple(it["frames"].shape[1:]) for it in items if it["frames"].shape[0]}
-        if len(sizes) > 1:
-            raise DatasetFormatError(f"frames of different sizes in one batch: {sorted(sizes)}")
-        shape = sizes.pop() if sizes else (3, 1, 1)
-        frames = [it["frames"] if it["frames"].shape[0] else torch.zeros(0, *shape, dtype=torch.uint8) for it in items]
-        fields["frames"] = _pad(frames)
+        fields["frames"] = pad_frames([it["frames"] for it in items])
     if "frame_times" in first:
         fields["frame_times"] = _pad([it["frame_times"] for it in items])
         fields["frame_mask"] = _pad([it["frame_available"] for it in items], False)
