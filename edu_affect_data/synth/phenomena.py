@@ -202,3 +202,48 @@ def truth_entries(plan: RecordingPlan) -> tuple[list[dict[str, Any]], list[dict[
         for s in plan.states
     ]
     return coincidences, states
+
+
+# ------------------------------------------------------------------------------------ read back
+def unit_cue_features(document: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Per unit with planted coincidences in a `synth_truth.json` document: feature sets and labels,
+    to check the design with any classifier (tests/synth/test_phenomena.py, bench/planted_readability.py).
+
+    Sets: `audio` and `video` (one modality's whole story: which kind comes first, their distance,
+    where each sits in the unit, plus the unit's length), `co` (for each audio kind and visual kind,
+    whether their onsets lie within `jitter_s`, plus the length) and `length` alone (the phrases of
+    each class differ in length, so a unit's length carries a little of its class by itself).
+    Labels: the unit's latent class, and the class its coincidence codes.
+    """
+    window = document["planted"]["cmaa"]["jitter_s"]
+    units = {u["id"]: u for u in document["units"]}
+    sets: dict[str, list[list[float]]] = {"audio": [], "video": [], "co": [], "length": []}
+    latent, coded = [], []
+    for c in document["coincidences"]:
+        unit = units.get(c["unit"])
+        if unit is None:  # a unit swallowed by a transcript hole is spoken but not listed
+            continue
+        onset = {e["kind"]: e["start_s"] for e in c["events"]}
+        start, length = unit["start_s"], unit["end_s"] - unit["start_s"]
+        for name, (first, second) in (("audio", AUDIO_KINDS), ("video", VIDEO_KINDS)):
+            sets[name].append([float(onset[first] < onset[second]), abs(onset[first] - onset[second]),
+                               (onset[first] - start) / length, (onset[second] - start) / length, length])
+        sets["co"].append([*(float(abs(onset[a] - onset[v]) <= window + 1e-9) for a in AUDIO_KINDS for v in VIDEO_KINDS), length])
+        sets["length"].append([length])
+        latent.append(unit["emotion"])
+        coded.append(c["coded"])
+    return {k: np.array(v) for k, v in sets.items()}, np.array(latent), np.array(coded)
+
+
+def state_windows(document: dict[str, Any], steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first step's value, mean over the window, latent class) for every disjoint window of `steps`
+    steps of every state track: one step's evidence against a session's."""
+    latent = {(u["recording"], u["speaker"]): u["emotion"] for u in document["units"]}
+    firsts, means, labels = [], [], []
+    for track in document["states"]:
+        values = np.array(track["values"])
+        for k in range(0, len(values) - steps + 1, steps):
+            firsts.append(values[k])
+            means.append(values[k : k + steps].mean(axis=0))
+            labels.append(latent[(track["recording"], track["speaker"])])
+    return np.array(firsts), np.array(means), np.array(labels)

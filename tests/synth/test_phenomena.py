@@ -28,14 +28,14 @@ from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.synth import synthesize
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.phenomena import (
-    AUDIO_KINDS,
     BAND_GREY,
     LIGHT_LEVELS,
-    VIDEO_KINDS,
     band_rows,
     class_of_coincidence,
     event_sound,
     state_corner,
+    state_windows,
+    unit_cue_features,
 )
 from edu_affect_data.synth.plan import RecordingPlan
 from edu_affect_data.synth.profiles import TINY, CmaaShape, TflShape, get_profile
@@ -63,35 +63,6 @@ def documents() -> dict[str, dict[str, Any]]:
 
 def _accuracy(features: np.ndarray, labels: np.ndarray) -> float:
     return float(cross_val_score(LogisticRegression(max_iter=2000), features, labels, cv=5).mean())
-
-
-def _summary(onset: dict[str, float], first: str, second: str, start: float, length: float) -> list[float]:
-    """One modality's whole story in a unit: order, distance and where each event sits."""
-    return [float(onset[first] < onset[second]), abs(onset[first] - onset[second]),
-            (onset[first] - start) / length, (onset[second] - start) / length]
-
-
-def _unit_features(document: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Per planted unit: feature sets (audio only, video only, co-occurrence, length) and its labels
-    (the latent class, the coded class)."""
-    window = document["planted"]["cmaa"]["jitter_s"]
-    units = {u["id"]: u for u in document["units"]}
-    sets: dict[str, list[list[float]]] = {"audio": [], "video": [], "co": [], "length": []}
-    latent, coded = [], []
-    for c in document["coincidences"]:
-        unit = units.get(c["unit"])
-        if unit is None:  # a unit swallowed by a transcript hole is spoken but not listed
-            continue
-        onset = {e["kind"]: e["start_s"] for e in c["events"]}
-        start, length = unit["start_s"], unit["end_s"] - unit["start_s"]
-
-        sets["audio"].append([*_summary(onset, *AUDIO_KINDS, start, length), length])
-        sets["video"].append([*_summary(onset, *VIDEO_KINDS, start, length), length])
-        sets["co"].append([float(abs(onset[a] - onset[v]) <= window + 1e-9) for a in AUDIO_KINDS for v in VIDEO_KINDS] + [length])
-        sets["length"].append([length])
-        latent.append(unit["emotion"])
-        coded.append(c["coded"])
-    return {k: np.array(v) for k, v in sets.items()}, np.array(latent), np.array(coded)
 
 
 def test_truth_records_what_is_planted_and_the_control_differs_only_in_the_coding(documents: dict[str, dict[str, Any]]) -> None:
@@ -129,7 +100,7 @@ def test_truth_records_what_is_planted_and_the_control_differs_only_in_the_codin
 
 def test_cmaa_cue_is_readable_only_from_the_coincidence_and_only_when_planted(documents: dict[str, dict[str, Any]]) -> None:
     for name, present in (("claims", True), ("claims-control", False)):
-        features, latent, coded = _unit_features(documents[name])
+        features, latent, coded = unit_cue_features(documents[name])
         length_only = _accuracy(features["length"], latent)
         chance = max(float(np.mean(latent == c)) for c in set(latent))
         assert length_only < chance + 0.04, (name, length_only, chance)
@@ -142,30 +113,16 @@ def test_cmaa_cue_is_readable_only_from_the_coincidence_and_only_when_planted(do
             assert co < length_only + SAME, (name, co, length_only)
     # On the control the coded class is independent of everything else: one modality's events say
     # nothing about it, their coincidence says all of it.
-    features, _, coded = _unit_features(documents["claims-control"])
+    features, _, coded = unit_cue_features(documents["claims-control"])
     chance = max(float(np.mean(coded == c)) for c in set(coded))
     for modality in ("audio", "video"):
         assert _accuracy(features[modality], coded) < chance + 0.03, modality
     assert _accuracy(features["co"], coded) > 0.99
 
 
-def _session_windows(document: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(first step's value, mean over the window, label) per disjoint 12-step window of every track."""
-    latent = {(u["recording"], u["speaker"]): u["emotion"] for u in document["units"]}
-    firsts, means, labels = [], [], []
-    for track in document["states"]:
-        values = np.array(track["values"])
-        for k in range(0, len(values) - SESSION_STEPS + 1, SESSION_STEPS):
-            window = values[k : k + SESSION_STEPS]
-            firsts.append(window[0])
-            means.append(window.mean(axis=0))
-            labels.append(latent[(track["recording"], track["speaker"])])
-    return np.array(firsts), np.array(means), np.array(labels)
-
-
 def test_tfl_state_is_weak_per_step_and_strong_over_a_session_only_when_planted(documents: dict[str, dict[str, Any]]) -> None:
     for name, present in (("claims", True), ("claims-control", False)):
-        step, mean, labels = _session_windows(documents[name])
+        step, mean, labels = state_windows(documents[name], SESSION_STEPS)
         assert len(labels) > 2000
         chance = max(float(np.mean(labels == c)) for c in set(labels))
         per_step, per_session = _accuracy(step, labels), _accuracy(mean, labels)
