@@ -99,6 +99,7 @@ def test_absent_control_or_wrong_truth_is_said_not_guessed(worlds: dict[str, tup
     assert "records no planted phenomena" in lines["CMAA"].note
 
 
+@pytest.mark.slow
 def test_report_command_renders_the_table(worlds: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
     (runs, truth_path), (control_runs, control_truth) = worlds["planted"], worlds["control"]
     out = tmp_path / "report"
