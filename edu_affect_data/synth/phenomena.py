@@ -45,7 +45,7 @@ AUDIO_KINDS = ("tap", "chime")
 VIDEO_KINDS = ("flash", "shadow")
 #: Random purposes of recording_rng owned by this module.
 CMAA_PURPOSE, TFL_PURPOSE = 10, 11
-#: Clearance of the slots from the unit's start, and room left after the last onset, seconds.
+#: Clearance of the first slot from the unit's start, seconds (the last onset leaves room for the longest event).
 LEAD_S = 0.1
 #: Peak amplitude of an audio event (voiced speech has an RMS of 0.03-0.12).
 EVENT_PEAK = 0.1
