@@ -1,7 +1,8 @@
 """The paper's claims checked with power: Table I and the claims section on >= 300 test sessions (by hand).
 
-    .venv/bin/python bench/claims.py --out /tmp/bench-claims            # synth + build + train + report
+    .venv/bin/python bench/claims.py --out /tmp/bench-claims            # planted + control: synth, build, train, one report
     .venv/bin/python bench/claims.py --out /tmp/bench-claims --seeds 0,1,2 --profile claims --jobs 2
+    .venv/bin/python bench/claims.py --out /tmp/bench-claims --no-control   # the planted corpus only
 
 The demo's 40 test sessions cannot separate models a few points apart. This bench synthesizes the
 `claims` profile (the demo's look and its planted time-local noise, about seven times the
@@ -10,6 +11,12 @@ trains the claims suite (`model/configs/suite_claims.yaml`: the demo suite's row
 CPU size, the ablations, the unimodal and fusion baselines, each with the same tuning grid chosen
 on validation) on it, then writes the report with the claims section
 checked against `synth_truth.json`.
+
+The claims corpora plant one phenomenon per mechanism (docs/synthetic.md: time-local noise for MIE,
+audio-visual coincidences for CMAA, a persistent state for TFL). Unless `--no-control`, the same is
+done for the control profile (`claims-control`: same recordings, speakers and seeds, no phenomenon)
+under OUT/control/, and the report's mechanism table compares each mechanism's effect (full model
+− its ablation) on the two. Twice the time of the planted corpus alone.
 
 Bench-only switch: the annotation stages are skipped and every kept session is labelled with its
 planted truth (`bench/stage_cpu.py:label_from_truth`, the majority latent emotion of its units), because
@@ -24,6 +31,7 @@ paired tests and claims section. Target of issue 10: >= 300 test sessions, under
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +60,9 @@ def build_dataset(out: Path, profile: str, workers: int) -> tuple[Path, Path]:
     truth = corpora / "synth_truth.json"
     if not truth.exists():
         synthesize(corpora, profile, 0, overwrite=True)
+    elif (found := json.loads(truth.read_text())).get("profile") != profile or "planted" not in found:
+        raise SystemExit(f"{truth}: corpora of profile {found.get('profile')!r} without the planted phenomena' record, "
+                         f"not {profile!r}: use a fresh --out")
     config = load_config(
         REPO / "pipelines" / "demo.yaml",
         {
@@ -82,10 +93,34 @@ def split_sizes(paths: BuildPaths) -> dict[str, int]:
     return {split: assignment.count(split) for split in ("train", "validation", "test", "excluded")}
 
 
+def train_suite(dataset: Path, runs: Path, suite: Path, seeds: list[str], jobs: int) -> None:
+    """`edu-data experiments` of `suite` on `dataset` into `runs`, the seeds split among `jobs` processes."""
+    edu_data = str(Path(sys.executable).with_name("edu-data"))
+    # The CPU configs train on one thread: one `edu-data experiments` process per group of seeds
+    # keeps every core busy (each seed's runs are independent folders, `runs/<name>/seed<k>`).
+    groups = [",".join(seeds[i :: jobs]) for i in range(min(jobs, len(seeds)))]
+
+    def start(group: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [edu_data, "experiments", str(suite), "--set", f"data={dataset}", "--out", str(runs), "--seeds", group]
+        )
+
+    # A suite with a tuning search trains its trials in runs/<name>/search/: the first group runs
+    # alone so that the others find the trials finished instead of training them concurrently.
+    searched = "search" in (yaml.safe_load(suite.read_text()) or {})
+    failed = [first.args for first in [start(groups[0])] if first.wait() != 0] if searched else []
+    processes = [start(group) for group in (groups[1:] if searched else groups)]
+    failed += [p.args for p in processes if p.wait() != 0]
+    if failed:
+        raise SystemExit(f"training failed: {failed}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-claims"))
     parser.add_argument("--profile", default="claims")
+    parser.add_argument("--control-profile", default="claims-control", help="the corpus with no planted phenomenon")
+    parser.add_argument("--no-control", action="store_true", help="skip the control corpus (the mechanism table then says so)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--workers", type=int, default=2, help="feature extraction workers")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="training processes (seeds split among them)")
@@ -94,43 +129,34 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     edu_data = str(Path(sys.executable).with_name("edu-data"))
     started = time.perf_counter()
+    # (label, profile, folder): the planted corpus where earlier versions of this bench left it.
+    corpora = [("planted", args.profile, args.out)] + ([] if args.no_control else [("control", args.control_profile, args.out / "control")])
+    built: dict[str, tuple[Path, Path]] = {}
+    for label, profile, folder in corpora:
+        print(f"== dataset ({label}: profile {profile})", flush=True)
+        built[label] = build_dataset(folder, profile, args.workers)
+        sizes = split_sizes(BuildPaths(folder / "build"))
+        print(f"  sessions per split: {sizes}; {time.perf_counter() - started:.0f} s", flush=True)
+        if sizes["test"] < 300:
+            print(f"  WARNING: {sizes['test']} test sessions, fewer than the 300 the bench is for", flush=True)
+    datasets_done = time.perf_counter()
 
-    print("== dataset", flush=True)
-    dataset, truth = build_dataset(args.out, args.profile, args.workers)
-    built = time.perf_counter()
-    sizes = split_sizes(BuildPaths(args.out / "build"))
-    print(f"  sessions per split: {sizes}; {built - started:.0f} s", flush=True)
-    if sizes["test"] < 300:
-        print(f"  WARNING: {sizes['test']} test sessions, fewer than the 300 the bench is for", flush=True)
-
-    print("== training the suite", flush=True)
-    runs = args.out / "runs"
-    # The CPU configs train on one thread: one `edu-data experiments` process per group of seeds
-    # keeps every core busy (each seed's runs are independent folders, `runs/<name>/seed<k>`).
-    seeds = args.seeds.split(",")
-    groups = [",".join(seeds[i :: args.jobs]) for i in range(min(args.jobs, len(seeds)))]
-    def start(group: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [edu_data, "experiments", str(args.suite), "--set", f"data={dataset}", "--out", str(runs), "--seeds", group]
-        )
-
-    # A suite with a tuning search trains its trials in runs/<name>/search/: the first group runs
-    # alone so that the others find the trials finished instead of training them concurrently.
-    searched = "search" in (yaml.safe_load(args.suite.read_text()) or {})
-    failed = [first.args for first in [start(groups[0])] if first.wait() != 0] if searched else []
-    processes = [start(group) for group in (groups[1:] if searched else groups)]
-    failed += [p.args for p in processes if p.wait() != 0]
-    if failed:
-        raise SystemExit(f"training failed: {failed}")
+    for label, _, folder in corpora:
+        print(f"== training the suite ({label})", flush=True)
+        phase = time.perf_counter()
+        train_suite(built[label][0], folder / "runs", args.suite, args.seeds.split(","), args.jobs)
+        print(f"  {time.perf_counter() - phase:.0f} s", flush=True)
     trained = time.perf_counter()
-    print(f"  {trained - built:.0f} s", flush=True)
 
     print("== report", flush=True)
     report = args.out / "report"
-    subprocess.run([edu_data, "report", str(runs), "--out", str(report), "--truth", str(truth)], check=True)
+    command = [edu_data, "report", str(args.out / "runs"), "--out", str(report), "--truth", str(built["planted"][1])]
+    if "control" in built:
+        command += ["--control", str(args.out / "control" / "runs"), "--control-truth", str(built["control"][1])]
+    subprocess.run(command, check=True)
     print((report / "report.md").read_text())
     print(
-        f"wall time: dataset {built - started:.0f} s, training {trained - built:.0f} s, "
+        f"wall time: datasets {datasets_done - started:.0f} s, training {trained - datasets_done:.0f} s, "
         f"report {time.perf_counter() - trained:.0f} s, total {time.perf_counter() - started:.0f} s"
     )
 

@@ -24,6 +24,7 @@ LANE_FIXTURES = {
     "trained_run": ("slow", "trains the full model for 12 epochs"),
     "noisy": ("slow", "synthesizes a second, noisy corpus"),
     "observed": ("slow", "renders every unit of the tiny plan"),
+    "claims_plans": ("slow", "plans both claims profiles (about 5,000 units each)"),
 }
 
 

@@ -15,7 +15,7 @@ def synth(
     out: Path = typer.Argument(
         ..., help="Folder to write IEMOCAP_full_release/, CMU_MOSEI/ and synth_truth.json into."
     ),
-    profile: str = typer.Option("tiny", "--profile", help="tiny | demo | claims | paper-shape | demo-4x | paper-shape-lite | resolution"),
+    profile: str = typer.Option("tiny", "--profile", help="tiny | demo | claims | claims-control | paper-shape | demo-4x | paper-shape-lite | resolution (claims-control: claims with no planted phenomenon)"),
     seed: int = typer.Option(0, "--seed", help="Same seed and profile give byte-identical files."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace corpora already in OUT."),
     noise: bool | None = typer.Option(

@@ -103,7 +103,7 @@ def synthesize(
     ):
         pass
     write_csds(corpus.mosei, out, seed)
-    write_truth(corpus, out)
+    write_truth(corpus, out, shape)
     return out
 
 

@@ -1,7 +1,8 @@
 """Decide a whole synthetic corpus from a profile and a seed: names, people, emotions, turns, faults.
 
 The order of decisions is fixed (names -> latent emotions -> broken files -> fault jobs -> turns
-with each unit's expressed classes -> fault intervals -> odd units -> noise bursts), each drawing from its own seeded
+with each unit's expressed classes -> fault intervals -> odd units -> noise bursts -> planted
+coincidences and states), each drawing from its own seeded
 generator, so a change in one recording's turns never shifts another recording's randomness.
 """
 
@@ -27,6 +28,7 @@ from edu_affect_data.synth.faults import (
     place_faults,
 )
 from edu_affect_data.synth.noise import place_noise
+from edu_affect_data.synth.phenomena import draw_states, place_coincidences
 from edu_affect_data.synth.plan import (
     RecordingPlan,
     SpeakerPlan,
@@ -211,9 +213,14 @@ def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
             _finish_recording(rec, jobs.get(rec.recording_id, []), seed)
     plan = CorpusPlan(profile.name, seed, iemocap, mosei)
     _drop_alignments(plan, seed)
-    if profile.noise is not None:  # last: bursts avoid the faults and the unaligned utterances
+    if profile.noise is not None:  # bursts avoid the faults and the unaligned utterances
         for rec in plan.recordings:
             place_noise(rec, profile.noise, seed)
+    for rec in plan.recordings:  # own generators: nothing above moves with them
+        if profile.cmaa is not None:
+            place_coincidences(rec, profile.cmaa, profile.expression_p, seed)
+        if profile.tfl is not None:
+            draw_states(rec, profile.tfl, seed)
     return plan
 
 

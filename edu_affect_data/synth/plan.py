@@ -126,6 +126,39 @@ class NoisePlan:
     units: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class CueEvent:
+    """One audio or visual event of a planted audio-visual coincidence (phenomena.py)."""
+
+    modality: str  # audio | video
+    kind: str  # tap | chime (audio), flash | shadow (video)
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class CoincidencePlan:
+    """The four events of one unit; which audio event coincides with which visual one codes `coded`."""
+
+    unit_id: str
+    speaker_id: str
+    coded: str
+    events: tuple[CueEvent, ...]
+
+
+@dataclass(frozen=True)
+class StateTrack:
+    """One speaker's persistent state over a recording: `values[t]` (2,) shown over step t."""
+
+    speaker_id: str
+    #: The class whose corner the values scatter around.
+    coded: str
+    step_s: float
+    values: np.ndarray  # (steps, 2)
+    #: Grey levels of the band's blue and red channels per unit of state.
+    levels: float
+
+
 @dataclass
 class RecordingPlan:
     corpus: str  # iemocap | mosei
@@ -139,6 +172,9 @@ class RecordingPlan:
     faults: list[FaultPlan] = field(default_factory=list)
     #: Time-local noise bursts, sorted by start (none unless the profile asks for them).
     noise: list[NoisePlan] = field(default_factory=list)
+    #: Planted audio-visual coincidences and persistent states (none unless the profile asks).
+    coincidences: list[CoincidencePlan] = field(default_factory=list)
+    states: list[StateTrack] = field(default_factory=list)
     #: Broken-file kinds this recording carries (truncated_wav, undecodable_video, ...).
     broken: list[str] = field(default_factory=list)
     #: The utterance whose EmoEvaluation block gets the malformed line.

@@ -7,10 +7,15 @@ benchmarks at the paper's proportions (10 IEMOCAP speakers, 40 MOSEI speakers, a
 candidate 30-s sessions; slow, never run in tests). `claims` is the demo's look at about seven
 times the recordings (bench/claims.py: enough test sessions to separate models). Profiles with
 `noise` plant time-local noise bursts inside kept sessions (noise.py); `demo` and `claims` do.
+`claims` also plants the phenomena the paper's other two mechanisms exist for (phenomena.py: `cmaa`
+audio-visual coincidences, `tfl` a persistent state behind weak per-step evidence), and
+`claims-control` is the same corpus with all three absent: no noise bursts, the same events and
+state tracks but carrying no class. The report compares each mechanism's effect on the two.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -49,6 +54,50 @@ class NoiseShape:
 
 
 @dataclass(frozen=True)
+class CmaaShape:
+    """Audio-visual coincidences (phenomena.py): class evidence readable only with audio and video
+    aligned in time. Every long enough unit gets two audio events (a tap, a chime) and two visual
+    events (a flash, a shadow over the speaker's region); exactly one audio event coincides with one
+    visual event, and which pair coincides codes a class. Each modality alone shows the same events
+    in every class, at exactly exchangeable times."""
+
+    #: Whether the coded class follows the speaker's latent emotion (the profile's `expression_p`,
+    #: like every modality's expression). False is the control: the same events, times and draws,
+    #: the coded class drawn uniformly at random for each unit.
+    coupled: bool = True
+    #: Length of an audio event and of a visual event, seconds (a visual event spans 2 frames at
+    #: the demo pipeline's 5 fps).
+    audio_s: float = 0.25
+    video_s: float = 0.4
+    #: Every event's onset is jittered uniformly by +-`jitter_s` / 2 around its slot: the onsets of
+    #: a coincident pair differ by at most `jitter_s`.
+    jitter_s: float = 0.1
+    #: Distance between the slots of events that do not coincide, seconds: more than one step of
+    #: the model's 1-s grid, so coincident and separate pairs differ at that grid too.
+    apart_s: float = 1.2
+
+
+@dataclass(frozen=True)
+class TflShape:
+    """A persistent state behind weak per-step evidence (phenomena.py): each speaker of a recording
+    has a 2-d state whose mean is a corner of a square coding a class, shown once per step as the
+    colour of a light band at the top of their region, with per-step Gaussian scatter (sd 1) much
+    larger than the corner's distance from the centre. One step is weak evidence; the mean over a
+    session's steps is strong."""
+
+    #: Whether the state's class is the speaker's latent emotion in that recording. False is the
+    #: control: the same scatter around the corner of a class drawn at random per speaker and recording.
+    coupled: bool = True
+    #: Length of one step of the state, seconds (the model's default grid).
+    step_s: float = 1.0
+    #: Distance of the class corner from the centre on each axis, in per-step standard deviations:
+    #: per step the best rule is right 38 % of the time (chance 25 %); over a 12-s session 72 %.
+    separation: float = 0.3
+    #: Grey levels of the band's blue (axis 0) and red (axis 1) channel per unit of state.
+    levels: float = 40.0
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     iemocap: IemocapShape
@@ -62,6 +111,9 @@ class Profile:
     noise: NoiseShape | None = None
     #: Whether some recordings get broken files (truncated wav, garbage video, ...), one per kind.
     broken_files: bool = True
+    #: Planted audio-visual coincidences (CMAA) and persistent state (TFL); None plants none.
+    cmaa: CmaaShape | None = None
+    tfl: TflShape | None = None
 
 
 def _real_dialog_names() -> tuple[str, ...]:
@@ -139,6 +191,15 @@ CLAIMS = Profile(
     mosei=MoseiShape(videos=140, video_s=72.0, frame_size=(160, 120), fps=15.0),
     fault_rounds=14,
     noise=NoiseShape(),
+    cmaa=CmaaShape(),
+    tfl=TflShape(),
+)
+
+#: `claims` with every planted phenomenon absent (same recordings, turns, faults, seeds and
+#: sizes): no noise bursts, and the coincidences and state tracks drawn exactly as in `claims` but
+#: coding a random class. The mechanisms' effects on it are the baseline of the claims.
+CLAIMS_CONTROL = dataclasses.replace(
+    CLAIMS, name="claims-control", noise=None, cmaa=CmaaShape(coupled=False), tfl=TflShape(coupled=False)
 )
 
 PAPER_SHAPE = Profile(
@@ -182,7 +243,7 @@ RESOLUTION = Profile(
 )
 
 PROFILES: dict[str, Profile] = {
-    p.name: p for p in (TINY, DEMO, CLAIMS, PAPER_SHAPE, DEMO_4X, PAPER_SHAPE_LITE, RESOLUTION)
+    p.name: p for p in (TINY, DEMO, CLAIMS, CLAIMS_CONTROL, PAPER_SHAPE, DEMO_4X, PAPER_SHAPE_LITE, RESOLUTION)
 }
 
 

@@ -1,9 +1,10 @@
 """Render a recording plan into samples and frames, faults applied, for either corpus.
 
 Audio: room noise everywhere, every planned unit voiced (transcript holes too: the speech
-happened, it just was not written down), noise bursts added, then dropouts zeroed. Video: one
-region per speaker (left/right halves side by side, or the full frame), drawn face over a drifting
-backdrop, occluded or blurred during its noise bursts, plus sensor noise, the face showing the
+happened, it just was not written down), planted audio events (phenomena.py) and noise bursts
+added, then dropouts zeroed. Video: one region per speaker (left/right halves side by side, or the
+full frame), drawn face over a drifting backdrop, the planted light (state band, flashes and
+shadows) over it, occluded or blurred during its noise bursts, plus sensor noise, the face showing the
 video expression of the speaker's current or last turn, then black and frozen stretches; missing
 stretches are frames never produced.
 """
@@ -27,6 +28,7 @@ from edu_affect_data.synth.face import (
     noise_bank,
 )
 from edu_affect_data.synth.noise import AUDIO_PURPOSE, active, add_audio_noise, degrade_region
+from edu_affect_data.synth.phenomena import add_audio_events, light_region, visual_events
 from edu_affect_data.synth.plan import RecordingPlan, SpeakerPlan, recording_rng
 from edu_affect_data.synth.voice import SAMPLE_RATE, VOICES, add_utterance, room_noise
 
@@ -42,6 +44,7 @@ def render_audio(plan: RecordingPlan, seed: int) -> np.ndarray:
         add_utterance(
             audio, words, (unit.start_s, unit.end_s), style, speaker.f0, speaker.formant_scale, rng
         )
+    add_audio_events(audio, plan)
     add_audio_noise(audio, plan.noise, recording_rng(seed, plan.recording_id, AUDIO_PURPOSE))
     for fault in plan.faults:
         if fault.modality == "audio":
@@ -105,7 +108,9 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
         strip = backdrop_strip(region.stop - region.start, height, look)
         faces = _face_turns(plan, speaker)
         bursts = [b for b in plan.noise if b.modality == "video" and b.region == speaker.region]
-        people.append((region, look, strip, _speech_times(plan, speaker), faces, bursts))
+        track = next((s for s in plan.states if s.speaker_id == speaker.speaker_id), None)
+        light = (visual_events(plan, speaker.speaker_id), track)
+        people.append((region, look, strip, _speech_times(plan, speaker), faces, bursts, light))
     noise = noise_bank(height, width, rng)
     picks = rng.integers(0, len(noise), (plan.n_frames, 2))
     video_faults = [
@@ -116,7 +121,7 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
     frame = np.zeros((height, width, 3), dtype=np.uint8)  # columns no region draws stay black
     for index in frame_times(plan):
         t = index / plan.fps
-        for region, look, strip, (starts, ends), (turn_starts, turn_faces), bursts in people:
+        for region, look, strip, (starts, ends), (turn_starts, turn_faces), bursts, (events, track) in people:
             offset = (index * STRIPE_DRIFT) % STRIPE_PERIOD
             view = frame[:, region]
             view[:] = strip[:, offset : offset + view.shape[1]]
@@ -125,6 +130,8 @@ def render_frames(plan: RecordingPlan, seed: int) -> Iterator[tuple[int, np.ndar
             speaking = 0.5 + 0.5 * np.sin(2 * np.pi * 5.0 * t) if talking else 0.0
             turn = max(0, int(np.searchsorted(turn_starts, t, side="right")) - 1)
             draw_face(view, turn_faces[turn], look, t, float(speaking))
+            if events or track is not None:
+                light_region(view, events, t, track)
             for burst in bursts:
                 if active(burst, t):
                     degrade_region(view, burst, turn_faces[turn], look, t)

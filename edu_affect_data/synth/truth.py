@@ -4,11 +4,16 @@ Readers, the gap filter, the simulated annotators and the analyses check themsel
 Beyond the contract's keys it records, per unit, whether it is `annotated` (X fragments are not)
 and the class each modality `expressed` in it (`emotion` is the speaker's latent class in that
 recording); per transcript hole the `units` it swallowed and their `expressed` classes; per noise
-burst (noise.py) its interval, `snr_db` for audio and, for garbled words, the unit they belong to.
+burst (noise.py) its interval, `snr_db` for audio and, for garbled words, the unit they belong to;
+`planted`: which mechanism's phenomenon is present (noise for MIE, coincidences for CMAA, a
+persistent state for TFL) with its parameters, and, when planted (phenomena.py), `coincidences`
+(per unit: its four events and the class they code) and `states` (per speaker and recording: the
+class and the per-step values).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,9 @@ from typing import Any
 from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.core.vocabulary import SYNTH_TRUTH_FILE as TRUTH_FILE
 from edu_affect_data.synth.design import CorpusPlan
+from edu_affect_data.synth.phenomena import truth_entries
 from edu_affect_data.synth.plan import FaultPlan, NoisePlan, RecordingPlan
+from edu_affect_data.synth.profiles import Profile
 from edu_affect_data.synth.write_iemocap import BROKEN_FILE as IEMOCAP_BROKEN_FILE
 from edu_affect_data.synth.write_iemocap import dialog_paths
 from edu_affect_data.synth.write_mosei import BROKEN_FILE as MOSEI_BROKEN_FILE
@@ -69,10 +76,27 @@ def _noise(plan: RecordingPlan) -> list[dict[str, Any]]:
     return entries
 
 
-def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
+def planted_phenomena(profile: Profile) -> dict[str, Any]:
+    """Which mechanism's phenomenon the corpus carries (`present`) and with what parameters: the
+    key that tells a planted corpus from its control."""
+    entry: dict[str, Any] = {"mie": {"present": profile.noise is not None}}
+    for name, shape in (("cmaa", profile.cmaa), ("tfl", profile.tfl)):
+        if shape is None:
+            entry[name] = {"present": False, "events": False}
+        else:
+            entry[name] = {"present": shape.coupled, "events": True, **dataclasses.asdict(shape)}
+    return entry
+
+
+def truth_document(corpus: CorpusPlan, profile: Profile | None = None) -> dict[str, Any]:
     faults, broken, units, noise = [], [], [], []
+    coincidences: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
     for plan in corpus.recordings:
         noise += _noise(plan)
+        planted_units, planted_states = truth_entries(plan)
+        coincidences += planted_units
+        states += planted_states
         by_id = {u.unit_id: u for u in plan.units}
         for f in plan.faults:
             entry = _stretch(plan, f)
@@ -102,10 +126,13 @@ def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
         "broken_files": broken,
         "units": units,
         "noise": noise,
+        **({"planted": planted_phenomena(profile)} if profile is not None else {}),
+        **({"coincidences": coincidences} if coincidences else {}),
+        **({"states": states} if states else {}),
     }
 
 
-def write_truth(corpus: CorpusPlan, out: Path) -> Path:
+def write_truth(corpus: CorpusPlan, out: Path, profile: Profile | None = None) -> Path:
     path = out / TRUTH_FILE
-    path.write_text(json.dumps(truth_document(corpus), indent=1) + "\n")
+    path.write_text(json.dumps(truth_document(corpus, profile), indent=1) + "\n")
     return path

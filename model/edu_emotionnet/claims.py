@@ -23,6 +23,9 @@ absent, one seed and no per-session outputs) reads "not evaluated: <why>", never
     switched off, the KL consistency term kept, so the claim is not true by construction), paired over test sessions
     and seeds; PASS when the interval is below 0.
 
+The section ends with `mechanisms`' table: each mechanism's effect (full − ablation) on the corpus
+where its phenomenon is planted and on the control where it is absent (`synth_truth.json` `planted`).
+
 Every interval resamples test speakers, each with all of its test sessions, and is the cluster t
 interval of `significance.mean_interval` / `significance.paired_bootstrap`; each is printed with
 its number of speakers. Runs are compared on the test sessions all of them scored

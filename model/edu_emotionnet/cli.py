@@ -117,11 +117,15 @@ def report_command(
     baseline: str | None = typer.Option(None, "--baseline", help="Run name of Fig. 4's comparison model, never chosen by score (default: hybrid_fusion, as in the paper; absent: Fig. 4 not drawn)."),
     truth: Path | None = typer.Option(None, "--truth", exists=True, dir_okay=False, help="The corpora's synth_truth.json: checks claim (a) against the planted noise (default: claim (a) not evaluated)."),
     data: Path | None = typer.Option(None, "--data", exists=True, file_okay=False, help="Dataset folder for claim (a) (default: each run's config data)."),
+    control: list[Path] | None = typer.Option(None, "--control", exists=True, help="Run folders of the same suite on the control corpus (profile claims-control): each mechanism's effect with its phenomenon absent (repeatable)."),
+    control_truth: Path | None = typer.Option(None, "--control-truth", exists=True, dir_okay=False, help="The control corpus's synth_truth.json (says that no phenomenon is planted)."),
+    control_data: Path | None = typer.Option(None, "--control-data", exists=True, file_okay=False, help="The control's dataset folder (default: each control run's config data)."),
 ) -> None:
     """Markdown tables (mean ± std over seeds), paired tests, the paper's claims on synthetic data, and the paper's figures."""
     from edu_emotionnet.report import write_report
 
-    typer.echo(f"report: {write_report(runs, out, baseline, truth, data)}")
+    report = write_report(runs, out, baseline, truth, data, control=control or None, control_truth=control_truth, control_data=control_data)
+    typer.echo(f"report: {report}")
 
 
 def predict_command(

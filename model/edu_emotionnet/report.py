@@ -22,7 +22,7 @@ from edu_affect_data.core.atomic import atomic_write_text
 from edu_affect_data.core.provenance import code_version
 from edu_affect_data.stages.card import stats_from_card
 from edu_affect_data.stages.provenance import describe_code, summary_lines
-from edu_emotionnet import claims, figures, significance, tuning
+from edu_emotionnet import claims, figures, mechanisms, significance, tuning
 from edu_emotionnet.runs import ModelRuns, collect_runs
 
 
@@ -105,14 +105,17 @@ def provenance_lines(groups: list[ModelRuns], data: Path | None) -> list[str]:
 
 def write_report(
     paths: list[Path], out: Path, baseline: str | None = None, truth: Path | None = None, data: Path | None = None,
-    *, resamples: int | None = None,
+    *, resamples: int | None = None, control: list[Path] | None = None, control_truth: Path | None = None,
+    control_data: Path | None = None,
 ) -> Path:
     """Write REPORT/report.md and its PNG figures; returns the report path.
 
     `baseline`: Fig. 4's comparison model, a run name (None: the run of the model whose registry
     place has the `figure_4` role, HybridFusion); `truth`: the corpora's `synth_truth.json` for
     claim (a); `data`: the dataset folder when the runs' `config.data` no longer points at it;
-    `resamples`: bootstrap resamples (tests use fewer).
+    `resamples`: bootstrap resamples (tests use fewer); `control`, `control_truth`, `control_data`: the
+    same suite's runs on the control corpus (`claims-control`), its truth and dataset, for each
+    mechanism's effect where its phenomenon is absent (`mechanisms`).
     """
     groups = collect_runs(paths)
     out = Path(out)
@@ -122,6 +125,8 @@ def write_report(
     draws = resamples or significance.RESAMPLES
     comparisons = significance.compare_all(groups, draws, data=data)
     claim_lines = claims.evaluate_claims(groups, comparisons, truth, data, resamples=draws)
+    control_corpus = mechanisms.Corpus(collect_runs(control), control_truth, control_data) if control else None
+    mechanism_lines = mechanisms.mechanism_lines(mechanisms.Corpus(groups, truth, data), control_corpus, draws)
     full = next((g for g in groups if g.is_full_model), None)
     lines = ["# Edu-EmotionNet: results", "", *provenance_lines(groups, data)]
     lines.append(f"Runs: {', '.join(f'{g.name} ({len(g.results)} seeds)' for g in groups)}. ")
@@ -134,6 +139,7 @@ def write_report(
     lines += significance.render(comparisons, full.name if full else "full")
     lines += ["## Paper claims on synthetic data", ""]
     lines += claims.render(claim_lines)
+    lines += mechanisms.render(mechanism_lines)
     if drawn or notes:
         lines += ["## Figures", ""]
         lines += [f"![{figure.caption.split(':')[0]}]({figure.name})\n\n*{figure.caption}*\n" for figure in drawn]
