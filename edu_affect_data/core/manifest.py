@@ -96,5 +96,6 @@ def _from_root(paths: BuildPaths, roots: Mapping[str, str], corpus: str, value: 
 
 def _set(table: pa.Table, column: str, values: list[str | None]) -> pa.Table:
     index = table.column_names.index(column)
-    return table.set_column(index, table.field(index), pa.array(values, pa.string()))
+    field = table.field(index)  # string or large_string (a table pandas rewrote): keep the type it has
+    return table.set_column(index, field, pa.array(values, field.type))
 
