@@ -270,7 +270,7 @@ def relocatable_build(base: Path) -> BuildPaths:
         for column in ("audio_path", "video_path"):
             row[column] = stored_path(media / Path(row[column]).name, media)
         for column in ("proxy_path", "frames_path"):
-            row[column] = stored_path(row[column], out)
+            row[column] = stored_path(out / row[column], out)  # make_build may store them relative already
     roots = {str(corpus): media for corpus in set(table["corpus"].to_pylist())}
     write_sessions(pa.Table.from_pylist(rows, schema=table.schema), paths, roots)
     plant_state(paths, {"ingest": ["manifest/sessions.parquet", "manifest/video"], "aggregate": ["annotation/labels.parquet"]})
