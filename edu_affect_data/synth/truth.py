@@ -4,7 +4,9 @@ Readers, the gap filter, the simulated annotators and the analyses check themsel
 Beyond the contract's keys it records, per unit, whether it is `annotated` (X fragments are not)
 and the class each modality `expressed` in it (`emotion` is the speaker's latent class in that
 recording); per transcript hole the `units` it swallowed and their `expressed` classes; per noise
-burst (noise.py) its interval, `snr_db` for audio and, for garbled words, the unit they belong to.
+burst (noise.py) its interval, `snr_db` for audio and, for garbled words, the unit they belong to;
+under `text` each speaker's phrase bank (phrasing.py), its rule and digest, and `disjoint`: whether
+no phrase is in two speakers' banks, checked on the banks themselves.
 """
 
 from __future__ import annotations
@@ -13,10 +15,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.core.fingerprint import json_digest
 from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.core.vocabulary import SYNTH_TRUTH_FILE as TRUTH_FILE
 from edu_affect_data.synth.design import CorpusPlan
-from edu_affect_data.synth.plan import FaultPlan, NoisePlan, RecordingPlan
+from edu_affect_data.synth.phrasing import BANK_RULE, FRAGMENTS, PhraseBank, banks_disjoint
+from edu_affect_data.synth.plan import (
+    HOLE_TURN,
+    UNDERSCORE_SENTENCE,
+    FaultPlan,
+    NoisePlan,
+    RecordingPlan,
+)
 from edu_affect_data.synth.write_iemocap import BROKEN_FILE as IEMOCAP_BROKEN_FILE
 from edu_affect_data.synth.write_iemocap import dialog_paths
 from edu_affect_data.synth.write_mosei import BROKEN_FILE as MOSEI_BROKEN_FILE
@@ -69,6 +79,22 @@ def _noise(plan: RecordingPlan) -> list[dict[str, Any]]:
     return entries
 
 
+def _text(banks: dict[str, PhraseBank]) -> dict[str, Any]:
+    """Who says which phrases: the banks, their rule and digest, and whether they are disjoint.
+
+    `shared` lists what every speaker may say outside the banks: class-neutral fixtures of the
+    formats (unannotated backchannel fragments, the short hole's turn, MOSEI's `___` sentence).
+    """
+    as_json = {speaker: banks[speaker].as_json() for speaker in sorted(banks)}
+    return {
+        "rule": BANK_RULE,
+        "shared": [*FRAGMENTS, HOLE_TURN, UNDERSCORE_SENTENCE],
+        "digest": json_digest(as_json),
+        "disjoint": banks_disjoint(banks),
+        "banks": as_json,
+    }
+
+
 def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
     faults, broken, units, noise = [], [], [], []
     for plan in corpus.recordings:
@@ -102,6 +128,7 @@ def truth_document(corpus: CorpusPlan) -> dict[str, Any]:
         "broken_files": broken,
         "units": units,
         "noise": noise,
+        "text": _text(corpus.phrase_banks),
     }
 
 
