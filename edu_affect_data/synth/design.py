@@ -1,7 +1,7 @@
 """Decide a whole synthetic corpus from a profile and a seed: names, people, emotions, turns, faults.
 
-The order of decisions is fixed (names -> latent emotions -> broken files -> fault jobs -> turns
-with each unit's expressed classes -> fault intervals -> odd units -> noise bursts -> planted
+The order of decisions is fixed (names -> latent emotions -> phrase banks -> broken files -> fault jobs
+-> turns with each unit's expressed classes -> fault intervals -> odd units -> noise bursts -> planted
 coincidences and states), each drawing from its own seeded
 generator, so a change in one recording's turns never shifts another recording's randomness.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import string
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from edu_affect_data.synth.faults import (
 )
 from edu_affect_data.synth.noise import place_noise
 from edu_affect_data.synth.phenomena import draw_states, place_coincidences
+from edu_affect_data.synth.phrasing import PhraseBank, phrase_banks
 from edu_affect_data.synth.plan import (
     RecordingPlan,
     SpeakerPlan,
@@ -53,6 +54,8 @@ class CorpusPlan:
     seed: int
     iemocap: list[RecordingPlan]
     mosei: list[RecordingPlan]
+    #: speaker id -> the phrases that speaker says, disjoint across speakers (phrasing.py).
+    phrase_banks: dict[str, PhraseBank] = field(default_factory=dict)
 
     @property
     def recordings(self) -> list[RecordingPlan]:
@@ -166,6 +169,15 @@ def _people(profile: Profile, seed: int) -> tuple[list[RecordingPlan], list[Reco
     return iemocap, mosei
 
 
+def deal_phrases(recordings: list[RecordingPlan], seed: int) -> dict[str, PhraseBank]:
+    """Give every speaker its own phrases (one bank per speaker id, whatever the recording)."""
+    banks = phrase_banks((s.speaker_id for rec in recordings for s in rec.speakers), seed)
+    for rec in recordings:
+        for speaker in rec.speakers:
+            speaker.phrases = banks[speaker.speaker_id]
+    return banks
+
+
 def _plan_turns(plan: RecordingPlan, jobs: list[FaultJob], seed: int, expression_p: float) -> None:
     rng = recording_rng(seed, plan.recording_id, 0)
     # Expressions draw from their own stream: they never shift the turn generator's draws.
@@ -190,6 +202,7 @@ def _plan_turns(plan: RecordingPlan, jobs: list[FaultJob], seed: int, expression
 def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
     """The full plan of both corpora; pure function of (profile, seed)."""
     iemocap, mosei = _people(profile, seed)
+    banks = deal_phrases(iemocap + mosei, seed)
     corpora = ((iemocap, IEMOCAP_BROKEN, IEMOCAP_CATALOGUE), (mosei, MOSEI_BROKEN, MOSEI_CATALOGUE))
     for recordings, kinds, catalogue in corpora:
         corpus = recordings[0].corpus
@@ -211,7 +224,7 @@ def design_corpora(profile: Profile, seed: int) -> CorpusPlan:
         for rec in recordings:
             _plan_turns(rec, jobs.get(rec.recording_id, []), seed, profile.expression_p)
             _finish_recording(rec, jobs.get(rec.recording_id, []), seed)
-    plan = CorpusPlan(profile.name, seed, iemocap, mosei)
+    plan = CorpusPlan(profile.name, seed, iemocap, mosei, banks)
     _drop_alignments(plan, seed)
     if profile.noise is not None:  # bursts avoid the faults and the unaligned utterances
         for rec in plan.recordings:

@@ -31,7 +31,7 @@ import numpy as np
 from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.synth.face import Appearance, FaceStyle, face_box
 from edu_affect_data.synth.faults import FILE_LEVEL
-from edu_affect_data.synth.phrasing import FILLER, FRAGMENTS, PHRASES, spoken_spans, spoken_tokens
+from edu_affect_data.synth.phrasing import bank_words, spoken_spans, spoken_tokens
 from edu_affect_data.synth.plan import (
     NON_WORDS,
     UNDERSCORE_SENTENCE,
@@ -84,10 +84,7 @@ _CODAS = ("", "", "k", "n", "m", "sh", "x")
 
 
 def _vocabulary() -> frozenset[str]:
-    texts = [p for phrases in PHRASES.values() for p in phrases] + [*FILLER, *FRAGMENTS]
-    return frozenset(
-        w.lower() for text in [*texts, UNDERSCORE_SENTENCE] for w in spoken_tokens(text)
-    )
+    return bank_words() | {w.lower() for w in spoken_tokens(UNDERSCORE_SENTENCE)}
 
 
 VOCABULARY = _vocabulary()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edu_affect_data.core.vocabulary import CLASSES, MODALITIES
-from edu_affect_data.synth.phrasing import fragment_text, spoken_tokens, utterance_text
+from edu_affect_data.synth.phrasing import PhraseBank, fragment_text, spoken_tokens, utterance_text
 from edu_affect_data.synth.source_labels import IemocapLabels
 
 #: Draws one unit's expressed class per modality from its speaker's latent emotion.
@@ -34,6 +34,8 @@ SEGMENT_PAUSE_S = (0.05, 0.3)
 EDGE_FRAMES = (5, 20)
 #: A MOSEI sentence holding `___`, the transcript's own field separator.
 UNDERSCORE_SENTENCE = "I saved it as draft___final."
+#: The brief turn planned where a short transcript hole goes (said by any IEMOCAP speaker).
+HOLE_TURN = "Okay."
 
 
 def recording_rng(seed: int, recording_id: str, purpose: int) -> np.random.Generator:
@@ -97,6 +99,13 @@ class SpeakerPlan:
     latent: str
     f0: float
     formant_scale: float
+    #: The phrases this speaker says (phrasing.phrase_banks): dealt once every speaker is known.
+    phrases: PhraseBank | None = None
+
+    def bank(self) -> PhraseBank:
+        if self.phrases is None:
+            raise ValueError(f"speaker {self.speaker_id} has no phrase bank (design.deal_phrases)")
+        return self.phrases
 
 
 @dataclass
@@ -261,13 +270,13 @@ def plan_dialog_turns(
         short = short_next
         expressed = express(speaker.latent)
         if short:
-            text, annotated = "Okay.", True
+            text, annotated = HOLE_TURN, True
             rows: tuple[Row, ...] = (Row(0, 3, "<s>"), Row(4, 25, "OKAY"), Row(26, 29, "</s>"))
         elif rng.random() < 0.08:
             text, annotated = fragment_text(rng), False
             rows = layout_rows(iemocap_tokens(text, rng), rng)
         else:
-            text, annotated = utterance_text(expressed["text"], rng), True
+            text, annotated = utterance_text(expressed["text"], speaker.bank(), rng), True
             rows = layout_rows(iemocap_tokens(text, rng), rng)
         end = round(t + (rows[-1].end_frame + 1) * FRAME_S, 4)
         if end > duration_s - 0.4:
@@ -313,7 +322,7 @@ def plan_video_segments(
     while True:
         expressed = express(speaker.latent)
         text = " ".join(
-            utterance_text(expressed["text"], rng) for _ in range(int(rng.integers(1, 3)))
+            utterance_text(expressed["text"], speaker.bank(), rng) for _ in range(int(rng.integers(1, 3)))
         )
         if len(units) == 1:
             text += " " + UNDERSCORE_SENTENCE  # segment texts may hold the field separator

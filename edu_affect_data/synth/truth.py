@@ -8,7 +8,9 @@ burst (noise.py) its interval, `snr_db` for audio and, for garbled words, the un
 `planted`: which mechanism's phenomenon is present (noise for MIE, coincidences for CMAA, a
 persistent state for TFL) with its parameters, and, when planted (phenomena.py), `coincidences`
 (per unit: its four events and the class they code) and `states` (per speaker and recording: the
-class and the per-step values).
+class and the per-step values);
+under `text` each speaker's phrase bank (phrasing.py), its rule and digest, and `disjoint`: whether
+no phrase is in two speakers' banks, checked on the banks themselves.
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.core.fingerprint import json_digest
 from edu_affect_data.core.vocabulary import MODALITIES
 from edu_affect_data.core.vocabulary import SYNTH_TRUTH_FILE as TRUTH_FILE
 from edu_affect_data.synth.design import CorpusPlan
 from edu_affect_data.synth.phenomena import truth_entries
-from edu_affect_data.synth.plan import FaultPlan, NoisePlan, RecordingPlan
+from edu_affect_data.synth.phrasing import BANK_RULE, FRAGMENTS, PhraseBank, banks_disjoint
+from edu_affect_data.synth.plan import (
+    HOLE_TURN,
+    UNDERSCORE_SENTENCE,
+    FaultPlan,
+    NoisePlan,
+    RecordingPlan,
+)
 from edu_affect_data.synth.profiles import Profile
 from edu_affect_data.synth.write_iemocap import BROKEN_FILE as IEMOCAP_BROKEN_FILE
 from edu_affect_data.synth.write_iemocap import dialog_paths
@@ -88,6 +98,22 @@ def planted_phenomena(profile: Profile) -> dict[str, Any]:
     return entry
 
 
+def _text(banks: dict[str, PhraseBank]) -> dict[str, Any]:
+    """Who says which phrases: the banks, their rule and digest, and whether they are disjoint.
+
+    `shared` lists what every speaker may say outside the banks: class-neutral fixtures of the
+    formats (unannotated backchannel fragments, the short hole's turn, MOSEI's `___` sentence).
+    """
+    as_json = {speaker: banks[speaker].as_json() for speaker in sorted(banks)}
+    return {
+        "rule": BANK_RULE,
+        "shared": [*FRAGMENTS, HOLE_TURN, UNDERSCORE_SENTENCE],
+        "digest": json_digest(as_json),
+        "disjoint": banks_disjoint(banks),
+        "banks": as_json,
+    }
+
+
 def truth_document(corpus: CorpusPlan, profile: Profile | None = None) -> dict[str, Any]:
     faults, broken, units, noise = [], [], [], []
     coincidences: list[dict[str, Any]] = []
@@ -129,6 +155,7 @@ def truth_document(corpus: CorpusPlan, profile: Profile | None = None) -> dict[s
         **({"planted": planted_phenomena(profile)} if profile is not None else {}),
         **({"coincidences": coincidences} if coincidences else {}),
         **({"states": states} if states else {}),
+        "text": _text(corpus.phrase_banks),
     }
 
 

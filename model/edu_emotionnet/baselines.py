@@ -8,14 +8,16 @@
 - MulT (Tsai et al., ACL 2019; official code yaohungt/Multimodal-Transformer), at the full model's
   depth and width: per modality an input projection and a causal temporal convolution over steps
   (`options.kernel`), crossmodal Transformers with `options.crossmodal_layers` layers (null = `layers`) for every
-  ordered pair (causal, masked, with a null key), a causal self-attention Transformer with `layers`
-  layers over each target's concatenated crossmodal streams, and the official residual head over
+  ordered pair (causal, masked, with a null key), a causal self-attention Transformer with
+  `options.self_attention_layers` layers (null = `layers`) over each target's concatenated crossmodal streams, and the official residual head over
   the three targets' features at step t (the "last step" of the prefix up to t). Differences from
   Tsai et al.: crossmodal attention runs on the 1 s step grid (each modality is projected at its own
   rate and pooled onto the grid first), not on the unaligned native sequences, so every model
   predicts causally per step; the concatenation (2d) is mapped back to d so the self-attention
   Transformers have the full model's width (the official code runs them at 2d); GELU feed-forward
   layers of width `ff_mult` x d instead of ReLU 4d; one dropout rate (`dropout`) for all.
+- MulT (size-matched): the same model with its own option defaults (`MulTSizeMatchedOptions`):
+  about the full model's parameter count, where the paper-depth MulT has 2.55x.
 """
 
 from __future__ import annotations
@@ -147,7 +149,30 @@ class MulTOptions(StrictModel):
     """`model.options` of MulT."""
 
     crossmodal_layers: int | None = Field(None, ge=1, description="Crossmodal Transformer layers per modality pair; null = `layers` (the full model's encoder depth).")
+    self_attention_layers: int | None = Field(None, ge=1, description="Self-attention Transformer layers per target modality; null = `layers`.")
     kernel: int = Field(3, ge=1, description="Steps seen by the causal temporal convolution over each modality's grid features (1 = a per-step projection).")
+
+    def depths(self, layers: int) -> tuple[int, int]:
+        """(crossmodal, self-attention) layers of a model whose config has `layers` layers."""
+        return (self.crossmodal_layers or layers, self.self_attention_layers or layers)
+
+
+class MulTSizeMatchedOptions(MulTOptions):
+    """`model.options` of MulT (size-matched): MulT made about as large as the full model.
+
+    At the full model's depth and width MulT has 2.55x its parameters (6 crossmodal and 3
+    self-attention stacks of `layers` layers against 3 encoder stacks), so a comparison with it
+    mixes architecture and capacity. One crossmodal layer per pair and half the self-attention
+    depth give 1.00x at the paper's size (d=256, 4 layers: 12.23 M both, text 384). At
+    tiny_cpu.yaml's size (1 layer) MulT is already at its smallest (one layer per stack: 1.39x, the
+    same model as the paper-depth row there): the input encoders that both share dominate it.
+    """
+
+    crossmodal_layers: int | None = Field(1, ge=1, description="Crossmodal Transformer layers per modality pair; null = `layers`.")
+    self_attention_layers: int | None = Field(None, ge=1, description="Self-attention Transformer layers per target modality; null = half of `layers`, at least 1 (2 at the paper's 4).")
+
+    def depths(self, layers: int) -> tuple[int, int]:
+        return (self.crossmodal_layers or layers, self.self_attention_layers or max(1, layers // 2))
 
 
 class CrossmodalBlock(nn.Module):
@@ -186,7 +211,7 @@ class MulT(AffectModel):
         # code's projections); here causal over steps (left padding only).
         self.temporal = nn.ModuleDict({m: CausalConv1d(d, d, self.kernel, bias=False) for m in self.modalities})
         self.embed_dropout = nn.Dropout(config.dropout)
-        depth = options.crossmodal_layers if options.crossmodal_layers is not None else config.layers
+        depth, self_depth = options.depths(config.layers)
         self.pairs = [(i, j) for i in self.modalities for j in self.modalities if i != j]
         self.crossmodal = nn.ModuleDict(
             {f"{i}<-{j}": nn.ModuleList(CrossmodalBlock(config) for _ in range(depth)) for i, j in self.pairs}
@@ -195,7 +220,7 @@ class MulT(AffectModel):
         others = len(self.modalities) - 1
         self.merge = nn.ModuleDict({m: nn.Linear(others * d, d) for m in self.modalities})
         self.self_attention = nn.ModuleDict(
-            {m: CausalTransformer(d, config.layers, config.heads, config.ff_mult, config.dropout, config.window_steps) for m in self.modalities}
+            {m: CausalTransformer(d, self_depth, config.heads, config.ff_mult, config.dropout, config.window_steps) for m in self.modalities}
         )
         width = len(self.modalities) * d
         self.proj1, self.proj2 = nn.Linear(width, width), nn.Linear(width, width)
@@ -229,3 +254,8 @@ class MulT(AffectModel):
 
 
 MULT = ModelSpec("mult", MulT, MODALITIES, ReportPlace("MulT", "fusion"), options=MulTOptions)
+#: The same MulT at about the full model's parameter count (its options' defaults), beside the
+#: paper-depth row, so that a difference between the two is capacity, not architecture.
+MULT_SIZE_MATCHED = ModelSpec(
+    "mult_size_matched", MulT, MODALITIES, ReportPlace("MulT (size-matched)", "fusion"), options=MulTSizeMatchedOptions
+)

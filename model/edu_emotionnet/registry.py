@@ -138,6 +138,7 @@ BUILTINS: dict[str, str] = {
     "early_fusion": "edu_emotionnet.baselines:EARLY_FUSION",
     "late_fusion": "edu_emotionnet.baselines:LATE_FUSION",
     "mult": "edu_emotionnet.baselines:MULT",
+    "mult_size_matched": "edu_emotionnet.baselines:MULT_SIZE_MATCHED",
     "self_mm": "edu_emotionnet.self_mm:SELF_MM",
     "cfn_esa": "edu_emotionnet.cfn_esa:CFN_ESA",
     "hybrid_fusion": "edu_emotionnet.hybrid_fusion:HYBRID_FUSION",

@@ -13,7 +13,7 @@ import pytest
 import torch
 from edu_emotionnet.batch import Batch
 from edu_emotionnet.checkpoint import load_trained
-from edu_emotionnet.config import EvalConfig
+from edu_emotionnet.config import EvalConfig, load_train_config
 from edu_emotionnet.data import session_datasets
 from edu_emotionnet.distributed import DistContext
 from edu_emotionnet.evaluate import (
@@ -157,3 +157,30 @@ def test_tables_place_runs_by_their_registry_entry_and_options(tmp_path: Path) -
                     "II": ["Audio-only", "MulT", "Edu-EmotionNet"],  # unimodal, fusion, the full model last
                     "III": ["Edu-EmotionNet", "Edu-EmotionNet -CMAA"]}
     assert set(build_tables([g for g in groups if g.name in ("mult", "no_cmaa")])) == {"I"}  # one fusion model: nothing to compare
+
+
+def test_the_size_matched_mult_row_is_named_so_and_shows_its_parameter_ratio(tmp_path: Path) -> None:
+    """Beside the paper-depth MulT: its own display name in Tables I-II and its size relative to the
+    full model in the report's table of sizes (counts as the trainer stores them: here the paper
+    config's, from the model-size tooling)."""
+    from edu_emotionnet.model_size import parameter_counts
+    from edu_emotionnet.report import model_sizes
+
+    from tests.helpers.model import planted_inputs
+    from tests.model.fabricated_runs import CONFIGS, write_run
+
+    labels = np.arange(8) % 4
+    variants = {"full": "edu_emotionnet.yaml", "mult": "baseline_mult.yaml", "mult_sm": "baseline_mult_size_matched.yaml"}
+    counts = parameter_counts([load_train_config(CONFIGS / v) for v in variants.values()], planted_inputs(384))
+    for (name, variant), count in zip(variants.items(), counts, strict=True):
+        run = write_run(tmp_path / "runs" / name, variant, 0, labels, labels, data=tmp_path / "dataset", name=name)
+        results = json.loads((run / "results.json").read_text())
+        (run / "results.json").write_text(json.dumps({**results, "parameters": count.parameters}))
+    groups = collect_runs([tmp_path / "runs"])
+    tables = build_tables(groups)
+    assert [line.split(" | ")[0].lstrip("| ") for line in tables["I"].splitlines()[2:]] == ["Edu-EmotionNet", "MulT", "MulT (size-matched)"]
+    full, mult, matched = (c.parameters for c in counts)
+    sizes = model_sizes(groups, next(g for g in groups if g.is_full_model))
+    assert f"| mult_sm | mult_size_matched | {matched:,} | {matched / 1e6:.2f} M | {matched / full:.2f} |" in sizes
+    assert f"| mult | mult | {mult:,} | {mult / 1e6:.2f} M | {mult / full:.2f} |" in sizes
+    assert f"{matched / full:.2f}" == "1.00" and f"{mult / full:.2f}" == "2.55"

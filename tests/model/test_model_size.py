@@ -57,6 +57,34 @@ def test_paper_size_ratios(text_dim: int) -> None:
     assert 1.0 <= hybrid.parameters / full.parameters <= 1.5, (hybrid, full)
 
 
+@pytest.mark.parametrize("text_dim", [384, 768])
+def test_size_matched_mult_is_within_5_percent_of_the_full_model_at_the_paper_size(text_dim: int) -> None:
+    """MulT (size-matched) at the paper config: about the full model's count (measured 0.9998x),
+    where the paper-depth MulT has 2.55x; at the tiny CPU size it is the smallest MulT there is."""
+    names = ("edu_emotionnet.yaml", "baseline_mult.yaml", "baseline_mult_size_matched.yaml")
+    full, mult, matched = parameter_counts([load_train_config(CONFIGS / n) for n in names], planted_inputs(text_dim))
+    assert abs(matched.parameters / full.parameters - 1) <= 0.05, (matched, full)
+    assert matched.arch == "mult_size_matched" and mult.parameters > 2 * matched.parameters
+    tiny = [load_train_config(CONFIGS / n, rebase=CONFIGS / "tiny_cpu.yaml") for n in names]
+    tiny_full, tiny_mult, tiny_matched = parameter_counts(tiny, planted_inputs(text_dim))
+    # tiny_cpu.yaml has 1 layer: one layer per stack is the floor, the paper-depth row is there too
+    assert tiny_matched.parameters == tiny_mult.parameters and 1.3 <= tiny_matched.parameters / tiny_full.parameters <= 1.45
+
+
+def test_the_paper_and_claims_suites_hold_the_size_matched_mult_and_the_demo_suite_does_not() -> None:
+    from edu_emotionnet.experiments import load_suite
+
+    def archs(suite: str) -> list[str]:
+        return [c.model.arch for c in load_suite(CONFIGS / suite, {"data": "somewhere"})]
+
+    paper, claims, demo = archs("suite_paper.yaml"), archs("suite_claims.yaml"), archs("suite_demo.yaml")
+    assert {"mult", "mult_size_matched"} <= set(paper) and {"mult", "mult_size_matched"} <= set(claims)
+    assert "mult" in demo and "mult_size_matched" not in demo  # the demo's time budget
+    assert sorted(set(paper) - {"mult_size_matched"}) == sorted(set(demo))
+    (config,) = [c for c in load_suite(CONFIGS / "suite_paper.yaml", {"data": "somewhere"}) if c.model.arch == "mult_size_matched"]
+    assert config.model.d_model == 256 and config.model.layers == 4  # the paper's size, not tiny_cpu's
+
+
 def test_table_lists_every_row_with_its_ratio() -> None:
     rows = [ModelSize("full", "edu_emotionnet", 2_000_000), ModelSize("tiny", "mult", 5_000)]
     table = parameter_table(rows, reference="full").splitlines()

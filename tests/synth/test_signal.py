@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,6 @@ from edu_affect_data.core.vocabulary import CLASSES
 from edu_affect_data.media.frames import region_pixels
 from edu_affect_data.synth.design import design_corpora
 from edu_affect_data.synth.face import FACES, appearance, backdrop_strip, draw_face
-from edu_affect_data.synth.phrasing import PHRASES
 from edu_affect_data.synth.profiles import TINY
 from edu_affect_data.synth.render import render_audio, render_frames
 from edu_affect_data.synth.voice import SAMPLE_RATE
@@ -47,8 +47,9 @@ def _face_crop(frame: np.ndarray, region: str) -> np.ndarray:
     return (small - small.mean()) / (small.std() + 1e-6)
 
 
-def _text_class(text: str) -> str | None:
-    hits = [c for c, phrases in PHRASES.items() for p in phrases if p.lower() in text.lower()]
+def _text_class(text: str, bank: Mapping[str, Sequence[str]]) -> str | None:
+    """The class whose phrases in the speaker's bank (class -> phrases) the text says most."""
+    hits = [c for c in CLASSES for p in bank[c] if p.lower() in text.lower()]
     return max(set(hits), key=hits.count) if hits else None
 
 
@@ -76,6 +77,7 @@ def observed() -> list[dict]:
                     "emotion": plan.speaker(unit.speaker_id).latent,
                     "expressed": unit.expressed,
                     "text": unit.text,
+                    "bank": corpus.phrase_banks[unit.speaker_id].classes,
                     "audio_x": _audio_features(clip, SAMPLE_RATE),
                     "video_x": _face_crop(middle, plan.speaker(unit.speaker_id).region).ravel(),
                 }
@@ -103,22 +105,8 @@ def predicted(observed: list[dict]) -> dict[str, list[str | None]]:
     return {
         "audio": list(_leave_one_recording_out(observed, "audio")),
         "video": list(_leave_one_recording_out(observed, "video")),
-        "text": [_text_class(r["text"]) for r in observed],
+        "text": [_text_class(r["text"], r["bank"]) for r in observed],
     }
-
-
-@pytest.fixture(scope="module")
-def text_of(tiny_corpora: Path) -> dict[str, str]:
-    texts = {}
-    for path in tiny_corpora.glob("CMU_MOSEI/Raw/Transcript/Segmented/Combined/*.txt"):
-        for line in path.read_text().splitlines():
-            vid, seg, _, _, text = line.split("___", 4)
-            texts[f"{vid}_{seg}"] = text
-    for path in tiny_corpora.glob("IEMOCAP_full_release/Session*/dialog/transcriptions/*.txt"):
-        for line in path.read_text().splitlines():
-            if "]: " in line:
-                texts[line.split(" ", 1)[0]] = line.split("]: ", 1)[1]
-    return texts
 
 
 @pytest.mark.slow
@@ -139,7 +127,8 @@ def test_phrases_reveal_each_units_expressed_text_class(
     truth = json.loads((tiny_corpora / "synth_truth.json").read_text())
     units = [u for u in truth["units"] if u["annotated"] and u["id"] in text_of]
     assert len(units) > 50
-    right = sum(_text_class(text_of[u["id"]]) == u["expressed"]["text"] for u in units)
+    banks = truth["text"]["banks"]
+    right = sum(_text_class(text_of[u["id"]], banks[u["speaker"]]) == u["expressed"]["text"] for u in units)
     assert right / len(units) > 0.95
 
 
