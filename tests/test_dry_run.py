@@ -8,7 +8,6 @@ stages the dry run said and prints the same reason on its "running because" line
 from __future__ import annotations
 
 import hashlib
-import os
 from io import StringIO
 from pathlib import Path
 
@@ -206,32 +205,3 @@ def test_the_log_is_plain_lines_when_not_a_terminal(tmp_path: Path, fake_stages,
     assert not any(code in result.output for code in CONTROL), repr(result.output)
     line = next(line for line in result.output.splitlines() if "alpha running" in line)
     assert line.endswith(f'config: name: "demo" -> "{long_name}"') and len(line) > 120
-
-
-def test_progress_is_plain_lines_off_a_terminal() -> None:
-    from edu_affect_data.core.progress import Progress, track
-
-    stream = StringIO()
-    assert list(track(range(3), 3, "features: per session", "session", stream=stream, every_s=0.0)) == [0, 1, 2]
-    lines = stream.getvalue().splitlines()
-    assert lines[-1].startswith("features: per session: 3/3 sessions (100%), ")
-    assert not any(code in stream.getvalue() for code in CONTROL)
-    quiet = StringIO()
-    with Progress(5, "quick", "item", stream=quiet) as progress:  # ends before the first interval: no line
-        progress.update(5)
-    assert quiet.getvalue() == ""
-
-
-def test_annotate_status_without_a_server_is_exit_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    paths = BuildPaths(tmp_path / "out")
-    write_sessions(pa.Table.from_pylist([{"session_id": "s1", "status": "kept"}], schema=SESSIONS_SCHEMA), paths, {})
-    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")  # discard port: nothing answers
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "not-a-key")
-    config_file = tmp_path / "pipeline.yaml"
-    config_file.write_text("name: demo\n")
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["annotate", "status", str(config_file), "--out", str(paths.out)])
-    assert result.exit_code == 2, result.output
-    (line,) = result.output.strip().splitlines()
-    assert line.startswith("error: annotate status needs the campaign's Label Studio server: ") and "127.0.0.1:9" in line
-    assert os.environ["LABEL_STUDIO_API_KEY"] not in line

@@ -45,17 +45,20 @@ def is_terminal(stream: IO[str]) -> bool:
 class Progress:
     """`done` out of `total` `unit`s of `what`: a bar on a terminal, plain lines elsewhere.
 
-    Use as a context manager and call `update(n)`; `every_s` sets the plain lines' interval.
+    Use as a context manager and call `update(n)`; `every_s` sets the plain lines' interval
+    (default `PLAIN_EVERY_S`, read when the progress starts).
     """
 
     def __init__(
-        self, total: int, what: str, unit: str, *, stream: IO[str] | None = None, every_s: float = PLAIN_EVERY_S
+        self, total: int, what: str, unit: str, *, stream: IO[str] | None = None, every_s: float | None = None
     ) -> None:
-        self.total, self.what, self.unit, self.every_s = total, what, unit, every_s
+        self.total, self.what, self.unit = total, what, unit
+        self.every_s = PLAIN_EVERY_S if every_s is None else every_s
         self.stream = stream if stream is not None else sys.stderr
         self.done = 0
         self.started = self.last = time.monotonic()
         self.printed = False
+        self.shown = -1  # `done` at the last plain line
         self._bar: Any = None
         if is_terminal(self.stream):
             from tqdm import tqdm
@@ -75,14 +78,14 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        elif self.printed or time.monotonic() - self.started >= self.every_s:
+        elif self.shown != self.done and (self.printed or time.monotonic() - self.started >= self.every_s):
             self._line(time.monotonic())
 
     def _line(self, now: float) -> None:
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         plural = self.unit if self.total == 1 else f"{self.unit}s"
         print(f"{self.what}: {self.done}/{self.total} {plural}{share}, {now - self.started:.0f} s", file=self.stream, flush=True)
-        self.printed = True
+        self.printed, self.shown = True, self.done
 
     def __enter__(self) -> Progress:
         return self
