@@ -205,3 +205,15 @@ def test_the_log_is_plain_lines_when_not_a_terminal(tmp_path: Path, fake_stages,
     assert not any(code in result.output for code in CONTROL), repr(result.output)
     line = next(line for line in result.output.splitlines() if "alpha running" in line)
     assert line.endswith(f'config: name: "demo" -> "{long_name}"') and len(line) > 120
+
+
+def test_reasons_when_the_record_knows_less_than_today() -> None:
+    """A key the stage reads now but did not then, and a record from before summaries were kept."""
+    from edu_affect_data.core.rerun import input_changes
+
+    old = {"version": "1", "config": {"seed": 0}, "config_digest": {"seed": "d0"}, "corpora": {}, "upstream": {}}
+    new = {**old, "config": {"seed": 0, "annotation.gold": None}, "config_digest": {"seed": "d0", "annotation.gold": "dg"}}
+    assert input_changes(old, new) == [Reason("config", "annotation.gold: now read by this stage (null)")]
+    assert input_changes(new, old) == [Reason("config", "annotation.gold: no longer read by this stage")]
+    assert [r.code for r in input_changes(None, new)] == ["inputs"]
+    assert input_changes(old, {**old, "version": "2"}) == [Reason("version", "package version 1 -> 2")]

@@ -93,7 +93,12 @@ def input_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list
     for key in sorted(set(old_digests) | set(new_digests)):
         if old_digests.get(key) == new_digests.get(key):
             continue
-        leaves = leaf_changes(key, old.get("config", {}).get(key), new.get("config", {}).get(key))
+        before, after = old.get("config", {}).get(key, _ABSENT), new.get("config", {}).get(key, _ABSENT)
+        if before is _ABSENT or after is _ABSENT:  # the stage's declared keys changed (a new version of it)
+            now = f"now read by this stage ({_shown(after)})" if before is _ABSENT else "no longer read by this stage"
+            reasons.append(Reason("config", f"{key}: {now}"))
+            continue
+        leaves = leaf_changes(key, before, after)
         reasons.extend(Reason("config", line) for line in leaves)
         if not leaves:  # the values differ only where the summary shows a path by its name
             reasons.append(Reason("config", f"{key}: a path outside the build folder changed"))
