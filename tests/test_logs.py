@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def test_a_stage_counts_its_work_in_the_log(monkeypatch: pytest.MonkeyPatch, cap
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(",")[0] for line in lines] == [f"annotate: cutting clips: {n}/3 clips ({p}%)" for n, p in
                                                       ((1, 33), (2, 67), (3, 100))]
+
+
+def test_library_progress_bars_are_off_in_a_log_file() -> None:
+    """transformers' "Loading weights" bar (seen in a build log): off when stderr is a pipe, on a tty kept."""
+    check = (
+        "import os, transformers, datasets\n"
+        "from edu_affect_data.core.progress import quiet_library_bars\n"
+        "quiet_library_bars()\n"
+        "from transformers.utils import logging as t\n"
+        "from datasets.utils import logging as d\n"
+        "print(t.is_progress_bar_enabled(), d.is_progress_bar_enabled(), os.environ['HF_HUB_DISABLE_PROGRESS_BARS'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("DISABLE_PROGRESS_BARS")}
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.split() == ["False", "False", "1"], done.stderr
 
 
 def test_the_demo_step_headers_are_plain_in_a_log_file() -> None:

@@ -9,10 +9,13 @@ cannot ask a terminal its width: in a file both turn into noise. So:
 - `Progress`: on a terminal a tqdm bar; otherwise one plain line every `PLAIN_EVERY_S` seconds
   ("features: 120/400 sessions (30%), 12 s") and a last line when it ends, and nothing at all for a
   loop that ends before the first interval (a quick stage stays quiet in a log).
+- `quiet_library_bars()`: off a terminal, the bars that Hugging Face libraries draw themselves
+  ("Loading weights: 0%|...", "Map: ...") are turned off too; every `edu-data` command calls it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -32,6 +35,35 @@ def log_console(file: IO[str] | None = None) -> Console:
     if file is not None:
         return Console(file=file, soft_wrap=True)
     return Console(stderr=True, soft_wrap=True)
+
+
+#: Read by huggingface_hub (and transformers through it) and by datasets when they are imported.
+LIBRARY_BAR_SWITCHES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+
+
+def quiet_library_bars(stream: IO[str] | None = None) -> None:
+    """When `stream` (stderr) is not a terminal, no library draws a progress bar into it.
+
+    Set in the environment, so worker processes started later inherit it, and switched off in the
+    libraries already imported (they read the environment only at import). A user's own setting
+    of those variables wins.
+    """
+    if is_terminal(stream if stream is not None else sys.stderr):
+        return
+    for name, value in LIBRARY_BAR_SWITCHES.items():
+        os.environ.setdefault(name, value)
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        from datasets.utils import logging as datasets_logging
+
+        datasets_logging.disable_progress_bar()
 
 
 def is_terminal(stream: IO[str]) -> bool:
