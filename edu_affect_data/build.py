@@ -79,7 +79,7 @@ from edu_affect_data.core.outputs import check_outputs, record_outputs
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.parquet import damage_behind
 from edu_affect_data.core.progress import log_console
-from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
+from edu_affect_data.core.stage import ConfigSlice, StageOutcome, StageSpec, UnknownConfigKey
 from edu_affect_data.corpora.registry import get_corpus
 from edu_affect_data.stages.card import public_config
 
@@ -101,26 +101,6 @@ class BuildLocked(BuildError):
 
 class DamagedInput(RuntimeError):
     """A stage read a damaged file the build cannot recompute in this run (exit 1); the message names it."""
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    name: str
-    #: "package.module:function" with the signature `(config, paths, *, executor=None) -> StageOutcome`.
-    target: str
-    #: Dotted config keys whose values are inputs of the stage: hashed, and all the stage may read.
-    config_keys: tuple[str, ...]
-    #: Stages whose outputs this stage reads.
-    upstream: tuple[str, ...] = ()
-    #: Whether the source corpora themselves are inputs.
-    reads_corpora: bool = False
-    #: What the stage does, in words, for the build log and `--dry-run`.
-    title: str = ""
-
-    @property
-    def shown(self) -> str:
-        """The stage's name with what it does, as the build log shows it."""
-        return f"{self.name} ({self.title})" if self.title else self.name
 
 
 STAGES: tuple[StageSpec, ...] = (

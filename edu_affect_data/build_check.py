@@ -21,7 +21,7 @@ from edu_affect_data.core.outputs import Change, check_outputs
 from edu_affect_data.core.rerun import Reason, rerun_reasons
 
 if TYPE_CHECKING:
-    from edu_affect_data.build import StageSpec
+    from edu_affect_data.core.stage import StageSpec
 
 
 @dataclass(frozen=True)

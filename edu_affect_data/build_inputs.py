@@ -20,7 +20,7 @@ from edu_affect_data.core.fingerprint import json_digest, path_fingerprint
 from edu_affect_data.stages.card import public_config
 
 if TYPE_CHECKING:
-    from edu_affect_data.build import StageSpec
+    from edu_affect_data.core.stage import StageSpec
 
 
 def stage_inputs(

@@ -16,17 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edu_affect_data.build import (
-    StageSpec,
-    load_state,
-    require_upstream,
-    select_stages,
-    stage_config,
-)
+from edu_affect_data.build import load_state, require_upstream, select_stages, stage_config
 from edu_affect_data.build_check import check_stage
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.rerun import Reason
+from edu_affect_data.core.stage import StageSpec
 from edu_affect_data.stages.annotation_queue import AnnotatorQueue, annotator_queue
 
 #: Sessions listed by id before the plan says how many more there are.
