@@ -126,6 +126,11 @@ class Progress:
         self.close()
 
 
+def note(text: str, *, stream: IO[str] | None = None) -> None:
+    """One plain line of a stage's progress between counted loops ("annotate: 30 tasks on the server")."""
+    print(text, file=stream if stream is not None else sys.stderr, flush=True)
+
+
 def track(items: Iterable[T], total: int, what: str, unit: str, **options: Any) -> Iterator[T]:
     """Each of `items`, counted by a `Progress` (closed when the loop ends or stops early)."""
     with Progress(total, what, unit, **options) as progress:
