@@ -1,4 +1,4 @@
-"""`edu-data build`: run the stages in order, skipping those whose inputs did not change.
+"""`edu-data build`: run the stages in order, skipping those whose inputs did not change, saying why.
 
 Stages are data (`STAGES`): a name, the `module:function` that runs it, the config keys and
 upstream stages it reads. A stage module is imported only when the build reaches it, so a
@@ -15,7 +15,10 @@ files by name, such as ingest's proxies or the feature parts, must not reuse it)
 reruns. Damage that kept the stat is found when the file is read: project Parquet carries page
 checksums (`core.parquet`), and a stage that meets a `DamagedParquet` makes the build delete the
 file and rerun the stage that wrote it, then go on; where that stage is not part of this run
-(`--from`), the build stops with exit 1 naming the file and the stage. The input hash covers
+(`--from`), the build stops with exit 1 naming the file and the stage. Whether a stage runs is
+decided by `build_check.check_stage`, whose reasons (`core.rerun`: which config key old -> new,
+which corpus folder, upstream stage or output file) the build prints on the stage's first line
+and `edu-data build --dry-run` (`dry_run.py`) prints without running anything. The input hash covers
 
 * the package version and the stage's config keys (as validated, so formatting and comments
   do not matter; a code change within one version needs `--force STAGE`),
