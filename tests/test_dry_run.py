@@ -217,3 +217,16 @@ def test_reasons_when_the_record_knows_less_than_today() -> None:
     assert input_changes(new, old) == [Reason("config", "annotation.gold: no longer read by this stage")]
     assert [r.code for r in input_changes(None, new)] == ["inputs"]
     assert input_changes(old, {**old, "version": "2"}) == [Reason("version", "package version 1 -> 2")]
+
+
+def test_a_one_stage_command_has_the_same_dry_run(tmp_path: Path, fake_stages, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """`edu-data split --dry-run` is `build --from split --until split --dry-run`."""
+    module = fake_stages[0].target.split(":")[0]
+    runner, config_file, out = cli_build(tmp_path, monkeypatch, (StageSpec("split", f"{module}:alpha", ("name",)),))
+    first = runner.invoke(app, ["split", str(config_file), "--out", str(out), "--dry-run"])
+    assert first.exit_code == 0 and "split runs: first-run" in first.output and not out.exists(), first.output
+    assert runner.invoke(app, ["split", str(config_file), "--out", str(out)]).exit_code == 0
+    changed = runner.invoke(app, ["split", str(config_file), "--out", str(out), "--set", "name=other", "--dry-run", "--force"])
+    assert changed.exit_code == 0, changed.output
+    assert 'split runs: forced: --force split; config: name: "demo" -> "other"' in changed.output
+    assert (out / "alpha.txt").read_text() == "demo"
