@@ -51,16 +51,15 @@ def _open(config: Path, out: Path, set_: list[str] | None, *, retry: RetryPolicy
     """
     from dataclasses import replace
 
-    from edu_affect_data.annotation.campaign import open_campaign
-    from edu_affect_data.annotation.client import load_settings
+    from edu_affect_data.annotation import campaign as campaigns
     from edu_affect_data.cli.errors import check_out_folder
     from edu_affect_data.config import load_config, parse_overrides
     from edu_affect_data.core.artifacts import BuildPaths
 
     check_out_folder(out)
     pipeline = load_config(config, parse_overrides(set_ or []))
-    settings = load_settings() if retry is None else replace(load_settings(), retry=retry)
-    return open_campaign(pipeline, BuildPaths(out), settings)
+    settings = None if retry is None else replace(campaigns.load_settings(), retry=retry)  # None: the campaign's own
+    return campaigns.open_campaign(pipeline, BuildPaths(out), settings)
 
 
 @annotate.command("push")
