@@ -1,4 +1,4 @@
-"""`edu-data build`: run the stages in order, skipping those whose inputs did not change.
+"""`edu-data build`: run the stages in order, skipping those whose inputs did not change, saying why.
 
 Stages are data (`STAGES`): a name, the `module:function` that runs it, the config keys and
 upstream stages it reads. A stage module is imported only when the build reaches it, so a
@@ -15,7 +15,10 @@ files by name, such as ingest's proxies or the feature parts, must not reuse it)
 reruns. Damage that kept the stat is found when the file is read: project Parquet carries page
 checksums (`core.parquet`), and a stage that meets a `DamagedParquet` makes the build delete the
 file and rerun the stage that wrote it, then go on; where that stage is not part of this run
-(`--from`), the build stops with exit 1 naming the file and the stage. The input hash covers
+(`--from`), the build stops with exit 1 naming the file and the stage. Whether a stage runs is
+decided by `build_check.check_stage`, whose reasons (`core.rerun`: which config key old -> new,
+which corpus folder, upstream stage or output file) the build prints on the stage's first line
+and `edu-data build --dry-run` (`dry_run.py`) prints without running anything. The input hash covers
 
 * the package version and the stage's config keys (as validated, so formatting and comments
   do not matter; a code change within one version needs `--force STAGE`),
@@ -67,25 +70,24 @@ from pathlib import Path
 from typing import Any, cast
 
 from rich.console import Console
+from rich.markup import escape
 
-from edu_affect_data import __version__
+from edu_affect_data.build_check import Selection, StageCheck, check_stage, reasons_line
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import atomic_write_text
-from edu_affect_data.core.fingerprint import json_digest, path_fingerprint
 from edu_affect_data.core.interrupt import interrupt_on_signals, interruption
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
 from edu_affect_data.core.outputs import check_outputs, record_outputs
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.parquet import damage_behind
-from edu_affect_data.core.stage import ConfigSlice, StageOutcome, UnknownConfigKey
+from edu_affect_data.core.progress import log_console
+from edu_affect_data.core.stage import ConfigSlice, StageOutcome, StageSpec, UnknownConfigKey
 from edu_affect_data.corpora.registry import get_corpus
 from edu_affect_data.stages.card import public_config
 
 #: 2: every output file recorded with its stat and SHA-256 (1 recorded names and Parquet footers).
 STATE_VERSION = 2
-#: Changed outputs named one per line before the build says how many more there are.
-SHOWN_CHANGES = 5
 #: Exit status of `edu-data build` when a stage waits for people (annotation, adjudication).
 EXIT_WAITING = 3
 
@@ -104,46 +106,46 @@ class DamagedInput(RuntimeError):
     """A stage read a damaged file the build cannot recompute in this run (exit 1); the message names it."""
 
 
-@dataclass(frozen=True)
-class StageSpec:
-    name: str
-    #: "package.module:function" with the signature `(config, paths, *, executor=None) -> StageOutcome`.
-    target: str
-    #: Dotted config keys whose values are inputs of the stage: hashed, and all the stage may read.
-    config_keys: tuple[str, ...]
-    #: Stages whose outputs this stage reads.
-    upstream: tuple[str, ...] = ()
-    #: Whether the source corpora themselves are inputs.
-    reads_corpora: bool = False
-
-
 STAGES: tuple[StageSpec, ...] = (
-    StageSpec("ingest", "edu_affect_data.stages.ingest:run_ingest", ("corpora", "sessions", "gaps", "media"), reads_corpora=True),
-    StageSpec("annotate", "edu_affect_data.stages.annotate:run_annotate", ("seed", "annotation"), ("ingest",)),
+    StageSpec(
+        "ingest", "edu_affect_data.stages.ingest:run_ingest", ("corpora", "sessions", "gaps", "media"), reads_corpora=True,
+        title="read the corpora, cut sessions, drop those with gaps",
+    ),
+    StageSpec(
+        "annotate", "edu_affect_data.stages.annotate:run_annotate", ("seed", "annotation"), ("ingest",),
+        title="cut clips, send tasks to Label Studio, wait for the votes",
+    ),
     StageSpec(
         "pull",
         "edu_affect_data.stages.pull:run_pull",
         ("seed", "annotation", "aggregation.min_votes"),
         ("ingest", "annotate"),
+        title="pull and check the votes from Label Studio",
     ),
     StageSpec(
         "aggregate",
         "edu_affect_data.stages.aggregate:run_aggregate",
         ("seed", "aggregation", "annotation.gold", "annotation.overlap"),
         ("annotate", "pull"),  # annotate: the gold tasks it drew (annotation/gold.parquet)
+        title="turn the votes into labels",
     ),
-    StageSpec("split", "edu_affect_data.stages.split:run_split", ("seed", "balance", "split"), ("ingest", "aggregate")),
+    StageSpec(
+        "split", "edu_affect_data.stages.split:run_split", ("seed", "balance", "split"), ("ingest", "aggregate"),
+        title="balance the classes and split by speaker",
+    ),
     StageSpec(
         "features",
         "edu_affect_data.stages.features:run_features",
         ("features", "gaps"),
         ("ingest", "split"),
+        title="extract audio, video and text features",
     ),
     StageSpec(
         "publish",
         "edu_affect_data.stages.publish:run_publish",
         ("name", "dataset", "features", "gaps"),
         ("ingest", "aggregate", "split", "features"),
+        title="write the dataset and its card",
     ),
 )
 
@@ -177,9 +179,27 @@ def run_build(
     `verify`: compare every recorded output's SHA-256, not only those whose stat changed.
     `stages` defaults to `STAGES` (looked up at call time, so tests can register fake stages).
     """
-    stages = STAGES if stages is None else tuple(stages)
-    console = console or Console(stderr=True)
+    console = console or log_console()
     paths = BuildPaths(Path(out))
+    selection = select_stages(stages, until, start_from, force)
+    state = load_state(paths.build_state)
+    require_upstream(selection.selected, selection.before, state, paths, verify)
+    views = {spec.name: stage_config(spec, config) for spec in selection.selected}
+
+    paths.out.mkdir(parents=True, exist_ok=True)
+    try:
+        with interrupt_on_signals(), hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
+            write_build_config(config, paths)
+            return _run_stages(selection, views, config, paths, state, verify, executor, dask_scheduler, console)
+    except LockHeld as exc:
+        raise BuildLocked(str(exc)) from None
+
+
+def select_stages(
+    stages: Sequence[StageSpec] | None, until: str | None, start_from: str | None, force: str | None
+) -> Selection:
+    """`stages[start_from..until]` (default `STAGES`), every flag checked against the stage names."""
+    stages = STAGES if stages is None else tuple(stages)
     names = [s.name for s in stages]
     for flag, value in (("--until", until), ("--from", start_from), ("--force", force)):
         if value is not None and value not in names:
@@ -188,26 +208,11 @@ def run_build(
     last = names.index(until) if until else len(names) - 1
     if first > last:
         raise BuildError(f"--from {start_from} comes after --until {until}")
-    forced_from = names.index(force) if force else len(names)
-    state = load_state(paths.build_state)
-    selected = list(stages[first : last + 1])
-    _require_upstream(selected, names[:first], state, paths, verify)
-    views = {spec.name: stage_config(spec, config) for spec in selected}
-
-    paths.out.mkdir(parents=True, exist_ok=True)
-    try:
-        with interrupt_on_signals(), hold_out_lock(paths.out, lambda text: console.print(f"[yellow]warning:[/] {text}")):
-            write_build_config(config, paths)
-            return _run_stages(selected, names, forced_from, views, config, paths, state, verify,
-                               executor, dask_scheduler, console)
-    except LockHeld as exc:
-        raise BuildLocked(str(exc)) from None
+    return Selection(list(stages[first : last + 1]), names, force)
 
 
 def _run_stages(
-    selected: list[StageSpec],
-    names: list[str],
-    forced_from: int,
+    selection: Selection,
     views: dict[str, PipelineConfig],
     config: PipelineConfig,
     paths: BuildPaths,
@@ -219,11 +224,13 @@ def _run_stages(
 ) -> BuildResult:
     """The stage loop of `run_build`, run while holding the lock on `--out`.
 
-    A stage that meets a damaged file sends the loop back to the stage that wrote it
-    (`_recompute_from`); each file gets one such repair per build. An interruption leaves it as
-    `Interrupted` naming the stage it stopped in and the stages done (`_interruption_named`),
-    once the pool has stopped (leaving `_build_executor`).
+    Each stage is checked (`check_stage`) and runs only with a reason, printed on one line
+    ("running because config: gaps.threshold_s: 2.0 -> 3.0"). A stage that meets a damaged file
+    sends the loop back to the stage that wrote it (`_recompute_from`); each file gets one such
+    repair per build. An interruption leaves it as `Interrupted` naming the stage it stopped in and
+    the stages done (`_interruption_named`), once the pool has stopped (leaving `_build_executor`).
     """
+    selected, names = selection.selected, selection.names
     ran: list[str] = []
     skipped: list[str] = []
     outcomes: dict[str, StageOutcome] = {}
@@ -234,14 +241,15 @@ def _run_stages(
             spec = selected[position]
             current.stage = spec.name
             record = state["stages"].get(spec.name)
-            intact = _check_recorded(spec.name, record, paths, state, verify, console)
-            digest = input_hash(spec, config, paths, state)
-            if names.index(spec.name) < forced_from and intact and _up_to_date(record, digest):
+            check = check_stage(spec, selection, config, paths, state, verify)
+            _settle_outputs(record, check, paths, state)
+            if not check.reasons:
                 console.print(f"[bold]{spec.name:>9}[/] skipped: inputs unchanged, outputs as the stage wrote them")
                 skipped.append(spec.name)
                 position += 1
                 continue
-            console.print(f"[bold]{spec.name:>9}[/] running {spec.target}")
+            what = f" ({escape(spec.title)})" if spec.title else ""
+            console.print(f"[bold]{spec.name:>9}[/] running{what} because {reasons_line(check.reasons)}")
             started = time.perf_counter()
             try:
                 outcome = resolve_stage(spec.target)(views[spec.name], paths, executor=pool)
@@ -256,11 +264,11 @@ def _run_stages(
             seconds = time.perf_counter() - started
             outcomes[spec.name] = outcome
             ran.append(spec.name)
-            state["stages"][spec.name] = _record(digest, outcome, seconds, paths, record)
+            state["stages"][spec.name] = _record(check, outcome, seconds, paths, record)
             save_state(paths.build_state, state)
             colour = "green" if outcome.complete else "yellow"
             console.print(f"[bold]{spec.name:>9}[/] [{colour}]{'done' if outcome.complete else 'waiting'}[/] "
-                          f"in {seconds:.1f} s: {outcome.message}")
+                          f"in {seconds:.1f} s: {escape(outcome.message)}")
             if not outcome.complete:
                 return BuildResult(False, outcome.message, tuple(ran), tuple(skipped), spec.name, outcomes)
             position += 1
@@ -293,36 +301,25 @@ def _interruption_named(names: list[str], ran: list[str], skipped: list[str]) ->
         raise interruption(exc).during(where, "rerun the same command to resume") from exc
 
 
-def _check_recorded(
-    name: str, record: dict[str, Any] | None, paths: BuildPaths, state: dict[str, Any], verify: bool, console: Console
-) -> bool:
-    """Whether the stage's recorded outputs are still what it wrote; changed files are named and deleted.
+def _settle_outputs(record: dict[str, Any] | None, check: StageCheck, paths: BuildPaths, state: dict[str, Any]) -> None:
+    """Act on what `check_stage` found in the stage's recorded outputs (the real build only).
 
-    A deleted file is one the stage would otherwise reuse by its name on the rerun (a proxy, a
-    feature part). The record is marked incomplete at once, so a rerun that fails still leaves
-    the stage to run next time.
+    Changed files are deleted: the stage would otherwise reuse them by name on the rerun (a proxy,
+    a feature part). The record is then marked incomplete at once, so a rerun that fails still
+    leaves the stage to run next time. Unchanged files whose stat moved (a touch) get the new stat.
     """
-    if record is None:
-        return True
-    if "files" not in record:  # not recorded by this version of the build: nothing to vouch for
-        return False
-    changes, refreshed = check_outputs(paths.out, record["outputs"], record["files"], verify=verify)
-    if not changes:
-        if refreshed != record["files"]:  # new stats of files whose content still matches (a touch)
-            record["files"] = refreshed
+    if record is None or check.refreshed is None:
+        return
+    if not check.changes:
+        if check.refreshed != record["files"]:
+            record["files"] = check.refreshed
             save_state(paths.build_state, state)
-        return True
-    console.print(f"[bold]{name:>9}[/] [yellow]{len(changes)} output(s) changed since {name} wrote them[/]; rerunning it")
-    for change in changes[:SHOWN_CHANGES]:
-        console.print(f"{'':>9}   {change}")
-    if len(changes) > SHOWN_CHANGES:
-        console.print(f"{'':>9}   ... and {len(changes) - SHOWN_CHANGES} more")
-    for change in changes:
+        return
+    for change in check.changes:
         if change.path in record["files"]:
             (paths.out / change.path).unlink(missing_ok=True)
-    record["files"], record["complete"] = refreshed, False
+    record["files"], record["complete"] = check.refreshed, False
     save_state(paths.build_state, state)
-    return False
 
 
 def _recompute_from(
@@ -400,7 +397,7 @@ def resolve_stage(target: str) -> StageFunction:
     return function  # type: ignore[no-any-return]
 
 
-def _require_upstream(
+def require_upstream(
     selected: list[StageSpec], before: list[str], state: dict[str, Any], paths: BuildPaths, verify: bool
 ) -> None:
     """With --from, the stages not run must have left complete outputs, as they wrote them, for the ones that are."""
@@ -425,20 +422,18 @@ def _require_upstream(
                 )
 
 
-def _up_to_date(record: dict[str, Any] | None, digest: str) -> bool:
-    return record is not None and record["complete"] and record["input_hash"] == digest
-
-
 def _record(
-    digest: str, outcome: StageOutcome, seconds: float, paths: BuildPaths, previous: dict[str, Any] | None
+    check: StageCheck, outcome: StageOutcome, seconds: float, paths: BuildPaths, previous: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The stage's entry in the state: its outputs, and every file under them with its stat and digest.
+    """The stage's entry in the state: its inputs (hash and summary), its outputs, and every file
+    under them with its stat and digest.
 
     Files unchanged since `previous` (checked at the start of this stage) keep their digests.
     """
     outputs = [_relative(p, paths) for p in outcome.outputs]
     return {
-        "input_hash": digest,
+        "input_hash": check.digest,
+        "inputs": check.summary,
         "complete": outcome.complete,
         "outputs": outputs,
         "files": record_outputs(paths.out, outputs, (previous or {}).get("files")),
@@ -455,41 +450,6 @@ def _relative(path: Path, paths: BuildPaths) -> str:
         return str(Path(path).resolve().relative_to(paths.out.resolve()))
     except ValueError:
         return str(Path(path).resolve())
-
-
-# ------------------------------------------------------------------------------------ hashing
-def input_hash(spec: StageSpec, config: PipelineConfig, paths: BuildPaths, state: dict[str, Any]) -> str:
-    """SHA-256 over the stage's config values, corpora listing and upstream outputs' recorded digests."""
-    dumped = config.model_dump(mode="json")
-    inputs: dict[str, Any] = {
-        "stage": spec.name,
-        "version": __version__,
-        "config": {k: _lookup(dumped, k) for k in spec.config_keys},
-    }
-    if spec.reads_corpora:
-        # Every configured corpus's root and every path-valued reader option (e.g. a speaker map).
-        inputs["corpora"] = {
-            name: {
-                key: path_fingerprint(Path(value))
-                for key, value in {"root": entry.root, **entry.options}.items()
-                if isinstance(value, Path)
-            }
-            for name, entry in sorted(config.corpora.items())
-            if entry.root is not None
-        }
-    upstream: dict[str, Any] = {}
-    for name in spec.upstream:  # the digests recorded when it wrote them, checked before this stage
-        files = (state["stages"].get(name) or {}).get("files", {})
-        upstream[name] = {rel: entry.get("sha256") for rel, entry in sorted(files.items())}
-    inputs["upstream"] = upstream
-    return json_digest(inputs)
-
-
-def _lookup(tree: dict[str, Any], dotted: str) -> Any:
-    node: Any = tree
-    for key in dotted.split("."):
-        node = node[key]
-    return node
 
 
 # -------------------------------------------------------------------------------------- state

@@ -9,7 +9,9 @@ BIN=.venv/bin
 SEEDS="${DEMO_SEEDS:-0,1,2}"
 mkdir -p "$OUT"
 start=$(date +%s)
-step() { printf '\n\033[1m== [%4ds] %s\033[0m\n' "$(( $(date +%s) - start ))" "$*"; }
+# Bold step headers on a terminal only: `make demo > demo.log` gets plain lines.
+if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD='' PLAIN=''; fi
+step() { printf '\n%s== [%4ds] %s%s\n' "$BOLD" "$(( $(date +%s) - start ))" "$*" "$PLAIN"; }
 
 step "Label Studio (local server, its own virtualenv)"
 bash scripts/labelstudio.sh start

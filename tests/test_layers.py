@@ -34,6 +34,9 @@ LAYERS: dict[str, int] = {
     "config": 4,
     "config_doc": 5,
     "build": 5,
+    "build_inputs": 5,
+    "build_check": 5,
+    "dry_run": 5,
     "audit": 5,
     "cli": 6,
 }

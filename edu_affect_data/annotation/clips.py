@@ -217,4 +217,7 @@ def make_clips(
     remove_stale_temporaries(clips_dir(media_root))  # a killed run's half-cut clips
     for session in sessions:
         write_transcript(session, media_root)
-    return map_all(make_clip, specs, executor, describe=lambda spec: f"clip of session {spec.session_id}")
+    return map_all(
+        make_clip, specs, executor, describe=lambda spec: f"clip of session {spec.session_id}",
+        progress=("annotate: cutting clips", "clip"),
+    )

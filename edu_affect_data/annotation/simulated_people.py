@@ -35,6 +35,7 @@ from edu_affect_data.annotation.simulate import (
     reviewer_vote,
     session_truths,
 )
+from edu_affect_data.core.progress import track
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -116,7 +117,7 @@ def vote_as_annotators(
     clients = [connect(settings, account.api_key) for account in accounts]
     votes_cast = [sum(account.user_id in task.annotated_by for task in tasks) for account in accounts]
     added = 0
-    for task in tasks:
+    for task in track(tasks, len(tasks), "annotate: simulated annotators voting", "task"):
         if task.session_id not in truths:
             continue
         needed = overlaps.get(task.task_id, initial)

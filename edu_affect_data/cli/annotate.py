@@ -2,7 +2,10 @@
 
 The server comes from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY or `.labelstudio/env`
 (`bash scripts/labelstudio.sh start`). Exit statuses: 0 done, 1 Label Studio or media error,
-2 bad configuration, 3 still waiting for people (annotate status / adjudicate).
+2 bad configuration, 3 still waiting for people (annotate status / adjudicate). `annotate status`
+is a look, not work: a server that is not configured or does not answer is exit 2 with one line
+saying how to start it, after a few seconds of retries (`_status_retry`), not the minute of retries
+that protects a push or a pull in the middle of a campaign.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from edu_affect_data.annotation.campaign import Campaign
+    from edu_affect_data.annotation.client import RetryPolicy
     from edu_affect_data.annotation.live import LiveAgreement
 
 annotate = Typer(help="Annotation in Label Studio: push tasks, pull votes, status, adjudication.", no_args_is_help=True)
@@ -34,16 +38,28 @@ SetOpt = Annotated[list[str] | None, set_option("annotation.overlap.max=3")]
 EXIT_WAITING = 3
 
 
-def _open(config: Path, out: Path, set_: list[str] | None) -> Campaign:
-    """The campaign of CONFIG under OUT; errors go through the app's one error path (`cli.errors`)."""
-    from edu_affect_data.annotation.campaign import open_campaign
+def _status_retry() -> RetryPolicy:
+    from edu_affect_data.annotation.client import RetryPolicy
+
+    return RetryPolicy(attempts=3, first_delay_s=1.0)
+
+
+def _open(config: Path, out: Path, set_: list[str] | None, *, retry: RetryPolicy | None = None) -> Campaign:
+    """The campaign of CONFIG under OUT; errors go through the app's one error path (`cli.errors`).
+
+    `retry`: how long to wait for an unanswering server (default: the client's `RetryPolicy`).
+    """
+    from dataclasses import replace
+
+    from edu_affect_data.annotation import campaign as campaigns
     from edu_affect_data.cli.errors import check_out_folder
     from edu_affect_data.config import load_config, parse_overrides
     from edu_affect_data.core.artifacts import BuildPaths
 
     check_out_folder(out)
     pipeline = load_config(config, parse_overrides(set_ or []))
-    return open_campaign(pipeline, BuildPaths(out))
+    settings = None if retry is None else replace(campaigns.load_settings(), retry=retry)  # None: the campaign's own
+    return campaigns.open_campaign(pipeline, BuildPaths(out), settings)
 
 
 @annotate.command("push")
@@ -169,11 +185,16 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
+    from edu_affect_data.annotation.campaign import CampaignError
+    from edu_affect_data.annotation.client import LabelStudioNotConfigured, LabelStudioUnavailable
     from edu_affect_data.annotation.live import plot_agreement_over_time
     from edu_affect_data.annotation.status import campaign_status
 
-    campaign = _open(config, out, set_)
-    state = campaign_status(campaign)
+    try:
+        campaign = _open(config, out, set_, retry=_status_retry())
+        state = campaign_status(campaign)
+    except (LabelStudioNotConfigured, LabelStudioUnavailable) as exc:  # nothing to look at: a user error (exit 2)
+        raise CampaignError(f"annotate status needs the campaign's Label Studio server: {exc}") from exc
     written = plot_agreement_over_time(state.live, plot or status_plot_path(campaign.paths.annotation_dir))
     if output_format is StatusFormat.json:
         sys.stdout.write(json.dumps({**state.to_json(), "plot": str(written)}, indent=2) + "\n")

@@ -17,6 +17,15 @@ import typer
 from edu_affect_data.cli import app
 
 STAGE_HELP = "a stage name in build order, e.g. features; an unknown name lists them all"
+DRY_RUN_HELP = (
+    "Print which stages would run and why (config key old -> new, changed input or output) and which "
+    "sessions would go to annotators; write nothing."
+)
+
+
+def dry_run_option() -> Any:
+    """The `--dry-run` switch of every command that runs stages."""
+    return typer.Option("--dry-run", help=DRY_RUN_HELP)
 
 
 def set_option(example: str) -> Any:
@@ -36,8 +45,12 @@ def run_stages(
     force: str | None = None,
     verify: bool = False,
     dask_scheduler: str | None = None,
+    dry_run: bool = False,
 ) -> None:
     """Load CONFIG with `--set` and flag `overrides`, run the stages, exit as documented above.
+
+    `dry_run`: print which stages would run and why, and which sessions would go to annotators
+    (`dry_run.plan_build`), write nothing, exit 0.
 
     Errors are not caught here: the command's `errors.handle_errors` turns bad configuration,
     flags or inputs (`ConfigError`, `BuildError`, a corpus or speaker-map error, `--out` a file)
@@ -53,6 +66,13 @@ def run_stages(
     check_out_folder(out)
     pipeline = load_config(config, {**parse_overrides(set_ or []), **(overrides or {})})
     check_out_outside_corpora(pipeline.corpora, out)
+    if dry_run:
+        from edu_affect_data.dry_run import plan_build
+
+        plan = plan_build(pipeline, out, until=until, start_from=start_from, force=force, verify=verify)
+        for line in plan.lines():
+            typer.echo(line)
+        return
     result = run_build(
         pipeline, out, until=until, start_from=start_from, force=force, verify=verify, dask_scheduler=dask_scheduler
     )
@@ -111,6 +131,7 @@ def build(
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Run parallel work on this Dask scheduler (tcp://host:8786).")
     ] = None,
+    dry_run: Annotated[bool, dry_run_option()] = False,
 ) -> None:
     """Run the stages in order, skipping those whose inputs did not change (exit 3: waiting for people).
 
@@ -121,6 +142,8 @@ def build(
       edu-data build pipelines/demo.yaml --out build-output --until ingest --set gaps.threshold_s=1.5
 
       edu-data build pipelines/demo.yaml --corpus mosei=corpora/CMU_MOSEI --out build-output --force features
+
+      edu-data build pipelines/demo.yaml --out build-output --set gaps.threshold_s=3 --dry-run
     """
     overrides: dict[str, Any] = {
         f"corpora.{name}.root": path.resolve() for name, path in corpus_roots(corpus or [], iemocap, mosei).items()
@@ -129,5 +152,5 @@ def build(
         overrides["features.workers"] = workers
     run_stages(
         config, set_, out, overrides=overrides, until=until, start_from=start_from, force=force, verify=verify,
-        dask_scheduler=dask_scheduler,
+        dask_scheduler=dask_scheduler, dry_run=dry_run,
     )

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from edu_affect_data.cli import app
-from edu_affect_data.cli.build import run_stages, set_option
+from edu_affect_data.cli.build import dry_run_option, run_stages, set_option
 
 ConfigArg = Annotated[
     Path,
@@ -25,6 +25,7 @@ OutOption = Annotated[
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Rerun the stage even if its inputs did not change.")
 ]
+DryRunOption = Annotated[bool, dry_run_option()]
 
 
 @app.command("validate")
@@ -56,8 +57,8 @@ def validate(
     typer.echo(f"{dataset}: valid")
 
 
-def _run_stage(stage: str, config: Path, out: Path, set_: list[str] | None, force: bool) -> None:
-    run_stages(config, set_, out, start_from=stage, until=stage, force=stage if force else None)
+def _run_stage(stage: str, config: Path, out: Path, set_: list[str] | None, force: bool, dry_run: bool) -> None:
+    run_stages(config, set_, out, start_from=stage, until=stage, force=stage if force else None, dry_run=dry_run)
 
 
 @app.command("split")
@@ -66,6 +67,7 @@ def split(
     out: OutOption = Path("build-output"),
     set_: Annotated[list[str] | None, set_option("split.folds=5")] = None,
     force: ForceOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Balance the labelled sessions and split them by speaker (splits/assignment.parquet, report.md).
 
@@ -73,7 +75,7 @@ def split(
 
       edu-data split pipelines/demo.yaml --out build-output --set split.folds=5
     """
-    _run_stage("split", config, out, set_, force)
+    _run_stage("split", config, out, set_, force, dry_run)
 
 
 @app.command("features")
@@ -82,6 +84,7 @@ def features(
     out: OutOption = Path("build-output"),
     set_: Annotated[list[str] | None, set_option("features.extractors.frames.fps=5")] = None,
     force: ForceOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Extract MFCC, frames and token embeddings into features/ (resumes finished sessions).
 
@@ -89,7 +92,7 @@ def features(
 
       edu-data features pipelines/demo.yaml --out build-output --set features.extractors.frames.fps=5
     """
-    _run_stage("features", config, out, set_, force)
+    _run_stage("features", config, out, set_, force, dry_run)
 
 
 @app.command("publish")
@@ -98,6 +101,7 @@ def publish(
     out: OutOption = Path("build-output"),
     set_: Annotated[list[str] | None, set_option("dataset.max_shard_mb=200")] = None,
     force: ForceOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Write dataset/ (Parquet shards + README.md card) from features/.
 
@@ -105,4 +109,4 @@ def publish(
 
       edu-data publish pipelines/demo.yaml --out build-output --force
     """
-    _run_stage("publish", config, out, set_, force)
+    _run_stage("publish", config, out, set_, force, dry_run)

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from edu_affect_data.core.interrupt import WorkerStopped, stop_worker_on_signals
+from edu_affect_data.core.progress import track
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -228,15 +229,21 @@ def map_all(
     executor: cf.Executor | None,
     *,
     describe: Callable[[T], str] = str,
+    progress: tuple[str, str] | None = None,
 ) -> list[R]:
     """Every `fn(item)` in item order: serially without an executor, else through `parallel_map`.
 
     Serial on purpose when no executor is given: a library function called on its own (a reader
     in a notebook, a test) should not start a pool; the build passes the one it owns.
+    `progress`: (what, unit) to count the results for the log (`core.progress.track`).
     """
-    if executor is None:
-        return [fn(item) for item in items]
-    return list(parallel_map(fn, items, executor=executor, describe=describe))
+    work = list(items)
+    results: Iterable[R] = (
+        (fn(item) for item in work) if executor is None else parallel_map(fn, work, executor=executor, describe=describe)
+    )
+    if progress is not None:
+        results = track(results, len(work), *progress)
+    return list(results)
 
 
 _END = object()

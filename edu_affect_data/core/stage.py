@@ -30,6 +30,23 @@ class StageOutcome:
     stats: dict[str, float | int | str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage of the build, as data: `edu_affect_data.build.STAGES` lists them in order."""
+
+    name: str
+    #: "package.module:function" with the signature `(config, paths, *, executor=None) -> StageOutcome`.
+    target: str
+    #: Dotted config keys whose values are inputs of the stage: hashed, and all the stage may read.
+    config_keys: tuple[str, ...]
+    #: Stages whose outputs this stage reads.
+    upstream: tuple[str, ...] = ()
+    #: Whether the source corpora themselves are inputs.
+    reads_corpora: bool = False
+    #: What the stage does, in words, for the build log and `--dry-run`.
+    title: str = ""
+
+
 class UndeclaredConfigKey(RuntimeError):
     """A stage read a config key its `StageSpec.config_keys` does not declare (a bug in the spec or the stage)."""
 

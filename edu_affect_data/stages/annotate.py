@@ -16,6 +16,7 @@ from edu_affect_data.annotation.options import CampaignSettings
 from edu_affect_data.annotation.people import ANNOTATION
 from edu_affect_data.annotation.rounds import people_for
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.progress import note
 from edu_affect_data.core.stage import StageOutcome
 
 
@@ -25,6 +26,8 @@ def run_annotate(
     """Clips and tasks for the kept sessions; the people act; how many sessions are done."""
     campaign = campaigns.open_campaign(config, paths)
     pushed = campaigns.push(campaign, executor=executor)
+    note(f"annotate: project {pushed.project_id} at {campaign.settings.url}: {pushed.created} tasks added, "
+         f"{pushed.already_there} already there")  # fmt: skip
     people = people_for(config.annotation.simulate)
     answered = escalated = 0
     while True:  # people answer; tasks they disagree on are raised; until nothing more is raised
@@ -33,6 +36,7 @@ def run_annotate(
         escalated += raised
         if not raised:
             break
+        note(f"annotate: {raised} task{'' if raised == 1 else 's'} raised for one more vote (annotators disagreed)")
     done, total = campaigns.progress(campaign)
     stats: dict[str, float | int | str] = {
         "sessions": total,

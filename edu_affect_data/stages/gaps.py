@@ -14,7 +14,7 @@ its units (`error` wins over `gap`, `gap` over `short`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +23,7 @@ import numpy as np
 
 from edu_affect_data.core.fingerprint import json_digest
 from edu_affect_data.core.parallel import default_workers, parallel_map
+from edu_affect_data.core.progress import track
 from edu_affect_data.core.vocabulary import SESSION_STATUSES
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording, Utterance
 from edu_affect_data.media.options import GapsConfig, MediaConfig
@@ -298,7 +299,8 @@ def _run(tasks: list[MediaTask], executor: Executor | None) -> dict[int, TaskRes
         workers=workers,
         describe=lambda task: f"media of recording {task.recording_id}",
     )
-    return {id(task): result for task, result in zip(ordered, results, strict=True)}
+    counted = track(results, len(ordered), "ingest: media pass (audio levels, video frames, proxies)", "task")
+    return {id(task): result for task, result in zip(ordered, counted, strict=True)}
 
 
 def _assemble(
@@ -401,6 +403,20 @@ def session_problems(sessions: Sequence[CandidateSession], manifest: CorpusManif
     return hit
 
 
+def status_of(errors: bool, longest_gaps_s: Iterable[float | None], threshold_s: float, too_short: bool) -> str:
+    """A session's status from what its verdict rests on: error > gap > short > kept.
+
+    `longest_gaps_s`: the longest gap of each modality in the window (None: not measured). The one
+    rule: the gap filter applies it, and `build --dry-run` applies it to the manifest's recorded
+    gaps to say which sessions a new `gaps.threshold_s` keeps.
+    """
+    if errors:
+        return "error"
+    if any(gap is not None and gap > threshold_s for gap in longest_gaps_s):
+        return "gap"
+    return "short" if too_short else "kept"
+
+
 def _judge(
     session: CandidateSession,
     media: MediaTimelines,
@@ -423,12 +439,14 @@ def _judge(
         for modality, gap in gaps.items()
         if gap is not None and gap.duration_s > cfg.threshold_s
     ]
-    if errors:
+    durations = [gap.duration_s if gap is not None else None for gap in gaps.values()]
+    status = status_of(bool(errors), durations, cfg.threshold_s, session.too_short)
+    if status == "error":
         found = errors + too_long
         return SessionVerdict("error", "; ".join(m for _, m in found), gaps, tuple(c for c, _ in found))
-    if too_long:
+    if status == "gap":
         return SessionVerdict("gap", "; ".join(m for _, m in too_long), gaps, tuple(c for c, _ in too_long))
-    if session.too_short:
+    if status == "short":
         reason = f"too short: {session.duration_s:.2f} s < sessions.min_s {min_s:.2f} s"
         return SessionVerdict("short", reason, gaps, ("too short",))
     return SessionVerdict("kept", "", gaps)

@@ -301,6 +301,7 @@ def _epoch_of(line: str) -> float:
 
 
 def _progress(epochs: range, name: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+    """The epochs, counted for the log when `enabled`: a bar on a terminal, plain lines in a log file."""
+    from edu_affect_data.core.progress import track
 
-    return tqdm(epochs, desc=name, unit="epoch", disable=not enabled, leave=False)
+    return track(epochs, len(epochs), f"train {name}", "epoch") if enabled else epochs

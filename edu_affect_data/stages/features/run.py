@@ -44,6 +44,7 @@ from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import remove_stale_temporaries
 from edu_affect_data.core.fingerprint import json_digest
 from edu_affect_data.core.parallel import WorkerLost, executor_or_pool, parallel_map
+from edu_affect_data.core.progress import Progress, track
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.stages.features import parts
 from edu_affect_data.stages.features.extractor import ExtractorError, FeatureExtractor, SessionInput
@@ -227,15 +228,13 @@ def no_space_error(folder: Path, what: str) -> FeatureError:
 
 def _run_sessions(tasks: list[SessionTask], executor: cf.Executor, folder: Path) -> Generator[SessionResult, None, None]:
     """Per-session tasks in order; a failure names its session (results arrive in task order)."""
-    from tqdm import tqdm
-
     results = parallel_map(
         extract_session,
         tasks,
         executor=executor,
         describe=lambda task: f"session {task.session.session_id}",
     )
-    with tqdm(total=len(tasks), desc="features: per session", unit="session", mininterval=1.0) as bar:
+    with Progress(len(tasks), "features: per session", "session") as bar:
         for task in tasks:
             try:
                 result = next(results)
@@ -257,13 +256,11 @@ def _run_chunks(chunks: list[Chunk], folder: Path, stop: Callable[[], bool]) -> 
     Ends early, before the next chunk, once `stop()` is true (the per-session work failed: waiting
     for every chunk would only delay its error).
     """
-    from tqdm import tqdm
-
     seconds: dict[str, float] = {}
     todo = [chunk for chunk in chunks if not chunk.job.part.exists()]
     extractors = {chunk.job.extractor.name: chunk.job.extractor for chunk in todo}
     try:
-        for chunk in tqdm(todo, desc="features: batched", unit="chunk", mininterval=1.0):
+        for chunk in track(todo, len(todo), "features: batched", "chunk"):
             if stop():
                 break
             job = chunk.job
