@@ -357,7 +357,7 @@ def side_by_side(path: Path) -> str:
 
     named = layout_from_name(path)
     if named is not None and named[1] == "side_by_side":
-        return f"named like a {named[0]} recording, whose videos show two speakers side by side"
+        return f"named like a recording of corpus {named[0]}, whose videos show two speakers side by side"
     stream = probe(path).video
     if stream is not None and stream.width >= SIDE_BY_SIDE_ASPECT * stream.height:
         return f"{stream.width}x{stream.height} is at least {SIDE_BY_SIDE_ASPECT:g}:1, like two pictures side by side"

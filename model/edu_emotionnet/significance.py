@@ -206,10 +206,10 @@ def load_outputs(runs: ModelRuns, seeds: list[int], data: Path | None = None) ->
     outputs = {}
     for s in seeds:
         result, folder = dirs[s]
-        dataset = runs.dataset_of(folder, data)
-        if isinstance(dataset, str):  # not found: the path the config names, which the note then says cannot give them
-            configured = result.get("config", {}).get("data")
-            dataset = Path(configured) if configured else None
+        found = runs.dataset_of(folder, data)
+        configured = result.get("config", {}).get("data")
+        # Not found: the path the config names, which the note then says cannot give the speakers.
+        dataset = found if isinstance(found, Path) else Path(configured) if configured else None
         outputs[s] = SessionOutputs.load(folder, dataset)
     return outputs
 

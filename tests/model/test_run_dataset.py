@@ -3,6 +3,8 @@ and the report says on stderr which claims it could not evaluate and why."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +18,10 @@ from edu_emotionnet.significance import compare_all
 from typer.testing import CliRunner
 
 from edu_affect_data.cli import app
+from edu_affect_data.core.vocabulary import CLASSES
 from tests.model.test_claims import world
+
+CONFIGS = Path(__file__).resolve().parents[2] / "model" / "configs"
 
 CLAIM_A = "(a) MIE weight lower during planted noise"
 POOLED = f"{CLAIM_A}, all modalities pooled"
@@ -139,3 +144,71 @@ def test_report_from_another_folder_is_the_same_and_names_what_is_not_evaluated(
     assert "warning:" not in quiet.stdout
     missing = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "x"), "--data", str(tmp_path / "gone")])
     assert missing.exit_code == 2 and f"{tmp_path / 'gone'}: no such dataset folder (--data)" in missing.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_and_predict_work_from_another_folder_without_data(
+    planted_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run trained with a relative `data` (as the demo does), then used from elsewhere with no --data."""
+    root = tmp_path / "project"
+    shutil.copytree(planted_dir, root / "out" / "dataset")
+    monkeypatch.chdir(root)
+    trained = CliRunner().invoke(app, [
+        "train", str(CONFIGS / "edu_emotionnet.yaml"), "--out", "out/runs/full", "--seeds", "0", "--set", "data=out/dataset",
+        "--set", "train.epochs=1", "--set", "train.progress=false", "--set", "model.d_model=16", "--set", "model.layers=1",
+        "--set", "model.heads=2", "--set", "train.num_workers=0", "--set", "eval.missing_rates=[0.0]",
+        "--set", f"cache_dir={tmp_path / 'cache'}",
+    ])
+    assert trained.exit_code == 0, trained.output
+    run = root / "out" / "runs" / "full" / "seed0"
+    before = json.loads((run / RESULTS).read_text())
+    assert before["config"]["data"] == "out/dataset" and (run / RUN_DATASET).is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    evaluated = CliRunner().invoke(app, ["evaluate", str(run)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads((run / RESULTS).read_text())["test"] == before["test"]  # the same split, the same numbers
+    assert evaluated.stderr == ""
+    missing = CliRunner().invoke(app, ["evaluate", str(run), "--data", "no_such_dataset"])
+    assert missing.exit_code == 2 and "no_such_dataset: no such dataset folder (--data)" in missing.stderr
+
+    table = CliRunner().invoke(app, ["predict", str(run), "test:0"])
+    assert table.exit_code == 0, table.output
+    last = table.stdout.splitlines()[-1]
+    dataset = (root / "out" / "dataset").resolve()
+    assert last.startswith("verdict: ") and f"(test split of {dataset}; true label " in last
+    as_csv = CliRunner().invoke(app, ["predict", str(run), "test:0", "--format", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))  # stdout holds the CSV and nothing else
+    assert rows and list(rows[0]) == ["step", *CLASSES, "prediction", "weight_audio", "weight_video", "weight_text", "latency_ms"]
+    final = {c: float(rows[-1][c]) for c in CLASSES}
+    assert rows[-1]["prediction"] == max(final, key=final.__getitem__)
+    assert as_csv.stderr.splitlines()[-1].startswith(f"verdict: {rows[-1]['prediction']} (probability {max(final.values()):.3f}, ")
+    assert "streaming: incremental" in as_csv.stderr
+
+
+def test_the_verdict_follows_the_models_session_rule_and_json_csv_hold_only_data() -> None:
+    from edu_emotionnet.prediction import PredictionReport, verdict_of
+    from edu_emotionnet.streaming import StepOutput
+
+    def step(t: int, probs: list[float]) -> StepOutput:
+        named = dict(zip(CLASSES, probs, strict=True))
+        return StepOutput(t, named, max(named, key=named.__getitem__), {"audio": 0.5, "text": 0.5}, 1.0)
+
+    steps = [step(0, [0.7, 0.1, 0.1, 0.1]), step(1, [0.7, 0.1, 0.1, 0.1]), step(2, [0.1, 0.6, 0.2, 0.1])]
+    last, mean = verdict_of(steps, "last"), verdict_of(steps, "mean")
+    assert (last.label, last.probability) == (CLASSES[1], pytest.approx(0.6))
+    assert (mean.label, mean.probability) == (CLASSES[0], pytest.approx(0.5)) and mean.rule == "the mean over its 3 steps"
+    report = PredictionReport("runs/x", {"kind": "session", "session_id": "s1", "split": "test", "dataset": "/d", "true_label": CLASSES[2]},
+                              "prefix re-run: StepGRU has no step-wise form", {"audio": "mfcc", "text": "token_embeddings"}, steps, last)
+    table, told = report.render("table")
+    assert told == [] and table.splitlines()[-1] == (
+        f"verdict: {CLASSES[1]} (probability 0.600, the last step's distribution (step 3)) on session s1 (test split of /d; true label {CLASSES[2]})")
+    assert "streaming: prefix re-run: StepGRU has no step-wise form" in table
+    document, told = report.render("json")
+    assert json.loads(document)["verdict"]["label"] == CLASSES[1] and told[-1].startswith("verdict: ")
+    rows, told = report.render("csv")
+    parsed = list(csv.DictReader(io.StringIO(rows)))
+    assert [r["step"] for r in parsed] == ["1", "2", "3"] and parsed[2]["weight_text"] == "0.500000" and told[-1].startswith("verdict: ")
