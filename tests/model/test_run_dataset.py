@@ -187,6 +187,8 @@ def test_evaluate_and_predict_work_from_another_folder_without_data(
     assert rows[-1]["prediction"] == max(final, key=final.__getitem__)
     assert as_csv.stderr.splitlines()[-1].startswith(f"verdict: {rows[-1]['prediction']} (probability {max(final.values()):.3f}, ")
     assert "streaming: incremental" in as_csv.stderr
+    gone = CliRunner().invoke(app, ["predict", str(run), "test:0", "--data", "no_such_dataset"])
+    assert gone.exit_code == 2 and "no_such_dataset: no such dataset folder (--data)" in gone.stderr and gone.stdout == ""
 
 
 def test_the_verdict_follows_the_models_session_rule_and_json_csv_hold_only_data() -> None:
