@@ -63,6 +63,7 @@ from edu_affect_data.corpora.records import (
     Recording,
     SourceLabels,
     Utterance,
+    VideoLayout,
     VideoRegion,
     Word,
     WordTiming,
@@ -387,6 +388,11 @@ CITATION = """\
 }
 """
 
+def dialog_layout(path: Path) -> VideoLayout | None:
+    """A video named like an IEMOCAP dialog (`Ses01F_impro01.avi`) shows both actors side by side."""
+    return "side_by_side" if _DIALOG.match(Path(path).stem) else None
+
+
 #: The entry point `iemocap` (pyproject.toml, group `edu_affect_data.corpora`).
 CORPUS = CorpusPlugin(
     name="iemocap",
@@ -399,4 +405,5 @@ CORPUS = CorpusPlugin(
     "(1-5).",
     citation=CITATION,
     licence="IEMOCAP is distributed by USC SAIL under its own release agreement.",
+    video_layout_of=dialog_layout,
 )

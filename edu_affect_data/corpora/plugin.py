@@ -12,7 +12,10 @@ the annotation tasks and the dataset card then ask the plugin instead of knowing
 * `session_custom(recording, units)`: the session's corpus-specific fields (manifest `custom`);
 * `title`, `description`, `source_labels`, `citation`, `licence`: what the dataset card says;
 * `synthetic(root)`: whether the corpus at `root` was generated (`edu-data synth`) rather than
-  recorded, which the dataset card and the model report state first.
+  recorded, which the dataset card and the model report state first;
+* `video_layout_of(path)`: the layout of a video file named like one of the corpus's recordings
+  (IEMOCAP's `Ses01F_impro01.avi` shows two actors side by side), None for any other name: how
+  `edu-data predict` knows a raw recording needs a speaker's half (`--region`).
 
 The defaults suit a corpus whose labels are a category code plus named scores.
 """
@@ -31,7 +34,13 @@ from pydantic import BaseModel
 
 from edu_affect_data.core.strict_config import NoOptions, parse_options
 from edu_affect_data.core.vocabulary import SYNTH_TRUTH_FILE
-from edu_affect_data.corpora.records import CorpusManifest, Recording, SourceLabels, Utterance
+from edu_affect_data.corpora.records import (
+    CorpusManifest,
+    Recording,
+    SourceLabels,
+    Utterance,
+    VideoLayout,
+)
 
 #: A corpus name is a config key, a CLI `NAME=PATH` and the first part of session ids.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -100,6 +109,11 @@ def session_custom(recording: Recording, units: Sequence[Utterance]) -> dict[str
     return custom
 
 
+def no_layout_from_name(path: Path) -> VideoLayout | None:
+    """Default `CorpusPlugin.video_layout_of`: a file name says nothing of its layout."""
+    return None
+
+
 @dataclass(frozen=True)
 class CorpusPlugin:
     """One corpus: its reader, the reader's options model and the corpus-specific hooks."""
@@ -123,6 +137,7 @@ class CorpusPlugin:
     preannotate: Callable[[SourceLabels, Mapping[str, str]], str | None] = preannotate_category
     session_custom: Callable[[Recording, Sequence[Utterance]], dict[str, Any]] = session_custom
     synthetic: Callable[[Path], bool] = beside_synthetic_truth
+    video_layout_of: Callable[[Path], VideoLayout | None] = no_layout_from_name
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):

@@ -21,7 +21,7 @@ from typing import Any
 
 from edu_affect_data.core.registry import Registry, RegistryError
 from edu_affect_data.corpora.plugin import CorpusPlugin
-from edu_affect_data.corpora.records import CorpusManifest
+from edu_affect_data.corpora.records import CorpusManifest, VideoLayout
 
 GROUP = "edu_affect_data.corpora"
 
@@ -78,3 +78,13 @@ def read_corpus(
 ) -> CorpusManifest:
     """Read corpus `name` at `root` with its reader's (validated) options."""
     return get_corpus(name).read_corpus(Path(root), executor=executor, **options)
+
+
+def layout_from_name(path: Path) -> tuple[str, VideoLayout] | None:
+    """(corpus, layout) of the first corpus (by name) that recognises `path` as one of its recordings
+    (`CorpusPlugin.video_layout_of`), or None."""
+    for name in corpus_names():
+        layout = get_corpus(name).video_layout_of(Path(path))
+        if layout is not None:
+            return name, layout
+    return None

@@ -166,11 +166,6 @@ def burst_steps(place: SessionPlace, bursts: list[dict[str, Any]], modality: str
     return hit
 
 
-def _data_dir(result: dict[str, Any], data: Path | None) -> Path | None:
-    path = data if data is not None else result["config"].get("data")
-    return Path(path) if path else None
-
-
 def weight_dips(full: ModelRuns | None, truth: Path | None, data: Path | None, resamples: int = RESAMPLES, seed: int = 0) -> list[ClaimLine]:
     """Claim (a), one line per modality of the full model and one pooled."""
     if full is None:
@@ -195,11 +190,13 @@ def weight_dips(full: ModelRuns | None, truth: Path | None, data: Path | None, r
     modalities: tuple[str, ...] = ()
     places_of: dict[Path, tuple[dict[str, SessionPlace], bool] | str] = {}
     for s, out in outputs.items():
-        result = runs[s][0]
-        directory = _data_dir(result, data)
+        result, folder = runs[s]
+        directory = full.dataset_of(folder, data)
         if out.weights is None:
             return [_missing("(a) MIE weight lower during planted noise", f"{full.name} seed {s} saved no MIE weights")]
-        if directory is None or not directory.is_dir():
+        if isinstance(directory, str):
+            return [_missing("(a) MIE weight lower during planted noise", directory)]
+        if not directory.is_dir():
             return [_missing("(a) MIE weight lower during planted noise", f"dataset {directory} not found (pass --data)")]
         if directory not in places_of:
             places_of[directory] = split_places(directory)

@@ -11,7 +11,7 @@ module level (torch and friends inside the commands, the app's type only for myp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -98,13 +98,22 @@ def experiments_command(
     typer.echo(f"{len(folders)} models trained under {out}: {', '.join(f.name for f in folders)}")
 
 
+DATA_HELP = "Dataset folder instead of the run's own (default: where the run recorded it, from any folder; see docs/training.md)."
+
+
+def _warn(message: str) -> None:
+    """A warning: one line on stderr, never on stdout (which JSON and CSV output keep to themselves)."""
+    typer.echo(f"warning: {message}", err=True)
+
+
 def evaluate_command(
     run: Path = typer.Argument(..., exists=True, file_okay=False, help="A finished run folder (holds best.pt)."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
 ) -> None:
     """Accuracy, macro-F1, per-class F1, confusion matrix and missing-modality robustness into RUN/results.json."""
     from edu_emotionnet.evaluate import evaluate_run
 
-    results = evaluate_run(run)
+    results = evaluate_run(run, data=data, warn=_warn)
     test = results["test"]
     typer.echo(f"test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f}")
     for kind, rows in results["robustness"].items():
@@ -116,52 +125,65 @@ def report_command(
     out: Path = typer.Option(..., "--out", help="Report folder (report.md and PNG figures)."),
     baseline: str | None = typer.Option(None, "--baseline", help="Run name of Fig. 4's comparison model, never chosen by score (default: hybrid_fusion, as in the paper; absent: Fig. 4 not drawn)."),
     truth: Path | None = typer.Option(None, "--truth", exists=True, dir_okay=False, help="The corpora's synth_truth.json: checks claim (a) against the planted noise (default: claim (a) not evaluated)."),
-    data: Path | None = typer.Option(None, "--data", exists=True, file_okay=False, help="Dataset folder for claim (a) (default: each run's config data)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder for every run (default: each run's own, found from any folder)."),
     control: list[Path] | None = typer.Option(None, "--control", exists=True, help="Run folders of the same suite on the control corpus (profile claims-control): each mechanism's effect with its phenomenon absent (repeatable)."),
     control_truth: Path | None = typer.Option(None, "--control-truth", exists=True, dir_okay=False, help="The control corpus's synth_truth.json (says that no phenomenon is planted)."),
     control_data: Path | None = typer.Option(None, "--control-data", exists=True, file_okay=False, help="The control's dataset folder (default: each control run's config data)."),
 ) -> None:
-    """Markdown tables (mean ± std over seeds), paired tests, the paper's claims on synthetic data, and the paper's figures."""
+    """Markdown tables (mean ± std over seeds), paired tests, the paper's claims on synthetic data, and the paper's figures.
+
+    A claim that cannot be evaluated says why, in the report and in one line on stderr.
+    """
     from edu_emotionnet.report import write_report
 
-    report = write_report(runs, out, baseline, truth, data, control=control or None, control_truth=control_truth, control_data=control_data)
+    report = write_report(runs, out, baseline, truth, data, control=control or None, control_truth=control_truth,
+                          control_data=control_data, warn=_warn)
     typer.echo(f"report: {report}")
 
 
 def predict_command(
     run: Path = typer.Argument(..., exists=True, file_okay=False, help="A finished run folder."),
     session: str = typer.Argument(..., help="A media file (video with audio, or audio), a session id of the dataset, or split:row (e.g. test:3)."),
-    data: Path | None = typer.Option(None, "--data", help="Dataset folder (default: the run's); for media, its card gives the feature parameters."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP + " For media, its card gives the feature parameters."),
     transcript: Path | None = typer.Option(None, "--transcript", exists=True, dir_okay=False, help="Media only: plain text, or one 'start end word' per line (seconds)."),
     video: Path | None = typer.Option(None, "--video", exists=True, dir_okay=False, help="Media only: a separate video for an audio-only MEDIA."),
     pipeline: Path | None = typer.Option(None, "--pipeline", exists=True, dir_okay=False, help="Media only: the build's pipeline YAML, when the dataset card records no configuration."),
     text_model: str | None = typer.Option(None, "--text-model", help="Media only: the text model (local folder or name) instead of the dataset's."),
+    region: Literal["left", "right", "full"] | None = typer.Option(None, "--region", help="Media only: the speaker's part of the picture, left|right (half of a side-by-side video, as IEMOCAP's) or full (default: full, with a warning for a side-by-side video)."),
+    form: Literal["table", "json", "csv"] = typer.Option("table", "--format", help="table (for a person), json or csv (stdout holds only the document; notes and the verdict line go to stderr)."),
 ) -> None:
-    """Stream one session or a raw recording through the causal model step by step: y^_t, modality weights, latency."""
+    """Stream one session or a raw recording through the causal model step by step: y^_t, modality weights, latency; then the verdict."""
     from edu_emotionnet.config import CLASSES
+    from edu_emotionnet.prediction import PredictionReport, verdict_of
 
+    source: dict[str, object]
     if Path(session).is_file():
         from edu_emotionnet.media_input import MediaInputError, stream_media
 
         try:
             media, settings, predictor, steps = stream_media(
-                run, Path(session), video=video, transcript=transcript, data=data, pipeline=pipeline, text_model=text_model
+                run, Path(session), video=video, transcript=transcript, data=data, pipeline=pipeline,
+                text_model=text_model, region=region, warn=_warn,
             )
         except MediaInputError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        typer.echo(f"media {session}: {media.duration_s:.2f} s, modalities {', '.join(media.modalities_present) or 'none'}; features as in {settings.source}")
-        for note in media.notes:
-            typer.echo(f"note: {note}")
+        source = {"kind": "media", "path": session, "video": None if video is None else str(video), "region": region or "full",
+                  "duration_s": media.duration_s, "modalities_present": list(media.modalities_present), "features_from": settings.source}
+        notes = list(media.notes)
     else:
         from edu_emotionnet.streaming import stream_session
 
-        item, predictor, steps = stream_session(run, session, data)
-        typer.echo(f"session {item['session_id']}: true label {CLASSES[item['label']]}")
-    inputs = ", ".join(f"{m} {spec.column}" for m, spec in predictor.model.inputs.specs.items())
-    typer.echo(f"streaming: {predictor.mode}; inputs: {inputs}")
-    header = "step  " + " ".join(f"{c[:10]:>10}" for c in CLASSES) + "  prediction  weights  latency"
-    typer.echo(header)
-    for s in steps:
-        probs = " ".join(f"{s.probs[c]:10.3f}" for c in CLASSES)
-        weights = " ".join(f"{m[0]}={w:.2f}" for m, w in s.weights.items()) if s.weights else "-"
-        typer.echo(f"{s.step + 1:>4}  {probs}  {s.label:<10}  {weights}  {s.latency_ms:.1f} ms")
+        if region is not None:
+            raise typer.BadParameter("media only: a dataset session already is its speaker's region", param_hint="--region")
+        found, predictor, steps = stream_session(run, session, data, warn=_warn)
+        source = {"kind": "session", "session_id": found.item["session_id"], "split": found.split,
+                  "dataset": str(found.dataset), "true_label": CLASSES[found.item["label"]]}
+        notes = []
+    report = PredictionReport(
+        str(run), source, predictor.mode, {m: spec.column for m, spec in predictor.model.inputs.specs.items()},
+        steps, verdict_of(steps, predictor.model.session_prediction), notes,
+    )
+    stdout, stderr = report.render(form)
+    for line in stderr:
+        typer.echo(line, err=True)
+    typer.echo(stdout)

@@ -32,11 +32,12 @@ from torch.utils.data import DataLoader, Dataset
 from edu_affect_data.core.atomic import atomic_write, atomic_write_text
 from edu_affect_data.core.vocabulary import CLASSES
 from edu_emotionnet.batch import Batch
-from edu_emotionnet.config import TrainConfig, TrainConfigError
-from edu_emotionnet.data import DatasetFormatError, collate
+from edu_emotionnet.config import TrainConfig
+from edu_emotionnet.data import collate
 from edu_emotionnet.distributed import DistContext, ShardSampler
 from edu_emotionnet.outputs import AffectModel, ModelOutput
 from edu_emotionnet.robustness import KINDS, apply_drop
+from edu_emotionnet.run_dataset import Warn, locate_dataset, tell
 
 RESULTS = "results.json"
 TEST_OUTPUTS = "test_outputs.npz"
@@ -338,19 +339,23 @@ def evaluate_model(
     return {"test": test, "robustness": robustness_table(passes, config)}
 
 
-def evaluate_run(run_dir: Path, device: str = "cpu") -> dict[str, Any]:
-    """Re-evaluate a finished run from `best.pt` and update its results.json (one process)."""
-    from edu_emotionnet.checkpoint import BEST, load_trained
+def evaluate_run(run_dir: Path, device: str = "cpu", data: Path | None = None, *, warn: Warn | None = None) -> dict[str, Any]:
+    """Re-evaluate a finished run from `best.pt` and update its results.json (one process).
+
+    The dataset is `data` when given, else the run's own wherever the command runs from
+    (`run_dataset.locate_dataset`); one that is not found is a `DatasetNotFound` (exit 2), one
+    that may not be the run's goes to `warn` (`run_dataset.tell`).
+    """
+    from edu_emotionnet.checkpoint import load_trained
     from edu_emotionnet.data import session_datasets
 
     run_dir = Path(run_dir)
     trained = load_trained(run_dir, device)
     model, config = trained.model, trained.config
-    if config.data is None:
-        raise TrainConfigError(f"{run_dir / BEST}: the run's config names no dataset (data: null)")
-    if not Path(config.data).is_dir():
-        raise DatasetFormatError(f"{config.data}: no such dataset folder (the dataset {run_dir} was trained on, as its {BEST} records)")
-    datasets, _ = session_datasets(config.data, config.model, config.cache_dir)
+    dataset = locate_dataset(run_dir, config.data, data)
+    tell(warn, dataset.warning)
+    config = config.model_copy(update={"data": dataset.path})
+    datasets, _ = session_datasets(dataset.path, config.model, config.cache_dir)
     ctx = DistContext.single(device)
     loader = shard_loader(datasets["test"], config.train.batch_size, ctx, num_workers=config.train.num_workers, seed=config.seed)
     evaluated = evaluate_model(model, loader, config, ctx, run_dir)

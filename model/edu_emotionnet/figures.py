@@ -78,8 +78,10 @@ def _planted_counts(full: ModelRuns, truth: Path | None, data: Path | None, hori
     if isinstance(noise, str):
         return {}, noise
     result = full.results[0]
-    directory = data if data is not None else result["config"].get("data")
-    if not directory or not Path(directory).is_dir():
+    directory = full.dataset_of(full.run_dirs[0], data)
+    if isinstance(directory, str):
+        return {}, directory
+    if not directory.is_dir():
         return {}, f"dataset {directory} not found (pass --data)"
     found = split_places(Path(directory))
     if isinstance(found, str):

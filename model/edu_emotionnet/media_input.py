@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from edu_affect_data.media.frames import REGIONS
 from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_media
 from edu_affect_data.stages.features.extractor import ExtractorError
 from edu_affect_data.stages.features.frames import FramesOptions
@@ -41,6 +42,7 @@ from edu_affect_data.stages.features.text import CausalFeatureError, TextOptions
 from edu_emotionnet.batch import step_of
 from edu_emotionnet.data import DatasetBuild, DatasetFormatError, dataset_build, n_steps_of
 from edu_emotionnet.inputs import ModelInputs
+from edu_emotionnet.run_dataset import DatasetNotFound, Warn, locate_dataset, tell
 
 if TYPE_CHECKING:
     from edu_emotionnet.config import VideoInput
@@ -152,6 +154,7 @@ def media_row(
     step_s: float,
     video: Path | None = None,
     transcript: Path | None = None,
+    region: str = "full",
 ) -> tuple[dict[str, Any], Any, float, tuple[str, ...], tuple[str, ...]]:
     """The recording as one dataset row (the columns of `inputs` and their companions), their
     `datasets` features, its duration, the modalities present, and notes.
@@ -160,6 +163,8 @@ def media_row(
     the recording as one session with the dataset's settings, in its causal form
     (`FeatureExtractor.extract_causal`: what step t holds depends on the media up to the end of
     step t only, steps of `step_s`); a modality the input lacks gets the extractor's `missing` values.
+    `region` is the speaker's part of the picture (`media.frames.REGIONS`), cut by the build's own
+    video pass exactly as a dataset session of that region is.
     """
     import soundfile as sf
 
@@ -207,9 +212,9 @@ def media_row(
 
         try:
             proxied = pass_recording(
-                video_path, MEDIA_SESSION, ("full",), VideoThresholds.from_config(settings.gaps),
+                video_path, MEDIA_SESSION, (region,), VideoThresholds.from_config(settings.gaps),
                 ProxySpec(settings.media.proxy_height, settings.media.proxy_crf), workdir / "video",
-            )["full"]  # fmt: skip
+            )[region]  # fmt: skip
         except BrokenMediaError as exc:
             raise MediaInputError(str(exc)) from exc
     session = SessionInput(
@@ -220,7 +225,7 @@ def media_row(
         end_s=float(duration),
         audio_path=None if audio_path is None else str(audio_path),
         video_path=None if video_path is None else str(video_path),
-        video_region="full",
+        video_region=region,
         text=" ".join(w for w, _, _ in words),
         words=tuple(words),
         **proxied,
@@ -301,6 +306,7 @@ def media_session(
     video_input: VideoInput,
     video: Path | None = None,
     transcript: Path | None = None,
+    region: str = "full",
 ) -> MediaSession:
     """The recording as the item `SessionDataset` would give for it, over the run's `inputs`: video as
     the run reads it (`video_input`: frame embeddings from the dataset's embedder, or frames at the
@@ -314,6 +320,8 @@ def media_session(
     for path in (media, video, transcript):
         if path is not None and not Path(path).is_file():
             raise MediaInputError(f"{path}: no such file")
+    if region not in REGIONS:
+        raise MediaInputError(f"--region {region!r}: one of {', '.join(REGIONS)}")
     modalities = tuple(inputs.specs)
     if "video" in modalities:  # the frames extractor writes the columns of the run's video input
         store = "embeddings" if video_input == "embeddings" else "frames"
@@ -322,7 +330,9 @@ def media_session(
             update={"extractors": {**settings.features.extractors, "frames": frames}}))
     with tempfile.TemporaryDirectory(prefix="edu-media-") as tmp:
         workdir = Path(tmp)
-        row, features, duration, present, notes = media_row(media, settings, inputs, workdir, step_s=step_s, video=video, transcript=transcript)
+        row, features, duration, present, notes = media_row(
+            media, settings, inputs, workdir, step_s=step_s, video=video, transcript=transcript, region=region
+        )
         encoded = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in features.encode_example({c: row[c] for c in features}).items()}
         split = Dataset(pa.Table.from_pylist([encoded], schema=features.arrow_schema))
         cache = None
@@ -330,6 +340,41 @@ def media_session(
             cache = build_frame_cache(split, workdir / "frames", "media", frame_size)
         item = SessionDataset(split, modalities, step_s, cache, inputs=inputs, video_input=video_input)[0]
     return MediaSession(item, duration, present, notes)
+
+
+#: A picture at least this many times as wide as it is high is taken for two pictures side by side.
+SIDE_BY_SIDE_ASPECT = 2.0
+
+
+def side_by_side(path: Path) -> str:
+    """Why the video at `path` looks like two speakers side by side, or "" when it does not.
+
+    As the data side knows it: a file named like a recording of a corpus whose videos are side by
+    side (`CorpusPlugin.video_layout_of`: IEMOCAP's dialogs, 720x480, only 1.5:1); else by its
+    shape, at least `SIDE_BY_SIDE_ASPECT`:1.
+    """
+    from edu_affect_data.corpora.registry import layout_from_name
+
+    named = layout_from_name(path)
+    if named is not None and named[1] == "side_by_side":
+        return f"named like a recording of corpus {named[0]}, whose videos show two speakers side by side"
+    stream = probe(path).video
+    if stream is not None and stream.width >= SIDE_BY_SIDE_ASPECT * stream.height:
+        return f"{stream.width}x{stream.height} is at least {SIDE_BY_SIDE_ASPECT:g}:1, like two pictures side by side"
+    return ""
+
+
+def media_dataset(run_dir: Path, configured: Path | None, data: Path | None, pipeline: Path | None, warn: Warn | None) -> Path | None:
+    """The dataset whose card gives the feature parameters: `--data`, else the run's own
+    (`run_dataset.locate_dataset`); None when `pipeline` gives them and no dataset is found."""
+    try:
+        found = locate_dataset(run_dir, configured, data)
+    except DatasetNotFound as exc:
+        if pipeline is not None and data is None:
+            return None
+        raise MediaInputError(f"{exc}{'' if data is not None else ' or --pipeline PIPELINE.yaml'}") from exc
+    tell(warn, found.warning)
+    return found.path
 
 
 def stream_media(
@@ -341,15 +386,29 @@ def stream_media(
     data: Path | None = None,
     pipeline: Path | None = None,
     text_model: str | None = None,
+    region: str | None = None,
+    warn: Warn | None = None,
 ) -> tuple[MediaSession, DatasetBuild, StreamingPredictor, list[StepOutput]]:
-    """`edu-data predict RUN MEDIA`: a recording through the streaming predictor, step by step."""
+    """`edu-data predict RUN MEDIA`: a recording through the streaming predictor, step by step.
+
+    `region`: the speaker's part of the picture; None is the whole picture, with a warning to
+    `warn` when the video looks like two speakers side by side (`side_by_side`).
+    """
     from edu_emotionnet.streaming import StreamingPredictor, stream_item
 
     predictor = StreamingPredictor(run_dir)
     model = predictor.config.model
-    settings = media_settings(data or predictor.config.data, pipeline, text_model)
+    settings = media_settings(media_dataset(run_dir, predictor.config.data, data, pipeline, warn), pipeline, text_model)
+    picture = video if video is not None else media
+    if region is None and "video" in predictor.model.inputs.specs and probe(picture).video is not None:
+        reason = side_by_side(picture)
+        if reason:
+            tell(warn, f"{picture}: {reason}; without --region the model sees both halves (both people): pass "
+                       "--region left or right for the speaker's half, or --region full to keep the whole picture")
     session = media_session(
-        media, settings, inputs=predictor.model.inputs, step_s=model.step_s,
-        frame_size=model.video.frame_size, video_input=model.video.input, video=video, transcript=transcript,
+        media, settings, inputs=predictor.model.inputs, step_s=model.step_s, frame_size=model.video.frame_size,
+        video_input=model.video.input, video=video, transcript=transcript, region=region or "full",
     )
+    if region in ("left", "right") and "audio" in session.modalities_present:
+        session = replace(session, notes=(*session.notes, f"picture: the {region} half only; audio: the whole track (every voice in it)"))
     return session, settings, predictor, stream_item(predictor, session.item)

@@ -23,6 +23,7 @@ from edu_affect_data.core.provenance import code_version
 from edu_affect_data.stages.card import stats_from_card
 from edu_affect_data.stages.provenance import describe_code, summary_lines
 from edu_emotionnet import claims, figures, mechanisms, significance, tuning
+from edu_emotionnet.run_dataset import RUN_DATASET, RunDataset, Warn, check_override, tell
 from edu_emotionnet.runs import ModelRuns, collect_runs
 
 
@@ -80,11 +81,16 @@ def model_sizes(groups: list[ModelRuns], full: ModelRuns | None) -> str:
 
 
 def provenance_lines(groups: list[ModelRuns], data: Path | None) -> list[str]:
-    """The report's opening section: each dataset the runs were scored on, as its card describes it."""
-    datasets = [data] if data is not None else sorted({Path(r["config"]["data"]) for g in groups for r in g.results if r["config"].get("data")})
+    """The report's opening section: each dataset the runs were scored on, as its card describes it
+    (each run's own, found from any folder: `ModelRuns.dataset_of`), and the runs whose dataset is not found."""
+    found = [(g, folder, g.dataset_of(folder, data)) for g in groups for folder in g.run_dirs]
+    datasets = sorted({d for _, _, d in found if isinstance(d, Path)})
+    unfound = [f"- {g.name}: {d}" for g, _, d in found if isinstance(d, str)]  # the reason names the run folder
     lines = ["## Provenance", "", f"Report written by {describe_code(code_version().to_json())}.", ""]
+    if unfound:
+        lines += ["Runs whose dataset is not found (what they were measured on is not known here):", "", *unfound, ""]
     if not datasets:
-        return [*lines, "The runs name no dataset (`data`): what they were measured on is not known here.", ""]
+        return lines if unfound else [*lines, "The runs name no dataset (`data`): what they were measured on is not known here.", ""]
     for dataset in datasets:
         card = Path(dataset) / "README.md"
         try:
@@ -106,18 +112,31 @@ def provenance_lines(groups: list[ModelRuns], data: Path | None) -> list[str]:
 def write_report(
     paths: list[Path], out: Path, baseline: str | None = None, truth: Path | None = None, data: Path | None = None,
     *, resamples: int | None = None, control: list[Path] | None = None, control_truth: Path | None = None,
-    control_data: Path | None = None,
+    control_data: Path | None = None, warn: Warn | None = None,
 ) -> Path:
     """Write REPORT/report.md and its PNG figures; returns the report path.
 
     `baseline`: Fig. 4's comparison model, a run name (None: the run of the model whose registry
     place has the `figure_4` role, HybridFusion); `truth`: the corpora's `synth_truth.json` for
-    claim (a); `data`: the dataset folder when the runs' `config.data` no longer points at it;
-    `resamples`: bootstrap resamples (tests use fewer); `control`, `control_truth`, `control_data`: the
+    claim (a); `data`: one dataset folder for every run instead of each run's own (found from any
+    folder, `run_dataset`; a `data` that is not a folder is a `DatasetNotFound`); `resamples`:
+    bootstrap resamples (tests use fewer); `control`, `control_truth`, `control_data`: the
     same suite's runs on the control corpus (`claims-control`), its truth and dataset, for each
-    mechanism's effect where its phenomenon is absent (`mechanisms`).
+    mechanism's effect where its phenomenon is absent (`mechanisms`). `warn` gets one line per claim
+    not evaluated (with why) and per run whose dataset may not be the one it was trained on.
     """
+    if data is not None:
+        check_override(data)
     groups = collect_runs(paths)
+    differing: dict[Path, list[Path]] = {}  # a dataset whose shards differ from what runs recorded -> those runs
+    for group in groups:
+        for folder in group.run_dirs:
+            found = group.located(folder) if data is None else None
+            if isinstance(found, RunDataset) and found.warning:
+                differing.setdefault(found.path, []).append(folder)
+    for dataset, folders in differing.items():
+        tell(warn, f"{dataset}: not the dataset {len(folders)} run(s) were trained on (e.g. {folders[0]}): its shards "
+                   f"differ from those recorded in their {RUN_DATASET}; rebuilt or replaced since")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = build_tables(groups)
@@ -127,6 +146,10 @@ def write_report(
     claim_lines = claims.evaluate_claims(groups, comparisons, truth, data, resamples=draws)
     control_corpus = mechanisms.Corpus(collect_runs(control), control_truth, control_data) if control else None
     mechanism_lines = mechanisms.mechanism_lines(mechanisms.Corpus(groups, truth, data), control_corpus, draws)
+    if warn is not None:
+        for line in claim_lines:
+            if line.verdict == claims.NOT_EVALUATED:
+                warn(f"claim {line.claim}: {line.note}")
     full = next((g for g in groups if g.is_full_model), None)
     lines = ["# Edu-EmotionNet: results", "", *provenance_lines(groups, data)]
     lines.append(f"Runs: {', '.join(f'{g.name} ({len(g.results)} seeds)' for g in groups)}. ")

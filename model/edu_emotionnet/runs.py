@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from edu_emotionnet.config import TrainConfigError, config_from_dict
 from edu_emotionnet.evaluate import RESULTS
 from edu_emotionnet.registry import ReportPlace, ReportRole, UnknownModelError, model_spec
+from edu_emotionnet.run_dataset import DatasetNotFound, RunDataset, locate_dataset
 
 
 class DuplicateRunError(ValueError):
@@ -96,6 +97,22 @@ class ModelRuns:
                 raise DuplicateRunError(self.name, seed, found[seed][1], folder)
             found[seed] = (result, folder)
         return found
+
+    def dataset_of(self, run_dir: Path, data: Path | None = None) -> Path | str:
+        """The dataset folder of the run in `run_dir`: `data` when given, else the run's own, found
+        from any folder (`run_dataset.locate_dataset`); or, when there is none, why (a sentence)."""
+        if data is not None:
+            return Path(data)
+        found = self.located(run_dir)
+        return found.path if isinstance(found, RunDataset) else found
+
+    def located(self, run_dir: Path) -> RunDataset | str:
+        """How the run in `run_dir` finds its dataset now (with any warning about it), or why it finds none."""
+        result = self.results[self.run_dirs.index(Path(run_dir))]
+        try:
+            return locate_dataset(run_dir, result.get("config", {}).get("data"))
+        except DatasetNotFound as exc:
+            return str(exc)
 
     def values(self, key: str) -> np.ndarray:
         return np.array([r["test"][key] for r in self.results], dtype=float)

@@ -198,7 +198,7 @@ class SessionOutputs:
 
 def load_outputs(runs: ModelRuns, seeds: list[int], data: Path | None = None) -> dict[int, SessionOutputs] | str:
     """The test outputs of `seeds`, or why they cannot be read. `data`: the dataset folder for
-    outputs without speaker ids (default: the one each run's config names)."""
+    outputs without speaker ids (default: each run's own, `ModelRuns.dataset_of`)."""
     dirs = runs.by_seed()
     missing = [s for s in seeds if not (dirs[s][1] / TEST_OUTPUTS).exists()]
     if missing:
@@ -206,8 +206,11 @@ def load_outputs(runs: ModelRuns, seeds: list[int], data: Path | None = None) ->
     outputs = {}
     for s in seeds:
         result, folder = dirs[s]
-        dataset = data if data is not None else result.get("config", {}).get("data")
-        outputs[s] = SessionOutputs.load(folder, Path(dataset) if dataset else None)
+        found = runs.dataset_of(folder, data)
+        configured = result.get("config", {}).get("data")
+        # Not found: the path the config names, which the note then says cannot give the speakers.
+        dataset = found if isinstance(found, Path) else Path(configured) if configured else None
+        outputs[s] = SessionOutputs.load(folder, dataset)
     return outputs
 
 

@@ -34,6 +34,7 @@ from edu_emotionnet.checkpoint import (
 from edu_emotionnet.config import CLASSES, TrainConfig
 from edu_emotionnet.data import collate
 from edu_emotionnet.outputs import AffectModel
+from edu_emotionnet.run_dataset import Warn, locate_dataset, tell
 
 #: Per-frame columns of a session item, split over the steps by `frame_times`.
 FRAME_KEYS = ("frames", "frame_embeddings", "frame_times", "frame_available")
@@ -235,19 +236,38 @@ class SessionNotFound(LookupError):
     """`predict`'s SESSION names no session of the dataset; the message says what the dataset holds."""
 
 
-def find_session(run_dir: Path, session: str, data: Path | None = None, config: TrainConfig | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FoundSession:
+    """A dataset session as a model input item, and where it was read."""
+
+    item: dict[str, Any]
+    split: str
+    dataset: Path
+
+
+def find_session(
+    run_dir: Path, session: str, data: Path | None = None, config: TrainConfig | None = None, *, warn: Warn | None = None
+) -> dict[str, Any]:
     """A dataset session as a model input item: by session id, or `split:row` (e.g. `test:3`).
 
-    `config` is the run's (read from its `best.pt` when not given); `data` defaults to its dataset.
+    `config` is the run's (read from its `best.pt` when not given); the dataset is `data` when
+    given, else the run's own wherever the command runs from (`run_dataset.locate_dataset`).
     """
+    return locate_session(run_dir, session, data, config, warn=warn).item
+
+
+def locate_session(
+    run_dir: Path, session: str, data: Path | None = None, config: TrainConfig | None = None, *, warn: Warn | None = None
+) -> FoundSession:
+    """`find_session`, with the split and the dataset folder it was found in."""
     from edu_emotionnet.data import SPLITS, session_datasets
 
     if config is None:
         path = Path(run_dir) / BEST
         config = stored_config(path, read_checkpoint(path, BEST_KEYS, RETRAIN), RETRAIN)
-    data = data or config.data
-    if data is None:
-        raise SessionNotFound(f"{run_dir}: the run's config names no dataset; pass --data DATASET")
+    found = locate_dataset(run_dir, config.data, data)
+    tell(warn, found.warning)
+    data = found.path
     datasets, _ = session_datasets(data, config.model, config.cache_dir)
     sizes = ", ".join(f"{name} {len(datasets[name])}" for name in SPLITS)
     split, sep, row = session.partition(":")
@@ -256,22 +276,24 @@ def find_session(run_dir: Path, session: str, data: Path | None = None, config: 
         if int(row) >= rows:
             within = f"{rows} session{'s' if rows != 1 else ''}: rows 0-{rows - 1}" if rows else "no sessions"
             raise SessionNotFound(f"{session}: the {split} split of {data} has {within}")
-        return datasets[split][int(row)]
+        return FoundSession(datasets[split][int(row)], split, data)
     for name in SPLITS:
         ids = datasets[name].rows["session_id"]
         if session in ids:
-            return datasets[name][list(ids).index(session)]
+            return FoundSession(datasets[name][list(ids).index(session)], name, data)
     raise SessionNotFound(
         f"session {session!r} is in none of the splits of {data} ({sizes} sessions): give a session id "
         "of the dataset or SPLIT:ROW, e.g. test:0"
     )
 
 
-def stream_session(run_dir: Path, session: str, data: Path | None = None) -> tuple[dict[str, Any], StreamingPredictor, list[StepOutput]]:
+def stream_session(
+    run_dir: Path, session: str, data: Path | None = None, *, warn: Warn | None = None
+) -> tuple[FoundSession, StreamingPredictor, list[StepOutput]]:
     """`edu-data predict`: run a dataset session through the streaming predictor step by step."""
     predictor = StreamingPredictor(run_dir)
-    item = find_session(run_dir, session, data, predictor.config)
-    return item, predictor, stream_item(predictor, item)
+    found = locate_session(run_dir, session, data, predictor.config, warn=warn)
+    return found, predictor, stream_item(predictor, found.item)
 
 
 def stream_item(predictor: StreamingPredictor, item: dict[str, Any]) -> list[StepOutput]:

@@ -71,6 +71,7 @@ from edu_emotionnet.evaluate import (
 )
 from edu_emotionnet.model import build_model
 from edu_emotionnet.preflight import preflight
+from edu_emotionnet.run_dataset import record_dataset
 
 METRICS = "metrics.jsonl"
 
@@ -133,6 +134,7 @@ def _train(
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(run_dir)  # what a killed writer of this folder left behind
         atomic_write_text(run_dir / "config.json", json.dumps(config.model_dump(mode="json"), indent=2))
+        record_dataset(run_dir, config.data)  # where the dataset is from the run folder: later commands work from anywhere
     seed_everything(config.seed, config.train.deterministic)
     use_bf16 = loop.bf16 and ctx.device.type == "cuda"
 

@@ -234,3 +234,63 @@ def test_a_run_on_egemaps_gets_the_causal_egemaps_of_the_recording(carded_datase
     expected = EgemapsExtractor().extract_causal(session, options, step_of=np.floor)["egemaps"]
     assert row["egemaps"].shape == (round(duration / 0.010) - 4, 25)
     np.testing.assert_array_equal(row["egemaps"], expected)
+
+
+@pytest.fixture(scope="module")
+def two_speakers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3 s side-by-side video (320x120): the left half black, the right half a moving test pattern, with a tone."""
+    video = tmp_path_factory.mktemp("two") / "two.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=black:size=160x120:rate=10", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-filter_complex", "[0:v][1:v]hstack=inputs=2[v]",
+           "-map", "[v]", "-map", "2:a", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", str(video))
+    return video
+
+
+@pytest.mark.slow
+def test_region_is_the_speakers_half_cut_as_the_data_side_cuts_it(carded_dataset: Path, two_speakers: Path, tmp_path: Path) -> None:
+    settings = media_settings(carded_dataset)
+    inputs = planted_inputs(PLANTED_TEXT_DIM)
+    left, _, duration, _, _ = media_row(two_speakers, settings, inputs, tmp_path, step_s=1.0, region="left")
+    right, _, _, _, _ = media_row(two_speakers, settings, inputs, tmp_path, step_s=1.0, region="right")
+    assert len(left["frame_available"]) == int(duration * 5) and not np.any(left["frame_available"])  # the black half: no usable frame
+    frames = extract_frames(two_speakers, "right", 0.0, duration, settings.features.extractors["frames"], settings.gaps)
+    assert [f["bytes"] for f in right["frames"]] == frames.jpegs and np.all(right["frame_available"])
+    np.testing.assert_array_equal(right["frame_available"], frames.available)
+
+
+def test_a_side_by_side_video_is_told_by_its_shape_or_its_corpus_name(media: dict[str, Path], two_speakers: Path, tmp_path: Path) -> None:
+    from edu_emotionnet.media_input import side_by_side
+
+    assert side_by_side(two_speakers) == "320x120 is at least 2:1, like two pictures side by side"
+    assert side_by_side(media["mp4"]) == ""  # 160x120, no corpus's name
+    dialog = tmp_path / "Ses01F_impro01.mp4"  # IEMOCAP's dialogs are 720x480: only their name tells
+    shutil.copy(media["mp4"], dialog)
+    assert side_by_side(dialog) == "named like a recording of corpus iemocap, whose videos show two speakers side by side"
+
+
+@pytest.mark.slow
+def test_predict_warns_for_a_side_by_side_video_without_region_and_prints_a_verdict(
+    trained_run: Path, carded_dataset: Path, two_speakers: Path
+) -> None:
+    import json
+
+    args = ["predict", str(trained_run), str(two_speakers), "--data", str(carded_dataset)]
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [f"warning: {two_speakers}: 320x120 is at least 2:1, like two pictures side by side; without --region the "
+                        "model sees both halves (both people): pass --region left or right for the speaker's half, or "
+                        "--region full to keep the whole picture"]
+    document = json.loads(result.stdout)  # stdout holds the JSON document and nothing else
+    verdict = document["verdict"]
+    assert document["source"]["region"] == "full" and len(document["steps"]) == 3
+    assert verdict["probs"] == pytest.approx(document["steps"][-1]["probs"], abs=1e-12)  # the run's rule: the last step
+    assert verdict["label"] == document["steps"][-1]["prediction"]
+    assert result.stderr.splitlines()[-1].startswith(f"verdict: {verdict['label']} (probability {verdict['probability']:.3f}, ")
+    right = CliRunner().invoke(app, [*args, "--region", "right"])
+    assert right.exit_code == 0, right.output
+    assert "warning" not in right.stderr and "region right" in right.stdout
+    last = right.stdout.splitlines()[-1]
+    assert last.startswith("verdict: ") and last.endswith(f"on {two_speakers} (3.00 s, region right; audio, video)")
+    assert "note: picture: the right half only; audio: the whole track (every voice in it)" in right.stdout

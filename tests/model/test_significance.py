@@ -247,12 +247,14 @@ def test_the_report_opens_with_what_its_dataset_card_says(tmp_path: Path) -> Non
     _world(tmp_path / "runs", [0], data)
     groups = collect_runs([tmp_path / "runs"])
     missing = "\n".join(provenance_lines(groups, None))
-    assert missing.startswith("## Provenance\n\nReport written by edu-affect-data ") and "Dataset `dataset`: no dataset card" in missing
+    assert missing.startswith("## Provenance\n\nReport written by edu-affect-data ")
+    assert f"- edu_emotionnet: {tmp_path / 'runs' / 'edu_emotionnet' / 'seed0'}: its dataset is not found" in missing
+    data.mkdir()
+    assert "Dataset `dataset`: no dataset card" in "\n".join(provenance_lines(groups, None))
     record = {"synthetic_corpora": ["iemocap", "mosei"], "recorded_corpora": [], "simulated_annotators": True,
               "overlap": {"initial": 2, "max": 3, "adaptive": True},
               "labels": {"labelled": 237, "decided_by_reviewer": 5, "in_dataset": 200, "in_dataset_decided_by_reviewer": 3},
               "code": {"version": "0.1.0", "git_commit": "0123456789abcdef", "uncommitted_changes": False}}
-    data.mkdir()
     (data / "README.md").write_text("---\n" + yaml.safe_dump({"edu_affect": {"provenance": record}}) + "---\n# card\n")
     text = "\n".join(provenance_lines(groups, None))
     assert "Dataset `dataset`:\n- **Synthetic corpora: iemocap, mosei**" in text
