@@ -73,10 +73,11 @@ def test_clip_problem_names_what_is_off(kept: list[dict], tmp_path: Path) -> Non
     assert clip_problem(spec, None) == "does not open as a media file"
 
 
-def test_a_window_past_the_media_end_is_an_error_naming_the_session(kept: list[dict], tmp_path: Path) -> None:
+@pytest.mark.parametrize("clip", [CLIP, COPY], ids=["re-encoded", "copied"])
+def test_a_window_past_the_media_end_is_an_error_naming_the_session(kept: list[dict], tmp_path: Path, clip: ClipConfig) -> None:
     late = {**kept[0], "start_s": 10.0, "end_s": 20.0}
     with pytest.raises(ClipError, match=kept[0]["session_id"]):
-        make_clips([late], tmp_path, CLIP)
+        make_clips([late], tmp_path, clip)
     assert not list((tmp_path / "clips").glob("*.mp4"))
 
 
