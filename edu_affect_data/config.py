@@ -59,7 +59,7 @@ class PipelineConfig(StrictModel):
 
     @model_validator(mode="after")
     def _clips_from_proxies(self) -> PipelineConfig:
-        if self.annotation.clip.height > self.media.proxy_height:
+        if self.annotation.clip.height is not None and self.annotation.clip.height > self.media.proxy_height:
             raise ValueError(
                 f"annotation.clip.height {self.annotation.clip.height} is above media.proxy_height "
                 f"{self.media.proxy_height}: clips are cut from the proxies, raise media.proxy_height"

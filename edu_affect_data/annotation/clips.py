@@ -2,19 +2,32 @@
 
 Browsers play neither IEMOCAP's DivX AVI nor a bare WAV beside a video, so each session becomes
 one H.264/AAC MP4 (``yuv420p``, ``+faststart`` so it starts playing before it has downloaded),
-at ``annotation.clip`` height/fps/crf, with the session's audio muxed in. Label Studio's
-``<Video>`` and ``<Audio>`` both point at that one file.
+with the session's audio muxed in. Label Studio's ``<Video>`` and ``<Audio>`` both point at that
+one file.
 
 Crop: an IEMOCAP dialog video shows both actors side by side; the clip keeps only the session
 speaker's half (``video_region``), so the annotator judges the person the label belongs to, not
 the partner. The clip is cut from that region's proxy, which the ingest's one decoding pass left
-(``video_pass.py``: already cropped and scaled, intra-only so the cut starts on the session's exact
-frame), so the source video is never decoded again here. The transcript still shows both speakers' turns (the partner's words are context)
-and marks the session speaker with ``*``. MOSEI videos are used full frame.
+(``video_pass.py``: already cropped and scaled, H.264 ``yuv420p``, every frame a keyframe), so the
+source video is never decoded again here. The transcript still shows both speakers' turns (the
+partner's words are context) and marks the session speaker with ``*``. MOSEI videos are used full
+frame.
 
-A clip that already exists is probed (``media.probe``: H.264 + AAC, the configured height and
-fps, the session's duration) and kept when valid, so a rerun redoes only missing, broken or
-outdated clips. New clips (and transcripts) are written to a temporary name and renamed, so an
+Stream copy: with ``annotation.clip.height`` and ``fps`` null (the default) the clip is the
+proxy's own frames: every proxy frame is a keyframe, so the proxy's packets whose timestamps fall
+in the session window are copied as they are (no decode, no encode; the only encoding is the
+session's audio to AAC). That is the same frames a decode-and-re-encode of the window keeps, not an
+approximation: the cut starts on the session's first frame and ends before the first frame at or
+after its end, exactly as ffmpeg's accurate seek does. The clip then has the proxy's height and
+the source's frame rate, which differs between corpora (IEMOCAP 29.97, MOSEI's videos each their
+own), so Label Studio's ``frameRate`` is the task's ``fps`` field (`tasks.session_task` reads it
+from the clip). A number for ``height`` or ``fps`` that the proxy does not already have re-encodes
+the window at it (scale, ``fps`` filter, x264 at ``crf``), one rate for every clip, as before.
+
+A clip that already exists is probed (``media.probe``: H.264 + AAC, the expected height and frame
+rate, the session's duration) and kept when valid, so a rerun redoes only missing, broken or
+outdated clips (the build state's output digests catch a valid-looking clip that is not the one
+the build wrote). New clips (and transcripts) are written to a temporary name and renamed, so an
 interrupted run never leaves a half-written file that looks finished; the temporaries a killed run
 left behind are deleted by the next one.
 """
@@ -35,6 +48,11 @@ from edu_affect_data.core.parallel import map_all
 from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_media
 
 CLIPS_DIRNAME = "clips"
+#: Frame rates closer than this are one rate (29.97 written as 30000/1001 or rounded).
+FPS_TOLERANCE = 0.01
+#: A stream copy seeks the proxy this long before the session (a fast seek that lands on a frame,
+#: every frame being a keyframe), then drops the packets before the session's start exactly.
+COPY_LEAD_S = 1.0
 
 
 class ClipError(RuntimeError):
@@ -53,13 +71,24 @@ class ClipSpec:
     start_s: float
     end_s: float
     out_path: str
-    height: int
-    fps: float
+    #: None: the proxy's (the clip is then cut by stream copy where the other also matches).
+    height: int | None
+    fps: float | None
     crf: int
 
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class ClipShape:
+    """What a clip comes out as, and whether the proxy already is that (then: stream copy)."""
+
+    height: int
+    #: The rate the clip's frames step by (`VideoStream.nominal_fps`): what Label Studio steps by.
+    fps: float
+    copy: bool
 
 
 @dataclass(frozen=True)
@@ -87,8 +116,30 @@ def probe_clip(path: Path) -> MediaProbe | None:
         return None
 
 
-def clip_problem(spec: ClipSpec, probe: MediaProbe | None) -> str | None:
-    """Why an existing clip does not fit ``spec`` (None: it fits and is kept)."""
+def clip_shape(spec: ClipSpec) -> ClipShape:
+    """The clip's height and frame rate: the configured ones, the proxy's where null; copy when they are the proxy's."""
+    proxy = probe_clip(Path(spec.proxy_path))
+    if proxy is None or proxy.video is None:
+        raise ClipError(
+            f"session {spec.session_id}: the proxy {spec.proxy_path} does not open as a video "
+            "(run the ingest stage again: it writes the proxies clips are cut from)"
+        )
+    video = proxy.video
+    height = spec.height or video.height
+    fps = spec.fps or video.nominal_fps
+    return ClipShape(height, fps, copy=height == video.height and abs(fps - video.nominal_fps) <= FPS_TOLERANCE)
+
+
+def clip_frame_rate(path: Path) -> float:
+    """The rate a finished clip's frames step by (Label Studio's ``frameRate`` for its task)."""
+    probe = probe_clip(path)
+    if probe is None or probe.video is None:
+        raise ClipError(f"{path}: the clip does not open as a video; cut the clips again (`edu-data annotate push`)")
+    return probe.video.nominal_fps
+
+
+def clip_problem(spec: ClipSpec, probe: MediaProbe | None, shape: ClipShape | None = None) -> str | None:
+    """Why an existing clip does not fit ``spec`` (None: it fits and is kept); ``shape``: `clip_shape(spec)`."""
     if probe is None:
         return "does not open as a media file"
     video, audio = probe.video, probe.audio
@@ -97,30 +148,42 @@ def clip_problem(spec: ClipSpec, probe: MediaProbe | None) -> str | None:
     codecs = (video.codec, audio.codec if audio else None)
     if codecs != ("h264", "aac"):
         return f"codecs {codecs[0]}/{codecs[1]}, expected h264/aac"
-    if video.height != spec.height:
-        return f"height {video.height}, expected {spec.height}"
-    if abs(video.fps - spec.fps) > 0.01:
-        return f"{video.fps:g} fps, expected {spec.fps:g}"
-    tolerance = max(0.1, 1.5 / spec.fps)
+    shape = shape or clip_shape(spec)
+    if video.height != shape.height:
+        return f"height {video.height}, expected {shape.height}"
+    if abs(video.nominal_fps - shape.fps) > FPS_TOLERANCE:
+        return f"{video.nominal_fps:g} fps, expected {shape.fps:g}"
+    tolerance = max(0.1, 1.5 / shape.fps)
     if probe.duration_s is None or abs(probe.duration_s - spec.duration_s) > tolerance:
         found = "no duration" if probe.duration_s is None else f"duration {probe.duration_s:.2f} s"
         return f"{found}, expected {spec.duration_s:.2f} s"
     return None
 
 
-def ffmpeg_command(spec: ClipSpec, out: Path) -> list[str]:
-    """The transcode: the proxy's window and the audio's, scale, resample, H.264/AAC, faststart."""
+def ffmpeg_command(spec: ClipSpec, out: Path, shape: ClipShape | None = None) -> list[str]:
+    """The cut: the proxy's window and the audio's, H.264/AAC, faststart; the video copied or re-encoded (`clip_shape`)."""
     from imageio_ffmpeg import get_ffmpeg_exe
 
-    duration = ["-t", f"{spec.duration_s:.3f}"]
+    shape = shape or clip_shape(spec)
     command = [get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-    command += ["-ss", f"{max(0.0, spec.start_s - spec.proxy_start_s):.3f}", *duration, "-i", spec.proxy_path]
-    command += ["-ss", f"{spec.start_s:.3f}", *duration, "-i", spec.audio_path]
-    video_filter = f"scale=-2:{spec.height},fps={spec.fps:g},format=yuv420p"
-    command += ["-map", "0:v:0", "-map", "1:a:0"]
-    command += ["-vf", video_filter, "-c:v", "libx264", "-preset", "veryfast"]
-    command += ["-crf", str(spec.crf), "-pix_fmt", "yuv420p"]
-    command += ["-c:a", "aac", "-b:a", "96k", "-t", f"{spec.duration_s:.3f}"]
+    offset = max(0.0, spec.start_s - spec.proxy_start_s)
+    if shape.copy:
+        # Both inputs seek to `lead` before the session, so one clock serves both; the output's
+        # -ss then drops every packet before the session's start (all keyframes: frame-exact).
+        lead = min(COPY_LEAD_S, offset)
+        command += ["-ss", f"{offset - lead:.6f}", "-i", spec.proxy_path]
+        command += ["-ss", f"{spec.start_s - lead:.6f}", "-i", spec.audio_path]
+        command += ["-map", "0:v:0", "-map", "1:a:0", "-ss", f"{lead:.6f}", "-t", f"{spec.duration_s:.6f}"]
+        command += ["-c:v", "copy"]
+    else:
+        duration = ["-t", f"{spec.duration_s:.3f}"]
+        command += ["-ss", f"{offset:.3f}", *duration, "-i", spec.proxy_path]
+        command += ["-ss", f"{spec.start_s:.3f}", *duration, "-i", spec.audio_path]
+        video_filter = f"scale=-2:{shape.height},fps={shape.fps:g},format=yuv420p"
+        command += ["-map", "0:v:0", "-map", "1:a:0"]
+        command += ["-vf", video_filter, "-c:v", "libx264", "-preset", "veryfast"]
+        command += ["-crf", str(spec.crf), "-pix_fmt", "yuv420p", *duration]
+    command += ["-c:a", "aac", "-b:a", "96k"]
     command += ["-movflags", "+faststart", "-f", "mp4", str(out)]
     return command
 
@@ -128,21 +191,22 @@ def ffmpeg_command(spec: ClipSpec, out: Path) -> list[str]:
 def make_clip(spec: ClipSpec) -> ClipResult:
     """Cut one session's clip unless a valid one is already there."""
     out = Path(spec.out_path)
-    if out.exists() and clip_problem(spec, probe_clip(out)) is None:
+    shape = clip_shape(spec)
+    if out.exists() and clip_problem(spec, probe_clip(out), shape) is None:
         return ClipResult(spec.session_id, out, made=False)
-    atomic_write(out, lambda partial: _cut_checked(spec, partial))
+    atomic_write(out, lambda partial: _cut_checked(spec, shape, partial))
     return ClipResult(spec.session_id, out, made=True)
 
 
-def _cut_checked(spec: ClipSpec, partial: Path) -> None:
+def _cut_checked(spec: ClipSpec, shape: ClipShape, partial: Path) -> None:
     """Cut the clip into `partial` and refuse it unless it plays what the spec asks for."""
-    run = subprocess.run(ffmpeg_command(spec, partial), capture_output=True, text=True, check=False)
+    run = subprocess.run(ffmpeg_command(spec, partial, shape), capture_output=True, text=True, check=False)
     if run.returncode != 0:
         raise ClipError(
             f"session {spec.session_id}: ffmpeg failed on {spec.proxy_path} / {spec.audio_path}: "
             f"{run.stderr.strip()[-500:]}"
         )
-    problem = clip_problem(spec, probe_clip(partial))
+    problem = clip_problem(spec, probe_clip(partial), shape)
     if problem is not None:
         raise ClipError(
             f"session {spec.session_id}: the clip cut from {spec.proxy_path} "

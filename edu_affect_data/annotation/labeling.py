@@ -1,9 +1,11 @@
 """The labeling interfaces, read from ``annotation_guidelines/`` (the one source of truth).
 
 The XML files stay valid Label Studio configs on their own (a person can paste them into the UI);
-the only thing the toolkit changes is ``frameRate`` on every ``<Video>``, set to
-``annotation.clip.fps`` because Label Studio steps and syncs video by that rate and the clips are
-encoded at exactly it. The adjudication interface lives next to the labeling one
+the only thing the toolkit changes is ``frameRate`` on every ``<Video>``, because Label Studio
+steps and syncs video by that rate and it must be the clip's: ``annotation.clip.fps`` where the
+clips are re-encoded at it, else ``$fps``, the task field holding each clip's own rate (stream-copied
+clips keep their source's, which differs between corpora; Label Studio reads ``frameRate`` from
+task data, documented for the ``<Video>`` tag). The adjudication interface lives next to the labeling one
 (``adjudication_config.xml`` in the same folder).
 
 Before anything is sent, the file is checked for what the pull relies on: a ``<Choices
@@ -23,8 +25,10 @@ ADJUDICATION_FILE = "adjudication_config.xml"
 #: Labels each interface must offer: annotators may abstain, the reviewer may not.
 ANNOTATOR_LABELS: tuple[str, ...] = ANSWERS
 REVIEWER_LABELS: tuple[str, ...] = CLASSES
+#: The task field holding the clip's frame rate (`tasks.session_task`).
+FPS_FIELD = "fps"
 #: Task fields the push fills; an interface may use only these variables.
-ANNOTATOR_FIELDS = frozenset({"video", "audio", "transcript", "session_id"})
+ANNOTATOR_FIELDS = frozenset({"video", "audio", "transcript", "session_id", FPS_FIELD})
 REVIEWER_FIELDS = ANNOTATOR_FIELDS | {"votes"}
 
 
@@ -50,15 +54,15 @@ def guidelines_path(labeling_config: Path) -> Path:
     return resolve_config_file(labeling_config).parent / "guidelines.md"
 
 
-def format_frame_rate(fps: float) -> str:
-    """``25`` rather than ``25.0``; ``29.97`` stays as given."""
-    return f"{fps:g}"
+def format_frame_rate(fps: float | None) -> str:
+    """``25`` rather than ``25.0``; ``29.97`` stays as given; None: each task's own (``$fps``)."""
+    return f"${FPS_FIELD}" if fps is None else f"{fps:g}"
 
 
 def render_labeling_config(
-    path: Path, *, fps: float, labels: tuple[str, ...], fields: frozenset[str]
+    path: Path, *, fps: float | None, labels: tuple[str, ...], fields: frozenset[str]
 ) -> str:
-    """The XML of ``path`` with ``frameRate`` set to ``fps``, after checking the affect choices."""
+    """The XML of ``path`` with ``frameRate`` set to ``fps`` (None: ``$fps``), after checking the affect choices."""
     path = resolve_config_file(path)
     try:
         parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
@@ -98,11 +102,11 @@ def render_labeling_config(
     return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def annotator_config(path: Path, fps: float) -> str:
+def annotator_config(path: Path, fps: float | None) -> str:
     return render_labeling_config(path, fps=fps, labels=ANNOTATOR_LABELS, fields=ANNOTATOR_FIELDS)
 
 
-def reviewer_config(labeling_config: Path, fps: float) -> str:
+def reviewer_config(labeling_config: Path, fps: float | None) -> str:
     return render_labeling_config(
         adjudication_config_path(labeling_config),
         fps=fps,

@@ -26,9 +26,21 @@ from edu_affect_data.core.strict_config import NoOptions, StrictModel, parse_opt
 
 
 class ClipConfig(StrictModel):
-    height: int = Field(360, gt=0, description="Height of the browser clips shown to annotators (width keeps the aspect).")
-    fps: float = Field(25.0, gt=0, description="Frame rate of the clips; the labeling config's frameRate must match.")
-    crf: int = Field(26, ge=0, le=51, description="x264 quality of the clips.")
+    """The browser clips: by default the proxy's own frames, cut by stream copy (`annotation.clips`)."""
+
+    height: int | None = Field(
+        None,
+        gt=0,
+        description="Height of the browser clips shown to annotators (width keeps the aspect). null: the proxy's "
+        "(`media.proxy_height`, or the source's where lower), cut by stream copy; another height re-encodes.",
+    )
+    fps: float | None = Field(
+        None,
+        gt=0,
+        description="Frame rate of the clips. null: each source's own rate (stream copy; Label Studio's frameRate "
+        "is then each task's `fps`); a number re-encodes every clip at it and sets the labeling config's frameRate.",
+    )
+    crf: int = Field(26, ge=0, le=51, description="x264 quality of the clips, where they are re-encoded (a height or fps the proxy does not have).")
 
 
 class SimulatedDrift(StrictModel):

@@ -27,7 +27,8 @@ from edu_affect_data.annotation.client import (
     call_with_retries,
     find_project,
 )
-from edu_affect_data.annotation.labeling import AFFECT_CONTROL
+from edu_affect_data.annotation.clips import clip_frame_rate
+from edu_affect_data.annotation.labeling import AFFECT_CONTROL, FPS_FIELD
 from edu_affect_data.corpora.records import SourceLabels
 from edu_affect_data.corpora.registry import get_corpus
 
@@ -245,12 +246,17 @@ def session_task(
     preannotation: str | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The import payload of one session (``data`` plus an optional prediction)."""
+    """The import payload of one session (``data`` plus an optional prediction).
+
+    ``fps`` is the clip's own frame rate (read from the file), which the labeling config's
+    ``frameRate="$fps"`` gives the player where clips keep their source's rate (`labeling`).
+    """
     url = media_url(clip, document_root)
     data: dict[str, Any] = {
         "session_id": str(session["session_id"]),
         "video": url,
         "audio": url,
+        FPS_FIELD: clip_frame_rate(clip),
         "transcript": transcript,
         "corpus": str(session["corpus"]),
         "speaker_id": str(session["speaker_id"]),

@@ -15,7 +15,10 @@ What a probe reports, chosen to keep what each caller relied on:
   rate where the container has no average. The frame count is the one the container declares;
   where it declares none (Matroska) it is duration x rate, rounded, as OpenCV estimates it; None
   when neither is known. A cut file keeps its header, so this is the count the file *should*
-  hold: the truncation check compares the decoded frames with it.
+  hold: the truncation check compares the decoded frames with it. ``nominal_fps`` is the rate the
+  timestamps step by (libavformat's ``r_frame_rate``): the same as the average on a constant-rate
+  stream, still the source's rate where frames are missing (a stream-copied clip of a proxy with
+  dropped frames), so it is the rate a player steps frames by.
 - ``audio``: the first audio stream, with its codec, sample rate and channels.
 
 Codecs are named as ffmpeg names the format (``h264``, ``aac``, ``mp3``), not by the decoder
@@ -60,6 +63,8 @@ class VideoStream:
     fps: float
     #: Frames the container declares (else duration x fps, rounded); None when unknown.
     frames: int | None
+    #: The rate timestamps step by (``r_frame_rate``; the average where unknown); 0 when unknown.
+    nominal_fps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ def _video(stream: Any, duration_s: float | None) -> VideoStream:
     if frames is None and duration_s and rate:
         frames = math.floor(duration_s * rate + 0.5)
     context = stream.codec_context
-    return VideoStream(context.codec.canonical_name, int(context.width), int(context.height), rate, frames)
+    nominal = _rate(stream.base_rate) or rate
+    return VideoStream(context.codec.canonical_name, int(context.width), int(context.height), rate, frames, nominal)
 
 
 def _audio(stream: Any) -> AudioStream:

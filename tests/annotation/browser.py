@@ -179,6 +179,8 @@ class Playback:
     decoded_frames: int
     audio_time: float
     audio_bytes: int
+    #: The ``<video>`` element's duration: the length of the window the clip shows.
+    duration: float
 
 
 _LOADED = "(clip) => { const v = document.querySelector('video'); return !!v && v.currentSrc.endsWith(clip) && v.readyState >= 2; }"
@@ -191,7 +193,8 @@ _MEDIA_STATE = """() => {
   return {src: v && v.currentSrc, ready: v && v.readyState, network: v && v.networkState,
           error: v && v.error && `${v.error.code} ${v.error.message}`, time: v && v.currentTime,
           paused: v && v.paused, frames: v && v.webkitDecodedFrameCount,
-          audio_time: a && a.currentTime, audio_bytes: a && a.webkitAudioDecodedByteCount};
+          audio_time: a && a.currentTime, audio_bytes: a && a.webkitAudioDecodedByteCount,
+          duration: v && v.duration};
 }"""
 
 
@@ -217,7 +220,10 @@ def check_clip_plays(page: Page, task: Task) -> Playback:
     except PlaywrightTimeout:
         raise AssertionError(f"clip of task {task.id} did not play: {page.evaluate(_MEDIA_STATE)}") from None
     state = page.evaluate(_MEDIA_STATE)
-    return Playback(can_play, float(state["time"]), int(state["frames"]), float(state["audio_time"]), int(state["audio_bytes"]))
+    return Playback(
+        can_play, float(state["time"]), int(state["frames"]), float(state["audio_time"]), int(state["audio_bytes"]),
+        float(state["duration"]),
+    )
 
 
 def expect_text(page: Page, lines: Sequence[str]) -> None:

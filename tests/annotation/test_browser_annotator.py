@@ -14,6 +14,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -30,6 +31,7 @@ from edu_affect_data.annotation.review import votes_text
 from edu_affect_data.annotation.simulated_people import submit_vote
 from tests.annotation.browser import (
     Person,
+    Playback,
     Task,
     check_clip_plays,
     choose_and_submit,
@@ -80,6 +82,16 @@ def _invite(settings: LabelStudioSettings) -> str:
     return str(answer.json()["invite_url"])
 
 
+def check_window(playback: Playback, task: Task, session: dict[str, Any]) -> None:
+    """The browser plays the session's window (its length), and Label Studio steps it at the clip's own rate.
+
+    The clips are stream copies of the proxies (`annotation.clip` height and fps null): the labeling
+    config says ``frameRate="$fps"`` and the task's ``fps`` must be the rate of the file the browser plays.
+    """
+    assert playback.duration == pytest.approx(float(session["end_s"]) - float(session["start_s"]), abs=0.1)
+    assert float(task.data["fps"]) == pytest.approx(30000 / 1001 if session["corpus"] == "iemocap" else 30.0, abs=1e-3)
+
+
 def test_a_person_annotates_and_a_reviewer_adjudicates_in_the_browser(
     build, ls_settings: LabelStudioSettings, people: list[Person], tmp_path: Path
 ) -> None:
@@ -89,6 +101,8 @@ def test_a_person_annotates_and_a_reviewer_adjudicates_in_the_browser(
     config = config.model_copy(update={"annotation": fixed})
     campaign = campaigns.open_campaign(config, paths, ls_settings)
     project_id = campaigns.push(campaign).project_id
+    assert config.annotation.clip.fps is None  # stream-copied clips, each task at its clip's own rate
+    assert 'frameRate="$fps"' in str(campaign.ls.projects.get(id=project_id).label_config)
     sessions = campaigns.kept_sessions(paths)
     guidelines = guidelines_path(config.annotation.labeling_config).read_text(encoding="utf-8").splitlines()[0]
     url = ls_settings.url
@@ -103,7 +117,7 @@ def test_a_person_annotates_and_a_reviewer_adjudicates_in_the_browser(
             task: Task | None = open_stream(page, url, project_id, guidelines)
             for k, label in enumerate(CLICKS):
                 assert task is not None
-                check_clip_plays(page, task)
+                check_window(check_clip_plays(page, task), task, sessions[task.session_id])
                 expect_text(page, session_transcript(sessions[task.session_id]).splitlines())
                 clicked[task.session_id] = (task.id, label)
                 task = choose_and_submit(page, project_id, task, label, more=k < len(CLICKS) - 1)
@@ -139,7 +153,7 @@ def test_a_person_annotates_and_a_reviewer_adjudicates_in_the_browser(
             task = open_stream(page, url, review_id, guidelines)
             for k, label in enumerate(DECISIONS):
                 assert task is not None
-                check_clip_plays(page, task)
+                check_window(check_clip_plays(page, task), task, sessions[task.session_id])
                 expect_text(page, votes_text(annotations, task.session_id).splitlines())
                 expect_text(page, session_transcript(sessions[task.session_id]).splitlines())
                 decided[task.session_id] = label

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from edu_affect_data.annotation.clips import (
     ClipError,
     clip_problem,
+    clip_shape,
     clip_spec,
+    ffmpeg_command,
     format_transcript,
     make_clips,
     probe_clip,
 )
 from edu_affect_data.annotation.options import ClipConfig
+from edu_affect_data.annotation.tasks import session_task
 from tests.annotation.small_corpus import SmallCorpus
 
+#: Re-encoded: a height and a rate the proxies (120 px, 29.97 / 30 fps) do not have.
 CLIP = ClipConfig(height=96, fps=12.5, crf=30)
+#: The default: the proxy's own frames, by stream copy.
+COPY = ClipConfig()
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +73,11 @@ def test_clip_problem_names_what_is_off(kept: list[dict], tmp_path: Path) -> Non
     assert clip_problem(spec, None) == "does not open as a media file"
 
 
-def test_a_window_past_the_media_end_is_an_error_naming_the_session(kept: list[dict], tmp_path: Path) -> None:
+@pytest.mark.parametrize("clip", [CLIP, COPY], ids=["re-encoded", "copied"])
+def test_a_window_past_the_media_end_is_an_error_naming_the_session(kept: list[dict], tmp_path: Path, clip: ClipConfig) -> None:
     late = {**kept[0], "start_s": 10.0, "end_s": 20.0}
     with pytest.raises(ClipError, match=kept[0]["session_id"]):
-        make_clips([late], tmp_path, CLIP)
+        make_clips([late], tmp_path, clip)
     assert not list((tmp_path / "clips").glob("*.mp4"))
 
 
@@ -89,3 +99,68 @@ def test_transcript_lists_both_speakers_from_the_clip_start(kept: list[dict], tm
     assert text.splitlines() == ["[00:01.5] * Ses01_M: it stops", "[00:03.0]   Ses01_F: and then?"]
     make_clips(kept[:1], tmp_path, CLIP)
     assert (tmp_path / "clips" / f"{kept[0]['session_id']}.txt").read_text().startswith("[00:00.0] * ")
+
+
+def _frames(path: Path, since_s: float = -1.0, until_s: float = float("inf")) -> list[tuple[float, np.ndarray]]:
+    """(pts, grey pixels) of every decoded frame of ``path`` with pts in [since_s, until_s)."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [
+            (float(f.pts * f.time_base), f.to_ndarray(format="gray").astype(np.int16))
+            for f in container.decode(video=0)
+            if since_s <= float(f.pts * f.time_base) < until_s
+        ]
+
+
+def test_by_default_a_clip_is_the_proxy_s_frames_of_the_window_copied(kept: list[dict], tmp_path: Path) -> None:
+    results = make_clips(kept, tmp_path, COPY)
+    for session, result in zip(kept, results, strict=True):
+        spec = clip_spec(session, tmp_path, COPY)
+        shape = clip_shape(spec)
+        proxy = probe_clip(Path(session["proxy_path"]))
+        assert proxy is not None and proxy.video is not None
+        assert shape.copy and (shape.height, shape.fps) == (proxy.video.height, proxy.video.nominal_fps)
+        probe = probe_clip(result.path)
+        assert probe is not None and probe.video is not None and probe.audio is not None
+        assert (probe.video.codec, probe.audio.codec, probe.video.height) == ("h264", "aac", 120)
+        assert probe.video.nominal_fps == pytest.approx(30000 / 1001 if session["corpus"] == "iemocap" else 30.0)
+        assert probe.duration_s == pytest.approx(session["end_s"] - session["start_s"], abs=0.05)
+        head = result.path.read_bytes()[:4096]
+        assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+        # The very frames of the proxy whose time falls in the session window, not re-encoded.
+        offset = session["start_s"] - session["proxy_start_s"]
+        window = _frames(Path(session["proxy_path"]), offset, offset + spec.duration_s)
+        copied = _frames(result.path)
+        assert len(copied) == len(window) > 0
+        assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(copied, window, strict=True))
+        assert [t for t, _ in copied] == pytest.approx([t - offset for t, _ in window], abs=1e-3)
+
+
+def test_the_copied_clip_has_the_frames_a_re_encode_of_the_window_has(kept: list[dict], tmp_path: Path) -> None:
+    """Same count, and its first and last frames are the re-encode's (closer than any neighbour)."""
+    [copied] = make_clips(kept[1:2], tmp_path, COPY)
+    spec = clip_spec(kept[1], tmp_path, COPY)
+    encoded = tmp_path / "encoded.mp4"
+    command = ffmpeg_command(spec, encoded, replace(clip_shape(spec), copy=False))
+    assert "copy" not in command
+    subprocess.run(command, check=True, capture_output=True)
+    ours, theirs = [f for _, f in _frames(copied.path)], [f for _, f in _frames(encoded)]
+    assert len(ours) == len(theirs)
+    for k, neighbour in ((0, 1), (-1, -2)):
+        assert np.abs(ours[k] - theirs[k]).mean() < np.abs(ours[k] - theirs[neighbour]).mean()
+
+
+def test_a_clip_of_another_shape_is_redone_and_the_task_carries_the_clip_s_rate(kept: list[dict], tmp_path: Path) -> None:
+    encoded = make_clips(kept, tmp_path, CLIP)
+    copied = make_clips(kept, tmp_path, COPY)  # 12.5 fps at 96 px is not the proxy's: all cut again
+    assert all(r.made for r in encoded) and all(r.made for r in copied)
+    assert not any(r.made for r in make_clips(kept, tmp_path, COPY))  # valid copies are kept
+    rates = [
+        session_task(s, clip=r.path, transcript="", document_root=tmp_path)["data"]["fps"]
+        for s, r in zip(kept, copied, strict=True)
+    ]
+    assert rates == pytest.approx([30000 / 1001, 30000 / 1001, 30.0])
+    again = make_clips(kept, tmp_path, CLIP)
+    assert all(r.made for r in again)
+    assert session_task(kept[0], clip=again[0].path, transcript="", document_root=tmp_path)["data"]["fps"] == 12.5

@@ -29,6 +29,11 @@ def test_frame_rate_follows_the_clip_fps() -> None:
     assert ET.fromstring(annotator_config(LABELING_CONFIG, 25.0)).find("Video").get("frameRate") == "25"  # type: ignore[union-attr]
 
 
+def test_without_a_clip_fps_each_task_gives_its_clip_s_own_rate() -> None:
+    for xml in (annotator_config(LABELING_CONFIG, None), reviewer_config(LABELING_CONFIG, None)):
+        assert [v.get("frameRate") for v in ET.fromstring(xml).iter("Video")] == ["$fps"]
+
+
 def test_annotators_may_abstain_and_the_reviewer_may_not() -> None:
     assert _choices(annotator_config(LABELING_CONFIG, 25), "affect") == [
         "Confused", "Curious", "Bored", "Frustrated", "Cannot tell"
