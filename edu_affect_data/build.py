@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -437,11 +438,19 @@ def _record(
         "complete": outcome.complete,
         "outputs": outputs,
         "files": record_outputs(paths.out, outputs, (previous or {}).get("files")),
-        "message": outcome.message,
+        "message": _movable(outcome.message, paths),
         "stats": outcome.stats,
         "seconds": round(seconds, 3),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _movable(message: str, paths: BuildPaths) -> str:
+    """The stage's message as recorded: files inside `--out` named relative to it (the console line
+    keeps the full path), so the state names no place the build folder has left."""
+    for root in {str(paths.out.absolute()), str(paths.out.resolve())}:
+        message = message.replace(root + os.sep, "")
+    return message
 
 
 def _relative(path: Path, paths: BuildPaths) -> str:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from edu_affect_data.cli import app
 from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
 from edu_affect_data.core.manifest import write_sessions
-from edu_affect_data.core.progress import Progress, track
+from edu_affect_data.core.progress import Progress, Tracked, track
 
 REPO = Path(__file__).resolve().parents[1]
 CONTROL = ("\x1b", "\r")
@@ -35,6 +35,22 @@ def test_progress_is_plain_lines_off_a_terminal() -> None:
     with Progress(5, "quick", "item", stream=quiet) as progress:  # ends before the first interval: no line
         progress.update(5)
     assert quiet.getvalue() == ""
+
+
+def test_a_tracked_loop_shows_what_each_step_measured_and_disabled_it_is_the_items() -> None:
+    """The trainer's epochs: each plain line carries the last step's figures; off (ranks > 0), nothing."""
+    stream = StringIO()
+    epochs = Tracked(range(2), 2, "train tiny", "epoch", stream=stream, every_s=0.0)
+    for epoch in epochs:
+        epochs.describe(f"loss {1.0 / (epoch + 1):.3f}")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("train tiny: 1/2 epochs (50%), ") and lines[0].endswith(", loss 1.000")
+    assert lines[-1].startswith("train tiny: 2/2 epochs (100%), ") and lines[-1].endswith(", loss 0.500")
+    silent = StringIO()
+    off = Tracked(range(2), 2, "train tiny", "epoch", enabled=False, stream=silent, every_s=0.0)
+    for _ in off:
+        off.describe("loss 1.000")
+    assert list(off) == [0, 1] and silent.getvalue() == ""
 
 
 def test_annotate_status_without_a_server_is_exit_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

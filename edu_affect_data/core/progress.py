@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 from rich.console import Console
 
@@ -91,6 +91,7 @@ class Progress:
         self.started = self.last = time.monotonic()
         self.printed = False
         self.shown = -1  # `done` at the last plain line
+        self.detail = ""  # what the last step measured ("loss 0.912, val F1 0.41"), shown after the count
         self._bar: Any = None
         if is_terminal(self.stream):
             from tqdm import tqdm
@@ -107,6 +108,12 @@ class Progress:
             self.last = now
             self._line(now)
 
+    def describe(self, detail: str) -> None:
+        """Show `detail` beside the count from now on (tqdm's postfix on a terminal)."""
+        self.detail = detail
+        if self._bar is not None:
+            self._bar.set_postfix_str(detail, refresh=False)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
@@ -116,7 +123,8 @@ class Progress:
     def _line(self, now: float) -> None:
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         plural = self.unit if self.total == 1 else f"{self.unit}s"
-        print(f"{self.what}: {self.done}/{self.total} {plural}{share}, {now - self.started:.0f} s", file=self.stream, flush=True)
+        detail = f", {self.detail}" if self.detail else ""
+        print(f"{self.what}: {self.done}/{self.total} {plural}{share}, {now - self.started:.0f} s{detail}", file=self.stream, flush=True)
         self.printed, self.shown = True, self.done
 
     def __enter__(self) -> Progress:
@@ -133,7 +141,29 @@ def note(text: str, *, stream: IO[str] | None = None) -> None:
 
 def track(items: Iterable[T], total: int, what: str, unit: str, **options: Any) -> Iterator[T]:
     """Each of `items`, counted by a `Progress` (closed when the loop ends or stops early)."""
-    with Progress(total, what, unit, **options) as progress:
-        for item in items:
-            yield item
-            progress.update()
+    yield from Tracked(items, total, what, unit, **options)
+
+
+class Tracked(Generic[T]):
+    """`track` as an object: iterate it like `items`, and `describe` what each step measured.
+
+    With `enabled=False` it is `items` itself and `describe` does nothing, so a loop need not ask
+    whether anyone is watching (the trainer's ranks other than the first).
+    """
+
+    def __init__(self, items: Iterable[T], total: int, what: str, unit: str, *, enabled: bool = True, **options: Any) -> None:
+        self.items = items
+        self.progress = Progress(total, what, unit, **options) if enabled else None
+
+    def __iter__(self) -> Iterator[T]:
+        if self.progress is None:
+            yield from self.items
+            return
+        with self.progress as progress:
+            for item in self.items:
+                yield item
+                progress.update()
+
+    def describe(self, detail: str) -> None:
+        if self.progress is not None:
+            self.progress.describe(detail)

@@ -39,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from edu_affect_data.core.atomic import atomic_write_text, remove_stale_temporaries
+from edu_affect_data.core.progress import Tracked
 from edu_emotionnet.checkpoint import (
     BEST,
     BEST_KEYS,
@@ -247,7 +248,7 @@ def _train(
                 log.write(json.dumps(record) + "\n")
             save_last(run_dir, model=model, optimizer=optimizer, scheduler=scheduler, state=state,
                       config=config, inputs=inputs)
-            bar.set_postfix(loss=f"{record['train_loss']:.3f}", val_f1=f"{val_metrics['macro_f1']:.3f}")
+            bar.describe(f"loss {record['train_loss']:.3f}, val F1 {val_metrics['macro_f1']:.3f}")
         ctx.barrier()  # best.pt and ckpt.pt are on disk before any rank goes on
         if on_epoch_end is not None:
             on_epoch_end(epoch)
@@ -302,8 +303,6 @@ def _epoch_of(line: str) -> float:
         return float("inf")
 
 
-def _progress(epochs: range, name: str, enabled: bool) -> Any:
+def _progress(epochs: range, name: str, enabled: bool) -> Tracked[int]:
     """The epochs, counted for the log when `enabled`: a bar on a terminal, plain lines in a log file."""
-    from edu_affect_data.core.progress import track
-
-    return track(epochs, len(epochs), f"train {name}", "epoch") if enabled else epochs
+    return Tracked(epochs, len(epochs), f"train {name}", "epoch", enabled=enabled)
