@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -24,6 +26,7 @@ from edu_affect_data.stages.features.text import (
     Transcript,
     causal_text_features,
 )
+from tests.helpers.media import media_pair
 from tests.helpers.model import planted_inputs
 from tests.model.streaming_items import EMBEDDING_DIM, TEXT_DIM, session_item, tiny_config
 
@@ -91,6 +94,32 @@ def test_word_pieces_are_embedded_from_the_words_heard_by_their_step(text_encode
     assert not np.allclose(a["token_embeddings"][1], whole.token_embeddings[1])
     assert not a["token_embeddings"][a["attention_mask"] == 0].any()  # padding carries nothing
     assert not a["token_embeddings"][0].any()  # nor [CLS]
+
+
+def test_frame_embeddings_before_t_ignore_the_frames_after_t(tmp_path: Path) -> None:
+    """`predict`'s frames: a still picture after the cut (fewer usable frames) leaves the embeddings before it the same bits."""
+    from edu_emotionnet.data import DatasetBuild
+    from edu_emotionnet.inputs import InputSpec, ModelInputs
+    from edu_emotionnet.media_input import media_row
+
+    from edu_affect_data.config import load_config
+
+    config = load_config(None, {"features.extractors.frames": {"fps": 5.0, "store": "embeddings", "embedder": {"device": "cpu"}}})
+    settings = DatasetBuild(config.features, config.gaps, "test", config.media)
+    inputs = ModelInputs({"video": InputSpec("frame_embeddings", 1280)})
+    rows = []
+    for name, files in zip("ab", media_pair(tmp_path, CUT_S), strict=True):
+        (tmp_path / name).mkdir()
+        rows.append(media_row(files["wav"], settings, inputs, tmp_path / name, step_s=1.0, video=files["video"])[0])
+    a, b = rows
+    np.testing.assert_array_equal(a["frame_times"], b["frame_times"])
+    before = a["frame_times"] < CUT_S
+    np.testing.assert_array_equal(a["frame_available"][before], b["frame_available"][before])
+    assert a["frame_available"][~before].sum() > b["frame_available"][~before].sum()  # b's frozen picture
+    # Packed into one batch with the frames after the cut, these moved by a float16 ulp (the batch's shape
+    # differs): each step's frames are a batch of their own, so they are equal to the bit.
+    np.testing.assert_array_equal(a["frame_embeddings"][before], b["frame_embeddings"][before])
+    assert not np.array_equal(a["frame_embeddings"][~before], b["frame_embeddings"][~before])
 
 
 def _changed_after(item: dict, cut_s: float, seed: int) -> dict:
