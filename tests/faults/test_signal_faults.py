@@ -253,7 +253,9 @@ def test_publish_interrupted_twice_then_rerun_matches_an_uninterrupted_run(refer
     expected = parquet_contents(reference.dataset, "*.parquet")
     staging = paths.out / "dataset.partial" / "data"
     script = signal_stages.script("publish", pipeline_of(small_config(), tmp_path / "pipeline.yaml"), paths.out)
-    for at, signum in zip(points("publish", 1, len(expected), 2), POINTS["publish"], strict=True):
+    # Points in the first half of the shards: publish takes ~2 s in all, and a signal sent at the
+    # last shard can land after the process has finished (rc 0, seen once on a loaded machine).
+    for at, signum in zip(points("publish", 1, max(3, len(expected) // 2 + 1), 2), POINTS["publish"], strict=True):
         shards_begun = functools.partial(files_since, staging, time.time_ns())
         check_stopped(interrupt_at(script, shards_begun, at, signum, tmp_path / f"publish-{at}.log"), signum, "publish", paths.out)
         # A reader sees the whole old dataset, never half of one.
