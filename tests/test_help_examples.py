@@ -187,3 +187,16 @@ def check(path: tuple[str, ...], params: dict[str, Any]) -> None:
     if path == ("predict",) and ":" in params["session"]:
         split, _, row = params["session"].partition(":")
         assert split in SPLITS and row.isdigit(), params["session"]
+
+
+def test_no_flag_shows_a_type_in_help() -> None:
+    """Issue 22: every switch showed `<bool>` in `--help`, as if it took a value. A flag's type column
+    is empty (`metavar=FLAG`); typer's own `--help` and completion options are not ours to change."""
+    typed = [
+        f"edu-data {' '.join(path)} {param.opts[0]}"
+        for path, command in commands()
+        for param in command.params
+        if getattr(param, "is_flag", False) and param.name not in {"help", "install_completion", "show_completion"}
+        and param.metavar != ""
+    ]
+    assert typed == []

@@ -23,7 +23,7 @@ from typing import Any
 
 import typer
 
-from edu_affect_data.cli.errors import Typer, set_debug
+from edu_affect_data.cli.errors import FLAG, Typer, set_debug
 from edu_affect_data.core.registry import Registry, RegistryError
 
 COMMANDS_GROUP = "edu_affect_data.commands"
@@ -39,7 +39,7 @@ app = Typer(
 @app.callback()
 def main(
     debug: bool = typer.Option(
-        False, "--debug", help="On an error, also print the traceback (default: one line naming what is wrong)."
+        False, "--debug", metavar=FLAG, help="On an error, also print the traceback (default: one line naming what is wrong)."
     ),
 ) -> None:
     """Build the learner-emotion dataset from IEMOCAP and CMU-MOSEI, annotate it, train on it."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edu_affect_data.cli import app
+from edu_affect_data.cli.errors import FLAG
 from edu_affect_data.core.vocabulary import ABSTAIN, CLASSES
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def agreement(
         ),
     ] = None,
     include_gold: Annotated[
-        bool, typer.Option("--include-gold", help="Keep gold sessions in the agreement figures.")
+        bool, typer.Option("--include-gold", metavar=FLAG, help="Keep gold sessions in the agreement figures.")
     ] = False,
     first: Annotated[
         int | None,
@@ -219,7 +220,7 @@ def agreement(
     ] = None,
     all_ratings: Annotated[
         bool,
-        typer.Option("--all-ratings", help="Count every rating, even where --out's build would count the first N only."),
+        typer.Option("--all-ratings", metavar=FLAG, help="Count every rating, even where --out's build would count the first N only."),
     ] = False,
 ) -> None:
     """Cohen's kappa (pairwise, per class), Fleiss' kappa, Krippendorff's alpha with bootstrap intervals.

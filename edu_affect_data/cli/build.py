@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from edu_affect_data.cli import app
+from edu_affect_data.cli.errors import FLAG
 
 STAGE_HELP = "a stage name in build order, e.g. features; an unknown name lists them all"
 DRY_RUN_HELP = (
@@ -25,7 +26,7 @@ DRY_RUN_HELP = (
 
 def dry_run_option() -> Any:
     """The `--dry-run` switch of every command that runs stages."""
-    return typer.Option("--dry-run", help=DRY_RUN_HELP)
+    return typer.Option("--dry-run", metavar=FLAG, help=DRY_RUN_HELP)
 
 
 def set_option(example: str) -> Any:
@@ -122,6 +123,7 @@ def build(
         bool,
         typer.Option(
             "--verify",
+            metavar=FLAG,
             help="Check the SHA-256 of every recorded output before reusing it, not only of those whose "
             "size, mtime or inode changed (finds damage that kept the file's stat).",
         ),

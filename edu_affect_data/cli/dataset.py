@@ -14,6 +14,7 @@ import typer
 
 from edu_affect_data.cli import app
 from edu_affect_data.cli.build import dry_run_option, run_stages, set_option
+from edu_affect_data.cli.errors import FLAG
 
 ConfigArg = Annotated[
     Path,
@@ -23,7 +24,7 @@ OutOption = Annotated[
     Path, typer.Option(help="Build folder holding the earlier stages' artifacts and build_state.json.")
 ]
 ForceOption = Annotated[
-    bool, typer.Option("--force", help="Rerun the stage even if its inputs did not change.")
+    bool, typer.Option("--force", metavar=FLAG, help="Rerun the stage even if its inputs did not change.")
 ]
 DryRunOption = Annotated[bool, dry_run_option()]
 

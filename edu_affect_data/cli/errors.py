@@ -180,6 +180,11 @@ def check_out_folder(out: Path, flag: str = "--out") -> None:
         raise NotADirectoryError(20, f"{flag} must be a folder (or not exist yet), but it is a file", str(out))
 
 
+#: The type column of a flag in `--help` (`metavar=FLAG`): a flag takes no value, and typer would
+#: print `<bool>` there, as if `--force true` were the way to write it.
+FLAG = ""
+
+
 class Typer(typer.Typer):
     """A typer app whose every command goes through `handle_errors` (the one error path).
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from edu_affect_data.cli import app
+from edu_affect_data.cli.errors import FLAG
 
 
 @app.command("synth")
@@ -17,10 +18,11 @@ def synth(
     ),
     profile: str = typer.Option("tiny", "--profile", help="tiny | demo | claims | claims-control | paper-shape | demo-4x | paper-shape-lite | resolution (claims-control: claims with no planted phenomenon)"),
     seed: int = typer.Option(0, "--seed", help="Same seed and profile give byte-identical files."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace corpora already in OUT."),
+    overwrite: bool = typer.Option(False, "--overwrite", metavar=FLAG, help="Replace corpora already in OUT."),
     noise: bool | None = typer.Option(
         None,
         "--noise/--no-noise",
+        metavar=FLAG,
         help="Plant time-local noise bursts (audio noise, occlusion/blur, garbled words) inside kept "
         "sessions; default: the profile's choice (on for demo and claims).",
         show_default=False,

@@ -73,7 +73,7 @@ def train_command(
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/<name>)."),
     seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds: one run per seed under RUN/seed<k>/."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from RUN/ckpt.pt when it exists."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", metavar="", help="Continue from RUN/ckpt.pt when it exists."),
 ) -> None:
     """Train Edu-EmotionNet or a baseline; best checkpoint on validation macro-F1, test scored once."""
     from edu_emotionnet.config import load_train_config
