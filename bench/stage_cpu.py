@@ -170,8 +170,8 @@ with LocalCluster(n_workers=int(sys.argv[1]), threads_per_worker=1, processes=Tr
 
 
 #: Dask settings of a cluster that does nothing but the build's tasks (`dask_quiet: true`): an idle
-#: 2-worker LocalCluster took 7 % of a core with Dask's defaults and 1.3 % with these (measured
-#: 2026-12-06): each process's 20-ms event-loop tick, the workers' statistical profiler (a stack
+#: 2-worker LocalCluster took 8 % of a core with Dask's defaults and 0.8 % with these
+#: (`bench/dask_idle.py`, 2026-12-06): each process's 20-ms event-loop tick, the workers' statistical profiler (a stack
 #: sample every 10 ms), the nannies' 100-ms memory monitor and the 500-ms system monitor.
 QUIET_CLUSTER = {
     "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
