@@ -34,9 +34,11 @@ starts by checking that on a pool that burns 2 x 2 s.
    5 fps / that full-rate decode (`ffmpeg -threads 1 -ss -t -i SOURCE -an -f null -`; targets
    <= 1.5 and <= 0.5).
 3. **Dask** (`--skip-dask`): the whole bench build of `--dask-size` by `run_build` on its local pool,
-   then with `dask_scheduler=` a `distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-   processes=True)` in a process of its own; every Parquet file of both datasets compared (all
-   columns, all rows) and the build wall dask/pool printed (target <= 1.15).
+   and with `dask_scheduler=` a `distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+   processes=True)` in a process of its own (`--dask-quiet`: with `stage_cpu.QUIET_CLUSTER`'s
+   settings), `--dask-rounds` times, the order alternating; every
+   Parquet file of every dataset compared with the first pool build's (all columns, all rows) and
+   the build wall and CPU dask/pool printed per round and as medians (target <= 1.15).
 
 Every figure printed comes from this run; all of them also go to OUT/scale.json.
 """
@@ -45,7 +47,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -338,31 +342,51 @@ def print_projection(
 
 # ---------------------------------------------------------------------------------------- dask
 def dask_versus_pool(out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The same bench build on the local pool and on a LocalCluster; dataset content and wall compared."""
-    print(f"[dask: {args.dask_size}, LocalCluster(n_workers={args.workers}, threads_per_worker=1) vs local pool]",
-          flush=True)
+    """The same bench build on the local pool and on a LocalCluster, in interleaved rounds; content and wall compared.
+
+    Round r builds pool then dask when r is even, dask then pool when odd, so a load that rises or
+    falls over the run weighs on both; the ratios are per round (the two builds of one round ran
+    minutes apart), and their median is the figure. The load average is printed before each build.
+    """
+    print(f"[dask: {args.dask_size}, LocalCluster(n_workers={args.workers}, threads_per_worker=1) vs local pool, "
+          f"{args.dask_rounds} interleaved round(s){', quiet cluster' if args.dask_quiet else ''}]", flush=True)
     folder = corpora(out, args.dask_size, args.seed)
     jobs = out / "dask" / "jobs"
-    figures: dict[str, dict[str, Any]] = {}
-    for name in ("pool", "dask"):
-        job = {
-            "kind": "build_all",
-            "config": str(DEMO_CONFIG),
-            "overrides": {**corpus_overrides(folder), **args.growth, "features.workers": args.workers},
-            "out": str(fresh(out / "dask" / name)),
-            "workers": args.workers,
-            "dask": name == "dask",
+    rounds: list[dict[str, dict[str, Any]]] = []
+    differences: list[str] = []
+    for index in range(args.dask_rounds):
+        figures: dict[str, dict[str, Any]] = {}
+        for name in ("pool", "dask") if index % 2 == 0 else ("dask", "pool"):
+            job = {
+                "kind": "build_all",
+                "config": str(DEMO_CONFIG),
+                "overrides": {**corpus_overrides(folder), **args.growth, "features.workers": args.workers},
+                "out": str(fresh(out / "dask" / f"{name}-{index}")),
+                "workers": args.workers,
+                "dask": name == "dask",
+                "dask_quiet": args.dask_quiet,
+            }
+            load = os.getloadavg()[0]
+            figures[name] = {**run_job(job, jobs, f"{name}-{index}"), "load_before": load}
+            print(f"  round {index} {name}: build {figures[name]['build_wall_s']:.1f} s wall, "
+                  f"{figures[name]['cpu_s']:.1f} CPU s (load average {load:.1f} before)", flush=True)
+            found = compare_datasets(out / "dask" / "pool-0" / "dataset", out / "dask" / f"{name}-{index}" / "dataset")
+            differences += [f"round {index} {name}: {d}" for d in found]
+        figures["ratios"] = {
+            "wall": figures["dask"]["build_wall_s"] / figures["pool"]["build_wall_s"],
+            "cpu": figures["dask"]["cpu_s"] / figures["pool"]["cpu_s"],
         }
-        figures[name] = run_job(job, jobs, name)
-        print(f"  {name}: build {figures[name]['build_wall_s']:.1f} s wall, {figures[name]['cpu_s']:.1f} CPU s",
-              flush=True)
-    differences = compare_datasets(out / "dask" / "pool" / "dataset", out / "dask" / "dask" / "dataset")
-    ratio = figures["dask"]["build_wall_s"] / figures["pool"]["build_wall_s"]
-    same = "identical (every column of every row of every Parquet file)"
+        print(f"  round {index}: wall dask/pool {figures['ratios']['wall']:.3f}, CPU dask/pool "
+              f"{figures['ratios']['cpu']:.3f}", flush=True)
+        rounds.append(figures)
+    wall = statistics.median(r["ratios"]["wall"] for r in rounds)
+    cpu = statistics.median(r["ratios"]["cpu"] for r in rounds)
+    same = "identical to round 0's pool build (every column of every row of every Parquet file)"
     print(f"dataset content: {differences or same}")
-    print(f"build wall dask/pool = {ratio:.3f} (target <= 1.15); cluster start {figures['dask']['cluster_start_s']:.1f} s "
-          f"(outside the build); CPU dask/pool = {figures['dask']['cpu_s'] / figures['pool']['cpu_s']:.3f}")
-    return {"figures": figures, "wall_ratio": ratio, "differences": differences}
+    print(f"build wall dask/pool, median of {len(rounds)} round(s) = {wall:.3f} (target <= 1.15); CPU dask/pool "
+          f"median {cpu:.3f}; cluster start {statistics.median(r['dask']['cluster_start_s'] for r in rounds):.1f} s "
+          "(outside the build)")
+    return {"rounds": rounds, "wall_ratio": wall, "cpu_ratio": cpu, "differences": differences}
 
 
 def compare_datasets(left: Path, right: Path) -> list[str]:
@@ -403,6 +427,10 @@ def main() -> None:
     parser.add_argument("--skip-embedder", action="store_true", help="projection without the frame network")
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--dask-size", default="demo", help="profile built on the pool and on Dask")
+    parser.add_argument("--dask-quiet", action="store_true",
+                        help="the cluster with stage_cpu.QUIET_CLUSTER's settings (less background CPU)")
+    parser.add_argument("--dask-rounds", type=int, default=1,
+                        help="interleaved pool/Dask build pairs (the order alternates); the median ratio is the figure")
     parser.add_argument("--workers", type=int, default=2, help="pool / LocalCluster worker processes")
     parser.add_argument("--cores", type=int, default=16, help="cores of the projected machine")
     parser.add_argument("--text-overlaps", action="store_true",

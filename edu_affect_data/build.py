@@ -493,7 +493,9 @@ def _build_executor(
     """
     if executor is None and dask_scheduler is not None:
         with _dask_client(dask_scheduler) as client:
-            dask = client.get_executor()
+            # pure=False: every submit is its own task, as on a pool (no hashing of the arguments
+            # for a key, no merging of two equal submits into one result).
+            dask = client.get_executor(pure=False)
             try:
                 yield dask
             except BaseException as exc:

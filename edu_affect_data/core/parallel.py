@@ -160,9 +160,21 @@ def executor_or_pool(executor: cf.Executor | None, workers: int | None = None) -
 
 
 def executor_workers(executor: cf.Executor) -> int:
-    """How many tasks the executor runs at once, as far as it says (Dask's executor does not)."""
+    """How many tasks the executor runs at once: a pool's workers, a Dask cluster's threads, else this machine's cores.
+
+    A Dask `ClientExecutor` says nothing itself; its client knows the threads of every worker the
+    scheduler has now. Counting this machine's cores instead would keep a cluster of many worker
+    machines at twice the building machine's core count of tasks in flight.
+    """
     workers = getattr(executor, "_max_workers", None)
-    return workers if isinstance(workers, int) and workers > 0 else default_workers()
+    if isinstance(workers, int) and workers > 0:
+        return workers
+    client = getattr(executor, "_client", None)  # distributed.cfexecutor.ClientExecutor
+    if client is not None:
+        threads = sum(client.nthreads().values())
+        if threads > 0:
+            return int(threads)
+    return default_workers()
 
 
 def parallel_map(

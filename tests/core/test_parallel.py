@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from edu_affect_data.core.parallel import IN_FLIGHT_PER_WORKER, parallel_map
+from edu_affect_data.core.parallel import IN_FLIGHT_PER_WORKER, executor_workers, parallel_map
 
 
 def _window_seen(workers: int, in_flight: int | None, n: int = 40) -> tuple[list[int], int]:
@@ -48,3 +48,20 @@ def test_a_failure_is_raised_at_its_items_turn() -> None:
         for value in parallel_map(work, range(20), executor=pool, in_flight=3):
             read.append(value)
     assert read == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.slow  # importing distributed and starting a cluster: ~3-6 s here
+def test_a_dask_executor_counts_the_clusters_threads_not_this_machines_cores() -> None:
+    """The window on a cluster is its workers' threads (here 3 x 2), not the building machine's cores."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=3, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(3)
+        executor = client.get_executor(pure=False)
+        assert executor_workers(executor) == 6
+        assert list(parallel_map(abs, range(-20, 0), executor=executor)) == list(range(20, 0, -1))
+    with ThreadPoolExecutor(3) as pool:
+        assert executor_workers(pool) == 3
