@@ -174,7 +174,12 @@ def ffmpeg_command(spec: ClipSpec, out: Path, shape: ClipShape | None = None) ->
         command += ["-ss", f"{offset - lead:.6f}", "-i", spec.proxy_path]
         command += ["-ss", f"{spec.start_s - lead:.6f}", "-i", spec.audio_path]
         command += ["-map", "0:v:0", "-map", "1:a:0", "-ss", f"{lead:.6f}", "-t", f"{spec.duration_s:.6f}"]
-        command += ["-c:v", "copy"]
+        # A proxy has no frames where the video had none (a gap under the threshold stays in a kept
+        # session), so a frame before such a gap lasts until the next one: at the window's end that
+        # stretched the clip past the session (demo: 18.99 s for 15.71). No frame lasts longer than
+        # one frame interval in the clip; only the last one's length is taken from that (mp4 times
+        # the others by the next frame), so every frame of the window is kept where it was.
+        command += ["-c:v", "copy", "-bsf:v", f"setts=duration='min(DURATION,1/({shape.fps:.9f}*TB))'"]
     else:
         duration = ["-t", f"{spec.duration_s:.3f}"]
         command += ["-ss", f"{offset:.3f}", *duration, "-i", spec.proxy_path]

@@ -137,6 +137,28 @@ def test_by_default_a_clip_is_the_proxy_s_frames_of_the_window_copied(kept: list
         assert [t for t, _ in copied] == pytest.approx([t - offset for t, _ in window], abs=1e-3)
 
 
+def test_a_proxy_without_frames_at_the_window_s_end_gives_a_clip_of_the_session_s_length(kept: list[dict], tmp_path: Path) -> None:
+    """A proxy holds no frames where the video had none; the frame before such a gap used to last
+    until the next one and stretch the copied clip past the window (the demo: 18.99 s for 15.71)."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    session = dict(next(s for s in kept if s["corpus"] == "mosei"))
+    duration = session["end_s"] - session["start_s"]
+    offset = session["start_s"] - session["proxy_start_s"]
+    gapped = tmp_path / "gapped.mp4"  # the proxy without its frames from 1.5 s before the window's end to 3 s after
+    drop = f"noise=drop='between(pts*tb,{offset + duration - 1.5:.3f},{offset + duration + 3:.3f})'"
+    subprocess.run([get_ffmpeg_exe(), "-loglevel", "error", "-i", session["proxy_path"], "-map", "0:v", "-c", "copy",
+                    "-bsf:v", drop, str(gapped)], check=True)  # fmt: skip
+    session["proxy_path"] = str(gapped)
+    result = make_clips([session], tmp_path / "media", COPY)[0]
+    probe = probe_clip(result.path)
+    assert probe is not None and probe.duration_s == pytest.approx(duration, abs=0.05)
+    window = _frames(gapped, offset, offset + duration)
+    copied = _frames(result.path)
+    assert len(copied) == len(window) > 0
+    assert [t for t, _ in copied] == pytest.approx([t - offset for t, _ in window], abs=1e-3)
+
+
 def test_the_copied_clip_has_the_frames_a_re_encode_of_the_window_has(kept: list[dict], tmp_path: Path) -> None:
     """Same count, and its first and last frames are the re-encode's (closer than any neighbour)."""
     [copied] = make_clips(kept[1:2], tmp_path, COPY)
