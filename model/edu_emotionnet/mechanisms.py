@@ -144,7 +144,7 @@ def _line(switch: str, display: str, phenomenon: str, planted: Corpus, control: 
 
     present = phenomenon_present(planted.truth, switch)
     if isinstance(present, str) or not present:
-        return missing(f"planted corpus: {present}" if isinstance(present, str) else f"{planted.truth} says the {phenomenon} is absent (not a planted corpus)")
+        return missing(f"planted corpus: {present}" if isinstance(present, str) else f"{planted.truth} records no {phenomenon} (not a planted corpus)")
     on_planted = effect(planted.groups, switch, planted.data, resamples, seed)
     if isinstance(on_planted, str):
         return missing(f"planted runs: {on_planted}")

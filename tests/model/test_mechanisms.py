@@ -89,7 +89,7 @@ def test_absent_control_or_wrong_truth_is_said_not_guessed(worlds: dict[str, tup
     assert all(line.verdict == NOT_EVALUATED and "no control run" in line.note for line in alone)
     assert all(line.planted is not None and line.planted.low > 0 for line in alone)  # the planted effect is still shown
     swapped = mechanism_lines(Corpus(collect_runs([control_runs]), control_truth), Corpus(collect_runs([runs]), truth_path), RESAMPLES)
-    assert all(line.verdict == NOT_EVALUATED and "absent (not a planted corpus)" in line.note for line in swapped)
+    assert all(line.verdict == NOT_EVALUATED and "(not a planted corpus)" in line.note for line in swapped)
     both_planted = mechanism_lines(planted, Corpus(collect_runs([control_runs]), truth_path), RESAMPLES)
     assert all("is present (not a control)" in line.note for line in both_planted)
     old = tmp_path / "old_truth.json"
