@@ -77,7 +77,7 @@ from edu_affect_data.build_check import Selection, StageCheck, check_stage, reas
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import atomic_write_text
-from edu_affect_data.core.interrupt import interrupt_on_signals, interruption
+from edu_affect_data.core.interrupt import checkpoint, interrupt_on_signals, interruption, requested
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
 from edu_affect_data.core.outputs import check_outputs, record_outputs
 from edu_affect_data.core.parallel import executor_or_pool
@@ -239,6 +239,7 @@ def _run_stages(
     position = 0
     with _build_executor(config, executor, dask_scheduler) as pool, _interruption_named(names, ran, skipped) as current:
         while position < len(selected):
+            checkpoint()
             spec = selected[position]
             current.stage = spec.name
             record = state["stages"].get(spec.name)
@@ -255,6 +256,7 @@ def _run_stages(
             try:
                 outcome = resolve_stage(spec.target)(views[spec.name], paths, executor=pool)
             except Exception as exc:
+                checkpoint()  # an error that a stop signal caused (a worker it reached first) is the stop
                 order = [s.name for s in selected[: position + 1]]
                 back = _recompute_from(exc, spec.name, order, paths, state, repaired, console)
                 if back is None:
@@ -273,6 +275,7 @@ def _run_stages(
             if not outcome.complete:
                 return BuildResult(False, outcome.message, tuple(ran), tuple(skipped), spec.name, outcomes)
             position += 1
+        checkpoint()  # a signal during the last stage, which finished: "stopped after stage ..."
     return BuildResult(True, f"build complete up to {selected[-1].name}", tuple(ran), tuple(skipped), None, outcomes)
 
 
@@ -289,7 +292,10 @@ def _interruption_named(names: list[str], ran: list[str], skipped: list[str]) ->
     current = _Current()
     try:
         yield current
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, Exception) as exc:
+        stopped = requested() if isinstance(exc, Exception) else interruption(exc)
+        if stopped is None:
+            raise
         done = [name for name in names if name in ran or name in skipped]
         if current.stage is None:
             where = "before the first stage"
@@ -299,7 +305,7 @@ def _interruption_named(names: list[str], ran: list[str], skipped: list[str]) ->
             where = f"in stage {current.stage}"
         if done:
             where += f" ({', '.join(done)} done)"
-        raise interruption(exc).during(where, "rerun the same command to resume") from exc
+        raise stopped.during(where, "rerun the same command to resume") from exc
 
 
 def _settle_outputs(record: dict[str, Any] | None, check: StageCheck, paths: BuildPaths, state: dict[str, Any]) -> None:

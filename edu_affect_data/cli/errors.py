@@ -33,7 +33,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from typer.models import CommandFunctionType
 
-from edu_affect_data.core.interrupt import interrupt_on_signals, interruption
+from edu_affect_data.core.interrupt import interrupt_on_signals, interruption, requested
 
 EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
@@ -163,7 +163,12 @@ def handle_errors(
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             with interrupt_on_signals():
-                return function(*args, **kwargs)
+                try:
+                    return function(*args, **kwargs)
+                except Exception as exc:
+                    if (stopped := requested()) is not None:  # caused by the signal (a worker it reached first)
+                        raise stopped from exc
+                    raise
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # exit statuses and usage errors the command chose itself
         except KeyboardInterrupt as exc:

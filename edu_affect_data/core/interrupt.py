@@ -7,10 +7,20 @@ signals become exceptions, so every `finally` on the way out runs: ffmpeg childr
 waited for, temporaries removed, the pool stopped, the build lock released.
 
 * The process that runs commands (`interrupt_on_signals`, held by the CLI's one error path and by
-  the build's stage loop) raises `Interrupted` at the first signal. The handler then restores the
-  default action, so a second Ctrl-C ends the process at once, as kill -9 would: the build is made
-  to survive that too (temporaries carry their writer's pid and a rerun removes those of dead
-  processes), so an impatient user is never stuck behind a clean-up that hangs.
+  the build's stage loop) records the first signal and raises `Interrupted` at the next safe point:
+  `checkpoint()`, called between the items of every tracked loop (`core.progress`), between the
+  tasks a pool returns (`core.parallel`, which waits in short slices) and between stages. Raising
+  from the handler itself, wherever the main thread happens to be, is not safe: pyarrow calls back
+  into Python (an extension type's serialization inside a schema comparison) and turns an
+  exception there into a wrong answer, so a signal once became "Table schema does not match"
+  (exit 1) instead of exit 143. Code with no safe point for `GRACE_S` seconds (a long native call,
+  a model's forward pass, a wait for a child process) is interrupted where it is, as before, so a
+  stop never waits long.
+  A second signal ends the process at once, as kill -9 would: the build is made to survive that
+  too (temporaries carry their writer's pid and a rerun removes those of dead processes), so an
+  impatient user is never stuck behind a clean-up that hangs. An error raised while a signal is
+  pending (ffmpeg or a worker that Ctrl-C reached first) is reported as the interruption
+  (`requested`).
 * A pool worker (`stop_worker_on_signals`, the pool's initializer) raises `WorkerStopped` at the
   first signal and ignores later ones (Ctrl-C reaches it, then the parent's SIGTERM), so its own
   clean-up is not cut short; the parent, which sends it SIGTERM when it stops the pool
@@ -24,6 +34,7 @@ SIGTERM).
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -74,29 +85,111 @@ def interruption(exc: KeyboardInterrupt) -> Interrupted:
     return exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
 
 
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    """The main process's handler: the first signal raises; the next one takes the default action."""
+#: Seconds a recorded signal waits for a safe point before it is raised wherever the main thread is.
+GRACE_S = 0.5
+
+
+class _StopRequests:
+    """The main process's handler: records the first signal; `checkpoint` raises it, once.
+
+    After `grace_s` without a safe point a timer sends it again to the main thread (a real signal, so
+    a blocking system call returns) and the handler raises it there. A second signal from outside
+    takes the default action (the process ends at once).
+    """
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self.pending: int | None = None
+        self.raised = False
+        self.forcing = False
+        self.timer: threading.Timer | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.forcing:  # the timer's: the grace passed with no safe point
+            self.forcing = False
+            self.raise_pending()  # nothing if a safe point came meanwhile
+            return
+        if self.pending is not None:  # a second signal: end now
+            _default_actions()
+            os.kill(os.getpid(), signum)
+            return
+        self.pending = signum
+        self.timer = threading.Timer(self.grace_s, self._force)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _force(self) -> None:
+        if self.pending is not None and not self.raised:
+            self.forcing = True
+            signal.pthread_kill(threading.main_thread().ident or 0, self.pending)
+
+    def raise_pending(self) -> None:
+        """Raise the recorded signal as `Interrupted` the first time; later calls (the clean-up's) pass."""
+        if self.pending is None or self.raised:
+            return
+        self.raised = True
+        self.cancel()
+        raise Interrupted(self.pending)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+def _default_actions() -> None:
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_DFL)
-    raise Interrupted(signum)
+
+
+def _requests() -> _StopRequests | None:
+    """The handler `interrupt_on_signals` installed, if it is active (read from any thread)."""
+    handler = signal.getsignal(signal.SIGTERM)
+    return handler if isinstance(handler, _StopRequests) else None
+
+
+def checkpoint() -> None:
+    """A safe point: raise `Interrupted` if a stop signal has arrived.
+
+    In the main thread once (a safe point in the clean-up after it passes). In another thread (one
+    that reads a pool's results while the main thread encodes text) every time: that thread stops
+    taking new work at once, and its exception reaches the main thread through whatever waits for it.
+    """
+    requests = _requests()
+    if requests is None:
+        return
+    if threading.current_thread() is threading.main_thread():
+        requests.raise_pending()
+    elif requests.pending is not None:
+        raise Interrupted(requests.pending)
+
+
+def requested() -> Interrupted | None:
+    """The interruption recorded, if any: an error raised meanwhile (a worker or ffmpeg that Ctrl-C
+    reached before the main process's safe point, a clean-up after it) is its consequence."""
+    requests = _requests()
+    return Interrupted(requests.pending) if requests is not None and requests.pending is not None else None
 
 
 @contextmanager
-def interrupt_on_signals() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM raise `Interrupted` in the main thread.
+def interrupt_on_signals(grace_s: float = GRACE_S) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise `Interrupted` in the main thread at the next safe point.
 
     Outside the main thread (signals are delivered only there) and inside an enclosing block it does
     nothing; the handlers found on entry are restored on exit.
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is _raise_interrupted:
+    if threading.current_thread() is not threading.main_thread() or _requests() is not None:
         yield
         return
     previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    requests = _StopRequests(grace_s)
     for number in STOP_SIGNALS:
-        signal.signal(number, _raise_interrupted)
+        signal.signal(number, requests)
     try:
         yield
+        requests.raise_pending()  # a signal after the last safe point still stops the command
     finally:
+        requests.cancel()
         for number, handler in previous.items():
             signal.signal(number, handler)
 

@@ -32,7 +32,12 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
-from edu_affect_data.core.interrupt import WorkerStopped, stop_worker_on_signals
+from edu_affect_data.core.interrupt import (
+    WorkerStopped,
+    checkpoint,
+    requested,
+    stop_worker_on_signals,
+)
 from edu_affect_data.core.progress import track
 
 T = TypeVar("T")
@@ -43,6 +48,8 @@ IN_FLIGHT_PER_WORKER = 2
 #: Seconds a stopped pool gives its workers to unwind (kill their ffmpeg, remove their temporaries)
 #: before it kills them: unwinding takes milliseconds unless a worker is inside a long native call.
 STOP_GRACE_S = 2.0
+#: Seconds the main thread waits for a task before it looks for a stop signal (`core.interrupt.checkpoint`).
+WAIT_SLICE_S = 0.1
 #: Environment variables that cap native thread pools (numpy's BLAS, OpenMP, numba).
 THREAD_LIMIT_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -134,8 +141,8 @@ class LocalPool(cf.ProcessPoolExecutor):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        if exc_type is not None and not issubclass(exc_type, Exception):
-            self.stop()
+        if exc_type is not None and (not issubclass(exc_type, Exception) or requested() is not None):
+            self.stop()  # interrupted, or failed because a signal reached the workers first
             return
         try:
             self.shutdown(wait=True, cancel_futures=exc_type is not None)
@@ -177,6 +184,18 @@ def executor_workers(executor: cf.Executor) -> int:
     return default_workers()
 
 
+def result_of(future: cf.Future[R]) -> R:
+    """`future.result()`, waited for in slices with a safe point between them (`core.interrupt.checkpoint`).
+
+    A stop signal is then raised in the main thread while it waits, not after the task has ended,
+    nor inside whatever code the main thread would run next.
+    """
+    while not cf.wait([future], timeout=WAIT_SLICE_S).done:
+        checkpoint()
+    checkpoint()
+    return future.result()
+
+
 def parallel_map(
     fn: Callable[[T], R],
     items: Iterable[T],
@@ -209,7 +228,7 @@ def parallel_map(
 
         def result(future: cf.Future[R], item: T) -> R:
             try:
-                return future.result()
+                return result_of(future)
             except BrokenProcessPool as exc:
                 raise WorkerLost(f"{describe(item)}: a worker process died ({exc})") from exc
             except BaseException:
@@ -223,7 +242,10 @@ def parallel_map(
                 if ordered:
                     future, item = running.popleft()
                 else:
-                    done, _ = cf.wait([f for f, _ in running], return_when=cf.FIRST_COMPLETED)
+                    done: set[cf.Future[R]] = set()
+                    while not done:
+                        done, _ = cf.wait([f for f, _ in running], timeout=WAIT_SLICE_S, return_when=cf.FIRST_COMPLETED)
+                        checkpoint()
                     index = next(i for i, (f, _) in enumerate(running) if f in done)
                     future, item = running[index]
                     del running[index]

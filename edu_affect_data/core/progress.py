@@ -24,6 +24,8 @@ from typing import IO, Any, Generic, TypeVar
 
 from rich.console import Console
 
+from edu_affect_data.core.interrupt import checkpoint
+
 #: Seconds between two plain progress lines when the output is not a terminal.
 PLAIN_EVERY_S = 10.0
 
@@ -99,6 +101,7 @@ class Progress:
             self._bar = tqdm(total=total, desc=what, unit=unit, mininterval=1.0, file=self.stream)
 
     def update(self, n: int = 1) -> None:
+        checkpoint()  # a counted step is a safe point to stop at (core.interrupt)
         self.done += n
         if self._bar is not None:
             self._bar.update(n)
@@ -157,7 +160,9 @@ class Tracked(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         if self.progress is None:
-            yield from self.items
+            for item in self.items:
+                yield item
+                checkpoint()
             return
         with self.progress as progress:
             for item in self.items:

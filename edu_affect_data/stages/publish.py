@@ -34,6 +34,7 @@ from pydantic import Field
 from edu_affect_data.core import parquet
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.fingerprint import SHORT_DIGEST, file_digest
+from edu_affect_data.core.interrupt import checkpoint
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
@@ -260,6 +261,7 @@ def run_publish(config: PublishSettings, paths: BuildPaths, *, executor: Executo
             config.dataset.max_row_group_mb * MB,
         )
         for row in _rows(index, split, metadata, features, paths.features_dir):
+            checkpoint()  # between rows: a stop never lands inside pyarrow's schema handling
             writer.add(row)
         shards[split] = writer.close()
     stats = split_stats(plan)

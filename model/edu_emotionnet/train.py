@@ -39,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from edu_affect_data.core.atomic import atomic_write_text, remove_stale_temporaries
+from edu_affect_data.core.interrupt import checkpoint
 from edu_affect_data.core.progress import Tracked
 from edu_emotionnet.checkpoint import (
     BEST,
@@ -201,6 +202,7 @@ def _train(
         forward_model.train()
         loss_sum, sessions, correct = 0.0, 0, 0
         for batch in train_loader:
+            checkpoint()  # Ctrl-C/SIGTERM stop between steps (edu_affect_data.core.interrupt)
             batch = batch.to(ctx.device)
             with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 output = forward_model(batch)

@@ -1,8 +1,9 @@
 """Signals as exceptions (core.interrupt) and a pool that stops at once (core.parallel.LocalPool.stop).
 
 The end-to-end cases (a build interrupted at 10 points, in subprocesses) are tests/faults/
-test_signal_faults.py; these check the pieces: the main process's handler, a worker that unwinds
-its task and exits, and a worker that ignores the request being killed.
+test_signal_faults.py; these check the pieces: the main process's handler (a signal raised at the
+next safe point, or after the grace where there is none), a worker that unwinds its task and
+exits, and a worker that ignores the request being killed.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from edu_affect_data.cli.errors import Typer
-from edu_affect_data.core.interrupt import Interrupted, interrupt_on_signals
-from edu_affect_data.core.parallel import LocalPool
+from edu_affect_data.core.interrupt import Interrupted, checkpoint, interrupt_on_signals, requested
+from edu_affect_data.core.parallel import LocalPool, parallel_map
 
 
 def test_sigterm_raises_interrupted_inside_the_block_and_the_old_handler_is_back_after() -> None:
@@ -28,6 +29,70 @@ def test_sigterm_raises_interrupted_inside_the_block_and_the_old_handler_is_back
     assert caught.value.signum == signal.SIGTERM and caught.value.exit_status == 143
     assert str(caught.value) == "stopped by SIGTERM"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_waits_for_the_next_safe_point_and_is_raised_there_once() -> None:
+    with pytest.raises(Interrupted) as caught, interrupt_on_signals(grace_s=30.0):
+        os.kill(os.getpid(), signal.SIGTERM)
+        done = sum(range(1000))  # the work between two safe points goes on: nothing raised inside it
+        assert requested() is not None and requested().signum == signal.SIGTERM  # type: ignore[union-attr]
+        try:
+            checkpoint()
+        finally:
+            checkpoint()  # a safe point in the clean-up does not raise the same signal again
+    assert done == 499500 and caught.value.signum == signal.SIGTERM
+    assert requested() is None  # outside the block: no handler of ours
+
+
+def test_a_safe_point_in_another_thread_raises_every_time_and_leaves_the_main_threads_to_it() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with pytest.raises(Interrupted) as caught, interrupt_on_signals(grace_s=30.0):
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(10))  # the handler has run by now
+        with ThreadPoolExecutor(1) as threads:
+            for _ in range(2):
+                assert isinstance(threads.submit(checkpoint).exception(), Interrupted)
+        checkpoint()
+    assert caught.value.signum == signal.SIGINT
+
+
+def test_without_a_safe_point_the_signal_is_raised_after_the_grace() -> None:
+    started = time.monotonic()
+    with pytest.raises(Interrupted), interrupt_on_signals(grace_s=0.5):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)  # a blocking call with no safe point: the grace timer's signal ends it
+    assert time.monotonic() - started < 10
+
+
+def test_a_signal_between_the_last_safe_point_and_the_end_still_stops() -> None:
+    with pytest.raises(Interrupted), interrupt_on_signals(grace_s=30.0):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_an_error_caused_while_a_signal_is_pending_is_reported_as_the_stop() -> None:
+    app = Typer()
+
+    @app.command()
+    def fail() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise RuntimeError("ffmpeg exited with status 255")  # what a Ctrl-C'd child makes the parent see
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    result = CliRunner().invoke(app, ["fail"])
+    assert result.exit_code == 143 and result.output.strip() == "stopped by SIGTERM", result.output
+
+
+def test_a_pool_wait_is_a_safe_point(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(Interrupted), interrupt_on_signals(grace_s=30.0):
+        results = parallel_map(time.sleep, [60.0, 60.0], workers=1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        next(results)
+    assert time.monotonic() - started < 20  # the pool stopped; no 60 s task waited for
 
 
 def test_an_interruption_says_where_and_what_to_do() -> None:

@@ -43,7 +43,7 @@ from pydantic import BaseModel
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import remove_stale_temporaries
 from edu_affect_data.core.fingerprint import json_digest
-from edu_affect_data.core.parallel import WorkerLost, executor_or_pool, parallel_map
+from edu_affect_data.core.parallel import WorkerLost, executor_or_pool, parallel_map, result_of
 from edu_affect_data.core.progress import Progress, track
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.stages.features import parts
@@ -361,7 +361,7 @@ def run_features(config: FeatureSettings, paths: BuildPaths, *, executor: cf.Exe
 
             chunk_figures = _run_chunks(plan.chunks, paths.features_dir, failed)
             batched_s = time.perf_counter() - started
-            figures, per_session_s = sessions.result()
+            figures, per_session_s = result_of(sessions)  # a stop signal is raised while waiting
         finally:
             stop.set()
     figures.update(chunk_figures)

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from edu_affect_data.core.interrupt import checkpoint
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.stages.features.extractor import (
     FeatureExtractor,
@@ -135,6 +136,7 @@ class TextEncoder:
         """Features for each transcript, in order; one forward pass per `config.batch_size`."""
         results: list[TextFeatures] = []
         for first in range(0, len(transcripts), self.config.batch_size):
+            checkpoint()  # Ctrl-C/SIGTERM between two forward passes (core.interrupt)
             results.extend(self._encode_batch(transcripts[first : first + self.config.batch_size]))
         return results
 
