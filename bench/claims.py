@@ -3,6 +3,7 @@
     .venv/bin/python bench/claims.py --out /tmp/bench-claims            # planted + control: synth, build, train, one report
     .venv/bin/python bench/claims.py --out /tmp/bench-claims --seeds 0,1,2 --profile claims --jobs 2
     .venv/bin/python bench/claims.py --out /tmp/bench-claims --no-control   # the planted corpus only
+    .venv/bin/python bench/claims.py --out /tmp/bench-claims --audio-inputs # + MFCC vs eGeMAPS, the window
 
 The demo's 40 test sessions cannot separate models a few points apart. This bench synthesizes the
 `claims` profile (the demo's look and its planted time-local noise, about seven times the
@@ -16,7 +17,10 @@ The claims corpora plant one phenomenon per mechanism (docs/synthetic.md: time-l
 audio-visual coincidences for CMAA, a persistent state for TFL). Unless `--no-control`, the same is
 done for the control profile (`claims-control`: same recordings, speakers and seeds, no phenomenon)
 under OUT/control/, and the report's mechanism table compares each mechanism's effect (full model
-− its ablation) on the two. Twice the time of the planted corpus alone.
+− its ablation) on the two. Twice the time of the planted corpus alone. With `--audio-inputs` the
+planted corpus's dataset also holds eGeMAPS (issue 23: about 1.8 s of one core per 30 s of audio),
+`model/configs/suite_audio_inputs.yaml` trains on it into OUT/runs-inputs and `bench/audio_inputs.py`
+prints MFCC against eGeMAPS and the attention window's effect, with speaker-bootstrap intervals.
 
 Bench-only switch: the annotation stages are skipped and every kept session is labelled with its
 planted truth (`bench/stage_cpu.py:label_from_truth`, the majority latent emotion of its units), because
@@ -48,8 +52,10 @@ from edu_affect_data.core.artifacts import BuildPaths
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build_dataset(out: Path, profile: str, workers: int) -> tuple[Path, Path]:
-    """Synthesize, ingest, label from truth, split, features, publish; (dataset folder, truth file)."""
+def build_dataset(out: Path, profile: str, workers: int, extra: dict[str, object] | None = None) -> tuple[Path, Path]:
+    """Synthesize, ingest, label from truth, split, features, publish; (dataset folder, truth file).
+
+    `extra`: more `--set` keys for the demo pipeline (e.g. the eGeMAPS extractor)."""
     from edu_affect_data.stages.features.run import run_features
     from edu_affect_data.stages.ingest import run_ingest
     from edu_affect_data.stages.publish import run_publish
@@ -69,6 +75,7 @@ def build_dataset(out: Path, profile: str, workers: int) -> tuple[Path, Path]:
             "corpora.iemocap": str(corpora / "IEMOCAP_full_release"),
             "corpora.mosei": str(corpora / "CMU_MOSEI"),
             "features.workers": workers,
+            **(extra or {}),
         },
     )
     paths = BuildPaths(out / "build")
@@ -125,6 +132,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="feature extraction workers")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="training processes (seeds split among them)")
     parser.add_argument("--suite", type=Path, default=REPO / "model" / "configs" / "suite_claims.yaml")
+    parser.add_argument(
+        "--audio-inputs", action="store_true",
+        help="also extract eGeMAPS on the planted corpus and train model/configs/suite_audio_inputs.yaml on it "
+        "(MFCC vs eGeMAPS, the attention window's effect: bench/audio_inputs.py)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     edu_data = str(Path(sys.executable).with_name("edu-data"))
@@ -134,7 +146,8 @@ def main() -> None:
     built: dict[str, tuple[Path, Path]] = {}
     for label, profile, folder in corpora:
         print(f"== dataset ({label}: profile {profile})", flush=True)
-        built[label] = build_dataset(folder, profile, args.workers)
+        extra: dict[str, object] = {"features.extractors.egemaps": {}} if args.audio_inputs and label == "planted" else {}
+        built[label] = build_dataset(folder, profile, args.workers, extra)
         sizes = split_sizes(BuildPaths(folder / "build"))
         print(f"  sessions per split: {sizes}; {time.perf_counter() - started:.0f} s", flush=True)
         if sizes["test"] < 300:
@@ -146,6 +159,12 @@ def main() -> None:
         phase = time.perf_counter()
         train_suite(built[label][0], folder / "runs", args.suite, args.seeds.split(","), args.jobs)
         print(f"  {time.perf_counter() - phase:.0f} s", flush=True)
+    if args.audio_inputs:
+        print("== training the audio-inputs suite (planted)", flush=True)
+        phase = time.perf_counter()
+        inputs_suite = REPO / "model" / "configs" / "suite_audio_inputs.yaml"
+        train_suite(built["planted"][0], args.out / "runs-inputs", inputs_suite, args.seeds.split(","), args.jobs)
+        print(f"  {time.perf_counter() - phase:.0f} s", flush=True)
     trained = time.perf_counter()
 
     print("== report", flush=True)
@@ -155,6 +174,9 @@ def main() -> None:
         command += ["--control", str(args.out / "control" / "runs"), "--control-truth", str(built["control"][1])]
     subprocess.run(command, check=True)
     print((report / "report.md").read_text())
+    if args.audio_inputs:
+        subprocess.run([sys.executable, str(REPO / "bench" / "audio_inputs.py"), str(args.out / "runs-inputs"),
+                        "--data", str(built["planted"][0])], check=True)
     print(
         f"wall time: datasets {datasets_done - started:.0f} s, training {trained - datasets_done:.0f} s, "
         f"report {time.perf_counter() - trained:.0f} s, total {time.perf_counter() - started:.0f} s"
