@@ -46,6 +46,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
+from edu_affect_data.annotation.agreement_files import new_report_dir, write_agreement_report
 from edu_affect_data.annotation.agreement_input import (
     COLUMNS,
     allowed_labels,
@@ -57,8 +58,6 @@ from edu_affect_data.annotation.agreement_report import (
     Estimate,
     GoldAccuracy,
     PairKappa,
-    new_report_dir,
-    write_agreement_report,
 )
 from edu_affect_data.annotation.agreement_stats import (
     MISSING,
