@@ -60,13 +60,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -74,12 +72,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from edu_affect_data.build_check import Selection, StageCheck, check_stage, reasons_line
+from edu_affect_data.build_errors import BuildError, BuildLocked, DamagedInput
+from edu_affect_data.build_state import load_state, relative_to_out, save_state, stage_record
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import atomic_write_text
 from edu_affect_data.core.interrupt import checkpoint, interrupt_on_signals, interruption, requested
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
-from edu_affect_data.core.outputs import check_outputs, record_outputs
+from edu_affect_data.core.outputs import check_outputs
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.parquet import damage_behind
 from edu_affect_data.core.progress import log_console
@@ -87,24 +87,10 @@ from edu_affect_data.core.stage import ConfigSlice, StageOutcome, StageSpec, Unk
 from edu_affect_data.corpora.registry import get_corpus
 from edu_affect_data.stages.card import public_config
 
-#: 2: every output file recorded with its stat and SHA-256 (1 recorded names and Parquet footers).
-STATE_VERSION = 2
 #: Exit status of `edu-data build` when a stage waits for people (annotation, adjudication).
 EXIT_WAITING = 3
 
 StageFunction = Callable[..., StageOutcome]
-
-
-class BuildError(RuntimeError):
-    """The build cannot go on as asked (unknown stage, missing upstream artifacts, bad target)."""
-
-
-class BuildLocked(BuildError):
-    """Another build holds the lock on `--out` (the message names its pid and host)."""
-
-
-class DamagedInput(RuntimeError):
-    """A stage read a damaged file the build cannot recompute in this run (exit 1); the message names it."""
 
 
 STAGES: tuple[StageSpec, ...] = (
@@ -267,7 +253,7 @@ def _run_stages(
             seconds = time.perf_counter() - started
             outcomes[spec.name] = outcome
             ran.append(spec.name)
-            state["stages"][spec.name] = _record(check, outcome, seconds, paths, record)
+            state["stages"][spec.name] = stage_record(check, outcome, seconds, paths, record)
             save_state(paths.build_state, state)
             colour = "green" if outcome.complete else "yellow"
             console.print(f"[bold]{spec.name:>9}[/] [{colour}]{'done' if outcome.complete else 'waiting'}[/] "
@@ -347,7 +333,7 @@ def _recompute_from(
     damaged = damage_behind(exc)
     if damaged is None:
         return None
-    rel = _relative(damaged.path, paths)
+    rel = relative_to_out(damaged.path, paths)
     owner = next((name for name, record in state["stages"].items() if rel in record.get("files", {})), None)
     what = f"{stage}: {damaged.path} is damaged ({damaged.reason})"
     if owner is None:
@@ -427,63 +413,6 @@ def require_upstream(
                     f"--from {selected[0].name}: stage {spec.name} needs the outputs of {name}, "
                     f"{problem}; build up to {name} first"
                 )
-
-
-def _record(
-    check: StageCheck, outcome: StageOutcome, seconds: float, paths: BuildPaths, previous: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The stage's entry in the state: its inputs (hash and summary), its outputs, and every file
-    under them with its stat and digest.
-
-    Files unchanged since `previous` (checked at the start of this stage) keep their digests.
-    """
-    outputs = [_relative(p, paths) for p in outcome.outputs]
-    return {
-        "input_hash": check.digest,
-        "inputs": check.summary,
-        "complete": outcome.complete,
-        "outputs": outputs,
-        "files": record_outputs(paths.out, outputs, (previous or {}).get("files")),
-        "message": _movable(outcome.message, paths),
-        "stats": outcome.stats,
-        "seconds": round(seconds, 3),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def _movable(message: str, paths: BuildPaths) -> str:
-    """The stage's message as recorded: files inside `--out` named relative to it (the console line
-    keeps the full path), so the state names no place the build folder has left."""
-    for root in {str(paths.out.absolute()), str(paths.out.resolve())}:
-        message = message.replace(root + os.sep, "")
-    return message
-
-
-def _relative(path: Path, paths: BuildPaths) -> str:
-    """Outputs are recorded relative to `--out` when inside it, so a build folder can move."""
-    try:
-        return str(Path(path).resolve().relative_to(paths.out.resolve()))
-    except ValueError:
-        return str(Path(path).resolve())
-
-
-# -------------------------------------------------------------------------------------- state
-def load_state(path: Path) -> dict[str, Any]:
-    """The recorded build state, or an empty one; a state from another format version is ignored."""
-    if not path.is_file():
-        return {"version": STATE_VERSION, "stages": {}}
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BuildError(f"{path}: not valid JSON ({exc}); delete it to rebuild everything") from exc
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION or not isinstance(state.get("stages"), dict):
-        return {"version": STATE_VERSION, "stages": {}}
-    return state
-
-
-def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Write the state atomically (a crash mid-write must not lose what earlier stages did)."""
-    atomic_write_text(path, json.dumps(state, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # ----------------------------------------------------------------------------------- executor

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 import edu_affect_data.build as build_module
 import edu_affect_data.stages.ingest as manifest_module
-from edu_affect_data.build import EXIT_WAITING, STAGES, BuildError, StageSpec, load_state, run_build
+from edu_affect_data.build import EXIT_WAITING, STAGES, StageSpec, run_build
+from edu_affect_data.build_errors import BuildError
+from edu_affect_data.build_state import load_state
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
 from edu_affect_data.corpora.records import Recording
@@ -184,7 +186,7 @@ def test_cli_reports_a_missing_corpus_folder_with_exit_2(tmp_path: Path) -> None
 
 
 def test_lock_from_another_host_is_refused_and_a_finished_build_releases_it(tmp_path: Path, fake_stages) -> None:
-    from edu_affect_data.build import BuildLocked
+    from edu_affect_data.build_errors import BuildLocked
     from edu_affect_data.core.lock import LOCK_NAME
 
     config = load_config(None, {})

@@ -13,7 +13,8 @@ import pytest
 from rich.console import Console
 
 from edu_affect_data.annotation.options import ClipConfig
-from edu_affect_data.build import STAGES, BuildError, StageSpec, run_build, stage_config
+from edu_affect_data.build import STAGES, StageSpec, run_build, stage_config
+from edu_affect_data.build_errors import BuildError
 from edu_affect_data.config import load_config
 from edu_affect_data.core.stage import ConfigSlice, UndeclaredConfigKey, UnknownConfigKey
 

@@ -36,6 +36,8 @@ LAYERS: dict[str, int] = {
     "build": 5,
     "build_inputs": 5,
     "build_check": 5,
+    "build_errors": 5,
+    "build_state": 5,
     "dry_run": 5,
     "audit": 5,
     "cli": 6,

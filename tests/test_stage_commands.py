@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 import edu_affect_data.build as build_module
-from edu_affect_data.build import EXIT_WAITING, StageSpec, load_state
+from edu_affect_data.build import EXIT_WAITING, StageSpec
+from edu_affect_data.build_state import load_state
 from edu_affect_data.cli import app
 from edu_affect_data.core.artifacts import BuildPaths
 from tests.features.fake_build import write_tables

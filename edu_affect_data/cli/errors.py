@@ -45,7 +45,7 @@ PROJECT_PACKAGES = ("edu_affect_data",)
 #: Named, not imported: checking a status must not import torch; `tests/faults` imports each.
 USER_ERRORS = (
     "edu_affect_data.core.strict_config.ConfigError",
-    "edu_affect_data.build.BuildError",
+    "edu_affect_data.build_errors.BuildError",
     "edu_affect_data.core.lock.LockHeld",
     "edu_affect_data.annotation.campaign.CampaignError",
     "edu_affect_data.corpora.common.CorpusLayoutError",

@@ -19,7 +19,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from edu_affect_data.annotation import export
-from edu_affect_data.build import STATE_VERSION, save_state
+from edu_affect_data.build_state import STATE_VERSION, save_state
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
 from edu_affect_data.core.artifacts import ADJUDICATIONS_SCHEMA, BuildPaths

@@ -30,7 +30,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from edu_affect_data.build import load_state, run_build, save_state
+from edu_affect_data.build import run_build
+from edu_affect_data.build_state import load_state, save_state
 from edu_affect_data.cli import app
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths

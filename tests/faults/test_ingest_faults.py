@@ -41,7 +41,9 @@ import soundfile as sf
 from rich.console import Console
 from typer.testing import CliRunner
 
-from edu_affect_data.build import BuildLocked, BuildResult, load_state, run_build
+from edu_affect_data.build import BuildResult, run_build
+from edu_affect_data.build_errors import BuildLocked
+from edu_affect_data.build_state import load_state
 from edu_affect_data.cli import app
 from edu_affect_data.config import load_config
 from edu_affect_data.core.lock import LOCK_NAME, hold_out_lock

@@ -33,13 +33,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from edu_affect_data.annotation.client import LabelStudioSettings
-from edu_affect_data.build import (
-    STAGES,
-    BuildResult,
-    DamagedInput,
-    StageSpec,
-    run_build,
-)
+from edu_affect_data.build import STAGES, BuildResult, StageSpec, run_build
+from edu_affect_data.build_errors import DamagedInput
 from edu_affect_data.cli import app
 from edu_affect_data.cli.errors import EXIT_FAILED, exit_status
 from edu_affect_data.config import PipelineConfig, load_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from edu_affect_data.build import STATE_VERSION, save_state
+from edu_affect_data.build_state import STATE_VERSION, save_state
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.outputs import record_outputs
 
