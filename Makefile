@@ -42,14 +42,16 @@ test: env
 # pyproject.toml): no server, no chromium, no training beyond a few steps, and still some tests of
 # every area. No mypy here: a cold check alone takes about 90 s on this machine (`make lint` runs
 # it, and `make test`, which CI runs, does lint + everything).
-# Measured here with the environment installed (582 tests): 87-89 s wall, 71-75 s of CPU, at a
-# load average of about 2; 106 s at a load of 4 while other suites ran.
+# The tests run in one process per core (pytest-xdist, `-n auto`; FAST_JOBS=1 runs them in one).
+# Measured here (2 cores, the environment installed, 923 tests, 2026-12-06): 87 s wall with -n 2
+# against 135 s in one process, the same tests passing (bench/RESULTS.md, "The test suite").
 # PYTHONDONTWRITEBYTECODE is unset for pytest so compiled modules and rewritten tests are reused
 # between runs.
 FAST := not slow and not labelstudio and not browser
+FAST_JOBS ?= auto
 test-fast: env
 	$(VENV)/bin/ruff check .
-	env -u PYTHONDONTWRITEBYTECODE $(TEST_ENV) $(VENV)/bin/python -m pytest -q -m "$(FAST)" tests
+	env -u PYTHONDONTWRITEBYTECODE $(TEST_ENV) $(VENV)/bin/python -m pytest -q -n $(FAST_JOBS) -m "$(FAST)" tests
 
 # The manual as a static site in site/ (open site/index.html): pages from docs/, settings in
 # mkdocs.yml; --strict makes a broken link or anchor, a page missing from the navigation or a missing
