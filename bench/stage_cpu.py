@@ -47,6 +47,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.core.parallel import THREAD_LIMIT_VARIABLES
+
 #: prctl option that makes orphaned descendants re-parent to this process (linux/prctl.h).
 PR_SET_CHILD_SUBREAPER = 36
 TRUTH_FILE = "synth_truth.json"
@@ -374,7 +376,10 @@ def run_job(job: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
     job_path, result_path = folder / f"{name}.job.json", folder / f"{name}.result.json"
     job_path.write_text(json.dumps(job, default=str))
     result_path.unlink(missing_ok=True)
-    subprocess.run([sys.executable, __file__, str(job_path), str(result_path)], check=True)
+    # `threads`: the job's native thread pools (torch, BLAS) capped, e.g. 1 for a piece whose CPU
+    # time stands for its wall on a core of its own.
+    env = {**os.environ, **{name: str(job["threads"]) for name in THREAD_LIMIT_VARIABLES}} if job.get("threads") else None
+    subprocess.run([sys.executable, __file__, str(job_path), str(result_path)], check=True, env=env)
     figures: dict[str, Any] = json.loads(result_path.read_text())
     if figures["returncode"] != 0:
         raise RuntimeError(f"{name}: the job failed (exit {figures['returncode']}); see the output above")
