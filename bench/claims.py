@@ -27,8 +27,8 @@ planted truth (`bench/stage_cpu.py:label_from_truth`, the majority latent emotio
 what is measured here is the models, not the annotators (the annotation campaign has its own bench,
 `bench/adaptive_overlap.py`). Everything else is the production code path.
 
-Training runs the seeds in `--jobs` parallel processes (default: one per core; the CPU configs
-train on one thread each). Prints the wall time of each phase, the number of sessions per split, and the report's Table I,
+Training runs the suite's models in `--jobs` parallel processes (default: one per core; the CPU
+configs train on one thread each), each model's tuning trials and seeds in one of them. Prints the wall time of each phase, the number of sessions per split, and the report's Table I,
 paired tests and claims section. Target of issue 10: >= 300 test sessions, under an hour here.
 """
 
@@ -43,7 +43,6 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import yaml
 from stage_cpu import label_from_truth  # the planted labels (bench-only switch)
 
 from edu_affect_data.config import load_config
@@ -101,23 +100,24 @@ def split_sizes(paths: BuildPaths) -> dict[str, int]:
 
 
 def train_suite(dataset: Path, runs: Path, suite: Path, seeds: list[str], jobs: int) -> None:
-    """`edu-data experiments` of `suite` on `dataset` into `runs`, the seeds split among `jobs` processes."""
+    """`edu-data experiments` of `suite` on `dataset` into `runs`, its models split among `jobs` processes.
+
+    The CPU configs train on one thread: one process per core keeps every core busy. Split by model,
+    not by seed: a model's tuning trials (`runs/<name>/search/`) and then its seeds train in one
+    process, so no two processes ever train in the same run folder, and the search of a tuned suite
+    runs in parallel too.
+    """
+    from edu_emotionnet.experiments import load_suite
+
     edu_data = str(Path(sys.executable).with_name("edu-data"))
-    # The CPU configs train on one thread: one `edu-data experiments` process per group of seeds
-    # keeps every core busy (each seed's runs are independent folders, `runs/<name>/seed<k>`).
-    groups = [",".join(seeds[i :: jobs]) for i in range(min(jobs, len(seeds)))]
-
-    def start(group: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [edu_data, "experiments", str(suite), "--set", f"data={dataset}", "--out", str(runs), "--seeds", group]
-        )
-
-    # A suite with a tuning search trains its trials in runs/<name>/search/: the first group runs
-    # alone so that the others find the trials finished instead of training them concurrently.
-    searched = "search" in (yaml.safe_load(suite.read_text()) or {})
-    failed = [first.args for first in [start(groups[0])] if first.wait() != 0] if searched else []
-    processes = [start(group) for group in (groups[1:] if searched else groups)]
-    failed += [p.args for p in processes if p.wait() != 0]
+    names = [config.name for config in load_suite(suite, {"data": str(dataset)})]
+    groups = [",".join(names[i::jobs]) for i in range(min(jobs, len(names)))]
+    processes = [
+        subprocess.Popen([edu_data, "experiments", str(suite), "--set", f"data={dataset}", "--out", str(runs),
+                          "--seeds", ",".join(seeds), "--only", group])
+        for group in groups
+    ]
+    failed = [p.args for p in processes if p.wait() != 0]
     if failed:
         raise SystemExit(f"training failed: {failed}")
 
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--no-control", action="store_true", help="skip the control corpus (the mechanism table then says so)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--workers", type=int, default=2, help="feature extraction workers")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="training processes (seeds split among them)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="training processes (the suite's models split among them)")
     parser.add_argument("--suite", type=Path, default=REPO / "model" / "configs" / "suite_claims.yaml")
     parser.add_argument(
         "--audio-inputs", action="store_true",

@@ -90,11 +90,15 @@ def experiments_command(
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP + " (applied to every run)"),
     out: Path = typer.Option(..., "--out", help="Folder receiving one run folder per model."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds."),
+    only: str | None = typer.Option(
+        None, "--only", help="Comma-separated run names: train only these (processes sharing a suite split it by model)."
+    ),
 ) -> None:
     """Train every model of a suite for every seed, one after the other."""
     from edu_emotionnet.experiments import run_suite
 
-    folders = run_suite(suite, out, _seeds(seeds), _overrides(set_))
+    names = [name.strip() for name in only.split(",") if name.strip()] if only is not None else None
+    folders = run_suite(suite, out, _seeds(seeds), _overrides(set_), names)
     typer.echo(f"{len(folders)} models trained under {out}: {', '.join(f.name for f in folders)}")
 
 

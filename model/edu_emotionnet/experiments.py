@@ -39,17 +39,29 @@ def load_suite(path: Path, overrides: dict[str, Any] | None = None) -> list[Trai
     return configs
 
 
-def run_suite(path: Path, out: Path, seeds: list[int] | None, overrides: dict[str, Any] | None = None) -> list[Path]:
-    """Train the whole suite; returns the run folders (`out/<name>`, with `seed<k>/` inside).
+def run_suite(
+    path: Path, out: Path, seeds: list[int] | None, overrides: dict[str, Any] | None = None,
+    only: list[str] | None = None,
+) -> list[Path]:
+    """Train the whole suite (or the runs named in `only`); returns the run folders (`out/<name>`, with `seed<k>/` inside).
 
     With a `search:`, each run first tunes (`tuning.tune`: trials in `out/<name>/search/`, the record
     in `out/<name>/search.json`), then its seeds train with the chosen point. A `--set` key is
     applied on top of the point, so it wins over the grid (and says so: it is in the run's config).
+    `only` lets processes share a suite without sharing a run folder (each model's trials and seeds
+    in one process): a name the suite does not have is an error naming those it has.
     """
     path = Path(path)
     suite = _read_suite(path)
+    configs = load_suite(path, overrides)
+    names = [config.name for config in configs]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise TrainConfigError(f"{path}: no run named {', '.join(unknown)} (its runs: {', '.join(names)})")
     folders = []
-    for run, config in zip(suite.runs, load_suite(path, overrides), strict=True):
+    for run, config in zip(suite.runs, configs, strict=True):
+        if only is not None and config.name not in only:
+            continue
         folder = Path(out) / config.name
         if suite.search is not None:
             def configure(point: dict[str, Any], run: Path = run) -> TrainConfig:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from edu_emotionnet.config import TrainConfigError
 from edu_emotionnet.experiments import load_suite, run_suite
 from edu_emotionnet.runs import collect_runs
 from edu_emotionnet.tuning import SearchConfig, render
@@ -33,7 +34,9 @@ def test_every_model_gets_the_same_grid_chosen_on_validation(planted_dir: Path, 
                  "train.epochs": 3, "train.batch_size": 8, "eval.missing_rates": [0.0]}
     assert [c.train.lr for c in load_suite(suite, overrides)] == [1e-3, 1e-3]  # tiny_cpu's, before the search
     out = tmp_path / "runs"
-    run_suite(suite, out, [0], overrides)
+    run_suite(suite, out, [0], overrides, only=["late_fusion"])  # one process's share of the suite
+    assert sorted(p.name for p in out.iterdir()) == ["late_fusion"]
+    run_suite(suite, out, [0], overrides)  # the rest; late_fusion's finished trials and seed are reused
     for name in ("edu_emotionnet", "late_fusion"):
         record = json.loads((out / name / "search.json").read_text())
         scores = [t["best_val_macro_f1"] for t in record["trials"]]
@@ -49,6 +52,14 @@ def test_every_model_gets_the_same_grid_chosen_on_validation(planted_dir: Path, 
     assert sorted((g.name, len(g.results)) for g in groups) == [("edu_emotionnet", 1), ("late_fusion", 1)]
     section = "\n".join(render(groups))
     assert section.startswith("Every model got the same grid.") and "| late_fusion | `train.lr` [1e-07, 0.003] (seed 5) | 2 (" in section
+
+
+def test_only_a_run_the_suite_has_can_be_named(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"base: {CONFIGS / 'tiny_cpu.yaml'}\nruns: [{CONFIGS / 'edu_emotionnet.yaml'}]\n")
+    with pytest.raises(TrainConfigError, match=r"no run named late_fusion \(its runs: edu_emotionnet\)"):
+        run_suite(suite, tmp_path / "runs", [0], {"data": str(tmp_path)}, only=["late_fusion"])
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_report_says_when_the_budget_was_not_equal(tmp_path: Path) -> None:
