@@ -77,7 +77,12 @@ from edu_affect_data.build_state import load_state, relative_to_out, save_state,
 from edu_affect_data.config import PipelineConfig
 from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import atomic_write_text
-from edu_affect_data.core.interrupt import checkpoint, interrupt_on_signals, interruption, requested
+from edu_affect_data.core.interrupt import (
+    checkpoint,
+    interrupt_on_signals,
+    interruption,
+    take_requested,
+)
 from edu_affect_data.core.lock import LockHeld, hold_out_lock
 from edu_affect_data.core.outputs import check_outputs
 from edu_affect_data.core.parallel import executor_or_pool
@@ -279,7 +284,7 @@ def _interruption_named(names: list[str], ran: list[str], skipped: list[str]) ->
     try:
         yield current
     except (KeyboardInterrupt, Exception) as exc:
-        stopped = requested() if isinstance(exc, Exception) else interruption(exc)
+        stopped = take_requested() if isinstance(exc, Exception) else interruption(exc)
         if stopped is None:
             raise
         done = [name for name in names if name in ran or name in skipped]

@@ -33,7 +33,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from typer.models import CommandFunctionType
 
-from edu_affect_data.core.interrupt import interrupt_on_signals, interruption, requested
+from edu_affect_data.core.interrupt import interrupt_on_signals, interruption, take_requested
 
 EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
@@ -166,7 +166,7 @@ def handle_errors(
                 try:
                     return function(*args, **kwargs)
                 except Exception as exc:
-                    if (stopped := requested()) is not None:  # caused by the signal (a worker it reached first)
+                    if (stopped := take_requested()) is not None:  # caused by the signal (a worker it reached first)
                         raise stopped from exc
                     raise
         except (typer.Exit, typer.Abort, typer.TyperException):

@@ -121,7 +121,10 @@ class _StopRequests:
     def _force(self) -> None:
         if self.pending is not None and not self.raised:
             self.forcing = True
-            signal.pthread_kill(threading.main_thread().ident or 0, self.pending)
+            try:
+                signal.pthread_kill(threading.main_thread().ident or 0, self.pending)
+            except (OSError, ValueError):  # the main thread has just ended: nothing left to stop
+                self.forcing = False
 
     def raise_pending(self) -> None:
         """Raise the recorded signal as `Interrupted` the first time; later calls (the clean-up's) pass."""
@@ -132,9 +135,12 @@ class _StopRequests:
         raise Interrupted(self.pending)
 
     def cancel(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        """Stop the grace timer and wait for its thread, so none is left running into interpreter shutdown."""
+        timer, self.timer = self.timer, None
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()
 
 
 def _default_actions() -> None:
@@ -162,6 +168,17 @@ def checkpoint() -> None:
         requests.raise_pending()
     elif requests.pending is not None:
         raise Interrupted(requests.pending)
+
+
+def take_requested() -> Interrupted | None:
+    """`requested()`, taken: the caller raises it in place of an error the signal caused, so the
+    grace timer must not raise it again in the middle of that (once only, like `checkpoint`)."""
+    requests = _requests()
+    if requests is None or requests.pending is None:
+        return None
+    requests.raised = True
+    requests.cancel()
+    return Interrupted(requests.pending)
 
 
 def requested() -> Interrupted | None:
