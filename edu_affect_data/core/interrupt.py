@@ -20,7 +20,7 @@ waited for, temporaries removed, the pool stopped, the build lock released.
   too (temporaries carry their writer's pid and a rerun removes those of dead processes), so an
   impatient user is never stuck behind a clean-up that hangs. An error raised while a signal is
   pending (ffmpeg or a worker that Ctrl-C reached first) is reported as the interruption
-  (`requested`).
+  (`take_requested`, which the CLI and the build's stage loop call; `requested` only looks).
 * A pool worker (`stop_worker_on_signals`, the pool's initializer) raises `WorkerStopped` at the
   first signal and ignores later ones (Ctrl-C reaches it, then the parent's SIGTERM), so its own
   clean-up is not cut short; the parent, which sends it SIGTERM when it stops the pool
