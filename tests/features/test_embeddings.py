@@ -15,6 +15,7 @@ from torch import nn
 
 from edu_affect_data.config import load_config
 from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.media.sampling import SCALING
 from edu_affect_data.stages.features.embedder import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -166,7 +167,7 @@ def test_validate_accepts_the_embeddings_and_the_card_names_the_embedder(stores:
     identity = embedder_identity(EmbedderOptions(size=SIZE))
     card = stores["card"]
     assert f"weights SHA-256 `{identity.weights_sha256}`" in card
-    assert f"to {SIZE}x{SIZE} RGB" in card and f"weights_sha256: {identity.weights_sha256}" in card
+    assert f"to {SIZE}x{SIZE} ({SCALING})" in card and f"weights_sha256: {identity.weights_sha256}" in card
 
 
 def embedding_row(embeddings: np.ndarray, available: list[bool]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ model. The models, all loaded from local files only (nothing is downloaded):
   (the two architectures are the same ResNet-50 v1.5); pooled 2048-d.
 - any other value: a local transformers image-model folder (`AutoModel`, its pooled output).
 
-Preprocessing is the ImageNet one for every model: the frame resized (INTER_AREA) to `size` x
-`size`, RGB scaled to [0, 1], minus `IMAGENET_MEAN`, over `IMAGENET_STD`. The card and the part
+Preprocessing is the ImageNet one for every model: the frame resized to `size` x `size`
+(`media.sampling.SCALING`), RGB scaled to [0, 1], minus `IMAGENET_MEAN`, over `IMAGENET_STD`. The card and the part
 hash name the model, the SHA-256 of its weights and this preprocessing (`EmbedderIdentity`), so
 other weights recompute the embeddings and the dataset says which network made them.
 
@@ -39,7 +39,7 @@ from pydantic import Field
 from edu_affect_data.core.fingerprint import file_digest
 from edu_affect_data.core.parallel import parallel_map
 from edu_affect_data.core.strict_config import StrictModel
-from edu_affect_data.media.sampling import IMAGENET_MEAN, IMAGENET_STD
+from edu_affect_data.media.sampling import IMAGENET_MEAN, IMAGENET_STD, SCALING
 
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
 RESNET_50 = "resnet-50"
@@ -73,7 +73,7 @@ class EmbedderOptions(StrictModel):
         "state dict (.pth); efficientnet-lite0: another weight file (null = the bundled one).",
     )
     batch_size: int = Field(32, ge=1, description="Frames per forward pass.")
-    size: int = Field(224, gt=0, description="Input side, pixels (ImageNet models: 224).")
+    size: int = Field(224, gt=0, multiple_of=2, description="Input side, pixels (ImageNet models: 224; even).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when present.")
     decode_threads: int = Field(2, ge=1, description="Threads decoding video while the model embeds the previous batch.")
 
@@ -99,7 +99,7 @@ class EmbedderIdentity(StrictModel):
     def preprocessing(self) -> str:
         """One line for the dataset card."""
         return (
-            f"frame resized (OpenCV INTER_AREA) to {self.size}x{self.size} RGB, scaled to [0, 1], "
+            f"frame resized to {self.size}x{self.size} ({SCALING}), RGB, scaled to [0, 1], "
             f"normalised with ImageNet mean {list(self.mean)} and std {list(self.std)}"
         )
 

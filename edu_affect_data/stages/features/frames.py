@@ -27,7 +27,7 @@ from pydantic import Field
 
 from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.media.options import GapsConfig
-from edu_affect_data.media.sampling import SessionFrames, VideoFeatureError, proxy_frames
+from edu_affect_data.media.sampling import SCALING, SessionFrames, VideoFeatureError, proxy_frames
 from edu_affect_data.media.store import read_frames
 from edu_affect_data.stages.features.embedder import (
     EmbedderIdentity,
@@ -57,7 +57,8 @@ class FramesOptions(StrictModel):
     """`features.extractors.frames`: the frame grid, what is stored, and the frozen frame embedder."""
 
     fps: float = Field(30.0, gt=0, description="Frames kept per second (paper 30).")
-    size: int = Field(224, gt=0, description="Square side of the stored JPEG frames, pixels.")
+    size: int = Field(224, gt=0, multiple_of=2, description="Square side of the stored JPEG frames, pixels (even: the "
+                      "picture is scaled in 4:2:0).")
     crop: Literal["full", "face"] = Field("full", description="Full speaker region or a face-centred crop.")
     jpeg_quality: int = Field(90, ge=1, le=100, description="JPEG quality of stored frames (`store: frames` or `both`).")
     store: Literal["frames", "embeddings", "both"] = Field(
@@ -80,6 +81,9 @@ class FramesSettings(StrictModel):
     video: FramesOptions
     gaps: GapsConfig
     embedder: EmbedderIdentity | None = None
+    #: How a proxy picture becomes a frame (`media.sampling.scaled_bgr`); part of the hash, so frames
+    #: made the earlier way (converted to BGR, then resized) are recomputed, not mixed with these.
+    scaling: str = SCALING
 
 
 #: Embedders loaded by `extract_batch`, by settings JSON; emptied by `close()`.
