@@ -77,10 +77,16 @@ def read_table(path: Path | str, columns: Sequence[str] | None = None) -> pa.Tab
         raise DamagedParquet(path, _reason(exc)) from exc
 
 
-def read_batches(path: Path | str, batch_size: int) -> Iterator[pa.RecordBatch]:
-    """The file's rows in record batches of `batch_size`, checksums verified as each page is read."""
+def read_batches(path: Path | str, batch_size: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The file's rows (or `columns` of them) in record batches of `batch_size`, checksums verified as each page is read.
+
+    pyarrow reads one row group at a time here, so the memory is a row group's `columns`, not the
+    file's: without `pre_buffer=False` (pyarrow 26's default is True) the reader keeps every row
+    group's bytes it has read until it is closed, and a walk over the file ends up holding all of it.
+    """
     try:
-        yield from pq.ParquetFile(path, page_checksum_verification=True).iter_batches(batch_size=batch_size)
+        file = pq.ParquetFile(path, page_checksum_verification=True, pre_buffer=False)
+        yield from file.iter_batches(batch_size=batch_size, columns=list(columns) if columns is not None else None)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except (OSError, pa.ArrowException) as exc:
