@@ -107,7 +107,7 @@ def session_batches(paths: BuildPaths, columns: Sequence[str], batch_size: int =
     """
     wanted = list(columns)
     roots = _roots_of(pq.read_schema(paths.sessions).metadata)  # the footer only
-    for batch in read_batches(paths.sessions, batch_size, _reading(wanted)):
+    for batch in read_batches(paths.sessions, batch_size, _reading(wanted), use_threads=False):
         yield _absolute(pa.Table.from_batches([batch]), paths, roots, wanted)
 
 

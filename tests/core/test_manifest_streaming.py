@@ -52,17 +52,18 @@ def _groups(rows: list[dict[str, object]], seen: set[str]) -> Iterator[pa.Table]
         yield sessions_table(rows[i : i + GROUP], seen)
 
 
-def _damage(path: Path, columns: tuple[str, ...]) -> None:
-    """Overwrite the middle of every data page region of `columns` in every row group."""
+def damage_columns(path: Path, columns: tuple[str, ...]) -> None:
+    """Overwrite bytes inside every column chunk of `columns` in every row group of the Parquet file."""
     meta = pq.read_metadata(path)
     data = bytearray(path.read_bytes())
     for group in range(meta.num_row_groups):
         for index in range(meta.num_columns):
             chunk = meta.row_group(group).column(index)
             if chunk.path_in_schema.split(".")[0] in columns:
-                start = chunk.data_page_offset
-                middle = start + chunk.total_compressed_size // 2
-                data[middle : middle + 16] = bytes(16)
+                start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+                size = chunk.total_compressed_size  # from the dictionary page on, when there is one
+                length = max(1, min(16, size // 4))
+                data[start + size // 2 : start + size // 2 + length] = bytes(length)
     path.write_bytes(bytes(data))
 
 
@@ -95,7 +96,7 @@ def test_batches_read_only_the_columns_asked_for_one_row_group_at_a_time(tmp_pat
     paths = BuildPaths(tmp_path / "out")
     write_session_groups(_groups(rows, set()), paths, {"iemocap": corpus})
     expected = read_sessions(paths, ["session_id", "status", "audio_path"]).to_pylist()
-    _damage(paths.sessions, ("words", "turns"))
+    damage_columns(paths.sessions, ("words", "turns"))
     with pytest.raises(DamagedParquet):
         read_sessions(paths)  # the whole table decodes the damaged pages
     batches = list(session_batches(paths, ["session_id", "status", "audio_path"], batch_size=5))
