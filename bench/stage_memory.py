@@ -22,6 +22,7 @@ import argparse
 import functools
 import importlib
 import json
+import resource
 import shutil
 import sys
 import threading
@@ -153,7 +154,9 @@ def main() -> None:
     start = rss_mb()
     sampler.reset()
     stage_cpu.JOBS[job["kind"]](job)
-    print(f"{stage}: {args.job}; RSS after imports {start:.0f} MB, peak of the whole job {sampler.reset():.0f} MB")
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux: exact, where sampling can miss a spike
+    print(f"{stage}: {args.job}; RSS after imports {start:.0f} MB, peak of the whole job {sampler.reset():.0f} MB sampled, "
+          f"{maxrss:.0f} MB ru_maxrss")
     traced = f"{'py MB':>9}{'py peak':>9}" if args.tracemalloc else ""
     print(f"  {'step (each outer call)':28}{'in MB':>9}{'peak MB':>9}{'out MB':>9}{'arrow MB':>10}{traced}")
     print("\n".join(lines))
