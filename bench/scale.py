@@ -9,7 +9,7 @@
 Synthetic corpora are cached under OUT/corpora (a rerun skips synthesis, which is never measured).
 Annotation is skipped by a bench-only switch: labels come from the planted truth
 (`stage_cpu.label_from_truth`, run as the build's `aggregate` stage via `stage_cpu.bench_stages`);
-the annotators' clips are still cut (`annotation.clips.make_clips` on the kept sessions) so their
+the annotators' clips are still cut (`annotation.clips.make_kept_clips`: the kept sessions) so their
 cost is measured. Every stage runs in a child process under a subreaper supervisor
 (`stage_cpu.py`), so CPU counts the forkserver pool's workers and their ffmpeg children; the run
 starts by checking that on a pool that burns 2 x 2 s.

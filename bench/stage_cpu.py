@@ -18,11 +18,12 @@ annotation stages (`bench_stages`). Nothing in the package depends on this file.
 
 Job kinds (`JOB.json`: `{"kind": ..., ...}`; each returns a dict merged into RESULT.json):
 
-- `build`: `run_build(config, out, start_from=stage, until=stage, stages=bench_stages())`;
+- `build`: `run_build(config, out, start_from=stage, until=stage, stages=bench_stages())` (`force`: its
+  `force`, to rerun a stage whose outputs are there);
 - `build_all`: the whole `bench_stages()` build, on its local pool or (`dask: true`) with
   `dask_scheduler=` a `distributed.LocalCluster` of `workers` one-thread processes, started in a
   child process of its own (like a user's cluster);
-- `clips`: `annotation.clips.make_clips` on the kept sessions (optionally one corpus), on a local
+- `clips`: `annotation.clips.make_kept_clips` (the kept sessions, streamed) (optionally one corpus), on a local
   pool of `workers` (or serially with `workers: 0`, then `inner_cpu_s` is the clips' CPU alone);
 - `ingest_serial`: `run_ingest` on a one-thread executor, `inner_cpu_s` around it;
 - `extract`: one feature extractor over the kept sessions of one corpus (or `repeat_to` of them,
@@ -142,6 +143,14 @@ def _kept_rows(build_out: str, corpus: str | None) -> list[dict[str, Any]]:
     return [r for r in rows if r["status"] == "kept" and (corpus is None or r["corpus"] == corpus)]
 
 
+def _kept_windows(paths: Any) -> list[dict[str, Any]]:
+    """corpus and duration_s of the kept sessions (three small columns of the sessions table)."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(paths.sessions, columns=["status", "corpus", "duration_s"]).to_pylist()
+    return [r for r in rows if r["status"] == "kept"]
+
+
 def job_build(job: dict[str, Any]) -> dict[str, Any]:
     # Workaround: build.py's Parquet schema digest differs with and without `datasets` imported
     # (its Array2D extension types), so a fresh process running --from publish would find the
@@ -152,7 +161,8 @@ def job_build(job: dict[str, Any]) -> dict[str, Any]:
     from edu_affect_data.build import run_build
 
     result = run_build(
-        _config(job), Path(job["out"]), start_from=job["stage"], until=job["stage"], stages=bench_stages(),
+        _config(job), Path(job["out"]), start_from=job["stage"], until=job["stage"], force=job.get("force"),
+        stages=bench_stages(),
         console=Console(stderr=True, width=160),
     )
     if not result.complete or job["stage"] not in result.ran:
@@ -211,21 +221,23 @@ def job_build_all(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_clips(job: dict[str, Any]) -> dict[str, Any]:
-    from edu_affect_data.annotation.clips import make_clips
+    from edu_affect_data.annotation.clips import make_kept_clips
+    from edu_affect_data.core.artifacts import BuildPaths
     from edu_affect_data.core.parallel import local_pool
 
     config = _config(job)
-    rows = _kept_rows(job["out"], job.get("corpus"))
+    paths, media_root, corpus = BuildPaths(Path(job["out"])), Path(job["media_root"]), job.get("corpus")
     workers = int(job.get("workers", 0))
     started = _cpu_now()
     if workers:
         with local_pool(workers) as pool:
-            results = make_clips(rows, Path(job["media_root"]), config.annotation.clip, executor=pool)
+            results = make_kept_clips(paths, media_root, config.annotation.clip, executor=pool, corpus=corpus)
     else:
-        results = make_clips(rows, Path(job["media_root"]), config.annotation.clip)
+        results = make_kept_clips(paths, media_root, config.annotation.clip, corpus=corpus)
+    kept = [r for r in _kept_windows(paths) if corpus in (None, r["corpus"])]
     return {
-        "sessions": len(rows),
-        "media_s": sum(float(r["duration_s"]) for r in rows),
+        "sessions": len(results),
+        "media_s": sum(float(r["duration_s"]) for r in kept),
         "made": sum(1 for r in results if r.made),
         "inner_cpu_s": _cpu_now() - started,  # the clips' own CPU only when serial (workers 0)
     }

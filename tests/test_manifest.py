@@ -107,6 +107,28 @@ def test_rerun_gives_identical_manifest(ingest_env) -> None:
     assert not list(paths.sessions.parent.glob(".*tmp*"))
 
 
+def test_rows_are_written_a_row_group_at_a_time_with_the_same_content(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingest never makes the whole table at once (issue 24, item 6): it writes row groups of
+    `SESSION_BATCH` rows, each checked before it is written, and the file reads back the same."""
+    config, paths, _ = ingest_env
+    run_ingest(config, paths)
+    whole = pq.read_table(paths.sessions)
+    made: list[int] = []
+    checked = manifest_module.sessions_table
+
+    def counting(rows, seen=None):  # type: ignore[no-untyped-def]
+        made.append(len(rows))
+        return checked(rows, seen)
+
+    monkeypatch.setattr(manifest_module, "SESSION_BATCH", 3)
+    monkeypatch.setattr(manifest_module, "sessions_table", counting)
+    run_ingest(config, paths)
+    grouped = pq.read_table(paths.sessions)
+    assert whole.num_rows > 6 and made == [3] * (whole.num_rows // 3) + ([whole.num_rows % 3] if whole.num_rows % 3 else [])
+    assert pq.read_metadata(paths.sessions).num_row_groups == len(made)
+    assert grouped.equals(whole) and grouped.schema.equals(whole.schema, check_metadata=True)
+
+
 def test_table_contract_rejects_bad_rows(ingest_env) -> None:
     config, paths, _ = ingest_env
     run_ingest(config, paths)

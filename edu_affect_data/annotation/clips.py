@@ -42,7 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from edu_affect_data.annotation.options import ClipConfig
+from edu_affect_data.core.artifacts import BuildPaths
 from edu_affect_data.core.atomic import atomic_write, atomic_write_text, remove_stale_temporaries
+from edu_affect_data.core.manifest import session_batches
 from edu_affect_data.core.names import path_part
 from edu_affect_data.core.parallel import map_all
 from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_media
@@ -50,6 +52,10 @@ from edu_affect_data.media.probe import BrokenMediaError, MediaProbe, probe_medi
 CLIPS_DIRNAME = "clips"
 #: Frame rates closer than this are one rate (29.97 written as 30000/1001 or rounded).
 FPS_TOLERANCE = 0.01
+#: The sessions-table columns a clip (`clip_spec`) and its transcript (`session_transcript`) are made from.
+CLIP_COLUMNS = (
+    "session_id", "corpus", "status", "speaker_id", "start_s", "end_s", "audio_path", "proxy_path", "proxy_start_s", "turns",
+)  # fmt: skip
 #: A stream copy seeks the proxy this long before the session (a fast seek that lands on a frame,
 #: every frame being a keyframe), then drops the packets before the session's start exactly.
 COPY_LEAD_S = 1.0
@@ -286,6 +292,35 @@ def make_clips(
     remove_stale_temporaries(clips_dir(media_root))  # a killed run's half-cut clips
     for session in sessions:
         write_transcript(session, media_root)
+    return cut_clips(specs, executor)
+
+
+def make_kept_clips(
+    paths: BuildPaths,
+    media_root: Path,
+    clip: ClipConfig,
+    *,
+    executor: Executor | None = None,
+    corpus: str | None = None,
+) -> list[ClipResult]:
+    """`make_clips` of the build's kept sessions (of `corpus` only, if given), the sessions table streamed.
+
+    Only `CLIP_COLUMNS` are read, a batch at a time (`core.manifest.session_batches`): each batch's
+    transcripts are written and its clips' specs kept (a few numbers and paths each), so the parent
+    never holds every candidate's words and turns (issue 24, item 6).
+    """
+    remove_stale_temporaries(clips_dir(media_root))  # a killed run's half-cut clips
+    specs = []
+    for batch in session_batches(paths, CLIP_COLUMNS):
+        for session in batch.to_pylist():
+            if session["status"] == "kept" and corpus in (None, session["corpus"]):
+                specs.append(clip_spec(session, media_root, clip))
+                write_transcript(session, media_root)
+    return cut_clips(specs, executor)
+
+
+def cut_clips(specs: Sequence[ClipSpec], executor: Executor | None = None) -> list[ClipResult]:
+    """Every spec's clip (`make_clip`), in parallel over ``executor``, in ``specs`` order."""
     return map_all(
         make_clip, specs, executor, describe=lambda spec: f"clip of session {spec.session_id}",
         progress=("annotate: cutting clips", "clip"),

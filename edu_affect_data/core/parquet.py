@@ -77,10 +77,22 @@ def read_table(path: Path | str, columns: Sequence[str] | None = None) -> pa.Tab
         raise DamagedParquet(path, _reason(exc)) from exc
 
 
-def read_batches(path: Path | str, batch_size: int) -> Iterator[pa.RecordBatch]:
-    """The file's rows in record batches of `batch_size`, checksums verified as each page is read."""
+def read_batches(
+    path: Path | str, batch_size: int, columns: Sequence[str] | None = None, *, use_threads: bool = True
+) -> Iterator[pa.RecordBatch]:
+    """The file's rows (or `columns` of them) in record batches of `batch_size`, checksums verified as each page is read.
+
+    pyarrow reads one row group at a time here, so the memory is a row group's `columns`, not the
+    file's: without `pre_buffer=False` (pyarrow 26's default is True) the reader keeps every row
+    group's bytes it has read until it is closed, and a walk over the file ends up holding all of it.
+    `use_threads=False` decodes in the calling thread: batches decoded by Arrow's pool threads and
+    freed by the caller left the process 13 MB larger after 6,870 sessions (3 MB in one thread),
+    the allocator keeping what other threads freed; a walk whose memory must stay flat passes it.
+    """
     try:
-        yield from pq.ParquetFile(path, page_checksum_verification=True).iter_batches(batch_size=batch_size)
+        file = pq.ParquetFile(path, page_checksum_verification=True, pre_buffer=False)
+        chosen = list(columns) if columns is not None else None
+        yield from file.iter_batches(batch_size=batch_size, columns=chosen, use_threads=use_threads)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except (OSError, pa.ArrowException) as exc:

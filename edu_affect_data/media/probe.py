@@ -90,7 +90,9 @@ def probe_media(path: Path) -> MediaProbe:
 
     path = Path(path)
     try:
-        container = av.open(str(path))
+        # Tags are not what a probe is for: a title in Latin-1 (or garbage that parses as a tag)
+        # raised UnicodeDecodeError out of the ingest's pool instead of a verdict on the streams.
+        container = av.open(str(path), metadata_errors="replace")
     except (av.FFmpegError, OSError) as exc:
         raise BrokenMediaError(UNREADABLE, path, getattr(exc, "strerror", None) or str(exc)) from exc
     with container:

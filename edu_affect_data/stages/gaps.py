@@ -237,11 +237,7 @@ def assess_corpora(
         for rid, group in by_recording.items():
             recording = manifest.recordings[rid]
             plans[(manifest.corpus, rid)] = (recording, _tasks(recording, group, cfg, media, media_dir))
-    results = _run([t for _, tasks in plans.values() for t in tasks], executor)
-    measured = {
-        key: _assemble(recording, tasks, [results[id(t)] for t in tasks], media_dir, media_files)
-        for key, (recording, tasks) in plans.items()
-    }
+    measured = _measure(plans, executor, media_dir, media_files)
     if media_problems is not None:
         media_problems.extend(p for m in measured.values() for p in m.problems)
     verdicts = []
@@ -286,21 +282,40 @@ def _tasks(
     return tasks
 
 
-def _run(tasks: list[MediaTask], executor: Executor | None) -> dict[int, TaskResult]:
-    """Every task's result by `id(task)`, longest tasks first, on `executor` (else a local pool)."""
-    if not tasks:
-        return {}
-    ordered = sorted(tasks, key=lambda t: -t.weight)
-    workers = None if executor is not None else min(len(tasks), default_workers())
+def _measure(
+    plans: dict[tuple[str, str], tuple[Recording, list[MediaTask]]],
+    executor: Executor | None,
+    media_dir: Path | None,
+    media_files: list[Path] | None,
+) -> dict[tuple[str, str], MediaTimelines]:
+    """Every recording's timelines (in `plans` order), its tasks run longest first on `executor` (else a local pool).
+
+    A recording is assembled as soon as its last task is in and its tasks' results (every decoded
+    frame's timestamp and kind, per region) are dropped then: holding every recording's results
+    until the pass ended made the parent's memory grow with the corpus (issue 24, item 6); what
+    stays is the timelines, a few gaps per recording.
+    """
+    keyed = [(key, task) for key, (_, tasks) in plans.items() for task in tasks]
+    ordered = sorted(keyed, key=lambda pair: -pair[1].weight)
+    workers = None if executor is not None else min(len(ordered), default_workers())
     results = parallel_map(
         measure_task,
-        ordered,
+        [task for _, task in ordered],
         executor=executor,
         workers=workers,
         describe=lambda task: f"media of recording {task.recording_id}",
-    )
+    ) if ordered else iter(())  # fmt: skip
     counted = track(results, len(ordered), "ingest: media pass (audio levels, video frames, proxies)", "task")
-    return {id(task): result for task, result in zip(ordered, counted, strict=True)}
+    waiting: dict[tuple[str, str], dict[int, TaskResult]] = defaultdict(dict)
+    assembled: dict[tuple[str, str], MediaTimelines] = {}
+    for (key, task), result in zip(ordered, counted, strict=True):
+        got = waiting[key]
+        got[id(task)] = result
+        recording, tasks = plans[key]
+        if len(got) == len(tasks):  # (media_files: a set of files to keep, in any order)
+            del waiting[key]
+            assembled[key] = _assemble(recording, tasks, [got[id(t)] for t in tasks], media_dir, media_files)
+    return {key: assembled[key] for key in plans}  # plans order: problems.csv lists them in it
 
 
 def _assemble(

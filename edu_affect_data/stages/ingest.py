@@ -15,7 +15,7 @@ import csv
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
 from edu_affect_data.core.atomic import atomic_write
-from edu_affect_data.core.manifest import stored_path, write_sessions
+from edu_affect_data.core.manifest import SESSION_BATCH, stored_path, write_session_groups
 from edu_affect_data.core.parallel import executor_or_pool
 from edu_affect_data.core.stage import StageOutcome
 from edu_affect_data.core.strict_config import ConfigError
@@ -62,7 +62,7 @@ def run_ingest(config: IngestSettings, paths: BuildPaths, *, executor: Executor 
     started = time.perf_counter()
     with executor_or_pool(executor) as pool:
         manifests = read_corpora(config.corpora, executor=pool)
-        groups = []
+        groups: list[tuple[Sequence[CandidateSession], CorpusManifest]] = []
         for manifest in manifests:
             plugin = get_corpus(manifest.corpus)
             sessions = build_sessions(
@@ -80,15 +80,13 @@ def run_ingest(config: IngestSettings, paths: BuildPaths, *, executor: Executor 
     by_corpus: dict[str, list[Problem]] = {}
     for problem in media_problems:
         by_corpus.setdefault(_corpus_of(problem, groups), []).append(problem)
-    rows: list[dict[str, Any]] = []
-    causes: list[tuple[str, ...]] = []
-    for (sessions, manifest), verdicts in zip(groups, judged, strict=True):
+    for _, manifest in groups:
         manifest.problems.extend(by_corpus.get(manifest.corpus, []))  # broken media go to problems.csv too
-        rows.extend(session_row(s, v, root=manifest.root, out=paths.out) for s, v in zip(sessions, verdicts, strict=True))
-        causes.extend(v.causes for v in verdicts)
     remove_stale_media(paths.video_dir, media_files)
-    table = sessions_table(rows)
-    write_sessions(table, paths, {m.corpus: m.root for m in manifests})
+    rows: list[dict[str, Any]] = []  # the report's columns of every row
+    causes: list[tuple[str, ...]] = []
+    row_groups = session_row_groups(groups, judged, paths.out, rows, causes)
+    write_session_groups(row_groups, paths, {m.corpus: m.root for m in manifests})
     atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
     atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config.sessions, config.gaps, tmp))
     elapsed = time.perf_counter() - started
@@ -178,11 +176,50 @@ def session_row(session: CandidateSession, verdict: SessionVerdict, *, root: Pat
     return row
 
 
+#: The columns of a row that `ingest_report.write_report` reads (the rest is in the file, not kept).
+REPORT_COLUMNS = ("corpus", "speaker_id", "status", "duration_s")
+
+
+def session_row_groups(
+    groups: list[tuple[Sequence[CandidateSession], CorpusManifest]],
+    judged: Sequence[Sequence[SessionVerdict]],
+    out: Path,
+    report_rows: list[dict[str, Any]],
+    causes: list[tuple[str, ...]],
+) -> Iterator[pa.Table]:
+    """The sessions table in checked tables of `SESSION_BATCH` rows, in corpus then session order.
+
+    Made lazily while the file is written (`core.manifest.write_session_groups`), so the parent
+    holds one group's rows, not every candidate's words and turns as Python objects and again as
+    Arrow (issue 24, item 6). A corpus's candidate sessions are released from `groups` once its
+    rows are made; `report_rows` and `causes` receive what the report needs of every row.
+    """
+    seen: set[str] = set()
+    batch: list[dict[str, Any]] = []
+    for index, verdicts in enumerate(judged):
+        sessions, manifest = groups[index]
+        groups[index] = ((), manifest)
+        for session, verdict in zip(sessions, verdicts, strict=True):
+            row = session_row(session, verdict, root=manifest.root, out=out)
+            report_rows.append({key: row[key] for key in REPORT_COLUMNS})
+            causes.append(verdict.causes)
+            batch.append(row)
+            if len(batch) == SESSION_BATCH:
+                yield sessions_table(batch, seen)
+                batch = []
+    if batch:
+        yield sessions_table(batch, seen)
+
+
 _REQUIRED = ("session_id", "corpus", "source_id", "speaker_id", "start_s", "end_s", "custom", "status", "reason")
 
 
-def sessions_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
-    """Rows as an Arrow table of exactly `SESSIONS_SCHEMA`, checked before anyone writes it."""
+def sessions_table(rows: Sequence[dict[str, Any]], seen: set[str] | None = None) -> pa.Table:
+    """Rows as an Arrow table of exactly `SESSIONS_SCHEMA`, checked before anyone writes it.
+
+    `seen`: the session ids of the groups already made (a group's ids are added to it), so an id is
+    unique across the whole table however it is cut.
+    """
     table = pa.Table.from_pylist(list(rows), schema=SESSIONS_SCHEMA)
     table.validate(full=True)
     problems: list[str] = []
@@ -190,8 +227,11 @@ def sessions_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
         if table.column(column).null_count:
             problems.append(f"{table.column(column).null_count} rows have no {column}")
     ids = table.column("session_id").to_pylist()
-    if len(set(ids)) != len(ids):
-        problems.append(f"{len(ids) - len(set(ids))} duplicate session ids")
+    seen = set() if seen is None else seen
+    repeated = len(ids) - len(set(ids)) + len(seen.intersection(ids))
+    if repeated:
+        problems.append(f"{repeated} duplicate session ids")
+    seen.update(ids)
     for row in rows:
         if row["status"] not in STATUSES:
             problems.append(f"{row['session_id']}: unknown status {row['status']!r}")

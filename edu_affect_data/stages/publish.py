@@ -40,7 +40,7 @@ from edu_affect_data.core.strict_config import StrictModel
 from edu_affect_data.core.vocabulary import CLASSES, SPLITS
 from edu_affect_data.stages.card import CardSettings, SplitStats, render_card
 from edu_affect_data.stages.features.index import FeaturesIndex, PartRef, read_index
-from edu_affect_data.stages.features.inputs import load_plan, metadata_row
+from edu_affect_data.stages.features.inputs import PUBLISH_COLUMNS, load_plan, metadata_row
 from edu_affect_data.stages.features.registry import get_extractor, known_names
 from edu_affect_data.stages.features.schema import metadata_features, rows_to_table
 from edu_affect_data.stages.split import sessions_and_speakers
@@ -241,7 +241,7 @@ def run_publish(config: PublishSettings, paths: BuildPaths, *, executor: Executo
     import datasets  # noqa: F401  (registers the Array2D extension types the parts use)
     from datasets import Features
 
-    plan = load_plan(paths)
+    plan = load_plan(paths, PUBLISH_COLUMNS)
     index = read_index(paths)
     _check_index(index, plan, paths)
     features = Features({**metadata_features(), **index.features})

@@ -18,11 +18,15 @@ from edu_affect_data.annotation.clips import (
     ffmpeg_command,
     format_transcript,
     make_clips,
+    make_kept_clips,
     probe_clip,
 )
 from edu_affect_data.annotation.options import ClipConfig
 from edu_affect_data.annotation.tasks import session_task
+from edu_affect_data.core.artifacts import BuildPaths
+from edu_affect_data.core.parquet import write_table
 from tests.annotation.small_corpus import SmallCorpus
+from tests.core.test_manifest_streaming import damage_columns
 
 #: Re-encoded: a height and a rate the proxies (120 px, 29.97 / 30 fps) do not have.
 CLIP = ClipConfig(height=96, fps=12.5, crf=30)
@@ -49,6 +53,26 @@ def test_clips_are_h264_aac_of_the_session_window(kept: list[dict], tmp_path: Pa
     widths = {s["video_region"]: probe_clip(r.path).video.width for s, r in zip(kept, results, strict=True)}  # type: ignore[union-attr]
     # 320x120 side by side -> one 160x120 half scaled to 96 high (128 wide); 160x120 full -> 128 wide too.
     assert widths["right"] == widths["left"] == 128 and widths["full"] == 128
+
+
+def test_kept_clips_from_the_build_read_only_the_clip_columns(small_corpus: SmallCorpus, tmp_path: Path) -> None:
+    """`make_kept_clips` streams the sessions table (issue 24, item 6): the same clips and transcripts
+    as `make_clips` on the kept rows, from a table whose other columns cannot be decoded."""
+    rows = pq.read_table(small_corpus.sessions).to_pylist()
+    kept = [r for r in rows if r["status"] == "kept"]
+    paths = BuildPaths(tmp_path / "build")
+    paths.sessions.parent.mkdir(parents=True)
+    write_table(pq.read_table(small_corpus.sessions), paths.sessions)  # with page checksums
+    damage_columns(paths.sessions, ("words", "text", "utterance_ids", "source_labels", "video_path", "custom"))
+    streamed = make_kept_clips(paths, tmp_path / "streamed", CLIP)
+    whole = make_clips(kept, tmp_path / "whole", CLIP)
+    assert len(kept) < len(rows) and [r.session_id for r in streamed] == [r.session_id for r in whole]
+    for one, other in zip(streamed, whole, strict=True):
+        assert one.path.with_suffix(".txt").read_text() == other.path.with_suffix(".txt").read_text()
+        assert replace(probe_clip(one.path), path=other.path) == probe_clip(other.path)  # type: ignore[type-var]
+    mosei = make_kept_clips(paths, tmp_path / "streamed", CLIP, corpus="mosei")
+    assert [r.session_id for r in mosei] == [r["session_id"] for r in kept if r["corpus"] == "mosei"]
+    assert not any(r.made for r in mosei)  # already cut above
 
 
 def test_valid_clips_are_kept_and_broken_ones_redone(kept: list[dict], tmp_path: Path) -> None:

@@ -106,6 +106,17 @@ def test_a_file_that_does_not_open_is_an_error_naming_it(tmp_path: Path, name: s
         _stream_facts(path)
 
 
+def test_tags_that_are_not_utf8_do_not_stop_the_probe(tmp_path: Path) -> None:
+    """A container tag in Latin-1 (or random bytes that parse as one: a synthetic undecodable MOSEI
+    video did) is replaced, not raised as UnicodeDecodeError out of the ingest's media pass."""
+    path = tmp_path / "latin1.avi"
+    subprocess.run([get_ffmpeg_exe().encode(), b"-loglevel", b"error", b"-y", b"-f", b"lavfi", b"-i",
+                    b"testsrc2=size=64x48:rate=10:duration=1", b"-metadata", b"title=caf\xe9", b"-c:v", b"mpeg4",
+                    str(path).encode()], check=True)  # fmt: skip
+    probe = probe_media(path)
+    assert probe.video is not None and (probe.video.width, probe.video.height, probe.video.frames) == (64, 48, 10)
+
+
 def test_missing_files(tmp_path: Path) -> None:
     with pytest.raises(BrokenMediaError, match=r"unreadable media .*nothing\.mp4: No such file"):
         probe_media(tmp_path / "nothing.mp4")

@@ -8,6 +8,7 @@ in which split and with which label; what was extracted for them travels only th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +38,26 @@ SESSION_COLUMNS = (
     "status",
 )
 
+#: Manifest columns publish needs of the plan (the session metadata columns and the kept check):
+#: not the words, text and media paths, which it never reads (issue 24, item 6).
+PUBLISH_COLUMNS = ("session_id", "corpus", "source_id", "start_s", "end_s", "video_region", "status")
+
 
 class FeatureError(RuntimeError):
     """Extraction cannot go on (missing artifacts, a failed session); the message names it."""
 
 
-def load_plan(paths: BuildPaths) -> pd.DataFrame:
-    """Assigned sessions (train/validation/test) with their manifest row and label, in dataset order.
+def load_plan(paths: BuildPaths, columns: Sequence[str] = SESSION_COLUMNS) -> pd.DataFrame:
+    """Assigned sessions (train/validation/test) with their manifest row (`columns` of it) and label, in dataset order.
 
     Dataset order (`split_of_sessions`): split order (`vocabulary.SPLITS`), then session id; left
-    merges keep it.
+    merges keep it. `columns` must hold `session_id` and `status`.
     """
     for needed in (paths.assignment, paths.sessions, paths.labels):
         if not needed.exists():
             raise FeatureError(f"{needed}: missing (run the previous stages first)")
     assignment = split_of_sessions(read_table(paths.assignment).to_pandas())
-    sessions = read_sessions(paths, SESSION_COLUMNS).to_pandas()  # media paths absolute
+    sessions = read_sessions(paths, columns).to_pandas()  # media paths absolute
     labels = read_table(paths.labels, ["session_id", "method", "votes"]).to_pandas()
     plan = assignment.merge(sessions, on="session_id", how="left").merge(
         labels, on="session_id", how="left"
