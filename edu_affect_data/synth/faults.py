@@ -125,22 +125,27 @@ def hole_interval(plan: RecordingPlan, removed: list[UnitPlan]) -> tuple[float, 
     return round(before, 4), round(after, 4)
 
 
-def _place_hole(plan: RecordingPlan, long: bool) -> FaultPlan:
+def _long_hole(plan: RecordingPlan) -> list[UnitPlan]:
+    """Consecutive units whose removal leaves at least `LONG_MIN_S` + 0.2 s without a word, with words
+    on both sides: the first such run from the unit at 35 % of the recording; where none fits there
+    (a short recording of few long units), the run whose start is nearest to that unit."""
     units = plan.units
-    if long:
-        first = next(i for i, u in enumerate(units) if u.start_s >= 0.35 * plan.duration_s)
+    preferred = next(i for i, u in enumerate(units) if u.start_s >= 0.35 * plan.duration_s)
+    for first in sorted(range(1, len(units) - 1), key=lambda i: (i != preferred, abs(i - preferred), i)):
         for last in range(first, len(units) - 1):
             removed = units[first : last + 1]
             lo, hi = hole_interval(plan, removed)
             if hi - lo >= LONG_MIN_S + 0.2:
-                break
-        else:
-            raise RuntimeError(f"{plan.recording_id}: no room for a long transcript hole")
-    else:
-        removed = [next(u for u in units if u.hole_slot)]
-        lo, hi = hole_interval(plan, removed)
-        if hi - lo > SHORT_MAX_S:
-            raise RuntimeError(f"{plan.recording_id}: short hole realised {hi - lo:.2f} s")
+                return removed
+    raise RuntimeError(f"{plan.recording_id}: no room for a long transcript hole ({len(units)} units in {plan.duration_s:.1f} s)")
+
+
+def _place_hole(plan: RecordingPlan, long: bool) -> FaultPlan:
+    units = plan.units
+    removed = _long_hole(plan) if long else [next(u for u in units if u.hole_slot)]
+    lo, hi = hole_interval(plan, removed)
+    if not long and hi - lo > SHORT_MAX_S:
+        raise RuntimeError(f"{plan.recording_id}: short hole realised {hi - lo:.2f} s")
     for unit in removed:
         unit.transcribed = False
     return FaultPlan("text", "hole", "full", lo, hi, units=tuple(u.unit_id for u in removed))
