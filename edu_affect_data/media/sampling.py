@@ -41,7 +41,7 @@ FACE_MARGIN = 1.6
 #: Width the region is reduced to before Haar detection (speed; boxes are scaled back).
 FACE_DETECT_WIDTH = 240
 #: How a proxy picture is scaled to a frame (`scaled_bgr`), named in the card and the features' part hash.
-SCALING = "OpenCV INTER_AREA on each 4:2:0 plane, then BT.601 YUV to RGB (a face crop: converted, cropped, then INTER_AREA)"
+SCALING = "OpenCV INTER_AREA on each 4:2:0 plane, then BT.601 YUV to RGB; face crops converted first"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -167,7 +167,7 @@ def test_validate_accepts_the_embeddings_and_the_card_names_the_embedder(stores:
     identity = embedder_identity(EmbedderOptions(size=SIZE))
     card = stores["card"]
     assert f"weights SHA-256 `{identity.weights_sha256}`" in card
-    assert f"to {SIZE}x{SIZE} ({SCALING})" in card and f"weights_sha256: {identity.weights_sha256}" in card
+    assert f"to {SIZE}x{SIZE} RGB ({SCALING})" in card and f"weights_sha256: {identity.weights_sha256}" in card
 
 
 def embedding_row(embeddings: np.ndarray, available: list[bool]) -> dict[str, Any]:

@@ -99,7 +99,7 @@ class EmbedderIdentity(StrictModel):
     def preprocessing(self) -> str:
         """One line for the dataset card."""
         return (
-            f"frame resized to {self.size}x{self.size} ({SCALING}), RGB, scaled to [0, 1], "
+            f"frame resized to {self.size}x{self.size} RGB ({SCALING}), scaled to [0, 1], "
             f"normalised with ImageNet mean {list(self.mean)} and std {list(self.std)}"
         )
 
