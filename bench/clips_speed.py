@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
 import sys
@@ -34,17 +33,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import PAPER_CONFIG, corpora, corpus_overrides
+from stage_cpu import cpu_now  # this process and its reaped children (the ffmpeg cuts)
 
 WAYS: dict[str, dict[str, Any]] = {
     "re-encode": {"height": 360, "fps": 25.0, "crf": 26},
     "copy": {"height": None, "fps": None, "crf": 26},
 }
-
-
-def cpu_now() -> float:
-    """CPU seconds of this process and of the children it has reaped (the ffmpeg cuts)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def ingested(out: Path, profile: str, seed: int) -> list[dict[str, Any]]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import corpora  # the synthesized `resolution` corpora, cached under OUT/corpora
+from stage_cpu import cpu_now  # this process and its reaped children (ffmpeg)
 
 from edu_affect_data.media.frames import region_columns
 from edu_affect_data.media.timelines import VideoThresholds
@@ -59,31 +59,26 @@ THRESHOLDS = VideoThresholds(black_luma=10.0, frozen_mad=0.5, face_check=False)
 EMBED_SIZE = 224
 
 
-def cpu_of_children_and_self() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def run_pass(video: Path, regions: tuple[str, ...], seconds: float, height: int, crf: int, folder: Path) -> tuple[float, dict[str, Path]]:
     """CPU seconds of one production pass over `[0, seconds)` and the proxies it wrote."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = tuple((region, str(folder / f"{region}.mp4")) for region in regions)
     job = ChunkJob(video.stem, video, regions, 0, 0.0, seconds, 0.0, THRESHOLDS, ProxySpec(height, crf), paths)
-    before = cpu_of_children_and_self()
+    before = cpu_now()
     scan_chunk(job)
-    return cpu_of_children_and_self() - before, {region: Path(path) for region, path in paths}
+    return cpu_now() - before, {region: Path(path) for region, path in paths}
 
 
 def decode_floor(video: Path, seconds: float) -> float:
     from imageio_ffmpeg import get_ffmpeg_exe
 
-    before = cpu_of_children_and_self()
+    before = cpu_now()
     subprocess.run(
         [get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-threads", "1", "-to", f"{seconds}", "-i", str(video),
          "-an", "-f", "null", "-"],
         check=True,
     )
-    return cpu_of_children_and_self() - before
+    return cpu_now() - before
 
 
 def decoded(path: Path, every: int, pixel_format: str, crop: tuple[int, int] | None = None) -> list[np.ndarray]:

@@ -129,7 +129,7 @@ def _config(job: dict[str, Any]) -> Any:
     return load_config(Path(job["config"]) if job.get("config") else None, job.get("overrides") or {})
 
 
-def _cpu_now() -> float:
+def cpu_now() -> float:
     """CPU seconds of this process and of the children it has reaped so far."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -228,7 +228,7 @@ def job_clips(job: dict[str, Any]) -> dict[str, Any]:
     config = _config(job)
     paths, media_root, corpus = BuildPaths(Path(job["out"])), Path(job["media_root"]), job.get("corpus")
     workers = int(job.get("workers", 0))
-    started = _cpu_now()
+    started = cpu_now()
     if workers:
         with local_pool(workers) as pool:
             results = make_kept_clips(paths, media_root, config.annotation.clip, executor=pool, corpus=corpus)
@@ -239,7 +239,7 @@ def job_clips(job: dict[str, Any]) -> dict[str, Any]:
         "sessions": len(results),
         "media_s": sum(float(r["duration_s"]) for r in kept),
         "made": sum(1 for r in results if r.made),
-        "inner_cpu_s": _cpu_now() - started,  # the clips' own CPU only when serial (workers 0)
+        "inner_cpu_s": cpu_now() - started,  # the clips' own CPU only when serial (workers 0)
     }
 
 
@@ -250,10 +250,10 @@ def job_ingest_serial(job: dict[str, Any]) -> dict[str, Any]:
     from edu_affect_data.stages.ingest import run_ingest
 
     config = _config(job)
-    started = _cpu_now()
+    started = cpu_now()
     with ThreadPoolExecutor(max_workers=1) as serial:  # in this process: its CPU is ours
         outcome = run_ingest(config, BuildPaths(Path(job["out"])), executor=serial)
-    return {"inner_cpu_s": _cpu_now() - started, "stats": dict(outcome.stats)}
+    return {"inner_cpu_s": cpu_now() - started, "stats": dict(outcome.stats)}
 
 
 def job_extract(job: dict[str, Any]) -> dict[str, Any]:
@@ -279,9 +279,9 @@ def job_extract(job: dict[str, Any]) -> dict[str, Any]:
     if warmup:
         run(sessions[:warmup])  # model loading, numba, first shapes: once per process, not per session
     wall = time.perf_counter()
-    started = _cpu_now()
+    started = cpu_now()
     values = run(sessions)
-    cpu = _cpu_now() - started
+    cpu = cpu_now() - started
     wall = time.perf_counter() - wall
     extractor.close()
     frames = sum(len(v.get("frame_times", ())) for v in values)
@@ -299,7 +299,7 @@ def job_decode_floor(job: dict[str, Any]) -> dict[str, Any]:
     from imageio_ffmpeg import get_ffmpeg_exe
 
     rows = _kept_rows(job["out"], job.get("corpus"))[: job.get("limit") or None]
-    started = _cpu_now()
+    started = cpu_now()
     for row in rows:
         start, duration = float(row["start_s"]), float(row["end_s"]) - float(row["start_s"])
         subprocess.run(
@@ -308,7 +308,7 @@ def job_decode_floor(job: dict[str, Any]) -> dict[str, Any]:
             check=True,
         )
     return {"sessions": len(rows), "media_s": sum(float(r["duration_s"]) for r in rows),
-            "inner_cpu_s": _cpu_now() - started}
+            "inner_cpu_s": cpu_now() - started}
 
 
 def _burn(seconds: float) -> float:
@@ -325,7 +325,7 @@ def job_burn(job: dict[str, Any]) -> dict[str, Any]:
 
     with local_pool(int(job["workers"])) as pool:
         burned = sum(pool.map(_burn, [float(job["seconds"])] * int(job["tasks"])))
-    return {"burned_s": burned, "work_process_cpu_s": _cpu_now()}
+    return {"burned_s": burned, "work_process_cpu_s": cpu_now()}
 
 
 JOBS = {
