@@ -17,7 +17,9 @@ The claims corpora plant one phenomenon per mechanism (docs/synthetic.md: time-l
 audio-visual coincidences for CMAA, a persistent state for TFL). Unless `--no-control`, the same is
 done for the control profile (`claims-control`: same recordings, speakers and seeds, no phenomenon)
 under OUT/control/, and the report's mechanism table compares each mechanism's effect (full model
-− its ablation) on the two. Twice the time of the planted corpus alone. With `--audio-inputs` the
+− its ablation) on the two. The control trains only the runs that table compares (`--control-suite`,
+default `model/configs/suite_claims_control.yaml`: the full model and the MIE, CMAA and TFL-feedback
+ablations, with the same grid), about a quarter of the planted suite's training. With `--audio-inputs` the
 planted corpus's dataset also holds eGeMAPS (issue 23: about 1.8 s of one core per 30 s of audio),
 `model/configs/suite_audio_inputs.yaml` trains on it into OUT/runs-inputs and `bench/audio_inputs.py`
 prints MFCC against eGeMAPS and the attention window's effect, with speaker-bootstrap intervals.
@@ -132,6 +134,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="feature extraction workers")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="training processes (the suite's models split among them)")
     parser.add_argument("--suite", type=Path, default=REPO / "model" / "configs" / "suite_claims.yaml")
+    parser.add_argument("--control-suite", type=Path, default=REPO / "model" / "configs" / "suite_claims_control.yaml",
+                        help="what the control corpus trains: the mechanism table's runs")
     parser.add_argument(
         "--audio-inputs", action="store_true",
         help="also extract eGeMAPS on the planted corpus and train model/configs/suite_audio_inputs.yaml on it "
@@ -155,9 +159,10 @@ def main() -> None:
     datasets_done = time.perf_counter()
 
     for label, _, folder in corpora:
-        print(f"== training the suite ({label})", flush=True)
+        suite = args.control_suite if label == "control" else args.suite
+        print(f"== training the suite ({label}: {suite.name})", flush=True)
         phase = time.perf_counter()
-        train_suite(built[label][0], folder / "runs", args.suite, args.seeds.split(","), args.jobs)
+        train_suite(built[label][0], folder / "runs", suite, args.seeds.split(","), args.jobs)
         print(f"  {time.perf_counter() - phase:.0f} s", flush=True)
     if args.audio_inputs:
         print("== training the audio-inputs suite (planted)", flush=True)

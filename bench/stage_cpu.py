@@ -48,6 +48,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from edu_affect_data.core.arrow_memory import arrow_pool_environment
 from edu_affect_data.core.parallel import THREAD_LIMIT_VARIABLES
 
 #: prctl option that makes orphaned descendants re-parent to this process (linux/prctl.h).
@@ -390,7 +391,10 @@ def run_job(job: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
     result_path.unlink(missing_ok=True)
     # `threads`: the job's native thread pools (torch, BLAS) capped, e.g. 1 for a piece whose CPU
     # time stands for its wall on a core of its own.
-    env = {**os.environ, **{name: str(job["threads"]) for name in THREAD_LIMIT_VARIABLES}} if job.get("threads") else None
+    # The Arrow allocator the `edu-data` command chooses (core.arrow_memory): a job measures what it runs.
+    env = {**os.environ, **arrow_pool_environment(os.environ, sys.platform)}
+    if job.get("threads"):
+        env.update({name: str(job["threads"]) for name in THREAD_LIMIT_VARIABLES})
     subprocess.run([sys.executable, __file__, str(job_path), str(result_path)], check=True, env=env)
     figures: dict[str, Any] = json.loads(result_path.read_text())
     if figures["returncode"] != 0:

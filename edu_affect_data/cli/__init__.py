@@ -43,8 +43,10 @@ def main(
     ),
 ) -> None:
     """Build the learner-emotion dataset from IEMOCAP and CMU-MOSEI, annotate it, train on it."""
+    from edu_affect_data.core.arrow_memory import choose_arrow_pool
     from edu_affect_data.core.progress import quiet_library_bars
 
+    choose_arrow_pool()  # before any command loads pyarrow: Arrow reads its allocator once
     set_debug(debug)
     quiet_library_bars()  # a log file gets plain lines, never another library's progress bar
 

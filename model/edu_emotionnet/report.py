@@ -121,7 +121,7 @@ def write_report(
     claim (a); `data`: one dataset folder for every run instead of each run's own (found from any
     folder, `run_dataset`; a `data` that is not a folder is a `DatasetNotFound`); `resamples`:
     bootstrap resamples (tests use fewer); `control`, `control_truth`, `control_data`: the
-    same suite's runs on the control corpus (`claims-control`), its truth and dataset, for each
+    the mechanism table's runs on the control corpus (`claims-control`), its truth and dataset, for each
     mechanism's effect where its phenomenon is absent (`mechanisms`). `warn` gets one line per claim
     not evaluated (with why) and per run whose dataset may not be the one it was trained on.
     """
