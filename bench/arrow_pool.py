@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stage_cpu import run_job  # bench/ is not a package: found through the path above
 
 from edu_affect_data.core.arrow_memory import POOL_VARIABLE
+from edu_affect_data.core.lock import LOCK_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = ("demo", "demo-4x", "paper-shape-lite")
@@ -49,7 +50,7 @@ def stage_job(out: Path, size: str, stage: str) -> dict[str, Any]:
         copy = out / size / "pool-copy"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(job["out"], copy, copy_function=os.link)
-        (copy / ".build.lock").unlink(missing_ok=True)  # a hard link to the bench build's own lock
+        (copy / LOCK_NAME).unlink(missing_ok=True)  # a hard link to the bench build's own lock
         job["out"] = str(copy)
     return job
 

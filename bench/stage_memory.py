@@ -137,6 +137,9 @@ def main() -> None:
         job["out"] = str(args.copy_build)
     if job["kind"] == "build":
         job["force"] = job["stage"]  # its outputs are there: run it again all the same
+    from edu_affect_data.core.arrow_memory import choose_arrow_pool
+
+    choose_arrow_pool()  # Arrow's allocator as the `edu-data` command names it, before pyarrow loads
     import datasets  # noqa: F401  (as stage_cpu.job_build imports it first)
     import stage_cpu
 
