@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -44,7 +46,8 @@ def ingest_env(
 ) -> tuple[PipelineConfig, BuildPaths, list[CorpusManifest]]:
     manifests = corpus
     monkeypatch.setattr(manifest_module, "read_corpora", lambda corpora, executor=None: manifests)
-    config = load_config(None, {"sessions.min_s": 8, "sessions.target_s": 12, "sessions.max_s": 16})
+    roots = {f"corpora.{m.corpus}": str(m.root) for m in manifests}  # the folders the sessions' metadata names
+    config = load_config(None, {**roots, "sessions.min_s": 8, "sessions.target_s": 12, "sessions.max_s": 16})
     return config, BuildPaths(tmp_path / "out"), manifests
 
 
@@ -127,6 +130,59 @@ def test_rows_are_written_a_row_group_at_a_time_with_the_same_content(ingest_env
     assert whole.num_rows > 6 and made == [3] * (whole.num_rows // 3) + ([whole.num_rows % 3] if whole.num_rows % 3 else [])
     assert pq.read_metadata(paths.sessions).num_row_groups == len(made)
     assert grouped.equals(whole) and grouped.schema.equals(whole.schema, check_metadata=True)
+
+
+def test_corpora_are_read_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingest reads a corpus only once the previous one's rows are made and its units let go, so
+    its memory follows the largest corpus, not the sum (issue 24, item 6); the report still counts both."""
+    iemocap = _corpus(tmp_path / "iemocap")[0]
+    vid = "abc123"
+    wav, mp4 = write_wav(tmp_path / "mosei" / f"{vid}.wav", 40.0), write_avi(tmp_path / "mosei" / f"{vid}.avi", 40.0, side_by_side=False)
+    units = alternating_units("mosei", vid, 40.0, speakers=(("abc123", "full"),))
+    mosei = manifest_of("mosei", tmp_path / "mosei", [(Recording("mosei", vid, wav, mp4, "single"), units)])
+    first = weakref.ref(iemocap)
+    rows_when_second_read: list[int] = []
+
+    def one_at_a_time(corpora, executor=None):  # type: ignore[no-untyped-def]
+        nonlocal iemocap
+        yield iemocap
+        del iemocap  # the test's own reference: what holds the manifest now is the ingest's
+        gc.collect()
+        rows_when_second_read.append(-1 if first() is not None else len(made))
+        yield mosei
+
+    made: list[int] = []
+    checked = manifest_module.sessions_table
+
+    def counting(rows, seen=None):  # type: ignore[no-untyped-def]
+        made.extend(range(len(rows)))
+        return checked(rows, seen)
+
+    monkeypatch.setattr(manifest_module, "read_corpora", one_at_a_time)
+    monkeypatch.setattr(manifest_module, "SESSION_BATCH", 2)
+    monkeypatch.setattr(manifest_module, "sessions_table", counting)
+    roots = {"corpora.iemocap": str(tmp_path / "iemocap"), "corpora.mosei": str(tmp_path / "mosei")}
+    config = load_config(None, {**roots, "sessions.min_s": 8, "sessions.target_s": 12, "sessions.max_s": 16})
+    paths = BuildPaths(tmp_path / "out")
+    run_ingest(config, paths)
+    rows = pq.read_table(paths.sessions).to_pylist()
+    iemocap_rows = sum(r["corpus"] == "iemocap" for r in rows)
+    # When the second corpus was read, the first was no longer held, and its rows (all but an odd
+    # last one, which shares a row group with the next corpus) had been made.
+    assert rows_when_second_read and rows_when_second_read[0] >= iemocap_rows - 1 > 0
+    assert {r["corpus"] for r in rows} == {"iemocap", "mosei"}
+    report = paths.manifest_report.read_text()
+    assert "| iemocap | 2 |" in report and f"| mosei | 1 | {len(units)} | {len(units)} | 1 |" in report
+
+
+def test_a_corpus_read_from_another_folder_than_configured_is_an_error(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sessions file names each corpus's folder (its paths are stored relative to it) before the
+    corpus is read: a plugin returning another root would make every path point elsewhere."""
+    config, paths, manifests = ingest_env
+    moved = CorpusManifest(corpus="iemocap", root=manifests[0].root / "elsewhere")
+    monkeypatch.setattr(manifest_module, "read_corpora", lambda corpora, executor=None: [moved])
+    with pytest.raises(RuntimeError, match=r"iemocap: read from .*elsewhere, configured"):
+        run_ingest(config, paths)
 
 
 def test_table_contract_rejects_bad_rows(ingest_env) -> None:

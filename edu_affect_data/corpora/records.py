@@ -25,8 +25,10 @@ VideoRegion = Literal["left", "right", "full"]
 WordTiming = Literal["aligned", "utterance"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Word:
+    """A word and its times. Slotted: a corpus holds a hundred thousand of them (no dict per word)."""
+
     text: str
     start_s: float
     end_s: float

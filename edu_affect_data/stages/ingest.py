@@ -15,8 +15,9 @@ import csv
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +37,7 @@ from edu_affect_data.media.options import GapsConfig, MediaConfig
 from edu_affect_data.media.store import remove_stale as remove_stale_media
 from edu_affect_data.stages.candidates import CandidateSession, SessionsConfig, build_sessions
 from edu_affect_data.stages.gaps import STATUSES, SessionVerdict, assess_corpora
-from edu_affect_data.stages.ingest_report import write_report
+from edu_affect_data.stages.ingest_report import CorpusSummary, write_report
 
 PROBLEM_COLUMNS = ("corpus", "path", "line", "recording_id", "utterance_id", "reason")
 
@@ -60,59 +61,47 @@ class IngestSettings(Protocol):
 def run_ingest(config: IngestSettings, paths: BuildPaths, *, executor: Executor | None = None) -> StageOutcome:
     """Read the configured corpora and write sessions.parquet, problems.csv and report.md."""
     started = time.perf_counter()
+    ledger = IngestLedger()
+    paths.video_dir.mkdir(parents=True, exist_ok=True)  # an output even when no recording has video
     with executor_or_pool(executor) as pool:
         manifests = read_corpora(config.corpora, executor=pool)
-        groups: list[tuple[Sequence[CandidateSession], CorpusManifest]] = []
-        for manifest in manifests:
-            plugin = get_corpus(manifest.corpus)
-            sessions = build_sessions(
-                manifest, config.sessions, summarize=plugin.summarize_labels, custom=plugin.session_custom
-            )
-            _check_every_unit_placed(manifest, sessions)
-            groups.append((sessions, manifest))
-        media_problems: list[Problem] = []
-        media_files: list[Path] = []
-        paths.video_dir.mkdir(parents=True, exist_ok=True)  # an output even when no recording has video
-        judged = assess_corpora(
-            groups, config.gaps, min_s=config.sessions.min_s, executor=pool, media_problems=media_problems,
-            media=config.media, media_dir=paths.video_dir, media_files=media_files,
-        )  # fmt: skip
-    by_corpus: dict[str, list[Problem]] = {}
-    for problem in media_problems:
-        by_corpus.setdefault(_corpus_of(problem, groups), []).append(problem)
-    for _, manifest in groups:
-        manifest.problems.extend(by_corpus.get(manifest.corpus, []))  # broken media go to problems.csv too
-    remove_stale_media(paths.video_dir, media_files)
-    rows: list[dict[str, Any]] = []  # the report's columns of every row
-    causes: list[tuple[str, ...]] = []
-    row_groups = session_row_groups(groups, judged, paths.out, rows, causes)
-    write_session_groups(row_groups, paths, {m.corpus: m.root for m in manifests})
-    atomic_write(paths.problems, lambda tmp: write_problems(manifests, tmp))
-    atomic_write(paths.manifest_report, lambda tmp: write_report(manifests, rows, causes, config.sessions, config.gaps, tmp))
+        row_groups = session_row_groups(manifests, config, paths, pool, ledger)
+        write_session_groups(row_groups, paths, corpus_roots(config.corpora))
+    remove_stale_media(paths.video_dir, ledger.media_files)
+    atomic_write(paths.problems, lambda tmp: write_problems(ledger.corpora, tmp))
+    atomic_write(
+        paths.manifest_report,
+        lambda tmp: write_report(ledger.corpora, ledger.rows, ledger.causes, config.sessions, config.gaps, tmp),
+    )
     elapsed = time.perf_counter() - started
+    rows = ledger.rows
     counts = {status: sum(1 for r in rows if r["status"] == status) for status in STATUSES}
     summary = ", ".join(f"{counts[s]} {s}" for s in SESSION_STATUSES)
+    problems = sum(len(c.problems) for c in ledger.corpora)
     return StageOutcome(
         complete=True,
         message=f"{len(rows)} candidate sessions: {summary}",
         outputs=(paths.sessions, paths.problems, paths.manifest_report, paths.video_dir),
-        stats={"candidates": len(rows), **counts, "problems": sum(len(m.problems) for m in manifests), "seconds": round(elapsed, 2)},
+        stats={"candidates": len(rows), **counts, "problems": problems, "seconds": round(elapsed, 2)},
     )
 
 
-def read_corpora(corpora: Mapping[str, CorpusConfig], *, executor: Executor | None = None) -> list[CorpusManifest]:
-    """Every configured corpus (root set), read by its plugin in name order with its options."""
+def read_corpora(corpora: Mapping[str, CorpusConfig], *, executor: Executor | None = None) -> Iterator[CorpusManifest]:
+    """Every configured corpus (root set), read by its plugin in name order, one when the caller asks.
+
+    The folders are checked here, before any corpus is read; each corpus is then read only once the
+    previous one is done with (`session_row_groups`), so the two are never in memory together.
+    """
     roots = corpus_roots(corpora)
     if not roots:
         raise ConfigError(
             "no corpus configured: set corpora.NAME.root (or --corpus NAME=PATH, --iemocap, --mosei)"
         )
-    manifests: list[CorpusManifest] = []
-    for name, root in roots.items():
-        folder = _existing_dir(root, f"corpora.{name}.root")
-        plugin = get_corpus(name)
-        manifests.append(plugin.read_corpus(folder, executor=executor, **corpora[name].options))
-    return manifests
+    folders = {name: _existing_dir(root, f"corpora.{name}.root") for name, root in roots.items()}
+    return (
+        get_corpus(name).read_corpus(folder, executor=executor, **corpora[name].options)
+        for name, folder in folders.items()
+    )
 
 
 def _existing_dir(path: Path, key: str) -> Path:
@@ -129,11 +118,6 @@ def _check_every_unit_placed(manifest: CorpusManifest, sessions: Sequence[Candid
         lost = sorted(set(wanted) - set(placed))[:5]
         twice = sorted(u for u, n in Counter(placed).items() if n > 1)[:5]
         raise RuntimeError(f"{manifest.corpus}: session building lost units {lost} or repeated {twice}")
-
-
-def _corpus_of(problem: Problem, groups: list[tuple[Any, CorpusManifest]]) -> str:
-    """The corpus whose recording a media problem is about."""
-    return next(m.corpus for _, m in groups if problem.recording_id in m.recordings)
 
 
 def session_row(session: CandidateSession, verdict: SessionVerdict, *, root: Path, out: Path) -> dict[str, Any]:
@@ -180,35 +164,67 @@ def session_row(session: CandidateSession, verdict: SessionVerdict, *, root: Pat
 REPORT_COLUMNS = ("corpus", "speaker_id", "status", "duration_s")
 
 
+@dataclass
+class IngestLedger:
+    """What the ingest keeps of a corpus once its rows are written: what the report and problems.csv need."""
+
+    corpora: list[CorpusSummary] = field(default_factory=list)
+    #: `REPORT_COLUMNS` of every row, in file order, and each row's short removal causes.
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    causes: list[tuple[str, ...]] = field(default_factory=list)
+    #: Every file the media pass left in `media/video` (the rest is stale and removed).
+    media_files: list[Path] = field(default_factory=list)
+
+
 def session_row_groups(
-    groups: list[tuple[Sequence[CandidateSession], CorpusManifest]],
-    judged: Sequence[Sequence[SessionVerdict]],
-    out: Path,
-    report_rows: list[dict[str, Any]],
-    causes: list[tuple[str, ...]],
+    manifests: Iterable[CorpusManifest],
+    config: IngestSettings,
+    paths: BuildPaths,
+    executor: Executor | None,
+    ledger: IngestLedger,
 ) -> Iterator[pa.Table]:
     """The sessions table in checked tables of `SESSION_BATCH` rows, in corpus then session order.
 
-    Made lazily while the file is written (`core.manifest.write_session_groups`), so the parent
-    holds one group's rows, not every candidate's words and turns as Python objects and again as
-    Arrow (issue 24, item 6). A corpus's candidate sessions are released from `groups` once its
-    rows are made; `report_rows` and `causes` receive what the report needs of every row.
+    One corpus at a time: it is read, cut into candidates, judged (its media pass) and turned into
+    rows before the next corpus is read, and only its `CorpusSummary` stays after. Made lazily while
+    the file is written (`core.manifest.write_session_groups`), so the parent holds one corpus's
+    units and candidates and one group's rows, not every corpus's words and turns as Python objects
+    (issue 24, item 6). `ledger` receives what the report needs of every corpus and row.
     """
+    roots = corpus_roots(config.corpora)
     seen: set[str] = set()
     batch: list[dict[str, Any]] = []
-    for index, verdicts in enumerate(judged):
-        sessions, manifest = groups[index]
-        groups[index] = ((), manifest)
-        for session, verdict in zip(sessions, verdicts, strict=True):
-            row = session_row(session, verdict, root=manifest.root, out=out)
-            report_rows.append({key: row[key] for key in REPORT_COLUMNS})
-            causes.append(verdict.causes)
+    for manifest in manifests:
+        if Path(manifest.root) != roots.get(manifest.corpus):
+            raise RuntimeError(f"corpus {manifest.corpus}: read from {manifest.root}, configured {roots.get(manifest.corpus)}")
+        for row in _corpus_rows(manifest, config, paths, executor, ledger):
             batch.append(row)
             if len(batch) == SESSION_BATCH:
                 yield sessions_table(batch, seen)
                 batch = []
+        del manifest  # else held while the next corpus is read (the loop rebinds it only after)
     if batch:
         yield sessions_table(batch, seen)
+
+
+def _corpus_rows(
+    manifest: CorpusManifest, config: IngestSettings, paths: BuildPaths, executor: Executor | None, ledger: IngestLedger
+) -> Iterator[dict[str, Any]]:
+    """One corpus's rows: candidates by its plugin's hooks, the media pass, one verdict each."""
+    plugin = get_corpus(manifest.corpus)
+    sessions = build_sessions(manifest, config.sessions, summarize=plugin.summarize_labels, custom=plugin.session_custom)
+    _check_every_unit_placed(manifest, sessions)
+    media_problems: list[Problem] = []
+    [verdicts] = assess_corpora(
+        [(sessions, manifest)], config.gaps, min_s=config.sessions.min_s, executor=executor,
+        media_problems=media_problems, media=config.media, media_dir=paths.video_dir, media_files=ledger.media_files,
+    )  # fmt: skip
+    ledger.corpora.append(CorpusSummary.of(manifest, extra_problems=media_problems))  # broken media too
+    for session, verdict in zip(sessions, verdicts, strict=True):
+        row = session_row(session, verdict, root=manifest.root, out=paths.out)
+        ledger.rows.append({key: row[key] for key in REPORT_COLUMNS})
+        ledger.causes.append(verdict.causes)
+        yield row
 
 
 _REQUIRED = ("session_id", "corpus", "source_id", "speaker_id", "start_s", "end_s", "custom", "status", "reason")
@@ -244,11 +260,11 @@ def sessions_table(rows: Sequence[dict[str, Any]], seen: set[str] | None = None)
     return table
 
 
-def write_problems(manifests: Sequence[CorpusManifest], path: Path) -> None:
+def write_problems(corpora: Sequence[CorpusSummary], path: Path) -> None:
     """Every reader and media problem, one CSV row each (file, line, recording, unit, what is wrong)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(PROBLEM_COLUMNS)
-        for manifest in manifests:
-            for p in manifest.problems:
-                writer.writerow([manifest.corpus, p.path, p.line or "", p.recording_id or "", p.utterance_id or "", p.reason])
+        for corpus in corpora:
+            for p in corpus.problems:
+                writer.writerow([corpus.corpus, p.path, p.line or "", p.recording_id or "", p.utterance_id or "", p.reason])

@@ -7,17 +7,49 @@ kinds removed sessions; what the readers skipped on purpose; the first reader pr
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edu_affect_data.core.vocabulary import SESSION_STATUSES
-from edu_affect_data.corpora.records import CorpusManifest
+from edu_affect_data.corpora.records import CorpusManifest, Problem
 from edu_affect_data.media.options import GapsConfig
 from edu_affect_data.stages.candidates import SessionsConfig
 
 _STATUS_COLUMNS = SESSION_STATUSES
 _PROBLEMS_LISTED = 20
+
+
+@dataclass(frozen=True)
+class CorpusSummary:
+    """What the report and `problems.csv` need of a corpus: counts and problems, not its units.
+
+    The ingest keeps this of each corpus once the corpus's rows are made, and lets the manifest go.
+    """
+
+    corpus: str
+    recordings: int
+    units: int
+    annotated_units: int
+    #: Speakers of the annotated units.
+    speakers: int
+    skipped: Mapping[str, int]
+    #: The reader's problems, then those of the media pass (broken files).
+    problems: tuple[Problem, ...]
+
+    @classmethod
+    def of(cls, manifest: CorpusManifest, extra_problems: Iterable[Problem] = ()) -> CorpusSummary:
+        annotated = [u for u in manifest.utterances if u.annotated]
+        return cls(
+            corpus=manifest.corpus,
+            recordings=len(manifest.recordings),
+            units=len(manifest.utterances),
+            annotated_units=len(annotated),
+            speakers=len({u.speaker_id for u in annotated}),
+            skipped=dict(manifest.skipped),
+            problems=(*manifest.problems, *extra_problems),
+        )
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -42,7 +74,7 @@ def _removal_causes(rows: Sequence[dict[str, Any]], causes: Sequence[Sequence[st
 
 
 def write_report(
-    manifests: Sequence[CorpusManifest],
+    corpora: Sequence[CorpusSummary],
     rows: Sequence[dict[str, Any]],
     causes: Sequence[Sequence[str]],
     sessions: SessionsConfig,
@@ -70,15 +102,12 @@ def write_report(
     by_corpus: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_corpus[row["corpus"]].append(row)
-    funnel = []
-    for m in manifests:
-        annotated = sum(1 for u in m.utterances if u.annotated)
-        funnel.append(
-            [m.corpus, len(m.recordings), len(m.utterances), annotated,
-             len({u.speaker_id for u in m.utterances if u.annotated}), *_status_cells(by_corpus[m.corpus])]
-        )
-    funnel.append(["**all**", sum(len(m.recordings) for m in manifests), sum(len(m.utterances) for m in manifests),
-                   sum(1 for m in manifests for u in m.utterances if u.annotated), "", *_status_cells(rows)])
+    funnel = [
+        [c.corpus, c.recordings, c.units, c.annotated_units, c.speakers, *_status_cells(by_corpus[c.corpus])]
+        for c in corpora
+    ]
+    funnel.append(["**all**", sum(c.recordings for c in corpora), sum(c.units for c in corpora),
+                   sum(c.annotated_units for c in corpora), "", *_status_cells(rows)])
     lines += _table(
         ["corpus", "recordings", "units", "annotated units", "speakers", "candidates", *_STATUS_COLUMNS, "kept minutes"],
         funnel,
@@ -95,8 +124,8 @@ def write_report(
         [[c, spk, *_status_cells(rs)] for (c, spk), rs in sorted(by_speaker.items())],
     )
     lines += ["## Skipped on purpose by the readers", ""]
-    lines += _table(["corpus", "what", "count"], [[m.corpus, k, v] for m in manifests for k, v in sorted(m.skipped.items())])
-    problems = [(m.corpus, p) for m in manifests for p in m.problems]
+    lines += _table(["corpus", "what", "count"], [[c.corpus, k, v] for c in corpora for k, v in sorted(c.skipped.items())])
+    problems = [(c.corpus, p) for c in corpora for p in c.problems]
     lines += ["## Reader problems", "", f"{len(problems)} problems (all in `problems.csv`)."
               + (f" First {_PROBLEMS_LISTED}:" if len(problems) > _PROBLEMS_LISTED else ""), ""]
     lines += [f"- {corpus}: {p}" for corpus, p in problems[:_PROBLEMS_LISTED]]
