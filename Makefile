@@ -43,8 +43,8 @@ test: env
 # every area. No mypy here: a cold check alone takes about 90 s on this machine (`make lint` runs
 # it, and `make test`, which CI runs, does lint + everything).
 # The tests run in one process per core (pytest-xdist, `-n auto`; FAST_JOBS=1 runs them in one).
-# Measured here (2 cores, the environment installed, 923 tests, 2026-12-06): 87 s wall with -n 2
-# against 135 s in one process, the same tests passing (bench/RESULTS.md, "The test suite").
+# Measured here (2 cores, the environment installed, nothing else running, 944 tests, 2026-12-06):
+# 139-163 s wall in three runs (bench/RESULTS.md, "The test suite").
 # PYTHONDONTWRITEBYTECODE is unset for pytest so compiled modules and rewritten tests are reused
 # between runs.
 FAST := not slow and not labelstudio and not browser
