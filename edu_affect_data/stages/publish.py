@@ -53,7 +53,9 @@ MB = 1024 * 1024
 
 class DatasetConfig(StrictModel):
     max_shard_mb: int = Field(500, gt=0, description="Largest Parquet shard, MB (uncompressed, as `datasets` measures).")
-    max_row_group_mb: int = Field(100, gt=0, description="Largest row group, MB (uncompressed): the memory publishing needs.")
+    max_row_group_mb: int = Field(
+        64, gt=0, description="Largest row group, MB (uncompressed): what publishing holds at once (`datasets` uses up to 100)."
+    )
 
 
 class PublishSettings(CardSettings, Protocol):
