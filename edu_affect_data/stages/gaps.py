@@ -1,6 +1,7 @@
 """The gap filter: decide per candidate session whether it is `kept`, `gap`, `short` or `error`.
 
-Media are measured once per recording, in one pool over every corpus: the audio in 10 ms frames
+Media are measured once per recording, in one pool over the corpora given (the ingest gives one at
+a time, to hold one corpus's units at once): the audio in 10 ms frames
 and the video by the one decoding pass (`video_pass.py`: long recordings in chunks, longest first,
 stitched exactly), which also leaves the region proxies the clips and features are cut from.
 Text coverage (the transcript, modality `text` as everywhere else) comes from the reader's word
@@ -219,7 +220,7 @@ def assess_corpora(
     media_dir: Path | None = None,
     media_files: list[Path] | None = None,
 ) -> list[list[SessionVerdict]]:
-    """Verdicts per corpus, decoding each recording's media once, every corpus in one pool.
+    """Verdicts per corpus, decoding each recording's media once, the corpora given in one pool.
 
     The recordings of all corpora are cut into chunks (`video_pass.plan_chunks`) and run longest
     first, so the pool stays full to the end instead of idling behind one long video. With
