@@ -16,6 +16,7 @@ from edu_affect_data.build import run_build
 from edu_affect_data.config import PipelineConfig, load_config
 from edu_affect_data.core.artifacts import SESSIONS_SCHEMA, BuildPaths
 from edu_affect_data.core.manifest import read_sessions
+from edu_affect_data.corpora.common import CorpusLayoutError
 from edu_affect_data.corpora.records import CorpusManifest, Problem, Recording
 from edu_affect_data.stages.ingest import run_ingest, sessions_table
 from tests.ingest_media import alternating_units, manifest_of, write_avi, write_wav
@@ -173,6 +174,23 @@ def test_corpora_are_read_one_at_a_time(tmp_path: Path, monkeypatch: pytest.Monk
     assert {r["corpus"] for r in rows} == {"iemocap", "mosei"}
     report = paths.manifest_report.read_text()
     assert "| iemocap | 2 |" in report and f"| mosei | 1 | {len(units)} | {len(units)} | 1 |" in report
+
+
+def test_a_wrong_corpus_folder_fails_before_any_corpus_is_read(tmp_path: Path) -> None:
+    """Corpora are read one after the other, so every plugin's `check_layout` runs first: a MOSEI
+    folder that is not one stops the build before IEMOCAP (read first) is touched."""
+    iemocap = tmp_path / "IEMOCAP_full_release"
+    (iemocap / "Session1" / "dialog").mkdir(parents=True)
+    (tmp_path / "not_mosei").mkdir()
+    corpora = load_config(None, {"corpora.iemocap": str(iemocap), "corpora.mosei": str(tmp_path / "not_mosei")}).corpora
+    with pytest.raises(CorpusLayoutError, match=r"not_mosei: no Raw/ .* not a CMU-MOSEI folder"):
+        manifest_module.read_corpora(corpora)  # nothing read yet: the corpora are a lazy sequence
+    (iemocap / "Session1" / "dialog").rmdir()
+    with pytest.raises(CorpusLayoutError, match=r"no Session.*/dialog/ folders: not an IEMOCAP_full_release folder"):
+        manifest_module.read_corpora({"iemocap": corpora["iemocap"]})
+    (iemocap / "Session1" / "dialog").mkdir()
+    readers = manifest_module.read_corpora({"iemocap": corpora["iemocap"]})
+    assert [m.corpus for m in readers] == ["iemocap"]
 
 
 def test_a_corpus_read_from_another_folder_than_configured_is_an_error(ingest_env, monkeypatch: pytest.MonkeyPatch) -> None:

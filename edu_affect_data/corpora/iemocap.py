@@ -120,13 +120,7 @@ def discover_dialogs(root: Path) -> tuple[list[DialogJob], list[Problem], Counte
     A dialog is found from whichever of its files exists, so a missing file is reported for the
     dialog instead of the dialog vanishing.
     """
-    sessions = sorted(
-        p for p in root.glob("Session*") if _SESSION_DIR.match(p.name) and (p / "dialog").is_dir()
-    )
-    if not sessions:
-        raise CorpusLayoutError(
-            f"{root}: no Session*/dialog/ folders: not an IEMOCAP_full_release folder"
-        )
+    sessions = session_folders(root)
     jobs: list[DialogJob] = []
     problems: list[Problem] = []
     skipped: Counter[str] = Counter()
@@ -151,6 +145,18 @@ def discover_dialogs(root: Path) -> tuple[list[DialogJob], list[Problem], Counte
         for dialog, session in sorted(sessions_of.items()):
             jobs.append(DialogJob(dialog, session, dialog_dir, session_dir / "sentences"))
     return jobs, problems, skipped
+
+
+def session_folders(root: Path) -> list[Path]:
+    """The `SessionN` folders holding a `dialog/` folder, sorted; `CorpusLayoutError` when there is none."""
+    sessions = sorted(
+        p for p in Path(root).glob("Session*") if _SESSION_DIR.match(p.name) and (p / "dialog").is_dir()
+    )
+    if not sessions:
+        raise CorpusLayoutError(
+            f"{root}: no Session*/dialog/ folders: not an IEMOCAP_full_release folder"
+        )
+    return sessions
 
 
 def read_dialog(job: DialogJob) -> RecordingResult:
@@ -406,4 +412,5 @@ CORPUS = CorpusPlugin(
     citation=CITATION,
     licence="IEMOCAP is distributed by USC SAIL under its own release agreement.",
     video_layout_of=dialog_layout,
+    check_layout=session_folders,
 )

@@ -273,4 +273,5 @@ CORPUS = CorpusPlugin(
     citation=CITATION,
     licence="CMU-MOSEI is distributed under its terms of use.",
     preannotate=preannotate_strongest_emotion,
+    check_layout=resolve_layout,
 )

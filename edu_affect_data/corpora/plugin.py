@@ -13,6 +13,9 @@ the annotation tasks and the dataset card then ask the plugin instead of knowing
 * `title`, `description`, `source_labels`, `citation`, `licence`: what the dataset card says;
 * `synthetic(root)`: whether the corpus at `root` was generated (`edu-data synth`) rather than
   recorded, which the dataset card and the model report state first;
+* `check_layout(root)`: raises `CorpusLayoutError` when `root` is not a folder of the corpus, from
+  the folder's layout alone (no file parsed): the ingest reads the corpora one after the other, and
+  asks every one before it reads the first, so a wrong folder fails the build at once;
 * `video_layout_of(path)`: the layout of a video file named like one of the corpus's recordings
   (IEMOCAP's `Ses01F_impro01.avi` shows two actors side by side), None for any other name: how
   `edu-data predict` knows a raw recording needs a speaker's half (`--region`).
@@ -109,6 +112,10 @@ def session_custom(recording: Recording, units: Sequence[Utterance]) -> dict[str
     return custom
 
 
+def no_layout_check(root: Path) -> None:
+    """Default `CorpusPlugin.check_layout`: nothing to check before reading; the reader reports."""
+
+
 def no_layout_from_name(path: Path) -> VideoLayout | None:
     """Default `CorpusPlugin.video_layout_of`: a file name says nothing of its layout."""
     return None
@@ -137,6 +144,7 @@ class CorpusPlugin:
     preannotate: Callable[[SourceLabels, Mapping[str, str]], str | None] = preannotate_category
     session_custom: Callable[[Recording, Sequence[Utterance]], dict[str, Any]] = session_custom
     synthetic: Callable[[Path], bool] = beside_synthetic_truth
+    check_layout: Callable[[Path], object] = no_layout_check
     video_layout_of: Callable[[Path], VideoLayout | None] = no_layout_from_name
 
     def __post_init__(self) -> None:

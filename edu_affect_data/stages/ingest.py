@@ -89,8 +89,9 @@ def run_ingest(config: IngestSettings, paths: BuildPaths, *, executor: Executor 
 def read_corpora(corpora: Mapping[str, CorpusConfig], *, executor: Executor | None = None) -> Iterator[CorpusManifest]:
     """Every configured corpus (root set), read by its plugin in name order, one when the caller asks.
 
-    The folders are checked here, before any corpus is read; each corpus is then read only once the
-    previous one is done with (`session_row_groups`), so the two are never in memory together.
+    The folders are checked here, before any corpus is read (that they exist, and each plugin's
+    `check_layout`); each corpus is then read only once the previous one is done with
+    (`session_row_groups`), so two corpora are never in memory together.
     """
     roots = corpus_roots(corpora)
     if not roots:
@@ -98,6 +99,8 @@ def read_corpora(corpora: Mapping[str, CorpusConfig], *, executor: Executor | No
             "no corpus configured: set corpora.NAME.root (or --corpus NAME=PATH, --iemocap, --mosei)"
         )
     folders = {name: _existing_dir(root, f"corpora.{name}.root") for name, root in roots.items()}
+    for name, folder in folders.items():
+        get_corpus(name).check_layout(folder)
     return (
         get_corpus(name).read_corpus(folder, executor=executor, **corpora[name].options)
         for name, folder in folders.items()
