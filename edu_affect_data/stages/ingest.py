@@ -6,7 +6,9 @@ funnel in `report.md` can be audited down to the session; every reader `Problem`
 hooks also summarise a session's source labels and corpus-specific fields (the JSON columns
 `source_labels` and `custom`), so nothing here knows a corpus by name. Tables are validated against
 `SESSIONS_SCHEMA` before anything is written, and files are replaced atomically, so a crash never
-leaves half a manifest. Skipping an unchanged rerun is the build's job (`edu_affect_data.build`).
+leaves half a manifest. The corpora go through one at a time (read, cut, judged, written as rows),
+so the parent holds one corpus's units, never all of them (issue 24's flat memory). Skipping an
+unchanged rerun is the build's job (`edu_affect_data.build`).
 """
 
 from __future__ import annotations
